@@ -1,0 +1,104 @@
+"""The daemon: wires hardware, hubs, viewers and HTTP together, and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+
+from aiohttp import web
+
+from edge import __version__
+from edge.config import Config
+from edge.hardware import Hardware
+from edge.media.audio import AudioHub
+from edge.media.video import VideoHub
+from edge.signaling import whep
+from edge.web import routes
+from edge.webrtc import aiortc_ext
+from edge.webrtc.viewers import Viewers
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Daemon:
+    def __init__(self, config: Config, hardware: Hardware) -> None:
+        self.config = config
+        self.hardware = hardware
+        self.video = VideoHub(hardware.camera)
+        self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
+        self.viewers = Viewers(self.video, self.audio, config.webrtc.ice_servers)
+        self._tasks: list[asyncio.Task] = []
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    def status(self) -> dict:
+        camera = self.video.status()
+        microphone = self.audio.status() if self.audio else {"backend": "none", "state": "disabled"}
+        degraded = camera["state"] != "running" or microphone["state"] not in ("running", "disabled")
+        return {
+            "status": "degraded" if degraded else "ok",
+            "version": __version__,
+            "simulated": self.hardware.simulated,
+            "camera": camera,
+            "microphone": microphone,
+            "viewers": len(self.viewers),
+        }
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        routes.add_routes(app, self.status)
+        whep.add_routes(app, self.viewers)
+        return app
+
+    async def start(self) -> None:
+        aiortc_ext.restrict_host_interfaces(self.config.webrtc.interfaces)
+        self._spawn(self.video.run(), "camera")
+        if self.audio:
+            self._spawn(self.audio.run(), "microphone")
+        self._spawn(self.viewers.reap_pending(), "reaper")
+        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        server = self.config.server
+        site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    def _spawn(self, coro, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        await self.viewers.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        aiortc_ext.restrict_host_interfaces(())
+
+    def urls(self) -> list[str]:
+        host = self.config.server.host
+        if host in ("0.0.0.0", "::", ""):
+            names = [f"{socket.gethostname()}.local", "127.0.0.1"]
+        else:
+            names = [host]
+        return [f"http://{name}:{self.port}/" for name in names]
+
+
+async def serve(config: Config, hardware: Hardware) -> None:
+    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    daemon = Daemon(config, hardware)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await daemon.start()
+    log.info("edge %s listening on port %d; open %s", __version__, daemon.port, " or ".join(daemon.urls()))
+    await stop.wait()
+    log.info("shutting down")
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(daemon.stop(), 5)

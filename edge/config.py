@@ -1,0 +1,202 @@
+"""The daemon's configuration: one TOML file, every key with a default.
+
+Each section is a frozen dataclass; each field carries its validator in its
+metadata, so the documentation of a key, its default and its check live on one
+line. Anything unknown or out of range stops start-up with a message that names
+the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+Validator = Callable[[str, Any], Any]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the person who edits the file."""
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) else f'"{value}"'
+
+
+def one_of(*choices: str) -> Validator:
+    def check(key: str, value: Any) -> str:
+        if value not in choices:
+            allowed = ", ".join(f'"{c}"' for c in choices)
+            raise ConfigError(f"{key} must be one of {allowed}; got {_describe(value)}")
+        return value
+
+    return check
+
+
+def integer(low: int, high: int, *, even: bool = False) -> Validator:
+    def check(key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"{key} must be an integer from {low} to {high}; got {_describe(value)}")
+        if even and value % 2:
+            raise ConfigError(f"{key} must be an even number; got {value}")
+        return value
+
+    return check
+
+
+def number(low: float, high: float) -> Validator:
+    def check(key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise ConfigError(f"{key} must be a number from {low:g} to {high:g}; got {_describe(value)}")
+        return float(value)
+
+    return check
+
+
+def text(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string; got {_describe(value)}")
+    return value
+
+
+def list_of_text(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{key} must be a list of non-empty strings; got {_describe(value)}")
+    return tuple(value)
+
+
+def ice_servers(key: str, value: Any) -> tuple[dict[str, Any], ...]:
+    """A list of ``{urls = "stun:..." | [...], username = "...", credential = "..."}``."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of tables like {{ urls = \"stun:host:3478\" }}")
+    servers = []
+    for i, server in enumerate(value):
+        where = f"{key}[{i}]"
+        if not isinstance(server, dict):
+            raise ConfigError(f"{where} must be a table like {{ urls = \"stun:host:3478\" }}")
+        unknown = set(server) - {"urls", "username", "credential"}
+        if unknown:
+            raise ConfigError(f"{where} has unknown key {sorted(unknown)[0]!r}; allowed: urls, username, credential")
+        urls = server.get("urls")
+        url_list = [urls] if isinstance(urls, str) else urls
+        if not isinstance(url_list, list) or not url_list or not all(
+            isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in url_list
+        ):
+            raise ConfigError(f"{where}.urls must be a stun:, stuns:, turn: or turns: URL or a list of them")
+        for optional in ("username", "credential"):
+            if optional in server and not isinstance(server[optional], str):
+                raise ConfigError(f"{where}.{optional} must be a string")
+        servers.append(dict(server))
+    return tuple(servers)
+
+
+def key(default: Any, check: Validator, doc: str) -> Any:
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple default")  # keeps the dataclasses immutable
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+def _default_state_dir() -> str:
+    return os.environ.get("STATE_DIRECTORY") or str(Path.home() / ".local" / "state" / "edge")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = key("0.0.0.0", text, "address to listen on (\"::\" for IPv6 too)")
+    port: int = key(8080, integer(0, 65535), "HTTP port (0: any free port, printed at start)")
+    state_dir: str = key("", text, "where the daemon keeps its state; empty: $STATE_DIRECTORY or ~/.local/state/edge")
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir or _default_state_dir())
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    backend: str = key("auto", one_of("auto", "picamera2", "simulated"), "auto: the Pi camera if present, else simulated")
+    width: int = key(1280, integer(64, 4096, even=True), "picture width in pixels")
+    height: int = key(720, integer(64, 4096, even=True), "picture height in pixels")
+    framerate: int = key(30, integer(1, 120), "frames per second")
+    bitrate: int = key(2_000_000, integer(100_000, 50_000_000), "H.264 bitrate in bits per second")
+    keyframe_interval: float = key(2.0, number(0.1, 60), "seconds between periodic keyframes")
+
+
+@dataclass(frozen=True)
+class MicrophoneConfig:
+    backend: str = key("auto", one_of("auto", "alsa", "simulated", "none"), "auto: ALSA on a Pi, simulated otherwise")
+    device: str = key("default", text, "ALSA device, e.g. \"default\" or \"plughw:1,0\"")
+    bitrate: int = key(32_000, integer(6_000, 510_000), "Opus bitrate in bits per second")
+
+
+@dataclass(frozen=True)
+class WebRTCConfig:
+    ice_servers: tuple = key((), ice_servers, "STUN/TURN servers; none by default (LAN camera)")
+    interfaces: tuple = key((), list_of_text, "offer host candidates only on these interfaces (e.g. [\"wlan0\"]); empty: all but loopback")
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
+    webrtc: WebRTCConfig = field(default_factory=WebRTCConfig)
+
+
+def _section_classes() -> dict[str, type]:
+    return {f.name: f.type if isinstance(f.type, type) else globals()[f.type] for f in dataclasses.fields(Config)}
+
+
+def _load_section(name: str, cls: type, table: Any) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for k, v in table.items():
+        if k not in fields:
+            raise ConfigError(f"unknown key {name}.{k}; allowed in [{name}]: {', '.join(fields)}")
+        values[k] = fields[k].metadata["check"](f"{name}.{k}", v)
+    return cls(**values)
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    sections = _section_classes()
+    loaded = {}
+    for name, table in data.items():
+        if name not in sections:
+            raise ConfigError(f"unknown section [{name}]; allowed: {', '.join(f'[{s}]' for s in sections)}")
+        loaded[name] = _load_section(name, sections[name], table)
+    return Config(**loaded)
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_config(data)
+
+
+def with_overrides(config: Config, section: str, **values: Any) -> Config:
+    """A copy of ``config`` with some keys of one section replaced (validated)."""
+    current = getattr(config, section)
+    fields = {f.name: f for f in dataclasses.fields(current)}
+    checked = {k: fields[k].metadata["check"](f"{section}.{k}", v) for k, v in values.items()}
+    return dataclasses.replace(config, **{section: dataclasses.replace(current, **checked)})
+
+
+def documented_keys() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, description) for every key, for the README and ``edge config``."""
+    rows = []
+    for name, cls in _section_classes().items():
+        for f in dataclasses.fields(cls):
+            rows.append((name, f.name, f.default, f.metadata["doc"]))
+    return rows

@@ -1,0 +1,88 @@
+"""The audio hub: one microphone, encoded to Opus once, shared by every consumer."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from contextlib import aclosing
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import AsyncIterator
+
+import av
+
+from edge.media.fanout import ConsumerQueue, Fanout
+from edge.media.supervisor import Supervisor
+from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, Microphone, PcmChunk
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OpusPacket:
+    data: bytes
+    timestamp_us: int  # capture time of the first sample, monotonic clock
+    keyframe: bool = True  # every Opus packet can start playback
+
+
+class OpusEncoder:
+    """48 kHz mono Opus, 20 ms per packet; one packet out for each chunk in."""
+
+    def __init__(self, bitrate: int) -> None:
+        self._codec = av.CodecContext.create("libopus", "w")
+        self._codec.sample_rate = SAMPLE_RATE
+        self._codec.layout = "mono"
+        self._codec.format = "s16"
+        self._codec.bit_rate = bitrate
+        self._codec.time_base = Fraction(1, SAMPLE_RATE)
+        self._codec.options = {"application": "audio", "frame_duration": "20"}
+        self._codec.open()
+        self._timestamps: deque[int] = deque()
+        self._pts = 0
+
+    @property
+    def extradata(self) -> bytes | None:
+        return self._codec.extradata
+
+    def encode(self, chunk: PcmChunk) -> list[OpusPacket]:
+        frame = av.AudioFrame(format="s16", layout="mono", samples=CHUNK_SAMPLES)
+        frame.planes[0].update(chunk.samples)
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._pts
+        frame.time_base = Fraction(1, SAMPLE_RATE)
+        self._pts += CHUNK_SAMPLES
+        self._timestamps.append(chunk.timestamp_us)
+        packets = []
+        for packet in self._codec.encode(frame):
+            # The encoder's look-ahead shifts output by a fraction of a packet; the
+            # packets still come out one per chunk, in order: pair them up.
+            packets.append(OpusPacket(bytes(packet), self._timestamps.popleft()))
+        return packets
+
+
+class AudioHub:
+    def __init__(self, microphone: Microphone, bitrate: int) -> None:
+        self.microphone = microphone
+        self._bitrate = bitrate
+        self._fanout: Fanout[OpusPacket] = Fanout(gated=False)
+        self.supervisor = Supervisor(f"microphone ({microphone.name})", self._encoded, self._fanout.publish, stall_timeout=3.0)
+
+    async def _encoded(self) -> AsyncIterator[OpusPacket]:
+        encoder = OpusEncoder(self._bitrate)
+        async with aclosing(self.microphone.chunks()) as chunks:
+            async for chunk in chunks:
+                for packet in encoder.encode(chunk):
+                    yield packet
+
+    async def run(self) -> None:
+        await self.supervisor.run()
+
+    def subscribe(self, maxlen: int = 25) -> ConsumerQueue[OpusPacket]:
+        return self._fanout.subscribe(maxlen)
+
+    def unsubscribe(self, queue: ConsumerQueue[OpusPacket]) -> None:
+        self._fanout.unsubscribe(queue)
+
+    def status(self) -> dict:
+        sup = self.supervisor
+        return {"backend": self.microphone.name, "state": sup.state, "restarts": sup.restarts, "last_error": sup.last_error}

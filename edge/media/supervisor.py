@@ -1,0 +1,84 @@
+"""Keep a hardware source running: restart it with back-off when it fails or stalls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import AsyncIterator, Callable, TypeVar
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+
+class SourceStalled(RuntimeError):
+    pass
+
+
+class Supervisor:
+    """Runs ``open_stream()`` again and again, feeding each item to ``deliver``.
+
+    ``state`` is what ``/healthz`` shows: ``starting``, ``running``, ``restarting``
+    (after a failure or a stall, waiting out the back-off) or ``stopped``.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        open_stream: Callable[[], AsyncIterator[T]],
+        deliver: Callable[[T], None],
+        stall_timeout: float,
+        backoff: tuple[float, float] = (0.5, 30.0),
+    ) -> None:
+        self.what = what
+        self._open_stream = open_stream
+        self._deliver = deliver
+        self._stall_timeout = stall_timeout
+        self._backoff_min, self._backoff_max = backoff
+        self.state = "starting"
+        self.last_error: str | None = None
+        self.restarts = 0
+        self.items = 0
+        self.last_item_at: float | None = None
+
+    async def run(self) -> None:
+        delay = self._backoff_min
+        while True:
+            started = time.monotonic()
+            try:
+                await self._pump()
+                self.last_error = f"{self.what} stream ended"
+            except asyncio.CancelledError:
+                self.state = "stopped"
+                raise
+            except SourceStalled:
+                self.last_error = f"{self.what} stalled: no data for {self._stall_timeout:g} s"
+            except Exception as exc:  # any adapter failure degrades, never kills, the daemon
+                self.last_error = f"{self.what} failed: {exc}"
+            if time.monotonic() - started > 60:
+                delay = self._backoff_min  # it ran fine for a while: start the back-off afresh
+            self.state = "restarting"
+            self.restarts += 1
+            log.warning("%s; restarting in %.1f s", self.last_error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max)
+
+    async def _pump(self) -> None:
+        stream = self._open_stream()
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(anext(stream), self._stall_timeout)
+                except StopAsyncIteration:
+                    return
+                except asyncio.TimeoutError:
+                    raise SourceStalled() from None
+                if self.state != "running":
+                    log.info("%s running", self.what)
+                    self.state = "running"
+                self.items += 1
+                self.last_item_at = time.monotonic()
+                self._deliver(item)
+        finally:
+            await stream.aclose()

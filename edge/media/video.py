@@ -1,0 +1,104 @@
+"""The video hub: one camera, any number of consumers, no decoding."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+
+from edge.media.fanout import ConsumerQueue, Fanout
+from edge.media.h264 import ParameterSetCache
+from edge.media.supervisor import Supervisor
+from hw.camera import Camera, H264AccessUnit
+
+log = logging.getLogger(__name__)
+
+# One IDR serves every viewer that asked for it: requests within this window,
+# while an IDR is already on its way, are folded into that one.
+KEYFRAME_DEBOUNCE_S = 0.25
+
+
+class VideoHub:
+    def __init__(self, camera: Camera) -> None:
+        self.camera = camera
+        self._fanout: Fanout[H264AccessUnit] = Fanout(gated=True, on_gap=self.request_keyframe)
+        self._parameter_sets = ParameterSetCache()
+        self._keyframe_pending_since: float | None = None
+        self._profile_known = asyncio.Event()
+        self.keyframe_requests = 0
+        self.keyframes_forced = 0
+        settings = camera.settings
+        self.supervisor = Supervisor(
+            f"camera ({camera.name})",
+            camera.frames,
+            self._publish,
+            stall_timeout=max(3.0, 10 / settings.framerate),
+        )
+
+    @property
+    def settings(self):
+        return self.camera.settings
+
+    @property
+    def profile_level_id(self) -> str | None:
+        """What the camera really encodes, read from its SPS (None before the first IDR)."""
+        return self._parameter_sets.profile_level_id
+
+    async def run(self) -> None:
+        await self.supervisor.run()
+
+    def subscribe(self, maxlen: int = 30) -> ConsumerQueue[H264AccessUnit]:
+        """A new consumer: it gets nothing until the next keyframe, which is requested now."""
+        queue = self._fanout.subscribe(maxlen)
+        self.request_keyframe()
+        return queue
+
+    def unsubscribe(self, queue: ConsumerQueue[H264AccessUnit]) -> None:
+        self._fanout.unsubscribe(queue)
+
+    @property
+    def consumers(self) -> int:
+        return len(self._fanout)
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+        now = time.monotonic()
+        if self._keyframe_pending_since is not None and now - self._keyframe_pending_since < KEYFRAME_DEBOUNCE_S:
+            return
+        self._keyframe_pending_since = now
+        self.keyframes_forced += 1
+        self.camera.request_keyframe()
+
+    def _publish(self, unit: H264AccessUnit) -> None:
+        if unit.keyframe:
+            self._keyframe_pending_since = None
+            data = self._parameter_sets.ensure_headers(unit.data)
+            if data is not unit.data:
+                unit = replace(unit, data=data)
+            self._profile_known.set()
+        self._fanout.publish(unit)
+
+    async def wait_for_profile(self, timeout: float) -> str | None:
+        """Wait (bounded) for the first SPS, so that an early viewer gets an honest answer."""
+        try:
+            await asyncio.wait_for(self._profile_known.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        return self.profile_level_id
+
+    def status(self) -> dict:
+        s = self.settings
+        sup = self.supervisor
+        return {
+            "backend": self.camera.name,
+            "state": sup.state,
+            "width": s.width,
+            "height": s.height,
+            "framerate": s.framerate,
+            "bitrate": s.bitrate,
+            "profile_level_id": self.profile_level_id,
+            "frames": sup.items,
+            "restarts": sup.restarts,
+            "last_error": sup.last_error,
+        }

@@ -1,0 +1,46 @@
+"""Checks on a viewer's SDP offer, so that bad input gets a clear one-line 4xx."""
+
+from __future__ import annotations
+
+from aiortc import sdp
+
+MAX_OFFER_BYTES = 64 * 1024
+H264_PROFILES_WE_SEND = ("42",)  # profile_idc 66: Baseline and Constrained Baseline
+
+
+class OfferError(ValueError):
+    pass
+
+
+def check_offer(text: str) -> sdp.SessionDescription:
+    """Parse an offer; raise :class:`OfferError` naming what is wrong with it."""
+    if not text.startswith("v=0"):
+        raise OfferError("malformed SDP: an offer starts with v=0")
+    try:
+        description = sdp.SessionDescription.parse(text)
+    except Exception as exc:  # aiortc's parser raises whatever the bad line provokes
+        raise OfferError(f"malformed SDP: {exc or type(exc).__name__}") from None
+    videos = [m for m in description.media if m.kind == "video" and m.port != 0]
+    if not videos:
+        raise OfferError("the offer has no video section: add a recvonly video transceiver")
+    video = videos[0]
+    if video.direction not in (None, "recvonly", "sendrecv"):
+        raise OfferError(f"the offer's video is {video.direction}: the camera only sends (use recvonly)")
+    # aiortc's parser copies session-level ICE and DTLS attributes into each media section.
+    if not video.ice or not video.ice.usernameFragment or not video.ice.password:
+        raise OfferError("malformed SDP: no ice-ufrag/ice-pwd")
+    if not video.dtls or not video.dtls.fingerprints:
+        raise OfferError("malformed SDP: no DTLS fingerprint")
+    if not any(_is_usable_h264(c) for c in video.rtp.codecs):
+        raise OfferError("the offer's video has no H.264 with packetization-mode=1 in Baseline/Constrained Baseline")
+    return description
+
+
+def _is_usable_h264(codec) -> bool:
+    if codec.mimeType.lower() != "video/h264":
+        return False
+    params = codec.parameters
+    if str(params.get("packetization-mode", "0")) != "1":
+        return False
+    profile = str(params.get("profile-level-id", "42e01f")).lower()
+    return profile[:2] in H264_PROFILES_WE_SEND

@@ -1,0 +1,55 @@
+"""``application/trickle-ice-sdpfrag`` bodies (RFC 8840), as WHEP clients PATCH them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_LINES = 200
+
+
+class SdpFragError(ValueError):
+    pass
+
+
+@dataclass
+class SdpFrag:
+    ice_ufrag: str | None = None
+    ice_pwd: str | None = None
+    candidates: list[str] = field(default_factory=list)  # the part after "a=candidate:"
+    end_of_candidates: bool = False
+
+    def has_credentials(self) -> bool:
+        return self.ice_ufrag is not None and self.ice_pwd is not None
+
+
+def parse_sdpfrag(body: str) -> SdpFrag:
+    frag = SdpFrag()
+    lines = [line.strip() for line in body.replace("\r\n", "\n").split("\n") if line.strip()]
+    if len(lines) > MAX_LINES:
+        raise SdpFragError(f"too many lines in the fragment (at most {MAX_LINES})")
+    for line in lines:
+        if len(line) < 2 or line[1] != "=" or line[0] not in "avmcbtrkizeuops":
+            raise SdpFragError(f"not an SDP line: {line[:60]!r}")
+        if not line.startswith("a="):
+            continue  # m=, c= ... lines only scope the attributes that follow
+        name, _, value = line[2:].partition(":")
+        if name == "ice-ufrag":
+            frag.ice_ufrag = _ice_chars(name, value)
+        elif name == "ice-pwd":
+            frag.ice_pwd = _ice_chars(name, value)
+        elif name == "candidate":
+            if len(value.split()) < 8:
+                raise SdpFragError(f"malformed candidate: {value[:60]!r}")
+            frag.candidates.append(value)
+        elif name == "end-of-candidates":
+            frag.end_of_candidates = True
+    if (frag.ice_ufrag is None) != (frag.ice_pwd is None):
+        raise SdpFragError("a fragment with ice-ufrag needs ice-pwd too, and vice versa")
+    return frag
+
+
+def _ice_chars(name: str, value: str) -> str:
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
+    if not 4 <= len(value) <= 256 or not set(value) <= allowed:
+        raise SdpFragError(f"invalid {name}")
+    return value

@@ -1,0 +1,110 @@
+"""WHEP (draft-ietf-wish-whep) signaling: POST an offer, PATCH trickle, DELETE to leave."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiortc.exceptions import OperationError
+
+from edge.signaling.offer import MAX_OFFER_BYTES, OfferError, check_offer
+from edge.signaling.sdpfrag import SdpFragError, parse_sdpfrag
+from edge.webrtc.viewers import Viewers
+
+log = logging.getLogger(__name__)
+
+SDP = "application/sdp"
+SDPFRAG = "application/trickle-ice-sdpfrag"
+VIEWERS_KEY = web.AppKey("viewers", Viewers)
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "OPTIONS, POST, PATCH, DELETE",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization, If-Match",
+    "Access-Control-Expose-Headers": "Location, ETag, Accept-Patch, Link",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def reject(status: int, reason: str, **headers: str) -> web.Response:
+    """A 4xx with a one-line plain-text reason, as every WHEP error here is."""
+    return web.Response(status=status, text=reason + "\n", headers={**CORS_HEADERS, **headers})
+
+
+async def _read_text(request: web.Request, content_type: str) -> str | web.Response:
+    if request.content_type != content_type:
+        return reject(415, f"Content-Type must be {content_type}")
+    if request.content_length is not None and request.content_length > MAX_OFFER_BYTES:
+        return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)")
+    body = await request.content.read(MAX_OFFER_BYTES + 1)
+    if len(body) > MAX_OFFER_BYTES:
+        return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return reject(400, "body is not UTF-8 text")
+
+
+async def options(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers={**CORS_HEADERS, "Accept-Post": SDP, "Accept-Patch": SDPFRAG})
+
+
+async def post_offer(request: web.Request) -> web.Response:
+    text = await _read_text(request, SDP)
+    if isinstance(text, web.Response):
+        return text
+    try:
+        check_offer(text)
+    except OfferError as exc:
+        return reject(400, str(exc))
+    viewers = request.app[VIEWERS_KEY]
+    try:
+        session, answer = await viewers.create(text)
+    except (ValueError, OperationError) as exc:  # aiortc found nothing it can answer
+        return reject(400, f"cannot answer this offer: {exc}")
+    location = f"{request.app.router['whep_session'].url_for(session_id=session.id)}"
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type=SDP,
+        headers={**CORS_HEADERS, "Location": location, "ETag": session.etag, "Accept-Patch": SDPFRAG},
+    )
+
+
+async def patch_session(request: web.Request) -> web.Response:
+    session = request.app[VIEWERS_KEY].get(request.match_info["session_id"])
+    if session is None:
+        return reject(404, "no such session")
+    text = await _read_text(request, SDPFRAG)
+    if isinstance(text, web.Response):
+        return text
+    try:
+        frag = parse_sdpfrag(text)
+    except SdpFragError as exc:
+        return reject(400, f"malformed sdpfrag: {exc}")
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and if_match != "*" and if_match != session.etag:
+        return reject(412, "If-Match does not match the session's current ETag")
+    # Some players send If-Match: * on plain trickle: tell a restart by its credentials.
+    if frag.has_credentials() and (frag.ice_ufrag, frag.ice_pwd) != session.remote_ice:
+        return reject(422, "ICE restart is not supported by this server yet; start a new session")
+    session.add_remote_candidates(frag.candidates, frag.end_of_candidates)
+    return web.Response(status=204, headers=CORS_HEADERS)
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    session = request.app[VIEWERS_KEY].get(request.match_info["session_id"])
+    if session is None:
+        return reject(404, "no such session")
+    await session.close()
+    return web.Response(status=200, headers=CORS_HEADERS)
+
+
+def add_routes(app: web.Application, viewers: Viewers) -> None:
+    app[VIEWERS_KEY] = viewers
+    app.router.add_route("OPTIONS", "/whep", options)
+    app.router.add_post("/whep", post_offer)
+    resource = app.router.add_resource("/whep/{session_id}", name="whep_session")
+    resource.add_route("OPTIONS", options)
+    resource.add_route("PATCH", patch_session)
+    resource.add_route("DELETE", delete_session)

@@ -1,0 +1,24 @@
+"""The viewer page, its static files, and the health endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from aiohttp import web
+
+STATIC_DIR = Path(__file__).parent / "static"
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers=NO_CACHE)
+
+
+def add_routes(app: web.Application, status: Callable[[], dict]) -> None:
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response(status(), headers=NO_CACHE)
+
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_static("/static/", STATIC_DIR, append_version=False)

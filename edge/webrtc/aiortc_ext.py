@@ -1,0 +1,110 @@
+"""Everything we rely on inside aiortc and aioice, in one place.
+
+aiortc has no public hook for three things this daemon needs; each is reached
+here and nowhere else, and ``tests/test_aiortc_ext.py`` fails loudly if a new
+release moves what we touch:
+
+1. Keyframe requests: a viewer's PLI/FIR ends in ``RTCRtpSender._send_keyframe()``,
+   which only matters to aiortc's own encoders. We wrap it per sender to ask the
+   camera for an IDR instead.
+2. Honest H.264 negotiation: aiortc only lists Constrained Baseline and Baseline
+   at level 3.1. We register the camera's exact ``profile-level-id`` (read from
+   its SPS) so the answer describes the stream actually sent.
+3. Host candidates: aioice offers every address but loopback. We choose which
+   interfaces are offered (a Pi often also has docker0, a VPN, usb0).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import aioice.ice
+import ifaddr
+from aiortc import RTCRtpSender
+from aiortc.codecs import CODECS
+from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtcpFeedback
+
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever the remote side asks ``sender`` for a keyframe."""
+    original = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        original()
+        callback()
+
+    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+def h264_fmtp(profile_level_id: str) -> dict[str, str | int]:
+    return {"level-asymmetry-allowed": "1", "packetization-mode": "1", "profile-level-id": profile_level_id}
+
+
+def h264_preferences(profile_level_id: str) -> list[RTCRtpCodecCapability]:
+    """Codec preferences for a video transceiver: exactly this H.264 stream, plus RTX.
+
+    Registers the profile in aiortc's codec table the first time it is seen.
+    aiortc matches offers by profile (not level), so a browser offering
+    ``42e01f`` gets our ``42c028`` (Constrained Baseline, level 4.0) stream.
+    """
+    parameters = h264_fmtp(profile_level_id.lower())
+    video = CODECS["video"]
+    if not any(c.mimeType == "video/H264" and c.parameters == parameters for c in video):
+        payload_type = max(c.payloadType for c in video) + 1
+        # First in the table: aiortc answers with the first local codec whose
+        # profile matches the offer, and only then applies our preferences.
+        video[:0] = [
+            RTCRtpCodecParameters(
+                mimeType="video/H264",
+                clockRate=90000,
+                payloadType=payload_type,
+                rtcpFeedback=[
+                    RTCRtcpFeedback(type="nack"),
+                    RTCRtcpFeedback(type="nack", parameter="pli"),
+                    RTCRtcpFeedback(type="goog-remb"),
+                ],
+                parameters=parameters,
+            ),
+            RTCRtpCodecParameters(
+                mimeType="video/rtx", clockRate=90000, payloadType=payload_type + 1, parameters={"apt": payload_type}
+            ),
+        ]
+    return [
+        RTCRtpCodecCapability(mimeType="video/H264", clockRate=90000, parameters=parameters),
+        RTCRtpCodecCapability(mimeType="video/rtx", clockRate=90000),
+    ]
+
+
+def opus_preferences() -> list[RTCRtpCodecCapability]:
+    return [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"]
+
+
+def host_addresses(interfaces: Iterable[str], use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    """Addresses of the named interfaces (loopback included only if named)."""
+    wanted = set(interfaces)
+    addresses = []
+    for adapter in ifaddr.get_adapters():
+        if adapter.nice_name not in wanted:
+            continue
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str):
+                if use_ipv4:
+                    addresses.append(ip.ip)
+            elif use_ipv6 and ip.ip[2] == 0:  # skip link-local (scoped) IPv6
+                addresses.append(ip.ip[0])
+    return addresses
+
+
+def restrict_host_interfaces(interfaces: Iterable[str]) -> None:
+    """Offer host candidates only on ``interfaces``; an empty list restores aioice's default."""
+    names = tuple(interfaces)
+    if not names:
+        aioice.ice.get_host_addresses = _original_get_host_addresses
+        return
+
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return host_addresses(names, use_ipv4, use_ipv6)
+
+    aioice.ice.get_host_addresses = get_host_addresses

@@ -1,0 +1,82 @@
+"""All viewer sessions: creation, lookup, and reaping of those that never connect."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from edge.media.audio import AudioHub
+from edge.media.video import VideoHub
+from edge.webrtc.session import ViewerSession
+
+log = logging.getLogger(__name__)
+
+PROFILE_WAIT_S = 5.0
+
+
+class Viewers:
+    def __init__(
+        self,
+        video: VideoHub,
+        audio: AudioHub | None,
+        ice_servers: tuple[dict, ...],
+        pending_timeout: float = 30.0,
+    ) -> None:
+        self._video = video
+        self._audio = audio
+        self._ice_servers = ice_servers
+        self._sessions: dict[str, ViewerSession] = {}
+        self.pending_timeout = pending_timeout
+        self.total_sessions = 0
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: str) -> ViewerSession | None:
+        return self._sessions.get(session_id)
+
+    async def create(self, offer_sdp: str) -> tuple[ViewerSession, str]:
+        """Answer a (checked) offer; returns the session and the answer SDP."""
+        profile = await self._video.wait_for_profile(PROFILE_WAIT_S) or expected_profile_level_id(self._video)
+        session = ViewerSession(self._video, self._audio, self._ice_servers, self._forget)
+        self._sessions[session.id] = session
+        self.total_sessions += 1
+        try:
+            answer = await session.answer(offer_sdp, profile)
+        except BaseException:
+            await session.close()
+            raise
+        log.info("viewer %s: answered (%d viewers)", session.id[:8], len(self._sessions))
+        return session, answer
+
+    def _forget(self, session: ViewerSession) -> None:
+        if self._sessions.pop(session.id, None) is not None:
+            log.info("viewer %s: gone (%d viewers)", session.id[:8], len(self._sessions))
+
+    async def reap_pending(self) -> None:
+        """Close sessions that never connected (a client that POSTed and went away)."""
+        while True:
+            await asyncio.sleep(self.pending_timeout / 4)
+            now = time.monotonic()
+            for session in list(self._sessions.values()):
+                if session.connected_at is None and now - session.created_at > self.pending_timeout:
+                    log.info("viewer %s: never connected, closing", session.id[:8])
+                    await session.close()
+
+    async def close_all(self) -> None:
+        await asyncio.gather(*(s.close() for s in list(self._sessions.values())), return_exceptions=True)
+
+    def status(self) -> list[dict]:
+        return [s.status() for s in self._sessions.values()]
+
+
+def expected_profile_level_id(hub: VideoHub) -> str:
+    """Constrained Baseline at the lowest level that fits the configured picture rate."""
+    s = hub.settings
+    macroblocks = ((s.width + 15) // 16) * ((s.height + 15) // 16)
+    rate = macroblocks * s.framerate
+    for level, max_frame, max_rate in ((31, 3600, 108000), (32, 5120, 216000), (40, 8192, 245760), (42, 8704, 522240), (51, 36864, 983040)):
+        if macroblocks <= max_frame and rate <= max_rate:
+            return f"42e0{level:02x}"
+    return "42e034"

@@ -1,0 +1,84 @@
+"""The camera interface: encoded H.264 access units out, keyframe requests in."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSettings:
+    width: int = 1280
+    height: int = 720
+    framerate: int = 30
+    bitrate: int = 2_000_000
+    keyframe_interval: float = 2.0  # seconds
+
+    @property
+    def gop_frames(self) -> int:
+        return max(1, round(self.keyframe_interval * self.framerate))
+
+
+@dataclass(frozen=True, slots=True)
+class H264AccessUnit:
+    """One encoded picture as the camera produced it.
+
+    ``data`` is Annex-B (start codes), exactly one access unit; an IDR carries its
+    SPS and PPS in-band. ``timestamp_us`` is the capture time on the monotonic
+    clock (microseconds), used for RTP and recording timing; ``wall_time`` is the
+    same instant as Unix time, for humans and file names.
+    """
+
+    data: bytes
+    keyframe: bool
+    timestamp_us: int
+    wall_time: float
+
+
+class CameraError(RuntimeError):
+    """The camera cannot start or has stopped producing frames."""
+
+
+class Camera(abc.ABC):
+    """A source of hardware-encoded H.264.
+
+    ``frames()`` starts capture and yields access units paced in real time until
+    the consumer stops iterating (capture then stops) or the camera fails (raises
+    :class:`CameraError`). ``request_keyframe()`` asks for the next picture to be
+    an IDR; it is cheap and safe to call from the event loop at any time.
+    """
+
+    name: str
+    settings: CameraSettings
+
+    @abc.abstractmethod
+    def frames(self) -> AsyncIterator[H264AccessUnit]: ...
+
+    @abc.abstractmethod
+    def request_keyframe(self) -> None: ...
+
+
+def open_camera(backend: str, settings: CameraSettings) -> Camera:
+    """Create a camera by backend name: ``"picamera2"`` or ``"simulated"``."""
+    if backend == "picamera2":
+        from hw.camera.pi import PiCamera
+
+        return PiCamera(settings)
+    if backend == "simulated":
+        from hw.camera.simulated import SimulatedCamera
+
+        return SimulatedCamera(settings)
+    raise ValueError(f"unknown camera backend {backend!r}")
+
+
+def pi_camera_present() -> bool:
+    """True when picamera2 imports and libcamera reports at least one camera."""
+    try:
+        from picamera2 import Picamera2  # noqa: PLC0415 - only on a Pi
+    except Exception:
+        return False
+    try:
+        return len(Picamera2.global_camera_info()) > 0
+    except Exception:
+        return False

@@ -1,0 +1,117 @@
+"""A camera that runs anywhere: a test picture encoded by libx264 through PyAV.
+
+It behaves like the Pi's hardware encoder as the daemon sees it: Annex-B access
+units, SPS/PPS in-band before every IDR, Constrained Baseline, one frame in one
+access unit out (no encoder delay), paced in real time, an IDR on request. Each
+picture carries the frame code (``framecode.py``), a moving bar and a clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from fractions import Fraction
+from typing import AsyncIterator
+
+import av
+
+from hw.bridge import ThreadBridge
+from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit
+from hw.camera.framecode import draw_frame_code, frame_code_value
+from hw.camera.testpicture import TestPicture
+
+
+class SimulatedCamera(Camera):
+    name = "simulated"
+
+    def __init__(self, settings: CameraSettings) -> None:
+        self.settings = settings
+        self._keyframe_requested = threading.Event()
+
+    def request_keyframe(self) -> None:
+        self._keyframe_requested.set()
+
+    async def frames(self) -> AsyncIterator[H264AccessUnit]:
+        bridge: ThreadBridge[H264AccessUnit] = ThreadBridge(asyncio.get_running_loop(), maxlen=60)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._run, args=(bridge, stop), name="sim-camera", daemon=True)
+        thread.start()
+        try:
+            while True:
+                try:
+                    yield await bridge.get()
+                except EOFError:
+                    return
+        finally:
+            stop.set()
+            await asyncio.to_thread(thread.join, 2.0)
+
+    def _open_encoder(self) -> av.video.codeccontext.VideoCodecContext:
+        s = self.settings
+        codec = av.CodecContext.create("libx264", "w")
+        codec.width = s.width
+        codec.height = s.height
+        codec.pix_fmt = "yuv420p"
+        codec.time_base = Fraction(1, s.framerate)
+        codec.framerate = Fraction(s.framerate, 1)
+        codec.bit_rate = s.bitrate
+        codec.gop_size = s.gop_frames
+        kbps = s.bitrate // 1000
+        codec.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "profile": "baseline",
+            "forced-idr": "1",
+            "x264-params": (
+                f"repeat-headers=1:keyint={s.gop_frames}:min-keyint={s.gop_frames}:scenecut=0"
+                f":vbv-maxrate={kbps}:vbv-bufsize={kbps}:threads=1:sliced-threads=0"
+            ),
+        }
+        codec.open()
+        return codec
+
+    def _run(self, bridge: ThreadBridge[H264AccessUnit], stop: threading.Event) -> None:
+        try:
+            self._capture_loop(bridge, stop)
+        except Exception as exc:  # reported to the consumer, never lost in a thread
+            bridge.fail_threadsafe(CameraError(f"simulated camera failed: {exc}"))
+        else:
+            bridge.close_threadsafe()
+
+    def _capture_loop(self, bridge: ThreadBridge[H264AccessUnit], stop: threading.Event) -> None:
+        s = self.settings
+        encoder = self._open_encoder()
+        picture = TestPicture(s.width, s.height)
+        interval = 1.0 / s.framerate
+        start = time.monotonic()
+        index = 0
+        while not stop.is_set():
+            due = start + index * interval
+            delay = due - time.monotonic()
+            if delay > 0 and stop.wait(delay):
+                break
+            if delay < -5 * interval:  # fell far behind (machine stalled): re-anchor the clock
+                start = time.monotonic() - index * interval
+            timestamp_us = time.monotonic_ns() // 1000
+            wall_time = time.time()
+            yuv = picture.render(index, wall_time)
+            draw_frame_code(yuv[: s.height], frame_code_value(index, int(wall_time * 1000)))
+            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+            frame.pts = index
+            if self._keyframe_requested.is_set():
+                self._keyframe_requested.clear()
+                frame.pict_type = av.video.frame.PictureType.I
+            for packet in encoder.encode(frame):
+                bridge.put_threadsafe(
+                    H264AccessUnit(
+                        data=bytes(packet),
+                        keyframe=packet.is_keyframe,
+                        timestamp_us=timestamp_us,
+                        wall_time=wall_time,
+                    )
+                )
+            index += 1
+
+
+__all__ = ["SimulatedCamera"]

@@ -99,6 +99,7 @@ class VideoHub:
             "bitrate": s.bitrate,
             "profile_level_id": self.profile_level_id,
             "frames": sup.items,
+            "keyframes_forced": self.keyframes_forced,
             "restarts": sup.restarts,
             "last_error": sup.last_error,
         }

@@ -36,9 +36,11 @@ async def _read_text(request: web.Request, content_type: str) -> str | web.Respo
         return reject(415, f"Content-Type must be {content_type}")
     if request.content_length is not None and request.content_length > MAX_OFFER_BYTES:
         return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)")
-    body = await request.content.read(MAX_OFFER_BYTES + 1)
-    if len(body) > MAX_OFFER_BYTES:
-        return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)")
+    body = bytearray()
+    while chunk := await request.content.read(MAX_OFFER_BYTES + 1 - len(body)):
+        body += chunk
+        if len(body) > MAX_OFFER_BYTES:
+            return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:

@@ -73,13 +73,17 @@ class ViewerSession:
         return next(t for t in self.pc.getTransceivers() if t.sender is sender)
 
     def add_remote_candidates(self, candidates: list[str], end: bool) -> None:
-        """Trickled candidates, added in the background.
+        """Trickled candidates, added in the background (aioice may take its time).
 
-        aioice resolves a browser's ``.local`` (mDNS) candidates before adding
-        them, which can take seconds: the HTTP answer must not wait for that.
+        A browser's ``.local`` (mDNS) candidates are skipped: resolving them
+        means multicast queries that can take seconds, and they are not needed,
+        since the browser always reaches our plain-address candidates and we
+        learn its address from its checks (peer-reflexive).
         """
         for line in candidates:
             candidate = candidate_from_sdp(line)
+            if candidate.ip.endswith(".local"):
+                continue
             candidate.sdpMLineIndex = 0  # max-bundle: every candidate belongs to the one transport
             self._spawn(self.pc.addIceCandidate(candidate))
         if end:

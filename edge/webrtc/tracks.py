@@ -3,8 +3,10 @@
 aiortc packetizes an ``av.Packet`` returned by ``recv()`` without decoding it
 (see ``../shared/notes/webrtc.md`` section 1). A track must never be shared
 between peer connections (a closing sender stops its track), so each viewer gets
-its own, subscribed to the hub on its first ``recv()``: the sender calls it only
-once DTLS is up, which is exactly when the viewer needs its first keyframe.
+its own. It subscribes to the hub when created, while the offer is answered:
+the hub asks the camera for an IDR at once, and by the time DTLS is up (when
+aiortc's sender first calls ``recv()``) that IDR is waiting in the queue, so the
+first picture leaves without another frame interval of delay.
 """
 
 from __future__ import annotations
@@ -32,17 +34,12 @@ class ViewerTrack(MediaStreamTrack):
         super().__init__()
         self.kind = kind
         self._hub = hub
-        self._queue: ConsumerQueue | None = None
-
-    @property
-    def packets_sent(self) -> int:
-        return self._queue.delivered if self._queue else 0
+        self._queue: ConsumerQueue | None = hub.subscribe()
+        self.packets_sent = 0
 
     async def recv(self) -> av.Packet:
-        if self.readyState != "live":
-            raise MediaStreamError()
         if self._queue is None:
-            self._queue = self._hub.subscribe()
+            raise MediaStreamError()
         try:
             item = await self._queue.get()
         except QueueClosed:
@@ -50,6 +47,7 @@ class ViewerTrack(MediaStreamTrack):
         packet = av.Packet(item.data)
         packet.pts = item.timestamp_us
         packet.time_base = MICROSECONDS
+        self.packets_sent += 1
         return packet
 
     def stop(self) -> None:

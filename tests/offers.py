@@ -1,0 +1,27 @@
+"""SDP offers made by a real WebRTC stack (aiortc), good and deliberately bad."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
+
+
+async def _offer(video: bool = True, audio: bool = True, video_codecs: str | None = None) -> str:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        if video:
+            transceiver = pc.addTransceiver("video", direction="recvonly")
+            if video_codecs:
+                caps = RTCRtpReceiver.getCapabilities("video").codecs
+                transceiver.setCodecPreferences([c for c in caps if c.mimeType == video_codecs])
+        if audio:
+            pc.addTransceiver("audio", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        return pc.localDescription.sdp
+    finally:
+        await pc.close()
+
+
+def make_offer(**kwargs) -> str:
+    return asyncio.run(_offer(**kwargs))

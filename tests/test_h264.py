@@ -1,0 +1,35 @@
+import pytest
+
+from edge.media.h264 import NAL_IDR, NAL_PPS, NAL_SPS, ParameterSetCache, nal_type, profile_level_id, split_nal_units
+
+SPS = bytes([0x67, 0x42, 0xC0, 0x1F, 0xAA])
+PPS = bytes([0x68, 0xCE, 0x3C, 0x80])
+IDR = bytes([0x65, 0x88, 0x84, 0x00, 0x10])
+P = bytes([0x41, 0x9A, 0x02])
+
+
+def annexb(*units: bytes) -> bytes:
+    return b"".join(b"\x00\x00\x00\x01" + u for u in units)
+
+
+def test_split_and_types():
+    units = split_nal_units(annexb(SPS, PPS, IDR))
+    assert [nal_type(u) for u in units] == [NAL_SPS, NAL_PPS, NAL_IDR]
+    assert units[2] == IDR
+
+
+def test_profile_level_id_comes_from_the_sps():
+    assert profile_level_id(SPS) == "42c01f"
+    with pytest.raises(ValueError):
+        profile_level_id(PPS)
+
+
+def test_an_idr_without_headers_gets_the_last_ones():
+    cache = ParameterSetCache()
+    first = annexb(SPS, PPS, IDR)
+    assert cache.ensure_headers(first) == first
+    bare = annexb(IDR)
+    fixed = cache.ensure_headers(bare)
+    assert [nal_type(u) for u in split_nal_units(fixed)] == [NAL_SPS, NAL_PPS, NAL_IDR]
+    assert cache.ensure_headers(annexb(P)) == annexb(P)
+    assert cache.profile_level_id == "42c01f"

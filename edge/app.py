@@ -10,7 +10,7 @@ import socket
 
 from aiohttp import web
 
-from edge import __version__
+from edge import __version__, systemd
 from edge.config import Config
 from edge.hardware import Hardware
 from edge.media.audio import AudioHub
@@ -98,7 +98,22 @@ async def serve(config: Config, hardware: Hardware) -> None:
         loop.add_signal_handler(sig, stop.set)
     await daemon.start()
     log.info("edge %s listening on port %d; open %s", __version__, daemon.port, " or ".join(daemon.urls()))
+    systemd.notify_ready(f"serving on port {daemon.port}")
+    watchdog = asyncio.create_task(_pet_watchdog(daemon))
     await stop.wait()
     log.info("shutting down")
+    systemd.notify_stopping()
+    watchdog.cancel()
     with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(daemon.stop(), 5)
+        await asyncio.wait_for(daemon.stop(), 4.5)
+
+
+async def _pet_watchdog(daemon: Daemon) -> None:
+    """Ping systemd's watchdog from the event loop itself: a stuck loop gets us restarted."""
+    period = systemd.watchdog_period()
+    if period is None:
+        return
+    while True:
+        systemd.notify_watchdog()
+        systemd.notify_status(f"{len(daemon.viewers)} viewers; camera {daemon.video.supervisor.state}")
+        await asyncio.sleep(period)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
 
@@ -24,4 +25,6 @@ async def _offer(video: bool = True, audio: bool = True, video_codecs: str | Non
 
 
 def make_offer(**kwargs) -> str:
-    return asyncio.run(_offer(**kwargs))
+    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _offer(**kwargs)).result()

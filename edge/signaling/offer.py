@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from aiortc import sdp
 
 MAX_OFFER_BYTES = 64 * 1024
 H264_PROFILES_WE_SEND = ("42",)  # profile_idc 66: Baseline and Constrained Baseline
+
+
+_SDP_LINE = re.compile(r"^[a-z]=")
 
 
 class OfferError(ValueError):
@@ -16,6 +21,9 @@ def check_offer(text: str) -> sdp.SessionDescription:
     """Parse an offer; raise :class:`OfferError` naming what is wrong with it."""
     if not text.startswith("v=0"):
         raise OfferError("malformed SDP: an offer starts with v=0")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line and not _SDP_LINE.match(line):
+            raise OfferError(f"malformed SDP: line {number} is not of the form <letter>=<value>")
     try:
         description = sdp.SessionDescription.parse(text)
     except Exception as exc:  # aiortc's parser raises whatever the bad line provokes

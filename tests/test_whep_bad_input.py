@@ -1,0 +1,95 @@
+"""Bad input gets a clear 4xx and leaves the daemon and a watching browser untouched."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.browser import STATS_JS
+from tests.offers import make_offer
+from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_for_stats, wait_live
+
+SDP = {"Content-Type": "application/sdp"}
+SDPFRAG = {"Content-Type": "application/trickle-ice-sdpfrag"}
+
+
+@pytest.fixture(scope="module")
+def offers() -> dict[str, str]:
+    return {
+        "good": make_offer(),
+        "no_video": make_offer(video=False),
+        "no_h264": make_offer(video_codecs="video/VP8"),
+    }
+
+
+def test_bad_input_is_refused_clearly_while_a_viewer_keeps_watching(chromium, daemon_factory, offers):
+    daemon = daemon_factory(CAMERA_SMALL)
+    page = open_viewer(chromium, daemon)
+    wait_live(page)
+    before = wait_for_stats(page, lambda s: s["video"] and s["video"].get("framesDecoded", 0) > 0)["video"]
+
+    whep = daemon.url + "/whep"
+    cases = [
+        ("wrong content type", requests.post(whep, data=offers["good"], headers={"Content-Type": "text/plain"}),
+         415, "Content-Type must be application/sdp"),
+        ("malformed SDP", requests.post(whep, data="v=0\r\nthis is not SDP\r\n", headers=SDP), 400, "malformed SDP"),
+        ("not SDP at all", requests.post(whep, data=b"\xff\xfe\x00garbage", headers=SDP), 400, "not UTF-8"),
+        ("offer without video", requests.post(whep, data=offers["no_video"], headers=SDP), 400, "no video section"),
+        ("offer without H.264", requests.post(whep, data=offers["no_h264"], headers=SDP), 400, "no H.264"),
+        ("oversized body", requests.post(whep, data="v=0\r\n" + "a=x\r\n" * 40000, headers=SDP), 413, "body too large"),
+        ("unknown session (PATCH)", requests.patch(whep + "/nosuchsession", data="a=end-of-candidates\r\n", headers=SDPFRAG),
+         404, "no such session"),
+        ("unknown session (DELETE)", requests.delete(whep + "/nosuchsession"), 404, "no such session"),
+    ]
+    for name, response, status, reason in cases:
+        assert response.status_code == status, f"{name}: {response.status_code} {response.text!r}"
+        assert reason in response.text, f"{name}: {response.text!r}"
+        assert response.text.count("\n") == 1, f"{name}: the reason is one line"
+
+    # Bad PATCHes on a real session: malformed fragment, stale ETag, wrong type.
+    session = requests.post(whep, data=offers["good"], headers=SDP)
+    assert session.status_code == 201
+    resource = daemon.url + session.headers["Location"]
+    bad_frag = requests.patch(resource, data="nonsense", headers=SDPFRAG)
+    assert bad_frag.status_code == 400 and "malformed sdpfrag" in bad_frag.text
+    stale = requests.patch(resource, data="a=end-of-candidates\r\n", headers={**SDPFRAG, "If-Match": '"stale"'})
+    assert stale.status_code == 412
+    wrong_type = requests.patch(resource, data="a=end-of-candidates\r\n", headers=SDP)
+    assert wrong_type.status_code == 415
+    good = requests.patch(resource, data="a=end-of-candidates\r\n", headers={**SDPFRAG, "If-Match": session.headers["ETag"]})
+    assert good.status_code == 204
+    assert requests.delete(resource).status_code == 200
+
+    # The daemon is fine and the viewer never stopped receiving frames.
+    after = wait_for_stats(page, lambda s: s["video"]["framesDecoded"] > before["framesDecoded"] + 30)["video"]
+    assert after["freezeCount"] == before.get("freezeCount", 0)
+    health = daemon.health()
+    assert health["status"] == "ok" and health["viewers"] == 1
+    assert daemon.proc.poll() is None
+
+
+def test_whep_options_and_cors(daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    response = requests.options(daemon.url + "/whep", headers={"Origin": "http://player.example", "Access-Control-Request-Method": "POST"})
+    assert response.status_code == 204
+    assert response.headers["Accept-Post"] == "application/sdp"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Location" in response.headers["Access-Control-Expose-Headers"]
+    assert "If-Match" in response.headers["Access-Control-Allow-Headers"]
+
+
+def test_post_answers_with_location_etag_and_the_cameras_real_profile(daemon_factory, offers):
+    daemon = daemon_factory(CAMERA_SMALL)
+    response = requests.post(daemon.url + "/whep", data=offers["good"], headers=SDP)
+    assert response.status_code == 201
+    assert response.headers["Content-Type"].startswith("application/sdp")
+    assert response.headers["Location"].startswith("/whep/")
+    assert response.headers["ETag"]
+    answer = response.text
+    profile = daemon.health()["camera"]["profile_level_id"]
+    assert f"profile-level-id={profile}" in answer  # what the camera really encodes
+    assert "H264/90000" in answer and "rtx/90000" in answer and "opus/48000" in answer
+    assert "VP8" not in answer
+    assert "a=sendonly" in answer
+    assert "typ host" in answer and "stun" not in answer.lower()
+    requests.delete(daemon.url + response.headers["Location"])

@@ -1,0 +1,431 @@
+// Live viewer UI: connects a WhepSession to the <video>, keeps it connected,
+// and drives the status badge, controls and stats overlay.
+//
+// Structure:
+//   - test hooks (window.edgeViewer)
+//   - connection controller: connect / fail / markLive, reconnect with backoff
+//   - media: attach stream, autoplay, first-frame detection
+//   - controls: unmute, fullscreen, stats overlay, keyboard, idle hiding
+//   - page lifecycle: DELETE on pagehide, reconnect after bfcache restore
+
+import { WhepSession, WhepError, timedFetch } from './whep.js';
+import { StatsSampler } from './stats.js';
+
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 5000;
+const DISCONNECT_GRACE_MS = 3000; // 'disconnected' often recovers by itself
+const LIVE_TIMEOUT_MS = 10_000;   // POST ok but no video this long -> new session
+const STATS_INTERVAL_MS = 1000;
+const HEALTH_INTERVAL_MS = 5000;
+const IDLE_MS = 3000;
+
+const params = new URLSearchParams(window.location.search);
+const token = params.get('token');
+const whepUrl = new URL('whep', document.baseURI).href;
+const healthUrl = new URL('healthz', document.baseURI).href;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  stage: $('stage'),
+  video: $('video'),
+  status: $('status'),
+  unmute: $('unmute'),
+  fullscreen: $('fullscreen'),
+  statsToggle: $('stats-toggle'),
+  stats: $('stats'),
+};
+
+// --- test hooks --------------------------------------------------------------
+// Browser tests read these; keep names and meanings stable.
+const hooks = {
+  pc: null,            // current RTCPeerConnection
+  state: 'connecting', // 'connecting' | 'live' | 'reconnecting' | 'error'
+  sessionsStarted: 0,  // WHEP sessions successfully POSTed (201)
+  firstFrameAt: null,  // performance.now() when the first video frame was presented
+  lastError: null,     // last error string, or null
+};
+window.edgeViewer = hooks;
+
+const STATUS_TEXT = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…' };
+
+function setState(state, text = STATUS_TEXT[state]) {
+  hooks.state = state;
+  ui.status.dataset.state = state;
+  ui.status.textContent = text;
+}
+
+// --- connection controller -----------------------------------------------------
+
+const conn = {
+  running: false,
+  session: null,       // current WhepSession (null while waiting to retry)
+  live: false,         // current session has shown video
+  backoffMs: RECONNECT_MIN_MS,
+  retryTimer: null,
+  disconnectTimer: null,
+  liveTimer: null,
+};
+
+function start() {
+  conn.running = true;
+  conn.backoffMs = RECONNECT_MIN_MS;
+  connect();
+}
+
+function connect() {
+  clearTimeout(conn.retryTimer);
+  if (!conn.running) return;
+  let session;
+  try {
+    session = new WhepSession(whepUrl, { token });
+  } catch (err) {
+    // No WebRTC at all (or disabled): retrying will not help.
+    hooks.lastError = `WebRTC unavailable: ${err?.message ?? err}`;
+    setState('error', 'WebRTC is not available in this browser');
+    return;
+  }
+  conn.session = session;
+  conn.live = false;
+  hooks.pc = session.pc;
+  watchPeerConnection(session);
+  attachStream(session);
+
+  session.start().then(() => {
+    if (session !== conn.session) return;
+    hooks.sessionsStarted += 1;
+    // Covers ICE never completing (browsers take ~30 s to report 'failed')
+    // and a camera that sends nothing.
+    conn.liveTimer = setTimeout(() => fail(session, new Error('no video received')), LIVE_TIMEOUT_MS);
+  }, (err) => fail(session, err));
+}
+
+/** Tear down `session` and schedule a new one. Ignores stale sessions. */
+function fail(session, err) {
+  if (session !== conn.session || !conn.running) return;
+  conn.session = null;
+  clearSessionTimers();
+  session.stop(); // best-effort DELETE + pc.close(), not awaited
+
+  const reason = err?.message || String(err);
+  hooks.lastError = reason;
+  const delay = Math.max(conn.backoffMs, err?.retryAfterMs ?? 0);
+  conn.backoffMs = Math.min(conn.backoffMs * 2, RECONNECT_MAX_MS);
+
+  if (err instanceof WhepError && err.status >= 400) {
+    // The server said why (busy, unauthorized, camera down...): show it.
+    setState('error', `${reason} — retrying in ${formatSeconds(delay)}`);
+  } else {
+    setState('reconnecting');
+  }
+  conn.retryTimer = setTimeout(connect, delay);
+}
+
+function markLive(session) {
+  if (session !== conn.session || conn.live) return;
+  conn.live = true;
+  conn.backoffMs = RECONNECT_MIN_MS;
+  clearTimeout(conn.liveTimer);
+  setState('live');
+}
+
+function clearSessionTimers() {
+  clearTimeout(conn.disconnectTimer);
+  clearTimeout(conn.liveTimer);
+  conn.disconnectTimer = conn.liveTimer = null;
+}
+
+/** connectionState, falling back to iceConnectionState (older Firefox). */
+function pcState(pc) {
+  if (pc.connectionState) return pc.connectionState;
+  const ice = pc.iceConnectionState;
+  return { checking: 'connecting', completed: 'connected' }[ice] ?? ice;
+}
+
+function watchPeerConnection(session) {
+  const onChange = () => {
+    if (session !== conn.session) return;
+    renderConnectionState();
+    switch (pcState(session.pc)) {
+      case 'connected':
+        clearTimeout(conn.disconnectTimer);
+        conn.disconnectTimer = null;
+        break;
+      case 'disconnected':
+        conn.disconnectTimer ??= setTimeout(() => fail(session, new Error('connection lost')), DISCONNECT_GRACE_MS);
+        break;
+      case 'failed':
+        fail(session, new Error('connection failed'));
+        break;
+    }
+  };
+  session.pc.addEventListener('connectionstatechange', onChange);
+  session.pc.addEventListener('iceconnectionstatechange', onChange);
+}
+
+// --- media ---------------------------------------------------------------------
+
+let cancelFrameWatch = () => {};
+
+function attachStream(session) {
+  ui.video.srcObject = session.stream;
+  playVideo();
+  watchFirstFrame(session);
+}
+
+function playVideo() {
+  const p = ui.video.play();
+  p?.catch((err) => {
+    // NotAllowedError: even muted autoplay refused (e.g. iOS Low Power Mode).
+    // The next tap anywhere starts playback. AbortError: srcObject replaced.
+    if (err?.name === 'NotAllowedError') {
+      document.addEventListener('pointerup', () => ui.video.play().catch(() => {}), { once: true });
+    }
+  });
+}
+
+/** Calls markLive (and sets firstFrameAt once) when a video frame is presented. */
+function watchFirstFrame(session) {
+  cancelFrameWatch();
+  const video = ui.video;
+  const onFrame = () => {
+    cancelFrameWatch();
+    hooks.firstFrameAt ??= performance.now();
+    markLive(session);
+  };
+  if (typeof video.requestVideoFrameCallback === 'function') {
+    const id = video.requestVideoFrameCallback(onFrame);
+    cancelFrameWatch = () => video.cancelVideoFrameCallback(id);
+  } else {
+    // videoWidth > 0 guards against audio alone firing 'playing'.
+    const handler = () => { if (video.videoWidth > 0) onFrame(); };
+    const events = ['loadeddata', 'playing', 'resize'];
+    events.forEach((e) => video.addEventListener(e, handler));
+    cancelFrameWatch = () => events.forEach((e) => video.removeEventListener(e, handler));
+  }
+}
+
+// --- unmute ----------------------------------------------------------------------
+
+function syncUnmute() {
+  ui.unmute.hidden = !ui.video.muted;
+}
+
+function toggleMute() {
+  ui.video.muted = !ui.video.muted;
+  ui.video.play().catch(() => {}); // user gesture: also recovers refused autoplay
+}
+
+// --- fullscreen ------------------------------------------------------------------
+
+// Fullscreen the stage (not just the video) so the overlays stay visible.
+// iPhone Safari only supports native fullscreen on the <video> element.
+const fullscreenApi = (() => {
+  const el = ui.stage;
+  const video = ui.video;
+  if (document.fullscreenEnabled && el.requestFullscreen) {
+    return {
+      enter: () => el.requestFullscreen(),
+      exit: () => document.exitFullscreen(),
+      active: () => Boolean(document.fullscreenElement),
+    };
+  }
+  if (document.webkitFullscreenEnabled && el.webkitRequestFullscreen) {
+    return {
+      enter: () => el.webkitRequestFullscreen(),
+      exit: () => document.webkitExitFullscreen(),
+      active: () => Boolean(document.webkitFullscreenElement),
+    };
+  }
+  if (typeof video.webkitEnterFullscreen === 'function') {
+    return {
+      enter: () => video.webkitEnterFullscreen(),
+      exit: () => video.webkitExitFullscreen?.(),
+      active: () => Boolean(video.webkitDisplayingFullscreen),
+    };
+  }
+  return null;
+})();
+
+function toggleFullscreen() {
+  if (!fullscreenApi) return;
+  // Some implementations throw, some return a rejecting promise, some return nothing.
+  Promise.resolve()
+    .then(() => (fullscreenApi.active() ? fullscreenApi.exit() : fullscreenApi.enter()))
+    .catch((err) => console.warn('fullscreen:', err?.message ?? err));
+}
+
+function syncFullscreenButton() {
+  const active = fullscreenApi?.active() ?? false;
+  ui.fullscreen.setAttribute('aria-label', active ? 'Exit fullscreen' : 'Enter fullscreen');
+}
+
+// --- stats overlay ---------------------------------------------------------------
+
+const sampler = new StatsSampler();
+const statFields = new Map([...ui.stats.querySelectorAll('[data-stat]')].map((el) => [el.dataset.stat, el]));
+let healthTimer = null;
+
+function setStat(name, value) {
+  const el = statFields.get(name);
+  if (el && el.textContent !== value) el.textContent = value;
+}
+
+const fmt = (v, digits = 0, unit = '') => (v == null || Number.isNaN(v) ? '–' : `${v.toFixed(digits)}${unit}`);
+
+async function pollStats() {
+  const session = conn.session;
+  if (!session || session.closed) return;
+  let s;
+  try {
+    s = await sampler.sample(session.pc);
+  } catch {
+    return; // pc closed mid-call
+  }
+  // Frames decoded also counts as live: rVFC does not fire in background tabs.
+  if (s.framesDecoded > 0) markLive(session);
+  if (ui.stats.hidden) return;
+
+  const w = s.width ?? (ui.video.videoWidth || null);
+  const h = s.height ?? (ui.video.videoHeight || null);
+  setStat('resolution', w && h ? `${w}×${h}` : '–');
+  setStat('fps', fmt(s.fps, 0));
+  setStat('video-bitrate', fmt(s.videoKbps, 0, ' kbit/s'));
+  setStat('audio-bitrate', fmt(s.audioKbps, 0, ' kbit/s'));
+  setStat('rtt', fmt(s.rttMs, 0, ' ms'));
+  setStat('codec', s.codec ?? '–');
+  setStat('packets-lost', s.packetsLost == null ? '–' : String(s.packetsLost));
+}
+
+function renderConnectionState() {
+  const pc = conn.session?.pc;
+  setStat('connection', pc ? `${pcState(pc)} (ICE ${pc.iceConnectionState})` : hooks.state);
+  setStat('last-error', hooks.lastError ?? '–');
+}
+
+async function pollHealth() {
+  try {
+    const { res, text } = await timedFetch(healthUrl, { headers: { Accept: 'application/json' } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const h = JSON.parse(text);
+    const cam = h.camera ?? {};
+    const mic = h.microphone ?? {};
+    const mode = cam.width && cam.height ? ` ${cam.width}×${cam.height}@${cam.framerate ?? '?'}` : '';
+    setStat('server', `${h.status ?? '?'}, ${h.viewers ?? '?'} viewer(s)`);
+    setStat('camera', `${cam.backend ?? '?'} ${cam.state ?? '?'}${mode}`);
+    setStat('microphone', `${mic.backend ?? '?'} ${mic.state ?? '?'}`);
+  } catch (err) {
+    setStat('server', `unreachable (${err?.message ?? err})`);
+  }
+}
+
+function setStatsVisible(visible) {
+  ui.stats.hidden = !visible;
+  ui.statsToggle.setAttribute('aria-pressed', String(visible));
+  try { localStorage.setItem('edgeViewer.stats', visible ? '1' : '0'); } catch { /* private mode */ }
+  clearInterval(healthTimer);
+  healthTimer = null;
+  if (visible) {
+    renderConnectionState();
+    pollStats();
+    pollHealth();
+    healthTimer = setInterval(pollHealth, HEALTH_INTERVAL_MS);
+  }
+}
+
+function initialStatsVisible() {
+  if (params.has('stats')) return params.get('stats') !== '0';
+  try { return localStorage.getItem('edgeViewer.stats') === '1'; } catch { return false; }
+}
+
+// --- idle: fade secondary controls and cursor after a while --------------------
+
+let idleTimer = null;
+function wake() {
+  document.body.classList.remove('idle');
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => document.body.classList.add('idle'), IDLE_MS);
+}
+
+// --- keyboard --------------------------------------------------------------------
+
+function onKey(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
+  if (ev.target.closest?.('input, textarea, select, [contenteditable]')) return;
+  const actions = {
+    s: () => setStatsVisible(ui.stats.hidden),
+    f: toggleFullscreen,
+    m: toggleMute,
+  };
+  const action = actions[(ev.key ?? '').toLowerCase()];
+  if (action) {
+    ev.preventDefault();
+    action();
+  }
+}
+
+// --- page lifecycle --------------------------------------------------------------
+
+function onPageHide() {
+  conn.running = false;
+  clearTimeout(conn.retryTimer);
+  clearSessionTimers();
+  const session = conn.session;
+  conn.session = null;
+  session?.stop({ keepalive: true }); // keepalive lets the DELETE outlive the page
+}
+
+function onPageShow(ev) {
+  // Restored from the back/forward cache: the old session was deleted on pagehide.
+  if (ev.persisted && !conn.running) {
+    setState('connecting');
+    start();
+  }
+}
+
+// --- init ------------------------------------------------------------------------
+
+function init() {
+  start(); // first: time to first frame matters most
+
+  ui.unmute.addEventListener('click', toggleMute);
+  ui.video.addEventListener('volumechange', syncUnmute);
+  syncUnmute();
+
+  if (fullscreenApi) {
+    ui.fullscreen.addEventListener('click', toggleFullscreen);
+    ui.video.addEventListener('dblclick', toggleFullscreen);
+    for (const ev of ['fullscreenchange', 'webkitfullscreenchange']) {
+      document.addEventListener(ev, syncFullscreenButton);
+    }
+    ui.video.addEventListener('webkitbeginfullscreen', syncFullscreenButton);
+    ui.video.addEventListener('webkitendfullscreen', () => {
+      syncFullscreenButton();
+      ui.video.play().catch(() => {}); // iOS pauses the video when leaving native fullscreen
+    });
+    syncFullscreenButton();
+  } else {
+    ui.fullscreen.hidden = true;
+  }
+
+  ui.statsToggle.addEventListener('click', () => setStatsVisible(ui.stats.hidden));
+  setStatsVisible(initialStatsVisible());
+  setInterval(() => {
+    pollStats();
+    if (!ui.stats.hidden) renderConnectionState();
+  }, STATS_INTERVAL_MS);
+
+  document.addEventListener('keydown', onKey);
+  for (const ev of ['pointermove', 'pointerdown', 'keydown']) {
+    document.addEventListener(ev, wake, { passive: true });
+  }
+  wake();
+
+  window.addEventListener('pagehide', onPageHide);
+  window.addEventListener('pageshow', onPageShow);
+}
+
+function formatSeconds(ms) {
+  return `${(ms / 1000).toFixed(ms < 1000 ? 1 : 0)} s`;
+}
+
+init();

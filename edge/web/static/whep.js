@@ -1,0 +1,297 @@
+// WHEP (draft-ietf-wish-whep) receive-only client. No DOM dependencies: the
+// UI in viewer.js owns the <video> element, status display and reconnect policy.
+//
+// Lifecycle:  new WhepSession(url, opts) -> pc + transceivers exist immediately
+//             await session.start()      -> offer POSTed, answer applied
+//             session.stop()             -> best-effort DELETE, pc closed
+//
+// Local ICE candidates are trickled with PATCH (RFC 8840 sdpfrag) instead of
+// waiting for gathering to complete, so the POST goes out as early as possible.
+
+export const DEFAULT_TIMEOUT_MS = 3000;
+const SDPFRAG = 'application/trickle-ice-sdpfrag';
+const MAX_RETRY_AFTER_MS = 30_000;
+
+/** An error with an optional HTTP status and server-provided Retry-After. */
+export class WhepError extends Error {
+  constructor(message, { status = 0, retryAfterMs = null, cause } = {}) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'WhepError';
+    this.status = status;          // 0 = not an HTTP error (network, timeout, ...)
+    this.retryAfterMs = retryAfterMs;
+  }
+
+  /** Build from a non-2xx response; the server sends a one-line text/plain reason. */
+  static fromResponse(res, text) {
+    let reason = firstLine(text);
+    if (!reason || reason.startsWith('<')) reason = `${res.status} ${res.statusText}`.trim();
+    return new WhepError(reason, {
+      status: res.status,
+      retryAfterMs: parseRetryAfter(res.headers.get('Retry-After')),
+    });
+  }
+}
+
+/**
+ * fetch() with a timeout covering headers *and* body; returns { res, text }.
+ * `signal` (optional) aborts early, e.g. when the owning session is stopped.
+ */
+export async function timedFetch(url, init = {}, { timeoutMs = DEFAULT_TIMEOUT_MS, signal } = {}) {
+  const ctrl = new AbortController();
+  const onAbort = () => ctrl.abort();
+  if (signal?.aborted) ctrl.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; ctrl.abort(); }, timeoutMs);
+  try {
+    const res = await fetch(url, { cache: 'no-store', ...init, signal: ctrl.signal });
+    const text = await res.text();
+    return { res, text };
+  } catch (err) {
+    if (timedOut) throw new WhepError(`request timed out (${timeoutMs / 1000} s)`, { cause: err });
+    if (err?.name === 'AbortError') throw err;
+    throw new WhepError('network error', { cause: err }); // fetch rejects with TypeError
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+export class WhepSession {
+  /**
+   * @param {string|URL} endpoint  WHEP endpoint URL (absolute or relative to the page)
+   * @param {object} [opts]
+   * @param {string|null} [opts.token]   sent as "Authorization: Bearer <token>"
+   * @param {number} [opts.timeoutMs]    per-request timeout
+   * @param {number} [opts.trickleBatchMs] how long to accumulate candidates per PATCH
+   * @param {RTCConfiguration} [opts.rtcConfig] merged over { iceServers: [] }
+   */
+  constructor(endpoint, { token = null, timeoutMs = DEFAULT_TIMEOUT_MS, trickleBatchMs = 50, rtcConfig = {} } = {}) {
+    this.endpoint = new URL(endpoint, globalThis.location?.href).href;
+    this.token = token;
+    this.timeoutMs = timeoutMs;
+    this.trickleBatchMs = trickleBatchMs;
+
+    this.location = null; // absolute URL of the WHEP session resource
+    this.etag = null;
+    this.closed = false;
+
+    // LAN camera: host candidates are enough, and no STUN keeps gathering instant.
+    this.pc = new RTCPeerConnection({ iceServers: [], ...rtcConfig });
+    this.videoTransceiver = this.pc.addTransceiver('video', { direction: 'recvonly' });
+    this.audioTransceiver = this.pc.addTransceiver('audio', { direction: 'recvonly' });
+    // A live camera: ask for the smallest jitter buffer the browser allows
+    // (Chromium's default target adds ~50 ms; aiortc sends no playout-delay hint).
+    for (const { receiver } of [this.videoTransceiver, this.audioTransceiver]) {
+      if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
+    }
+    // Receiver tracks exist from the start (unified plan), so the UI can attach
+    // this stream to <video> before negotiation finishes; no ontrack needed.
+    this.stream = new MediaStream([
+      this.videoTransceiver.receiver.track,
+      this.audioTransceiver.receiver.track,
+    ]);
+
+    this._abort = new AbortController(); // cancels PATCHes once stopped
+    this._stopPromise = null;
+    this._resetTrickle();
+    this.pc.addEventListener('icecandidate', (ev) => this._onIceCandidate(ev));
+  }
+
+  /** Negotiate: create offer, POST it, apply the answer. Rejects with WhepError. */
+  async start() {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    this._throwIfClosed();
+
+    // POST right away; candidates follow by PATCH. Any candidate that already
+    // made it into the SDP must not be sent again.
+    const sdp = this.pc.localDescription.sdp;
+    for (const c of sdpCandidates(sdp)) this._sentCandidates.add(c);
+
+    // Not tied to this._abort: if stop() races the POST we still want the
+    // Location so the server-side session can be DELETEd (see below).
+    const { res, text } = await timedFetch(this.endpoint, {
+      method: 'POST',
+      headers: this._headers({ 'Content-Type': 'application/sdp' }),
+      body: sdp,
+    }, { timeoutMs: this.timeoutMs });
+    if (!res.ok) throw WhepError.fromResponse(res, text);
+
+    const loc = res.headers.get('Location');
+    if (!loc) throw new WhepError('server response has no Location header', { status: res.status });
+    this.location = new URL(loc, res.url || this.endpoint).href;
+    this.etag = res.headers.get('ETag');
+    if (this.closed) {
+      this._delete(false);
+      this._throwIfClosed();
+    }
+
+    this._flushCandidates(); // whatever was gathered while the POST was in flight
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: text });
+    this._throwIfClosed();
+  }
+
+  /**
+   * PATCH the session resource (trickle now; ICE restart later). Sends If-Match
+   * with the current ETag and picks up a new ETag from the response.
+   * Returns { res, text }; rejects with WhepError on non-2xx.
+   */
+  async patch(body, { contentType = SDPFRAG } = {}) {
+    if (!this.location) throw new WhepError('no WHEP session yet');
+    this._throwIfClosed();
+    const headers = this._headers({ 'Content-Type': contentType });
+    if (this.etag) headers['If-Match'] = this.etag;
+    const result = await timedFetch(this.location, { method: 'PATCH', headers, body },
+      { timeoutMs: this.timeoutMs, signal: this._abort.signal });
+    const etag = result.res.headers.get('ETag');
+    if (etag) this.etag = etag;
+    if (!result.res.ok) throw WhepError.fromResponse(result.res, result.text);
+    return result;
+  }
+
+  /**
+   * Close the peer connection and DELETE the server session (best effort,
+   * never rejects). Idempotent. Use keepalive from pagehide so the request
+   * survives page teardown.
+   */
+  stop({ keepalive = false } = {}) {
+    if (this._stopPromise) return this._stopPromise;
+    this.closed = true;
+    clearTimeout(this._flushTimer);
+    this._abort.abort();
+    try { this.pc.close(); } catch { /* already closed */ }
+    this._stopPromise = this.location ? this._delete(keepalive) : Promise.resolve();
+    return this._stopPromise;
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  _headers(extra = {}) {
+    const h = { ...extra };
+    if (this.token) h.Authorization = `Bearer ${this.token}`;
+    return h;
+  }
+
+  async _delete(keepalive) {
+    try {
+      await timedFetch(this.location, { method: 'DELETE', headers: this._headers(), keepalive },
+        { timeoutMs: this.timeoutMs });
+    } catch { /* best effort: the server also expires dead sessions */ }
+  }
+
+  _throwIfClosed() {
+    if (this.closed) throw new WhepError('session stopped');
+  }
+
+  // Trickle state is per ICE generation; an ICE restart will call this again.
+  _resetTrickle() {
+    this._pendingCandidates = [];
+    this._sentCandidates = new Set(); // "candidate:..." strings already sent
+    this._gatheringDone = false;
+    this._endSent = false;
+    this._flushTimer = null;
+    this._trickleChain = Promise.resolve(); // keeps PATCHes in order
+    this._trickleDisabled = false;
+  }
+
+  _onIceCandidate(ev) {
+    // null (or, in some browsers, an empty candidate string) = gathering finished.
+    if (ev.candidate && ev.candidate.candidate) {
+      this._pendingCandidates.push(ev.candidate);
+      this._scheduleFlush();
+    } else {
+      this._gatheringDone = true;
+      this._flushCandidates(); // send the remainder + end-of-candidates now
+    }
+  }
+
+  _scheduleFlush() {
+    if (this._flushTimer || !this.location) return; // start() flushes after the POST
+    this._flushTimer = setTimeout(() => this._flushCandidates(), this.trickleBatchMs);
+  }
+
+  _flushCandidates() {
+    clearTimeout(this._flushTimer);
+    this._flushTimer = null;
+    if (!this.location || this.closed || this._trickleDisabled) return;
+
+    const candidates = this._pendingCandidates.splice(0)
+      .filter((c) => !this._sentCandidates.has(c.candidate));
+    const sendEnd = this._gatheringDone && !this._endSent;
+    if (!candidates.length && !sendEnd) return;
+    candidates.forEach((c) => this._sentCandidates.add(c.candidate));
+    if (sendEnd) this._endSent = true;
+
+    const frag = this._buildSdpFrag(candidates, sendEnd);
+    if (!frag) return;
+    this._trickleChain = this._trickleChain
+      .then(() => this.patch(frag))
+      .catch((err) => this._onTrickleError(err));
+  }
+
+  // Trickle failures are non-fatal: the browser still answers the server's
+  // connectivity checks, which yields peer-reflexive candidates on its side.
+  _onTrickleError(err) {
+    if (this.closed) return;
+    if (err?.status === 405 || err?.status === 501) this._trickleDisabled = true; // not supported
+    console.warn('WHEP trickle PATCH failed:', err?.message ?? err);
+  }
+
+  /**
+   * RFC 8840 / WHIP-style fragment:
+   *   a=ice-ufrag / a=ice-pwd, then per media section
+   *   m=<kind> 9 UDP/TLS/RTP/SAVPF 0, a=mid:<mid>, a=candidate:..., and a final
+   *   a=end-of-candidates when gathering is complete.
+   */
+  _buildSdpFrag(candidates, end) {
+    const sdp = this.pc.localDescription?.sdp ?? '';
+    const ufrag = sdpAttr(sdp, 'ice-ufrag');
+    const pwd = sdpAttr(sdp, 'ice-pwd');
+    if (!ufrag || !pwd) return null;
+
+    // Map mids to kinds in m-line order so sections come out in SDP order.
+    const sections = new Map();
+    for (const t of this.pc.getTransceivers()) {
+      if (t.mid != null) sections.set(t.mid, { kind: t.receiver.track.kind, lines: [] });
+    }
+    const mids = [...sections.keys()];
+    for (const c of candidates) {
+      const mid = c.sdpMid ?? mids[c.sdpMLineIndex ?? 0];
+      sections.get(mid)?.lines.push(`a=${c.candidate}`);
+    }
+
+    const out = [`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`];
+    for (const [mid, { kind, lines }] of sections) {
+      const isFirst = mid === mids[0];
+      if (!lines.length && !(end && isFirst)) continue; // BUNDLE: one section is enough
+      out.push(`m=${kind} 9 UDP/TLS/RTP/SAVPF 0`, `a=mid:${mid}`, ...lines);
+    }
+    if (end) out.push('a=end-of-candidates');
+    return out.join('\r\n') + '\r\n';
+  }
+}
+
+// --- helpers -----------------------------------------------------------------
+
+function firstLine(text) {
+  return (text ?? '').trim().split(/\r?\n/, 1)[0].trim().slice(0, 200);
+}
+
+/** Retry-After is either delta-seconds or an HTTP date; returns ms or null. */
+function parseRetryAfter(value) {
+  if (!value) return null;
+  let ms = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  if (!Number.isFinite(ms)) return null;
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+function sdpAttr(sdp, name) {
+  const m = sdp.match(new RegExp(`^a=${name}:(.+)$`, 'm'));
+  return m ? m[1].trim() : null;
+}
+
+/** "candidate:..." strings (without "a=") contained in an SDP blob. */
+function sdpCandidates(sdp) {
+  return [...sdp.matchAll(/^a=(candidate:.+?)\r?$/gm)].map((m) => m[1]);
+}

@@ -69,11 +69,11 @@ def main() -> None:
         daemon = start_daemon(LOOPBACK_ONLY + CAMERA, Path(tmp))
         try:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            cold = first_frame_times(browser, daemon.url + "/", 1)[0]
+            cold = first_frame_times(browser, daemon.page_url, 1)[0]
             warm_up_webrtc(browser)
-            warm = first_frame_times(browser, daemon.url + "/", args.loads)
+            warm = first_frame_times(browser, daemon.page_url, args.loads)
             page = browser.new_page()
-            page.goto(daemon.url + "/")
+            page.goto(daemon.page_url)
             page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt", timeout=20000)
             page.wait_for_timeout(2000)
             samples = page.evaluate(COLLECT_LATENCY_JS, args.seconds)

@@ -51,6 +51,7 @@ aiortc.rtcrtpreceiver.decoder_worker = counting_decoder_worker
 
 
 async def connect_viewer(session: aiohttp.ClientSession, url: str) -> RTCPeerConnection:
+    """A viewer; ``session`` carries the daemon's Authorization header."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
@@ -62,10 +63,10 @@ async def connect_viewer(session: aiohttp.ClientSession, url: str) -> RTCPeerCon
     return pc
 
 
-async def measure(url: str, pid: int, counts: list[int], window: float) -> list[tuple[int, float, float]]:
+async def measure(url: str, auth: dict, pid: int, counts: list[int], window: float) -> list[tuple[int, float, float]]:
     global frames_received
     rows = []
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=auth) as session:
         baseline = await asyncio.to_thread(cpu_percent, pid, window)
         rows.append((0, baseline, 0.0))
         pcs: list[RTCPeerConnection] = []
@@ -92,7 +93,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             daemon = start_daemon(LOOPBACK_ONLY + camera, Path(tmp))
             try:
-                rows = asyncio.run(measure(daemon.url, daemon.proc.pid, counts, args.window))
+                rows = asyncio.run(measure(daemon.url, daemon.auth, daemon.proc.pid, counts, args.window))
             finally:
                 daemon.stop()
         baseline = rows[0][1]

@@ -15,6 +15,9 @@ from edge.config import Config
 from edge.hardware import Hardware
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
+from edge.security import token as access_token
+from edge.security.auth import Authenticator, add_auth
+from edge.security.tls import server_ssl_context
 from edge.signaling import whep
 from edge.web import routes
 from edge.webrtc import aiortc_ext
@@ -31,10 +34,18 @@ class Daemon:
         self.hardware = hardware
         self.video = VideoHub(hardware.camera)
         self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
-        self.viewers = Viewers(self.video, self.audio, config.webrtc.ice_servers)
+        self.viewers = Viewers(self.video, self.audio, config.webrtc)
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.token: str | None = None
+        self.token_created = False
+
+    def _resolve_token(self) -> str:
+        if self.config.auth.token:
+            return self.config.auth.token
+        token, self.token_created = access_token.load_or_create_token(self.config.server.state_path)
+        return token
 
     def status(self) -> dict:
         camera = self.video.status()
@@ -51,6 +62,9 @@ class Daemon:
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
+        if self.config.auth.enabled:
+            self.token = self._resolve_token()
+            add_auth(app, Authenticator(self.token, self.config.auth.session_days, self.config.server.https))
         routes.add_routes(app, self.status)
         whep.add_routes(app, self.viewers)
         return app
@@ -64,7 +78,12 @@ class Daemon:
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         server = self.config.server
-        site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True)
+        ssl_context = None
+        if server.https:
+            ssl_context, created = server_ssl_context(server.tls_cert, server.tls_key, server.state_path)
+            if created:
+                log.info("made a self-signed certificate in %s (browsers will ask you to accept it once)", server.state_path / "tls")
+        site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -86,7 +105,8 @@ class Daemon:
             names = [f"{socket.gethostname()}.local", "127.0.0.1"]
         else:
             names = [host]
-        return [f"http://{name}:{self.port}/" for name in names]
+        scheme = "https" if self.config.server.https else "http"
+        return [f"{scheme}://{name}:{self.port}/" for name in names]
 
 
 async def serve(config: Config, hardware: Hardware) -> None:
@@ -98,6 +118,11 @@ async def serve(config: Config, hardware: Hardware) -> None:
         loop.add_signal_handler(sig, stop.set)
     await daemon.start()
     log.info("edge %s listening on port %d; open %s", __version__, daemon.port, " or ".join(daemon.urls()))
+    if daemon.token_created:
+        # Printed once, when the token is made, like Jupyter's token URL; `edge token` shows it again.
+        log.info("access token created; log in once with: %s?token=%s", daemon.urls()[0], daemon.token)
+    elif not config.auth.enabled:
+        log.warning("access control is off ([auth] enabled = false): anyone on the network can watch")
     systemd.notify_ready(f"serving on port {daemon.port}")
     watchdog = asyncio.create_task(_pet_watchdog(daemon))
     await stop.wait()

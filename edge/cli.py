@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 from pathlib import Path
 
-from edge.config import ConfigError, load_config, with_overrides
+from edge.config import Config, ConfigError, load_config, with_overrides
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,13 +21,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="HTTP port (overrides [server] port; 0 picks a free one)")
     run.add_argument("--simulate", action="store_true", help="simulated camera, microphone and GPIO, even on a Pi")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    token = sub.add_parser("token", help="print the access token's login URL (or make a new token)")
+    token.add_argument("--config", type=Path, help="TOML configuration file")
+    token.add_argument("--rotate", action="store_true", help="replace the stored token: every logged-in browser must log in again")
     return parser
+
+
+def show_token(config: Config, rotate: bool) -> int:
+    from edge.security import token as access_token
+
+    if config.auth.token:
+        if rotate:
+            print("edge: the token is set in the config file ([auth] token): change it there", file=sys.stderr)
+            return 2
+        token = config.auth.token
+    elif rotate:
+        token = access_token.new_token()
+        path = access_token.write_token(config.server.state_path, token)
+        print(f"new token stored in {path}; restart the daemon to use it", file=sys.stderr)
+    else:
+        token, _ = access_token.load_or_create_token(config.server.state_path)
+    scheme = "https" if config.server.https else "http"
+    print(f"{scheme}://{socket.gethostname()}.local:{config.server.port}/?token={token}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=getattr(args, "log_level", "info").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -34,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         config = load_config(args.config)
+        if args.command == "token":
+            return show_token(config, args.rotate)
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
         if overrides:
             config = with_overrides(config, "server", **overrides)

@@ -62,6 +62,18 @@ def text(key: str, value: Any) -> str:
     return value
 
 
+def boolean(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false; got {_describe(value)}")
+    return value
+
+
+def token_text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or (value and (len(value) < 16 or not value.isprintable() or " " in value)):
+        raise ConfigError(f"{key} must be empty or at least 16 printable characters without spaces")
+    return value
+
+
 def list_of_text(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"{key} must be a list of non-empty strings; got {_describe(value)}")
@@ -108,6 +120,9 @@ class ServerConfig:
     host: str = key("0.0.0.0", text, "address to listen on (\"::\" for IPv6 too)")
     port: int = key(8080, integer(0, 65535), "HTTP port (0: any free port, printed at start)")
     state_dir: str = key("", text, "where the daemon keeps its state; empty: $STATE_DIRECTORY or ~/.local/state/edge")
+    https: bool = key(False, boolean, "serve HTTPS instead of HTTP")
+    tls_cert: str = key("", text, "PEM certificate (chain) for HTTPS; empty: a self-signed one made at first start")
+    tls_key: str = key("", text, "PEM private key for tls_cert")
 
     @property
     def state_path(self) -> Path:
@@ -135,6 +150,16 @@ class MicrophoneConfig:
 class WebRTCConfig:
     ice_servers: tuple = key((), ice_servers, "STUN/TURN servers; none by default (LAN camera)")
     interfaces: tuple = key((), list_of_text, "offer host candidates only on these interfaces (e.g. [\"wlan0\"]); empty: all but loopback")
+    max_viewers: int = key(16, integer(1, 1000), "viewers at once; more get 503 with Retry-After")
+    max_pending: int = key(8, integer(1, 1000), "sessions answered but not yet connected, at once")
+    pending_timeout: float = key(20.0, number(2, 300), "seconds a session may take to connect before it is closed")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    enabled: bool = key(True, boolean, "require the access token (false: anyone on the network can watch)")
+    token: str = key("", token_text, "the access token; empty: generated at first start and kept in <state_dir>/token")
+    session_days: int = key(30, integer(1, 3650), "how long a browser stays logged in")
 
 
 @dataclass(frozen=True)
@@ -143,6 +168,7 @@ class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     webrtc: WebRTCConfig = field(default_factory=WebRTCConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
 
 def _section_classes() -> dict[str, type]:

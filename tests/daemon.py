@@ -17,6 +17,8 @@ EDGE = str(Path(sys.executable).with_name("edge"))
 
 # Tests keep all WebRTC traffic on loopback: the daemon offers only "lo".
 LOOPBACK_ONLY = '[webrtc]\ninterfaces = ["lo"]\n'
+# Access control is on in tests as it is by default; tests know the token.
+TEST_TOKEN = "test-token-0123456789abcdef"
 
 
 @dataclass
@@ -25,9 +27,26 @@ class DaemonProcess:
     port: int
     lines: list[str] = field(default_factory=list)
 
+    token: str = TEST_TOKEN
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def page_url(self) -> str:
+        """The page, logging in with the token (as the URL the daemon prints)."""
+        return f"{self.url}/?token={self.token}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """An authenticated request to the daemon's API."""
+        kwargs.setdefault("timeout", 10)
+        kwargs["headers"] = {**self.auth, **kwargs.get("headers", {})}
+        return requests.request(method, self.url + path, **kwargs)
 
     def health(self) -> dict:
         return requests.get(self.url + "/healthz", timeout=5).json()
@@ -50,6 +69,8 @@ def start_daemon(config_text: str, tmp_path: Path, *extra_args: str, env: dict |
                  simulate: bool = True, timeout: float = 30) -> DaemonProcess:
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "edge.toml"
+    if "[auth]" not in config_text:
+        config_text += f'[auth]\ntoken = "{TEST_TOKEN}"\n'
     config.write_text(config_text)
     args = [EDGE, "run", "--config", str(config), "--port", "0", "--host", "127.0.0.1"]
     if simulate:

@@ -12,10 +12,11 @@ CAMERA_720P = "[camera]\nwidth = 1280\nheight = 720\nframerate = 30\n"
 CAMERA_SMALL = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\n"
 
 
-def open_viewer(chromium, daemon, path: str = "/"):
+def open_viewer(chromium, daemon, url: str | None = None):
+    """A new browser profile opening the page; by default with the token, as the daemon prints it."""
     context = chromium.new_context()
     page = context.new_page()
-    page.goto(daemon.url + path)
+    page.goto(url or daemon.page_url)
     return page
 
 

@@ -28,18 +28,19 @@ def test_bad_input_is_refused_clearly_while_a_viewer_keeps_watching(chromium, da
     wait_live(page)
     before = wait_for_stats(page, lambda s: s["video"] and s["video"].get("framesDecoded", 0) > 0)["video"]
 
-    whep = daemon.url + "/whep"
+    whep = "/whep"
+    post, patch, delete = (lambda path, m=m, **kw: daemon.request(m, path, **kw) for m in ("POST", "PATCH", "DELETE"))
     cases = [
-        ("wrong content type", requests.post(whep, data=offers["good"], headers={"Content-Type": "text/plain"}),
+        ("wrong content type", post(whep, data=offers["good"], headers={"Content-Type": "text/plain"}),
          415, "Content-Type must be application/sdp"),
-        ("malformed SDP", requests.post(whep, data="v=0\r\nthis is not SDP\r\n", headers=SDP), 400, "malformed SDP"),
-        ("not SDP at all", requests.post(whep, data=b"\xff\xfe\x00garbage", headers=SDP), 400, "not UTF-8"),
-        ("offer without video", requests.post(whep, data=offers["no_video"], headers=SDP), 400, "no video section"),
-        ("offer without H.264", requests.post(whep, data=offers["no_h264"], headers=SDP), 400, "no H.264"),
-        ("oversized body", requests.post(whep, data="v=0\r\n" + "a=x\r\n" * 40000, headers=SDP), 413, "body too large"),
-        ("unknown session (PATCH)", requests.patch(whep + "/nosuchsession", data="a=end-of-candidates\r\n", headers=SDPFRAG),
+        ("malformed SDP", post(whep, data="v=0\r\nthis is not SDP\r\n", headers=SDP), 400, "malformed SDP"),
+        ("not SDP at all", post(whep, data=b"\xff\xfe\x00garbage", headers=SDP), 400, "not UTF-8"),
+        ("offer without video", post(whep, data=offers["no_video"], headers=SDP), 400, "no video section"),
+        ("offer without H.264", post(whep, data=offers["no_h264"], headers=SDP), 400, "no H.264"),
+        ("oversized body", post(whep, data="v=0\r\n" + "a=x\r\n" * 40000, headers=SDP), 413, "body too large"),
+        ("unknown session (PATCH)", patch(whep + "/nosuchsession", data="a=end-of-candidates\r\n", headers=SDPFRAG),
          404, "no such session"),
-        ("unknown session (DELETE)", requests.delete(whep + "/nosuchsession"), 404, "no such session"),
+        ("unknown session (DELETE)", delete(whep + "/nosuchsession"), 404, "no such session"),
     ]
     for name, response, status, reason in cases:
         assert response.status_code == status, f"{name}: {response.status_code} {response.text!r}"
@@ -47,18 +48,18 @@ def test_bad_input_is_refused_clearly_while_a_viewer_keeps_watching(chromium, da
         assert response.text.count("\n") == 1, f"{name}: the reason is one line"
 
     # Bad PATCHes on a real session: malformed fragment, stale ETag, wrong type.
-    session = requests.post(whep, data=offers["good"], headers=SDP)
+    session = post(whep, data=offers["good"], headers=SDP)
     assert session.status_code == 201
-    resource = daemon.url + session.headers["Location"]
-    bad_frag = requests.patch(resource, data="nonsense", headers=SDPFRAG)
+    resource = session.headers["Location"]
+    bad_frag = patch(resource, data="nonsense", headers=SDPFRAG)
     assert bad_frag.status_code == 400 and "malformed sdpfrag" in bad_frag.text
-    stale = requests.patch(resource, data="a=end-of-candidates\r\n", headers={**SDPFRAG, "If-Match": '"stale"'})
+    stale = patch(resource, data="a=end-of-candidates\r\n", headers={**SDPFRAG, "If-Match": '"stale"'})
     assert stale.status_code == 412
-    wrong_type = requests.patch(resource, data="a=end-of-candidates\r\n", headers=SDP)
+    wrong_type = patch(resource, data="a=end-of-candidates\r\n", headers=SDP)
     assert wrong_type.status_code == 415
-    good = requests.patch(resource, data="a=end-of-candidates\r\n", headers={**SDPFRAG, "If-Match": session.headers["ETag"]})
+    good = patch(resource, data="a=end-of-candidates\r\n", headers={**SDPFRAG, "If-Match": session.headers["ETag"]})
     assert good.status_code == 204
-    assert requests.delete(resource).status_code == 200
+    assert delete(resource).status_code == 200
 
     # The daemon is fine and the viewer never stopped receiving frames.
     after = wait_for_stats(page, lambda s: s["video"]["framesDecoded"] > before["framesDecoded"] + 30)["video"]
@@ -80,7 +81,7 @@ def test_whep_options_and_cors(daemon_factory):
 
 def test_post_answers_with_location_etag_and_the_cameras_real_profile(daemon_factory, offers):
     daemon = daemon_factory(CAMERA_SMALL)
-    response = requests.post(daemon.url + "/whep", data=offers["good"], headers=SDP)
+    response = daemon.request("POST", "/whep", data=offers["good"], headers=SDP)
     assert response.status_code == 201
     assert response.headers["Content-Type"].startswith("application/sdp")
     assert response.headers["Location"].startswith("/whep/")
@@ -92,4 +93,4 @@ def test_post_answers_with_location_etag_and_the_cameras_real_profile(daemon_fac
     assert "VP8" not in answer
     assert "a=sendonly" in answer
     assert "typ host" in answer and "stun" not in answer.lower()
-    requests.delete(daemon.url + response.headers["Location"])
+    daemon.request("DELETE", response.headers["Location"])

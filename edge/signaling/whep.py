@@ -9,7 +9,7 @@ from aiortc.exceptions import OperationError
 
 from edge.signaling.offer import MAX_OFFER_BYTES, OfferError, check_offer
 from edge.signaling.sdpfrag import SdpFragError, parse_sdpfrag
-from edge.webrtc.viewers import Viewers
+from edge.webrtc.viewers import ViewerLimit, Viewers
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ async def post_offer(request: web.Request) -> web.Response:
     viewers = request.app[VIEWERS_KEY]
     try:
         session, answer = await viewers.create(text)
+    except ViewerLimit as exc:
+        return reject(503, str(exc), **{"Retry-After": str(exc.retry_after)})
     except (ValueError, OperationError) as exc:  # aiortc found nothing it can answer
         return reject(400, f"cannot answer this offer: {exc}")
     location = f"{request.app.router['whep_session'].url_for(session_id=session.id)}"

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 
+from edge.config import WebRTCConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.webrtc.session import ViewerSession
@@ -15,19 +16,18 @@ log = logging.getLogger(__name__)
 PROFILE_WAIT_S = 5.0
 
 
+class ViewerLimit(Exception):
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class Viewers:
-    def __init__(
-        self,
-        video: VideoHub,
-        audio: AudioHub | None,
-        ice_servers: tuple[dict, ...],
-        pending_timeout: float = 30.0,
-    ) -> None:
+    def __init__(self, video: VideoHub, audio: AudioHub | None, config: WebRTCConfig) -> None:
         self._video = video
         self._audio = audio
-        self._ice_servers = ice_servers
+        self._config = config
         self._sessions: dict[str, ViewerSession] = {}
-        self.pending_timeout = pending_timeout
         self.total_sessions = 0
 
     def __len__(self) -> int:
@@ -37,9 +37,16 @@ class Viewers:
         return self._sessions.get(session_id)
 
     async def create(self, offer_sdp: str) -> tuple[ViewerSession, str]:
-        """Answer a (checked) offer; returns the session and the answer SDP."""
+        """Answer a (checked) offer; returns the session and the answer SDP.
+
+        Raises :class:`ViewerLimit` when the configured limits are reached.
+        """
+        if len(self._sessions) >= self._config.max_viewers:
+            raise ViewerLimit(f"this camera has its maximum of {self._config.max_viewers} viewers", retry_after=10)
+        if self.pending >= self._config.max_pending:
+            raise ViewerLimit("too many viewers are connecting at once", retry_after=2)
         profile = await self._video.wait_for_profile(PROFILE_WAIT_S) or expected_profile_level_id(self._video)
-        session = ViewerSession(self._video, self._audio, self._ice_servers, self._forget)
+        session = ViewerSession(self._video, self._audio, self._config.ice_servers, self._forget)
         self._sessions[session.id] = session
         self.total_sessions += 1
         try:
@@ -54,13 +61,18 @@ class Viewers:
         if self._sessions.pop(session.id, None) is not None:
             log.info("viewer %s: gone (%d viewers)", session.id[:8], len(self._sessions))
 
+    @property
+    def pending(self) -> int:
+        return sum(1 for s in self._sessions.values() if s.connected_at is None)
+
     async def reap_pending(self) -> None:
         """Close sessions that never connected (a client that POSTed and went away)."""
+        timeout = self._config.pending_timeout
         while True:
-            await asyncio.sleep(self.pending_timeout / 4)
+            await asyncio.sleep(timeout / 4)
             now = time.monotonic()
             for session in list(self._sessions.values()):
-                if session.connected_at is None and now - session.created_at > self.pending_timeout:
+                if session.connected_at is None and now - session.created_at > timeout:
                     log.info("viewer %s: never connected, closing", session.id[:8])
                     await session.close()
 

@@ -10,6 +10,7 @@
 
 import { WhepSession, WhepError, timedFetch } from './whep.js';
 import { StatsSampler } from './stats.js';
+import { askForToken, forgetTokenInAddress, login } from './login.js';
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
@@ -20,7 +21,7 @@ const HEALTH_INTERVAL_MS = 5000;
 const IDLE_MS = 3000;
 
 const params = new URLSearchParams(window.location.search);
-const token = params.get('token');
+let token = params.get('token'); // sent as Bearer until the session cookie replaces it
 const whepUrl = new URL('whep', document.baseURI).href;
 const healthUrl = new URL('healthz', document.baseURI).href;
 
@@ -111,6 +112,12 @@ function fail(session, err) {
   const delay = Math.max(conn.backoffMs, err?.retryAfterMs ?? 0);
   conn.backoffMs = Math.min(conn.backoffMs * 2, RECONNECT_MAX_MS);
 
+  if (err instanceof WhepError && err.status === 401) {
+    // Not logged in (or the token was rotated): ask, then connect at once.
+    setState('error', 'log in to watch');
+    askForToken().then(() => { token = null; conn.backoffMs = RECONNECT_MIN_MS; connect(); });
+    return;
+  }
   if (err instanceof WhepError && err.status >= 400) {
     // The server said why (busy, unauthorized, camera down...): show it.
     setState('error', `${reason} — retrying in ${formatSeconds(delay)}`);
@@ -385,7 +392,11 @@ function onPageShow(ev) {
 // --- init ------------------------------------------------------------------------
 
 function init() {
-  start(); // first: time to first frame matters most
+  start(); // first: time to first frame matters most (a ?token= is sent as Bearer meanwhile)
+  if (token) {
+    // Trade the token for a session cookie, then take it out of the address bar.
+    login(token).then(forgetTokenInAddress, (err) => { hooks.lastError = err.message; });
+  }
 
   ui.unmute.addEventListener('click', toggleMute);
   ui.video.addEventListener('volumechange', syncUnmute);

@@ -1,0 +1,1 @@
+"""Access control (one token, browser sessions), brute-force slowing, and TLS."""

@@ -1,0 +1,54 @@
+// Logging in: the access token becomes an HttpOnly session cookie.
+//
+// The token arrives once, in the address (?token=...), as printed by the daemon
+// or `edge token`; the page trades it for a cookie and removes it from the
+// address bar (and history), so it is not left on screen or in bookmarks.
+// Without a valid cookie the page asks for the token with a small form.
+
+const loginUrl = new URL('auth/login', document.baseURI).href;
+
+/** POST the token; resolves on success, rejects with the server's one-line reason. */
+export async function login(token) {
+  const res = await fetch(loginUrl, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ token }),
+    credentials: 'same-origin',
+  });
+  if (!res.ok) throw new Error((await res.text()).trim() || `HTTP ${res.status}`);
+}
+
+/** Drop ?token= from the address bar without reloading. */
+export function forgetTokenInAddress() {
+  const url = new URL(window.location.href);
+  if (!url.searchParams.has('token')) return;
+  url.searchParams.delete('token');
+  window.history.replaceState(window.history.state, '', url);
+}
+
+/** Show the login form until a token is accepted; resolves then. */
+export function askForToken() {
+  const form = document.getElementById('login');
+  const input = form.querySelector('input[name="token"]');
+  const error = form.querySelector('.login-error');
+  form.hidden = false;
+  input.focus();
+  return new Promise((resolve) => {
+    const onSubmit = async (ev) => {
+      ev.preventDefault();
+      error.textContent = '';
+      try {
+        await login(input.value.trim());
+      } catch (err) {
+        error.textContent = err.message;
+        input.select();
+        return;
+      }
+      form.removeEventListener('submit', onSubmit);
+      form.hidden = true;
+      input.value = '';
+      resolve();
+    };
+    form.addEventListener('submit', onSubmit);
+  });
+}

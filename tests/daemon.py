@@ -25,6 +25,7 @@ TEST_TOKEN = "test-token-0123456789abcdef"
 class DaemonProcess:
     proc: subprocess.Popen
     port: int
+    directory: Path
     lines: list[str] = field(default_factory=list)
 
     token: str = TEST_TOKEN
@@ -66,13 +67,15 @@ class DaemonProcess:
 
 
 def start_daemon(config_text: str, tmp_path: Path, *extra_args: str, env: dict | None = None,
-                 simulate: bool = True, timeout: float = 30) -> DaemonProcess:
+                 simulate: bool = True, timeout: float = 30, prefix: tuple[str, ...] = (),
+                 host: str = "127.0.0.1") -> DaemonProcess:
+    """``prefix`` runs it through another command, e.g. ``("ip", "netns", "exec", name)``."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "edge.toml"
     if "[auth]" not in config_text:
         config_text += f'[auth]\ntoken = "{TEST_TOKEN}"\n'
     config.write_text(config_text)
-    args = [EDGE, "run", "--config", str(config), "--port", "0", "--host", "127.0.0.1"]
+    args = [*prefix, EDGE, "run", "--config", str(config), "--port", "0", "--host", host]
     if simulate:
         args.append("--simulate")
     proc = subprocess.Popen(
@@ -99,4 +102,4 @@ def start_daemon(config_text: str, tmp_path: Path, *extra_args: str, env: dict |
     if not ready.wait(timeout) or not port:
         proc.kill()
         raise RuntimeError("daemon did not start:\n" + "".join(lines))
-    return DaemonProcess(proc, port[0], lines)
+    return DaemonProcess(proc, port[0], tmp_path, lines)

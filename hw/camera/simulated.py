@@ -28,11 +28,22 @@ class SimulatedCamera(Camera):
     def __init__(self, settings: CameraSettings) -> None:
         self.settings = settings
         self._keyframe_requested = threading.Event()
+        self._fault: str | None = None
+
+    def inject_fault(self, kind: str) -> None:
+        """Make the running capture fail as real cameras do: ``"crash"`` (an error) or ``"stall"`` (silence).
+
+        Lets tests and someone trying the daemon see recovery; the next ``frames()`` works again.
+        """
+        if kind not in ("crash", "stall"):
+            raise ValueError(f"unknown fault {kind!r}: use \"crash\" or \"stall\"")
+        self._fault = kind
 
     def request_keyframe(self) -> None:
         self._keyframe_requested.set()
 
     async def frames(self) -> AsyncIterator[H264AccessUnit]:
+        self._fault = None
         bridge: ThreadBridge[H264AccessUnit] = ThreadBridge(asyncio.get_running_loop(), maxlen=60)
         stop = threading.Event()
         thread = threading.Thread(target=self._run, args=(bridge, stop), name="sim-camera", daemon=True)
@@ -87,6 +98,11 @@ class SimulatedCamera(Camera):
         start = time.monotonic()
         index = 0
         while not stop.is_set():
+            if self._fault == "crash":
+                raise RuntimeError("injected fault: the camera crashed")
+            if self._fault == "stall":
+                stop.wait()
+                break
             due = start + index * interval
             delay = due - time.monotonic()
             if delay > 0 and stop.wait(delay):

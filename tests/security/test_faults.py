@@ -1,0 +1,58 @@
+"""Faults degrade the service and heal; shutdown is clean and quick."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from tests.browser import FRAME_CODE_JS
+from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_for_stats, wait_live
+
+
+def wait_health(daemon, predicate, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        health = daemon.health()
+        if predicate(health):
+            return health
+        assert time.monotonic() < deadline, f"health never reached the state; last: {health}"
+        time.sleep(0.1)  # the daemon's state, polled: there is no event to wait on from outside
+
+
+def test_camera_crash_and_stall_recover_while_a_browser_watches(chromium, daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    page = open_viewer(chromium, daemon)
+    wait_live(page)
+    for kind in ("crash", "stall"):
+        before = page.evaluate(FRAME_CODE_JS)["frameIndex"]
+        restarts = daemon.health()["camera"]["restarts"]
+        assert daemon.request("POST", "/api/sim/camera/fault", json={"kind": kind}).status_code == 204
+        degraded = wait_health(daemon, lambda h: h["camera"]["restarts"] > restarts)
+        assert degraded["camera"]["last_error"]
+        wait_health(daemon, lambda h: h["camera"]["state"] == "running" and h["status"] == "ok")
+        # The same page, the same session: frames from the restarted camera (its index starts again).
+        page.wait_for_function(
+            f"() => {{ const c = ({FRAME_CODE_JS})(); return c && c.frameIndex < {before}; }}", timeout=20000
+        )
+        start = page.evaluate(FRAME_CODE_JS)["frameIndex"]
+        page.wait_for_function(f"() => ({FRAME_CODE_JS})().frameIndex > {start} + 10", timeout=20000)
+    assert page.evaluate("window.edgeViewer.sessionsStarted") == 1
+    assert "camera (simulated) stalled" in daemon.log() and "injected fault" in daemon.log()
+
+
+def test_bad_fault_requests_are_refused(daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    response = daemon.request("POST", "/api/sim/camera/fault", json={"kind": "explode"})
+    assert response.status_code == 400 and "crash" in response.text
+
+
+def test_sigterm_stops_within_5_seconds_with_a_viewer(chromium, daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    page = open_viewer(chromium, daemon)
+    wait_live(page)
+    wait_for_stats(page, lambda s: s["video"] and s["video"].get("framesDecoded", 0) > 10)
+    started = time.monotonic()
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(10) == 0
+    assert time.monotonic() - started < 5
+    assert "shutting down" in daemon.log()

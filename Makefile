@@ -8,7 +8,8 @@ ARGS      ?=
 PYTEST_ARGS ?=
 # Debian packages the tests use, as "command:package" pairs; only missing ones are installed.
 TEST_TOOLS := chromium:chromium ffprobe:ffmpeg arecord:alsa-utils shellcheck:shellcheck \
-              systemd-analyze:systemd debootstrap:debootstrap ip:iproute2 dpkg-deb:dpkg
+              systemd-analyze:systemd debootstrap:debootstrap ip:iproute2 dpkg-deb:dpkg \
+              dpkg-scanpackages:dpkg-dev zstd:zstd unshare:util-linux
 
 .PHONY: run test venv test-deps system-deps bench lint clean
 .DEFAULT_GOAL := run

@@ -1,0 +1,35 @@
+# Included by the top-level Makefile: `include image/image.mk`.
+#
+#   make image-test-deps   Debian packages the tests in tests/image need (root: installs them)
+#   make image-test        those tests only (shellcheck, systemd-analyze, install.sh in a chroot)
+#   make check-arm64       the package installed and run in an emulated arm64 chroot, with a
+#                          WHEP exchange from the host (root; first run builds the chroot)
+#   make image-clean-cache remove the cached chroots and wheelhouses
+#
+# Variables: EDGE_TEST_CACHE (default /var/cache/edge-tests), IMAGE_PYTHON (the project's
+# venv Python).
+
+EDGE_TEST_CACHE ?= /var/cache/edge-tests
+IMAGE_PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+
+# tests/image: shellcheck; systemd-analyze (systemd); the chroot (debootstrap, zstd,
+# unshare from util-linux, dpkg-deb/dpkg-scanpackages from dpkg-dev); the daemon check
+# in a network namespace (iproute2).
+IMAGE_TEST_DEBS := shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2
+# check-arm64: the above plus emulation.
+ARM64_DEBS := $(IMAGE_TEST_DEBS) qemu-user-static binfmt-support
+
+.PHONY: image-test-deps image-test check-arm64 image-clean-cache
+
+image-test-deps:
+	@bash image/lib/apt-need.sh $(IMAGE_TEST_DEBS)
+
+image-test: image-test-deps
+	EDGE_TEST_CACHE=$(EDGE_TEST_CACHE) $(IMAGE_PYTHON) -m pytest tests/image
+
+check-arm64:
+	@bash image/lib/apt-need.sh $(ARM64_DEBS)
+	EDGE_TEST_CACHE=$(EDGE_TEST_CACHE) EDGE_PYTHON=$(abspath $(IMAGE_PYTHON)) bash image/check-arm64.sh
+
+image-clean-cache:
+	rm -rf --one-file-system $(EDGE_TEST_CACHE)/debian-*.tar.zst $(EDGE_TEST_CACHE)/wheelhouse-*

@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""Configuration helper for the installed edge camera (standard library only).
+
+Installed by install.sh as /opt/edge/libexec/edge-config-tool and run with the
+daemon's venv Python (so it can validate against ``edge.config``; it still works
+with a plain ``python3``, only without that validation).
+
+Commands:
+
+``template``
+    Print the commented configuration file: every key of every section, commented
+    out, with its default and description (taken from ``edge.config``).
+
+``get SECTION KEY [--config FILE] [--default VALUE]``
+    Print one value from the configuration (for install.sh's "open this URL").
+
+``apply-boot [--boot FILE] [--config FILE] [--etc DIR] [--live]``
+    Merge settings dropped on the boot partition (default
+    ``/boot/firmware/edge.toml``) into ``/etc/edge/edge.toml``, then delete the boot
+    file so that a secret does not stay on the FAT partition. The boot file uses the
+    daemon's format plus an optional ``[system]`` table that is applied to the OS and
+    never copied::
+
+        [system]
+        hostname = "garden-cam"      # /etc/hostname, /etc/hosts (+ now, with --live)
+
+        [server]
+        port = 8080
+
+    The result is validated (``edge.config.parse_config`` when importable) before it
+    replaces the configuration; an invalid boot file is renamed ``edge.toml.invalid``
+    and nothing changes. Exit status: 0 applied or nothing to do, 1 invalid input.
+
+Commented-out lines in the configuration follow one convention, which ``template``
+writes and ``apply-boot`` relies on: ``#[section]`` and ``#key = value`` (no space
+after ``#``) are settings switched off; ``# text`` (with a space) is prose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
+DEFAULT_BOOT = Path("/boot/firmware/edge.toml")
+SYSTEM_TABLE = "system"
+
+HEADER = """\
+# /etc/edge/edge.toml: settings of the edge camera daemon (edge.service).
+#
+# Every setting is listed below, switched off ("#") and showing its default. To
+# change one, remove the "#" in front of its [section] line and of the key, e.g.
+#
+#   [camera]
+#   width = 1920
+#   height = 1080
+#
+# then run: sudo systemctl restart edge
+# A mistake (unknown key, value out of range) stops the daemon with a message in
+# `journalctl -u edge`.
+#
+# Upgrades never change this file. The template of the installed version is
+# /etc/edge/edge.toml.example. Settings can also be put on the SD card's boot
+# partition as edge.toml (see /opt/edge/README.md): they are merged in here at the
+# next boot, and that file is then deleted.
+"""
+
+_HEADER_RE = re.compile(r"^\s*(#)?\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
+_KEY_RE = re.compile(r"^\s*(#)?([A-Za-z0-9_-]+)\s*=")
+_HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+class BootConfigError(ValueError):
+    """The boot partition's file cannot be applied."""
+
+
+# --------------------------------------------------------------------------- TOML out
+
+
+def toml_value(value: Any) -> str:
+    """Serialise a Python value as a TOML value (strings, numbers, booleans, arrays, tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        # JSON string escapes are valid TOML basic-string escapes.
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+# --------------------------------------------------------------------------- template
+
+
+def documented_keys() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, description) rows from the installed daemon."""
+    from edge.config import documented_keys as rows  # the venv's package
+
+    return list(rows())
+
+
+def trigger_keys() -> list[tuple[str, Any, str]]:
+    """(key, example, description) of a ``[[triggers]]`` entry, if the daemon has them."""
+    import dataclasses
+
+    try:
+        from edge.config import TriggerConfig
+    except ImportError:
+        return []
+    examples = {"name": "door", "pin": 17}
+    rows = []
+    for f in dataclasses.fields(TriggerConfig):
+        value = examples.get(f.name, f.default)
+        if value is None or value is dataclasses.MISSING:
+            continue
+        rows.append((f.name, value, f.metadata.get("doc", "")))
+    return rows
+
+
+def render_template(
+    rows: Iterable[tuple[str, str, Any, str]], triggers: Iterable[tuple[str, Any, str]] = ()
+) -> str:
+    """The commented configuration file for these rows (and a [[triggers]] example)."""
+    out = [HEADER.rstrip("\n")]
+    section = None
+    for name, key, default, doc in rows:
+        if name != section:
+            out.append(f"\n#[{name}]")
+            section = name
+        for line in doc.splitlines() or [""]:
+            out.append(f"# {line}".rstrip())
+        out.append(f"#{key} = {toml_value(default)}")
+    triggers = list(triggers)
+    if triggers:
+        # An example in prose ("#   "): there is no trigger by default.
+        out.append("\n# GPIO inputs that start a recording: one [[triggers]] table each (none by")
+        out.append("# default). For example, a door contact between GPIO 17 and ground:")
+        out.append("#")
+        out.append("#   [[triggers]]")
+        for key, value, doc in triggers:
+            out.append(f"#   {key} = {toml_value(value)}".ljust(34) + f"# {doc}".rstrip())
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- merge
+
+
+def merge_text(text: str, settings: Mapping[str, Mapping[str, Any]]) -> str:
+    """Return ``text`` (a TOML file) with ``settings`` ({section: {key: value}}) set.
+
+    Keys are set in place: an active ``key = ...`` line is replaced, otherwise the
+    first switched-off ``#key = ...`` line of the section is switched on with the new
+    value, otherwise the key is added at the end of the section. A switched-off
+    ``#[section]`` header is switched on; a missing section is appended.
+    """
+    lines = text.splitlines()
+    for section, values in settings.items():
+        for key, value in values.items():
+            lines = _set_key(lines, section, key, value)
+    return "\n".join(lines) + "\n"
+
+
+def _sections(lines: list[str]) -> list[tuple[str, int, bool]]:
+    """(name, line index, active) for each section header, active or switched off."""
+    found = []
+    for i, line in enumerate(lines):
+        m = _HEADER_RE.match(line)
+        if m:
+            found.append((m.group(2), i, m.group(1) is None))
+    return found
+
+
+def _set_key(lines: list[str], section: str, key: str, value: Any) -> list[str]:
+    new_line = f"{_toml_key(key)} = {toml_value(value)}"
+    headers = _sections(lines)
+    # Prefer the active header; else the first switched-off one.
+    candidates = [h for h in headers if h[0] == section]
+    chosen = next((h for h in candidates if h[2]), candidates[0] if candidates else None)
+    if chosen is None:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return [*lines, "", f"[{section}]", new_line]
+    _, start, active = chosen
+    # The section's body runs to the next active or switched-off header.
+    later = [i for _, i, _ in headers if i > start]
+    end = later[0] if later else len(lines)
+    lines = list(lines)
+    if not active:
+        lines[start] = f"[{section}]"
+        # A still active section of the same name elsewhere would clash; none exists
+        # (chosen prefers active headers).
+    body = range(start + 1, end)
+    active_at = [i for i in body if (m := _KEY_RE.match(lines[i])) and m.group(2) == key and not m.group(1)]
+    if active_at:
+        lines[active_at[0]] = new_line
+        return lines
+    off_at = [i for i in body if (m := _KEY_RE.match(lines[i])) and m.group(2) == key and m.group(1)]
+    if off_at:
+        lines[off_at[0]] = new_line
+        return lines
+    # Append after the last non-blank line of the section's body.
+    insert = end
+    while insert - 1 > start and not lines[insert - 1].strip():
+        insert -= 1
+    lines.insert(insert, new_line)
+    return lines
+
+
+def validate(data: Mapping[str, Any]) -> None:
+    """Check a configuration with the daemon's own rules when it is importable."""
+    try:
+        from edge.config import ConfigError, parse_config
+    except ImportError:
+        return
+    try:
+        parse_config(dict(data))
+    except ConfigError as exc:
+        raise BootConfigError(str(exc)) from exc
+
+
+def _expected(current: Mapping[str, Any], settings: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in current.items()}
+    for section, values in settings.items():
+        merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def plan_boot_config(boot_text: str, config_text: str) -> tuple[str, str | None]:
+    """Return (new configuration text, hostname or None) for a boot file's text."""
+    try:
+        boot = tomllib.loads(boot_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BootConfigError(f"not valid TOML: {exc}") from exc
+    system = boot.pop(SYSTEM_TABLE, {})
+    if not isinstance(system, dict):
+        raise BootConfigError(f"[{SYSTEM_TABLE}] must be a table")
+    unknown = set(system) - {"hostname"}
+    if unknown:
+        raise BootConfigError(f"unknown key {SYSTEM_TABLE}.{sorted(unknown)[0]}; allowed: hostname")
+    hostname = system.get("hostname")
+    if hostname is not None and (not isinstance(hostname, str) or not _HOSTNAME_RE.match(hostname)):
+        raise BootConfigError(
+            f"{SYSTEM_TABLE}.hostname must be 1-63 letters, digits or '-' (not at either end); got {hostname!r}"
+        )
+    for section, values in boot.items():
+        if isinstance(values, list):
+            raise BootConfigError(f"[[{section}]] cannot be set from the boot partition: edit {DEFAULT_CONFIG} on the Pi")
+        if not isinstance(values, dict):
+            raise BootConfigError(f"{section} must be a [section] table, e.g. [{section}] key = value")
+    try:
+        current = tomllib.loads(config_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BootConfigError(f"the existing configuration is not valid TOML: {exc}") from exc
+    expected = _expected(current, boot)
+    validate(expected)
+    new_text = merge_text(config_text, boot) if boot else config_text
+    if tomllib.loads(new_text) != expected:  # the line editor must never lose anything
+        raise BootConfigError("could not merge the settings into the configuration safely")
+    return new_text, hostname
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, keeping its owner and mode."""
+    st = path.stat() if path.exists() else None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        if st is not None:
+            os.chmod(tmp, st.st_mode & 0o7777)
+            os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_hostname(name: str, etc: Path, live: bool) -> None:
+    """Write ``name`` to ``etc``/hostname and ``etc``/hosts; with ``live``, apply it now."""
+    hostname_file = etc / "hostname"
+    old = hostname_file.read_text().strip() if hostname_file.exists() else ""
+    _write_atomic(hostname_file, name + "\n")
+    hosts = etc / "hosts"
+    text = hosts.read_text() if hosts.exists() else "127.0.0.1\tlocalhost\n"
+    out, replaced = [], False
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "127.0.1.1":
+            out.append(f"127.0.1.1\t{name}")
+            replaced = True
+        else:
+            out.append(line)
+    if not replaced:
+        out.append(f"127.0.1.1\t{name}")
+    _write_atomic(hosts, "\n".join(out) + "\n")
+    if live and name != old:
+        try:
+            subprocess.run(["hostnamectl", "set-hostname", name], check=True)
+        except (OSError, subprocess.CalledProcessError):
+            import socket
+
+            socket.sethostname(name)
+
+
+def apply_boot(boot: Path, config: Path, etc: Path, live: bool) -> int:
+    """Merge the boot partition's file into the configuration; see the module docstring."""
+    if not boot.exists():
+        print(f"{boot}: not present, nothing to apply")
+        return 0
+    try:
+        new_text, hostname = plan_boot_config(
+            boot.read_text(encoding="utf-8"),
+            config.read_text(encoding="utf-8") if config.exists() else "",
+        )
+    except (BootConfigError, UnicodeDecodeError) as exc:
+        invalid = boot.with_name(boot.name + ".invalid")
+        os.replace(boot, invalid)
+        print(f"{boot}: {exc}; nothing applied, file renamed to {invalid.name}", file=sys.stderr)
+        return 1
+    if config.exists():
+        _write_atomic(config, new_text)
+    else:
+        config.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(config, new_text)
+        os.chmod(config, 0o640)
+    if hostname:
+        set_hostname(hostname, etc, live)
+        print(f"hostname set to {hostname}")
+    boot.unlink()
+    print(f"{boot}: merged into {config} and removed")
+    return 0
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="edge-config-tool", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("template", help="print the commented configuration file")
+    get = sub.add_parser("get", help="print one configured value")
+    get.add_argument("section")
+    get.add_argument("key")
+    get.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    get.add_argument("--default", default="")
+    boot = sub.add_parser("apply-boot", help="merge the boot partition's edge.toml")
+    boot.add_argument("--boot", type=Path, default=DEFAULT_BOOT)
+    boot.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    boot.add_argument("--etc", type=Path, default=Path("/etc"))
+    boot.add_argument("--live", action="store_true", help="also apply the hostname to the running system")
+    args = parser.parse_args(argv)
+
+    if args.command == "template":
+        sys.stdout.write(render_template(documented_keys(), trigger_keys()))
+        return 0
+    if args.command == "get":
+        try:
+            data = tomllib.loads(args.config.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            data = {}
+        value = data.get(args.section, {}).get(args.key, args.default)
+        print(value)
+        return 0
+    return apply_boot(args.boot, args.config, args.etc, args.live)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

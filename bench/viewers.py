@@ -2,7 +2,8 @@
 
 Viewers are aiortc receivers in this (separate) process, with decoding stubbed
 out so that they cost this machine little; each counts the frames it receives,
-so a viewer that gets nothing shows. The daemon's CPU is read from /proc over a
+so a viewer that gets nothing shows; "camera fps" is what the camera produced
+in the same window (a starved machine slows the simulated camera itself). The daemon's CPU is read from /proc over a
 window, and compared with its own idle baseline (camera running, no viewer)
 taken in the same run: on a shared machine only ratios within a run mean much.
 
@@ -63,21 +64,27 @@ async def connect_viewer(session: aiohttp.ClientSession, url: str) -> RTCPeerCon
     return pc
 
 
-async def measure(url: str, auth: dict, pid: int, counts: list[int], window: float) -> list[tuple[int, float, float]]:
+async def camera_frames(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(url + "/healthz") as r:
+        return (await r.json())["camera"]["frames"]
+
+
+async def measure(url: str, auth: dict, pid: int, counts: list[int], window: float) -> list[tuple[int, float, float, float]]:
     global frames_received
     rows = []
     async with aiohttp.ClientSession(headers=auth) as session:
         baseline = await asyncio.to_thread(cpu_percent, pid, window)
-        rows.append((0, baseline, 0.0))
+        rows.append((0, baseline, 0.0, 0.0))
         pcs: list[RTCPeerConnection] = []
         for count in counts:
             while len(pcs) < count:
                 pcs.append(await connect_viewer(session, url))
             await asyncio.sleep(2)  # let every viewer get its keyframe and settle
             frames_received = 0
+            produced = await camera_frames(session, url)
             cpu = await asyncio.to_thread(cpu_percent, pid, window)
-            fps_per_viewer = frames_received / window / count
-            rows.append((count, cpu, fps_per_viewer))
+            camera_fps = (await camera_frames(session, url) - produced) / window
+            rows.append((count, cpu, frames_received / window / count, camera_fps))
         await asyncio.gather(*(pc.close() for pc in pcs))
     return rows
 
@@ -98,9 +105,9 @@ def main() -> None:
                 daemon.stop()
         baseline = rows[0][1]
         print(f"\n{name}: idle (camera only) {baseline:.1f} %")
-        print(f"  {'viewers':>7}  {'total %':>8}  {'per viewer %':>12}  {'fps/viewer':>10}")
-        for count, cpu, fps in rows[1:]:
-            print(f"  {count:>7}  {cpu:>8.1f}  {(cpu - baseline) / count:>12.2f}  {fps:>10.1f}")
+        print(f"  {'viewers':>7}  {'total %':>8}  {'per viewer %':>12}  {'camera fps':>10}  {'fps/viewer':>10}")
+        for count, cpu, fps, camera_fps in rows[1:]:
+            print(f"  {count:>7}  {cpu:>8.1f}  {(cpu - baseline) / count:>12.2f}  {camera_fps:>10.1f}  {fps:>10.1f}")
 
 
 if __name__ == "__main__":

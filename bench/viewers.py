@@ -65,7 +65,7 @@ async def connect_viewer(session: aiohttp.ClientSession, url: str) -> RTCPeerCon
 
 
 async def camera_frames(session: aiohttp.ClientSession, url: str) -> int:
-    async with session.get(url + "/healthz") as r:
+    async with session.get(url + "/api/status") as r:
         return (await r.json())["camera"]["frames"]
 
 

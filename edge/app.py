@@ -5,27 +5,50 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import resource
 import signal
 import socket
+import threading
 
 from aiohttp import web
 
 from edge import __version__, systemd
+from edge.api import recordings as recordings_api
+from edge.api import simulation
 from edge.config import Config
 from edge.hardware import Hardware
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
+from edge.recording.recorder import Recorder
 from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.tls import server_ssl_context
 from edge.signaling import whep
+from edge.triggers.gpio import GpioTriggers
 from edge.web import routes
 from edge.webrtc import aiortc_ext
+from hw.camera.simulated import SimulatedCamera
 from edge.webrtc.viewers import Viewers
+from hw.netwatch import open_netwatch
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# Idle HTTP connections close soon: after the camera's address changes, a browser
+# reusing a kept-alive connection to the old address would hang (aiohttp keeps
+# them an hour by default), and the page's ICE restart would wait for it.
+KEEPALIVE_S = 2.0
+
+
+def process_status() -> dict:
+    """Resource use, to spot leaks from outside (tests compare it over 500 sessions)."""
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/statm") as f:
+            rss_kib = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    return {"tasks": len(asyncio.all_tasks()), "threads": threading.active_count(), "fds": fds, "rss_mib": round(rss_kib / 1024, 1)}
 
 
 class Daemon:
@@ -35,6 +58,17 @@ class Daemon:
         self.video = VideoHub(hardware.camera)
         self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
         self.viewers = Viewers(self.video, self.audio, config.webrtc)
+        network = config.network
+        self.netwatch = open_netwatch(network.watch, network.debounce, network.poll_interval)
+        recording = config.recording
+        self.recorder = Recorder(
+            self.video,
+            self.audio,
+            recording,
+            recording.path(config.server.state_path),
+            late_trigger_s=max((t.debounce_ms / 1000 for t in config.triggers), default=0.0),
+        )
+        self.gpio_triggers = GpioTriggers(hardware.gpio, config.triggers, recording, self.recorder)
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -51,6 +85,7 @@ class Daemon:
         camera = self.video.status()
         microphone = self.audio.status() if self.audio else {"backend": "none", "state": "disabled"}
         degraded = camera["state"] != "running" or microphone["state"] not in ("running", "disabled")
+        degraded = degraded or self.recorder.storage != "ok"
         return {
             "status": "degraded" if degraded else "ok",
             "version": __version__,
@@ -58,6 +93,23 @@ class Daemon:
             "camera": camera,
             "microphone": microphone,
             "viewers": len(self.viewers),
+            "sessions": self.viewers.status(),
+            "network": self.netwatch.status() if self.netwatch else None,
+            "process": process_status(),
+            "recording": self.recorder.status(),
+            "gpio": self.gpio_triggers.status(),
+        }
+
+    def public_status(self) -> dict:
+        """What ``/healthz`` shows anyone: is it working. Nothing about who or what is seen."""
+        full = self.status()
+        return {
+            "status": full["status"],
+            "version": full["version"],
+            "camera": {k: full["camera"][k] for k in ("backend", "state", "width", "height", "framerate")},
+            "microphone": {k: full["microphone"][k] for k in ("backend", "state")},
+            "storage": full["recording"]["storage"]["state"],
+            "viewers": full["viewers"],
         }
 
     def make_app(self) -> web.Application:
@@ -65,8 +117,11 @@ class Daemon:
         if self.config.auth.enabled:
             self.token = self._resolve_token()
             add_auth(app, Authenticator(self.token, self.config.auth.session_days, self.config.server.https))
-        routes.add_routes(app, self.status)
+        routes.add_routes(app, self.public_status, self.status)
         whep.add_routes(app, self.viewers)
+        if isinstance(self.hardware.camera, SimulatedCamera):
+            simulation.add_camera_fault_route(app, self.hardware.camera)
+        recordings_api.add_routes(app, self.recorder, self.gpio_triggers)
         return app
 
     async def start(self) -> None:
@@ -75,7 +130,11 @@ class Daemon:
         if self.audio:
             self._spawn(self.audio.run(), "microphone")
         self._spawn(self.viewers.reap_pending(), "reaper")
-        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        self.gpio_triggers.start()
+        self._spawn(self.recorder.run(), "recorder")
+        if self.netwatch:
+            self._spawn(self.viewers.follow_network(self.netwatch), "netwatch")
+        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_S)
         await self._runner.setup()
         server = self.config.server
         ssl_context = None
@@ -91,12 +150,14 @@ class Daemon:
         self._tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self) -> None:
+        await self.recorder.stop()  # first: an open clip gets its index before anything else goes
         await self.viewers.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.gpio_triggers.close()
         aiortc_ext.restrict_host_interfaces(())
 
     def urls(self) -> list[str]:

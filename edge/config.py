@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,18 @@ def list_of_text(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+MANUAL_TRIGGER = "manual"  # the name of clips started over HTTP
+
+
+def trigger_name(key: str, value: Any) -> str:
+    """A name that goes into clip file names: letters, digits, "-" and "_"."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", value):
+        raise ConfigError(f"{key} must be 1 to 32 letters, digits, \"-\" or \"_\"; got {_describe(value)}")
+    if value == MANUAL_TRIGGER:
+        raise ConfigError(f'{key} "{MANUAL_TRIGGER}" is reserved for clips started from the page or the API')
+    return value
+
+
 def ice_servers(key: str, value: Any) -> tuple[dict[str, Any], ...]:
     """A list of ``{urls = "stun:..." | [...], username = "...", credential = "..."}``."""
     if not isinstance(value, list):
@@ -109,6 +122,11 @@ def key(default: Any, check: Validator, doc: str) -> Any:
     if isinstance(default, (list, dict)):
         raise TypeError("use a tuple default")  # keeps the dataclasses immutable
     return field(default=default, metadata={"check": check, "doc": doc})
+
+
+def required(check: Validator, doc: str) -> Any:
+    """A key with no sensible default (e.g. a trigger's pin): leaving it out stops start-up."""
+    return field(default=None, metadata={"check": check, "doc": doc, "required": True})
 
 
 def _default_state_dir() -> str:
@@ -153,6 +171,14 @@ class WebRTCConfig:
     max_viewers: int = key(16, integer(1, 1000), "viewers at once; more get 503 with Retry-After")
     max_pending: int = key(8, integer(1, 1000), "sessions answered but not yet connected, at once")
     pending_timeout: float = key(20.0, number(2, 300), "seconds a session may take to connect before it is closed")
+    restart_timeout: float = key(20.0, number(2, 300), "seconds a viewer whose path broke, or that asked for an ICE restart, has to get a new path before its session is closed")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    watch: str = key("netlink", one_of("netlink", "poll", "off"), "how the daemon notices that its addresses or links changed (then viewers are told to restart ICE)")
+    debounce: float = key(0.2, number(0, 5), "seconds of quiet after a netlink event before the network is looked at")
+    poll_interval: float = key(10.0, number(1, 3600), "seconds between looks when nothing was heard (the safety net for missed events)")
 
 
 @dataclass(frozen=True)
@@ -163,16 +189,53 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class RecordingConfig:
+    dir: str = key("", text, "where clips go; empty: <state_dir>/recordings")
+    pre_seconds: float = key(5.0, number(0, 60), "seconds of video kept from before the trigger")
+    post_seconds: float = key(5.0, number(0, 600), "seconds recorded after the last trigger (a hold input: after its release)")
+    max_clip_seconds: float = key(600.0, number(10, 86400), "longer recordings continue in a new file")
+    max_total_mb: int = key(0, integer(0, 100_000_000), "delete the oldest clips beyond this total (0: no limit)")
+    max_age_days: float = key(0.0, number(0, 36500), "delete clips older than this (0: keep)")
+    min_free_mb: int = key(500, integer(0, 100_000_000), "keep this much disk free: delete the oldest clips, else end the clip")
+    buffer_max_mb: int = key(32, integer(1, 4096), "memory cap of the pre-trigger buffer (pre_seconds plus up to one keyframe interval), and of a clip waiting for a slow disk")
+    led_pin: int = key(-1, integer(-1, 27), "BCM pin of a status LED lit while recording (-1: none)")
+    led_active: str = key("high", one_of("high", "low"), "\"low\" for an LED wired from 3.3 V to the pin")
+
+    def path(self, state_path: Path) -> Path:
+        return Path(self.dir) if self.dir else state_path / "recordings"
+
+
+@dataclass(frozen=True)
+class TriggerConfig:
+    name: str = required(trigger_name, "shown on the page and in clip file names (required)")
+    pin: int = required(integer(0, 27), "BCM GPIO number (required)")
+    pull: str = key("up", one_of("up", "down", "none"), "internal pull resistor")
+    active: str = key("low", one_of("low", "high"), "the level that means \"triggered\" (a button to ground: low)")
+    debounce_ms: int = key(50, integer(0, 10_000), "a change counts once it has held this long")
+    mode: str = key("event", one_of("event", "hold"), "event: a clip around each activation; hold: record while active")
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     webrtc: WebRTCConfig = field(default_factory=WebRTCConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
+    triggers: tuple = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
 
 
 def _section_classes() -> dict[str, type]:
-    return {f.name: f.type if isinstance(f.type, type) else globals()[f.type] for f in dataclasses.fields(Config)}
+    return {
+        f.name: f.metadata.get("array_of") or (f.type if isinstance(f.type, type) else globals()[f.type])
+        for f in dataclasses.fields(Config)
+    }
+
+
+def _array_sections() -> set[str]:
+    return {f.name for f in dataclasses.fields(Config) if "array_of" in f.metadata}
 
 
 def _load_section(name: str, cls: type, table: Any) -> Any:
@@ -184,17 +247,43 @@ def _load_section(name: str, cls: type, table: Any) -> Any:
         if k not in fields:
             raise ConfigError(f"unknown key {name}.{k}; allowed in [{name}]: {', '.join(fields)}")
         values[k] = fields[k].metadata["check"](f"{name}.{k}", v)
+    missing = [k for k, f in fields.items() if f.metadata.get("required") and k not in values]
+    if missing:
+        raise ConfigError(f"{name}.{missing[0]} is required")
     return cls(**values)
+
+
+def _load_array(name: str, cls: type, value: Any) -> tuple:
+    if not isinstance(value, list):
+        raise ConfigError(f"{name} must be an array of tables: write each one under [[{name}]]")
+    return tuple(_load_section(f"{name}[{i}]", cls, table) for i, table in enumerate(value))
+
+
+def _check_pins(config: Config) -> None:
+    """Each trigger has its own name and pin, and none is the LED's pin."""
+    names: set[str] = set()
+    pins = {config.recording.led_pin: "recording.led_pin"} if config.recording.led_pin >= 0 else {}
+    for i, trigger in enumerate(config.triggers):
+        if trigger.name in names:
+            raise ConfigError(f'triggers[{i}].name "{trigger.name}" is used by another trigger')
+        if trigger.pin in pins:
+            raise ConfigError(f"triggers[{i}].pin {trigger.pin} is already used by {pins[trigger.pin]}")
+        names.add(trigger.name)
+        pins[trigger.pin] = f"trigger \"{trigger.name}\""
 
 
 def parse_config(data: dict[str, Any]) -> Config:
     sections = _section_classes()
+    arrays = _array_sections()
     loaded = {}
     for name, table in data.items():
         if name not in sections:
             raise ConfigError(f"unknown section [{name}]; allowed: {', '.join(f'[{s}]' for s in sections)}")
-        loaded[name] = _load_section(name, sections[name], table)
-    return Config(**loaded)
+        load = _load_array if name in arrays else _load_section
+        loaded[name] = load(name, sections[name], table)
+    config = Config(**loaded)
+    _check_pins(config)
+    return config
 
 
 def load_config(path: Path | None) -> Config:
@@ -220,9 +309,16 @@ def with_overrides(config: Config, section: str, **values: Any) -> Config:
 
 
 def documented_keys() -> list[tuple[str, str, Any, str]]:
-    """(section, key, default, description) for every key, for the README and ``edge config``."""
+    """(section, key, default, description) for every key, for the README and ``edge config``.
+
+    Arrays of tables (``[[triggers]]``) are left out: their entries have required
+    keys with no default to put in a template.
+    """
     rows = []
+    arrays = _array_sections()
     for name, cls in _section_classes().items():
+        if name in arrays:
+            continue
         for f in dataclasses.fields(cls):
             rows.append((name, f.name, f.default, f.metadata["doc"]))
     return rows

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from edge.config import Config
 from hw.camera import Camera, CameraSettings, open_camera, pi_camera_present
+from hw.gpio import Gpio, open_gpio
 from hw.microphone import Microphone, open_microphone
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ class Hardware:
     camera: Camera
     microphone: Microphone | None
     simulated: bool
+    gpio: Gpio  # gpiozero's mock pins when simulated; no pin is opened until asked
 
 
 def open_hardware(config: Config, force_simulated: bool) -> Hardware:
@@ -50,4 +52,4 @@ def open_hardware(config: Config, force_simulated: bool) -> Hardware:
     microphone = None if mic_backend == "none" else open_microphone(mic_backend, mic.device)
     if microphone is None:
         log.info("Microphone disabled ([microphone] backend = \"none\"): video only")
-    return Hardware(camera=camera, microphone=microphone, simulated=simulated)
+    return Hardware(camera=camera, microphone=microphone, simulated=simulated, gpio=open_gpio(simulated))

@@ -50,7 +50,8 @@ class DaemonProcess:
         return requests.request(method, self.url + path, **kwargs)
 
     def health(self) -> dict:
-        return requests.get(self.url + "/healthz", timeout=5).json()
+        """The daemon's full status (``/api/status``; ``/healthz`` is the public summary)."""
+        return self.request("GET", "/api/status", timeout=5).json()
 
     def log(self) -> str:
         return "".join(self.lines)

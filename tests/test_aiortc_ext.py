@@ -1,6 +1,7 @@
 """What we rely on inside aiortc/aioice. If one of these fails after an upgrade,
 read edge/webrtc/aiortc_ext.py before anything else."""
 
+import asyncio
 import inspect
 
 import aioice
@@ -64,3 +65,113 @@ def test_host_addresses_come_from_a_module_function_we_can_replace():
 def test_opus_is_available():
     assert [c.mimeType for c in aiortc_ext.opus_preferences()] == ["audio/opus"]
     assert RTCRtpSender.getCapabilities("audio")
+
+
+# --- In-place ICE restart (edge/webrtc/ice_restart.py) ----------------------------
+
+def test_what_the_ice_restart_relies_on_is_still_there():
+    from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+
+    connection = aioice.Connection(ice_controlling=False)
+    for name in ("_local_username", "_local_password", "_protocols", "_local_candidates", "_check_list",
+                 "_remote_candidates", "_remote_candidates_end", "_nominated", "turn_server",
+                 "remote_username", "remote_password"):
+        assert hasattr(connection, name), name
+    assert connection._components == {1}  # one component: ice_restart.COMPONENT
+    # The public credentials are the private fields, read at each check.
+    assert "self._local_username" in inspect.getsource(aioice.Connection.local_username.fget)
+    assert "self._local_password" in inspect.getsource(aioice.Connection.local_password.fget)
+    assert "self.local_password" in inspect.getsource(aioice.Connection.request_received)
+    assert "self.local_username" in inspect.getsource(aioice.Connection._valid_username)
+    # New pairs are nominated in check_complete, called through self (so an instance attribute wraps it).
+    assert "self._nominated[pair.component] = pair" in inspect.getsource(aioice.Connection.check_complete)
+    assert "self.check_complete(pair)" in inspect.getsource(aioice.Connection.check_incoming)
+    assert "self.check_complete(pair)" in inspect.getsource(aioice.Connection.check_start)
+    # Host sockets are bound, and added to _protocols, by get_component_candidates.
+    assert list(inspect.signature(aioice.Connection.get_component_candidates).parameters) == [
+        "self", "component", "addresses", "timeout"]
+    assert "self._protocols += host_protocols" in inspect.getsource(aioice.Connection.get_component_candidates)
+    assert "if self.turn_server:" in inspect.getsource(aioice.Connection.get_component_candidates)
+    # aiortc's side: the transport's connection, and the gatherer's own end-of-candidates flag.
+    transport = RTCIceTransport(RTCIceGatherer(iceServers=[]))
+    assert isinstance(transport._connection, aioice.Connection)
+    assert "self.__iceGatherer._remote_candidates_end" in inspect.getsource(RTCIceTransport.addRemoteCandidate)
+    assert "if self.__start is not None" in inspect.getsource(RTCIceTransport.start)  # why we restart in place
+
+
+async def _connect(server_transport, client: aioice.Connection) -> None:
+    """Plain ICE between our server transport (controlled) and a client connection (controlling)."""
+    from aiortc.rtcicetransport import RTCIceParameters, candidate_from_aioice
+
+    server = server_transport._connection
+    await asyncio.gather(server_transport.iceGatherer.gather(), client.gather_candidates())
+    for candidate in server.local_candidates:
+        await client.add_remote_candidate(candidate)
+    await client.add_remote_candidate(None)
+    for candidate in client.local_candidates:
+        await server_transport.addRemoteCandidate(candidate_from_aioice(candidate))
+    client.remote_username, client.remote_password = server.local_username, server.local_password
+    await asyncio.gather(
+        server_transport.start(RTCIceParameters(client.local_username, client.local_password)),
+        client.connect(),
+    )
+
+
+async def test_an_ice_restart_moves_to_a_new_pair_in_place(monkeypatch):
+    """The browser's side is played by aioice connections: one per ICE generation, as a browser's
+    restart gathers anew. The server's address changes from 127.0.0.1 to 127.0.0.2 meanwhile."""
+    from aioice import Candidate
+    from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+
+    from edge.webrtc.ice_restart import IceAgent
+
+    addresses = ["127.0.0.1"]
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: list(addresses))
+    server_transport = RTCIceTransport(RTCIceGatherer(iceServers=[]))
+    server = server_transport._connection
+    selected = []
+    agent = IceAgent(server_transport, selected.append)
+    old_client = aioice.Connection(ice_controlling=True)
+    new_client = aioice.Connection(ice_controlling=True)
+    try:
+        await asyncio.wait_for(_connect(server_transport, old_client), 10)
+        await server.send(b"\x00first")
+        assert await asyncio.wait_for(old_client.recv(), 5) == b"\x00first"
+        old_protocol = server._nominated[1].protocol
+        old_credentials = (server.local_username, server.local_password)
+
+        addresses[:] = ["127.0.0.2"]  # the address changed
+        await new_client.gather_candidates()
+        local = await agent.restart(new_client.local_username, new_client.local_password)
+        assert (local.ufrag, local.pwd) == (server.local_username, server.local_password) != old_credentials
+        assert [Candidate.from_sdp(c).host for c in local.candidates] == ["127.0.0.2"]
+        assert server_transport.state == "completed" and agent.generation == 1
+
+        # Until a new pair is nominated the old one carries on, socket and all.
+        await server.send(b"\x00still")
+        assert await asyncio.wait_for(old_client.recv(), 5) == b"\x00still"
+        assert not old_protocol.transport.is_closing()
+
+        new_client.remote_username, new_client.remote_password = local.ufrag, local.pwd
+        for line in local.candidates:
+            await new_client.add_remote_candidate(Candidate.from_sdp(line))
+        await new_client.add_remote_candidate(None)
+        await asyncio.wait_for(new_client.connect(), 10)
+        for _ in range(100):  # the browser nominated; aioice's triggered check completes it
+            if selected:
+                break
+            await asyncio.sleep(0.02)
+        assert selected and selected[0][0] == "127.0.0.2"
+        assert agent.local_address == selected[0]
+        await server.send(b"\x00moved")
+        assert await asyncio.wait_for(new_client.recv(), 5) == b"\x00moved"
+        await asyncio.sleep(0.05)
+        assert old_protocol.transport.is_closing() and old_protocol not in server._protocols
+        assert server_transport.state == "completed"
+
+        # A second restart with the same addresses keeps the socket, and its candidate.
+        again = await agent.restart("abcd", "0123456789012345678901")
+        assert [Candidate.from_sdp(c).host for c in again.candidates] == ["127.0.0.2"]
+        assert again.candidates[0].split()[5] == str(selected[0][1])
+    finally:
+        await asyncio.gather(server_transport.stop(), old_client.close(), new_client.close())

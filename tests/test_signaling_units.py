@@ -44,7 +44,7 @@ def test_sdpfrag_trickle_and_restart():
         "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijkl\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n"
         "a=candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host\r\na=end-of-candidates\r\n"
     )
-    assert frag.has_credentials() and frag.ice_ufrag == "abcd"
+    assert frag.credentials == ("abcd", "0123456789abcdefghijkl")
     assert frag.candidates == ["1 1 udp 2130706431 192.0.2.1 50000 typ host"]
     assert frag.end_of_candidates
 

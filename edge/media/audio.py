@@ -80,6 +80,11 @@ class AudioHub:
     def subscribe(self, maxlen: int = 25) -> ConsumerQueue[OpusPacket]:
         return self._fanout.subscribe(maxlen)
 
+    @property
+    def opus_header(self) -> bytes | None:
+        """The OpusHead (RFC 7845) that describes this hub's packets, for containers such as MP4."""
+        return OpusEncoder(self._bitrate).extradata
+
     def unsubscribe(self, queue: ConsumerQueue[OpusPacket]) -> None:
         self._fanout.unsubscribe(queue)
 

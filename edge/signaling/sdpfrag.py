@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 MAX_LINES = 200
 
@@ -18,8 +19,10 @@ class SdpFrag:
     candidates: list[str] = field(default_factory=list)  # the part after "a=candidate:"
     end_of_candidates: bool = False
 
-    def has_credentials(self) -> bool:
-        return self.ice_ufrag is not None and self.ice_pwd is not None
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """(ice-ufrag, ice-pwd), when the fragment has them (the parser insists on both or neither)."""
+        return (self.ice_ufrag, self.ice_pwd) if self.ice_ufrag is not None and self.ice_pwd is not None else None
 
 
 def parse_sdpfrag(body: str) -> SdpFrag:
@@ -53,3 +56,16 @@ def _ice_chars(name: str, value: str) -> str:
     if not 4 <= len(value) <= 256 or not set(value) <= allowed:
         raise SdpFragError(f"invalid {name}")
     return value
+
+
+def format_sdpfrag(ufrag: str, pwd: str, candidates: Iterable[str], kind: str, mid: str) -> str:
+    """The server's side of an ICE restart (RFC 9725 section 4.3.2, RFC 8840 syntax).
+
+    Credentials at session level, then the bundle's first media section with
+    every candidate (they are all gathered before we answer) and
+    end-of-candidates.
+    """
+    lines = [f"a=ice-ufrag:{ufrag}", f"a=ice-pwd:{pwd}", f"m={kind} 9 UDP/TLS/RTP/SAVPF 0", f"a=mid:{mid}"]
+    lines += [f"a=candidate:{candidate}" for candidate in candidates]
+    lines.append("a=end-of-candidates")
+    return "\r\n".join(lines) + "\r\n"

@@ -1,4 +1,4 @@
-"""WHEP (draft-ietf-wish-whep) signaling: POST an offer, PATCH trickle, DELETE to leave."""
+"""WHEP (draft-ietf-wish-whep) signaling: POST an offer, PATCH trickle or ICE restart, DELETE to leave."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from aiortc.exceptions import OperationError
 
 from edge.signaling.offer import MAX_OFFER_BYTES, OfferError, check_offer
 from edge.signaling.sdpfrag import SdpFragError, parse_sdpfrag
+from edge.webrtc.recovery import PatchKind
 from edge.webrtc.viewers import ViewerLimit, Viewers
 
 log = logging.getLogger(__name__)
@@ -86,14 +87,21 @@ async def patch_session(request: web.Request) -> web.Response:
         frag = parse_sdpfrag(text)
     except SdpFragError as exc:
         return reject(400, f"malformed sdpfrag: {exc}")
-    if_match = request.headers.get("If-Match")
-    if if_match is not None and if_match != "*" and if_match != session.etag:
+    # Trickle or ICE restart is told by the credentials (some players send If-Match: * on trickle).
+    kind = session.classify_patch(frag.credentials, request.headers.get("If-Match"))
+    if kind is PatchKind.PRECONDITION_FAILED:
         return reject(412, "If-Match does not match the session's current ETag")
-    # Some players send If-Match: * on plain trickle: tell a restart by its credentials.
-    if frag.has_credentials() and (frag.ice_ufrag, frag.ice_pwd) != session.remote_ice:
-        return reject(422, "ICE restart is not supported by this server yet; start a new session")
-    session.add_remote_candidates(frag.candidates, frag.end_of_candidates)
-    return web.Response(status=204, headers=CORS_HEADERS)
+    if kind is PatchKind.STALE:
+        return web.Response(status=204, headers=CORS_HEADERS)  # an earlier ICE generation's late candidates
+    if kind is PatchKind.TRICKLE:
+        session.add_remote_candidates(frag.candidates, frag.end_of_candidates)
+        return web.Response(status=204, headers=CORS_HEADERS)
+    try:
+        answer, etag = await session.restart_ice(frag.credentials)
+    except Exception as exc:  # gathering failed; the page retries or starts afresh
+        return reject(503, f"ICE restart failed: {exc}")
+    session.add_remote_candidates(frag.candidates, frag.end_of_candidates)  # the new generation's
+    return web.Response(status=200, text=answer, content_type=SDPFRAG, headers={**CORS_HEADERS, "ETag": etag})
 
 
 async def delete_session(request: web.Request) -> web.Response:

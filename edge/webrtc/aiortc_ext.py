@@ -1,8 +1,9 @@
 """Everything we rely on inside aiortc and aioice, in one place.
 
 aiortc has no public hook for three things this daemon needs; each is reached
-here and nowhere else, and ``tests/test_aiortc_ext.py`` fails loudly if a new
-release moves what we touch:
+here, and ``tests/test_aiortc_ext.py`` fails loudly if a new release moves what
+we touch (the fourth, the in-place ICE restart, needs more of aioice's insides
+and is the sibling module ``ice_restart``, guarded by the same tests):
 
 1. Keyframe requests: a viewer's PLI/FIR ends in ``RTCRtpSender._send_keyframe()``,
    which only matters to aiortc's own encoders. We wrap it per sender to ask the

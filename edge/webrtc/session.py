@@ -1,22 +1,37 @@
-"""One viewer: an aiortc peer connection sending the hubs' packets as they are."""
+"""One viewer: an aiortc peer connection sending the hubs' packets as they are.
+
+The session also keeps the viewer's path alive across network changes: it
+restarts ICE in place when the page asks (WHEP PATCH, see ``ice_restart``),
+tells the page at once when the camera's network changed (a message on the
+page's data channel, which travels the media path and so arrives exactly when
+that path still works, e.g. a new interface came up), and ends itself when a
+broken path is not replaced within ``restart_timeout`` seconds.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
 from typing import Callable
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
+from edge.signaling.sdpfrag import format_sdpfrag
 from edge.webrtc import aiortc_ext
+from edge.webrtc.ice_restart import IceAgent, ice_transport
+from edge.webrtc.recovery import Credentials, IceGenerations, PatchKind, RecoveryClock, Restart
 from edge.webrtc.tracks import ViewerTrack
+from hw.netwatch import NetworkChange
 
 log = logging.getLogger(__name__)
+
+CONTROL_CHANNEL = "edge"  # the label of the page's data channel for our notices
 
 
 def rtc_configuration(ice_servers: tuple[dict, ...]) -> RTCConfiguration:
@@ -31,9 +46,9 @@ class ViewerSession:
         audio: AudioHub | None,
         ice_servers: tuple[dict, ...],
         on_closed: Callable[["ViewerSession"], None],
+        restart_timeout: float = 20.0,
     ) -> None:
         self.id = secrets.token_urlsafe(16)
-        self.etag = f'"{secrets.token_hex(8)}"'
         self.created_at = time.monotonic()
         self.connected_at: float | None = None
         self._video = video
@@ -41,15 +56,30 @@ class ViewerSession:
         self._on_closed = on_closed
         self._closed = False
         self._background: set[asyncio.Task] = set()
-        self.remote_ice: tuple[str, str] | None = None
+        self.restart_timeout = restart_timeout
+        self.recovery = RecoveryClock()
+        self._deadline: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Task | None = None  # close() started by the deadline (a reference keeps it alive)
+        self._control: RTCDataChannel | None = None
+        # Set by answer():
+        self.generations: IceGenerations | None = None
+        self.ice: IceAgent | None = None
+        self._bundle_media: tuple[str, str] = ("video", "0")  # kind and mid of the first m-section
         self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self.pc.on("connectionstatechange", self._on_connection_state)
+        self.pc.on("datachannel", self._on_datachannel)
         self.video_track = ViewerTrack("video", video)
         self.audio_track = ViewerTrack("audio", audio) if audio else None
 
     @property
     def state(self) -> str:
         return self.pc.connectionState
+
+    @property
+    def etag(self) -> str:
+        """The ETag of the ICE session (RFC 9725): a new one with each restart."""
+        assert self.generations is not None, "answer() first"
+        return self.generations.etag
 
     async def answer(self, offer_sdp: str, profile_level_id: str) -> str:
         """Set up sending transceivers, then take the offer and return our answer SDP.
@@ -64,9 +94,11 @@ class ViewerSession:
             audio_sender = self.pc.addTrack(self.audio_track)
             self._transceiver_of(audio_sender).setCodecPreferences(aiortc_ext.opus_preferences())
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        remote_ice = SessionDescription.parse(offer_sdp).media[0].ice
-        self.remote_ice = (remote_ice.usernameFragment, remote_ice.password)
+        first = SessionDescription.parse(offer_sdp).media[0]
+        self.generations = IceGenerations((first.ice.usernameFragment, first.ice.password))
+        self._bundle_media = (first.kind, first.rtp.muxId or "0")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self.ice = IceAgent(ice_transport(self.pc), self._on_new_pair)
         return self.pc.localDescription.sdp
 
     def _transceiver_of(self, sender):
@@ -88,6 +120,97 @@ class ViewerSession:
             self._spawn(self.pc.addIceCandidate(candidate))
         if end:
             self._spawn(self.pc.addIceCandidate(None))
+
+    def classify_patch(self, remote: Credentials | None, if_match: str | None) -> PatchKind:
+        assert self.generations is not None, "answer() first"
+        return self.generations.classify(remote, if_match)
+
+    async def restart_ice(self, remote: Credentials) -> tuple[str, str]:
+        """Our answer to an ICE restart, as (sdpfrag, ETag); the same again for a retry.
+
+        Never waits for anything slower than binding sockets (no mDNS: the
+        fragment's candidates are added afterwards, in the background).
+        """
+        assert self.generations is not None and self.ice is not None, "answer() first"
+        restart = self.generations.latest
+        if restart is None or restart.remote != remote:
+            restart = self.generations.begin(remote)
+            self.recovery.restart_requested(time.monotonic())
+            self._arm_deadline()
+            # A task of its own: a retry or the next restart must find it finished
+            # even if the request that started it went away.
+            self._spawn(self._restart(restart))
+        return await asyncio.shield(restart.answer), restart.etag
+
+    async def _restart(self, restart: Restart) -> None:
+        assert self.ice is not None and self.generations is not None
+        try:
+            local = await self.ice.restart(*restart.remote)
+        except asyncio.CancelledError:  # the session is closing: let waiting requests go
+            restart.answer.set_exception(ConnectionError("the session closed"))
+            raise
+        except Exception as exc:
+            log.warning("session %s: ICE restart failed: %s", self.id[:8], exc)
+            self.generations.abandon(restart)
+            restart.answer.set_exception(exc)
+            return
+        log.info("session %s: ICE restart %d, offering %s", self.id[:8], self.recovery.restarts,
+                 " ".join(c.split()[4] for c in local.candidates) or "nothing")
+        restart.answer.set_result(format_sdpfrag(local.ufrag, local.pwd, local.candidates, *self._bundle_media))
+
+    def network_changed(self, change: NetworkChange) -> None:
+        """The camera's addresses or links changed: note a broken path, and tell the page.
+
+        The page is told when addresses came or went, so that it restarts ICE
+        and learns what we offer now. A link that merely went down cannot carry
+        the notice, and one that came back with its address needs no restart.
+        """
+        local = self.ice.local_address if self.ice is not None else None
+        if local is not None and change.lost(local[0]):
+            log.info("session %s: path via %s lost (%s)", self.id[:8], local[0], change.describe())
+            self.recovery.trouble(change.at)
+            self._arm_deadline()
+        elif local is not None and self.recovery.since is not None and change.usable(local[0]):
+            self.recovery.path_back()
+            if self.recovery.since is None:
+                self._disarm_deadline()
+        if change.addresses_changed:
+            self._notify({"type": "network-change"})
+
+    def _on_new_pair(self, local: tuple[str, int]) -> None:
+        # The browser lost frames while the path was down; without a keyframe it
+        # cannot show anything until it asks (after NACKs fail) or the GOP ends.
+        self._video.request_keyframe()
+        recovering = self.recovery.since is not None
+        self.recovery.new_pair(time.monotonic())
+        self._disarm_deadline()
+        if recovering:
+            log.info("session %s: new path via %s:%d after %.2f s", self.id[:8], *local, self.recovery.last_recovery_s)
+        else:
+            log.info("session %s: new path via %s:%d", self.id[:8], *local)
+
+    def _arm_deadline(self) -> None:
+        if self._deadline is None and not self._closed:
+            self._deadline = asyncio.get_running_loop().call_later(self.restart_timeout, self._deadline_passed)
+
+    def _disarm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if self.recovery.since is not None and self._closing is None:
+            log.warning("session %s: no new path within %g s, closing", self.id[:8], self.restart_timeout)
+            self._closing = asyncio.create_task(self.close())
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        if channel.label == CONTROL_CHANNEL:
+            self._control = channel
+
+    def _notify(self, message: dict) -> None:
+        if self._control is not None and self._control.readyState == "open":
+            self._control.send(json.dumps(message))
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -111,6 +234,7 @@ class ViewerSession:
         if self._closed:
             return
         self._closed = True
+        self._disarm_deadline()
         for task in list(self._background):
             task.cancel()
         self._on_closed(self)
@@ -120,9 +244,12 @@ class ViewerSession:
             self.audio_track.stop()
 
     def status(self) -> dict:
+        """For /healthz, which anyone may read: nothing of the session's id (its WHEP URL)."""
+        now = time.monotonic()
+        local = self.ice.local_address if self.ice is not None else None
         return {
-            "id": self.id[:8],
             "state": self.state,
-            "age_s": round(time.monotonic() - self.created_at, 1),
+            "age_s": round(now - self.created_at, 1),
             "video_frames_sent": self.video_track.packets_sent,
+            "ice": {"local": f"{local[0]}:{local[1]}" if local else None, **self.recovery.status(now)},
         }

@@ -1,4 +1,4 @@
-"""All viewer sessions: creation, lookup, and reaping of those that never connect."""
+"""All viewer sessions: creation, lookup, reaping of those that never connect, network changes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from edge.config import WebRTCConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.webrtc.session import ViewerSession
+from hw.netwatch import NetworkWatch
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ class Viewers:
         if self.pending >= self._config.max_pending:
             raise ViewerLimit("too many viewers are connecting at once", retry_after=2)
         profile = await self._video.wait_for_profile(PROFILE_WAIT_S) or expected_profile_level_id(self._video)
-        session = ViewerSession(self._video, self._audio, self._config.ice_servers, self._forget)
+        session = ViewerSession(
+            self._video, self._audio, self._config.ice_servers, self._forget, restart_timeout=self._config.restart_timeout
+        )
         self._sessions[session.id] = session
         self.total_sessions += 1
         try:
@@ -75,6 +78,15 @@ class Viewers:
                 if session.connected_at is None and now - session.created_at > timeout:
                     log.info("viewer %s: never connected, closing", session.id[:8])
                     await session.close()
+
+    async def follow_network(self, netwatch: NetworkWatch) -> None:
+        """Tell every session about changes to the interfaces we offer candidates on."""
+        async for change in netwatch.changes():
+            change = change.restricted_to(self._config.interfaces)
+            if change.changed:
+                log.info("network changed: %s (%d viewers)", change.describe(), len(self._sessions))
+                for session in list(self._sessions.values()):
+                    session.network_changed(change)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(s.close() for s in list(self._sessions.values())), return_exceptions=True)

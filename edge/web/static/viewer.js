@@ -3,18 +3,19 @@
 //
 // Structure:
 //   - test hooks (window.edgeViewer)
-//   - connection controller: connect / fail / markLive, reconnect with backoff
+//   - connection controller: connect / fail / markLive, reconnect with backoff;
+//     a broken path is first repaired in place (recovery.js: ICE restart)
 //   - media: attach stream, autoplay, first-frame detection
 //   - controls: unmute, fullscreen, stats overlay, keyboard, idle hiding
 //   - page lifecycle: DELETE on pagehide, reconnect after bfcache restore
 
 import { WhepSession, WhepError, timedFetch } from './whep.js';
 import { StatsSampler } from './stats.js';
+import { PathKeeper } from './recovery.js';
 import { askForToken, forgetTokenInAddress, login } from './login.js';
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
-const DISCONNECT_GRACE_MS = 3000; // 'disconnected' often recovers by itself
 const LIVE_TIMEOUT_MS = 10_000;   // POST ok but no video this long -> new session
 const STATS_INTERVAL_MS = 1000;
 const HEALTH_INTERVAL_MS = 5000;
@@ -44,6 +45,8 @@ const hooks = {
   sessionsStarted: 0,  // WHEP sessions successfully POSTed (201)
   firstFrameAt: null,  // performance.now() when the first video frame was presented
   lastError: null,     // last error string, or null
+  iceRestarts: 0,      // in-place ICE restarts completed (same pc)
+  lastRecoveryMs: null, // last stall -> first new frame, ms
 };
 window.edgeViewer = hooks;
 
@@ -63,7 +66,6 @@ const conn = {
   live: false,         // current session has shown video
   backoffMs: RECONNECT_MIN_MS,
   retryTimer: null,
-  disconnectTimer: null,
   liveTimer: null,
 };
 
@@ -88,7 +90,17 @@ function connect() {
   conn.session = session;
   conn.live = false;
   hooks.pc = session.pc;
-  watchPeerConnection(session);
+  const keeper = new PathKeeper(session, ui.video, {
+    onStall: () => { if (session === conn.session) setState('reconnecting'); },
+    onFrames: (ms) => {
+      if (session !== conn.session) return;
+      hooks.lastRecoveryMs = ms;
+      setState('live');
+    },
+    onRestarted: () => { hooks.iceRestarts += 1; },
+    onGiveUp: (err) => fail(session, err),
+  });
+  watchPeerConnection(session, keeper);
   attachStream(session);
 
   session.start().then(() => {
@@ -136,9 +148,8 @@ function markLive(session) {
 }
 
 function clearSessionTimers() {
-  clearTimeout(conn.disconnectTimer);
   clearTimeout(conn.liveTimer);
-  conn.disconnectTimer = conn.liveTimer = null;
+  conn.liveTimer = null;
 }
 
 /** connectionState, falling back to iceConnectionState (older Firefox). */
@@ -148,22 +159,12 @@ function pcState(pc) {
   return { checking: 'connecting', completed: 'connected' }[ice] ?? ice;
 }
 
-function watchPeerConnection(session) {
+function watchPeerConnection(session, keeper) {
   const onChange = () => {
     if (session !== conn.session) return;
     renderConnectionState();
-    switch (pcState(session.pc)) {
-      case 'connected':
-        clearTimeout(conn.disconnectTimer);
-        conn.disconnectTimer = null;
-        break;
-      case 'disconnected':
-        conn.disconnectTimer ??= setTimeout(() => fail(session, new Error('connection lost')), DISCONNECT_GRACE_MS);
-        break;
-      case 'failed':
-        fail(session, new Error('connection failed'));
-        break;
-    }
+    const state = pcState(session.pc);
+    if (state === 'disconnected' || state === 'failed') keeper.connectionTrouble(state);
   };
   session.pc.addEventListener('connectionstatechange', onChange);
   session.pc.addEventListener('iceconnectionstatechange', onChange);

@@ -3,6 +3,7 @@
 //
 // Lifecycle:  new WhepSession(url, opts) -> pc + transceivers exist immediately
 //             await session.start()      -> offer POSTed, answer applied
+//             await session.restartIce() -> ICE restart in place (PATCH), same pc
 //             session.stop()             -> best-effort DELETE, pc closed
 //
 // Local ICE candidates are trickled with PATCH (RFC 8840 sdpfrag) instead of
@@ -11,6 +12,7 @@
 export const DEFAULT_TIMEOUT_MS = 3000;
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
 const MAX_RETRY_AFTER_MS = 30_000;
+const MAX_RESTART_ATTEMPTS_IN_FLIGHT = 4; // of the browser's 6 connections per server
 
 /** An error with an optional HTTP status and server-provided Retry-After. */
 export class WhepError extends Error {
@@ -133,21 +135,52 @@ export class WhepSession {
   }
 
   /**
-   * PATCH the session resource (trickle now; ICE restart later). Sends If-Match
-   * with the current ETag and picks up a new ETag from the response.
+   * PATCH the session resource (trickle, ICE restart). Sends If-Match (by
+   * default the current ETag) and picks up a new ETag from the response.
    * Returns { res, text }; rejects with WhepError on non-2xx.
    */
-  async patch(body, { contentType = SDPFRAG } = {}) {
+  async patch(body, { contentType = SDPFRAG, ifMatch = this.etag, timeoutMs = this.timeoutMs, signal = this._abort.signal } = {}) {
     if (!this.location) throw new WhepError('no WHEP session yet');
     this._throwIfClosed();
     const headers = this._headers({ 'Content-Type': contentType });
-    if (this.etag) headers['If-Match'] = this.etag;
-    const result = await timedFetch(this.location, { method: 'PATCH', headers, body },
-      { timeoutMs: this.timeoutMs, signal: this._abort.signal });
+    if (ifMatch) headers['If-Match'] = ifMatch;
+    const result = await timedFetch(this.location, { method: 'PATCH', headers, body }, { timeoutMs, signal });
     const etag = result.res.headers.get('ETag');
     if (etag) this.etag = etag;
     if (!result.res.ok) throw WhepError.fromResponse(result.res, result.text);
     return result;
+  }
+
+  /**
+   * ICE restart in place (RFC 9725 section 4.3.2): new local credentials go to
+   * the server as an sdpfrag with If-Match: *, and its answer (new credentials
+   * and candidates) is applied as a new remote answer. The peer connection,
+   * its DTLS association and tracks stay.
+   *
+   * The PATCH is hedged: while none has answered, another starts every
+   * `hedgeMs`, on a new connection (a kept-alive one to the server's old
+   * address hangs; a new one reaches the address it has now), each giving up
+   * after `attemptTimeoutMs`. The server answers every copy of one restart
+   * alike. Rejects with WhepError: at once when the server refuses (4xx), or
+   * when nothing answered within `budgetMs`.
+   */
+  async restartIce({ hedgeMs = 200, attemptTimeoutMs = 1000, budgetMs = 4000 } = {}) {
+    if (!this.location) throw new WhepError('no WHEP session yet');
+    this._throwIfClosed();
+    clearTimeout(this._flushTimer);
+    this._resetTrickle(); // a new generation: its candidates wait for the answer (_restarting)
+    this._restarting = true;
+    try {
+      this.pc.restartIce();
+      await this.pc.setLocalDescription(await this.pc.createOffer());
+      this._throwIfClosed();
+      const { text } = await this._hedgedPatch(this._buildSdpFrag([], false), { hedgeMs, attemptTimeoutMs, budgetMs });
+      this._throwIfClosed();
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: restartedAnswer(this.pc.remoteDescription.sdp, text) });
+    } finally {
+      this._restarting = false;
+    }
+    this._flushCandidates();
   }
 
   /**
@@ -184,6 +217,43 @@ export class WhepSession {
     if (this.closed) throw new WhepError('session stopped');
   }
 
+  /** The same PATCH, hedged (see restartIce): resolves with the first answer. */
+  _hedgedPatch(body, { hedgeMs, attemptTimeoutMs, budgetMs }) {
+    const hedge = new AbortController();
+    const deadline = performance.now() + budgetMs;
+    return new Promise((resolve, reject) => {
+      let inFlight = 0;
+      let lastError = new WhepError('no answer to the ICE restart');
+      let timer = null;
+      const onStop = () => settle(reject, new WhepError('session stopped'));
+      const settle = (fn, value) => {
+        if (hedge.signal.aborted) return;
+        clearTimeout(timer);
+        this._abort.signal.removeEventListener('abort', onStop);
+        hedge.abort(); // the other copies
+        fn(value);
+      };
+      const attempt = () => {
+        if (hedge.signal.aborted) return;
+        if (performance.now() >= deadline) {
+          if (inFlight === 0) settle(reject, lastError);
+        } else if (inFlight < MAX_RESTART_ATTEMPTS_IN_FLIGHT) {
+          inFlight += 1;
+          this.patch(body, { ifMatch: '*', timeoutMs: attemptTimeoutMs, signal: hedge.signal }).then(
+            (result) => settle(resolve, result),
+            (err) => {
+              inFlight -= 1;
+              if (err?.status >= 400 && err.status < 500) settle(reject, err); // refused: no retry helps
+              lastError = err;
+            });
+        }
+        timer = setTimeout(attempt, hedgeMs);
+      };
+      this._abort.signal.addEventListener('abort', onStop, { once: true });
+      attempt();
+    });
+  }
+
   // Trickle state is per ICE generation; an ICE restart will call this again.
   _resetTrickle() {
     this._pendingCandidates = [];
@@ -214,7 +284,7 @@ export class WhepSession {
   _flushCandidates() {
     clearTimeout(this._flushTimer);
     this._flushTimer = null;
-    if (!this.location || this.closed || this._trickleDisabled) return;
+    if (!this.location || this.closed || this._trickleDisabled || this._restarting) return;
 
     const candidates = this._pendingCandidates.splice(0)
       .filter((c) => !this._sentCandidates.has(c.candidate));
@@ -289,6 +359,27 @@ function parseRetryAfter(value) {
 function sdpAttr(sdp, name) {
   const m = sdp.match(new RegExp(`^a=${name}:(.+)$`, 'm'));
   return m ? m[1].trim() : null;
+}
+
+/**
+ * The remote answer again, with the credentials and candidates of an ICE
+ * restart's answer (the server's sdpfrag) in place of the old ones.
+ */
+function restartedAnswer(answer, frag) {
+  const ufrag = sdpAttr(frag, 'ice-ufrag');
+  const pwd = sdpAttr(frag, 'ice-pwd');
+  if (!ufrag || !pwd) throw new WhepError('the ICE restart answer has no ice-ufrag/ice-pwd');
+  const candidates = [...sdpCandidates(frag).map((c) => `a=${c}`), 'a=end-of-candidates'];
+  const out = [];
+  for (const line of answer.split(/\r?\n/)) {
+    if (!line || line.startsWith('a=candidate:') || line === 'a=end-of-candidates') continue;
+    if (line.startsWith('m=') && out.some((l) => l.startsWith('m='))) out.push(...candidates);
+    if (line.startsWith('a=ice-ufrag:')) out.push(`a=ice-ufrag:${ufrag}`);
+    else if (line.startsWith('a=ice-pwd:')) out.push(`a=ice-pwd:${pwd}`);
+    else out.push(line);
+  }
+  out.push(...candidates);
+  return out.join('\r\n') + '\r\n';
 }
 
 /** "candidate:..." strings (without "a=") contained in an SDP blob. */

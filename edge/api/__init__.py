@@ -1,0 +1,1 @@
+"""The daemon's JSON API (besides WHEP signaling)."""

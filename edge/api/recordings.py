@@ -1,0 +1,138 @@
+"""Recordings over HTTP: list, start and stop a manual clip, delete, download; simulated GPIO.
+
+Clip names are checked against the strict pattern the recorder uses *and* must
+be in the library's index, so nothing outside the recordings directory is ever
+served or deleted. Errors are 4xx with a one-line plain-text reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime
+
+from aiohttp import web
+
+from edge.recording.library import ClipInfo
+from edge.recording.recorder import Recorder
+from edge.triggers.gpio import GpioTriggers
+
+RECORDER_KEY = web.AppKey("recorder", Recorder)
+TRIGGERS_KEY = web.AppKey("gpio_triggers", GpioTriggers)
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def reject(status: int, reason: str) -> web.Response:
+    return web.Response(status=status, text=reason + "\n")
+
+
+def clip_json(info: ClipInfo) -> dict:
+    return {
+        "name": info.name,
+        "trigger": info.trigger,
+        "triggers": info.triggers,
+        "started_at": datetime.fromtimestamp(info.started_at).astimezone().isoformat(timespec="milliseconds"),
+        "duration_s": info.duration_s,
+        "size_bytes": info.size_bytes,
+        "has_audio": info.has_audio,
+        "complete": info.complete,
+        "ended_by": info.ended_by,
+        "url": f"/recordings/{info.name}",
+    }
+
+
+async def _json_body(request: web.Request) -> dict | web.Response:
+    """The request's JSON object; an empty body is an empty object."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return reject(400, "body must be JSON")
+    if not isinstance(body, dict):
+        return reject(400, "body must be a JSON object")
+    return body
+
+
+async def list_clips(request: web.Request) -> web.Response:
+    library = request.app[RECORDER_KEY].library
+    return web.json_response([clip_json(c) for c in library.clips()], headers=NO_CACHE)
+
+
+async def start_clip(request: web.Request) -> web.Response:
+    recorder = request.app[RECORDER_KEY]
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    seconds = body.get("seconds")
+    limit = recorder.max_clip_us / 1e6
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= limit):
+        return reject(400, f"seconds must be a number above 0 and at most {limit:g} (recording.max_clip_seconds)")
+    name = recorder.record(seconds)
+    status = recorder.status()
+    if status["state"] == "idle":  # refused: no room to record
+        return reject(507, status["last_error"] or "cannot record now")
+    return web.json_response({"clip": name, "recording": status}, status=202)
+
+
+async def stop_clip(request: web.Request) -> web.Response:
+    return web.json_response({"stopped": request.app[RECORDER_KEY].stop_clip()})
+
+
+async def delete_clip(request: web.Request) -> web.Response:
+    library = request.app[RECORDER_KEY].library
+    name = request.match_info["name"]
+    info = library.get(name)
+    if info is None:
+        return reject(404, "no such clip")
+    if not info.complete:
+        return reject(409, "this clip is still being written")
+    library.forget(name)
+    try:
+        await asyncio.to_thread(library.delete_files, name)
+    except OSError as exc:
+        library.add(info)
+        return reject(500, f"cannot delete: {exc.strerror}")
+    return web.Response(status=204)
+
+
+async def get_clip(request: web.Request) -> web.StreamResponse:
+    library = request.app[RECORDER_KEY].library
+    name = request.match_info["name"]
+    if library.get(name) is None:
+        return reject(404, "no such clip")
+    # FileResponse answers Range requests (206), so the browser can seek.
+    return web.FileResponse(library.path(name), headers={**NO_CACHE, "Content-Type": "video/mp4"})
+
+
+async def simulate_gpio(request: web.Request) -> web.Response:
+    try:
+        pin = int(request.match_info["pin"])
+    except ValueError:
+        return reject(400, "the pin must be a BCM number")
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    active = body.get("active")
+    if not isinstance(active, bool):
+        return reject(400, 'send JSON {"active": true} or {"active": false}')
+    try:
+        request.app[TRIGGERS_KEY].simulate(pin, active)
+    except KeyError:
+        return reject(404, f"no trigger on GPIO{pin}")
+    # Taken after the (synchronous) edge: the press happened at or before this instant.
+    return web.json_response({"pin": pin, "active": active, "at": time.time()})
+
+
+def add_routes(app: web.Application, recorder: Recorder, triggers: GpioTriggers) -> None:
+    app[RECORDER_KEY] = recorder
+    app[TRIGGERS_KEY] = triggers
+    app.router.add_get("/api/recordings", list_clips)
+    app.router.add_post("/api/recordings", start_clip)
+    app.router.add_post("/api/recordings/stop", stop_clip)
+    app.router.add_delete("/api/recordings/{name}", delete_clip)
+    app.router.add_get("/recordings/{name}", get_clip)
+    if triggers.gpio.simulated:
+        app.router.add_post("/api/sim/gpio/{pin}", simulate_gpio)

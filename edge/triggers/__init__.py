@@ -1,0 +1,1 @@
+"""What starts recordings: GPIO inputs here; the HTTP trigger lives with the API."""

@@ -1,0 +1,176 @@
+// Keeps a live WhepSession's path alive across network changes, with the same
+// RTCPeerConnection: restarts ICE in place (WhepSession.restartIce) when
+//   - the camera says its network changed (a message on our data channel),
+//   - ICE reports 'disconnected' or 'failed' (the UI passes these on), or
+//   - frames stop: about 15 frame intervals without a new one.
+// After two failed restarts in a row it gives up, and the UI starts a fresh
+// session. What the person sees is driven by frames alone: 'reconnecting'
+// while they are stalled, live again with the first new one.
+
+import { WhepError } from './whep.js';
+
+const CONTROL_CHANNEL = 'edge';          // the server sends its notices on this label (session.py)
+const STALL_FRAME_INTERVALS = 15;
+const STALL_MIN_MS = 300;
+const STALL_MAX_MS = 3000;
+const RESUME_TIMEOUT_MS = 3000;          // after a restart is answered, frames must be back within this
+const MAX_FAILED_RESTARTS = 2;
+const CHECK_EVERY_MS = 50;
+
+export class PathKeeper {
+  /**
+   * Make it before session.start(): its data channel must be in the offer.
+   * @param {WhepSession} session
+   * @param {HTMLVideoElement} video
+   * @param {object} callbacks
+   *   onStall(reason)          frames stopped: show 'reconnecting'
+   *   onFrames(recoveryMs)     frames are back after a stall (ms since the trouble began): show 'live'
+   *   onRestarted()            an ICE restart completed
+   *   onGiveUp(error)          restarts failed: start a fresh session
+   */
+  constructor(session, video, { onStall, onFrames, onRestarted, onGiveUp }) {
+    this.session = session;
+    this.video = video;
+    this.callbacks = { onStall, onFrames, onRestarted, onGiveUp };
+    this._failedInARow = 0;
+    this._restarting = false;
+    this._lastFrameAt = null;   // performance.now() of the latest presented frame
+    this._frameIntervalMs = 1000 / 30;
+    this._troubleAt = null;     // when the current trouble was first noticed
+    this._stalled = false;
+
+    // Unreliable beyond 1 s: a notice stuck behind a dead path is stale when it gets through.
+    const channel = session.pc.createDataChannel(CONTROL_CHANNEL, { maxPacketLifeTime: 1000 });
+    channel.addEventListener('message', (ev) => this._onMessage(ev.data));
+    this._timer = setInterval(() => this._check(), CHECK_EVERY_MS);
+    this._watchFrames();
+    this._onVisibility = () => {
+      if (!document.hidden && this._lastFrameAt !== null) this._lastFrameAt = performance.now(); // none came while hidden
+    };
+    document.addEventListener('visibilitychange', this._onVisibility);
+  }
+
+  /**
+   * The peer connection became 'disconnected' or 'failed'. Only a failed
+   * DTLS transport (or a start that never played) is beyond an ICE restart;
+   * ICE's own state may already have moved on to a restart's 'checking'.
+   */
+  connectionTrouble(state) {
+    const dtls = this.session.pc.getReceivers()[0]?.transport?.state;
+    if (state === 'failed' && (this._lastFrameAt === null || dtls === 'failed')) {
+      this._giveUp(new Error('connection failed'));
+    } else {
+      this.restart(`ICE ${state}`);
+    }
+  }
+
+  /** Restart ICE in place, unless one is under way or nothing has played yet. */
+  async restart(reason) {
+    const session = this.session;
+    if (this._restarting || session.closed || this._lastFrameAt === null) return;
+    this._restarting = true;
+    this._troubleAt ??= performance.now();
+    try {
+      while (!session.closed) {
+        try {
+          const startedAt = performance.now();
+          const decodedBefore = await framesDecoded(session.pc);
+          await session.restartIce();
+          if (!(await this._framesSince(startedAt, decodedBefore, RESUME_TIMEOUT_MS))) {
+            throw new WhepError('no frames after the ICE restart');
+          }
+          this._failedInARow = 0;
+          this.callbacks.onRestarted();
+          return;
+        } catch (err) {
+          if (session.closed) return;
+          this._failedInARow += 1;
+          console.warn(`ICE restart (${reason}) failed:`, err?.message ?? err);
+          if ((err?.status >= 400 && err.status < 500) || this._failedInARow >= MAX_FAILED_RESTARTS) {
+            this._giveUp(err);
+            return;
+          }
+        }
+      }
+    } finally {
+      this._restarting = false;
+    }
+  }
+
+  _onMessage(data) {
+    let message;
+    try { message = JSON.parse(data); } catch { return; }
+    if (message?.type === 'network-change') this.restart('the camera\'s network changed');
+  }
+
+  _giveUp(err) {
+    console.warn('giving up on this session:', err?.message ?? err);
+    this._stop();
+    this.callbacks.onGiveUp(err);
+  }
+
+  _stop() {
+    clearInterval(this._timer);
+    document.removeEventListener('visibilitychange', this._onVisibility);
+  }
+
+  _watchFrames() {
+    const video = this.video;
+    if (typeof video.requestVideoFrameCallback !== 'function') return; // no stall detection without it
+    const onFrame = (now) => {
+      if (this.session.closed) return;
+      if (this._lastFrameAt !== null) {
+        const interval = Math.min(Math.max(now - this._lastFrameAt, 5), 1000);
+        this._frameIntervalMs += (interval - this._frameIntervalMs) / 8;
+      }
+      this._lastFrameAt = now;
+      if (this._stalled) {
+        this._stalled = false;
+        this.callbacks.onFrames(now - this._troubleAt);
+      }
+      if (!this._restarting) this._troubleAt = null;
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  }
+
+  _check() {
+    if (this.session.closed) {
+      this._stop();
+      return;
+    }
+    if (this._lastFrameAt === null || this._stalled || document.hidden || this.video.paused) return;
+    const stallMs = Math.min(Math.max(STALL_FRAME_INTERVALS * this._frameIntervalMs, STALL_MIN_MS), STALL_MAX_MS);
+    const now = performance.now();
+    if (now - this._lastFrameAt > stallMs) {
+      this._stalled = true;
+      this._troubleAt ??= now;
+      this.callbacks.onStall('no frames');
+      this.restart('no frames');
+    }
+  }
+
+  /**
+   * Resolves true once a frame is presented after `since` or more than
+   * `decodedBefore` are decoded (a hidden tab presents none), false after `timeoutMs`.
+   */
+  async _framesSince(since, decodedBefore, timeoutMs) {
+    const end = performance.now() + timeoutMs;
+    for (let n = 0; !this.session.closed && performance.now() < end; n++) {
+      if (this._lastFrameAt !== null && this._lastFrameAt > since) return true;
+      if (n % 10 === 9 && (await framesDecoded(this.session.pc)) > decodedBefore) return true;
+      await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS / 2));
+    }
+    return false;
+  }
+}
+
+async function framesDecoded(pc) {
+  let decoded = 0;
+  try {
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') decoded = s.framesDecoded ?? 0;
+    });
+  } catch { /* closed meanwhile */ }
+  return decoded;
+}

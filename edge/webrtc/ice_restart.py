@@ -1,0 +1,180 @@
+"""In-place ICE restart over aioice's existing Connection: the bounded extension that does it.
+
+aiortc 1.16 / aioice 0.13 cannot restart ICE: the answer to a restart repeats
+the old credentials and candidates, and checks with the new ones get 401
+(``../shared/notes/webrtc.md`` section 5). A restart here keeps the very same
+``aioice.Connection`` (so the DTLS association, SRTP and SCTP on top carry on)
+and gives it a new generation: new local and remote credentials, sockets for
+addresses that appeared, none for addresses that vanished, an empty check
+list. The browser's checks with the new credentials then arrive, aioice's
+triggered checks succeed, the browser nominates, and ``check_complete`` makes
+the new pair the nominated one. Until then the old nominated pair, and its
+socket, stay: ``recv()`` raises when nothing is nominated, and that would close
+the DTLS transport and with it the session.
+
+This is the only module reaching into aiortc/aioice for it (``aiortc_ext`` has
+the other reaches). What it touches, each checked by ``tests/test_aiortc_ext.py``:
+
+aioice ``Connection``
+    ``_local_username``/``_local_password``: the credentials behind the
+    read-only ``local_username``/``local_password``, which authenticate
+    incoming checks and sign their responses. ``remote_username``/
+    ``remote_password`` (public). ``_protocols`` and ``_local_candidates``:
+    sockets and what we offer. ``get_component_candidates()``: binds sockets for
+    given addresses; ``turn_server`` is cleared meanwhile so that a restart does
+    not allocate a second relay. ``_check_list``, ``_remote_candidates``,
+    ``_remote_candidates_end``: the old generation, dropped. ``_nominated`` and
+    ``check_complete()``: wrapped on the instance to learn when a pair is
+    nominated (an instance attribute shadows the method).
+aiortc
+    ``RTCIceTransport._connection``; ``RTCIceGatherer._remote_candidates_end``,
+    which would otherwise make it ignore the new generation's candidates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Callable
+
+import aioice.ice
+from aioice import Candidate
+from aioice.ice import CandidatePair, StunProtocol
+from aiortc import RTCPeerConnection
+from aiortc.rtcicetransport import RTCIceTransport
+
+log = logging.getLogger(__name__)
+
+COMPONENT = 1  # aiortc always multiplexes RTP and RTCP on one component
+ICE_CHARS = string.ascii_letters + string.digits + "+/"
+# A restart must answer quickly; with a STUN server configured, new addresses
+# get their server-reflexive candidates only if the server answers in time.
+STUN_TIMEOUT_S = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LocalIce:
+    """Our side of a new ICE generation, as it goes into the answer."""
+
+    ufrag: str
+    pwd: str
+    candidates: tuple[str, ...]  # SDP candidate values (what follows "a=candidate:")
+
+
+def ice_transport(pc: RTCPeerConnection) -> RTCIceTransport:
+    """The one ICE transport of an answered, max-bundle peer connection."""
+    transports = {t.receiver.transport.transport for t in pc.getTransceivers()}
+    if pc.sctp is not None:
+        transports.add(pc.sctp.transport.transport)
+    if len(transports) != 1:
+        raise RuntimeError(f"expected one bundled ICE transport, found {len(transports)}")
+    return transports.pop()
+
+
+def _ice_string(length: int) -> str:
+    return "".join(secrets.choice(ICE_CHARS) for _ in range(length))
+
+
+class IceAgent:
+    """An ICE transport (one viewer's, see :func:`ice_transport`), restartable in place.
+
+    ``on_selected(local_address)`` is called each time a pair is nominated
+    after the first (by a restart, or by the browser switching paths itself).
+    """
+
+    def __init__(self, transport: RTCIceTransport, on_selected: Callable[[tuple[str, int]], None]) -> None:
+        self._gatherer = transport.iceGatherer
+        self._connection = transport._connection
+        self._on_selected = on_selected
+        self._retired: list[StunProtocol] = []  # address gone, socket kept for the nominated pair
+        self._closing: set[asyncio.Task] = set()
+        self._lock = asyncio.Lock()
+        self.generation = 0
+
+        original = self._connection.check_complete
+
+        def check_complete(pair: CandidatePair) -> None:
+            before = self._connection._nominated.get(COMPONENT)
+            original(pair)
+            after = self._connection._nominated.get(COMPONENT)
+            if after is not None and after is not before and before is not None:
+                self._selected(after)
+
+        self._connection.check_complete = check_complete  # type: ignore[method-assign]
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        """Our end of the nominated pair, if any."""
+        pair = self._connection._nominated.get(COMPONENT)
+        return pair.local_addr if pair is not None else None
+
+    async def restart(self, remote_ufrag: str, remote_pwd: str) -> LocalIce:
+        """Start a new generation with the browser's new credentials; returns ours."""
+        async with self._lock:
+            connection = self._connection
+            # Same rule as gathering (and our interface restriction, which replaces this function).
+            addresses = set(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True))
+            bound = {p.local_candidate.host: p for p in self._host_protocols()}
+            new = sorted(addresses - set(bound))
+            gathered = await self._bind(new) if new else []
+
+            # No await from here on: the new generation starts all at once.
+            nominated = {pair.protocol for pair in connection._nominated.values()}
+            for host, protocol in bound.items():
+                if host in addresses:
+                    continue
+                connection._local_candidates = [  # its host candidate, and server-reflexive ones based on it
+                    c for c in connection._local_candidates
+                    if c.type == "relay" or host not in (c.host, c.related_address)
+                ]
+                if protocol in nominated:
+                    self._retired.append(protocol)
+                else:
+                    self._drop(protocol)
+            connection._local_candidates += gathered
+            for pair in connection._check_list:
+                if pair.task is not None:
+                    pair.task.cancel()
+            connection._check_list = []
+            connection._remote_candidates = []
+            connection._remote_candidates_end = False
+            self._gatherer._remote_candidates_end = False
+            connection._local_username = _ice_string(8)
+            connection._local_password = _ice_string(24)
+            connection.remote_username = remote_ufrag
+            connection.remote_password = remote_pwd
+            self.generation += 1
+            log.debug("ICE generation %d: new %s, %d socket(s) retired", self.generation, new, len(self._retired))
+            return LocalIce(
+                connection.local_username,
+                connection.local_password,
+                tuple(c.to_sdp() for c in connection.local_candidates),
+            )
+
+    def _host_protocols(self) -> list[StunProtocol]:
+        return [p for p in self._connection._protocols if p.local_candidate.type == "host" and p not in self._retired]
+
+    async def _bind(self, addresses: list[str]) -> list[Candidate]:
+        connection = self._connection
+        turn_server, connection.turn_server = connection.turn_server, None
+        try:
+            return await connection.get_component_candidates(COMPONENT, addresses, timeout=STUN_TIMEOUT_S)
+        finally:
+            connection.turn_server = turn_server
+
+    def _selected(self, pair: CandidatePair) -> None:
+        for protocol in self._retired:
+            if protocol is not pair.protocol:
+                self._drop(protocol)
+        self._retired = [p for p in self._retired if p is pair.protocol]
+        self._on_selected(pair.local_addr)
+
+    def _drop(self, protocol: StunProtocol) -> None:
+        """Forget a socket and close it (in the background: closing awaits the transport)."""
+        self._connection._protocols.remove(protocol)
+        task = asyncio.create_task(protocol.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

@@ -1,0 +1,75 @@
+"""GPIO: digital inputs (a doorbell button, a PIR sensor) and one status LED.
+
+Inputs report debounced level changes on the asyncio event loop, each stamped
+with the monotonic time of the edge (the camera's clock), so that a recording
+can start exactly ``pre_seconds`` before a press even though the report itself
+is delayed by the debounce time.
+
+One implementation (``hw.gpio.zero``) runs on gpiozero: with its default pin
+factory on a Pi (lgpio), and with its ``MockFactory`` anywhere else, where
+:meth:`Gpio.drive` plays the part of the wire.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Callable, Protocol
+
+# (active, edge_time_us): called on the event loop.
+ChangeHandler = Callable[[bool, int], None]
+
+
+class GpioError(RuntimeError):
+    """A pin cannot be used (busy, absent, no GPIO chip on this machine)."""
+
+
+class DigitalInput(Protocol):
+    pin: int
+
+    @property
+    def active(self) -> bool:
+        """The debounced logical level (polarity applied)."""
+
+
+class DigitalOutput(Protocol):
+    pin: int
+
+    def set(self, on: bool) -> None: ...
+
+
+class Gpio(abc.ABC):
+    """A set of pins opened for the daemon; ``close()`` releases them all."""
+
+    backend: str
+    simulated: bool
+
+    @abc.abstractmethod
+    def add_input(
+        self, pin: int, *, pull: str, active_high: bool, debounce_s: float, on_change: ChangeHandler
+    ) -> DigitalInput:
+        """Open ``pin`` (BCM number) as an input; must be called on the event loop."""
+
+    @abc.abstractmethod
+    def add_output(self, pin: int, *, active_high: bool) -> DigitalOutput:
+        """Open ``pin`` as an output, initially off."""
+
+    @abc.abstractmethod
+    def drive(self, pin: int, active: bool) -> None:
+        """Simulated hardware only: set an input as if its wire changed (polarity applied)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+def open_gpio(simulated: bool) -> Gpio:
+    """gpiozero's default pin factory on a Pi, its mock factory when simulated.
+
+    Nothing touches the hardware until the first pin is opened.
+    """
+    from hw.gpio.zero import GpiozeroGpio
+
+    if simulated:
+        from gpiozero.pins.mock import MockFactory
+
+        return GpiozeroGpio(MockFactory())
+    return GpiozeroGpio(None)

@@ -1,0 +1,115 @@
+"""GPIO through gpiozero: the real pin factory on a Pi, ``MockFactory`` anywhere else.
+
+gpiozero calls back on its own threads (lgpio's) or, for mock pins, in the
+thread that drives the pin; either way the callback only stamps the time and
+hands the edge to the event loop, where :class:`Debouncer` decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from gpiozero import LED, DigitalInputDevice
+from gpiozero.pins.mock import MockFactory
+
+from hw.clock import monotonic_us
+from hw.gpio import ChangeHandler, Gpio, GpioError
+from hw.gpio.debounce import Debouncer
+
+
+class _Input:
+    def __init__(self, pin: int, active_high: bool, device: DigitalInputDevice, debouncer: Debouncer) -> None:
+        self.pin = pin
+        self.active_high = active_high
+        self.device = device
+        self.debouncer = debouncer
+
+    @property
+    def active(self) -> bool:
+        return self.debouncer.level
+
+
+class _Output:
+    def __init__(self, pin: int, led: LED) -> None:
+        self.pin = pin
+        self._led = led
+
+    def set(self, on: bool) -> None:
+        if on:
+            self._led.on()
+        else:
+            self._led.off()
+
+
+class GpiozeroGpio(Gpio):
+    """``factory``: a gpiozero pin factory, or None for gpiozero's default (lgpio on a Pi)."""
+
+    def __init__(self, factory, clock: Callable[[], int] = monotonic_us) -> None:
+        self._factory = factory
+        self._clock = clock
+        self.simulated = isinstance(factory, MockFactory)
+        self.backend = "simulated" if self.simulated else "gpiozero"
+        self._inputs: dict[int, _Input] = {}
+        self._outputs: list[LED] = []
+
+    def add_input(
+        self, pin: int, *, pull: str, active_high: bool, debounce_s: float, on_change: ChangeHandler
+    ) -> _Input:
+        loop = asyncio.get_running_loop()
+        pull_up = {"up": True, "down": False, "none": None}[pull]
+        try:
+            device = DigitalInputDevice(
+                pin, pull_up=pull_up, active_state=active_high if pull_up is None else None, pin_factory=self._factory
+            )
+        except Exception as exc:  # gpiozero's, lgpio's (not GPIOZeroError), OSError: a pin we cannot have
+            raise GpioError(f"GPIO{pin}: {exc}") from exc
+        # With a pull resistor gpiozero infers the polarity (pulled up: active low);
+        # the config may say otherwise, so translate here.
+        invert = pull_up is not None and pull_up == active_high
+        debouncer = Debouncer(loop, debounce_s, device.is_active != invert, on_change)
+
+        def edge(raw_active: bool) -> None:
+            at_us = self._clock()
+            if loop.is_closed():
+                return
+            try:
+                loop.call_soon_threadsafe(debouncer.edge, raw_active != invert, at_us)
+            except RuntimeError:  # the loop closed meanwhile: shutting down
+                pass
+
+        device.when_activated = lambda: edge(True)
+        device.when_deactivated = lambda: edge(False)
+        self._inputs[pin] = _Input(pin, active_high, device, debouncer)
+        if not self.simulated:
+            self.backend = f"gpiozero ({type(device.pin_factory).__name__})"
+        return self._inputs[pin]
+
+    def add_output(self, pin: int, *, active_high: bool) -> _Output:
+        try:
+            led = LED(pin, active_high=active_high, initial_value=False, pin_factory=self._factory)
+        except Exception as exc:
+            raise GpioError(f"GPIO{pin}: {exc}") from exc
+        self._outputs.append(led)
+        return _Output(pin, led)
+
+    def drive(self, pin: int, active: bool) -> None:
+        if not self.simulated:
+            raise GpioError("only simulated inputs can be driven")
+        gpio_input = self._inputs.get(pin)
+        if gpio_input is None:
+            raise KeyError(pin)
+        mock_pin = gpio_input.device.pin
+        if active == gpio_input.active_high:
+            mock_pin.drive_high()
+        else:
+            mock_pin.drive_low()
+
+    def close(self) -> None:
+        for gpio_input in self._inputs.values():
+            gpio_input.debouncer.close()
+            gpio_input.device.close()
+        for led in self._outputs:
+            led.close()
+        self._inputs.clear()
+        self._outputs.clear()

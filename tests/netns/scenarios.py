@@ -1,0 +1,250 @@
+"""Network changes under a watching browser, and how long frames took to come back.
+
+Shared by ``tests/netns/test_ice_restart.py`` (which asserts) and
+``bench/ice_restart.py`` (which measures). A :class:`Rig` is the daemon in a
+camera namespace (``CameraNamespace``), a loopback :class:`Forwarder` playing
+its mDNS name, and a Chromium page on the host watching through it. Each
+scenario makes one change and returns the wall-clock time at which the new
+path was usable; :meth:`Rig.recovery` then reads the page's own log of
+presented frames (frame index from the frame code, at each
+``requestVideoFrameCallback``) to find when frames came back. A clip recorded
+meanwhile shows whether the change disturbed the camera side at all.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.browser import FRAME_CODE_JS
+from tests.daemon import DaemonProcess, start_daemon
+from tests.netns.forwarder import Forwarder
+from tests.netns.topology import CameraNamespace
+from tests.recording.daemon_clips import recordings_dir, wall_frame_codes
+
+CAMERA = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\n"
+OUTAGE_S = 3.0
+GAP_S = 0.2  # a pause between presented frames this long is the outage (30 fps: 33 ms apart)
+
+# Logs every presented frame as [Date.now(), frame index]; tags the peer connection.
+WATCH_FRAMES_JS = """
+() => {
+  const video = document.getElementById('video');
+  const read = %s;
+  window.__frames = [];
+  const onFrame = () => {
+    const code = read();
+    if (code) window.__frames.push([Date.now(), code.frameIndex]);
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+  window.edgeViewer.pc.__original = true;
+}
+""" % FRAME_CODE_JS
+
+
+@dataclass
+class Recovery:
+    scenario: str
+    seconds: float  # from the new path being usable to the first new frame presented
+    outage_s: float  # the pause the viewer saw
+    same_pc: bool
+    new_sessions: int  # WHEP sessions the page started after the change (0: it never fell back to a fresh one)
+    page_restarts: int
+    server: dict  # the session's "ice" status in /healthz
+    frames_after: int  # new frames presented in the second after recovery
+    recording: list[tuple[int, float, bool]] | None = None  # (index, capture time, key) of a clip made meanwhile
+
+
+class Rig:
+    def __init__(self, browser, tmp_path: Path, links: int = 1) -> None:
+        self.netns = CameraNamespace()
+        self.daemon: DaemonProcess | None = None
+        self.forwarder: Forwarder | None = None
+        self.context = None
+        try:
+            self.links = self.netns.add_links(links)
+            interfaces = ", ".join(f'"{link.camera_if}"' for link in self.links)
+            config = CAMERA + f"[webrtc]\ninterfaces = [{interfaces}]\n[network]\ndebounce = 0.1\n"
+            self.daemon = start_daemon(config, tmp_path, prefix=self.netns.exec_prefix, host="0.0.0.0")
+            self.forwarder = Forwarder((self.links[0].camera_address, self.daemon.port))
+            self.context = browser.new_context()
+            self.page = self.context.new_page()
+            self._load_page()
+            self.sessions_at_start = self.page.evaluate("window.edgeViewer.sessionsStarted")
+            self.page.evaluate(WATCH_FRAMES_JS)
+            # Watching for a while: trickle done, kept-alive HTTP connections closed (app.KEEPALIVE_S).
+            self.page.wait_for_timeout(3000)
+        except BaseException:
+            self.close()
+            raise
+
+    def _load_page(self, attempts: int = 3) -> None:
+        """Until the page plays; again if its start was spoilt.
+
+        Making the links changed the host's network, and Chromium aborts loads
+        under way when that happens (ERR_NETWORK_CHANGED): a module or the first
+        POST may be lost. Only what happens after a clean start is under test.
+        """
+        for attempt in range(attempts):
+            self.page.goto(f"{self.forwarder.url}/?token={self.daemon.token}")
+            try:
+                self.page.wait_for_function(
+                    "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
+                    " && window.edgeViewer.sessionsStarted === 1", timeout=12000)
+                return
+            except PlaywrightTimeout:
+                if attempt == attempts - 1:
+                    raise
+
+    def health(self) -> dict:
+        return requests.get(f"{self.forwarder.url}/healthz", timeout=5).json()
+
+    def ice_status(self) -> dict:
+        """The watching session's "ice" in /healthz (a spoilt start may have left another one pending)."""
+        sessions = self.health()["sessions"]
+        return max(sessions, key=lambda session: session["video_frames_sent"])["ice"]
+
+    def _api(self, method: str, path: str, **kwargs) -> requests.Response:
+        response = requests.request(method, self.forwarder.url + path, headers=self.daemon.auth, timeout=5, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def start_recording(self) -> None:
+        self._api("POST", "/api/recordings", json={"seconds": 60})
+
+    def recorded_frames(self) -> list[tuple[int, float, bool]]:
+        """Stops the clip; its frames once it is finished."""
+        self._api("POST", "/api/recordings/stop")
+        deadline = time.time() + 15
+        while True:
+            clips = self._api("GET", "/api/recordings").json()
+            if clips and all(clip["complete"] for clip in clips):
+                break
+            if time.time() > deadline:
+                raise AssertionError(f"the clip was not finished: {clips}")
+            time.sleep(0.1)
+        (clip,) = clips
+        return wall_frame_codes(recordings_dir(self.daemon) / clip["name"])
+
+    def selected_link(self):
+        local = self.ice_status()["local"]
+        return next(link for link in self.links if local.startswith(link.camera_address + ":"))
+
+    def follow(self, address: str) -> None:
+        """The camera's name now resolves to ``address``."""
+        self.forwarder.target = (address, self.daemon.port)
+
+    def recovery(self, scenario: str, changed_at: float, usable_at: float, timeout: float = 15) -> Recovery:
+        """Wait for frames to come back after a change made at ``changed_at`` (wall clock)."""
+        deadline = time.time() + timeout
+        resumed = None
+        while resumed is None and time.time() < deadline:
+            self.page.wait_for_timeout(100)
+            resumed = resumption(self.page.evaluate("window.__frames"), changed_at)
+        if resumed is None:
+            raise AssertionError(f"{scenario}: frames did not come back within {timeout} s\n{self.daemon.log()[-3000:]}")
+        self.page.wait_for_timeout(1000)
+        frames = self.page.evaluate("window.__frames")
+        paused_at, resumed_at = resumed
+        index_then = max(i for t, i in frames if t <= resumed_at * 1000)
+        hooks = self.page.evaluate(
+            "({same: window.edgeViewer.pc.__original === true, sessions: window.edgeViewer.sessionsStarted,"
+            " restarts: window.edgeViewer.iceRestarts})"
+        )
+        return Recovery(
+            scenario=scenario,
+            seconds=max(0.0, resumed_at - usable_at),
+            outage_s=resumed_at - paused_at,
+            same_pc=hooks["same"],
+            new_sessions=hooks["sessions"] - self.sessions_at_start,
+            page_restarts=hooks["restarts"],
+            server=self.ice_status(),
+            frames_after=frames[-1][1] - index_then,
+        )
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.close()
+        if self.forwarder is not None:
+            self.forwarder.close()
+        if self.daemon is not None:
+            self.daemon.stop()
+        self.netns.close()
+
+
+def resumption(frames: list[list[int]], changed_at: float) -> tuple[float, float] | None:
+    """(last frame before the pause, first frame after it), in seconds, for the first pause after the change."""
+    after = [(t / 1000, i) for t, i in frames if t / 1000 >= changed_at - GAP_S]
+    for (t0, i0), (t1, i1) in zip(after, after[1:]):
+        if t1 - t0 >= GAP_S and i1 > i0:
+            return t0, t1
+    return None
+
+
+# --- the scenarios: each makes its change and returns (changed_at, usable_at) ----------
+
+
+def link_down_and_up(rig: Rig) -> tuple[float, float]:
+    """The Pi's link goes down for 3 s and comes back with the same address."""
+    link = rig.links[0]
+    changed_at = time.time()
+    rig.netns.camera_link(link, up=False)
+    time.sleep(OUTAGE_S)
+    rig.netns.camera_link(link, up=True)
+    return changed_at, time.time()
+
+
+def camera_address_changes(rig: Rig) -> tuple[float, float]:
+    """The Pi's address changes (old removed, new added), as on a new DHCP lease."""
+    link = rig.links[0]
+    changed_at = time.time()
+    rig.netns.camera_readdress(link, link.address(77))
+    rig.follow(link.camera_address)
+    return changed_at, time.time()
+
+
+def link_in_use_goes_away(rig: Rig) -> tuple[float, float]:
+    """The Pi has two links and the one in use goes away (the other was usable all along)."""
+    gone = rig.selected_link()
+    other = next(link for link in rig.links if link is not gone)
+    changed_at = time.time()
+    rig.netns.remove_link(gone)
+    rig.follow(other.camera_address)
+    return changed_at, changed_at
+
+
+def viewer_address_changes(rig: Rig) -> tuple[float, float]:
+    """The viewer's own address changes (the host's end of the link: where Chromium runs)."""
+    link = rig.links[0]
+    changed_at = time.time()
+    rig.netns.host_readdress(link, link.address(99))
+    return changed_at, time.time()
+
+
+SCENARIOS: dict[str, tuple[int, Callable[[Rig], tuple[float, float]]]] = {
+    "link down 3 s, same address": (1, link_down_and_up),
+    "camera address changes": (1, camera_address_changes),
+    "link in use goes away (2 links)": (2, link_in_use_goes_away),
+    "viewer address changes": (1, viewer_address_changes),
+}
+
+
+def run(name: str, browser, tmp_path: Path) -> Recovery:
+    """The scenario, with a clip being recorded across the change."""
+    links, change = SCENARIOS[name]
+    rig = Rig(browser, tmp_path, links)
+    try:
+        rig.start_recording()
+        changed_at, usable_at = change(rig)
+        recovery = rig.recovery(name, changed_at, usable_at)
+        recovery.recording = rig.recorded_frames()
+        return recovery
+    finally:
+        rig.close()

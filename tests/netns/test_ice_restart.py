@@ -1,0 +1,77 @@
+"""The stream survives network changes: Chromium keeps its RTCPeerConnection and frames come back.
+
+The daemon runs in a network namespace, Chromium on the host watches it through
+a veth pair and reaches the page through a loopback forwarder that follows the
+camera's address (the camera's mDNS name). Target: frames back within 1 s of
+the new path being usable, never later than 2 s; ``bench/ice_restart.py``
+measures it precisely. The bound asserted here is the 2 s one: this machine is
+shared and loaded.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.netns import scenarios
+from tests.recording.daemon_clips import assert_contiguous
+
+LIMIT_S = 2.0
+
+
+@pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
+def test_frames_come_back_on_the_same_peer_connection(name, chromium, tmp_path):
+    recovery = scenarios.run(name, chromium, tmp_path)
+    assert recovery.same_pc and recovery.new_sessions == 0, f"{name}: fell back to a new session: {recovery}"
+    assert recovery.seconds < LIMIT_S, f"{name}: frames came back {recovery.seconds:.2f} s after the path was usable"
+    assert recovery.frames_after >= 20, f"{name}: the frame code hardly advances afterwards: {recovery}"
+    if name != "link down 3 s, same address":  # that one may resume on the old path before the restart lands
+        assert recovery.page_restarts >= 1 and recovery.server["recoveries"] >= 1, recovery
+    assert recovery.server["restarts"] >= 1 and recovery.server["last_recovery_s"] is not None, recovery
+    # The clip recorded across the change has every frame, and no gap longer than the viewer's outage.
+    # (Capture gaps of up to ~0.3 s happen on this loaded machine with no network change at all.)
+    frames = recovery.recording
+    assert_contiguous(frames)
+    gap = max(b[1] - a[1] for a, b in zip(frames, frames[1:]))
+    assert gap < recovery.outage_s, f"{name}: the recording has a {gap:.3f} s gap, the outage was {recovery.outage_s:.3f} s"
+
+
+def test_a_new_address_is_announced_on_the_data_channel_and_taken_up_without_a_stall(chromium, tmp_path):
+    """The path still works, so the daemon's notice arrives: the page restarts at once and is offered the new address."""
+    rig = scenarios.Rig(chromium, tmp_path)
+    try:
+        link = rig.links[0]
+        rig.netns.add_address(link, link.address(55))
+        rig.page.wait_for_function("() => window.edgeViewer.iceRestarts >= 1", timeout=5000)
+        assert rig.page.evaluate("window.edgeViewer.state") == "live"
+        assert rig.page.evaluate("window.edgeViewer.pc.__original") is True
+        frames = rig.page.evaluate("window.__frames")
+        assert scenarios.resumption(frames, time.time() - 5) is None, "the picture paused"
+        remote = rig.page.evaluate(
+            "async () => (await window.edgeViewer.pc.getStats()).values().filter((s) => s.type === 'remote-candidate')"
+            ".map((s) => s.address).toArray()"
+        )
+        assert link.address(55) in remote
+    finally:
+        rig.close()
+
+
+def test_in_a_hidden_tab_ice_disconnected_starts_the_restart(chromium, tmp_path):
+    """A background tab presents no frames, so no stall is seen there: ICE 'disconnected' is the trigger."""
+    rig = scenarios.Rig(chromium, tmp_path)
+    try:
+        rig.page.evaluate(
+            """() => {
+                Object.defineProperty(document, 'hidden', {get: () => true});
+                const pc = window.edgeViewer.pc;
+                window.__ice = [];
+                pc.addEventListener('iceconnectionstatechange', () => window.__ice.push(pc.iceConnectionState));
+            }"""
+        )
+        scenarios.camera_address_changes(rig)
+        rig.page.wait_for_function("() => window.edgeViewer.iceRestarts >= 1", timeout=20000)
+        assert rig.page.evaluate("window.__ice")[0] == "disconnected"
+        assert rig.page.evaluate("window.edgeViewer.pc.__original && window.edgeViewer.sessionsStarted") == rig.sessions_at_start
+    finally:
+        rig.close()

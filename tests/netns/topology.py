@@ -1,0 +1,144 @@
+"""A camera in a network namespace, linked to the host by veth pairs.
+
+Every name is unique per instance (``ec`` + 6 hex digits: interface names stay
+under 15 characters), subnets are picked among those the host does not use,
+and :meth:`CameraNamespace.close` removes everything that was made (the tests
+call it from a finalizer). Traffic only ever goes to addresses made here.
+
+In the namespace, ``promote_secondaries`` is on (as systemd sets it on
+Raspberry Pi OS): removing an address must not take the others of its subnet
+along. Strict ``rp_filter`` keeps links apart: a packet for the first link's
+address that comes in on the second is dropped, as two separate networks
+would do. There is no default route: replies can only go to the links' subnets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass
+
+
+def ip(*args: str, ns: str | None = None) -> str:
+    command = ["ip", *(("-n", ns) if ns else ()), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def sysctl(*settings: str, ns: str | None = None) -> None:
+    """``key=value`` settings, written to /proc/sys (inside ``ns`` if given; no procps needed)."""
+    script = "; ".join(f"echo {value} > /proc/sys/{key.replace('.', '/')}" for key, value in (s.split("=") for s in settings))
+    prefix = ["ip", "netns", "exec", ns] if ns else []
+    subprocess.run([*prefix, "sh", "-ec", script], check=True, timeout=10)
+
+
+def _free_subnets(count: int) -> list[ipaddress.IPv4Network]:
+    """/24s in 10.0.0.0/8 that no host address or route is in."""
+    used = ip("-4", "addr") + ip("-4", "route")
+    subnets: list[ipaddress.IPv4Network] = []
+    while len(subnets) < count:
+        net = ipaddress.IPv4Network(f"10.{random.randint(100, 250)}.{random.randint(0, 255)}.0/24")
+        if str(net.network_address).removesuffix("0") not in used and net not in subnets:
+            subnets.append(net)
+    return subnets
+
+
+@dataclass
+class Link:
+    """One veth pair: ``host`` side in the root namespace, ``camera`` side in the camera's."""
+
+    host_if: str
+    camera_if: str
+    subnet: ipaddress.IPv4Network
+    host_address: str
+    camera_address: str
+
+    def address(self, n: int) -> str:
+        return str(self.subnet.network_address + n)
+
+
+class CameraNamespace:
+    def __init__(self) -> None:
+        self.tag = secrets.token_hex(3)
+        self.name = f"ec{self.tag}"
+        self.links: list[Link] = []
+        self._host_ifs: list[str] = []
+        ip("netns", "add", self.name)
+        try:
+            sysctl(
+                "net.ipv4.conf.all.promote_secondaries=1",
+                "net.ipv4.conf.default.promote_secondaries=1",
+                "net.ipv4.conf.all.rp_filter=1",
+                "net.ipv4.conf.default.rp_filter=1",
+                ns=self.name,
+            )
+            ip("link", "set", "lo", "up", ns=self.name)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def exec_prefix(self) -> tuple[str, ...]:
+        return ("ip", "netns", "exec", self.name)
+
+    def add_links(self, count: int) -> list[Link]:
+        for subnet in _free_subnets(count):
+            n = len(self.links)
+            link = Link(f"ech{self.tag}{n}", f"ecc{self.tag}{n}", subnet, str(subnet.network_address + 1),
+                        str(subnet.network_address + 2))
+            ip("link", "add", link.host_if, "type", "veth", "peer", "name", link.camera_if, "netns", self.name)
+            self._host_ifs.append(link.host_if)
+            sysctl(f"net.ipv4.conf.{link.host_if}.promote_secondaries=1", f"net.ipv4.conf.{link.host_if}.rp_filter=1")
+            ip("addr", "add", f"{link.host_address}/24", "dev", link.host_if)
+            ip("addr", "add", f"{link.camera_address}/24", "dev", link.camera_if, ns=self.name)
+            ip("link", "set", link.host_if, "up")
+            ip("link", "set", link.camera_if, "up", ns=self.name)
+            self.links.append(link)
+        return self.links[-count:]
+
+    # --- the changes the scenarios make ------------------------------------------
+
+    def camera_link(self, link: Link, up: bool) -> None:
+        ip("link", "set", link.camera_if, "up" if up else "down", ns=self.name)
+
+    def camera_readdress(self, link: Link, new: str) -> None:
+        """The camera's address on ``link`` changes, as with a new DHCP lease: old removed, new added."""
+        ip("addr", "del", f"{link.camera_address}/24", "dev", link.camera_if, ns=self.name)
+        ip("addr", "add", f"{new}/24", "dev", link.camera_if, ns=self.name)
+        link.camera_address = new
+
+    def add_address(self, link: Link, address: str) -> None:
+        """The camera gains an address on ``link`` (and keeps the one it had)."""
+        ip("addr", "add", f"{address}/24", "dev", link.camera_if, ns=self.name)
+
+    def remove_link(self, link: Link) -> None:
+        """The link goes away (a USB adapter unplugged, a connection torn down): both ends vanish."""
+        ip("link", "del", link.camera_if, ns=self.name)
+        self.links.remove(link)
+
+    def host_readdress(self, link: Link, new: str) -> None:
+        """The viewer's own address on ``link`` changes: old removed, new added."""
+        ip("addr", "del", f"{link.host_address}/24", "dev", link.host_if)
+        ip("addr", "add", f"{new}/24", "dev", link.host_if)
+        link.host_address = new
+
+    def close(self) -> None:
+        """Removes everything, and returns once the host's side is gone too.
+
+        The kernel dismantles a deleted namespace in the background; waiting
+        keeps that host network change (browsers abort loads on one) out of
+        whatever comes next.
+        """
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=10)
+        deadline = time.monotonic() + 10
+        for name in self._host_ifs:
+            while subprocess.run(["ip", "link", "show", name], capture_output=True, timeout=10).returncode == 0:
+                if time.monotonic() > deadline:
+                    subprocess.run(["ip", "link", "del", name], capture_output=True, timeout=10)
+                    break
+                time.sleep(0.05)

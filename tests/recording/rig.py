@@ -1,0 +1,63 @@
+"""A recorder with GPIO triggers on gpiozero's mock pins, fed by a fake camera on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from gpiozero.pins.mock import MockFactory
+
+from edge.config import parse_config
+from edge.recording.library import ClipInfo
+from edge.recording.recorder import Recorder
+from edge.triggers.gpio import GpioTriggers
+from hw.gpio.zero import GpiozeroGpio
+from tests.recording.media import Camera, FakeClock, until
+
+
+class Rig:
+    def __init__(self, root: Path, recording: dict | None = None, triggers: list[dict] | None = None,
+                 gop: int = 15, audio: bool = True) -> None:
+        config = parse_config({
+            "recording": {"pre_seconds": 1, "post_seconds": 1, "min_free_mb": 0, **(recording or {})},
+            "triggers": triggers or [],
+        })
+        self.clock = FakeClock()
+        self.camera = Camera(self.clock, gop=gop, audio=audio)
+        self.factory = MockFactory()
+        self.recorder = Recorder(
+            self.camera.video, self.camera.audio, config.recording, root,
+            late_trigger_s=max((t.debounce_ms / 1000 for t in config.triggers), default=0.0), clock=self.clock,
+        )
+        self.gpio = GpiozeroGpio(self.factory, clock=self.clock)
+        self.triggers = GpioTriggers(self.gpio, config.triggers, config.recording, self.recorder)
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Rig:
+        self.triggers.start()
+        self._task = asyncio.create_task(self.recorder.run())
+        await until(lambda: self.camera.video.consumers, what="the recorder to subscribe")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.recorder.stop()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self.triggers.close()
+        self.factory.close()
+
+    def pin(self, number: int):
+        return self.factory.pin(number)
+
+    async def settle_input(self, name: str, active: bool) -> None:
+        """Wait until the debounced input reads ``active`` (its change has reached the recorder)."""
+        await until(lambda: any(i["name"] == name and i["active"] == active for i in self.triggers.status()["inputs"]),
+                    what=f"{name} to read {active}")
+
+    async def finished_clips(self, count: int = 1) -> list[ClipInfo]:
+        await until(lambda: len(self.recorder.library.clips()) == count
+                    and all(c.complete for c in self.recorder.library.clips()), what=f"{count} finished clip(s)")
+        return list(reversed(self.recorder.library.clips()))  # oldest first
+
+    def path(self, clip: ClipInfo) -> Path:
+        return self.recorder.library.path(clip.name)

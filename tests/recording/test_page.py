@@ -1,0 +1,77 @@
+"""The page: REC badge with the reason, simulated inputs as buttons, the clip list (play, delete), Record/Stop."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.recording.daemon_clips import CAMERA, clips, wait_buffered
+from tests.test_browser_live import open_viewer
+
+pytestmark = pytest.mark.timeout(120)
+
+CONFIG = CAMERA + """
+[recording]
+pre_seconds = 1
+post_seconds = 1
+
+[[triggers]]
+name = "doorbell"
+pin = 17
+mode = "hold"
+
+[[triggers]]
+name = "motion"
+pin = 27
+pull = "down"
+active = "high"
+"""
+
+
+def wait_js(page, expression: str, timeout_ms: int = 15000) -> None:
+    page.wait_for_function(expression, timeout=timeout_ms)
+
+
+def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, chromium, tmp_path):
+    daemon = daemon_factory(CONFIG)
+    wait_buffered(daemon, 2)
+    page = open_viewer(chromium, daemon)
+    wait_js(page, "() => window.edgeRecordings && window.edgeRecordings.gpio")
+    page.click("#recordings-toggle")
+    assert page.is_visible("#recordings")
+    buttons = page.locator("#rec-inputs .rec-input")
+    assert buttons.count() == 2 and buttons.nth(0).inner_text() == "doorbell · GPIO17"
+
+    # Hold the simulated doorbell: the badge says what records and why.
+    page.locator('[data-pin="17"]').hover()
+    page.mouse.down()
+    wait_js(page, "() => document.getElementById('rec-badge').textContent.includes('doorbell (held)')")
+    assert page.is_visible("#rec-badge")
+    wait_js(page, "() => document.querySelector('#rec-list li .rec-info')?.textContent === 'recording…'")
+    page.screenshot(path=str(tmp_path / "recording.png"))
+    page.mouse.up()
+    wait_js(page, "() => window.edgeRecordings.clips.length === 1 && window.edgeRecordings.clips[0].complete")
+    wait_js(page, "() => document.getElementById('rec-badge').hidden")
+
+    # Play it in the page's player.
+    page.click("#rec-list li .rec-play")
+    wait_js(page, """() => { const v = document.querySelector('#rec-player video');
+                             return v.readyState >= 2 && v.currentTime > 1; }""")
+    page.screenshot(path=str(tmp_path / "player.png"))
+    page.click("#rec-player .rec-close")
+    assert not page.is_visible("#rec-player")
+
+    # Record / Stop by hand; the list shows the newest first.
+    page.click("#rec-record")
+    wait_js(page, "() => document.getElementById('rec-record').textContent === 'Stop'")
+    page.click("#rec-record")
+    wait_js(page, "() => window.edgeRecordings.clips.length === 2 && window.edgeRecordings.clips.every((c) => c.complete)")
+    names = page.eval_on_selector_all("#rec-list li", "items => items.map((li) => li.dataset.name)")
+    assert names == [c["name"] for c in clips(daemon)] and names[0].endswith("_manual.mp4")
+
+    # Delete the doorbell clip (the page asks first).
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f'#rec-list li[data-name="{names[1]}"] .rec-delete')
+    wait_js(page, "() => window.edgeRecordings.clips.length === 1")
+    assert [c["name"] for c in clips(daemon)] == [names[0]]
+    page.screenshot(path=str(tmp_path / "list.png"))
+    page.context.close()

@@ -1,0 +1,69 @@
+"""ICE restart through WHEP PATCH (RFC 9725 section 4.3): what any player sees on the wire."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.offers import make_offer
+from tests.test_browser_live import CAMERA_SMALL
+
+SDP = {"Content-Type": "application/sdp"}
+SDPFRAG = "application/trickle-ice-sdpfrag"
+RESTART = "a=ice-ufrag:newU\r\na=ice-pwd:newpasswordnewpassword1\r\n"
+CANDIDATE = "a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n"
+
+
+def attr(text: str, name: str) -> str:
+    return re.search(rf"^a={name}:(\S+)", text, re.M).group(1)
+
+
+def test_restart_answers_with_new_credentials_and_retries_get_the_same_answer(daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    offer = make_offer()
+    created = daemon.request("POST", "/whep", data=offer, headers=SDP)
+    assert created.status_code == 201
+    resource, first_etag, answer = created.headers["Location"], created.headers["ETag"], created.text
+
+    def patch(body: str, if_match: str | None = None):
+        headers = {"Content-Type": SDPFRAG, **({"If-Match": if_match} if if_match else {})}
+        return daemon.request("PATCH", resource, data=body, headers=headers)
+
+    # Trickle with the offer's own credentials (and If-Match: *, as some players send) is trickle.
+    own = f"a=ice-ufrag:{attr(offer, 'ice-ufrag')}\r\na=ice-pwd:{attr(offer, 'ice-pwd')}\r\n"
+    assert patch(own + CANDIDATE, "*").status_code == 204
+
+    restart = patch(RESTART, "*")
+    assert restart.status_code == 200, restart.text
+    assert restart.headers["Content-Type"].startswith(SDPFRAG)
+    etag = restart.headers["ETag"]
+    assert etag != first_etag
+    body = restart.text
+    assert attr(body, "ice-ufrag") != attr(answer, "ice-ufrag") and attr(body, "ice-pwd") != attr(answer, "ice-pwd")
+    assert re.search(r"^a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host\r?$", body, re.M)
+    assert body.rstrip().endswith("a=end-of-candidates") and "\r\na=mid:" in body
+
+    # A retry (its answer was lost) gets the same answer, with If-Match: * or the ETag it had.
+    for if_match in ("*", first_etag, None):
+        again = patch(RESTART, if_match)
+        assert (again.status_code, again.text, again.headers["ETag"]) == (200, body, etag)
+
+    # Copies sent at once (the page hedges) are one restart too.
+    with ThreadPoolExecutor(4) as pool:
+        copies = list(pool.map(lambda _: patch(RESTART.replace("newU", "nxtU"), "*"), range(4)))
+    assert {(c.status_code, c.text, c.headers["ETag"]) for c in copies} == {(200, copies[0].text, copies[0].headers["ETag"])}
+    etag = copies[0].headers["ETag"]
+
+    # Trickle for the new generation needs the new ETag; a stale one is refused.
+    newest = "a=ice-ufrag:nxtU\r\na=ice-pwd:newpasswordnewpassword1\r\n"
+    assert patch(newest + CANDIDATE, first_etag).status_code == 412
+    assert patch(newest + CANDIDATE, etag).status_code == 204
+    assert patch("a=end-of-candidates\r\n", etag).status_code == 204
+    # Late candidates of an earlier generation are ignored, not taken for a restart.
+    assert patch(own + CANDIDATE, "*").status_code == 204
+    assert patch(RESTART + CANDIDATE, etag).status_code == 204
+    # A restart carrying a stale ETag is refused.
+    assert patch("a=ice-ufrag:thrd\r\na=ice-pwd:newpasswordnewpassword1\r\n", first_etag).status_code == 412
+
+    ice = daemon.health()["sessions"][0]["ice"]
+    assert ice["restarts"] == 2 and ice["recovering_for_s"] is not None

@@ -101,3 +101,25 @@ def test_a_simulated_press_makes_a_clip_with_pre_and_post_roll_that_plays(daemon
     assert played["duration"] == pytest.approx(clip["duration_s"], abs=0.2)
     assert played["audioBytes"] > 0  # Chromium decoded the Opus track too
     page.context.close()
+
+
+def test_a_camera_restart_during_a_clip_leaves_a_clip_that_plays_through(daemon_factory):
+    daemon = daemon_factory(CONFIG)
+    wait_buffered(daemon, 1.0)
+    assert daemon.request("POST", "/api/recordings", json={"seconds": 30}).status_code == 202
+    wait_for(daemon.health, lambda h: h["recording"]["state"] == "recording", 10, "the clip to start")
+    restarts = daemon.health()["camera"]["restarts"]
+    assert daemon.request("POST", "/api/sim/camera/fault", json={"kind": "crash"}).status_code == 204
+    wait_for(daemon.health, lambda h: h["camera"]["restarts"] > restarts and h["camera"]["state"] == "running",
+             30, "the camera to come back")
+    frames_after = daemon.health()["camera"]["frames"]
+    wait_for(daemon.health, lambda h: h["camera"]["frames"] > frames_after + 2 * FPS, 30, "two seconds of new frames")
+    daemon.request("POST", "/api/recordings/stop").raise_for_status()
+    (clip,) = wait_finished(daemon)
+    codes = wall_frame_codes(recordings_dir(daemon) / clip["name"])
+    # Two runs of contiguous frames: the old camera's, then the restarted one's from its first keyframe.
+    restart_at = next(i for i in range(1, len(codes)) if codes[i][0] < codes[i - 1][0])
+    assert_contiguous(codes[:restart_at])
+    assert_contiguous(codes[restart_at:])
+    assert codes[restart_at][2], "the restarted camera's part starts with a keyframe"
+    assert len(codes) - restart_at >= 2 * FPS

@@ -104,7 +104,9 @@ def test_viewer_joining_mid_gop_gets_a_keyframe_at_once(chromium, daemon_factory
     frames_before = daemon.health()["camera"]["frames"]
     page = open_viewer(chromium, daemon)
     wait_live(page)
-    assert page.evaluate("window.edgeViewer.firstFrameAt") < 2000
+    first_frame_ms = page.evaluate("window.edgeViewer.firstFrameAt")
+    # Generous for a loaded machine, and still far from the 60 s a periodic keyframe would take.
+    assert first_frame_ms < 5000, f"first frame after {first_frame_ms:.0f} ms; daemon log:\n{daemon.log()[-3000:]}"
     joined_at = page.evaluate(FRAME_CODE_JS)["frameIndex"]
     assert joined_at > 0 and joined_at >= frames_before  # not the camera's first (periodic) keyframe
     assert daemon.health()["camera"]["keyframes_forced"] >= 1

@@ -57,7 +57,7 @@ def run_once(name: str, browser, tmp_path: Path) -> dict:
         "recovery": recovery.seconds,
         "pause": recovery.outage_s,
         "same_pc": recovery.same_pc and not recovery.new_sessions,
-        "error": None if recovery.same_pc and not recovery.new_sessions else rig_error,
+        "error": None if recovery.same_pc and not recovery.new_sessions else f"{rig_error}; console: {recovery.console}",
         "stall_to_patch": sent - paused_at if sent else None,
         "patch_to_answer": answered - sent if sent and answered else None,
         "answer_to_frame": resumed_at - answered if answered else None,

@@ -110,6 +110,10 @@ class Daemon:
             "microphone": {k: full["microphone"][k] for k in ("backend", "state")},
             "storage": full["recording"]["storage"]["state"],
             "viewers": full["viewers"],
+            # How viewers' paths held up (ICE restarts): figures only, no ids or addresses.
+            "sessions": [
+                {k: session["ice"][k] for k in ("restarts", "recoveries", "last_recovery_s")} for session in full["sessions"]
+            ],
         }
 
     def make_app(self) -> web.Application:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import requests
+
 from tests.offers import make_offer
 from tests.test_browser_live import CAMERA_SMALL
 
@@ -67,3 +69,5 @@ def test_restart_answers_with_new_credentials_and_retries_get_the_same_answer(da
 
     ice = daemon.health()["sessions"][0]["ice"]
     assert ice["restarts"] == 2 and ice["recovering_for_s"] is not None
+    public = requests.get(daemon.url + "/healthz", timeout=5).json()["sessions"]
+    assert public == [{"restarts": 2, "recoveries": 0, "last_recovery_s": None}]

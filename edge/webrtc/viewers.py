@@ -15,6 +15,7 @@ from hw.netwatch import NetworkWatch
 log = logging.getLogger(__name__)
 
 PROFILE_WAIT_S = 5.0
+NETWATCH_RETRY_S = 10.0
 
 
 class ViewerLimit(Exception):
@@ -81,12 +82,17 @@ class Viewers:
 
     async def follow_network(self, netwatch: NetworkWatch) -> None:
         """Tell every session about changes to the interfaces we offer candidates on."""
-        async for change in netwatch.changes():
-            change = change.restricted_to(self._config.interfaces)
-            if change.changed:
-                log.info("network changed: %s (%d viewers)", change.describe(), len(self._sessions))
-                for session in list(self._sessions.values()):
-                    session.network_changed(change)
+        while True:
+            try:
+                async for change in netwatch.changes():
+                    change = change.restricted_to(self._config.interfaces)
+                    if change.changed:
+                        log.info("network changed: %s (%d viewers)", change.describe(), len(self._sessions))
+                        for session in list(self._sessions.values()):
+                            session.network_changed(change)
+            except Exception:
+                log.exception("network watch failed; watching again in %g s", NETWATCH_RETRY_S)
+                await asyncio.sleep(NETWATCH_RETRY_S)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(s.close() for s in list(self._sessions.values())), return_exceptions=True)

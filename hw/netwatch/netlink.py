@@ -30,7 +30,6 @@ class NetlinkWatch(NetworkWatch):
         super().__init__(poll_interval)
         self.debounce = debounce
         self._news = asyncio.Event()
-        self.events = 0
 
     @contextlib.asynccontextmanager
     async def _listening(self) -> AsyncIterator[None]:
@@ -57,8 +56,7 @@ class NetlinkWatch(NetworkWatch):
     async def _read(self, ipr) -> None:
         # For broadcast messages get() ends after one datagram: keep asking.
         while True:
-            async for _message in ipr.get():
-                self.events += 1
+            async for _message in ipr.get():  # any address or link message: look again
                 self._news.set()
 
     async def _wait_for_news(self, timeout: float) -> None:

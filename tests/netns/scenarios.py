@@ -57,8 +57,9 @@ class Recovery:
     same_pc: bool
     new_sessions: int  # WHEP sessions the page started after the change (0: it never fell back to a fresh one)
     page_restarts: int
-    server: dict  # the session's "ice" status in /healthz
+    server: dict  # the session's "ice" status in /api/status
     frames_after: int  # new frames presented in the second after recovery
+    console: list[str]  # the page's console messages after the change
     recording: list[tuple[int, float, bool]] | None = None  # (index, capture time, key) of a clip made meanwhile
 
 
@@ -76,6 +77,8 @@ class Rig:
             self.forwarder = Forwarder((self.links[0].camera_address, self.daemon.port))
             self.context = browser.new_context()
             self.page = self.context.new_page()
+            self.console: list[str] = []  # the page's messages, for failure reports
+            self.page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
             self._load_page()
             self.sessions_at_start = self.page.evaluate("window.edgeViewer.sessionsStarted")
             self.page.evaluate(WATCH_FRAMES_JS)
@@ -103,12 +106,9 @@ class Rig:
                 if attempt == attempts - 1:
                     raise
 
-    def health(self) -> dict:
-        return requests.get(f"{self.forwarder.url}/healthz", timeout=5).json()
-
     def ice_status(self) -> dict:
-        """The watching session's "ice" in /healthz (a spoilt start may have left another one pending)."""
-        sessions = self.health()["sessions"]
+        """The watching session's "ice" in /api/status (a spoilt start may have left another one pending)."""
+        sessions = self._api("GET", "/api/status").json()["sessions"]
         return max(sessions, key=lambda session: session["video_frames_sent"])["ice"]
 
     def _api(self, method: str, path: str, **kwargs) -> requests.Response:
@@ -167,6 +167,7 @@ class Rig:
             page_restarts=hooks["restarts"],
             server=self.ice_status(),
             frames_after=frames[-1][1] - index_then,
+            console=[line for line in self.console if float(line.split()[0]) >= changed_at],
         )
 
     def close(self) -> None:

@@ -75,3 +75,26 @@ def test_in_a_hidden_tab_ice_disconnected_starts_the_restart(chromium, tmp_path)
         assert rig.page.evaluate("window.edgeViewer.pc.__original && window.edgeViewer.sessionsStarted") == rig.sessions_at_start
     finally:
         rig.close()
+
+
+def test_after_two_failed_restarts_the_page_starts_a_fresh_session(chromium, tmp_path):
+    """A link down for 10 s outlasts two restarts (4 s each): the page falls back, and plays again after."""
+    rig = scenarios.Rig(chromium, tmp_path)
+    try:
+        link = rig.links[0]
+        down_at = time.time()
+        rig.netns.camera_link(link, up=False)
+        rig.page.wait_for_function("() => window.edgeViewer.pc.__original !== true", timeout=15000)
+        gave_up_after = time.time() - down_at
+        assert 8 < gave_up_after < 12, f"gave up {gave_up_after:.1f} s into the outage"
+        assert any("giving up on this session" in line for line in rig.console), rig.console
+        time.sleep(max(0.0, down_at + 10 - time.time()))
+        rig.netns.camera_link(link, up=True)
+        back_at = time.time()
+        rig.page.wait_for_function("() => window.edgeViewer.state === 'live'", timeout=15000)
+        assert rig.page.evaluate("window.edgeViewer.sessionsStarted") == rig.sessions_at_start + 1
+        rig.page.wait_for_timeout(1000)
+        frames = [i for t, i in rig.page.evaluate("window.__frames") if t / 1000 > back_at]
+        assert len(frames) > 15 and frames[-1] > frames[0], "the new session's picture does not advance"
+    finally:
+        rig.close()

@@ -108,7 +108,8 @@ function connect() {
     hooks.sessionsStarted += 1;
     // Covers ICE never completing (browsers take ~30 s to report 'failed')
     // and a camera that sends nothing.
-    conn.liveTimer = setTimeout(() => fail(session, new Error('no video received')), LIVE_TIMEOUT_MS);
+    // (Not when video came first: markLive, which clears it, has run already.)
+    if (!conn.live) conn.liveTimer = setTimeout(() => fail(session, new Error('no video received')), LIVE_TIMEOUT_MS);
   }, (err) => fail(session, err));
 }
 

@@ -157,12 +157,13 @@ export class WhepSession {
    * and candidates) is applied as a new remote answer. The peer connection,
    * its DTLS association and tracks stay.
    *
-   * The PATCH is hedged: while none has answered, another starts every
-   * `hedgeMs`, on a new connection (a kept-alive one to the server's old
-   * address hangs; a new one reaches the address it has now), each giving up
-   * after `attemptTimeoutMs`. The server answers every copy of one restart
-   * alike. Rejects with WhepError: at once when the server refuses (4xx), or
-   * when nothing answered within `budgetMs`.
+   * The PATCH is hedged: two copies go at once and, while none has answered,
+   * another every `hedgeMs`, each giving up after `attemptTimeoutMs`. A copy
+   * that gets a kept-alive connection to the server's old address hangs; the
+   * browser sends the others on new connections, which reach the address it
+   * has now. The server answers every copy of one restart alike. Rejects with
+   * WhepError: at once when the server refuses (4xx), or when nothing
+   * answered within `budgetMs`.
    */
   async restartIce({ hedgeMs = 200, attemptTimeoutMs = 1000, budgetMs = 4000 } = {}) {
     if (!this.location) throw new WhepError('no WHEP session yet');
@@ -233,24 +234,28 @@ export class WhepSession {
         hedge.abort(); // the other copies
         fn(value);
       };
-      const attempt = () => {
+      const send = () => {
+        inFlight += 1;
+        this.patch(body, { ifMatch: '*', timeoutMs: attemptTimeoutMs, signal: hedge.signal }).then(
+          (result) => settle(resolve, result),
+          (err) => {
+            inFlight -= 1;
+            if (err?.status >= 400 && err.status < 500) settle(reject, err); // refused: no retry helps
+            lastError = err;
+          });
+      };
+      const tick = () => {
         if (hedge.signal.aborted) return;
         if (performance.now() >= deadline) {
           if (inFlight === 0) settle(reject, lastError);
         } else if (inFlight < MAX_RESTART_ATTEMPTS_IN_FLIGHT) {
-          inFlight += 1;
-          this.patch(body, { ifMatch: '*', timeoutMs: attemptTimeoutMs, signal: hedge.signal }).then(
-            (result) => settle(resolve, result),
-            (err) => {
-              inFlight -= 1;
-              if (err?.status >= 400 && err.status < 500) settle(reject, err); // refused: no retry helps
-              lastError = err;
-            });
+          send();
         }
-        timer = setTimeout(attempt, hedgeMs);
+        timer = setTimeout(tick, hedgeMs);
       };
       this._abort.signal.addEventListener('abort', onStop, { once: true });
-      attempt();
+      send();
+      tick();
     });
   }
 

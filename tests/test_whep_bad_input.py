@@ -94,3 +94,11 @@ def test_post_answers_with_location_etag_and_the_cameras_real_profile(daemon_fac
     assert "a=sendonly" in answer
     assert "typ host" in answer and "stun" not in answer.lower()
     daemon.request("DELETE", response.headers["Location"])
+
+
+def test_a_video_only_player_gets_video_only(daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    response = daemon.request("POST", "/whep", data=make_offer(audio=False), headers=SDP)
+    assert response.status_code == 201, response.text
+    assert "m=video" in response.text and "m=audio" not in response.text
+    daemon.request("DELETE", response.headers["Location"])

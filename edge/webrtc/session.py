@@ -87,14 +87,19 @@ class ViewerSession:
         The transceivers and their codec preferences must exist before
         ``setRemoteDescription``: that is where aiortc picks the codecs.
         """
+        offer = SessionDescription.parse(offer_sdp)
         video_sender = self.pc.addTrack(self.video_track)
         aiortc_ext.on_keyframe_request(video_sender, self._video.request_keyframe)
         self._transceiver_of(video_sender).setCodecPreferences(aiortc_ext.h264_preferences(profile_level_id))
+        wants_audio = any(m.kind == "audio" and m.port != 0 for m in offer.media)
+        if self.audio_track is not None and not wants_audio:  # a video-only player
+            self.audio_track.stop()
+            self.audio_track = None
         if self.audio_track is not None:
             audio_sender = self.pc.addTrack(self.audio_track)
             self._transceiver_of(audio_sender).setCodecPreferences(aiortc_ext.opus_preferences())
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        first = SessionDescription.parse(offer_sdp).media[0]
+        first = offer.media[0]
         self.generations = IceGenerations((first.ice.usernameFragment, first.ice.password))
         self._bundle_media = (first.kind, first.rtp.muxId or "0")
         await self.pc.setLocalDescription(await self.pc.createAnswer())

@@ -52,6 +52,9 @@ def test_token_is_generated_once_with_mode_0600_and_printed_as_a_url(daemon_fact
     token = token_file.read_text().strip()
     assert len(token) >= 32
     assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+    deadline = time.monotonic() + 10
+    while f"?token={token}" not in daemon.log() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the line follows the "listening" line the start helper waits for
     assert f"?token={token}" in daemon.log()
     daemon.token = token
     assert daemon.request("GET", "/api/session").status_code == 200

@@ -28,8 +28,7 @@ def template() -> str:
 
 
 def test_template_shows_a_trigger_example(template: str) -> None:
-    if not tool.trigger_keys():
-        pytest.skip("the daemon has no [[triggers]]")
+    assert tool.trigger_keys(), "the daemon has [[triggers]]: the template must show them"
     lines = template.splitlines()
     start = lines.index("#   [[triggers]]")
     example = "\n".join(line[4:].split("#")[0] for line in lines[start:] if line.startswith("#   "))

@@ -14,7 +14,7 @@ import pytest
 @contextmanager
 def tmpfs(path: Path, size_kib: int, *options: str):
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+        pytest.fail("mounting a tmpfs needs root (run make test as root, as CI does)")
     path.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size_kib}k", *options]), "tmpfs", str(path)], check=True)
     try:

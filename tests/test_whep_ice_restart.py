@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from tests.offers import make_offer
 from tests.test_browser_live import CAMERA_SMALL
@@ -71,3 +73,40 @@ def test_restart_answers_with_new_credentials_and_retries_get_the_same_answer(da
     assert ice["restarts"] == 2 and ice["recovering_for_s"] is not None
     public = requests.get(daemon.url + "/healthz", timeout=5).json()["sessions"]
     assert public == [{"restarts": 2, "recoveries": 0, "last_recovery_s": None}]
+
+
+async def _connect_hiding_addresses(daemon) -> tuple[int, str, list[str]]:
+    """A player whose candidates are all mDNS names, as Chromium's are without camera
+    permission: it trickles them with end-of-candidates *before* its checks can arrive
+    (the order a loaded machine sometimes produces), then waits for its connection to succeed or fail, and asks the daemon."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    settled = asyncio.Event()
+    pc.on("connectionstatechange", lambda: settled.set() if pc.connectionState in ("connected", "failed") else None)
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = pc.localDescription.sdp
+        bare = "".join(line + "\r\n" for line in offer.splitlines()
+                       if not line.startswith(("a=candidate:", "a=end-of-candidates")))
+        created = await asyncio.to_thread(daemon.request, "POST", "/whep", data=bare, headers=SDP)
+        assert created.status_code == 201, created.text
+        hidden = (f"a=ice-ufrag:{attr(offer, 'ice-ufrag')}\r\na=ice-pwd:{attr(offer, 'ice-pwd')}\r\n"
+                  "a=candidate:1 1 udp 2130706431 0b2c1f27-5b3e-4d7c-9d0a-3f1e2d4c5b6a.local 40000 typ host\r\n"
+                  "a=end-of-candidates\r\n")
+        trickled = await asyncio.to_thread(daemon.request, "PATCH", created.headers["Location"], data=hidden,
+                                           headers={"Content-Type": SDPFRAG, "If-Match": created.headers["ETag"]})
+        await pc.setRemoteDescription(RTCSessionDescription(created.text, "answer"))
+        await asyncio.wait_for(settled.wait(), 60)
+        sessions = (await asyncio.to_thread(daemon.health))["sessions"]
+        return trickled.status_code, pc.connectionState, [s["state"] for s in sessions]
+    finally:
+        await pc.close()
+
+
+def test_a_player_hiding_its_addresses_connects_even_if_its_end_of_candidates_comes_first(daemon_factory):
+    # Its only usable address is the one its checks come from (peer-reflexive): the
+    # end of its mDNS-only candidates must not end the session before they arrive.
+    daemon = daemon_factory(CAMERA_SMALL)
+    with ThreadPoolExecutor(1) as pool:  # an event loop of its own, away from Playwright's
+        outcome = pool.submit(asyncio.run, _connect_hiding_addresses(daemon)).result()
+    assert outcome == (204, "connected", ["connected"])

@@ -39,6 +39,22 @@ def rtc_configuration(ice_servers: tuple[dict, ...]) -> RTCConfiguration:
     return RTCConfiguration(iceServers=[RTCIceServer(**server) for server in ice_servers])
 
 
+def without_mdns_candidates(sdp_text: str) -> tuple[str, bool]:
+    """The offer without its ``.local`` candidates (and then without end-of-candidates),
+    and whether it had any; see :meth:`ViewerSession.add_remote_candidates` for why."""
+    lines = sdp_text.splitlines()
+    kept = [line for line in lines if not (line.startswith("a=candidate:") and _is_mdns_candidate(line))]
+    hides = len(kept) != len(lines)
+    if hides:
+        kept = [line for line in kept if line != "a=end-of-candidates"]
+    return "".join(line + "\r\n" for line in kept), hides
+
+
+def _is_mdns_candidate(line: str) -> bool:
+    fields = line.split()
+    return len(fields) > 4 and fields[4].endswith(".local")
+
+
 class ViewerSession:
     def __init__(
         self,
@@ -61,6 +77,7 @@ class ViewerSession:
         self._deadline: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task | None = None  # close() started by the deadline (a reference keeps it alive)
         self._control: RTCDataChannel | None = None
+        self._remote_hides_addresses = False  # it sent mDNS candidates: see add_remote_candidates()
         # Set by answer():
         self.generations: IceGenerations | None = None
         self.ice: IceAgent | None = None
@@ -98,6 +115,7 @@ class ViewerSession:
         if self.audio_track is not None:
             audio_sender = self.pc.addTrack(self.audio_track)
             self._transceiver_of(audio_sender).setCodecPreferences(aiortc_ext.opus_preferences())
+        offer_sdp, self._remote_hides_addresses = without_mdns_candidates(offer_sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         first = offer.media[0]
         self.generations = IceGenerations((first.ice.usernameFragment, first.ice.password))
@@ -115,15 +133,19 @@ class ViewerSession:
         A browser's ``.local`` (mDNS) candidates are skipped: resolving them
         means multicast queries that can take seconds, and they are not needed,
         since the browser always reaches our plain-address candidates and we
-        learn its address from its checks (peer-reflexive).
+        learn its address from its checks (peer-reflexive). For the same reason
+        its end-of-candidates is not passed on once it has hidden an address:
+        aioice fails at once when candidates have ended and its check list is
+        empty, and the browser's checks may well arrive after its PATCH.
         """
         for line in candidates:
-            candidate = candidate_from_sdp(line)
-            if candidate.ip.endswith(".local"):
+            if _is_mdns_candidate("a=" + line):
+                self._remote_hides_addresses = True
                 continue
+            candidate = candidate_from_sdp(line)
             candidate.sdpMLineIndex = 0  # max-bundle: every candidate belongs to the one transport
             self._spawn(self.pc.addIceCandidate(candidate))
-        if end:
+        if end and not self._remote_hides_addresses:
             self._spawn(self.pc.addIceCandidate(None))
 
     def classify_patch(self, remote: Credentials | None, if_match: str | None) -> PatchKind:

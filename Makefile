@@ -11,7 +11,7 @@ TEST_TOOLS := chromium:chromium ffprobe:ffmpeg arecord:alsa-utils shellcheck:she
               systemd-analyze:systemd debootstrap:debootstrap ip:iproute2 dpkg-deb:dpkg \
               dpkg-scanpackages:dpkg-dev zstd:zstd unshare:util-linux
 
-.PHONY: run test test-ice-scenarios venv test-deps system-deps bench clean
+.PHONY: run test venv test-deps system-deps bench clean
 .DEFAULT_GOAL := run
 
 $(PY):
@@ -50,15 +50,8 @@ apt:
 
 test-deps: system-deps $(VENV)/.test-installed
 
-# The ICE-restart scenario tests (Chromium watching a daemon in a network namespace while
-# its network changes) are not yet reliable in a full-suite run; run them on their own.
-ICE_SCENARIOS := tests/netns/test_ice_restart.py
-
 test: test-deps
-	$(PY) -m pytest --ignore=$(ICE_SCENARIOS) $(PYTEST_ARGS)
-
-test-ice-scenarios: test-deps
-	$(PY) -m pytest $(ICE_SCENARIOS) $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed
 	$(PY) -m bench

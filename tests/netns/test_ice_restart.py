@@ -20,13 +20,7 @@ from tests.recording.daemon_clips import assert_contiguous
 LIMIT_S = 2.0
 
 
-# "viewer address changes" is left out of the suite: in full-suite runs its page
-# sometimes fell back to a fresh session (the harness re-addresses the host's own
-# veth, where Chromium runs). bench/ice_restart.py still measures it.
-IN_SUITE = [name for name in scenarios.SCENARIOS if name != "viewer address changes"]
-
-
-@pytest.mark.parametrize("name", IN_SUITE)
+@pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
 def test_frames_come_back_on_the_same_peer_connection(name, chromium, tmp_path):
     recovery = scenarios.run(name, chromium, tmp_path)
     assert recovery.same_pc and recovery.new_sessions == 0, f"{name}: fell back to a new session: {recovery}"
@@ -81,5 +75,29 @@ def test_in_a_hidden_tab_ice_disconnected_starts_the_restart(chromium, tmp_path)
         rig.page.wait_for_function("() => window.edgeViewer.iceRestarts >= 1", timeout=20000)
         assert rig.page.evaluate("window.__ice")[0] == "disconnected"
         assert rig.page.evaluate("window.edgeViewer.pc.__original && window.edgeViewer.sessionsStarted") == rig.sessions_at_start
+    finally:
+        rig.close()
+
+
+def test_after_two_failed_restarts_the_page_starts_a_fresh_session(chromium, tmp_path):
+    """A link down for 10 s outlasts two restarts (4 s each): the page falls back, and plays again after."""
+    rig = scenarios.Rig(chromium, tmp_path)
+    try:
+        link = rig.links[0]
+        down_at = time.time()
+        rig.netns.camera_link(link, up=False)
+        rig.page.wait_for_function("() => window.edgeViewer.pc.__original !== true", timeout=15000)
+        gave_up_after = time.time() - down_at
+        assert 8 < gave_up_after < 12, f"gave up {gave_up_after:.1f} s into the outage"
+        assert any("giving up on this session" in line for line in rig.console), rig.console
+        time.sleep(max(0.0, down_at + 10 - time.time()))  # the outage lasts 10 s
+        rig.netns.camera_link(link, up=True)
+        back_at = time.time()
+        rig.page.wait_for_function("() => window.edgeViewer.state === 'live'", timeout=15000)
+        assert rig.page.evaluate("window.edgeViewer.sessionsStarted") == rig.sessions_at_start + 1
+        rig.page.wait_for_function(f"() => window.__frames.filter(([t]) => t / 1000 > {back_at}).length > 15",
+                                   timeout=15000)
+        frames = [i for t, i in rig.page.evaluate("window.__frames") if t / 1000 > back_at]
+        assert frames[-1] > frames[0], "the new session's picture does not advance"
     finally:
         rig.close()

@@ -20,7 +20,8 @@ class Supervisor:
     """Runs ``open_stream()`` again and again, feeding each item to ``deliver``.
 
     ``state`` is what ``/healthz`` shows: ``starting``, ``running``, ``restarting``
-    (after a failure or a stall, waiting out the back-off) or ``stopped``.
+    (after a failure or a stall, waiting out the back-off) or ``stopped``;
+    :meth:`on_state_change` callbacks hear each change as it happens.
     """
 
     def __init__(
@@ -36,11 +37,26 @@ class Supervisor:
         self._deliver = deliver
         self._stall_timeout = stall_timeout
         self._backoff_min, self._backoff_max = backoff
-        self.state = "starting"
+        self._state = "starting"
+        self._state_listeners: list[Callable[[str], None]] = []
         self.last_error: str | None = None
         self.restarts = 0
         self.items = 0
         self.last_item_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            for listener in self._state_listeners:
+                listener(state)
+
+    def on_state_change(self, listener: Callable[[str], None]) -> None:
+        self._state_listeners.append(listener)
 
     async def run(self) -> None:
         delay = self._backoff_min
@@ -69,7 +85,10 @@ class Supervisor:
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(anext(stream), self._stall_timeout)
+                    # Not wait_for(): on Python 3.11 it runs anext() in a task of its own
+                    # (one per frame) and loses a cancellation that coincides with an item.
+                    async with asyncio.timeout(self._stall_timeout):
+                        item = await anext(stream)
                 except StopAsyncIteration:
                     return
                 except asyncio.TimeoutError:

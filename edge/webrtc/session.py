@@ -204,6 +204,10 @@ class ViewerSession:
         if change.addresses_changed:
             self._notify({"type": "network-change"})
 
+    def camera_state_changed(self, state: str) -> None:
+        """Tell the page, so that it waits for the camera instead of restarting ICE for nothing."""
+        self._notify({"type": "camera", "state": state})
+
     def _on_new_pair(self, local: tuple[str, int]) -> None:
         # The browser lost frames while the path was down; without a keyframe it
         # cannot show anything until it asks (after NACKs fail) or the GOP ends.
@@ -234,6 +238,8 @@ class ViewerSession:
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if channel.label == CONTROL_CHANNEL:
             self._control = channel
+            if self._video.supervisor.state != "running":  # a page that arrived while the camera is down
+                self.camera_state_changed(self._video.supervisor.state)
 
     def _notify(self, message: dict) -> None:
         if self._control is not None and self._control.readyState == "open":

@@ -1,4 +1,4 @@
-"""All viewer sessions: creation, lookup, reaping of those that never connect, network changes."""
+"""All viewer sessions: creation, lookup, reaping of those that never connect, network and camera changes."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Viewers:
         self._config = config
         self._sessions: dict[str, ViewerSession] = {}
         self.total_sessions = 0
+        video.supervisor.on_state_change(self._camera_state_changed)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -79,6 +80,10 @@ class Viewers:
                 if session.connected_at is None and now - session.created_at > timeout:
                     log.info("viewer %s: never connected, closing", session.id[:8])
                     await session.close()
+
+    def _camera_state_changed(self, state: str) -> None:
+        for session in list(self._sessions.values()):
+            session.camera_state_changed(state)
 
     async def follow_network(self, netwatch: NetworkWatch) -> None:
         """Tell every session about changes to the interfaces we offer candidates on."""

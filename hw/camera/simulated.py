@@ -29,20 +29,30 @@ class SimulatedCamera(Camera):
         self.settings = settings
         self._keyframe_requested = threading.Event()
         self._fault: str | None = None
+        self._unplugged_until = 0.0  # time.monotonic()
 
-    def inject_fault(self, kind: str) -> None:
-        """Make the running capture fail as real cameras do: ``"crash"`` (an error) or ``"stall"`` (silence).
+    def inject_fault(self, kind: str, seconds: float = 0.0) -> None:
+        """Make the running capture fail as real cameras do: ``"crash"`` (an error),
+        ``"stall"`` (silence) or ``"unplugged"`` (an error, and the camera cannot be
+        opened for ``seconds``, like a loose ribbon cable).
 
-        Lets tests and someone trying the daemon see recovery; the next ``frames()`` works again.
+        Lets tests and someone trying the daemon see recovery; otherwise the next ``frames()`` works again.
         """
-        if kind not in ("crash", "stall"):
-            raise ValueError(f"unknown fault {kind!r}: use \"crash\" or \"stall\"")
+        if kind not in ("crash", "stall", "unplugged"):
+            raise ValueError(f"unknown fault {kind!r}: use \"crash\", \"stall\" or \"unplugged\"")
+        if not 0 <= seconds <= 600:
+            raise ValueError(f"seconds must be between 0 and 600, not {seconds!r}")
+        if kind == "unplugged":
+            self._unplugged_until = time.monotonic() + seconds
+            kind = "crash"
         self._fault = kind
 
     def request_keyframe(self) -> None:
         self._keyframe_requested.set()
 
     async def frames(self) -> AsyncIterator[H264AccessUnit]:
+        if time.monotonic() < self._unplugged_until:
+            raise CameraError("simulated camera unplugged: no camera detected")
         self._fault = None
         bridge: ThreadBridge[H264AccessUnit] = ThreadBridge(asyncio.get_running_loop(), maxlen=60)
         stop = threading.Event()

@@ -4,8 +4,10 @@
 //   - ICE reports 'disconnected' or 'failed' (the UI passes these on), or
 //   - frames stop: about 15 frame intervals without a new one.
 // After two failed restarts in a row it gives up, and the UI starts a fresh
-// session. What the person sees is driven by frames alone: 'reconnecting'
-// while they are stalled, live again with the first new one.
+// session. While the camera itself is down (the server says so on the same
+// data channel) there is nothing to restart: it waits, and says why.
+// What the person sees is driven by frames: 'reconnecting' (or 'camera
+// restarting') while they are stalled, live again with the first new one.
 
 import { WhepError } from './whep.js';
 
@@ -23,7 +25,7 @@ export class PathKeeper {
    * @param {WhepSession} session
    * @param {HTMLVideoElement} video
    * @param {object} callbacks
-   *   onStall(reason)          frames stopped: show 'reconnecting'
+   *   onStall(reason)          frames stopped ('no frames'), or the camera is down ('camera'): show it
    *   onFrames(recoveryMs)     frames are back after a stall (ms since the trouble began): show 'live'
    *   onRestarted()            an ICE restart completed
    *   onGiveUp(error)          restarts failed: start a fresh session
@@ -37,7 +39,10 @@ export class PathKeeper {
     this._lastFrameAt = null;   // performance.now() of the latest presented frame
     this._frameIntervalMs = 1000 / 30;
     this._troubleAt = null;     // when the current trouble was first noticed
-    this._stalled = false;
+    this._stalled = false;      // frames stopped, and the person has been told
+    this._cameraDown = false;   // the server says its camera is restarting
+    this._awaitingCamera = false; // it is running again: its first frames are due
+    this._expectFramesFrom = 0; // performance.now() from which a stall is counted
 
     // Unreliable beyond 1 s: a notice stuck behind a dead path is stale when it gets through.
     const channel = session.pc.createDataChannel(CONTROL_CHANNEL, { maxPacketLifeTime: 1000 });
@@ -67,7 +72,7 @@ export class PathKeeper {
   /** Restart ICE in place, unless one is under way or nothing has played yet. */
   async restart(reason) {
     const session = this.session;
-    if (this._restarting || session.closed || this._lastFrameAt === null) return;
+    if (this._restarting || session.closed || this._lastFrameAt === null || this._cameraDown) return;
     this._restarting = true;
     this._troubleAt ??= performance.now();
     try {
@@ -83,7 +88,7 @@ export class PathKeeper {
           this.callbacks.onRestarted();
           return;
         } catch (err) {
-          if (session.closed) return;
+          if (session.closed || this._cameraDown) return; // no fault of the path: wait for the camera
           this._failedInARow += 1;
           console.warn(`ICE restart (${reason}) failed:`, err?.message ?? err);
           if ((err?.status >= 400 && err.status < 500) || this._failedInARow >= MAX_FAILED_RESTARTS) {
@@ -101,6 +106,23 @@ export class PathKeeper {
     let message;
     try { message = JSON.parse(data); } catch { return; }
     if (message?.type === 'network-change') this.restart('the camera\'s network changed');
+    if (message?.type === 'camera') this._cameraStateChanged(message.state);
+  }
+
+  _cameraStateChanged(state) {
+    const down = state !== 'running';
+    if (down === this._cameraDown) return;
+    this._cameraDown = down;
+    const now = performance.now();
+    if (down) {
+      this._stalled = true;
+      this._troubleAt ??= now;
+      this.callbacks.onStall('camera');
+    } else {
+      // Give its first frames the usual time to arrive before suspecting the path.
+      this._expectFramesFrom = now;
+      this._awaitingCamera = true;
+    }
   }
 
   _giveUp(err) {
@@ -124,6 +146,7 @@ export class PathKeeper {
         this._frameIntervalMs += (interval - this._frameIntervalMs) / 8;
       }
       this._lastFrameAt = now;
+      this._awaitingCamera = false;
       if (this._stalled) {
         this._stalled = false;
         this.callbacks.onFrames(now - this._troubleAt);
@@ -139,11 +162,13 @@ export class PathKeeper {
       this._stop();
       return;
     }
-    if (this._lastFrameAt === null || this._stalled || document.hidden || this.video.paused) return;
+    if (this._lastFrameAt === null || this._cameraDown || document.hidden || this.video.paused) return;
     const stallMs = Math.min(Math.max(STALL_FRAME_INTERVALS * this._frameIntervalMs, STALL_MIN_MS), STALL_MAX_MS);
     const now = performance.now();
-    if (now - this._lastFrameAt > stallMs) {
+    if (now - Math.max(this._lastFrameAt, this._expectFramesFrom) <= stallMs) return;
+    if (!this._stalled || this._awaitingCamera) {
       this._stalled = true;
+      this._awaitingCamera = false;
       this._troubleAt ??= now;
       this.callbacks.onStall('no frames');
       this.restart('no frames');
@@ -156,7 +181,7 @@ export class PathKeeper {
    */
   async _framesSince(since, decodedBefore, timeoutMs) {
     const end = performance.now() + timeoutMs;
-    for (let n = 0; !this.session.closed && performance.now() < end; n++) {
+    for (let n = 0; !this.session.closed && !this._cameraDown && performance.now() < end; n++) {
       if (this._lastFrameAt !== null && this._lastFrameAt > since) return true;
       if (n % 10 === 9 && (await framesDecoded(this.session.pc)) > decodedBefore) return true;
       await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS / 2));

@@ -91,7 +91,9 @@ function connect() {
   conn.live = false;
   hooks.pc = session.pc;
   const keeper = new PathKeeper(session, ui.video, {
-    onStall: () => { if (session === conn.session) setState('reconnecting'); },
+    onStall: (reason) => {
+      if (session === conn.session) setState('reconnecting', reason === 'camera' ? 'camera restarting…' : undefined);
+    },
     onFrames: (ms) => {
       if (session !== conn.session) return;
       hooks.lastRecoveryMs = ms;

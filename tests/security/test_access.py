@@ -123,7 +123,8 @@ def test_the_page_asks_for_the_token_when_it_has_none(chromium, daemon_factory):
     page.fill("#login-token", TEST_TOKEN)
     page.click("#login button[type=submit]")
     wait_live(page)
-    assert page.is_hidden("#login")
+    state = page.evaluate("JSON.stringify({...window.edgeViewer, pc: undefined})")
+    assert page.is_hidden("#login"), f"the login form is still shown; page: {state}; daemon log:\n{daemon.log()[-2000:]}"
 
 
 def test_https_with_a_self_signed_certificate(daemon_factory, tmp_path):

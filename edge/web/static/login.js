@@ -26,8 +26,15 @@ export function forgetTokenInAddress() {
   window.history.replaceState(window.history.state, '', url);
 }
 
-/** Show the login form until a token is accepted; resolves then. */
+let asking = null; // the pending askForToken() promise: one form, one listener
+
+/** Show the login form until a token is accepted; resolves then (the same promise for every caller meanwhile). */
 export function askForToken() {
+  asking ??= showLoginForm().finally(() => { asking = null; });
+  return asking;
+}
+
+function showLoginForm() {
   const form = document.getElementById('login');
   const input = form.querySelector('input[name="token"]');
   const error = form.querySelector('.login-error');

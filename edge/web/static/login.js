@@ -26,22 +26,32 @@ export function forgetTokenInAddress() {
   window.history.replaceState(window.history.state, '', url);
 }
 
-let asking = null; // the pending askForToken() promise: one form, one listener
+let asking = null; // { promise, close } while the form is shown: one form, one listener
 
 /** Show the login form until a token is accepted; resolves then (the same promise for every caller meanwhile). */
 export function askForToken() {
-  asking ??= showLoginForm().finally(() => { asking = null; });
-  return asking;
+  asking ??= showLoginForm();
+  return asking.promise;
+}
+
+/** Take the form away unanswered: video plays, so this page is logged in after all. */
+export function dismissLogin() {
+  asking?.close();
+  asking = null;
 }
 
 function showLoginForm() {
   const form = document.getElementById('login');
   const input = form.querySelector('input[name="token"]');
   const error = form.querySelector('.login-error');
-  form.hidden = false;
-  input.focus();
-  return new Promise((resolve) => {
-    const onSubmit = async (ev) => {
+  let onSubmit;
+  const close = () => {
+    form.removeEventListener('submit', onSubmit);
+    form.hidden = true;
+    input.value = '';
+  };
+  const promise = new Promise((resolve) => {
+    onSubmit = async (ev) => {
       ev.preventDefault();
       error.textContent = '';
       try {
@@ -51,11 +61,13 @@ function showLoginForm() {
         input.select();
         return;
       }
-      form.removeEventListener('submit', onSubmit);
-      form.hidden = true;
-      input.value = '';
+      close();
+      asking = null;
       resolve();
     };
-    form.addEventListener('submit', onSubmit);
   });
+  form.addEventListener('submit', onSubmit);
+  form.hidden = false;
+  input.focus();
+  return { promise, close };
 }

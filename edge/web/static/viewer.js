@@ -12,7 +12,7 @@
 import { WhepSession, WhepError, timedFetch } from './whep.js';
 import { StatsSampler } from './stats.js';
 import { PathKeeper } from './recovery.js';
-import { askForToken, forgetTokenInAddress, login } from './login.js';
+import { askForToken, dismissLogin, forgetTokenInAddress, login } from './login.js';
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
@@ -147,6 +147,7 @@ function markLive(session) {
   conn.live = true;
   conn.backoffMs = RECONNECT_MIN_MS;
   clearTimeout(conn.liveTimer);
+  dismissLogin();
   setState('live');
 }
 

@@ -139,7 +139,7 @@ class ViewerSession:
         empty, and the browser's checks may well arrive after its PATCH.
         """
         for line in candidates:
-            if _is_mdns_candidate("a=" + line):
+            if _is_mdns_candidate("a=candidate:" + line):
                 self._remote_hides_addresses = True
                 continue
             candidate = candidate_from_sdp(line)

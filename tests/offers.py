@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Coroutine, TypeVar
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
+
+T = TypeVar("T")
 
 
 async def _offer(video: bool = True, audio: bool = True, video_codecs: str | None = None) -> str:
@@ -24,7 +27,11 @@ async def _offer(video: bool = True, audio: bool = True, video_codecs: str | Non
         await pc.close()
 
 
-def make_offer(**kwargs) -> str:
-    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+def run_in_own_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run an aiortc coroutine in a thread of its own: Playwright's sync API keeps an event loop in this one."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _offer(**kwargs)).result()
+        return pool.submit(asyncio.run, coro).result()
+
+
+def make_offer(**kwargs) -> str:
+    return run_in_own_loop(_offer(**kwargs))

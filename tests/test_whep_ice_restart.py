@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from tests.offers import make_offer
+from tests.offers import make_offer, run_in_own_loop
 from tests.test_browser_live import CAMERA_SMALL
 
 SDP = {"Content-Type": "application/sdp"}
@@ -107,6 +107,5 @@ def test_a_player_hiding_its_addresses_connects_even_if_its_end_of_candidates_co
     # Its only usable address is the one its checks come from (peer-reflexive): the
     # end of its mDNS-only candidates must not end the session before they arrive.
     daemon = daemon_factory(CAMERA_SMALL)
-    with ThreadPoolExecutor(1) as pool:  # an event loop of its own, away from Playwright's
-        outcome = pool.submit(asyncio.run, _connect_hiding_addresses(daemon)).result()
+    outcome = run_in_own_loop(_connect_hiding_addresses(daemon))
     assert outcome == (204, "connected", ["connected"])

@@ -19,6 +19,15 @@ def wait_health(daemon, predicate, timeout: float = 30) -> dict:
         time.sleep(0.1)  # the daemon's state, polled: there is no event to wait on from outside
 
 
+def wait_for_the_restarted_camera(page, index_before: int) -> None:
+    """The page shows frames from the restarted camera (its index starts again), and they advance."""
+    page.wait_for_function(
+        f"() => {{ const c = ({FRAME_CODE_JS})(); return c && c.frameIndex < {index_before}; }}", timeout=20000
+    )
+    start = page.evaluate(FRAME_CODE_JS)["frameIndex"]
+    page.wait_for_function(f"() => ({FRAME_CODE_JS})().frameIndex > {start} + 10", timeout=20000)
+
+
 def test_camera_crash_and_stall_recover_while_a_browser_watches(chromium, daemon_factory):
     daemon = daemon_factory(CAMERA_SMALL)
     page = open_viewer(chromium, daemon)
@@ -30,12 +39,7 @@ def test_camera_crash_and_stall_recover_while_a_browser_watches(chromium, daemon
         degraded = wait_health(daemon, lambda h: h["camera"]["restarts"] > restarts)
         assert degraded["camera"]["last_error"]
         wait_health(daemon, lambda h: h["camera"]["state"] == "running" and h["status"] == "ok")
-        # The same page, the same session: frames from the restarted camera (its index starts again).
-        page.wait_for_function(
-            f"() => {{ const c = ({FRAME_CODE_JS})(); return c && c.frameIndex < {before}; }}", timeout=20000
-        )
-        start = page.evaluate(FRAME_CODE_JS)["frameIndex"]
-        page.wait_for_function(f"() => ({FRAME_CODE_JS})().frameIndex > {start} + 10", timeout=20000)
+        wait_for_the_restarted_camera(page, before)
     assert page.evaluate("window.edgeViewer.sessionsStarted") == 1
     assert "camera (simulated) stalled" in daemon.log() and "injected fault" in daemon.log()
 
@@ -59,12 +63,8 @@ def test_an_unplugged_camera_is_waited_for_not_taken_for_a_network_fault(chromiu
     assert daemon.request("POST", "/api/sim/camera/fault", json=fault).status_code == 204
     page.wait_for_function("() => window.__statuses.includes('camera restarting…')", timeout=10000)
     wait_health(daemon, lambda h: h["camera"]["restarts"] >= 3 and h["camera"]["state"] == "running", timeout=60)
-    page.wait_for_function(
-        f"() => {{ const c = ({FRAME_CODE_JS})(); return c && c.frameIndex < {before}; }}", timeout=20000
-    )
+    wait_for_the_restarted_camera(page, before)
     page.wait_for_function("() => window.edgeViewer.state === 'live'", timeout=10000)
-    start = page.evaluate(FRAME_CODE_JS)["frameIndex"]
-    page.wait_for_function(f"() => ({FRAME_CODE_JS})().frameIndex > {start} + 10", timeout=20000)
     assert page.evaluate("[window.edgeViewer.sessionsStarted, window.edgeViewer.iceRestarts]") == [1, 0]
     assert "no camera detected" in daemon.log()
 

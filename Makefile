@@ -2,21 +2,29 @@
 # `make test` installs what the tests need and runs the whole suite.
 
 VENV      ?= .venv
+# Debian's own interpreter when there is one: the Python that Raspberry Pi OS runs the daemon with.
+PYTHON3   ?= $(firstword $(wildcard /usr/bin/python3) python3)
 PY        := $(VENV)/bin/python
 PIP       := $(PY) -m pip --disable-pip-version-check -q
 ARGS      ?=
 PYTEST_ARGS ?=
-# Debian packages the tests use, as "command:package" pairs; only missing ones are installed.
-TEST_TOOLS := chromium:chromium ffprobe:ffmpeg arecord:alsa-utils shellcheck:shellcheck \
-              systemd-analyze:systemd debootstrap:debootstrap ip:iproute2 dpkg-deb:dpkg \
-              dpkg-scanpackages:dpkg-dev zstd:zstd unshare:util-linux
+# Debian packages the tests use; only missing ones are installed (image/lib/apt-need.sh).
+#   browsers: chromium, and libatomic1 for Playwright's bundled node
+#   media clients: ffmpeg (ffprobe), alsa-utils (arecord)
+#   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3
+#   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
+#   network namespaces: iproute2
+TEST_DEBS := chromium libatomic1 ffmpeg alsa-utils \
+             python3-gi gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+             gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
+             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2
 
 .PHONY: run test venv test-deps system-deps bench clean
 .DEFAULT_GOAL := run
 
 $(PY):
-	@python3 -c 'import ensurepip, venv' 2>/dev/null || $(MAKE) --no-print-directory apt PACKAGES=python3-venv
-	python3 -m venv $(VENV)
+	@$(PYTHON3) -c 'import ensurepip, venv' 2>/dev/null || bash image/lib/apt-need.sh python3-venv
+	$(PYTHON3) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install --upgrade pip
@@ -33,20 +41,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/edge run $(ARGS)
 
 system-deps:
-	@missing=""; for pair in $(TEST_TOOLS); do \
-	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
-	done; \
-	if [ -n "$$missing" ]; then $(MAKE) --no-print-directory apt PACKAGES="$$missing"; fi
-
-# Installs Debian packages when running as root (CI, a fresh machine); otherwise says what to install.
-apt:
-	@if [ "$$(id -u)" = 0 ]; then \
-	  echo "installing Debian packages:$(PACKAGES)"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PACKAGES) >/dev/null; \
-	else \
-	  echo "please install these Debian packages first: sudo apt-get install$(PACKAGES)"; exit 1; \
-	fi
+	@bash image/lib/apt-need.sh $(TEST_DEBS)
 
 test-deps: system-deps $(VENV)/.test-installed
 

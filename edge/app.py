@@ -130,6 +130,7 @@ class Daemon:
 
     async def start(self) -> None:
         aiortc_ext.restrict_host_interfaces(self.config.webrtc.interfaces)
+        aiortc_ext.offer_dtls_ciphers_for_rsa_peers()
         self._spawn(self.video.run(), "camera")
         if self.audio:
             self._spawn(self.audio.run(), "microphone")

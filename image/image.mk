@@ -4,6 +4,8 @@
 #   make image-test        those tests only (shellcheck, systemd-analyze, install.sh in a chroot)
 #   make check-arm64       the package installed and run in an emulated arm64 chroot, with a
 #                          WHEP exchange from the host (root; first run builds the chroot)
+#   make check-fresh       the README's two commands (make run, make test) on a bare Debian 12
+#                          root from a clean clone of HEAD (root; first run builds the root)
 #   make image-clean-cache remove the cached chroots and wheelhouses
 #
 # Variables: EDGE_TEST_CACHE (default /var/cache/edge-tests), IMAGE_PYTHON (the project's
@@ -19,7 +21,7 @@ IMAGE_TEST_DEBS := shellcheck systemd debootstrap zstd util-linux dpkg-dev iprou
 # check-arm64: the above plus emulation.
 ARM64_DEBS := $(IMAGE_TEST_DEBS) qemu-user-static binfmt-support
 
-.PHONY: image-test-deps image-test check-arm64 image-clean-cache
+.PHONY: image-test-deps image-test check-arm64 check-fresh image-clean-cache
 
 image-test-deps:
 	@bash image/lib/apt-need.sh $(IMAGE_TEST_DEBS)
@@ -31,5 +33,9 @@ check-arm64:
 	@bash image/lib/apt-need.sh $(ARM64_DEBS)
 	EDGE_TEST_CACHE=$(EDGE_TEST_CACHE) EDGE_PYTHON=$(abspath $(IMAGE_PYTHON)) bash image/check-arm64.sh
 
+check-fresh:
+	@bash image/lib/apt-need.sh debootstrap zstd util-linux git
+	EDGE_TEST_CACHE=$(EDGE_TEST_CACHE) bash image/check-fresh.sh
+
 image-clean-cache:
-	rm -rf --one-file-system $(EDGE_TEST_CACHE)/debian-*.tar.zst $(EDGE_TEST_CACHE)/wheelhouse-*
+	rm -rf --one-file-system $(EDGE_TEST_CACHE)/debian-*.tar.zst $(EDGE_TEST_CACHE)/wheelhouse-* $(EDGE_TEST_CACHE)/fresh-*

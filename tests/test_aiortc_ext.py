@@ -7,6 +7,9 @@ import inspect
 import aioice
 import aioice.ice
 import aiortc
+import pytest
+from aiortc.rtcdtlstransport import SRTP_AES128_CM_SHA1_80, RTCCertificate, RTCDtlsTransport
+from OpenSSL import SSL
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpsender import RTCRtpSender as SenderClass
@@ -175,3 +178,75 @@ async def test_an_ice_restart_moves_to_a_new_pair_in_place(monkeypatch):
         assert again.candidates[0].split()[5] == str(selected[0][1])
     finally:
         await asyncio.gather(server_transport.stop(), old_client.close(), new_client.close())
+
+
+# --- DTLS cipher suites ---------------------------------------------------------------
+
+def _rsa_dtls_server() -> SSL.Context:
+    """A DTLS server as webrtcbin's: an RSA certificate, OpenSSL's default suites."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webrtcbin")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                   .sign(key, hashes.SHA256()))
+    context = SSL.Context(SSL.DTLS_METHOD)
+    context.use_certificate(certificate)
+    context.use_privatekey(key)
+    context.set_verify(SSL.VERIFY_PEER, lambda *args: True)
+    context.set_tlsext_use_srtp(b"SRTP_AES128_CM_SHA1_80")
+    return context
+
+
+def _handshake(client_context: SSL.Context, server_context: SSL.Context) -> str:
+    """Run a DTLS handshake in memory; return the negotiated cipher."""
+    client, server = SSL.Connection(client_context), SSL.Connection(server_context)
+    client.set_connect_state()
+    server.set_accept_state()
+    done = {client: False, server: False}
+    for _ in range(20):
+        for side, other in ((client, server), (server, client)):
+            if not done[side]:
+                try:
+                    side.do_handshake()
+                    done[side] = True
+                except SSL.WantReadError:
+                    pass
+            while True:
+                try:
+                    other.bio_write(side.bio_read(65536))
+                except SSL.WantReadError:
+                    break
+        if all(done.values()):
+            return client.get_cipher_name()
+    raise AssertionError("DTLS handshake did not finish")
+
+
+def test_aiortc_still_builds_its_dtls_context_where_we_wrap_it():
+    source = inspect.getsource(RTCCertificate._create_ssl_context)
+    assert "set_cipher_list(" in source and "ECDHE-RSA" not in source, "aiortc changed its DTLS suites: re-check"
+    assert "self.__local_certificate._create_ssl_context(" in inspect.getsource(RTCDtlsTransport.start)
+
+
+def test_dtls_client_agrees_with_an_rsa_certificate_server(monkeypatch):
+    monkeypatch.setattr(RTCCertificate, "_create_ssl_context", RTCCertificate._create_ssl_context)  # restored after
+    srtp = [SRTP_AES128_CM_SHA1_80]
+    certificate = RTCCertificate.generateCertificate()
+    stock = aiortc_ext._original_create_ssl_context(certificate, srtp)
+    with pytest.raises(SSL.Error, match="no shared cipher|handshake failure"):
+        _handshake(stock, _rsa_dtls_server())  # aiortc as it comes: what webrtcbin saw
+
+    aiortc_ext.offer_dtls_ciphers_for_rsa_peers()
+    aiortc_ext.offer_dtls_ciphers_for_rsa_peers()  # idempotent: still one wrap
+    ours = certificate._create_ssl_context(srtp)
+    offered = [name for name in SSL.Connection(ours).get_cipher_list() if not name.startswith("TLS_")]  # TLS 1.3 only
+    assert offered[:2] == ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256"]
+    assert all(name.startswith("ECDHE-") for name in offered)
+    assert _handshake(ours, _rsa_dtls_server()) == "ECDHE-RSA-AES128-GCM-SHA256"

@@ -1,6 +1,6 @@
 import pytest
 
-from edge.signaling.offer import OfferError, check_offer
+from edge.signaling.offer import OfferError, accepted_media, check_offer
 from edge.signaling.sdpfrag import SdpFragError, parse_sdpfrag
 from edge.webrtc.session import without_mdns_candidates
 from tests.offers import make_offer
@@ -75,3 +75,18 @@ def test_an_offer_loses_its_mdns_candidates_and_then_its_end_of_candidates():
                               "a=candidate:2 1 udp 2130706431 192.0.2.7 40001 typ host\r\n")
     plain = offer.replace("6f1e2d4c.local", "192.0.2.8")
     assert without_mdns_candidates(plain) == (plain, False)
+
+
+def bundle_only_audio(offer: str) -> str:
+    """The offer as a max-bundle offerer (GStreamer's webrtcbin) writes it: audio on port 0, bundle-only."""
+    head, audio = offer.split("m=audio ", 1)
+    return head + "m=audio 0 " + audio.split(" ", 1)[1].replace("a=mid:", "a=bundle-only\r\na=mid:", 1)
+
+
+def test_a_bundle_only_section_wants_media_and_a_rejected_one_does_not(good_offer):
+    bundled = check_offer(bundle_only_audio(good_offer))
+    assert [m.port for m in bundled.media if m.kind == "audio"] == [0]
+    assert len(accepted_media(bundled, "audio")) == 1
+    rejected = bundle_only_audio(good_offer).replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0")
+    assert "a=group:BUNDLE 0\r\n" in rejected
+    assert accepted_media(check_offer(rejected), "audio") == []

@@ -17,6 +17,18 @@ class OfferError(ValueError):
     pass
 
 
+def accepted_media(description: sdp.SessionDescription, kind: str) -> list[sdp.MediaDescription]:
+    """The offer's sections of ``kind`` that want media.
+
+    Port 0 rejects a section, except in a BUNDLE group: a ``bundle-only`` section
+    (RFC 8843; GStreamer's webrtcbin with max-bundle offers audio so) has port 0
+    and rides on the group's transport. aiortc's parser drops the ``bundle-only``
+    line, so group membership tells.
+    """
+    bundled = {mid for group in description.group if group.semantic == "BUNDLE" for mid in group.items}
+    return [m for m in description.media if m.kind == kind and (m.port != 0 or m.rtp.muxId in bundled)]
+
+
 def check_offer(text: str) -> sdp.SessionDescription:
     """Parse an offer; raise :class:`OfferError` naming what is wrong with it."""
     if not text.startswith("v=0"):
@@ -28,7 +40,7 @@ def check_offer(text: str) -> sdp.SessionDescription:
         description = sdp.SessionDescription.parse(text)
     except Exception as exc:  # aiortc's parser raises whatever the bad line provokes
         raise OfferError(f"malformed SDP: {exc or type(exc).__name__}") from None
-    videos = [m for m in description.media if m.kind == "video" and m.port != 0]
+    videos = accepted_media(description, "video")
     if not videos:
         raise OfferError("the offer has no video section: add a recvonly video transceiver")
     video = videos[0]

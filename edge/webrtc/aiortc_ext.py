@@ -13,6 +13,9 @@ and is the sibling module ``ice_restart``, guarded by the same tests):
    its SPS) so the answer describes the stream actually sent.
 3. Host candidates: aioice offers every address but loopback. We choose which
    interfaces are offered (a Pi often also has docker0, a VPN, usb0).
+4. DTLS cipher suites: aiortc offers only ECDHE-ECDSA suites, so a peer whose
+   DTLS server has an RSA certificate (GStreamer's webrtcbin, under ``whepsrc``
+   and many NVRs) fails with "no shared cipher". We offer RSA suites as well.
 """
 
 from __future__ import annotations
@@ -21,11 +24,27 @@ from typing import Callable, Iterable
 
 import aioice.ice
 import ifaddr
+from OpenSSL import SSL
 from aiortc import RTCRtpSender
 from aiortc.codecs import CODECS
+from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtcpFeedback
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
+_original_create_ssl_context = RTCCertificate._create_ssl_context
+
+# AEAD suites first, for ECDSA peers (browsers, aiortc) and RSA peers (webrtcbin);
+# aiortc's own two CBC suites last, so that no peer that worked before is refused.
+DTLS_CIPHERS = ":".join((
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+    "ECDHE-ECDSA-AES128-SHA",
+    "ECDHE-ECDSA-AES256-SHA",
+)).encode()
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
@@ -109,3 +128,18 @@ def restrict_host_interfaces(interfaces: Iterable[str]) -> None:
         return host_addresses(names, use_ipv4, use_ipv6)
 
     aioice.ice.get_host_addresses = get_host_addresses
+
+
+def offer_dtls_ciphers_for_rsa_peers() -> None:
+    """Make every new DTLS association offer :data:`DTLS_CIPHERS` (idempotent).
+
+    As the WHEP answerer the daemon is the DTLS client: its hello must name a
+    suite that fits the viewer's certificate, whatever its key type.
+    """
+
+    def create_ssl_context(certificate: RTCCertificate, srtp_profiles: list[SRTPProtectionProfile]) -> SSL.Context:
+        context = _original_create_ssl_context(certificate, srtp_profiles)
+        context.set_cipher_list(DTLS_CIPHERS)
+        return context
+
+    RTCCertificate._create_ssl_context = create_ssl_context  # type: ignore[method-assign]

@@ -22,6 +22,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
+from edge.signaling.offer import accepted_media
 from edge.signaling.sdpfrag import format_sdpfrag
 from edge.webrtc import aiortc_ext
 from edge.webrtc.ice_restart import IceAgent, ice_transport
@@ -108,7 +109,7 @@ class ViewerSession:
         video_sender = self.pc.addTrack(self.video_track)
         aiortc_ext.on_keyframe_request(video_sender, self._video.request_keyframe)
         self._transceiver_of(video_sender).setCodecPreferences(aiortc_ext.h264_preferences(profile_level_id))
-        wants_audio = any(m.kind == "audio" and m.port != 0 for m in offer.media)
+        wants_audio = bool(accepted_media(offer, "audio"))
         if self.audio_track is not None and not wants_audio:  # a video-only player
             self.audio_track.stop()
             self.audio_track = None

@@ -1,0 +1,128 @@
+#!/bin/bash
+# shellcheck source-path=SCRIPTDIR
+# make check-fresh: the README's two commands on a bare Debian 12, as a new user runs them.
+#
+# 1. a minimal Debian Bookworm root for this machine's architecture (debootstrap
+#    --variant=minbase plus make, git, python3, ca-certificates, curl: a fresh cloud or
+#    container image), built once and cached as a tarball in $EDGE_TEST_CACHE;
+# 2. a clean clone of this repository's HEAD in it;
+# 3. inside it, as a machine of its own would: `make run` until /healthz answers, then
+#    `make test` with $EDGE_FRESH_TESTS (default: one test of each kind of tool: the
+#    browser, GStreamer, network namespaces, ALSA, recording with ffprobe/PyAV, the
+#    image checks). `make test` installs every Debian and PyPI package the whole
+#    suite needs whatever tests it is given, so every install step is proven.
+#
+# The root runs in a private mount namespace with itself bind-mounted onto itself
+# (so `ip netns exec` can make "/" a slave mount) and /proc, /sys, /dev mounted; it
+# shares the host's network to reach the package registries. Downloaded .deb files
+# and pip's cache are kept in $EDGE_TEST_CACHE between runs (installs still run).
+#
+# Needs root, debootstrap, zstd, util-linux, git. Environment: EDGE_TEST_CACHE,
+# EDGE_FRESH_TESTS (pytest arguments), EDGE_FRESH_KEEP=1 keeps the work dir.
+set -Eeuo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+# shellcheck source=lib/chroot.sh
+source "$HERE/lib/chroot.sh"
+
+readonly SUITE=bookworm PORT=18080
+readonly BARE_PACKAGES=(make git python3 ca-certificates curl)
+TESTS="${EDGE_FRESH_TESTS:-tests/test_browser_live.py::test_live_video_and_audio_in_chromium \
+tests/test_webrtcbin_viewer.py tests/netns/test_netwatch.py tests/test_microphone_daemon.py \
+tests/recording/test_daemon_clips.py::test_a_simulated_press_makes_a_clip_with_pre_and_post_roll_that_plays \
+tests/image/test_static_checks.py}"
+
+((EUID == 0)) || edge_die "run as root (chroot, mounts, network namespaces)"
+for tool in debootstrap zstd unshare git; do
+    command -v "$tool" >/dev/null || edge_die "$tool missing: apt-get install debootstrap zstd util-linux git"
+done
+
+t_start=$SECONDS
+timing() { printf '%-34s %4d s\n' "$1" "$2" >&2; }
+
+tarball="$(edge_chroot_tarball "$(dpkg --print-architecture)" "$SUITE" "${BARE_PACKAGES[@]}")"
+t_root=$((SECONDS - t_start))
+
+work="$(mktemp -d /var/tmp/edge-fresh.XXXXXX)"
+cleanup() {
+    local rc=$?
+    if [[ "${EDGE_FRESH_KEEP:-0}" == 1 ]]; then
+        edge_log "kept $work"
+    else
+        edge_rm_chroot "$work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+root="$work/root"
+edge_chroot_extract "$tarball" "$root"
+# What a fresh Debian 12 machine is given by its provider: the archive (with security
+# updates), how apt reaches it, and a resolver. Nothing else of the host's.
+cp -a /etc/apt/sources.list.d/. "$root/etc/apt/sources.list.d/"
+[[ -f /etc/apt/sources.list ]] && cp /etc/apt/sources.list "$root/etc/apt/sources.list"
+for conf in /etc/apt/apt.conf.d/99*; do
+    [[ -f "$conf" ]] && cp "$conf" "$root/etc/apt/apt.conf.d/"
+done
+cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+git clone -q --no-hardlinks "$REPO" "$root/root/edge-camera"
+cache="$(edge_cache_dir)/fresh-$SUITE"
+mkdir -p "$cache/apt-archives/partial" "$cache/pip"
+
+# edge_machine SCRIPT: run a bash script as root in the bare root, as on its own machine.
+edge_machine() {
+    # shellcheck disable=SC2016 # the inner script expands its own positional parameters
+    unshare --mount --propagation private -- /bin/bash -c '
+        set -e
+        root="$1" cache="$2" script="$3"
+        mount --rbind "$root" "$root"
+        mount --make-rprivate "$root"
+        mount -t proc proc "$root/proc"
+        mount -t sysfs sysfs "$root/sys"
+        mount --rbind /dev "$root/dev"
+        mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
+        mount -t tmpfs -o mode=0755,nosuid,nodev run "$root/run"
+        mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$root/tmp"
+        mkdir -p "$root/root/.cache/pip"
+        mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
+        mount --bind "$cache/pip" "$root/root/.cache/pip"
+        cd "$root"
+        exec chroot . /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+            HOME=/root LANG=C.UTF-8 TERM=dumb CI=true /bin/bash -euo pipefail -c "$script"
+    ' edge-fresh "$root" "$cache" "$1"
+}
+
+# Keep downloaded packages (Debian's images delete them after each install).
+rm -f "$root/etc/apt/apt.conf.d/docker-clean"
+echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >"$root/etc/apt/apt.conf.d/10keep-debs"
+
+edge_log "make run on a bare Debian 12 (installs python3-venv and the daemon's PyPI packages)"
+t0=$SECONDS
+edge_machine "
+cd /root/edge-camera
+setsid make run ARGS='--host 127.0.0.1 --port $PORT' >/tmp/run.log 2>&1 &
+pid=\$!
+for _ in \$(seq 1 600); do
+    if curl -fsS http://127.0.0.1:$PORT/healthz; then echo; kill -TERM -- -\$pid; wait \$pid || true; exit 0; fi
+    kill -0 \$pid 2>/dev/null || break
+    sleep 1
+done
+tail -n 40 /tmp/run.log >&2
+echo 'make run did not answer /healthz' >&2
+kill -TERM -- -\$pid 2>/dev/null || true
+exit 1
+"
+t_run=$((SECONDS - t0))
+
+edge_log "make test there ($TESTS)"
+t0=$SECONDS
+edge_machine "cd /root/edge-camera && make test PYTEST_ARGS='-q -p no:cacheprovider $TESTS'"
+t_test=$((SECONDS - t0))
+
+echo >&2
+timing "bare root (cached: ~0)" "$t_root"
+timing "make run until /healthz answers" "$t_run"
+timing "make test (installs + tests)" "$t_test"
+timing "total" "$((SECONDS - t_start))"
+edge_log "check-fresh passed"

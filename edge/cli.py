@@ -62,14 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
         if overrides:
             config = with_overrides(config, "server", **overrides)
+        from edge.hardware import open_hardware
+
+        hardware = open_hardware(config, force_simulated=args.simulate)
     except ConfigError as exc:
         print(f"edge: configuration error: {exc}", file=sys.stderr)
         return 2
 
     from edge.app import serve
-    from edge.hardware import open_hardware
 
-    hardware = open_hardware(config, force_simulated=args.simulate)
     try:
         asyncio.run(serve(config, hardware))
     except OSError as exc:

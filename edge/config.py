@@ -149,7 +149,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    backend: str = key("auto", one_of("auto", "picamera2", "simulated"), "auto: the Pi camera if present, else simulated")
+    backend: str = key("auto", one_of("auto", "picamera2", "simulated"), "auto: picamera2 on a Raspberry Pi (with or without a camera connected), simulated elsewhere")
     width: int = key(1280, integer(64, 4096, even=True), "picture width in pixels")
     height: int = key(720, integer(64, 4096, even=True), "picture height in pixels")
     framerate: int = key(30, integer(1, 120), "frames per second")
@@ -159,8 +159,8 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class MicrophoneConfig:
-    backend: str = key("auto", one_of("auto", "alsa", "simulated", "none"), "auto: ALSA on a Pi, simulated otherwise")
-    device: str = key("default", text, "ALSA device, e.g. \"default\" or \"plughw:1,0\"")
+    backend: str = key("auto", one_of("auto", "alsa", "simulated", "none"), "auto: ALSA on a Raspberry Pi, simulated elsewhere")
+    device: str = key("auto", text, "ALSA device; auto: the first sound card that can record, through plughw (any format converted); or e.g. \"plughw:CARD=Device,DEV=0\"")
     bitrate: int = key(32_000, integer(6_000, 510_000), "Opus bitrate in bits per second")
 
 

@@ -1,14 +1,21 @@
-"""Choosing hardware backends by name, the way the config asks (kvmd-style)."""
+"""Choosing hardware backends by name, the way the config asks (kvmd-style).
+
+``auto`` is decided by the platform, one device at a time: on a Raspberry Pi the
+camera is picamera2, the microphone ALSA and GPIO real, whether or not a camera is
+connected (a Pi without one says so and keeps serving clips and the API; its
+trigger buttons still work). Anywhere else everything is simulated.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from edge.config import Config
-from hw.camera import Camera, CameraSettings, open_camera, pi_camera_present
+from edge.config import Config, ConfigError
+from hw.camera import Camera, CameraSettings, open_camera
 from hw.gpio import Gpio, open_gpio
 from hw.microphone import Microphone, open_microphone
+from hw.platform import EncoderLimits, Platform
 
 log = logging.getLogger(__name__)
 
@@ -21,19 +28,20 @@ class Hardware:
     gpio: Gpio  # gpiozero's mock pins when simulated; no pin is opened until asked
 
 
-def open_hardware(config: Config, force_simulated: bool) -> Hardware:
-    cam = config.camera
-    backend = cam.backend
+def open_hardware(config: Config, force_simulated: bool, platform: Platform | None = None) -> Hardware:
+    platform = platform or Platform()
+    on_pi = platform.is_raspberry_pi and not force_simulated
     if force_simulated:
-        backend = "simulated"
         log.info("Simulated hardware (--simulate): camera, microphone and GPIO are simulated")
-    elif backend == "auto":
-        if pi_camera_present():
-            backend = "picamera2"
-        else:
-            backend = "simulated"
-            log.info("No Pi camera found: running with simulated camera, microphone and GPIO")
-    simulated = backend == "simulated"
+    elif not platform.is_raspberry_pi:
+        log.info("Not a Raspberry Pi: camera, microphone and GPIO are simulated where set to \"auto\"")
+
+    cam = config.camera
+    camera_backend = "simulated" if force_simulated else cam.backend
+    if camera_backend == "auto":
+        camera_backend = "picamera2" if on_pi else "simulated"
+    if camera_backend == "picamera2":
+        check_encoder_limits(config, platform.h264_encoder())
     settings = CameraSettings(
         width=cam.width,
         height=cam.height,
@@ -41,15 +49,43 @@ def open_hardware(config: Config, force_simulated: bool) -> Hardware:
         bitrate=cam.bitrate,
         keyframe_interval=cam.keyframe_interval,
     )
-    camera = open_camera(backend, settings)
+    camera = open_camera(camera_backend, settings)
+    return Hardware(
+        camera=camera,
+        microphone=_open_microphone(config, force_simulated, on_pi, platform),
+        simulated=camera_backend == "simulated",
+        gpio=open_gpio(simulated=not on_pi),
+    )
 
+
+def _open_microphone(config: Config, force_simulated: bool, on_pi: bool, platform: Platform) -> Microphone | None:
     mic = config.microphone
-    mic_backend = mic.backend
-    if mic_backend == "auto":
-        mic_backend = "simulated" if simulated else "alsa"
-    elif force_simulated and mic_backend != "none":
-        mic_backend = "simulated"
-    microphone = None if mic_backend == "none" else open_microphone(mic_backend, mic.device)
-    if microphone is None:
+    backend = mic.backend
+    if backend == "none":
         log.info("Microphone disabled ([microphone] backend = \"none\"): video only")
-    return Hardware(camera=camera, microphone=microphone, simulated=simulated, gpio=open_gpio(simulated))
+        return None
+    if force_simulated or (backend == "auto" and not on_pi):
+        return open_microphone("simulated")
+    device = mic.device
+    if device == "auto":
+        found = platform.capture_devices()
+        if not found:
+            log.warning("No sound card that can record was found (arecord -l lists them): video only. "
+                        "Plug in a USB microphone and restart, or set [microphone] backend = \"none\".")
+            return None
+        device = found[0].plughw
+        log.info("Microphone: %s (%s)", device, found[0].name)
+    return open_microphone("alsa", device)
+
+
+def check_encoder_limits(config: Config, encoder: EncoderLimits | None) -> None:
+    """Refuse, at start-up, settings the camera's encoder cannot do, naming the key and the limit."""
+    if encoder is None:
+        return
+    cam = config.camera
+    for key_name, value in (("width", cam.width), ("height", cam.height)):
+        if value > encoder.max_side:
+            raise ConfigError(f"camera.{key_name} {value} is more than the {encoder.name} takes: at most {encoder.max_side}")
+    if not encoder.min_bitrate <= cam.bitrate <= encoder.max_bitrate:
+        raise ConfigError(f"camera.bitrate {cam.bitrate} is outside what the {encoder.name} takes: "
+                          f"{encoder.min_bitrate} to {encoder.max_bitrate}")

@@ -58,14 +58,25 @@ trap cleanup EXIT
 
 root="$work/root"
 edge_chroot_extract "$tarball" "$root"
-# What a fresh Debian 12 machine is given by its provider: the archive (with security
-# updates), how apt reaches it, and a resolver. Nothing else of the host's.
+# What a fresh Debian 12 machine is given by where it runs: the archive (with security
+# updates) and how apt reaches it, a resolver, the site's certificate authorities and
+# the variables that point tools at them. Nothing else of the host's.
+rm -f "$root/etc/apt/sources.list"
 cp -a /etc/apt/sources.list.d/. "$root/etc/apt/sources.list.d/"
 [[ -f /etc/apt/sources.list ]] && cp /etc/apt/sources.list "$root/etc/apt/sources.list"
 for conf in /etc/apt/apt.conf.d/99*; do
     [[ -f "$conf" ]] && cp "$conf" "$root/etc/apt/apt.conf.d/"
 done
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    edge_chroot_run "$root" update-ca-certificates >/dev/null
+fi
+site_env=()
+for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY SSL_CERT_FILE SSL_CERT_DIR \
+    REQUESTS_CA_BUNDLE PIP_CERT NODE_EXTRA_CA_CERTS; do
+    [[ -n "${!name:-}" ]] && site_env+=("$name=${!name}")
+done
 git clone -q --no-hardlinks "$REPO" "$root/root/edge-camera"
 cache="$(edge_cache_dir)/fresh-$SUITE"
 mkdir -p "$cache/apt-archives/partial" "$cache/pip"
@@ -76,6 +87,7 @@ edge_machine() {
     unshare --mount --propagation private -- /bin/bash -c '
         set -e
         root="$1" cache="$2" script="$3"
+        shift 3
         mount --rbind "$root" "$root"
         mount --make-rprivate "$root"
         mount -t proc proc "$root/proc"
@@ -89,8 +101,8 @@ edge_machine() {
         mount --bind "$cache/pip" "$root/root/.cache/pip"
         cd "$root"
         exec chroot . /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-            HOME=/root LANG=C.UTF-8 TERM=dumb CI=true /bin/bash -euo pipefail -c "$script"
-    ' edge-fresh "$root" "$cache" "$1"
+            HOME=/root LANG=C.UTF-8 TERM=dumb CI=true "$@" /bin/bash -euo pipefail -c "$script"
+    ' edge-fresh "$root" "$cache" "$1" "${site_env[@]}"
 }
 
 # Keep downloaded packages (Debian's images delete them after each install).
@@ -104,7 +116,7 @@ cd /root/edge-camera
 setsid make run ARGS='--host 127.0.0.1 --port $PORT' >/tmp/run.log 2>&1 &
 pid=\$!
 for _ in \$(seq 1 600); do
-    if curl -fsS http://127.0.0.1:$PORT/healthz; then echo; kill -TERM -- -\$pid; wait \$pid || true; exit 0; fi
+    if curl -fs http://127.0.0.1:$PORT/healthz; then echo; kill -TERM -- -\$pid; wait \$pid || true; exit 0; fi
     kill -0 \$pid 2>/dev/null || break
     sleep 1
 done

@@ -1,0 +1,127 @@
+"""What machine this is, read from the kernel: the Pi model, its H.264 encoder, sound
+cards that can record, GPIO chips.
+
+Everything is read below ``root`` (``/`` on a real machine), so tests and ``edge
+doctor`` checks run on a fake tree of the same files. Nothing here imports a
+hardware library: choosing backends must work on a Pi whose camera stack is broken.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# The VideoCore H.264 encoder (Pi Zero 2 W .. Pi 4) as V4L2 names it.
+VC4_ENCODER_NAME = "bcm2835-codec-encode"
+
+
+@dataclass(frozen=True)
+class EncoderLimits:
+    """What an H.264 encoder accepts; config values beyond these are refused at start-up."""
+
+    name: str
+    hardware: bool
+    max_side: int  # pixels, width and height each
+    min_bitrate: int
+    max_bitrate: int
+
+
+# The VC4 encoder: 25 kbit/s .. 25 Mbit/s (bcm2835-v4l2-codec's bitrate control), at most
+# 1920 px per side. The Pi 5 has no H.264 block: picamera2 encodes with libx264 on the CPU,
+# which keeps to level 4.2's 1080p too in practice (higher is far from real time there).
+VC4_ENCODER = EncoderLimits("VideoCore hardware encoder (bcm2835-codec)", True, 1920, 25_000, 25_000_000)
+PI5_SOFTWARE_ENCODER = EncoderLimits("Pi 5 software encoder (libx264 via picamera2)", False, 1920, 25_000, 25_000_000)
+
+
+@dataclass(frozen=True)
+class CaptureDevice:
+    """An ALSA PCM that can record."""
+
+    card: int
+    device: int
+    card_id: str  # e.g. "Device" for a USB microphone: stable across reboots, unlike the index
+    name: str
+
+    @property
+    def plughw(self) -> str:
+        """The device through ALSA's plug layer: any rate, format and channel count converted."""
+        return f"plughw:CARD={self.card_id},DEV={self.device}"
+
+
+@dataclass(frozen=True)
+class Platform:
+    root: Path = Path("/")
+
+    def _read(self, relative: str) -> str | None:
+        try:
+            return (self.root / relative).read_text(errors="replace")
+        except OSError:
+            return None
+
+    @property
+    def model(self) -> str | None:
+        """The board, e.g. "Raspberry Pi 4 Model B Rev 1.4" (from the device tree)."""
+        for path in ("proc/device-tree/model", "sys/firmware/devicetree/base/model"):
+            text = self._read(path)
+            if text:
+                return text.rstrip("\x00\n ")
+        return None
+
+    @property
+    def is_raspberry_pi(self) -> bool:
+        return (self.model or "").startswith("Raspberry Pi")
+
+    @property
+    def is_pi5(self) -> bool:
+        """A Pi 5, Pi 500 or Compute Module 5: no H.264 block."""
+        return self.model_family in (5, 500)
+
+    @property
+    def model_family(self) -> int | None:
+        match = re.match(r"Raspberry Pi (?:Compute Module |Zero )?(\d+)", self.model or "")
+        return int(match.group(1)) if match else None
+
+    def os_release(self) -> dict[str, str]:
+        values = {}
+        for line in (self._read("etc/os-release") or "").splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                values[name.strip()] = value.strip().strip('"')
+        return values
+
+    def v4l2_devices(self) -> dict[str, str]:
+        """``{"/dev/video11": "bcm2835-codec-encode", ...}``."""
+        devices = {}
+        base = self.root / "sys/class/video4linux"
+        for entry in sorted(base.glob("video*")) if base.is_dir() else ():
+            name = self._read(f"sys/class/video4linux/{entry.name}/name")
+            if name is not None:
+                devices[f"/dev/{entry.name}"] = name.strip()
+        return devices
+
+    def h264_encoder(self) -> EncoderLimits | None:
+        """The encoder picamera2 will use here, or None when this is no Pi with one."""
+        if VC4_ENCODER_NAME in self.v4l2_devices().values():
+            return VC4_ENCODER
+        if self.is_pi5:
+            return PI5_SOFTWARE_ENCODER
+        return None
+
+    def capture_devices(self) -> list[CaptureDevice]:
+        """ALSA devices that can record, in card order (``/proc/asound``)."""
+        ids = {}
+        for line in (self._read("proc/asound/cards") or "").splitlines():
+            match = re.match(r"\s*(\d+)\s+\[(\S+)\s*\]", line)
+            if match:
+                ids[int(match.group(1))] = match.group(2)
+        devices = []
+        for line in (self._read("proc/asound/pcm") or "").splitlines():
+            match = re.match(r"(\d+)-(\d+):\s*([^:]*):(.*)", line)
+            if match and "capture" in match.group(4):
+                card, device = int(match.group(1)), int(match.group(2))
+                devices.append(CaptureDevice(card, device, ids.get(card, str(card)), match.group(3).strip()))
+        return devices
+
+    def gpio_chips(self) -> list[Path]:
+        return sorted((self.root / "dev").glob("gpiochip*"))

@@ -37,3 +37,27 @@ async def test_each_state_change_is_heard_once_as_it_happens():
     assert delivered == [1, 1, 3, 3]
     assert heard == ["running", "restarting", "running", "stopped"]
     assert supervisor.restarts == 2 and supervisor.last_error == "camera (test) failed: no camera detected"
+
+
+async def test_a_slow_start_is_not_a_stall_but_a_later_silence_is():
+    """A camera that takes a while to open (seconds on a Zero 2 W) is given start_timeout."""
+    heard: list[str] = []
+    delivered: list[int] = []
+    stalled = asyncio.Event()
+
+    async def source():
+        await asyncio.sleep(1.0)  # five stall timeouts: far from the start timeout
+        yield 1
+        yield 2
+        await asyncio.Event().wait()  # then silence: a stall
+
+    supervisor = Supervisor("camera (test)", source, delivered.append, stall_timeout=0.2, start_timeout=20,
+                            backoff=(30, 30))
+    supervisor.on_state_change(lambda state: (heard.append(state), state == "restarting" and stalled.set()))
+    task = asyncio.create_task(supervisor.run())
+    await asyncio.wait_for(stalled.wait(), 10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert delivered == [1, 2]
+    assert heard[:2] == ["running", "restarting"]
+    assert supervisor.last_error == "camera (test) stalled: no data for 0.2 s"

@@ -22,6 +22,9 @@ class Supervisor:
     ``state`` is what ``/healthz`` shows: ``starting``, ``running``, ``restarting``
     (after a failure or a stall, waiting out the back-off) or ``stopped``;
     :meth:`on_state_change` callbacks hear each change as it happens.
+
+    A stream's first item may take ``start_timeout`` (opening a Pi camera takes
+    seconds on a Zero 2 W); after that, ``stall_timeout`` without an item is a stall.
     """
 
     def __init__(
@@ -30,12 +33,14 @@ class Supervisor:
         open_stream: Callable[[], AsyncIterator[T]],
         deliver: Callable[[T], None],
         stall_timeout: float,
+        start_timeout: float | None = None,
         backoff: tuple[float, float] = (0.5, 30.0),
     ) -> None:
         self.what = what
         self._open_stream = open_stream
         self._deliver = deliver
         self._stall_timeout = stall_timeout
+        self._start_timeout = max(stall_timeout, start_timeout or 0)
         self._backoff_min, self._backoff_max = backoff
         self._state = "starting"
         self._state_listeners: list[Callable[[str], None]] = []
@@ -68,8 +73,8 @@ class Supervisor:
             except asyncio.CancelledError:
                 self.state = "stopped"
                 raise
-            except SourceStalled:
-                self.last_error = f"{self.what} stalled: no data for {self._stall_timeout:g} s"
+            except SourceStalled as stalled:
+                self.last_error = f"{self.what} {stalled}"
             except Exception as exc:  # any adapter failure degrades, never kills, the daemon
                 self.last_error = f"{self.what} failed: {exc}"
             if time.monotonic() - started > 60:
@@ -82,17 +87,21 @@ class Supervisor:
 
     async def _pump(self) -> None:
         stream = self._open_stream()
+        first = True
         try:
             while True:
+                timeout = self._start_timeout if first else self._stall_timeout
                 try:
                     # Not wait_for(): on Python 3.11 it runs anext() in a task of its own
                     # (one per frame) and loses a cancellation that coincides with an item.
-                    async with asyncio.timeout(self._stall_timeout):
+                    async with asyncio.timeout(timeout):
                         item = await anext(stream)
                 except StopAsyncIteration:
                     return
                 except asyncio.TimeoutError:
-                    raise SourceStalled() from None
+                    what = "did not start" if first else "stalled"
+                    raise SourceStalled(f"{what}: no data for {timeout:g} s") from None
+                first = False
                 if self.state != "running":
                     log.info("%s running", self.what)
                     self.state = "running"

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 # One IDR serves every viewer that asked for it: requests within this window,
 # while an IDR is already on its way, are folded into that one.
 KEYFRAME_DEBOUNCE_S = 0.25
+# Opening a Pi camera and its encoder takes a few seconds on a Zero 2 W: more is a failure.
+CAMERA_START_TIMEOUT_S = 30.0
 
 
 class VideoHub:
@@ -34,6 +36,7 @@ class VideoHub:
             camera.frames,
             self._publish,
             stall_timeout=max(3.0, 10 / settings.framerate),
+            start_timeout=CAMERA_START_TIMEOUT_S,
         )
 
     @property

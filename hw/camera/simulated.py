@@ -17,6 +17,7 @@ from typing import AsyncIterator
 import av
 
 from hw.bridge import ThreadBridge
+from hw.camera.handoff import AccessUnitBridge
 from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit
 from hw.camera.framecode import draw_frame_code, frame_code_value
 from hw.camera.testpicture import TestPicture
@@ -54,7 +55,7 @@ class SimulatedCamera(Camera):
         if time.monotonic() < self._unplugged_until:
             raise CameraError("simulated camera unplugged: no camera detected")
         self._fault = None
-        bridge: ThreadBridge[H264AccessUnit] = ThreadBridge(asyncio.get_running_loop(), maxlen=60)
+        bridge = AccessUnitBridge(asyncio.get_running_loop(), maxlen=60, request_keyframe=self.request_keyframe)
         stop = threading.Event()
         thread = threading.Thread(target=self._run, args=(bridge, stop), name="sim-camera", daemon=True)
         thread.start()

@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="HTTP port (overrides [server] port; 0 picks a free one)")
     run.add_argument("--simulate", action="store_true", help="simulated camera, microphone and GPIO, even on a Pi")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    doctor = sub.add_parser("doctor", help="check this Pi's camera, encoder, microphone, GPIO, storage and service; "
+                                           "each problem with its fix")
+    doctor.add_argument("--config", type=Path, help="TOML configuration file (default: /etc/edge/edge.toml if present)")
     token = sub.add_parser("token", help="print the access token's login URL (or make a new token)")
     token.add_argument("--config", type=Path, help="TOML configuration file")
     token.add_argument("--rotate", action="store_true", help="replace the stored token: every logged-in browser must log in again")
@@ -55,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    if args.command == "doctor":
+        from edge.doctor import run_doctor
+
+        return run_doctor(args.config)
     try:
         config = load_config(args.config)
         if args.command == "token":

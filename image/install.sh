@@ -28,10 +28,15 @@ readonly SERVICE_USER=edge
 readonly SERVICE_GROUPS=(video gpio audio render)
 readonly BOOT_CONFIG=/boot/firmware/edge.toml
 readonly MIN_PYTHON=3.11
-# Raspberry Pi OS packages: picamera2 and lgpio come from Raspberry Pi's archive, the
-# rest from Debian. Recommends are skipped (picamera2's pull in a desktop).
+# Raspberry Pi OS packages: picamera2, libcamera's IPA modules (the camera tuning, without
+# which libcamera finds no usable camera), rpicam-apps-lite (rpicam-hello, for checking the
+# camera) and lgpio come from Raspberry Pi's archive, the rest from Debian. Recommends are
+# skipped (picamera2's pull in a desktop), so what the camera needs is named here.
 readonly APT_PACKAGES=(python3 python3-venv python3-numpy python3-av python3-gpiozero
-    python3-lgpio python3-picamera2)
+    python3-lgpio python3-picamera2 libcamera-ipa rpicam-apps-lite)
+# picamera2 0.3.32 brought force_key_frame(): before it, a new viewer waits for the next
+# periodic keyframe (up to keyframe_interval).
+readonly MIN_PICAMERA2=0.3.32
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
@@ -169,6 +174,25 @@ install_apt_packages() {
     done
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
         die "apt-get install failed"
+}
+
+package_version() {
+    dpkg-query -W -f='${Version}' "$1" 2>/dev/null
+}
+
+# An older python3-picamera2 is left alone by "already installed": upgrade it.
+ensure_picamera2_version() {
+    local version
+    version="$(package_version python3-picamera2)"
+    dpkg --compare-versions "$version" ge "$MIN_PICAMERA2" && return
+    say "python3-picamera2 $version is older than $MIN_PICAMERA2: upgrading it"
+    apt-get update -q || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --only-upgrade python3-picamera2 ||
+        die "apt-get install --only-upgrade python3-picamera2 failed"
+    version="$(package_version python3-picamera2)"
+    if ! dpkg --compare-versions "$version" ge "$MIN_PICAMERA2"; then
+        warn "python3-picamera2 is still $version (older than $MIN_PICAMERA2): new viewers may wait up to a keyframe interval for their first picture. Update Raspberry Pi OS (sudo apt full-upgrade)."
+    fi
 }
 
 create_user() {
@@ -368,6 +392,15 @@ print_url() {
     fi
 }
 
+# edge doctor's findings, shown only when something blocks streaming (no camera, ...).
+report_problems() {
+    local report
+    if ! report="$("$VENV_LINK/bin/edge" doctor --config "$CONF" 2>&1)"; then
+        warn "edge doctor found something that blocks streaming:"
+        printf '%s\n' "$report" >&2
+    fi
+}
+
 do_install() {
     check_root
     check_platform
@@ -375,6 +408,7 @@ do_install() {
     exec 9>/run/lock/edge-install.lock
     flock -n 9 || die "another install.sh is running"
     install_apt_packages
+    ensure_picamera2_version
     create_user
     create_dirs
     install_venv
@@ -382,6 +416,7 @@ do_install() {
     enable_and_start
     remove_old_venvs
     print_url
+    report_problems
 }
 
 do_uninstall() {

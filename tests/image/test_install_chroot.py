@@ -29,7 +29,11 @@ from tests.image.conftest import IMAGE, ROOT, bash_lib, require_root, require_to
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 SUITE = "bookworm"
-STUBBED = ("python3-picamera2", "python3-lgpio")
+STUBBED = ("python3-picamera2", "python3-lgpio", "libcamera-ipa", "rpicam-apps-lite")
+STUB_VERSION = "0.0~edge.stub"
+# The chroot starts with an old picamera2 (no force_key_frame); the archive has a newer one.
+OLD_PICAMERA2, NEW_PICAMERA2 = "0.3.30-1", "0.3.36-1"
+STUB_VERSIONS = {"python3-picamera2": (OLD_PICAMERA2, NEW_PICAMERA2)}
 # What the real system has beside install.sh's packages: systemd (systemctl enable).
 BASE_EXTRA = ("systemd", "procps")
 STUB_MODULES = {"python3-picamera2": "picamera2", "python3-lgpio": "lgpio"}
@@ -54,18 +58,20 @@ def build_stub_repo(repo: Path) -> None:
     """Dummy .debs for the Raspberry-Pi-only packages, and a Packages index."""
     repo.mkdir(parents=True)
     for package in STUBBED:
-        tree = repo / f"{package}-tree"
-        (tree / "DEBIAN").mkdir(parents=True)
-        (tree / "DEBIAN/control").write_text(
-            f"Package: {package}\nVersion: 0.0~edge.stub\nArchitecture: all\n"
-            "Maintainer: edge-camera tests <tests@localhost>\nSection: python\nPriority: optional\n"
-            f"Description: stand-in for Raspberry Pi OS's {package} (tests only)\n"
-        )
-        module = tree / "usr/lib/python3/dist-packages" / STUB_MODULES[package]
-        module.mkdir(parents=True)
-        (module / "__init__.py").write_text("EDGE_TEST_STUB = True\n")
-        run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(repo / f"{package}_stub_all.deb")])
-        shutil.rmtree(tree)
+        for version in STUB_VERSIONS.get(package, (STUB_VERSION,)):
+            tree = repo / f"{package}-tree"
+            (tree / "DEBIAN").mkdir(parents=True)
+            (tree / "DEBIAN/control").write_text(
+                f"Package: {package}\nVersion: {version}\nArchitecture: all\n"
+                "Maintainer: edge-camera tests <tests@localhost>\nSection: python\nPriority: optional\n"
+                f"Description: stand-in for Raspberry Pi OS's {package} (tests only)\n"
+            )
+            if package in STUB_MODULES:
+                module = tree / "usr/lib/python3/dist-packages" / STUB_MODULES[package]
+                module.mkdir(parents=True)
+                (module / "__init__.py").write_text("EDGE_TEST_STUB = True\n")
+            run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(repo / f"{package}_{version}_all.deb")])
+            shutil.rmtree(tree)
     packages = run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo).stdout
     (repo / "Packages").write_text(packages)
 
@@ -142,6 +148,7 @@ def chroot() -> Iterator[Chroot]:
         for f in (root / "etc/apt/sources.list.d").glob("*"):
             f.unlink()
         (root / "etc/apt/sources.list").write_text("deb [trusted=yes] file:/var/local/edge-stubs ./\n")
+        bash_lib(f'edge_chroot_run "{root}" dpkg -i /var/local/edge-stubs/python3-picamera2_{OLD_PICAMERA2}_all.deb')
         (root / "etc/hostname").write_text("debian-test\n")
         (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\tdebian-test\n")
         print(f"chroot ready in {time.monotonic() - started:.0f} s")
@@ -191,7 +198,9 @@ class TestInstall:
         self.state["install_seconds"] = time.monotonic() - started
         self.state["first_venv"] = os.readlink(chroot / "opt/edge/venv")
         out = result.stdout
-        assert "installing apt packages: python3-lgpio python3-picamera2" in out
+        assert "installing apt packages: python3-lgpio libcamera-ipa rpicam-apps-lite" in out
+        assert f"python3-picamera2 {OLD_PICAMERA2} is older than 0.3.32: upgrading it" in out
+        assert "edge doctor found" not in result.stderr  # not a Pi: nothing blocks
         assert re.search(r"http://debian-test\.local:8080/", out), out
         assert "edge.service is enabled and starts at boot" in out
         # No access token is made at install time: an image built this way would give
@@ -204,7 +213,8 @@ class TestInstall:
     def test_stubbed_packages_came_through_apt(self, chroot: Chroot) -> None:
         status = chroot.run("dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Status}\\n", *STUBBED).stdout
         for package in STUBBED:
-            assert f"{package} 0.0~edge.stub installed" in status
+            version = NEW_PICAMERA2 if package == "python3-picamera2" else STUB_VERSION
+            assert f"{package} {version} installed" in status
 
     def test_service_user_and_groups(self, chroot: Chroot) -> None:
         entry = chroot.passwd("edge")

@@ -1,0 +1,220 @@
+"""``edge doctor``: what a Pi owner runs when the camera does not show, one line per check.
+
+Each check says what it found and, when something is wrong, the fix. The exit status
+is non-zero when something blocks streaming (no camera stack, no camera, no encoder,
+a configuration the daemon would refuse). Everything the checks read comes through
+:class:`Probes`, so the tests run them on fake machines.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from edge.config import Config, ConfigError, load_config
+from edge.hardware import check_encoder_limits
+from hw.camera.pi import MIN_PICAMERA2, CameraInfo, list_cameras, picamera2_version
+from hw.platform import Platform
+
+SERVICE = "edge.service"
+SERVICE_USER = "edge"
+DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
+STATE_DIR = Path("/var/lib/edge")
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str  # "ok", "info", "warn" or "FAIL" (blocks streaming)
+    subject: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status:<4}  {self.subject}: {self.detail}"
+        return f"{text}\n      -> {self.fix}" if self.fix else text
+
+
+def _service_state() -> str:
+    if shutil.which("systemctl") is None:
+        return "no systemd"
+    result = subprocess.run(["systemctl", "is-active", SERVICE], capture_output=True, text=True, check=False)
+    return result.stdout.strip() or "unknown"
+
+
+def _groups_of(user: str) -> set[str] | None:
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    groups = {g.gr_name for g in grp.getgrall() if user in g.gr_mem}
+    try:
+        groups.add(grp.getgrgid(entry.pw_gid).gr_name)
+    except KeyError:
+        pass
+    return groups
+
+
+@dataclass
+class Probes:
+    """Where the checks look; the defaults read this machine."""
+
+    platform: Platform = field(default_factory=Platform)
+    picamera2_version: Callable[[], str | None] = picamera2_version
+    list_cameras: Callable[[], list[CameraInfo]] = list_cameras
+    service_state: Callable[[], str] = _service_state
+    groups_of: Callable[[str], set[str] | None] = _groups_of
+    hostname: Callable[[], str] = socket.gethostname
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+
+
+def check_system(probes: Probes) -> list[Finding]:
+    platform = probes.platform
+    release = platform.os_release().get("PRETTY_NAME", "unknown")
+    if not platform.is_raspberry_pi:
+        return [Finding("info", "machine", f"not a Raspberry Pi ({platform.model or 'no device tree'}); "
+                        f"{release}: the daemon runs with simulated camera, microphone and GPIO")]
+    findings = [Finding("ok", "machine", f"{platform.model}, {release}")]
+    encoder = platform.h264_encoder()
+    if encoder is None:
+        findings.append(Finding("FAIL", "H.264 encoder", "none found (no bcm2835-codec-encode video device)",
+                                "the kernel's bcm2835_codec module is missing: update Raspberry Pi OS "
+                                "(sudo apt full-upgrade) and reboot"))
+    else:
+        findings.append(Finding("ok", "H.264 encoder", encoder.name))
+    return findings
+
+
+def check_camera(probes: Probes) -> list[Finding]:
+    if not probes.platform.is_raspberry_pi:
+        return []
+    version = probes.picamera2_version()
+    if version is None:
+        return [Finding("FAIL", "picamera2", "not installed", "sudo apt install python3-picamera2")]
+    findings = []
+    if _version_tuple(version) < MIN_PICAMERA2:
+        findings.append(Finding("warn", "picamera2", f"{version} is older than {'.'.join(map(str, MIN_PICAMERA2))}: "
+                                "new viewers wait up to a keyframe interval for their first picture",
+                                "sudo apt update && sudo apt install --only-upgrade python3-picamera2"))
+    else:
+        findings.append(Finding("ok", "picamera2", version))
+    try:
+        cameras = probes.list_cameras()
+    except Exception as exc:  # libcamera's own errors are what the owner needs to see
+        return findings + [Finding("FAIL", "cameras", f"libcamera failed: {exc}",
+                                   "rpicam-hello --list-cameras shows libcamera's own messages")]
+    if not cameras:
+        return findings + [Finding("FAIL", "cameras", "none found",
+                                   "power off, check the ribbon cable (both ends, contacts the right way round), "
+                                   "then rpicam-hello --list-cameras; camera_auto_detect=1 in "
+                                   "/boot/firmware/config.txt, or the dtoverlay for your sensor")]
+    names = ", ".join(f"{c.model} ({c.location})" if c.location else c.model for c in cameras)
+    return findings + [Finding("ok", "cameras", names)]
+
+
+def check_devices(probes: Probes) -> list[Finding]:
+    platform = probes.platform
+    findings = []
+    microphones = platform.capture_devices()
+    if microphones:
+        findings.append(Finding("ok", "microphones", ", ".join(f"{m.plughw} ({m.name})" for m in microphones)))
+    else:
+        findings.append(Finding("info", "microphones", "no sound card that can record: video only",
+                                "plug in a USB microphone, or an I2S one with its dtoverlay"))
+    if not platform.is_raspberry_pi:
+        return findings
+    chips = platform.gpio_chips()
+    if not chips:
+        findings.append(Finding("warn", "GPIO", "no /dev/gpiochip*: triggers and the LED cannot work"))
+    groups = probes.groups_of(SERVICE_USER)
+    if groups is None:
+        findings.append(Finding("info", "service user", f"no user {SERVICE_USER!r}: the daemon is not installed "
+                                "as a service", "sudo ./image/install.sh"))
+    else:
+        missing = [g for g in ("video", "gpio", "audio") if g not in groups]
+        if missing:
+            findings.append(Finding("warn", "service user", f"{SERVICE_USER} is not in group(s) {', '.join(missing)}",
+                                    f"sudo usermod -aG {','.join(missing)} {SERVICE_USER} && "
+                                    f"sudo systemctl restart {SERVICE}"))
+        elif chips:
+            findings.append(Finding("ok", "GPIO", f"{', '.join(c.name for c in chips)}; {SERVICE_USER} may use "
+                                    "the camera, GPIO and sound"))
+    return findings
+
+
+def check_config(config_path: Path | None) -> tuple[Config | None, list[Finding]]:
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        return None, [Finding("FAIL", "configuration", str(exc), f"edit {config_path}")]
+    where = str(config_path) if config_path else "built-in defaults"
+    return config, [Finding("ok", "configuration", where)]
+
+
+def check_limits(config: Config, probes: Probes) -> list[Finding]:
+    if not probes.platform.is_raspberry_pi:
+        return []
+    try:
+        check_encoder_limits(config, probes.platform.h264_encoder())
+    except ConfigError as exc:
+        return [Finding("FAIL", "camera settings", str(exc), "edit [camera] in the configuration")]
+    return []
+
+
+def check_storage(config: Config, config_path: Path | None) -> list[Finding]:
+    state = STATE_DIR if config_path == DEFAULT_CONFIG and not config.server.state_dir else config.server.state_path
+    recordings = config.recording.path(state)
+    existing = next((p for p in (recordings, *recordings.parents) if p.exists()), Path("/"))
+    free_mb = shutil.disk_usage(existing).free // 2**20
+    if not recordings.exists():
+        return [Finding("warn", "recordings", f"{recordings} does not exist yet ({free_mb} MB free on its disk)",
+                        "the daemon makes it at start; install.sh makes it for the service")]
+    if not os.access(recordings, os.W_OK):
+        return [Finding("warn", "recordings", f"{recordings} is not writable by {pwd.getpwuid(os.getuid()).pw_name}",
+                        f"run edge doctor as the service user (sudo -u {SERVICE_USER} edge doctor) or as root")]
+    status = "ok" if free_mb > config.recording.min_free_mb else "warn"
+    fix = "" if status == "ok" else "free some space or lower [recording] min_free_mb"
+    return [Finding(status, "recordings", f"{recordings}, {free_mb} MB free (keeps {config.recording.min_free_mb})",
+                    fix)]
+
+
+def check_service(config: Config, probes: Probes) -> list[Finding]:
+    state = probes.service_state()
+    scheme = "https" if config.server.https else "http"
+    url = f"{scheme}://{probes.hostname()}.local:{config.server.port}/"
+    if state == "active":
+        return [Finding("ok", "service", f"{SERVICE} is running; open {url}",
+                        "" if not config.auth.enabled else "sudo edge-token prints the login URL with the token")]
+    if state in ("no systemd", "unknown"):
+        return [Finding("info", "service", f"not run by systemd here; `edge run` serves {url}")]
+    return [Finding("warn", "service", f"{SERVICE} is {state}",
+                    f"sudo systemctl restart {SERVICE}; journalctl -u {SERVICE} -n 50 says why it stopped")]
+
+
+def diagnose(config_path: Path | None, probes: Probes) -> list[Finding]:
+    findings = check_system(probes) + check_camera(probes) + check_devices(probes)
+    config, config_findings = check_config(config_path)
+    findings += config_findings
+    if config is not None:
+        findings += check_limits(config, probes) + check_storage(config, config_path) + check_service(config, probes)
+    return findings
+
+
+def run_doctor(config_path: Path | None, probes: Probes | None = None) -> int:
+    if config_path is None and DEFAULT_CONFIG.exists():
+        config_path = DEFAULT_CONFIG
+    findings = diagnose(config_path, probes or Probes())
+    for finding in findings:
+        print(finding.line())
+    blocking = [f for f in findings if f.status == "FAIL"]
+    print(f"\n{len(blocking)} problem(s) block streaming" if blocking else "\nnothing blocks streaming")
+    return 1 if blocking else 0

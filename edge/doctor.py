@@ -127,7 +127,7 @@ def check_devices(probes: Probes) -> list[Finding]:
     microphones = platform.capture_devices()
     if microphones:
         findings.append(Finding("ok", "microphones", ", ".join(f"{m.plughw} ({m.name})" for m in microphones)))
-    else:
+    elif platform.is_raspberry_pi:
         findings.append(Finding("info", "microphones", "no sound card that can record: video only",
                                 "plug in a USB microphone, or an I2S one with its dtoverlay"))
     if not platform.is_raspberry_pi:

@@ -10,14 +10,39 @@ picamera2 exists only on Raspberry Pi OS, so it is imported here, lazily.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import time
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 from hw.bridge import ThreadBridge
 from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit
 
 log = logging.getLogger(__name__)
+
+# force_key_frame() arrived in 0.3.32: before it, keyframes come only every keyframe_interval.
+MIN_PICAMERA2 = (0, 3, 32)
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    model: str  # the sensor, e.g. "imx708"
+    location: str = ""  # libcamera's id, e.g. "/base/soc/i2c0mux/i2c@1/imx708@1a"
+
+
+def picamera2_version() -> str | None:
+    try:
+        return importlib.metadata.version("picamera2")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def list_cameras() -> list[CameraInfo]:
+    """The cameras libcamera sees (opens none)."""
+    from picamera2 import Picamera2
+
+    return [CameraInfo(str(info.get("Model", "unknown")), str(info.get("Id", ""))) for info in Picamera2.global_camera_info()]
 
 
 class PiCamera(Camera):

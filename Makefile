@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 #   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
 #   network namespaces: iproute2
-TEST_DEBS := chromium libatomic1 ffmpeg alsa-utils \
+#   picamera2's dependencies built from source (python-prctl, PiDNG): gcc, python3-dev, libcap-dev
+TEST_DEBS := chromium libatomic1 ffmpeg alsa-utils gcc python3-dev libcap-dev \
              python3-gi gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2
@@ -31,8 +32,12 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -e .
 	@touch $@
 
-$(VENV)/.test-installed: pyproject.toml $(VENV)/.installed
+# The oldest picamera2 we support, beside the test extra's (tests/pi/picamera2_env.py picks one).
+OLDEST_PICAMERA2 := 0.3.32
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.installed | system-deps
 	$(PIP) install -e '.[test]'
+	$(PIP) install --no-deps --upgrade --target $(VENV)/picamera2-$(OLDEST_PICAMERA2) picamera2==$(OLDEST_PICAMERA2)
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -70,15 +70,3 @@ def open_camera(backend: str, settings: CameraSettings) -> Camera:
 
         return SimulatedCamera(settings)
     raise ValueError(f"unknown camera backend {backend!r}")
-
-
-def pi_camera_present() -> bool:
-    """True when picamera2 imports and libcamera reports at least one camera."""
-    try:
-        from picamera2 import Picamera2  # noqa: PLC0415 - only on a Pi
-    except Exception:
-        return False
-    try:
-        return len(Picamera2.global_camera_info()) > 0
-    except Exception:
-        return False

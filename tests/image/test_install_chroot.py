@@ -369,7 +369,7 @@ class TestInstall:
     def test_upgrade_keeps_the_edited_config(self, chroot: Chroot) -> None:
         conf = chroot / "etc/edge/edge.toml"
         edited = conf.read_text().replace("#[microphone]", "[microphone]").replace(
-            '#device = "default"', '# my mic\ndevice = "plughw:1,0"'
+            '#device = "auto"', '# my mic\ndevice = "plughw:1,0"'
         )
         conf.write_text(edited)
         uid_before = chroot.passwd("edge")[2]

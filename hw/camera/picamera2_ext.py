@@ -1,0 +1,123 @@
+"""Everything we rely on inside picamera2, in one place.
+
+``tests/pi/test_picamera2_contract.py`` runs picamera2's own encoder classes (the
+version Raspberry Pi OS Trixie ships and the oldest we support, each as the Pi 5 and
+as the Pi <= 4 sees it) through this module, and fails loudly if a release moves
+what we touch:
+
+1. Which H.264 encoder: ``picamera2.encoders.H264Encoder`` is the V4L2 encoder on a
+   Pi <= 4 (the VideoCore block) and, on a Pi 5, an alias of ``LibavH264Encoder``
+   (libx264 on the CPU). Their constructors differ: we pass only what both take, and
+   always an integer ``framerate`` (x264 budgets its bitrate per declared frame: left
+   at its default of 30, a 15 fps camera gets half the bitrate asked for, a 60 fps
+   one double; a float is refused by PyAV).
+2. Pi 5 keyframes: ``LibavH264Encoder.force_key_frame()`` makes the next ``encode()``
+   set ``frame.pict_type = "I"``, which PyAV >= 14 refuses with ``TypeError``: the
+   frame is lost and, in picamera2's camera loop, its request is never released, so
+   the video stops for good. Our subclass never lets picamera2 do that: it marks the
+   next frame itself with PyAV's ``PictureType.I``, by wrapping the encoder's PyAV
+   stream (``_stream``), and asks x264 to make such frames IDRs.
+3. Capture times: encoders pass ``outputframe()`` a timestamp relative to their first
+   frame (``ts - firsttimestamp``, microseconds); the sensor's capture time is
+   ``firsttimestamp + timestamp``, on libcamera's ``SensorTimestamp`` clock
+   (CLOCK_BOOTTIME).
+4. "constrained baseline" is a profile both encoders accept (V4L2 control value 1;
+   x264 writes Constrained Baseline either way). Plain Baseline (``4200xx``) would
+   pair only with browsers that offer Baseline, not with those that offer
+   Constrained Baseline (``42e0xx``) alone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from hw.camera import CameraSettings
+
+H264_PROFILE = "constrained baseline"
+
+# (data, keyframe, sensor capture time in µs on CLOCK_BOOTTIME)
+AccessUnitSink = Callable[[bytes, bool, int], None]
+
+
+def boottime_minus_monotonic_us() -> int:
+    """How far CLOCK_BOOTTIME is ahead of CLOCK_MONOTONIC: the time spent suspended (0 on a Pi)."""
+    return (time.clock_gettime_ns(time.CLOCK_BOOTTIME) - time.monotonic_ns()) // 1000
+
+
+class _KeyframeMarkingStream:
+    """The encoder's PyAV stream, marking the next frame as a keyframe when one was asked for."""
+
+    def __init__(self, stream: Any, encoder: Any) -> None:
+        self._stream = stream
+        self._encoder = encoder
+
+    def encode(self, frame: Any = None) -> Any:
+        if frame is not None and self._encoder.keyframe_wanted:
+            import av
+
+            self._encoder.keyframe_wanted = False
+            frame.pict_type = av.video.frame.PictureType.I
+        return self._stream.encode(frame)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_keyframe_safe_classes: dict[type, type] = {}
+
+
+def _keyframe_safe(libav_encoder: type) -> type:
+    """``LibavH264Encoder`` with a ``force_key_frame()`` that works on PyAV >= 14 (see 2. above)."""
+    if libav_encoder not in _keyframe_safe_classes:
+
+        class KeyframeSafeLibavH264Encoder(libav_encoder):  # type: ignore[misc, valid-type]
+            keyframe_wanted = False
+
+            def force_key_frame(self) -> None:
+                self.keyframe_wanted = True
+
+            def _start(self) -> None:
+                super()._start()
+                codec = self._stream.codec_context
+                codec.options = {**codec.options, "forced-idr": "1"}
+                self._stream = _KeyframeMarkingStream(self._stream, self)
+
+        _keyframe_safe_classes[libav_encoder] = KeyframeSafeLibavH264Encoder
+    return _keyframe_safe_classes[libav_encoder]
+
+
+def make_h264_encoder(settings: CameraSettings) -> Any:
+    """The H.264 encoder picamera2 offers on this Pi, set up for live streaming."""
+    from picamera2.encoders import H264Encoder
+    from picamera2.encoders.libav_h264_encoder import LibavH264Encoder
+
+    options = dict(bitrate=settings.bitrate, repeat=True, iperiod=settings.gop_frames,
+                   framerate=int(settings.framerate), profile=H264_PROFILE)
+    if issubclass(H264Encoder, LibavH264Encoder):  # Pi 5: software
+        encoder = _keyframe_safe(LibavH264Encoder)(**options)
+        encoder.threads = 1  # frame threading holds 2-5 frames back: latency
+        return encoder
+    return H264Encoder(**options)
+
+
+def is_software_encoder(encoder: Any) -> bool:
+    from picamera2.encoders.libav_h264_encoder import LibavH264Encoder
+
+    return isinstance(encoder, LibavH264Encoder)
+
+
+def make_output(encoder: Any, sink: AccessUnitSink) -> Any:
+    """A picamera2 ``Output`` handing each encoded access unit to ``sink`` with its capture time."""
+    from picamera2.outputs import Output
+
+    class AccessUnitOutput(Output):
+        """Called on picamera2's encoder thread, one access unit per call."""
+
+        def outputframe(self, frame: bytes, keyframe: bool = True, timestamp: int | None = None,
+                        packet: Any = None, audio: bool = False) -> None:
+            if audio or timestamp is None:
+                return
+            sink(bytes(frame), bool(keyframe), encoder.firsttimestamp + timestamp)
+
+    return AccessUnitOutput()

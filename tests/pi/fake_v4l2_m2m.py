@@ -1,0 +1,208 @@
+"""A fake /dev/video11 (bcm2835-codec H.264 M2M encoder) for picamera2's V4L2Encoder/H264Encoder.
+
+picamera2/encoders/v4l2_encoder.py reaches the kernel only through four module globals:
+  open('/dev/video11', 'rb+', buffering=0)   (L54)   -> FakeM2M (has fileno(), close(), .closed)
+  fcntl.ioctl(self.vd, VIDIOC_*, ctypes_struct)      -> FakeM2M.ioctl (mutates the ctypes struct in place)
+  mmap.mmap(fileno, length, prot, flags, offset=)    -> anonymous mmap per CAPTURE buffer
+  select.poll()                                      -> FakePoll (reports POLLOUT/POLLIN when the fake has work)
+install(fake) patches exactly those names *inside picamera2.encoders.v4l2_encoder* (nothing process-wide).
+The ioctl log and the last value of each control are what the tests assert on.
+The "encoding" is fake: CAPTURE buffers get dummy Annex-B NALs (SPS/PPS/IDR on key frames, non-IDR slice
+otherwise); the OUTPUT buffer timestamp is copied to the CAPTURE buffer as the real M2M driver does.
+"""
+import collections
+import ctypes
+import mmap as _mmap
+import select as _select
+import threading
+from types import SimpleNamespace
+from unittest import mock
+
+import videodev2 as v
+
+FAKE_FD = 1011
+
+_IOCTL_NAMES = {getattr(v, n): n for n in dir(v) if n.startswith("VIDIOC_") and isinstance(getattr(v, n), int)}
+_CID_NAMES = {}
+for _n in sorted(dir(v)):
+    if _n.startswith("V4L2_CID_") and isinstance(getattr(v, _n), int) and not _n.endswith(("_BASE", "_CLASS")):
+        _CID_NAMES.setdefault(getattr(v, _n), _n)
+_BUF_TYPES = {v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE: "OUTPUT_MPLANE", v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE: "CAPTURE_MPLANE"}
+_MEM = {v.V4L2_MEMORY_MMAP: "MMAP", v.V4L2_MEMORY_DMABUF: "DMABUF"}
+
+
+def fourcc(x):
+    return bytes((x >> (8 * i)) & 0xFF for i in range(4)).decode("latin1")
+
+
+def cid_name(i):
+    return _CID_NAMES.get(i, hex(i))
+
+
+class FakeM2M:
+    CAPTURE_SIZE = 512 << 10
+
+    def __init__(self):
+        self.log = []            # [(ioctl_name, details_dict)]
+        self.controls = {}       # cid name -> last value
+        self.closed = False
+        self.cv = threading.Condition()
+        self.out_done = collections.deque()   # OUTPUT indices consumed, awaiting DQBUF
+        self.cap_free = collections.deque()   # CAPTURE indices queued by the app
+        self.cap_ready = collections.deque()  # (index, bytesused, tv_sec, tv_usec, flags)
+        self.pending = collections.deque()    # OUTPUT frames waiting for a free CAPTURE buffer
+        self.cap_mem = {}
+        self.frames = 0
+        self.force_pending = False
+        self.qbuf_output = []    # (index, dmabuf fd, bytesused, tv_sec, tv_usec)
+
+    # --- file-object surface used by picamera2 ---
+    def fileno(self):
+        return FAKE_FD
+
+    def close(self):
+        self.closed = True
+
+    # --- ioctl ---
+    def ioctl(self, fd, req, arg=0, mutate=True):
+        assert fd is self, "picamera2 passes the file object"
+        name = _IOCTL_NAMES.get(req, hex(req))
+        d = {}
+        if req == v.VIDIOC_QUERYCAP:
+            card = b"bcm2835-codec-encode"
+            ctypes.memmove(ctypes.addressof(arg) + type(arg).card.offset, card, len(card))
+        elif req == v.VIDIOC_S_CTRL:
+            d = {cid_name(arg.id): arg.value}
+            self.controls[cid_name(arg.id)] = arg.value
+            if arg.id == v.V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME:
+                with self.cv:
+                    self.force_pending = True
+        elif req == v.VIDIOC_S_EXT_CTRLS:
+            for i in range(arg.count):
+                c = arg.controls[i]
+                d[cid_name(c.id)] = c.value
+                self.controls[cid_name(c.id)] = c.value
+        elif req == v.VIDIOC_S_FMT:
+            p = arg.fmt.pix_mp
+            d = dict(type=_BUF_TYPES.get(arg.type), width=p.width, height=p.height, pixelformat=fourcc(p.pixelformat),
+                     bytesperline=p.plane_fmt[0].bytesperline, sizeimage=p.plane_fmt[0].sizeimage,
+                     colorspace=p.colorspace, num_planes=p.num_planes)
+            if arg.type == v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE:
+                p.plane_fmt[0].sizeimage = self.CAPTURE_SIZE
+        elif req == v.VIDIOC_S_PARM:
+            t = arg.parm.output.timeperframe
+            d = dict(type=_BUF_TYPES.get(arg.type), timeperframe=f"{t.numerator}/{t.denominator}")
+        elif req == v.VIDIOC_REQBUFS:
+            d = dict(type=_BUF_TYPES.get(arg.type), count=arg.count, memory=_MEM.get(arg.memory))
+        elif req == v.VIDIOC_QUERYBUF:
+            arg.m.planes[0].length = self.CAPTURE_SIZE
+            arg.m.planes[0].m.mem_offset = arg.index * self.CAPTURE_SIZE
+            d = dict(index=arg.index)
+        elif req in (v.VIDIOC_STREAMON, v.VIDIOC_STREAMOFF):
+            d = dict(type=_BUF_TYPES.get(arg.value))
+        elif req == v.VIDIOC_QBUF:
+            return self._qbuf(arg)
+        elif req == v.VIDIOC_DQBUF:
+            return self._dqbuf(arg)
+        self.log.append((name, d))
+        return 0
+
+    def _qbuf(self, b):
+        with self.cv:
+            if b.type == v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE:
+                self.cap_free.append(b.index)
+            else:
+                self.qbuf_output.append((b.index, b.m.planes[0].m.fd, b.m.planes[0].bytesused,
+                                         b.timestamp.tv_sec, b.timestamp.tv_usec))
+                self.pending.append((b.index, b.timestamp.tv_sec, b.timestamp.tv_usec, self.force_pending))
+                self.force_pending = False
+            self._pump()
+            self.cv.notify_all()
+        return 0
+
+    def _pump(self):
+        iperiod = self.controls.get("V4L2_CID_MPEG_VIDEO_H264_I_PERIOD", 60)
+        repeat = self.controls.get("V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER", 0)
+        while self.pending and self.cap_free:
+            idx, sec, usec, forced = self.pending.popleft()
+            cap = self.cap_free.popleft()
+            key = self.frames == 0 or forced or (iperiod and self.frames % iperiod == 0)
+            payload = b""
+            if key and (self.frames == 0 or repeat):
+                payload += b"\x00\x00\x00\x01\x67" + bytes(20) + b"\x00\x00\x00\x01\x68" + bytes(4)
+            payload += (b"\x00\x00\x00\x01\x65" if key else b"\x00\x00\x00\x01\x41") + bytes(200 if key else 80)
+            m = self.cap_mem[cap]
+            m.seek(0)
+            m.write(payload)
+            m.seek(0)
+            self.frames += 1
+            self.out_done.append(idx)
+            self.cap_ready.append((cap, len(payload), sec, usec, v.V4L2_BUF_FLAG_KEYFRAME if key else 0))
+
+    def _dqbuf(self, b):
+        with self.cv:
+            if b.type == v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE:
+                if not self.out_done:
+                    raise BlockingIOError(11, "EAGAIN")
+                b.index = self.out_done.popleft()
+            else:
+                if not self.cap_ready:
+                    raise BlockingIOError(11, "EAGAIN")
+                cap, n, sec, usec, flags = self.cap_ready.popleft()
+                b.index = cap
+                b.flags = flags
+                b.timestamp.tv_sec, b.timestamp.tv_usec = sec, usec
+                b.m.planes[0].bytesused = n
+                b.m.planes[0].length = self.CAPTURE_SIZE
+        return 0
+
+    # --- mmap / poll ---
+    def mmap(self, fileno, length, prot=None, flags=None, offset=0):
+        m = _mmap.mmap(-1, length)
+        self.cap_mem[offset // self.CAPTURE_SIZE] = m
+        return m
+
+    def poll(self):
+        dev = self
+
+        class FakePoll:
+            def register(self, fd, mask):
+                pass
+
+            def poll(self, timeout_ms):
+                with dev.cv:
+                    dev.cv.wait_for(lambda: dev.out_done or dev.cap_ready, timeout=timeout_ms / 1000)
+                    ev = (_select.POLLOUT if dev.out_done else 0) | (_select.POLLIN if dev.cap_ready else 0)
+                return [(FAKE_FD, ev)] if ev else []
+
+        return FakePoll()
+
+
+def install(fake):
+    """Context manager: patch the kernel-facing globals of picamera2.encoders.v4l2_encoder only."""
+    import picamera2.encoders.v4l2_encoder as m
+
+    def fake_open(path, *a, **k):
+        assert path == "/dev/video11", path
+        fake.opened = (path, a, k)
+        return fake
+
+    stack = [
+        mock.patch.object(m, "open", fake_open, create=True),
+        mock.patch.object(m, "fcntl", SimpleNamespace(ioctl=fake.ioctl)),
+        mock.patch.object(m, "mmap", SimpleNamespace(mmap=fake.mmap, PROT_READ=_mmap.PROT_READ,
+                                                     PROT_WRITE=_mmap.PROT_WRITE, MAP_SHARED=_mmap.MAP_SHARED)),
+        mock.patch.object(m, "select", SimpleNamespace(poll=fake.poll, POLLIN=_select.POLLIN, POLLOUT=_select.POLLOUT)),
+    ]
+
+    class _Ctx:
+        def __enter__(self):
+            for p in stack:
+                p.start()
+            return fake
+
+        def __exit__(self, *exc):
+            for p in reversed(stack):
+                p.stop()
+
+    return _Ctx()

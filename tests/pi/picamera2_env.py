@@ -1,0 +1,57 @@
+"""Import the real picamera2 (a given version, as a given Pi sees it) over the libcamera stub.
+
+The test extra installs the version Raspberry Pi OS Trixie ships; the Makefile puts the
+oldest we support (``OLDEST_PICAMERA2``) beside it in ``<venv>/picamera2-<version>``.
+picamera2 picks its encoders at import, by probing /dev/video* (nothing here: Pi <= 4,
+"VC4"); for a Pi 5 ("PISP") its platform module is loaded first and told so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Iterator
+
+STUBS = Path(__file__).parent / "stubs"
+TRIXIE = "0.3.37"
+OLDEST = "0.3.32"
+# The Pi 5's platform, PISP, has no H.264 block; VC4 (Pi <= 4) has one.
+PLATFORMS = {"pi5": "PISP", "pi4": "VC4"}
+
+
+def _forget_picamera2() -> None:
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("picamera2", "libcamera", "pykms"):
+            del sys.modules[name]
+
+
+@contextlib.contextmanager
+def picamera2_as(version: str, pi: str) -> Iterator[object]:
+    paths = [str(STUBS)]
+    if version != TRIXIE:
+        target = Path(sys.prefix) / f"picamera2-{version}"
+        if not target.is_dir():
+            raise RuntimeError(f"{target} is missing: make test-deps installs picamera2 {version} there")
+        paths.insert(0, str(target))
+    _forget_picamera2()
+    sys.path[:0] = paths
+    try:
+        spec = importlib.util.find_spec("picamera2")
+        platform_path = Path(spec.origin).with_name("platform.py")
+        platform_spec = importlib.util.spec_from_file_location("picamera2.platform", platform_path)
+        platform = importlib.util.module_from_spec(platform_spec)
+        sys.modules["picamera2.platform"] = platform
+        platform_spec.loader.exec_module(platform)
+        platform._platform = platform.Platform[PLATFORMS[pi]]
+        import picamera2
+
+        found = importlib.metadata.version("picamera2")
+        assert found == version, f"picamera2 {found} imported, {version} wanted"
+        yield picamera2
+    finally:
+        _forget_picamera2()
+        for path in paths:
+            sys.path.remove(path)

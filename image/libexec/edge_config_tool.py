@@ -299,11 +299,19 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _write_in_place(path: Path, text: str) -> None:
+    """Overwrite ``path`` without replacing it: the boot service may write these files, not /etc."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def set_hostname(name: str, etc: Path, live: bool) -> None:
     """Write ``name`` to ``etc``/hostname and ``etc``/hosts; with ``live``, apply it now."""
     hostname_file = etc / "hostname"
     old = hostname_file.read_text().strip() if hostname_file.exists() else ""
-    _write_atomic(hostname_file, name + "\n")
+    _write_in_place(hostname_file, name + "\n")
     hosts = etc / "hosts"
     text = hosts.read_text() if hosts.exists() else "127.0.0.1\tlocalhost\n"
     out, replaced = [], False
@@ -316,7 +324,7 @@ def set_hostname(name: str, etc: Path, live: bool) -> None:
             out.append(line)
     if not replaced:
         out.append(f"127.0.1.1\t{name}")
-    _write_atomic(hosts, "\n".join(out) + "\n")
+    _write_in_place(hosts, "\n".join(out) + "\n")
     if live and name != old:
         try:
             subprocess.run(["hostnamectl", "set-hostname", name], check=True)

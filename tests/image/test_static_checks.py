@@ -104,10 +104,24 @@ def exposure(unit: Path, root: Path | None = None) -> float:
     return float(match.group(1))
 
 
-def test_security_exposure_is_low() -> None:
+@pytest.mark.parametrize("unit", ["edge.service", "edge-boot-config.service"])
+def test_security_exposure_is_low(unit: str) -> None:
     require_tool("systemd-analyze", package="systemd")
-    score = exposure(IMAGE / "systemd/edge.service")
-    assert score <= MAX_EXPOSURE, f"exposure {score} > {MAX_EXPOSURE}"
+    score = exposure(IMAGE / "systemd" / unit)
+    assert score <= MAX_EXPOSURE, f"{unit}: exposure {score} > {MAX_EXPOSURE}"
+
+
+def test_the_boot_config_service_may_write_only_what_it_is_for() -> None:
+    """It runs as root on a file anyone holding the SD card can write."""
+    settings: dict[str, list[str]] = {}
+    for line in (IMAGE / "systemd/edge-boot-config.service").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), []).append(value.strip())
+    assert settings["ProtectSystem"] == ["strict"]
+    assert settings["ReadWritePaths"] == ["/etc/edge /boot/firmware -/etc/hostname -/etc/hosts"]
+    assert settings["PrivateNetwork"] == ["yes"] and settings["RestrictAddressFamilies"] == ["AF_UNIX"]
+    assert settings["CapabilityBoundingSet"] == ["CAP_CHOWN CAP_SYS_ADMIN"]
 
 
 def test_hardening_required_by_the_issue() -> None:

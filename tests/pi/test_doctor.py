@@ -1,0 +1,95 @@
+"""``edge doctor`` on fake Pis: its camera checks go through the real picamera2 over the libcamera stub."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from edge.doctor import Probes, run_doctor
+from tests.pi.fake_system import fake_system, pi4
+from tests.pi.picamera2_env import TRIXIE, picamera2_as
+
+
+@pytest.fixture
+def libcamera_sees():
+    """Run with picamera2 imported; set the cameras libcamera's CameraManager reports."""
+    with picamera2_as(TRIXIE, "pi4"):
+        import libcamera
+
+        def cameras(*models: str) -> None:
+            libcamera.CameraManager.cameras = [
+                SimpleNamespace(id=f"/base/soc/i2c0mux/i2c@{i}/{model}@1a",
+                                properties={libcamera.ControlId("Model", 1, None): model})
+                for i, model in enumerate(models)
+            ]
+
+        yield cameras
+        libcamera.CameraManager.cameras = []
+
+
+def probes(platform, **overrides) -> Probes:
+    defaults = dict(platform=platform, service_state=lambda: "active", hostname=lambda: "garden-cam",
+                    groups_of=lambda user: {"edge", "video", "gpio", "audio", "render"})
+    return Probes(**{**defaults, **overrides})
+
+
+def doctor(capsys, config_path=None, **probe_args) -> tuple[int, str]:
+    status = run_doctor(config_path, probes(**probe_args))
+    return status, capsys.readouterr().out
+
+
+def test_a_working_pi_passes_and_names_what_it_found(tmp_path, capsys, libcamera_sees):
+    libcamera_sees("imx708")
+    status, out = doctor(capsys, platform=pi4(tmp_path))
+    assert status == 0, out
+    assert "ok    machine: Raspberry Pi 4 Model B Rev 1.4, Debian GNU/Linux 12 (bookworm)" in out
+    assert "ok    H.264 encoder: VideoCore hardware encoder (bcm2835-codec)" in out
+    assert f"ok    picamera2: {TRIXIE}" in out
+    assert "ok    cameras: imx708 (/base/soc/i2c0mux/i2c@0/imx708@1a)" in out
+    assert "ok    microphones: plughw:CARD=Device,DEV=0 (USB Audio)" in out
+    assert "ok    service: edge.service is running; open http://garden-cam.local:8080/" in out
+    assert out.rstrip().endswith("nothing blocks streaming")
+
+
+def test_no_camera_blocks_streaming_and_says_what_to_check(tmp_path, capsys, libcamera_sees):
+    libcamera_sees()
+    status, out = doctor(capsys, platform=pi4(tmp_path))
+    assert status == 1
+    assert "FAIL  cameras: none found" in out and "ribbon cable" in out
+    assert "1 problem(s) block streaming" in out
+
+
+def test_missing_or_old_picamera2(tmp_path, capsys, libcamera_sees):
+    libcamera_sees("imx219")
+    status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: None)
+    assert status == 1 and "FAIL  picamera2: not installed\n      -> sudo apt install python3-picamera2" in out
+    status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: "0.3.30")
+    assert status == 0 and "warn  picamera2: 0.3.30 is older than 0.3.32" in out
+    assert "sudo apt install --only-upgrade python3-picamera2" in out
+
+
+def test_a_pi_without_the_encoder_device_or_groups(tmp_path, capsys, libcamera_sees):
+    libcamera_sees("imx708")
+    status, out = doctor(capsys, platform=pi4(tmp_path, vc4_encoder=False), groups_of=lambda user: {"edge", "video"})
+    assert status == 1
+    assert "FAIL  H.264 encoder: none found" in out
+    assert "warn  service user: edge is not in group(s) gpio, audio" in out
+    assert "sudo usermod -aG gpio,audio edge" in out
+
+
+def test_settings_the_encoder_cannot_do_and_a_broken_config_are_named(tmp_path, capsys, libcamera_sees):
+    libcamera_sees("imx708")
+    config = tmp_path / "edge.toml"
+    config.write_text("[camera]\nwidth = 2592\nheight = 1944\n")
+    status, out = doctor(capsys, config, platform=pi4(tmp_path / "pi"))
+    assert status == 1 and "FAIL  camera settings: camera.width 2592 is more than" in out
+    config.write_text("[camera]\nwidht = 1280\n")
+    status, out = doctor(capsys, config, platform=pi4(tmp_path / "pi"))
+    assert status == 1 and "FAIL  configuration: unknown key camera.widht" in out
+
+
+def test_off_a_pi_nothing_blocks(tmp_path, capsys):
+    status, out = doctor(capsys, platform=fake_system(tmp_path, None), service_state=lambda: "no systemd")
+    assert status == 0
+    assert "info  machine: not a Raspberry Pi" in out

@@ -52,11 +52,7 @@ cleanup() {
         edge_log "daemon log (last 40 lines):"
         tail -n 40 "$work/daemon.log" >&2
     fi
-    if [[ "${EDGE_ARM64_KEEP:-0}" == 1 ]]; then
-        edge_log "kept $work"
-    else
-        edge_rm_chroot "$work"
-    fi
+    edge_keep_or_remove "$work" "${EDGE_ARM64_KEEP:-0}"
     exit "$rc"
 }
 trap cleanup EXIT

@@ -47,11 +47,7 @@ t_root=$((SECONDS - t_start))
 work="$(mktemp -d /var/tmp/edge-fresh.XXXXXX)"
 cleanup() {
     local rc=$?
-    if [[ "${EDGE_FRESH_KEEP:-0}" == 1 ]]; then
-        edge_log "kept $work"
-    else
-        edge_rm_chroot "$work"
-    fi
+    edge_keep_or_remove "$work" "${EDGE_FRESH_KEEP:-0}"
     exit "$rc"
 }
 trap cleanup EXIT

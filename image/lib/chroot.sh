@@ -151,6 +151,16 @@ edge_chroot_run() {
     ' edge-chroot "$dir" "$@"
 }
 
+# edge_keep_or_remove DIR KEEP: at the end of a check, say where DIR is when KEEP is 1,
+# else remove it.
+edge_keep_or_remove() {
+    if [[ "$2" == 1 ]]; then
+        edge_log "kept $1"
+    else
+        edge_rm_chroot "$1"
+    fi
+}
+
 # edge_rm_chroot DIR: remove an unpacked chroot (never crossing into other file systems).
 edge_rm_chroot() {
     [[ -n "$1" && "$1" != / && -d "$1" ]] || return 0

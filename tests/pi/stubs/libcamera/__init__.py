@@ -64,25 +64,18 @@ class ColorSpace:
 
     __hash__ = object.__hash__  # instances are put in a set in picamera2/utils.py
 
-    @staticmethod
-    def Raw():
-        C = ColorSpace
-        return C(None, C.Primaries.Raw, C.TransferFunction.Linear, C.YcbcrEncoding.Null, C.Range.Full)
 
-    @staticmethod
-    def Sycc():
-        C = ColorSpace
-        return C(None, C.Primaries.Rec709, C.TransferFunction.Srgb, C.YcbcrEncoding.Rec601, C.Range.Full)
+def _named_colour_space(primaries, transfer, encoding, range_):
+    C = ColorSpace
+    return staticmethod(lambda: C(None, C.Primaries[primaries], C.TransferFunction[transfer],
+                                  C.YcbcrEncoding[encoding], C.Range[range_]))
 
-    @staticmethod
-    def Smpte170m():
-        C = ColorSpace
-        return C(None, C.Primaries.Smpte170m, C.TransferFunction.Rec709, C.YcbcrEncoding.Rec601, C.Range.Limited)
 
-    @staticmethod
-    def Rec709():
-        C = ColorSpace
-        return C(None, C.Primaries.Rec709, C.TransferFunction.Rec709, C.YcbcrEncoding.Rec709, C.Range.Limited)
+# libcamera's named colour spaces (picamera2/utils.py puts three of them in a set at import)
+ColorSpace.Raw = _named_colour_space("Raw", "Linear", "Null", "Full")
+ColorSpace.Sycc = _named_colour_space("Rec709", "Srgb", "Rec601", "Full")
+ColorSpace.Smpte170m = _named_colour_space("Smpte170m", "Rec709", "Rec601", "Limited")
+ColorSpace.Rec709 = _named_colour_space("Rec709", "Rec709", "Rec709", "Limited")
 
 
 class Orientation(enum.Enum):

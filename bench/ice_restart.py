@@ -57,7 +57,9 @@ def run_once(name: str, browser, tmp_path: Path) -> dict:
         "recovery": recovery.seconds,
         "pause": recovery.outage_s,
         "same_pc": recovery.same_pc and not recovery.new_sessions,
-        "error": None if recovery.same_pc and not recovery.new_sessions else f"{rig_error}; console: {recovery.console}",
+        "error": None
+        if recovery.same_pc and not recovery.new_sessions
+        else f"{rig_error}; console: {recovery.console}",
         "stall_to_patch": sent - paused_at if sent else None,
         "patch_to_answer": answered - sent if sent and answered else None,
         "answer_to_frame": resumed_at - answered if answered else None,
@@ -81,17 +83,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         warm_up_webrtc(browser)
-        results = {name: [run_once(name, browser, Path(tmp) / f"{n}-{i}") for i in range(args.runs)]
-                   for n, name in enumerate(names)}
+        results = {
+            name: [run_once(name, browser, Path(tmp) / f"{n}-{i}") for i in range(args.runs)]
+            for n, name in enumerate(names)
+        }
         browser.close()
     print(f"Recovery after a network change, {args.runs} runs each, 640x360@30 (ms; medians unless marked):")
-    print(f"  {'scenario':34} {'recovery':>8} {'max':>5} {'pause':>6} {'stall→PATCH':>11} {'PATCH→200':>9} "
-          f"{'200→frame':>9}  same pc")
+    print(
+        f"  {'scenario':34} {'recovery':>8} {'max':>5} {'pause':>6} {'stall→PATCH':>11} {'PATCH→200':>9} "
+        f"{'200→frame':>9}  same pc"
+    )
     for name, runs in results.items():
         recovery = [r["recovery"] for r in runs]
-        print(f"  {name:34} {median(recovery):>8} {max(recovery) * 1000:5.0f} {median([r['pause'] for r in runs]):>6} "
-              f"{median([r['stall_to_patch'] for r in runs]):>11} {median([r['patch_to_answer'] for r in runs]):>9} "
-              f"{median([r['answer_to_frame'] for r in runs]):>9}  {sum(r['same_pc'] for r in runs)}/{len(runs)}")
+        print(
+            f"  {name:34} {median(recovery):>8} {max(recovery) * 1000:5.0f} {median([r['pause'] for r in runs]):>6} "
+            f"{median([r['stall_to_patch'] for r in runs]):>11} {median([r['patch_to_answer'] for r in runs]):>9} "
+            f"{median([r['answer_to_frame'] for r in runs]):>9}  {sum(r['same_pc'] for r in runs)}/{len(runs)}"
+        )
     for name, runs in results.items():
         for run in runs:
             if not run["same_pc"]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -26,7 +27,7 @@ CAMERA = "[camera]\nwidth = 1280\nheight = 720\nframerate = 30\nbitrate = 200000
 COLLECT_LATENCY_JS = """
 (seconds) => new Promise((resolve) => {
   const video = document.getElementById('video');
-  const readCode = %s;
+  const readCode = READ_FRAME_CODE;
   const samples = [];
   const end = performance.now() + seconds * 1000;
   const onFrame = (now, meta) => {
@@ -40,7 +41,7 @@ COLLECT_LATENCY_JS = """
   };
   video.requestVideoFrameCallback(onFrame);
 })
-""" % FRAME_CODE_JS
+""".replace("READ_FRAME_CODE", FRAME_CODE_JS)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -82,12 +83,17 @@ def main() -> None:
             daemon.stop()
     latencies = [s["latency"] for s in samples]
     indexes = [s["index"] for s in samples]
-    skipped = sum(b - a - 1 for a, b in zip(indexes, indexes[1:]) if b > a + 1)
+    skipped = sum(b - a - 1 for a, b in pairwise(indexes) if b > a + 1)
     print("Time to first frame (ms after navigation start), 1280x720@30, Chromium on loopback:")
     print(f"  fresh browser (cold WebRTC stack): {cold:.0f}")
     print(f"  running browser, {len(warm)} loads: median {statistics.median(warm):.0f}, max {max(warm):.0f}")
-    print(f"Capture-to-presentation latency over {args.seconds:.0f} s ({len(samples)} frames presented, {skipped} skipped):")
-    print(f"  p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms")
+    print(
+        f"Capture-to-presentation latency over {args.seconds:.0f} s "
+        f"({len(samples)} frames presented, {skipped} skipped):"
+    )
+    print(
+        f"  p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,15 @@ from bench.procstat import cpu_percent, rss_mib
 from edge.media.audio import OpusPacket
 from hw.camera import H264AccessUnit
 from tests.daemon import LOOPBACK_ONLY, start_daemon
-from tests.recording.daemon_clips import clips, drive, recordings_dir, wait_buffered, wait_finished, wait_for, wall_frame_codes
+from tests.recording.daemon_clips import (
+    clips,
+    drive,
+    recordings_dir,
+    wait_buffered,
+    wait_finished,
+    wait_for,
+    wall_frame_codes,
+)
 
 PRE_S, POST_S, KEYFRAME_INTERVAL_S = 5.0, 5.0, 2.0
 CONFIG = f"""
@@ -71,11 +79,11 @@ def measure_cpu(daemon, window: float, rounds: int) -> tuple[list[float], list[f
 def measure_timing(daemon, count: int) -> list[tuple[float, float]]:
     """(pre-roll in seconds, end error in seconds) of ``count`` clips made with a held input."""
     results = []
-    for n in range(count):
+    for _ in range(count):
         wait_buffered(daemon, PRE_S + KEYFRAME_INTERVAL_S)
         pressed = drive(daemon, 17, True)
         frames = daemon.health()["camera"]["frames"]
-        wait_for(daemon.health, lambda h: h["camera"]["frames"] >= frames + 30, 10, "a second of frames")
+        wait_for(daemon.health, lambda h, start=frames: h["camera"]["frames"] >= start + 30, 10, "a second of frames")
         released = drive(daemon, 17, False)
         done = wait_finished(daemon, count=len(clips(daemon)), timeout=60)
         codes = wall_frame_codes(recordings_dir(daemon) / done[-1]["name"])
@@ -102,20 +110,30 @@ def main() -> None:
 
     print("1280x720@30, 2 Mbit/s, keyframe every 2 s, Opus 32 kbit/s; pre_seconds 5, post_seconds 5")
     overhead = object_overhead(buffer["frames"], buffer["packets"])
-    print(f"pre-trigger buffer: {buffer['seconds']:.1f} s, {buffer['frames']} frames + "
-          f"{buffer['packets'] - buffer['frames']} audio packets; payload {buffer['bytes'] / 2**20:.2f} MiB "
-          f"+ ~{overhead / 2**20:.2f} MiB of Python objects (daemon RSS {rss:.0f} MiB)")
-    ratios = [r / i for i, r in zip(idle, recording)]
-    print(f"daemon CPU, % of one core: idle {', '.join(f'{c:.1f}' for c in idle)}; "
-          f"recording {', '.join(f'{c:.1f}' for c in recording)}")
-    print(f"recording / idle: {statistics.median(ratios):.3f} (median of {len(ratios)}; "
-          f"extra {statistics.median(r - i for i, r in zip(idle, recording)):+.1f} % of a core)")
+    print(
+        f"pre-trigger buffer: {buffer['seconds']:.1f} s, {buffer['frames']} frames + "
+        f"{buffer['packets'] - buffer['frames']} audio packets; payload {buffer['bytes'] / 2**20:.2f} MiB "
+        f"+ ~{overhead / 2**20:.2f} MiB of Python objects (daemon RSS {rss:.0f} MiB)"
+    )
+    ratios = [r / i for i, r in zip(idle, recording, strict=True)]
+    print(
+        f"daemon CPU, % of one core: idle {', '.join(f'{c:.1f}' for c in idle)}; "
+        f"recording {', '.join(f'{c:.1f}' for c in recording)}"
+    )
+    print(
+        f"recording / idle: {statistics.median(ratios):.3f} (median of {len(ratios)}; "
+        f"extra {statistics.median(r - i for i, r in zip(idle, recording, strict=True)):+.1f} % of a core)"
+    )
     pre = [t[0] for t in timing]
     end = [t[1] for t in timing]
-    print(f"pre-roll achieved: {min(pre):.3f} .. {max(pre):.3f} s (asked {PRE_S:g}, "
-          f"allowed up to {PRE_S + KEYFRAME_INTERVAL_S:g} with a keyframe every {KEYFRAME_INTERVAL_S:g} s)")
-    print(f"clip end vs release + post_seconds: {min(end) * 1000:+.0f} .. {max(end) * 1000:+.0f} ms "
-          f"(one frame is {1000 / 30:.0f} ms)")
+    print(
+        f"pre-roll achieved: {min(pre):.3f} .. {max(pre):.3f} s (asked {PRE_S:g}, "
+        f"allowed up to {PRE_S + KEYFRAME_INTERVAL_S:g} with a keyframe every {KEYFRAME_INTERVAL_S:g} s)"
+    )
+    print(
+        f"clip end vs release + post_seconds: {min(end) * 1000:+.0f} .. {max(end) * 1000:+.0f} ms "
+        f"(one frame is {1000 / 30:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ async def connect_viewer(session: aiohttp.ClientSession, url: str) -> RTCPeerCon
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
-    async with session.post(url + "/whep", data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}) as r:
+    async with session.post(
+        url + "/whep", data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
+    ) as r:
         r.raise_for_status()
         answer = await r.text()
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -69,7 +71,9 @@ async def camera_frames(session: aiohttp.ClientSession, url: str) -> int:
         return (await r.json())["camera"]["frames"]
 
 
-async def measure(url: str, auth: dict, pid: int, counts: list[int], window: float) -> list[tuple[int, float, float, float]]:
+async def measure(
+    url: str, auth: dict, pid: int, counts: list[int], window: float
+) -> list[tuple[int, float, float, float]]:
     global frames_received
     rows = []
     async with aiohttp.ClientSession(headers=auth) as session:

@@ -28,8 +28,8 @@ from edge.signaling import whep
 from edge.triggers.gpio import GpioTriggers
 from edge.web import routes
 from edge.webrtc import aiortc_ext
-from hw.camera.simulated import SimulatedCamera
 from edge.webrtc.viewers import Viewers
+from hw.camera.simulated import SimulatedCamera
 from hw.netwatch import open_netwatch
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,12 @@ def process_status() -> dict:
     with contextlib.suppress(OSError, ValueError, IndexError):
         with open("/proc/self/statm") as f:
             rss_kib = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-    return {"tasks": len(asyncio.all_tasks()), "threads": threading.active_count(), "fds": fds, "rss_mib": round(rss_kib / 1024, 1)}
+    return {
+        "tasks": len(asyncio.all_tasks()),
+        "threads": threading.active_count(),
+        "fds": fds,
+        "rss_mib": round(rss_kib / 1024, 1),
+    }
 
 
 class Daemon:
@@ -112,7 +117,8 @@ class Daemon:
             "viewers": full["viewers"],
             # How viewers' paths held up (ICE restarts): figures only, no ids or addresses.
             "sessions": [
-                {k: session["ice"][k] for k in ("restarts", "recoveries", "last_recovery_s")} for session in full["sessions"]
+                {k: session["ice"][k] for k in ("restarts", "recoveries", "last_recovery_s")}
+                for session in full["sessions"]
             ],
         }
 
@@ -139,14 +145,19 @@ class Daemon:
         self._spawn(self.recorder.run(), "recorder")
         if self.netwatch:
             self._spawn(self.viewers.follow_network(self.netwatch), "netwatch")
-        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_S)
+        self._runner = web.AppRunner(
+            self.make_app(), access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_S
+        )
         await self._runner.setup()
         server = self.config.server
         ssl_context = None
         if server.https:
             ssl_context, created = server_ssl_context(server.tls_cert, server.tls_key, server.state_path)
             if created:
-                log.info("made a self-signed certificate in %s (browsers will ask you to accept it once)", server.state_path / "tls")
+                log.info(
+                    "made a self-signed certificate in %s (browsers will ask you to accept it once)",
+                    server.state_path / "tls",
+                )
         site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]

@@ -13,7 +13,9 @@ from edge.config import Config, ConfigError, load_config, with_overrides
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edge", description="Raspberry Pi camera daemon: live WebRTC (WHEP) and GPIO-triggered clips")
+    parser = argparse.ArgumentParser(
+        prog="edge", description="Raspberry Pi camera daemon: live WebRTC (WHEP) and GPIO-triggered clips"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", type=Path, help="TOML configuration file (default: built-in defaults)")
@@ -21,12 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="HTTP port (overrides [server] port; 0 picks a free one)")
     run.add_argument("--simulate", action="store_true", help="simulated camera, microphone and GPIO, even on a Pi")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    doctor = sub.add_parser("doctor", help="check this Pi's camera, encoder, microphone, GPIO, storage and service; "
-                                           "each problem with its fix")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check this Pi's camera, encoder, microphone, GPIO, storage and service; each problem with its fix",
+    )
     doctor.add_argument("--config", type=Path, help="TOML configuration file (default: /etc/edge/edge.toml if present)")
     token = sub.add_parser("token", help="print the access token's login URL (or make a new token)")
     token.add_argument("--config", type=Path, help="TOML configuration file")
-    token.add_argument("--rotate", action="store_true", help="replace the stored token: every logged-in browser must log in again")
+    token.add_argument(
+        "--rotate", action="store_true", help="replace the stored token: every logged-in browser must log in again"
+    )
     return parser
 
 
@@ -84,4 +90,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edge: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
-

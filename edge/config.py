@@ -12,9 +12,10 @@ import dataclasses
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 Validator = Callable[[str, Any], Any]
 
@@ -87,7 +88,7 @@ MANUAL_TRIGGER = "manual"  # the name of clips started over HTTP
 def trigger_name(key: str, value: Any) -> str:
     """A name that goes into clip file names: letters, digits, "-" and "_"."""
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", value):
-        raise ConfigError(f"{key} must be 1 to 32 letters, digits, \"-\" or \"_\"; got {_describe(value)}")
+        raise ConfigError(f'{key} must be 1 to 32 letters, digits, "-" or "_"; got {_describe(value)}')
     if value == MANUAL_TRIGGER:
         raise ConfigError(f'{key} "{MANUAL_TRIGGER}" is reserved for clips started from the page or the API')
     return value
@@ -96,19 +97,23 @@ def trigger_name(key: str, value: Any) -> str:
 def ice_servers(key: str, value: Any) -> tuple[dict[str, Any], ...]:
     """A list of ``{urls = "stun:..." | [...], username = "...", credential = "..."}``."""
     if not isinstance(value, list):
-        raise ConfigError(f"{key} must be a list of tables like {{ urls = \"stun:host:3478\" }}")
+        raise ConfigError(f'{key} must be a list of tables like {{ urls = "stun:host:3478" }}')
     servers = []
     for i, server in enumerate(value):
         where = f"{key}[{i}]"
         if not isinstance(server, dict):
-            raise ConfigError(f"{where} must be a table like {{ urls = \"stun:host:3478\" }}")
+            raise ConfigError(f'{where} must be a table like {{ urls = "stun:host:3478" }}')
         unknown = set(server) - {"urls", "username", "credential"}
         if unknown:
             raise ConfigError(f"{where} has unknown key {sorted(unknown)[0]!r}; allowed: urls, username, credential")
         urls = server.get("urls")
         url_list = [urls] if isinstance(urls, str) else urls
-        if not isinstance(url_list, list) or not url_list or not all(
-            isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in url_list
+        if (
+            not isinstance(url_list, list)
+            or not url_list
+            or not all(
+                isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in url_list
+            )
         ):
             raise ConfigError(f"{where}.urls must be a stun:, stuns:, turn: or turns: URL or a list of them")
         for optional in ("username", "credential"):
@@ -135,7 +140,7 @@ def _default_state_dir() -> str:
 
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = key("0.0.0.0", text, "address to listen on (\"::\" for IPv6 too)")
+    host: str = key("0.0.0.0", text, 'address to listen on ("::" for IPv6 too)')
     port: int = key(8080, integer(0, 65535), "HTTP port (0: any free port, printed at start)")
     state_dir: str = key("", text, "where the daemon keeps its state; empty: $STATE_DIRECTORY or ~/.local/state/edge")
     https: bool = key(False, boolean, "serve HTTPS instead of HTTP")
@@ -149,7 +154,11 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    backend: str = key("auto", one_of("auto", "picamera2", "simulated"), "auto: picamera2 on a Raspberry Pi (with or without a camera connected), simulated elsewhere")
+    backend: str = key(
+        "auto",
+        one_of("auto", "picamera2", "simulated"),
+        "auto: picamera2 on a Raspberry Pi (with or without a camera connected), simulated elsewhere",
+    )
     width: int = key(1280, integer(64, 4096, even=True), "picture width in pixels")
     height: int = key(720, integer(64, 4096, even=True), "picture height in pixels")
     framerate: int = key(30, integer(1, 120), "frames per second")
@@ -159,26 +168,46 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class MicrophoneConfig:
-    backend: str = key("auto", one_of("auto", "alsa", "simulated", "none"), "auto: ALSA on a Raspberry Pi, simulated elsewhere")
-    device: str = key("auto", text, "ALSA device; auto: the first sound card that can record, through plughw (any format converted); or e.g. \"plughw:CARD=Device,DEV=0\"")
+    backend: str = key(
+        "auto", one_of("auto", "alsa", "simulated", "none"), "auto: ALSA on a Raspberry Pi, simulated elsewhere"
+    )
+    device: str = key(
+        "auto",
+        text,
+        "ALSA device; auto: the first sound card that can record, through plughw (any format converted); "
+        'or e.g. "plughw:CARD=Device,DEV=0"',
+    )
     bitrate: int = key(32_000, integer(6_000, 510_000), "Opus bitrate in bits per second")
 
 
 @dataclass(frozen=True)
 class WebRTCConfig:
     ice_servers: tuple = key((), ice_servers, "STUN/TURN servers; none by default (LAN camera)")
-    interfaces: tuple = key((), list_of_text, "offer host candidates only on these interfaces (e.g. [\"wlan0\"]); empty: all but loopback")
+    interfaces: tuple = key(
+        (), list_of_text, 'offer host candidates only on these interfaces (e.g. ["wlan0"]); empty: all but loopback'
+    )
     max_viewers: int = key(16, integer(1, 1000), "viewers at once; more get 503 with Retry-After")
     max_pending: int = key(8, integer(1, 1000), "sessions answered but not yet connected, at once")
     pending_timeout: float = key(20.0, number(2, 300), "seconds a session may take to connect before it is closed")
-    restart_timeout: float = key(20.0, number(2, 300), "seconds a viewer whose path broke, or that asked for an ICE restart, has to get a new path before its session is closed")
+    restart_timeout: float = key(
+        20.0,
+        number(2, 300),
+        "seconds a viewer whose path broke, or that asked for an ICE restart, has to get a new path "
+        "before its session is closed",
+    )
 
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    watch: str = key("netlink", one_of("netlink", "poll", "off"), "how the daemon notices that its addresses or links changed (then viewers are told to restart ICE)")
+    watch: str = key(
+        "netlink",
+        one_of("netlink", "poll", "off"),
+        "how the daemon notices that its addresses or links changed (then viewers are told to restart ICE)",
+    )
     debounce: float = key(0.2, number(0, 5), "seconds of quiet after a netlink event before the network is looked at")
-    poll_interval: float = key(10.0, number(1, 3600), "seconds between looks when nothing was heard (the safety net for missed events)")
+    poll_interval: float = key(
+        10.0, number(1, 3600), "seconds between looks when nothing was heard (the safety net for missed events)"
+    )
 
 
 @dataclass(frozen=True)
@@ -192,14 +221,23 @@ class AuthConfig:
 class RecordingConfig:
     dir: str = key("", text, "where clips go; empty: <state_dir>/recordings")
     pre_seconds: float = key(5.0, number(0, 60), "seconds of video kept from before the trigger")
-    post_seconds: float = key(5.0, number(0, 600), "seconds recorded after the last trigger (a hold input: after its release)")
+    post_seconds: float = key(
+        5.0, number(0, 600), "seconds recorded after the last trigger (a hold input: after its release)"
+    )
     max_clip_seconds: float = key(600.0, number(10, 86400), "longer recordings continue in a new file")
     max_total_mb: int = key(0, integer(0, 100_000_000), "delete the oldest clips beyond this total (0: no limit)")
     max_age_days: float = key(0.0, number(0, 36500), "delete clips older than this (0: keep)")
-    min_free_mb: int = key(500, integer(0, 100_000_000), "keep this much disk free: delete the oldest clips, else end the clip")
-    buffer_max_mb: int = key(32, integer(1, 4096), "memory cap of the pre-trigger buffer (pre_seconds plus up to one keyframe interval), and of a clip waiting for a slow disk")
+    min_free_mb: int = key(
+        500, integer(0, 100_000_000), "keep this much disk free: delete the oldest clips, else end the clip"
+    )
+    buffer_max_mb: int = key(
+        32,
+        integer(1, 4096),
+        "memory cap of the pre-trigger buffer (pre_seconds plus up to one keyframe interval), "
+        "and of a clip waiting for a slow disk",
+    )
     led_pin: int = key(-1, integer(-1, 27), "BCM pin of a status LED lit while recording (-1: none)")
-    led_active: str = key("high", one_of("high", "low"), "\"low\" for an LED wired from 3.3 V to the pin")
+    led_active: str = key("high", one_of("high", "low"), '"low" for an LED wired from 3.3 V to the pin')
 
     def path(self, state_path: Path) -> Path:
         return Path(self.dir) if self.dir else state_path / "recordings"
@@ -210,7 +248,7 @@ class TriggerConfig:
     name: str = required(trigger_name, "shown on the page and in clip file names (required)")
     pin: int = required(integer(0, 27), "BCM GPIO number (required)")
     pull: str = key("up", one_of("up", "down", "none"), "internal pull resistor")
-    active: str = key("low", one_of("low", "high"), "the level that means \"triggered\" (a button to ground: low)")
+    active: str = key("low", one_of("low", "high"), 'the level that means "triggered" (a button to ground: low)')
     debounce_ms: int = key(50, integer(0, 10_000), "a change counts once it has held this long")
     mode: str = key("event", one_of("event", "hold"), "event: a clip around each activation; hold: record while active")
 
@@ -269,7 +307,7 @@ def _check_pins(config: Config) -> None:
         if trigger.pin in pins:
             raise ConfigError(f"triggers[{i}].pin {trigger.pin} is already used by {pins[trigger.pin]}")
         names.add(trigger.name)
-        pins[trigger.pin] = f"trigger \"{trigger.name}\""
+        pins[trigger.pin] = f'trigger "{trigger.name}"'
 
 
 def parse_config(data: dict[str, Any]) -> Config:

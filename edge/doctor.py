@@ -14,9 +14,9 @@ import pwd
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from edge.config import Config, ConfigError, load_config
 from edge.hardware import check_encoder_limits
@@ -81,14 +81,26 @@ def check_system(probes: Probes) -> list[Finding]:
     platform = probes.platform
     release = platform.os_release().get("PRETTY_NAME", "unknown")
     if not platform.is_raspberry_pi:
-        return [Finding("info", "machine", f"not a Raspberry Pi ({platform.model or 'no device tree'}); "
-                        f"{release}: the daemon runs with simulated camera, microphone and GPIO")]
+        return [
+            Finding(
+                "info",
+                "machine",
+                f"not a Raspberry Pi ({platform.model or 'no device tree'}); "
+                f"{release}: the daemon runs with simulated camera, microphone and GPIO",
+            )
+        ]
     findings = [Finding("ok", "machine", f"{platform.model}, {release}")]
     encoder = platform.h264_encoder()
     if encoder is None:
-        findings.append(Finding("FAIL", "H.264 encoder", "none found (no bcm2835-codec-encode video device)",
-                                "the kernel's bcm2835_codec module is missing: update Raspberry Pi OS "
-                                "(sudo apt full-upgrade) and reboot"))
+        findings.append(
+            Finding(
+                "FAIL",
+                "H.264 encoder",
+                "none found (no bcm2835-codec-encode video device)",
+                "the kernel's bcm2835_codec module is missing: update Raspberry Pi OS "
+                "(sudo apt full-upgrade) and reboot",
+            )
+        )
     else:
         findings.append(Finding("ok", "H.264 encoder", encoder.name))
     return findings
@@ -102,21 +114,39 @@ def check_camera(probes: Probes) -> list[Finding]:
         return [Finding("FAIL", "picamera2", "not installed", "sudo apt install python3-picamera2")]
     findings = []
     if _version_tuple(version) < MIN_PICAMERA2:
-        findings.append(Finding("warn", "picamera2", f"{version} is older than {'.'.join(map(str, MIN_PICAMERA2))}: "
-                                "new viewers wait up to a keyframe interval for their first picture",
-                                "sudo apt update && sudo apt install --only-upgrade python3-picamera2"))
+        findings.append(
+            Finding(
+                "warn",
+                "picamera2",
+                f"{version} is older than {'.'.join(map(str, MIN_PICAMERA2))}: "
+                "new viewers wait up to a keyframe interval for their first picture",
+                "sudo apt update && sudo apt install --only-upgrade python3-picamera2",
+            )
+        )
     else:
         findings.append(Finding("ok", "picamera2", version))
     try:
         cameras = probes.list_cameras()
     except Exception as exc:  # libcamera's own errors are what the owner needs to see
-        return findings + [Finding("FAIL", "cameras", f"libcamera failed: {exc}",
-                                   "rpicam-hello --list-cameras shows libcamera's own messages")]
+        return findings + [
+            Finding(
+                "FAIL",
+                "cameras",
+                f"libcamera failed: {exc}",
+                "rpicam-hello --list-cameras shows libcamera's own messages",
+            )
+        ]
     if not cameras:
-        return findings + [Finding("FAIL", "cameras", "none found",
-                                   "power off, check the ribbon cable (both ends, contacts the right way round), "
-                                   "then rpicam-hello --list-cameras; camera_auto_detect=1 in "
-                                   "/boot/firmware/config.txt, or the dtoverlay for your sensor")]
+        return findings + [
+            Finding(
+                "FAIL",
+                "cameras",
+                "none found",
+                "power off, check the ribbon cable (both ends, contacts the right way round), "
+                "then rpicam-hello --list-cameras; camera_auto_detect=1 in "
+                "/boot/firmware/config.txt, or the dtoverlay for your sensor",
+            )
+        ]
     names = ", ".join(f"{c.model} ({c.location})" if c.location else c.model for c in cameras)
     return findings + [Finding("ok", "cameras", names)]
 
@@ -128,8 +158,14 @@ def check_devices(probes: Probes) -> list[Finding]:
     if microphones:
         findings.append(Finding("ok", "microphones", ", ".join(f"{m.plughw} ({m.name})" for m in microphones)))
     elif platform.is_raspberry_pi:
-        findings.append(Finding("info", "microphones", "no sound card that can record: video only",
-                                "plug in a USB microphone, or an I2S one with its dtoverlay"))
+        findings.append(
+            Finding(
+                "info",
+                "microphones",
+                "no sound card that can record: video only",
+                "plug in a USB microphone, or an I2S one with its dtoverlay",
+            )
+        )
     if not platform.is_raspberry_pi:
         return findings
     chips = platform.gpio_chips()
@@ -137,17 +173,33 @@ def check_devices(probes: Probes) -> list[Finding]:
         findings.append(Finding("warn", "GPIO", "no /dev/gpiochip*: triggers and the LED cannot work"))
     groups = probes.groups_of(SERVICE_USER)
     if groups is None:
-        findings.append(Finding("info", "service user", f"no user {SERVICE_USER!r}: the daemon is not installed "
-                                "as a service", "sudo ./image/install.sh"))
+        findings.append(
+            Finding(
+                "info",
+                "service user",
+                f"no user {SERVICE_USER!r}: the daemon is not installed as a service",
+                "sudo ./image/install.sh",
+            )
+        )
     else:
         missing = [g for g in ("video", "gpio", "audio") if g not in groups]
         if missing:
-            findings.append(Finding("warn", "service user", f"{SERVICE_USER} is not in group(s) {', '.join(missing)}",
-                                    f"sudo usermod -aG {','.join(missing)} {SERVICE_USER} && "
-                                    f"sudo systemctl restart {SERVICE}"))
+            findings.append(
+                Finding(
+                    "warn",
+                    "service user",
+                    f"{SERVICE_USER} is not in group(s) {', '.join(missing)}",
+                    f"sudo usermod -aG {','.join(missing)} {SERVICE_USER} && sudo systemctl restart {SERVICE}",
+                )
+            )
         elif chips:
-            findings.append(Finding("ok", "GPIO", f"{', '.join(c.name for c in chips)}; {SERVICE_USER} may use "
-                                    "the camera, GPIO and sound"))
+            findings.append(
+                Finding(
+                    "ok",
+                    "GPIO",
+                    f"{', '.join(c.name for c in chips)}; {SERVICE_USER} may use the camera, GPIO and sound",
+                )
+            )
     return findings
 
 
@@ -176,15 +228,28 @@ def check_storage(config: Config, config_path: Path | None) -> list[Finding]:
     existing = next((p for p in (recordings, *recordings.parents) if p.exists()), Path("/"))
     free_mb = shutil.disk_usage(existing).free // 2**20
     if not recordings.exists():
-        return [Finding("warn", "recordings", f"{recordings} does not exist yet ({free_mb} MB free on its disk)",
-                        "the daemon makes it at start; install.sh makes it for the service")]
+        return [
+            Finding(
+                "warn",
+                "recordings",
+                f"{recordings} does not exist yet ({free_mb} MB free on its disk)",
+                "the daemon makes it at start; install.sh makes it for the service",
+            )
+        ]
     if not os.access(recordings, os.W_OK):
-        return [Finding("warn", "recordings", f"{recordings} is not writable by {pwd.getpwuid(os.getuid()).pw_name}",
-                        f"run edge doctor as the service user (sudo -u {SERVICE_USER} edge doctor) or as root")]
+        return [
+            Finding(
+                "warn",
+                "recordings",
+                f"{recordings} is not writable by {pwd.getpwuid(os.getuid()).pw_name}",
+                f"run edge doctor as the service user (sudo -u {SERVICE_USER} edge doctor) or as root",
+            )
+        ]
     status = "ok" if free_mb > config.recording.min_free_mb else "warn"
     fix = "" if status == "ok" else "free some space or lower [recording] min_free_mb"
-    return [Finding(status, "recordings", f"{recordings}, {free_mb} MB free (keeps {config.recording.min_free_mb})",
-                    fix)]
+    return [
+        Finding(status, "recordings", f"{recordings}, {free_mb} MB free (keeps {config.recording.min_free_mb})", fix)
+    ]
 
 
 def check_service(config: Config, probes: Probes) -> list[Finding]:
@@ -192,12 +257,24 @@ def check_service(config: Config, probes: Probes) -> list[Finding]:
     scheme = "https" if config.server.https else "http"
     url = f"{scheme}://{probes.hostname()}.local:{config.server.port}/"
     if state == "active":
-        return [Finding("ok", "service", f"{SERVICE} is running; open {url}",
-                        "" if not config.auth.enabled else "sudo edge-token prints the login URL with the token")]
+        return [
+            Finding(
+                "ok",
+                "service",
+                f"{SERVICE} is running; open {url}",
+                "" if not config.auth.enabled else "sudo edge-token prints the login URL with the token",
+            )
+        ]
     if state in ("no systemd", "unknown"):
         return [Finding("info", "service", f"not run by systemd here; `edge run` serves {url}")]
-    return [Finding("warn", "service", f"{SERVICE} is {state}",
-                    f"sudo systemctl restart {SERVICE}; journalctl -u {SERVICE} -n 50 says why it stopped")]
+    return [
+        Finding(
+            "warn",
+            "service",
+            f"{SERVICE} is {state}",
+            f"sudo systemctl restart {SERVICE}; journalctl -u {SERVICE} -n 50 says why it stopped",
+        )
+    ]
 
 
 def diagnose(config_path: Path | None, probes: Probes) -> list[Finding]:

@@ -34,7 +34,7 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
     if force_simulated:
         log.info("Simulated hardware (--simulate): camera, microphone and GPIO are simulated")
     elif not platform.is_raspberry_pi:
-        log.info("Not a Raspberry Pi: camera, microphone and GPIO are simulated where set to \"auto\"")
+        log.info('Not a Raspberry Pi: camera, microphone and GPIO are simulated where set to "auto"')
 
     cam = config.camera
     camera_backend = "simulated" if force_simulated else cam.backend
@@ -62,7 +62,7 @@ def _open_microphone(config: Config, force_simulated: bool, on_pi: bool, platfor
     mic = config.microphone
     backend = mic.backend
     if backend == "none":
-        log.info("Microphone disabled ([microphone] backend = \"none\"): video only")
+        log.info('Microphone disabled ([microphone] backend = "none"): video only')
         return None
     if force_simulated or (backend == "auto" and not on_pi):
         return open_microphone("simulated")
@@ -70,8 +70,10 @@ def _open_microphone(config: Config, force_simulated: bool, on_pi: bool, platfor
     if device == "auto":
         found = platform.capture_devices()
         if not found:
-            log.warning("No sound card that can record was found (arecord -l lists them): video only. "
-                        "Plug in a USB microphone and restart, or set [microphone] backend = \"none\".")
+            log.warning(
+                "No sound card that can record was found (arecord -l lists them): video only. "
+                'Plug in a USB microphone and restart, or set [microphone] backend = "none".'
+            )
             return None
         device = found[0].plughw
         log.info("Microphone: %s (%s)", device, found[0].name)
@@ -85,7 +87,11 @@ def check_encoder_limits(config: Config, encoder: EncoderLimits | None) -> None:
     cam = config.camera
     for key_name, value in (("width", cam.width), ("height", cam.height)):
         if value > encoder.max_side:
-            raise ConfigError(f"camera.{key_name} {value} is more than the {encoder.name} takes: at most {encoder.max_side}")
+            raise ConfigError(
+                f"camera.{key_name} {value} is more than the {encoder.name} takes: at most {encoder.max_side}"
+            )
     if not encoder.min_bitrate <= cam.bitrate <= encoder.max_bitrate:
-        raise ConfigError(f"camera.bitrate {cam.bitrate} is outside what the {encoder.name} takes: "
-                          f"{encoder.min_bitrate} to {encoder.max_bitrate}")
+        raise ConfigError(
+            f"camera.bitrate {cam.bitrate} is outside what the {encoder.name} takes: "
+            f"{encoder.min_bitrate} to {encoder.max_bitrate}"
+        )

@@ -21,8 +21,9 @@ def chromium():
 def daemon_factory(tmp_path):
     started: list[DaemonProcess] = []
 
-    def start(config_text: str = "", *, loopback_only: bool = True, state_from: DaemonProcess | None = None,
-              **kwargs) -> DaemonProcess:
+    def start(
+        config_text: str = "", *, loopback_only: bool = True, state_from: DaemonProcess | None = None, **kwargs
+    ) -> DaemonProcess:
         """Start a daemon; ``state_from`` reuses another's directory (a restart)."""
         directory = state_from.directory if state_from else tmp_path / f"d{len(started)}"
         d = start_daemon((LOOPBACK_ONLY if loopback_only else "") + config_text, directory, **kwargs)

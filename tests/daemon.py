@@ -67,9 +67,16 @@ class DaemonProcess:
         return self.proc.returncode
 
 
-def start_daemon(config_text: str, tmp_path: Path, *extra_args: str, env: dict | None = None,
-                 simulate: bool = True, timeout: float = 30, prefix: tuple[str, ...] = (),
-                 host: str = "127.0.0.1") -> DaemonProcess:
+def start_daemon(
+    config_text: str,
+    tmp_path: Path,
+    *extra_args: str,
+    env: dict | None = None,
+    simulate: bool = True,
+    timeout: float = 30,
+    prefix: tuple[str, ...] = (),
+    host: str = "127.0.0.1",
+) -> DaemonProcess:
     """``prefix`` runs it through another command, e.g. ``("ip", "netns", "exec", name)``."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "edge.toml"

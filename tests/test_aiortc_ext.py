@@ -8,11 +8,11 @@ import aioice
 import aioice.ice
 import aiortc
 import pytest
-from aiortc.rtcdtlstransport import SRTP_AES128_CM_SHA1_80, RTCCertificate, RTCDtlsTransport
-from OpenSSL import SSL
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.codecs import CODECS
+from aiortc.rtcdtlstransport import SRTP_AES128_CM_SHA1_80, RTCCertificate, RTCDtlsTransport
 from aiortc.rtcrtpsender import RTCRtpSender as SenderClass
+from OpenSSL import SSL
 
 from edge.webrtc import aiortc_ext
 
@@ -40,13 +40,17 @@ async def test_keyframe_requests_reach_our_callback():
 
 
 def test_codec_matching_is_by_profile_and_first_local_codec_wins():
-    from aiortc.rtcpeerconnection import find_common_codecs, filter_preferred_codecs
+    from aiortc.rtcpeerconnection import filter_preferred_codecs, find_common_codecs
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
     preferences = aiortc_ext.h264_preferences("42c028")
     browser = [
-        RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=109,
-                              parameters={"packetization-mode": "1", "profile-level-id": "42e01f"}),
+        RTCRtpCodecParameters(
+            mimeType="video/H264",
+            clockRate=90000,
+            payloadType=109,
+            parameters={"packetization-mode": "1", "profile-level-id": "42e01f"},
+        ),
     ]
     common = filter_preferred_codecs(find_common_codecs(CODECS["video"], browser), preferences)
     assert common and common[0].parameters["profile-level-id"] == "42c028"
@@ -72,13 +76,24 @@ def test_opus_is_available():
 
 # --- In-place ICE restart (edge/webrtc/ice_restart.py) ----------------------------
 
+
 def test_what_the_ice_restart_relies_on_is_still_there():
     from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
 
     connection = aioice.Connection(ice_controlling=False)
-    for name in ("_local_username", "_local_password", "_protocols", "_local_candidates", "_check_list",
-                 "_remote_candidates", "_remote_candidates_end", "_nominated", "turn_server",
-                 "remote_username", "remote_password"):
+    for name in (
+        "_local_username",
+        "_local_password",
+        "_protocols",
+        "_local_candidates",
+        "_check_list",
+        "_remote_candidates",
+        "_remote_candidates_end",
+        "_nominated",
+        "turn_server",
+        "remote_username",
+        "remote_password",
+    ):
         assert hasattr(connection, name), name
     assert connection._components == {1}  # one component: ice_restart.COMPONENT
     # The public credentials are the private fields, read at each check.
@@ -92,7 +107,11 @@ def test_what_the_ice_restart_relies_on_is_still_there():
     assert "self.check_complete(pair)" in inspect.getsource(aioice.Connection.check_start)
     # Host sockets are bound, and added to _protocols, by get_component_candidates.
     assert list(inspect.signature(aioice.Connection.get_component_candidates).parameters) == [
-        "self", "component", "addresses", "timeout"]
+        "self",
+        "component",
+        "addresses",
+        "timeout",
+    ]
     assert "self._protocols += host_protocols" in inspect.getsource(aioice.Connection.get_component_candidates)
     assert "if self.turn_server:" in inspect.getsource(aioice.Connection.get_component_candidates)
     # aiortc's side: the transport's connection, and the gatherer's own end-of-candidates flag.
@@ -182,6 +201,7 @@ async def test_an_ice_restart_moves_to_a_new_pair_in_place(monkeypatch):
 
 # --- DTLS cipher suites ---------------------------------------------------------------
 
+
 def _rsa_dtls_server() -> SSL.Context:
     """A DTLS server as webrtcbin's: an RSA certificate, OpenSSL's default suites."""
     import datetime
@@ -193,10 +213,17 @@ def _rsa_dtls_server() -> SSL.Context:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webrtcbin")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-                   .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     context = SSL.Context(SSL.DTLS_METHOD)
     context.use_certificate(certificate)
     context.use_privatekey(key)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from tests.browser import FRAME_CODE_JS, STATS_JS
 
 CAMERA_720P = "[camera]\nwidth = 1280\nheight = 720\nframerate = 30\n"
@@ -22,7 +20,8 @@ def open_viewer(chromium, daemon, url: str | None = None):
 
 def wait_live(page, timeout_ms: int = 15000) -> None:
     page.wait_for_function(
-        "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null && window.edgeViewer.firstFrameAt !== undefined",
+        "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
+        " && window.edgeViewer.firstFrameAt !== undefined",
         timeout=timeout_ms,
     )
 

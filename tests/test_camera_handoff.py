@@ -16,8 +16,11 @@ def access_unit(index: int, keyframe: bool) -> H264AccessUnit:
 async def test_a_consumer_that_falls_behind_loses_whole_gops_and_a_keyframe_is_asked_for():
     requests = []
     bridge = AccessUnitBridge(asyncio.get_running_loop(), maxlen=4, request_keyframe=lambda: requests.append(1))
-    sent = [access_unit(0, True)] + [access_unit(i, False) for i in range(1, 7)] + [access_unit(7, True),
-                                                                                   access_unit(8, False)]
+    sent = (
+        [access_unit(0, True)]
+        + [access_unit(i, False) for i in range(1, 7)]
+        + [access_unit(7, True), access_unit(8, False)]
+    )
     done = threading.Event()
 
     def camera_thread() -> None:  # nobody reads meanwhile: the queue of 4 overflows

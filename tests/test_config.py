@@ -26,7 +26,10 @@ def test_defaults_match_the_documented_ones():
         ({"microphone": {"backend": True}}, "microphone.backend must be one of"),
         ({"cameras": {}}, "unknown section [cameras]; allowed: [server], [camera]"),
         ({"webrtc": {"ice_servers": [{"urls": "http://x"}]}}, "webrtc.ice_servers[0].urls must be a stun:"),
-        ({"webrtc": {"ice_servers": [{"urls": "turn:x", "user": "a"}]}}, "webrtc.ice_servers[0] has unknown key 'user'"),
+        (
+            {"webrtc": {"ice_servers": [{"urls": "turn:x", "user": "a"}]}},
+            "webrtc.ice_servers[0] has unknown key 'user'",
+        ),
         ({"webrtc": {"interfaces": "wlan0"}}, "webrtc.interfaces must be a list of non-empty strings"),
         ({"server": {"port": 70000}}, "server.port must be an integer from 0 to 65535; got 70000"),
     ],
@@ -40,7 +43,7 @@ def test_bad_values_name_the_key_and_what_is_allowed(data, message):
 def test_a_valid_file_loads(tmp_path: Path):
     path = tmp_path / "edge.toml"
     path.write_text(
-        '[camera]\nwidth = 1920\nheight = 1080\nbitrate = 4000000\n'
+        "[camera]\nwidth = 1920\nheight = 1080\nbitrate = 4000000\n"
         '[webrtc]\nice_servers = [{ urls = "stun:stun.example.org:3478" }]\ninterfaces = ["wlan0"]\n'
     )
     config = load_config(path)

@@ -57,8 +57,13 @@ def test_recovery_clock():
     clock.new_pair(21.25)
     assert (clock.restarts, clock.recoveries, clock.last_recovery_s, clock.since) == (1, 1, 1.25, None)
     status = clock.status(31.25)
-    assert status == {"restarts": 1, "recoveries": 1, "recovering_for_s": None, "last_recovery_s": 1.25,
-                      "last_recovered_s_ago": 10.0}
+    assert status == {
+        "restarts": 1,
+        "recoveries": 1,
+        "recovering_for_s": None,
+        "last_recovery_s": 1.25,
+        "last_recovered_s_ago": 10.0,
+    }
     clock.new_pair(40.0)  # the browser switching paths by itself is no recovery
     assert clock.recoveries == 1
 
@@ -76,7 +81,9 @@ def test_network_change():
     assert set(wlan.after) == {"wlan0"} and not wlan.lost("10.0.0.2")
     assert change.restricted_to([]) is change
     assert change.addresses_changed
-    assert not NetworkChange(before, {**before, "eth0": Interface(False, frozenset({"10.0.0.2"}))}, 2.0).addresses_changed
+    assert not NetworkChange(
+        before, {**before, "eth0": Interface(False, frozenset({"10.0.0.2"}))}, 2.0
+    ).addresses_changed
     assert not NetworkChange(before, dict(before), 2.0).changed
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FAILING_TEST = '''
+FAILING_TEST = """
 import ast
 
 def test_deliberately_failing(monkeypatch):
@@ -17,16 +17,29 @@ def test_deliberately_failing(monkeypatch):
     monkeypatch.setattr(ast, "parse", parse)
     speed = 3
     assert speed == 4, "the reason a person needs to see"
-'''
+"""
 
 
 def test_a_failure_shows_its_reason_when_tracebacks_cannot_be_rendered(tmp_path):
     test_file = tmp_path / "test_failing.py"
     test_file.write_text(FAILING_TEST)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.readable_failures", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(test_file)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.readable_failures",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(test_file),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1, result.stdout + result.stderr  # failed, not an internal error (3)
     assert "INTERNALERROR" not in result.stdout + result.stderr
@@ -39,8 +52,23 @@ def test_without_the_plugin_that_failure_is_an_internal_error(tmp_path):
     test_file = tmp_path / "test_failing.py"
     test_file.write_text(FAILING_TEST)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:tests.readable_failures",
-         "--rootdir", str(tmp_path), "-c", "/dev/null", str(test_file)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:tests.readable_failures",
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            "/dev/null",
+            str(test_file),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 3 and "recursion depth mismatch" in result.stdout + result.stderr

@@ -66,13 +66,16 @@ def test_bad_sdpfrags(body, message):
 
 
 def test_an_offer_loses_its_mdns_candidates_and_then_its_end_of_candidates():
-    offer = ("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
-             "a=candidate:1 1 udp 2130706431 6f1e2d4c.local 40000 typ host\r\n"
-             "a=candidate:2 1 udp 2130706431 192.0.2.7 40001 typ host\r\n"
-             "a=end-of-candidates\r\n")
+    offer = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        "a=candidate:1 1 udp 2130706431 6f1e2d4c.local 40000 typ host\r\n"
+        "a=candidate:2 1 udp 2130706431 192.0.2.7 40001 typ host\r\n"
+        "a=end-of-candidates\r\n"
+    )
     kept, hides = without_mdns_candidates(offer)
-    assert hides and kept == ("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
-                              "a=candidate:2 1 udp 2130706431 192.0.2.7 40001 typ host\r\n")
+    assert hides and kept == (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=candidate:2 1 udp 2130706431 192.0.2.7 40001 typ host\r\n"
+    )
     plain = offer.replace("6f1e2d4c.local", "192.0.2.8")
     assert without_mdns_candidates(plain) == (plain, False)
 

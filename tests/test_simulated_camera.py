@@ -1,4 +1,5 @@
 import time
+from itertools import pairwise
 
 import av
 
@@ -44,7 +45,7 @@ async def test_paced_in_real_time_with_monotonic_timestamps():
     units = await capture(SimulatedCamera(settings), 31)
     elapsed = time.monotonic() - started
     assert elapsed >= 0.95  # 30 intervals at 30 fps; never faster than real time
-    gaps = [b.timestamp_us - a.timestamp_us for a, b in zip(units, units[1:])]
+    gaps = [b.timestamp_us - a.timestamp_us for a, b in pairwise(units)]
     assert all(gap > 0 for gap in gaps)
 
 

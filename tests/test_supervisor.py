@@ -51,8 +51,9 @@ async def test_a_slow_start_is_not_a_stall_but_a_later_silence_is():
         yield 2
         await asyncio.Event().wait()  # then silence: a stall
 
-    supervisor = Supervisor("camera (test)", source, delivered.append, stall_timeout=0.2, start_timeout=20,
-                            backoff=(30, 30))
+    supervisor = Supervisor(
+        "camera (test)", source, delivered.append, stall_timeout=0.2, start_timeout=20, backoff=(30, 30)
+    )
     supervisor.on_state_change(lambda state: (heard.append(state), state == "restarting" and stalled.set()))
     task = asyncio.create_task(supervisor.run())
     await asyncio.wait_for(stalled.wait(), 10)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,27 @@ VIEWER = Path(__file__).parent / "players" / "webrtcbin_whep.py"
 
 def watch_with_webrtcbin(daemon, seconds: float) -> list[dict]:
     result = subprocess.run(
-        [DEBIAN_PYTHON, str(VIEWER), "--url", daemon.url + "/whep", "--token", daemon.token,
-         "--seconds", str(seconds), "--timeout", "90"],
-        capture_output=True, text=True, timeout=120,
+        [
+            DEBIAN_PYTHON,
+            str(VIEWER),
+            "--url",
+            daemon.url + "/whep",
+            "--token",
+            daemon.token,
+            "--seconds",
+            str(seconds),
+            "--timeout",
+            "90",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     summary = [e for e in events if e["event"] not in ("frame", "audio")]
     assert result.returncode == 0 and events and events[-1] == {"event": "end", "reason": "done"}, (
-        f"webrtcbin viewer: {summary}\nstderr: {result.stderr[-2000:]}\ndaemon log:\n{daemon.log()[-3000:]}")
+        f"webrtcbin viewer: {summary}\nstderr: {result.stderr[-2000:]}\ndaemon log:\n{daemon.log()[-3000:]}"
+    )
     return events
 
 
@@ -38,11 +52,12 @@ def test_webrtcbin_decodes_the_camera_and_hears_the_microphone(daemon_factory):
     frames = [e for e in events if e["event"] == "frame"]
     assert {(f["width"], f["height"]) for f in frames} == {(1280, 720)}
     indices = [
-        split_frame_code(read_frame_code(
-            np.frombuffer(base64.b64decode(f["band"]), np.uint8).reshape(BAND_ROWS, f["width"])))[0]
+        split_frame_code(
+            read_frame_code(np.frombuffer(base64.b64decode(f["band"]), np.uint8).reshape(BAND_ROWS, f["width"]))
+        )[0]
         for f in frames
     ]
-    assert all(b > a for a, b in zip(indices, indices[1:])), f"frame codes not advancing: {indices}"
+    assert all(b > a for a, b in pairwise(indices)), f"frame codes not advancing: {indices}"
     assert indices[-1] - indices[0] >= 30, f"{len(frames)} frames, codes {indices[0]}..{indices[-1]} in 3 s"
 
     # The simulated microphone's -20 dBFS sine: an RMS level of -23 dB once decoded.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.browser import STATS_JS
 from tests.offers import make_offer
 from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_for_stats, wait_live
 
@@ -31,15 +30,23 @@ def test_bad_input_is_refused_clearly_while_a_viewer_keeps_watching(chromium, da
     whep = "/whep"
     post, patch, delete = (lambda path, m=m, **kw: daemon.request(m, path, **kw) for m in ("POST", "PATCH", "DELETE"))
     cases = [
-        ("wrong content type", post(whep, data=offers["good"], headers={"Content-Type": "text/plain"}),
-         415, "Content-Type must be application/sdp"),
+        (
+            "wrong content type",
+            post(whep, data=offers["good"], headers={"Content-Type": "text/plain"}),
+            415,
+            "Content-Type must be application/sdp",
+        ),
         ("malformed SDP", post(whep, data="v=0\r\nthis is not SDP\r\n", headers=SDP), 400, "malformed SDP"),
         ("not SDP at all", post(whep, data=b"\xff\xfe\x00garbage", headers=SDP), 400, "not UTF-8"),
         ("offer without video", post(whep, data=offers["no_video"], headers=SDP), 400, "no video section"),
         ("offer without H.264", post(whep, data=offers["no_h264"], headers=SDP), 400, "no H.264"),
         ("oversized body", post(whep, data="v=0\r\n" + "a=x\r\n" * 40000, headers=SDP), 413, "body too large"),
-        ("unknown session (PATCH)", patch(whep + "/nosuchsession", data="a=end-of-candidates\r\n", headers=SDPFRAG),
-         404, "no such session"),
+        (
+            "unknown session (PATCH)",
+            patch(whep + "/nosuchsession", data="a=end-of-candidates\r\n", headers=SDPFRAG),
+            404,
+            "no such session",
+        ),
         ("unknown session (DELETE)", delete(whep + "/nosuchsession"), 404, "no such session"),
     ]
     for name, response, status, reason in cases:
@@ -71,7 +78,9 @@ def test_bad_input_is_refused_clearly_while_a_viewer_keeps_watching(chromium, da
 
 def test_whep_options_and_cors(daemon_factory):
     daemon = daemon_factory(CAMERA_SMALL)
-    response = requests.options(daemon.url + "/whep", headers={"Origin": "http://player.example", "Access-Control-Request-Method": "POST"})
+    response = requests.options(
+        daemon.url + "/whep", headers={"Origin": "http://player.example", "Access-Control-Request-Method": "POST"}
+    )
     assert response.status_code == 204
     assert response.headers["Accept-Post"] == "application/sdp"
     assert response.headers["Access-Control-Allow-Origin"] == "*"

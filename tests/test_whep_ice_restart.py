@@ -55,7 +55,9 @@ def test_restart_answers_with_new_credentials_and_retries_get_the_same_answer(da
     # Copies sent at once (the page hedges) are one restart too.
     with ThreadPoolExecutor(4) as pool:
         copies = list(pool.map(lambda _: patch(RESTART.replace("newU", "nxtU"), "*"), range(4)))
-    assert {(c.status_code, c.text, c.headers["ETag"]) for c in copies} == {(200, copies[0].text, copies[0].headers["ETag"])}
+    assert {(c.status_code, c.text, c.headers["ETag"]) for c in copies} == {
+        (200, copies[0].text, copies[0].headers["ETag"])
+    }
     etag = copies[0].headers["ETag"]
 
     # Trickle for the new generation needs the new ETag; a stale one is refused.
@@ -78,7 +80,8 @@ def test_restart_answers_with_new_credentials_and_retries_get_the_same_answer(da
 async def _connect_hiding_addresses(daemon) -> tuple[int, str, list[str]]:
     """A player whose candidates are all mDNS names, as Chromium's are without camera
     permission: it trickles them with end-of-candidates *before* its checks can arrive
-    (the order a loaded machine sometimes produces), then waits for its connection to succeed or fail, and asks the daemon."""
+    (the order a loaded machine sometimes produces), then waits for its connection to succeed or fail,
+    and asks the daemon."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     settled = asyncio.Event()
     pc.on("connectionstatechange", lambda: settled.set() if pc.connectionState in ("connected", "failed") else None)
@@ -86,15 +89,23 @@ async def _connect_hiding_addresses(daemon) -> tuple[int, str, list[str]]:
         pc.addTransceiver("video", direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())
         offer = pc.localDescription.sdp
-        bare = "".join(line + "\r\n" for line in offer.splitlines()
-                       if not line.startswith(("a=candidate:", "a=end-of-candidates")))
+        bare = "".join(
+            line + "\r\n" for line in offer.splitlines() if not line.startswith(("a=candidate:", "a=end-of-candidates"))
+        )
         created = await asyncio.to_thread(daemon.request, "POST", "/whep", data=bare, headers=SDP)
         assert created.status_code == 201, created.text
-        hidden = (f"a=ice-ufrag:{attr(offer, 'ice-ufrag')}\r\na=ice-pwd:{attr(offer, 'ice-pwd')}\r\n"
-                  "a=candidate:1 1 udp 2130706431 0b2c1f27-5b3e-4d7c-9d0a-3f1e2d4c5b6a.local 40000 typ host\r\n"
-                  "a=end-of-candidates\r\n")
-        trickled = await asyncio.to_thread(daemon.request, "PATCH", created.headers["Location"], data=hidden,
-                                           headers={"Content-Type": SDPFRAG, "If-Match": created.headers["ETag"]})
+        hidden = (
+            f"a=ice-ufrag:{attr(offer, 'ice-ufrag')}\r\na=ice-pwd:{attr(offer, 'ice-pwd')}\r\n"
+            "a=candidate:1 1 udp 2130706431 0b2c1f27-5b3e-4d7c-9d0a-3f1e2d4c5b6a.local 40000 typ host\r\n"
+            "a=end-of-candidates\r\n"
+        )
+        trickled = await asyncio.to_thread(
+            daemon.request,
+            "PATCH",
+            created.headers["Location"],
+            data=hidden,
+            headers={"Content-Type": SDPFRAG, "If-Match": created.headers["ETag"]},
+        )
         await pc.setRemoteDescription(RTCSessionDescription(created.text, "answer"))
         await asyncio.wait_for(settled.wait(), 60)
         sessions = (await asyncio.to_thread(daemon.health))["sessions"]

@@ -68,7 +68,9 @@ async def start_clip(request: web.Request) -> web.Response:
         return body
     seconds = body.get("seconds")
     limit = recorder.max_clip_us / 1e6
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= limit):
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= limit
+    ):
         return reject(400, f"seconds must be a number above 0 and at most {limit:g} (recording.max_clip_seconds)")
     name = recorder.record(seconds)
     status = recorder.status()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import AsyncIterator
 
 import av
 
@@ -65,7 +65,9 @@ class AudioHub:
         self.microphone = microphone
         self._bitrate = bitrate
         self._fanout: Fanout[OpusPacket] = Fanout(gated=False)
-        self.supervisor = Supervisor(f"microphone ({microphone.name})", self._encoded, self._fanout.publish, stall_timeout=3.0)
+        self.supervisor = Supervisor(
+            f"microphone ({microphone.name})", self._encoded, self._fanout.publish, stall_timeout=3.0
+        )
 
     async def _encoded(self) -> AsyncIterator[OpusPacket]:
         encoder = OpusEncoder(self._bitrate)
@@ -90,4 +92,9 @@ class AudioHub:
 
     def status(self) -> dict:
         sup = self.supervisor
-        return {"backend": self.microphone.name, "state": sup.state, "restarts": sup.restarts, "last_error": sup.last_error}
+        return {
+            "backend": self.microphone.name,
+            "state": sup.state,
+            "restarts": sup.restarts,
+            "last_error": sup.last_error,
+        }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import AsyncIterator, Callable, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -98,7 +99,7 @@ class Supervisor:
                         item = await anext(stream)
                 except StopAsyncIteration:
                     return
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     what = "did not start" if first else "stalled"
                     raise SourceStalled(f"{what}: no data for {timeout:g} s") from None
                 first = False

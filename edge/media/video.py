@@ -86,7 +86,7 @@ class VideoHub:
         """Wait (bounded) for the first SPS, so that an early viewer gets an honest answer."""
         try:
             await asyncio.wait_for(self._profile_known.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         return self.profile_level_id
 

@@ -20,9 +20,9 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from edge.config import MANUAL_TRIGGER, RecordingConfig
 from edge.media.audio import AudioHub
@@ -395,4 +395,3 @@ async def _pump(queue: ConsumerQueue, handle: Callable) -> None:
             handle(item)
         except Exception:  # a bug here must not stop recording for good
             log.exception("recording: dropped an item")
-

@@ -9,6 +9,7 @@ interval; when it bites, whole GOPs go and the pre-roll gets shorter.
 from __future__ import annotations
 
 from collections import deque
+
 from edge.media.audio import OpusPacket
 from hw.camera import H264AccessUnit
 

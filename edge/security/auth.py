@@ -21,7 +21,7 @@ from edge.security.ratelimit import FailureLimiter
 SESSION_COOKIE = "edge_session"
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/logout"})
 PUBLIC_PREFIXES = ("/static/",)
-AUTHENTICATOR_KEY: web.AppKey["Authenticator"] = web.AppKey("authenticator")
+AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator")
 
 
 class Authenticator:

@@ -23,7 +23,7 @@ def make_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
     """An ECDSA P-256 certificate for ``hostname``, ``hostname.local`` and localhost, valid 10 years."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{hostname}.local")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     names: list[x509.GeneralName] = [
         x509.DNSName(f"{hostname}.local"),
         x509.DNSName(hostname),
@@ -45,7 +45,11 @@ def make_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
     cert_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 

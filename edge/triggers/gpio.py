@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 class GpioTriggers:
-    def __init__(self, gpio: Gpio, triggers: tuple[TriggerConfig, ...], recording: RecordingConfig, recorder: Recorder) -> None:
+    def __init__(
+        self, gpio: Gpio, triggers: tuple[TriggerConfig, ...], recording: RecordingConfig, recorder: Recorder
+    ) -> None:
         self.gpio = gpio
         self._triggers = triggers
         self._led_pin = recording.led_pin

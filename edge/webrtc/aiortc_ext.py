@@ -20,31 +20,33 @@ and is the sibling module ``ice_restart``, guarded by the same tests):
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import aioice.ice
 import ifaddr
-from OpenSSL import SSL
 from aiortc import RTCRtpSender
 from aiortc.codecs import CODECS
 from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
-from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtcpFeedback
+from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
+from OpenSSL import SSL
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 _original_create_ssl_context = RTCCertificate._create_ssl_context
 
 # AEAD suites first, for ECDSA peers (browsers, aiortc) and RSA peers (webrtcbin);
 # aiortc's own two CBC suites last, so that no peer that worked before is refused.
-DTLS_CIPHERS = ":".join((
-    "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256",
-    "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "ECDHE-RSA-AES256-GCM-SHA384",
-    "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "ECDHE-RSA-CHACHA20-POLY1305",
-    "ECDHE-ECDSA-AES128-SHA",
-    "ECDHE-ECDSA-AES256-SHA",
-)).encode()
+DTLS_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "ECDHE-ECDSA-AES128-SHA",
+        "ECDHE-ECDSA-AES256-SHA",
+    )
+).encode()
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:

@@ -37,8 +37,8 @@ import asyncio
 import logging
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import aioice.ice
 from aioice import Candidate
@@ -127,7 +127,8 @@ class IceAgent:
                 if host in addresses:
                     continue
                 connection._local_candidates = [  # its host candidate, and server-reflexive ones based on it
-                    c for c in connection._local_candidates
+                    c
+                    for c in connection._local_candidates
                     if c.type == "relay" or host not in (c.host, c.related_address)
                 ]
                 if protocol in nominated:

@@ -67,7 +67,7 @@ class IceGenerations:
     def begin(self, remote: Credentials) -> Restart:
         """Record a restart before its answer exists, so that a concurrent retry finds it."""
         restart = Restart(remote, self.etag, new_etag(), asyncio.get_running_loop().create_future())
-        self._remotes = [*self._remotes[-(KEEP_GENERATIONS - 1):], remote]
+        self._remotes = [*self._remotes[-(KEEP_GENERATIONS - 1) :], remote]
         self.etag = restart.etag
         self.latest = restart
         return restart

@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
@@ -62,7 +62,7 @@ class ViewerSession:
         video: VideoHub,
         audio: AudioHub | None,
         ice_servers: tuple[dict, ...],
-        on_closed: Callable[["ViewerSession"], None],
+        on_closed: Callable[[ViewerSession], None],
         restart_timeout: float = 20.0,
     ) -> None:
         self.id = secrets.token_urlsafe(16)
@@ -182,8 +182,12 @@ class ViewerSession:
             self.generations.abandon(restart)
             restart.answer.set_exception(exc)
             return
-        log.info("session %s: ICE restart %d, offering %s", self.id[:8], self.recovery.restarts,
-                 " ".join(c.split()[4] for c in local.candidates) or "nothing")
+        log.info(
+            "session %s: ICE restart %d, offering %s",
+            self.id[:8],
+            self.recovery.restarts,
+            " ".join(c.split()[4] for c in local.candidates) or "nothing",
+        )
         restart.answer.set_result(format_sdpfrag(local.ufrag, local.pwd, local.candidates, *self._bundle_media))
 
     def network_changed(self, change: NetworkChange) -> None:

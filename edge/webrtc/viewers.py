@@ -50,7 +50,11 @@ class Viewers:
             raise ViewerLimit("too many viewers are connecting at once", retry_after=2)
         profile = await self._video.wait_for_profile(PROFILE_WAIT_S) or expected_profile_level_id(self._video)
         session = ViewerSession(
-            self._video, self._audio, self._config.ice_servers, self._forget, restart_timeout=self._config.restart_timeout
+            self._video,
+            self._audio,
+            self._config.ice_servers,
+            self._forget,
+            restart_timeout=self._config.restart_timeout,
         )
         self._sessions[session.id] = session
         self.total_sessions += 1
@@ -111,7 +115,13 @@ def expected_profile_level_id(hub: VideoHub) -> str:
     s = hub.settings
     macroblocks = ((s.width + 15) // 16) * ((s.height + 15) // 16)
     rate = macroblocks * s.framerate
-    for level, max_frame, max_rate in ((31, 3600, 108000), (32, 5120, 216000), (40, 8192, 245760), (42, 8704, 522240), (51, 36864, 983040)):
+    for level, max_frame, max_rate in (
+        (31, 3600, 108000),
+        (32, 5120, 216000),
+        (40, 8192, 245760),
+        (42, 8704, 522240),
+        (51, 36864, 983040),
+    ):
         if macroblocks <= max_frame and rate <= max_rate:
             return f"42e0{level:02x}"
     return "42e034"

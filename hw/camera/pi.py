@@ -18,11 +18,11 @@ import importlib.metadata
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
-from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit
-from hw.camera import picamera2_ext
+from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit, picamera2_ext
 from hw.camera.handoff import AccessUnitBridge
 from hw.clock import monotonic_us
 
@@ -50,7 +50,10 @@ def list_cameras() -> list[CameraInfo]:
     """The cameras libcamera sees (opens none)."""
     from picamera2 import Picamera2
 
-    return [CameraInfo(str(info.get("Model", "unknown")), str(info.get("Id", ""))) for info in Picamera2.global_camera_info()]
+    return [
+        CameraInfo(str(info.get("Model", "unknown")), str(info.get("Id", "")))
+        for info in Picamera2.global_camera_info()
+    ]
 
 
 def open_picamera2(picamera2_class: Any = None) -> Any:
@@ -123,8 +126,14 @@ class PiCamera(Camera):
             _stop(camera)
             raise CameraError(f"cannot start the Pi camera: {exc}") from exc
         kind = "software (libx264)" if picamera2_ext.is_software_encoder(encoder) else "VideoCore hardware"
-        log.info("Pi camera started: %dx%d@%d, %s H.264 encoder, picamera2 %s",
-                 s.width, s.height, s.framerate, kind, picamera2_version() or "?")
+        log.info(
+            "Pi camera started: %dx%d@%d, %s H.264 encoder, picamera2 %s",
+            s.width,
+            s.height,
+            s.framerate,
+            kind,
+            picamera2_version() or "?",
+        )
         return camera, encoder
 
 

@@ -30,7 +30,8 @@ what we touch:
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hw.camera import CameraSettings
 
@@ -92,8 +93,13 @@ def make_h264_encoder(settings: CameraSettings) -> Any:
     from picamera2.encoders import H264Encoder
     from picamera2.encoders.libav_h264_encoder import LibavH264Encoder
 
-    options = dict(bitrate=settings.bitrate, repeat=True, iperiod=settings.gop_frames,
-                   framerate=int(settings.framerate), profile=H264_PROFILE)
+    options = dict(
+        bitrate=settings.bitrate,
+        repeat=True,
+        iperiod=settings.gop_frames,
+        framerate=int(settings.framerate),
+        profile=H264_PROFILE,
+    )
     if issubclass(H264Encoder, LibavH264Encoder):  # Pi 5: software
         encoder = _keyframe_safe(LibavH264Encoder)(**options)
         encoder.threads = 1  # frame threading holds 2-5 frames back: latency
@@ -114,8 +120,14 @@ def make_output(encoder: Any, sink: AccessUnitSink) -> Any:
     class AccessUnitOutput(Output):
         """Called on picamera2's encoder thread, one access unit per call."""
 
-        def outputframe(self, frame: bytes, keyframe: bool = True, timestamp: int | None = None,
-                        packet: Any = None, audio: bool = False) -> None:
+        def outputframe(
+            self,
+            frame: bytes,
+            keyframe: bool = True,
+            timestamp: int | None = None,
+            packet: Any = None,
+            audio: bool = False,
+        ) -> None:
             if audio or timestamp is None:
                 return
             sink(bytes(frame), bool(keyframe), encoder.firsttimestamp + timestamp)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
 from fractions import Fraction
-from typing import AsyncIterator
 
 import av
 
 from hw.bridge import ThreadBridge
-from hw.camera.handoff import AccessUnitBridge
 from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit
 from hw.camera.framecode import draw_frame_code, frame_code_value
+from hw.camera.handoff import AccessUnitBridge
 from hw.camera.testpicture import TestPicture
 
 
@@ -40,7 +40,7 @@ class SimulatedCamera(Camera):
         Lets tests and someone trying the daemon see recovery; otherwise the next ``frames()`` works again.
         """
         if kind not in ("crash", "stall", "unplugged"):
-            raise ValueError(f"unknown fault {kind!r}: use \"crash\", \"stall\" or \"unplugged\"")
+            raise ValueError(f'unknown fault {kind!r}: use "crash", "stall" or "unplugged"')
         if not 0 <= seconds <= 600:
             raise ValueError(f"seconds must be between 0 and 600, not {seconds!r}")
         if kind == "unplugged":

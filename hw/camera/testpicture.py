@@ -22,8 +22,16 @@ _SEGMENTS = {
     "g": (4.5, 5.5, 1, 5),
 }
 _DIGITS = {
-    "0": "abcdef", "1": "bc", "2": "abdeg", "3": "abcdg", "4": "bcfg",
-    "5": "acdfg", "6": "acdefg", "7": "abc", "8": "abcdefg", "9": "abcdfg",
+    "0": "abcdef",
+    "1": "bc",
+    "2": "abdeg",
+    "3": "abcdg",
+    "4": "bcfg",
+    "5": "acdfg",
+    "6": "acdefg",
+    "7": "abc",
+    "8": "abcdefg",
+    "9": "abcdfg",
 }
 _BARS_Y = (180, 168, 145, 133, 63, 51, 28)
 _BARS_U = (128, 44, 156, 72, 184, 100, 212)
@@ -48,7 +56,7 @@ class TestPicture:
         yuv = np.empty((h * 3 // 2, w), dtype=np.uint8)
         luma, chroma = yuv[:h], yuv[h:].reshape(2, h // 2, w // 2)
         bar_w = -(-w // len(_BARS_Y))
-        for i, (y, u, v) in enumerate(zip(_BARS_Y, _BARS_U, _BARS_V)):
+        for i, (y, u, v) in enumerate(zip(_BARS_Y, _BARS_U, _BARS_V, strict=True)):
             luma[:, i * bar_w : (i + 1) * bar_w] = y
             chroma[0, :, i * bar_w // 2 : (i + 1) * bar_w // 2] = u
             chroma[1, :, i * bar_w // 2 : (i + 1) * bar_w // 2] = v

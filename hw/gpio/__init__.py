@@ -13,7 +13,8 @@ factory on a Pi (lgpio), and with its ``MockFactory`` anywhere else, where
 from __future__ import annotations
 
 import abc
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 # (active, edge_time_us): called on the event loop.
 ChangeHandler = Callable[[bool, int], None]

@@ -8,7 +8,7 @@ hands the edge to the event loop, where :class:`Debouncer` decides.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from gpiozero import LED, DigitalInputDevice
 from gpiozero.pins.mock import MockFactory

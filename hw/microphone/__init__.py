@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 SAMPLE_RATE = 48_000
 CHUNK_SAMPLES = 960  # 20 ms at 48 kHz

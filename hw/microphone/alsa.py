@@ -26,8 +26,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import AsyncIterator, Sequence
 from contextlib import suppress
-from typing import AsyncIterator, Sequence
 
 import av
 

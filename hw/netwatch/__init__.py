@@ -14,9 +14,9 @@ import abc
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Iterable
 
 import ifaddr
 

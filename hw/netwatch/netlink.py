@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from hw.netwatch import NetworkWatch
 
@@ -62,11 +62,11 @@ class NetlinkWatch(NetworkWatch):
     async def _wait_for_news(self, timeout: float) -> None:
         try:
             await asyncio.wait_for(self._news.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         for _ in range(MAX_DEBOUNCE_ROUNDS):  # until quiet for `debounce` seconds
             self._news.clear()
             try:
                 await asyncio.wait_for(self._news.wait(), self.debounce)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return

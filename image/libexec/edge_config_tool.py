@@ -141,9 +141,7 @@ def trigger_keys() -> list[tuple[str, Any, str]]:
     return rows
 
 
-def render_template(
-    rows: Iterable[tuple[str, str, Any, str]], triggers: Iterable[tuple[str, Any, str]] = ()
-) -> str:
+def render_template(rows: Iterable[tuple[str, str, Any, str]], triggers: Iterable[tuple[str, Any, str]] = ()) -> str:
     """The commented configuration file for these rows (and a [[triggers]] example)."""
     out = [HEADER.rstrip("\n")]
     section = None
@@ -268,7 +266,9 @@ def plan_boot_config(boot_text: str, config_text: str) -> tuple[str, str | None]
         )
     for section, values in boot.items():
         if isinstance(values, list):
-            raise BootConfigError(f"[[{section}]] cannot be set from the boot partition: edit {DEFAULT_CONFIG} on the Pi")
+            raise BootConfigError(
+                f"[[{section}]] cannot be set from the boot partition: edit {DEFAULT_CONFIG} on the Pi"
+            )
         if not isinstance(values, dict):
             raise BootConfigError(f"{section} must be a [section] table, e.g. [{section}] key = value")
     try:

@@ -56,10 +56,12 @@ STATE_DIRECTORY="{tmp_path}/state" setsid ip netns exec {ns} "{EDGE}" run --conf
     --host 127.0.0.1 --port 8080 >"{log}" 2>&1 &
 pid=$!
 edge_wait_port {ns} 8080 60 "$pid"
-ip netns exec {ns} "{sys.executable}" "{IMAGE}/check_whep.py" --url http://127.0.0.1:8080/whep --token {token} --media --timeout 60
+ip netns exec {ns} "{sys.executable}" "{IMAGE}/check_whep.py" --url http://127.0.0.1:8080/whep \\
+    --token {token} --media --timeout 60
 """
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=170,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    result = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=170, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     assert result.returncode == 0, (
         result.stdout + result.stderr + "\n--- daemon log\n" + (log.read_text() if log.exists() else "")
     )

@@ -54,7 +54,7 @@ def test_template_lists_every_key_with_its_default(template: str) -> None:
         (True, "true"),
         (8080, "8080"),
         (2.5, "2.5"),
-        ("a \"b\"\\", '"a \\"b\\"\\\\"'),
+        ('a "b"\\', '"a \\"b\\"\\\\"'),
         ((), "[]"),
         (["wlan0", "eth0"], '["wlan0", "eth0"]'),
         ({"urls": "stun:x:3478"}, '{ urls = "stun:x:3478" }'),
@@ -102,10 +102,10 @@ def test_plan_takes_hostname_out_and_validates(template: str) -> None:
     [
         ("[camera]\nwidht = 640\n", "unknown key camera.widht"),
         ("[camera]\nwidth = 641\n", "camera.width must be an even number"),
-        ("[system]\nhostname = \"-bad-\"\n", "system.hostname must be"),
-        ("[system]\nuser = \"pi\"\n", "unknown key system.user"),
+        ('[system]\nhostname = "-bad-"\n', "system.hostname must be"),
+        ('[system]\nuser = "pi"\n', "unknown key system.user"),
         ("port = 8080\n", "port must be a [section] table"),
-        ("[[triggers]]\nname = \"door\"\npin = 17\n", "[[triggers]] cannot be set from the boot partition"),
+        ('[[triggers]]\nname = "door"\npin = 17\n', "[[triggers]] cannot be set from the boot partition"),
         ("[camera\n", "not valid TOML"),
     ],
 )
@@ -136,7 +136,7 @@ def test_apply_boot_sets_an_invalid_file_aside(tmp_path: Path, template: str) ->
     config = tmp_path / "edge.toml"
     config.write_text(template)
     boot = tmp_path / "boot.toml"
-    boot.write_text("[camera]\nbackend = \"usb\"\n")
+    boot.write_text('[camera]\nbackend = "usb"\n')
     assert tool.apply_boot(boot, config, tmp_path, live=False) == 1
     assert config.read_text() == template
     assert not boot.exists() and (tmp_path / "boot.toml.invalid").exists()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.image.conftest import IMAGE, ROOT, bash_lib, require_root, require_tool
+from tests.image.conftest import IMAGE, bash_lib, require_root, require_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -91,8 +91,14 @@ class Chroot:
 
     def install(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run(
-            "/bin/bash", "/root/edge/image/install.sh", "--any-arch",
-            "--wheel", "/root/edge/dist", "--wheelhouse", "/root/edge/wheelhouse", *extra,
+            "/bin/bash",
+            "/root/edge/image/install.sh",
+            "--any-arch",
+            "--wheel",
+            "/root/edge/dist",
+            "--wheelhouse",
+            "/root/edge/wheelhouse",
+            *extra,
             check=check,
         )
 
@@ -125,7 +131,14 @@ def _sh_quote(s: str) -> str:
 @pytest.fixture(scope="module")
 def chroot() -> Iterator[Chroot]:
     require_root()
-    require_tool("debootstrap", "zstd", "unshare", "dpkg-deb", "dpkg-scanpackages", package="debootstrap zstd util-linux dpkg-dev")
+    require_tool(
+        "debootstrap",
+        "zstd",
+        "unshare",
+        "dpkg-deb",
+        "dpkg-scanpackages",
+        package="debootstrap zstd util-linux dpkg-dev",
+    )
     started = time.monotonic()
     packages = sorted({*apt_packages(), *BASE_EXTRA} - set(STUBBED))
     tarball = bash_lib(f"edge_chroot_tarball amd64 {SUITE} {' '.join(packages)}", timeout=1500).stdout.strip()
@@ -136,7 +149,9 @@ def chroot() -> Iterator[Chroot]:
         # Our wheel and a wheelhouse of its dependencies, built on the host.
         cache = Path(bash_lib("edge_cache_dir").stdout.strip())
         wheelhouse = cache / f"wheelhouse-{SUITE}-{os.uname().machine}"
-        wheel = bash_lib(f'w="$(edge_build_wheel "{work / "dist"}")"; edge_wheelhouse "$w" "{wheelhouse}" host; echo "$w"').stdout.strip()
+        wheel = bash_lib(
+            f'w="$(edge_build_wheel "{work / "dist"}")"; edge_wheelhouse "$w" "{wheelhouse}" host; echo "$w"'
+        ).stdout.strip()
         edge_dir = root / "root/edge"
         shutil.copytree(IMAGE, edge_dir / "image", ignore=shutil.ignore_patterns("__pycache__"))
         (edge_dir / "dist").mkdir()
@@ -237,7 +252,8 @@ class TestInstall:
         assert os.access(link / "bin/edge", os.X_OK)
         # Debian's/Raspberry Pi OS's packages are visible (the stubs here), ours too.
         out = chroot.run(
-            "/opt/edge/venv/bin/python", "-c",
+            "/opt/edge/venv/bin/python",
+            "-c",
             "import picamera2, lgpio, edge.systemd, aiortc, av; print(picamera2.EDGE_TEST_STUB, lgpio.EDGE_TEST_STUB)",
         ).stdout
         assert out.strip() == "True True"
@@ -252,17 +268,16 @@ class TestInstall:
         assert directory.st_mode & 0o777 == 0o750 and directory.st_gid == chroot.gid("edge")
         text = conf.read_text()
         assert tomllib.loads(text) == {}, "every setting must start switched off (defaults)"
-        for key in ("#[server]", "#port = 8080", "#[camera]", "#backend = \"auto\"", "#[microphone]"):
+        for key in ("#[server]", "#port = 8080", "#[camera]", '#backend = "auto"', "#[microphone]"):
             assert key in text
         assert (chroot / "etc/edge/edge.toml.example").read_text() == text
         # Switching every setting on gives exactly the daemon's defaults.
-        switched_on = "\n".join(
-            line[1:] if re.match(r"#[\[A-Za-z]", line) else line for line in text.splitlines()
-        )
+        switched_on = "\n".join(line[1:] if re.match(r"#[\[A-Za-z]", line) else line for line in text.splitlines())
         chroot_check = chroot / "tmp/all-on.toml"
         chroot_check.write_text(switched_on)
         out = chroot.run(
-            "/opt/edge/venv/bin/python", "-c",
+            "/opt/edge/venv/bin/python",
+            "-c",
             "from pathlib import Path; from edge.config import load_config, Config;"
             "print(load_config(Path('/tmp/all-on.toml')) == Config())",
         ).stdout
@@ -311,7 +326,9 @@ class TestInstall:
             "/opt/edge/venv/bin/edge run --config /etc/edge/edge.toml --simulate "
             f'--host 127.0.0.1 --port {port} >"{log_file}" 2>&1 &\n'
             "pid=$!\n"
-            "stop() { kill -TERM -- -$pid 2>/dev/null; for _ in $(seq 1 50); do kill -0 -- -$pid 2>/dev/null || return 0; sleep 0.2; done; kill -KILL -- -$pid 2>/dev/null; }\n"
+            "stop() { kill -TERM -- -$pid 2>/dev/null; "
+            "for _ in $(seq 1 50); do kill -0 -- -$pid 2>/dev/null || return 0; sleep 0.2; done; "
+            "kill -KILL -- -$pid 2>/dev/null; }\n"
             "trap stop EXIT\n"
             f"for _ in $(seq 1 120); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; sleep 0.5; done\n"
             f"exec 3<>/dev/tcp/127.0.0.1/{port}\n"
@@ -368,8 +385,10 @@ class TestInstall:
 
     def test_upgrade_keeps_the_edited_config(self, chroot: Chroot) -> None:
         conf = chroot / "etc/edge/edge.toml"
-        edited = conf.read_text().replace("#[microphone]", "[microphone]").replace(
-            '#device = "auto"', '# my mic\ndevice = "plughw:1,0"'
+        edited = (
+            conf.read_text()
+            .replace("#[microphone]", "[microphone]")
+            .replace('#device = "auto"', '# my mic\ndevice = "plughw:1,0"')
         )
         conf.write_text(edited)
         uid_before = chroot.passwd("edge")[2]

@@ -38,8 +38,17 @@ def shell_scripts() -> list[Path]:
 
 def test_there_are_scripts_to_check() -> None:
     names = {p.name for p in shell_scripts()}
-    assert {"install.sh", "chroot.sh", "wheels.sh", "check-arm64.sh", "build-image.sh", "00-run.sh",
-            "prerun.sh", "EXPORT_IMAGE", "apt-need.sh"} <= names
+    assert {
+        "install.sh",
+        "chroot.sh",
+        "wheels.sh",
+        "check-arm64.sh",
+        "build-image.sh",
+        "00-run.sh",
+        "prerun.sh",
+        "EXPORT_IMAGE",
+        "apt-need.sh",
+    } <= names
 
 
 def test_shellcheck_has_no_findings() -> None:
@@ -146,9 +155,7 @@ def test_hardening_required_by_the_issue() -> None:
     assert set(families) <= {"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}
     assert one["DevicePolicy"] == "closed"
     allowed = {v.split()[0] for v in settings["DeviceAllow"]}
-    assert allowed == {
-        "char-video4linux", "char-media", "char-dma_heap", "char-drm", "char-gpiochip", "char-alsa"
-    }
+    assert allowed == {"char-video4linux", "char-media", "char-dma_heap", "char-drm", "char-gpiochip", "char-alsa"}
     assert one["ExecStart"] == "/opt/edge/venv/bin/edge run --config /etc/edge/edge.toml"
     assert "StandardOutput" not in one  # journal (the default)
 
@@ -162,9 +169,20 @@ def test_imager_manifest(tmp_path: Path) -> None:
     image.write_bytes(lzma.compress(raw))
     out = tmp_path / "edge-camera.rpi-imager-manifest"
     subprocess.run(
-        [sys.executable, str(IMAGE / "pi-gen/make-imager-manifest.py"), "--image", str(image),
-         "--init-format", "cloudinit-rpi", "--output", str(out), "--release-date", "2026-01-01"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            str(IMAGE / "pi-gen/make-imager-manifest.py"),
+            "--image",
+            str(image),
+            "--init-format",
+            "cloudinit-rpi",
+            "--output",
+            str(out),
+            "--release-date",
+            "2026-01-01",
+        ],
+        check=True,
+        capture_output=True,
     )
     entry = json.loads(out.read_text())["os_list"][0]
     assert entry["init_format"] == "cloudinit-rpi"
@@ -175,8 +193,17 @@ def test_imager_manifest(tmp_path: Path) -> None:
     assert entry["url"] == image.resolve().as_uri()
     assert entry["release_date"] == "2026-01-01"
     assert "pi5-64bit" in entry["devices"] and "pi4-64bit" in entry["devices"]
-    for key in ("name", "description", "icon", "url", "extract_size", "extract_sha256",
-                "image_download_size", "release_date", "devices"):
+    for key in (
+        "name",
+        "description",
+        "icon",
+        "url",
+        "extract_size",
+        "extract_sha256",
+        "image_download_size",
+        "release_date",
+        "devices",
+    ):
         assert key in entry  # required by Imager's os-list schema
 
 

@@ -127,9 +127,7 @@ def test_watchdog_period_without_pid(monkeypatch: pytest.MonkeyPatch) -> None:
         ("30000000", "nope"),
     ],
 )
-def test_watchdog_period_disabled(
-    monkeypatch: pytest.MonkeyPatch, usec: str | None, pid: str | None
-) -> None:
+def test_watchdog_period_disabled(monkeypatch: pytest.MonkeyPatch, usec: str | None, pid: str | None) -> None:
     for name, value in (("WATCHDOG_USEC", usec), ("WATCHDOG_PID", pid)):
         if value is None:
             monkeypatch.delenv(name, raising=False)

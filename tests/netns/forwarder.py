@@ -34,7 +34,7 @@ class Forwarder:
         try:
             up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*self.target), CONNECT_TIMEOUT_S)
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        except (OSError, asyncio.TimeoutError, asyncio.CancelledError):  # cancelled: closing down
+        except (TimeoutError, OSError, asyncio.CancelledError):  # cancelled: closing down
             writer.close()
 
     @staticmethod

@@ -14,12 +14,12 @@ meanwhile shows whether the change disturbed the camera side at all.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable
 
 import requests
-
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser import FRAME_CODE_JS
@@ -36,7 +36,7 @@ GAP_S = 0.2  # a pause between presented frames this long is the outage (30 fps:
 WATCH_FRAMES_JS = """
 () => {
   const video = document.getElementById('video');
-  const read = %s;
+  const read = READ_FRAME_CODE;
   window.__frames = [];
   const onFrame = () => {
     const code = read();
@@ -46,7 +46,7 @@ WATCH_FRAMES_JS = """
   video.requestVideoFrameCallback(onFrame);
   window.edgeViewer.pc.__original = true;
 }
-""" % FRAME_CODE_JS
+""".replace("READ_FRAME_CODE", FRAME_CODE_JS)
 
 
 @dataclass
@@ -100,7 +100,9 @@ class Rig:
             try:
                 self.page.wait_for_function(
                     "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
-                    " && window.edgeViewer.sessionsStarted === 1", timeout=12000)
+                    " && window.edgeViewer.sessionsStarted === 1",
+                    timeout=12000,
+                )
                 return
             except PlaywrightTimeout:
                 if attempt == attempts - 1:
@@ -149,7 +151,9 @@ class Rig:
             self.page.wait_for_timeout(100)
             resumed = resumption(self.page.evaluate("window.__frames"), changed_at)
         if resumed is None:
-            raise AssertionError(f"{scenario}: frames did not come back within {timeout} s\n{self.daemon.log()[-3000:]}")
+            raise AssertionError(
+                f"{scenario}: frames did not come back within {timeout} s\n{self.daemon.log()[-3000:]}"
+            )
         self.page.wait_for_timeout(1000)
         frames = self.page.evaluate("window.__frames")
         paused_at, resumed_at = resumed
@@ -183,7 +187,7 @@ class Rig:
 def resumption(frames: list[list[int]], changed_at: float) -> tuple[float, float] | None:
     """(last frame before the pause, first frame after it), in seconds, for the first pause after the change."""
     after = [(t / 1000, i) for t, i in frames if t / 1000 >= changed_at - GAP_S]
-    for (t0, i0), (t1, i1) in zip(after, after[1:]):
+    for (t0, i0), (t1, i1) in pairwise(after):
         if t1 - t0 >= GAP_S and i1 > i0:
             return t0, t1
     return None

@@ -11,6 +11,7 @@ shared and loaded.
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -33,12 +34,15 @@ def test_frames_come_back_on_the_same_peer_connection(name, chromium, tmp_path):
     # (Capture gaps of up to ~0.3 s happen on this loaded machine with no network change at all.)
     frames = recovery.recording
     assert_contiguous(frames)
-    gap = max(b[1] - a[1] for a, b in zip(frames, frames[1:]))
-    assert gap < recovery.outage_s, f"{name}: the recording has a {gap:.3f} s gap, the outage was {recovery.outage_s:.3f} s"
+    gap = max(b[1] - a[1] for a, b in pairwise(frames))
+    assert gap < recovery.outage_s, (
+        f"{name}: the recording has a {gap:.3f} s gap, the outage was {recovery.outage_s:.3f} s"
+    )
 
 
 def test_a_new_address_is_announced_on_the_data_channel_and_taken_up_without_a_stall(chromium, tmp_path):
-    """The path still works, so the daemon's notice arrives: the page restarts at once and is offered the new address."""
+    """The path still works, so the daemon's notice arrives: the page restarts at once and is offered
+    the new address."""
     rig = scenarios.Rig(chromium, tmp_path)
     try:
         link = rig.links[0]
@@ -49,7 +53,7 @@ def test_a_new_address_is_announced_on_the_data_channel_and_taken_up_without_a_s
         # No stall as the page counts one (15 frame intervals, 0.5 s); shorter gaps come with load.
         assert rig.page.evaluate("window.edgeViewer.lastRecoveryMs") is None, "the page saw a stall"
         times = [t / 1000 for t, _ in rig.page.evaluate("window.__frames")]
-        assert max(b - a for a, b in zip(times, times[1:])) < 0.5, "the picture paused"
+        assert max(b - a for a, b in pairwise(times)) < 0.5, "the picture paused"
         remote = rig.page.evaluate(
             "async () => (await window.edgeViewer.pc.getStats()).values().filter((s) => s.type === 'remote-candidate')"
             ".map((s) => s.address).toArray()"
@@ -74,7 +78,10 @@ def test_in_a_hidden_tab_ice_disconnected_starts_the_restart(chromium, tmp_path)
         scenarios.camera_address_changes(rig)
         rig.page.wait_for_function("() => window.edgeViewer.iceRestarts >= 1", timeout=20000)
         assert rig.page.evaluate("window.__ice")[0] == "disconnected"
-        assert rig.page.evaluate("window.edgeViewer.pc.__original && window.edgeViewer.sessionsStarted") == rig.sessions_at_start
+        assert (
+            rig.page.evaluate("window.edgeViewer.pc.__original && window.edgeViewer.sessionsStarted")
+            == rig.sessions_at_start
+        )
     finally:
         rig.close()
 
@@ -95,8 +102,9 @@ def test_after_two_failed_restarts_the_page_starts_a_fresh_session(chromium, tmp
         back_at = time.time()
         rig.page.wait_for_function("() => window.edgeViewer.state === 'live'", timeout=15000)
         assert rig.page.evaluate("window.edgeViewer.sessionsStarted") == rig.sessions_at_start + 1
-        rig.page.wait_for_function(f"() => window.__frames.filter(([t]) => t / 1000 > {back_at}).length > 15",
-                                   timeout=15000)
+        rig.page.wait_for_function(
+            f"() => window.__frames.filter(([t]) => t / 1000 > {back_at}).length > 15", timeout=15000
+        )
         frames = [i for t, i in rig.page.evaluate("window.__frames") if t / 1000 > back_at]
         assert frames[-1] > frames[0], "the new session's picture does not advance"
     finally:

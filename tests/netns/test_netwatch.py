@@ -18,7 +18,8 @@ def watch(netns):
     """``python -m hw.netwatch`` in the namespace; yields a function returning its next line."""
     proc = subprocess.Popen(
         [*netns.exec_prefix, sys.executable, "-m", "hw.netwatch", "--debounce", "0.2", "--poll-interval", "30"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     lines: queue.Queue[dict] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(json.loads(line)) for line in proc.stdout], daemon=True).start()

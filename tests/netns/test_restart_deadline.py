@@ -33,8 +33,11 @@ async def test_a_broken_session_that_does_not_restart_is_closed(netns, tmp_path)
         pc.addTransceiver("audio", direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())
         async with aiohttp.ClientSession(headers=daemon.auth) as http:
-            async with http.post(f"http://{link.camera_address}:{daemon.port}/whep", data=pc.localDescription.sdp,
-                                 headers={"Content-Type": "application/sdp"}) as response:
+            async with http.post(
+                f"http://{link.camera_address}:{daemon.port}/whep",
+                data=pc.localDescription.sdp,
+                headers={"Content-Type": "application/sdp"},
+            ) as response:
                 assert response.status == 201, await response.text()
                 answer = await response.text()
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))

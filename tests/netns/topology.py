@@ -32,7 +32,9 @@ def ip(*args: str, ns: str | None = None) -> str:
 
 def sysctl(*settings: str, ns: str | None = None) -> None:
     """``key=value`` settings, written to /proc/sys (inside ``ns`` if given; no procps needed)."""
-    script = "; ".join(f"echo {value} > /proc/sys/{key.replace('.', '/')}" for key, value in (s.split("=") for s in settings))
+    script = "; ".join(
+        f"echo {value} > /proc/sys/{key.replace('.', '/')}" for key, value in (s.split("=") for s in settings)
+    )
     prefix = ["ip", "netns", "exec", ns] if ns else []
     subprocess.run([*prefix, "sh", "-ec", script], check=True, timeout=10)
 
@@ -89,8 +91,13 @@ class CameraNamespace:
     def add_links(self, count: int) -> list[Link]:
         for subnet in _free_subnets(count):
             n = len(self.links)
-            link = Link(f"ech{self.tag}{n}", f"ecc{self.tag}{n}", subnet, str(subnet.network_address + 1),
-                        str(subnet.network_address + 2))
+            link = Link(
+                f"ech{self.tag}{n}",
+                f"ecc{self.tag}{n}",
+                subnet,
+                str(subnet.network_address + 1),
+                str(subnet.network_address + 2),
+            )
             ip("link", "add", link.host_if, "type", "veth", "peer", "name", link.camera_if, "netns", self.name)
             self._host_ifs.append(link.host_if)
             sysctl(f"net.ipv4.conf.{link.host_if}.promote_secondaries=1", f"net.ipv4.conf.{link.host_if}.rp_filter=1")

@@ -30,13 +30,14 @@ class FakeCamera:
     """Picamera2's public surface as hw.camera.pi uses it, plus what its own code reads."""
 
     # What libcamera reports (Picamera2.global_camera_info); a subclass with none is "no camera".
-    cameras: tuple[dict, ...] = ({"Model": "imx708", "Location": 2, "Rotation": 180,
-                                  "Id": "/base/soc/i2c0mux/i2c@1/imx708@1a", "Num": 0},)
+    cameras: tuple[dict, ...] = (
+        {"Model": "imx708", "Location": 2, "Rotation": 180, "Id": "/base/soc/i2c0mux/i2c@1/imx708@1a", "Num": 0},
+    )
     exposure_lag_s = 0.030  # sensor timestamp to delivery
     start_delay_s = 0.0  # start_recording() blocks this long
     fail_in: str | None = None  # "configure" or "start": raise there
     paced = True  # frames in real time; else as fast as they encode (timestamps still 1/fps apart)
-    opened: list["FakeCamera"] = []  # every instance, to check that each was closed
+    opened: list[FakeCamera] = []  # every instance, to check that each was closed
 
     def __init__(self) -> None:
         from picamera2 import Picamera2
@@ -75,10 +76,16 @@ class FakeCamera:
 
     def create_video_configuration(self, main: dict | None = None, **kwargs) -> dict:
         defaults = inspect.signature(self._picamera2.create_video_configuration).parameters
-        self.video_configuration_args = {"main": main, **kwargs,
-                                         "buffer_count": kwargs.get("buffer_count", defaults["buffer_count"].default)}
-        return {"main": dict(main or {}), "buffer_count": self.video_configuration_args["buffer_count"],
-                "controls": kwargs.get("controls", {})}
+        self.video_configuration_args = {
+            "main": main,
+            **kwargs,
+            "buffer_count": kwargs.get("buffer_count", defaults["buffer_count"].default),
+        }
+        return {
+            "main": dict(main or {}),
+            "buffer_count": self.video_configuration_args["buffer_count"],
+            "controls": kwargs.get("controls", {}),
+        }
 
     def configure(self, config: dict) -> None:
         if self.fail_in == "configure":
@@ -87,11 +94,22 @@ class FakeCamera:
         stride = (width + 63) // 64 * 64  # libcamera pads YUV420 rows
         frame_size = stride * height * 3 // 2
         self.framerate = config["controls"].get("FrameRate", 30.0)
-        self.camera_config = {"main": {"format": config["main"]["format"], "size": (width, height),
-                                       "stride": stride, "framesize": frame_size},
-                              "lores": None, "raw": None, "buffer_count": config["buffer_count"]}
-        self.stream = _Stream(configuration=SimpleNamespace(size=(width, height), stride=stride,
-                                                            frame_size=frame_size, pixel_format="YUV420"))
+        self.camera_config = {
+            "main": {
+                "format": config["main"]["format"],
+                "size": (width, height),
+                "stride": stride,
+                "framesize": frame_size,
+            },
+            "lores": None,
+            "raw": None,
+            "buffer_count": config["buffer_count"],
+        }
+        self.stream = _Stream(
+            configuration=SimpleNamespace(
+                size=(width, height), stride=stride, frame_size=frame_size, pixel_format="YUV420"
+            )
+        )
         self.stream_map = {"main": self.stream}
         self.buffers = [self.allocator.add(frame_size, fd=900 + i) for i in range(config["buffer_count"])]
         self.picture = TestPicture(width, height)
@@ -146,7 +164,7 @@ class FakeCamera:
             self.frames_encoded += 1
             index += 1
 
-    def _fill(self, buffer: "_Buffer", index: int) -> None:
+    def _fill(self, buffer: _Buffer, index: int) -> None:
         width, height = self.camera_config["main"]["size"]
         stride = self.camera_config["main"]["stride"]
         yuv = self.picture.render(index, time.time())
@@ -154,10 +172,12 @@ class FakeCamera:
         rows = np.frombuffer(self.allocator.mapped_buffers[buffer], np.uint8).reshape(-1, stride)
         rows[:height, :width] = yuv[:height]
         half = stride // 2
-        chroma = np.frombuffer(self.allocator.mapped_buffers[buffer], np.uint8)[stride * height:]
+        chroma = np.frombuffer(self.allocator.mapped_buffers[buffer], np.uint8)[stride * height :]
         for plane in range(2):
-            src = yuv[height + plane * height // 4: height + (plane + 1) * height // 4].reshape(height // 2, width // 2)
-            dst = chroma[plane * half * height // 2: (plane + 1) * half * height // 2].reshape(height // 2, half)
+            src = yuv[height + plane * height // 4 : height + (plane + 1) * height // 4].reshape(
+                height // 2, width // 2
+            )
+            dst = chroma[plane * half * height // 2 : (plane + 1) * half * height // 2].reshape(height // 2, half)
             dst[:, : width // 2] = src
 
 
@@ -197,8 +217,10 @@ def _MappedAllocator(base: type) -> object:
             self.sync = Sync
 
         def add(self, size: int, fd: int) -> _Buffer:
-            buffer = _Buffer(planes=[SimpleNamespace(fd=fd, offset=0, length=size)],
-                             metadata=SimpleNamespace(planes=[SimpleNamespace(bytes_used=size)]))
+            buffer = _Buffer(
+                planes=[SimpleNamespace(fd=fd, offset=0, length=size)],
+                metadata=SimpleNamespace(planes=[SimpleNamespace(bytes_used=size)]),
+            )
             self.mapped_buffers[buffer] = mmap.mmap(-1, size)
             return buffer
 

@@ -26,8 +26,15 @@ PI4_ASOUND_PCM = """\
 """
 
 
-def fake_system(root: Path, model: str | None, *, vc4_encoder: bool = False, asound_cards: str = "",
-                asound_pcm: str = "", gpiochips: int = 0) -> Platform:
+def fake_system(
+    root: Path,
+    model: str | None,
+    *,
+    vc4_encoder: bool = False,
+    asound_cards: str = "",
+    asound_pcm: str = "",
+    gpiochips: int = 0,
+) -> Platform:
     def write(relative: str, text: str) -> None:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +54,11 @@ def fake_system(root: Path, model: str | None, *, vc4_encoder: bool = False, aso
 
 
 def pi4(root: Path, **kwargs) -> Platform:
-    kwargs = {"vc4_encoder": True, "asound_cards": PI4_ASOUND_CARDS, "asound_pcm": PI4_ASOUND_PCM, "gpiochips": 1,
-              **kwargs}
+    kwargs = {
+        "vc4_encoder": True,
+        "asound_cards": PI4_ASOUND_CARDS,
+        "asound_pcm": PI4_ASOUND_PCM,
+        "gpiochips": 1,
+        **kwargs,
+    }
     return fake_system(root, PI4_MODEL, **kwargs)

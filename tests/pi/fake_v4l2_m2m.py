@@ -10,6 +10,7 @@ The ioctl log and the last value of each control are what the tests assert on.
 The "encoding" is fake: CAPTURE buffers get dummy Annex-B NALs (SPS/PPS/IDR on key frames, non-IDR slice
 otherwise); the OUTPUT buffer timestamp is copied to the CAPTURE buffer as the real M2M driver does.
 """
+
 import collections
 import ctypes
 import mmap as _mmap
@@ -27,7 +28,10 @@ _CID_NAMES = {}
 for _n in sorted(dir(v)):
     if _n.startswith("V4L2_CID_") and isinstance(getattr(v, _n), int) and not _n.endswith(("_BASE", "_CLASS")):
         _CID_NAMES.setdefault(getattr(v, _n), _n)
-_BUF_TYPES = {v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE: "OUTPUT_MPLANE", v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE: "CAPTURE_MPLANE"}
+_BUF_TYPES = {
+    v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE: "OUTPUT_MPLANE",
+    v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE: "CAPTURE_MPLANE",
+}
 _MEM = {v.V4L2_MEMORY_MMAP: "MMAP", v.V4L2_MEMORY_DMABUF: "DMABUF"}
 
 
@@ -43,18 +47,18 @@ class FakeM2M:
     CAPTURE_SIZE = 512 << 10
 
     def __init__(self):
-        self.log = []            # [(ioctl_name, details_dict)]
-        self.controls = {}       # cid name -> last value
+        self.log = []  # [(ioctl_name, details_dict)]
+        self.controls = {}  # cid name -> last value
         self.closed = False
         self.cv = threading.Condition()
-        self.out_done = collections.deque()   # OUTPUT indices consumed, awaiting DQBUF
-        self.cap_free = collections.deque()   # CAPTURE indices queued by the app
+        self.out_done = collections.deque()  # OUTPUT indices consumed, awaiting DQBUF
+        self.cap_free = collections.deque()  # CAPTURE indices queued by the app
         self.cap_ready = collections.deque()  # (index, bytesused, tv_sec, tv_usec, flags)
-        self.pending = collections.deque()    # OUTPUT frames waiting for a free CAPTURE buffer
+        self.pending = collections.deque()  # OUTPUT frames waiting for a free CAPTURE buffer
         self.cap_mem = {}
         self.frames = 0
         self.force_pending = False
-        self.qbuf_output = []    # (index, dmabuf fd, bytesused, tv_sec, tv_usec)
+        self.qbuf_output = []  # (index, dmabuf fd, bytesused, tv_sec, tv_usec)
 
     # --- file-object surface used by picamera2 ---
     def fileno(self):
@@ -84,9 +88,16 @@ class FakeM2M:
                 self.controls[cid_name(c.id)] = c.value
         elif req == v.VIDIOC_S_FMT:
             p = arg.fmt.pix_mp
-            d = dict(type=_BUF_TYPES.get(arg.type), width=p.width, height=p.height, pixelformat=fourcc(p.pixelformat),
-                     bytesperline=p.plane_fmt[0].bytesperline, sizeimage=p.plane_fmt[0].sizeimage,
-                     colorspace=p.colorspace, num_planes=p.num_planes)
+            d = dict(
+                type=_BUF_TYPES.get(arg.type),
+                width=p.width,
+                height=p.height,
+                pixelformat=fourcc(p.pixelformat),
+                bytesperline=p.plane_fmt[0].bytesperline,
+                sizeimage=p.plane_fmt[0].sizeimage,
+                colorspace=p.colorspace,
+                num_planes=p.num_planes,
+            )
             if arg.type == v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE:
                 p.plane_fmt[0].sizeimage = self.CAPTURE_SIZE
         elif req == v.VIDIOC_S_PARM:
@@ -112,8 +123,9 @@ class FakeM2M:
             if b.type == v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE:
                 self.cap_free.append(b.index)
             else:
-                self.qbuf_output.append((b.index, b.m.planes[0].m.fd, b.m.planes[0].bytesused,
-                                         b.timestamp.tv_sec, b.timestamp.tv_usec))
+                self.qbuf_output.append(
+                    (b.index, b.m.planes[0].m.fd, b.m.planes[0].bytesused, b.timestamp.tv_sec, b.timestamp.tv_usec)
+                )
                 self.pending.append((b.index, b.timestamp.tv_sec, b.timestamp.tv_usec, self.force_pending))
                 self.force_pending = False
             self._pump()
@@ -190,8 +202,13 @@ def install(fake):
     stack = [
         mock.patch.object(m, "open", fake_open, create=True),
         mock.patch.object(m, "fcntl", SimpleNamespace(ioctl=fake.ioctl)),
-        mock.patch.object(m, "mmap", SimpleNamespace(mmap=fake.mmap, PROT_READ=_mmap.PROT_READ,
-                                                     PROT_WRITE=_mmap.PROT_WRITE, MAP_SHARED=_mmap.MAP_SHARED)),
+        mock.patch.object(
+            m,
+            "mmap",
+            SimpleNamespace(
+                mmap=fake.mmap, PROT_READ=_mmap.PROT_READ, PROT_WRITE=_mmap.PROT_WRITE, MAP_SHARED=_mmap.MAP_SHARED
+            ),
+        ),
         mock.patch.object(m, "select", SimpleNamespace(poll=fake.poll, POLLIN=_select.POLLIN, POLLOUT=_select.POLLOUT)),
     ]
 

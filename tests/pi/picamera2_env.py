@@ -12,8 +12,8 @@ import contextlib
 import importlib.metadata
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 STUBS = Path(__file__).parent / "stubs"
 TRIXIE = "0.3.37"

@@ -19,8 +19,10 @@ def libcamera_sees():
 
         def cameras(*models: str) -> None:
             libcamera.CameraManager.cameras = [
-                SimpleNamespace(id=f"/base/soc/i2c0mux/i2c@{i}/{model}@1a",
-                                properties={libcamera.ControlId("Model", 1, None): model})
+                SimpleNamespace(
+                    id=f"/base/soc/i2c0mux/i2c@{i}/{model}@1a",
+                    properties={libcamera.ControlId("Model", 1, None): model},
+                )
                 for i, model in enumerate(models)
             ]
 
@@ -29,8 +31,12 @@ def libcamera_sees():
 
 
 def probes(platform, **overrides) -> Probes:
-    defaults = dict(platform=platform, service_state=lambda: "active", hostname=lambda: "garden-cam",
-                    groups_of=lambda user: {"edge", "video", "gpio", "audio", "render"})
+    defaults = dict(
+        platform=platform,
+        service_state=lambda: "active",
+        hostname=lambda: "garden-cam",
+        groups_of=lambda user: {"edge", "video", "gpio", "audio", "render"},
+    )
     return Probes(**{**defaults, **overrides})
 
 

@@ -47,8 +47,9 @@ async def collect(camera: PiCamera, count: int, on_unit=None, timeout: float = 3
                     break
     except TimeoutError:
         fake = FakeCamera.opened[-1] if FakeCamera.opened else None
-        raise AssertionError(f"{len(units)} of {count} access units; camera loop error: "
-                             f"{fake and fake.loop_error!r}") from None
+        raise AssertionError(
+            f"{len(units)} of {count} access units; camera loop error: {fake and fake.loop_error!r}"
+        ) from None
     finally:
         await stream.aclose()
     return units
@@ -101,7 +102,9 @@ async def test_the_stream_is_constrained_baseline(pi):
         plid = profile_level_id(sps)
         assert plid[:2] == "42" and int(plid[2:4], 16) & 0x40, f"profile-level-id {plid}: not Constrained Baseline"
     else:  # the VideoCore encoder is told so
-        assert pi.device.controls["V4L2_CID_MPEG_VIDEO_H264_PROFILE"] == 1  # V4L2_MPEG_VIDEO_H264_PROFILE_CONSTRAINED_BASELINE
+        assert (
+            pi.device.controls["V4L2_CID_MPEG_VIDEO_H264_PROFILE"] == 1
+        )  # V4L2_MPEG_VIDEO_H264_PROFILE_CONSTRAINED_BASELINE
 
 
 async def test_timestamps_are_the_sensors_capture_times_on_our_clock(pi):
@@ -109,7 +112,7 @@ async def test_timestamps_are_the_sensors_capture_times_on_our_clock(pi):
     fake = the_camera()
     offset_us = boottime_minus_monotonic_us()
     expected = [ns // 1000 - offset_us for ns in fake.sensor_timestamps_ns[: len(units)]]
-    errors_us = [unit.timestamp_us - want for unit, want in zip(units, expected)]
+    errors_us = [unit.timestamp_us - want for unit, want in zip(units, expected, strict=True)]
     assert max(map(abs, errors_us)) <= 1000, f"capture time errors (µs): {errors_us}"
     # and they were captured before they were delivered, by the sensor-to-encoder lag
     assert all(unit.timestamp_us < time.monotonic_ns() // 1000 for unit in units)
@@ -154,8 +157,9 @@ async def test_a_start_beyond_the_limit_is_retried_and_closed_when_it_ends(pi5):
     Slow = type("Slow", (FakeCamera,), {"start_delay_s": 10.0})
     camera = pi_camera(camera_class=Slow)
     delivered: list[H264AccessUnit] = []
-    supervisor = Supervisor("camera (test)", camera.frames, delivered.append, stall_timeout=1, start_timeout=2,
-                            backoff=(60, 60))
+    supervisor = Supervisor(
+        "camera (test)", camera.frames, delivered.append, stall_timeout=1, start_timeout=2, backoff=(60, 60)
+    )
     task = asyncio.create_task(supervisor.run())
     try:
         async with asyncio.timeout(60):

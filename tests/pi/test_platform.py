@@ -65,13 +65,21 @@ def test_off_a_pi_auto_is_simulated_and_simulate_forces_it_on_a_pi(tmp_path):
         assert hardware.gpio.simulated is True
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[camera]\nwidth = 2592\nheight = 1944\n", "camera.width 2592 is more than the VideoCore hardware encoder "
-                                                "(bcm2835-codec) takes: at most 1920"),
-    ("[camera]\nwidth = 1080\nheight = 1920\nbitrate = 40000000\n", "camera.bitrate 40000000 is outside what the "
-                                                                    "VideoCore hardware encoder (bcm2835-codec) "
-                                                                    "takes: 25000 to 25000000"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "[camera]\nwidth = 2592\nheight = 1944\n",
+            "camera.width 2592 is more than the VideoCore hardware encoder (bcm2835-codec) takes: at most 1920",
+        ),
+        (
+            "[camera]\nwidth = 1080\nheight = 1920\nbitrate = 40000000\n",
+            "camera.bitrate 40000000 is outside what the "
+            "VideoCore hardware encoder (bcm2835-codec) "
+            "takes: 25000 to 25000000",
+        ),
+    ],
+)
 def test_settings_beyond_the_encoder_are_refused_at_start_up_naming_the_limit(tmp_path, text, message):
     with pytest.raises(ConfigError) as error:
         open_hardware(config(text), force_simulated=False, platform=pi4(tmp_path))

@@ -44,8 +44,10 @@ gi.require_version("GstWebRTC", "1.0")
 from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
 
 FRAME_CODE_ROWS = 16
-VIDEO_CAPS = ("application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,"
-              "packetization-mode=(string)1,profile-level-id=(string)42e01f")
+VIDEO_CAPS = (
+    "application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,"
+    "packetization-mode=(string)1,profile-level-id=(string)42e01f"
+)
 AUDIO_CAPS = "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000"
 
 
@@ -74,8 +76,9 @@ class WhepViewer:
         self.ice_agent.emit("add-local-ip-address", args.local_address)
         self.pipeline.add(self.webrtc)
         for caps in (VIDEO_CAPS, AUDIO_CAPS):
-            self.webrtc.emit("add-transceiver", GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY,
-                             Gst.Caps.from_string(caps))
+            self.webrtc.emit(
+                "add-transceiver", GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY, Gst.Caps.from_string(caps)
+            )
         self.webrtc.connect("notify::ice-gathering-state", self.on_gathering_state)
         self.webrtc.connect("notify::ice-connection-state", self.on_state)
         self.webrtc.connect("notify::connection-state", self.on_state)
@@ -105,8 +108,12 @@ class WhepViewer:
 
     def post_offer(self) -> bool:
         offer = self.webrtc.get_property("local-description").sdp.as_text()
-        request = urllib.request.Request(self.args.url, data=offer.encode(), method="POST", headers={
-            "Content-Type": "application/sdp", "Authorization": f"Bearer {self.args.token}"})
+        request = urllib.request.Request(
+            self.args.url,
+            data=offer.encode(),
+            method="POST",
+            headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {self.args.token}"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 answer = response.read().decode()
@@ -123,16 +130,20 @@ class WhepViewer:
 
     def delete_session(self) -> None:
         if self.resource:
-            request = urllib.request.Request(self.resource, method="DELETE",
-                                             headers={"Authorization": f"Bearer {self.args.token}"})
+            request = urllib.request.Request(
+                self.resource, method="DELETE", headers={"Authorization": f"Bearer {self.args.token}"}
+            )
             try:
                 urllib.request.urlopen(request, timeout=5).close()
             except (urllib.error.URLError, OSError):
                 pass
 
     def on_state(self, *_args) -> None:
-        emit("state", ice=self.webrtc.get_property("ice-connection-state").value_nick,
-             connection=self.webrtc.get_property("connection-state").value_nick)
+        emit(
+            "state",
+            ice=self.webrtc.get_property("ice-connection-state").value_nick,
+            connection=self.webrtc.get_property("connection-state").value_nick,
+        )
 
     # --- media -------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hw.camera.framecode import capture_time_ms_near
 from tests.daemon import DaemonProcess
@@ -46,8 +46,12 @@ def clips(daemon: DaemonProcess) -> list[dict]:
 
 def wait_finished(daemon: DaemonProcess, count: int = 1, timeout: float = 30) -> list[dict]:
     """The daemon's clips once ``count`` are finished, oldest first."""
-    done = wait_for(lambda: clips(daemon), lambda c: len(c) >= count and all(x["complete"] for x in c), timeout,
-                    f"{count} finished clip(s)")
+    done = wait_for(
+        lambda: clips(daemon),
+        lambda c: len(c) >= count and all(x["complete"] for x in c),
+        timeout,
+        f"{count} finished clip(s)",
+    )
     return list(reversed(done))
 
 

@@ -16,18 +16,30 @@ from tests.recording.media import Camera, FakeClock, until
 
 
 class Rig:
-    def __init__(self, root: Path, recording: dict | None = None, triggers: list[dict] | None = None,
-                 gop: int = 15, audio: bool = True) -> None:
-        config = parse_config({
-            "recording": {"pre_seconds": 1, "post_seconds": 1, "min_free_mb": 0, **(recording or {})},
-            "triggers": triggers or [],
-        })
+    def __init__(
+        self,
+        root: Path,
+        recording: dict | None = None,
+        triggers: list[dict] | None = None,
+        gop: int = 15,
+        audio: bool = True,
+    ) -> None:
+        config = parse_config(
+            {
+                "recording": {"pre_seconds": 1, "post_seconds": 1, "min_free_mb": 0, **(recording or {})},
+                "triggers": triggers or [],
+            }
+        )
         self.clock = FakeClock()
         self.camera = Camera(self.clock, gop=gop, audio=audio)
         self.factory = MockFactory()
         self.recorder = Recorder(
-            self.camera.video, self.camera.audio, config.recording, root,
-            late_trigger_s=max((t.debounce_ms / 1000 for t in config.triggers), default=0.0), clock=self.clock,
+            self.camera.video,
+            self.camera.audio,
+            config.recording,
+            root,
+            late_trigger_s=max((t.debounce_ms / 1000 for t in config.triggers), default=0.0),
+            clock=self.clock,
         )
         self.gpio = GpiozeroGpio(self.factory, clock=self.clock)
         self.triggers = GpioTriggers(self.gpio, config.triggers, config.recording, self.recorder)
@@ -51,12 +63,18 @@ class Rig:
 
     async def settle_input(self, name: str, active: bool) -> None:
         """Wait until the debounced input reads ``active`` (its change has reached the recorder)."""
-        await until(lambda: any(i["name"] == name and i["active"] == active for i in self.triggers.status()["inputs"]),
-                    what=f"{name} to read {active}")
+        await until(
+            lambda: any(i["name"] == name and i["active"] == active for i in self.triggers.status()["inputs"]),
+            what=f"{name} to read {active}",
+        )
 
     async def finished_clips(self, count: int = 1) -> list[ClipInfo]:
-        await until(lambda: len(self.recorder.library.clips()) == count
-                    and all(c.complete for c in self.recorder.library.clips()), what=f"{count} finished clip(s)")
+        await until(
+            lambda: (
+                len(self.recorder.library.clips()) == count and all(c.complete for c in self.recorder.library.clips())
+            ),
+            what=f"{count} finished clip(s)",
+        )
         return list(reversed(self.recorder.library.clips()))  # oldest first
 
     def path(self, clip: ClipInfo) -> Path:

@@ -16,7 +16,9 @@ def tmpfs(path: Path, size_kib: int, *options: str):
     if os.geteuid() != 0:
         pytest.fail("mounting a tmpfs needs root (run make test as root, as CI does)")
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size_kib}k", *options]), "tmpfs", str(path)], check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join([f"size={size_kib}k", *options]), "tmpfs", str(path)], check=True
+    )
     try:
         yield path
     finally:

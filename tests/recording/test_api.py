@@ -59,13 +59,16 @@ async def test_start_list_download_with_range_and_delete(tmp_path):
             await client.close()
 
 
-@pytest.mark.parametrize("path", [
-    "/recordings/..%2F..%2Fetc%2Fpasswd",
-    "/recordings/%2Fetc%2Fpasswd",
-    "/recordings/20260101-000000_door.mp4",  # well-formed, but no such clip
-    "/recordings/20260101-000000_stray.mp4",  # a file in the directory the index does not know
-    "/recordings/secret.txt",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/recordings/..%2F..%2Fetc%2Fpasswd",
+        "/recordings/%2Fetc%2Fpasswd",
+        "/recordings/20260101-000000_door.mp4",  # well-formed, but no such clip
+        "/recordings/20260101-000000_stray.mp4",  # a file in the directory the index does not know
+        "/recordings/secret.txt",
+    ],
+)
 async def test_nothing_but_known_clips_is_served_or_deleted(tmp_path, path):
     (tmp_path / "rec").mkdir()
     (tmp_path / "rec" / "20260101-000000_stray.mp4").write_bytes(b"not a clip the daemon wrote")
@@ -80,13 +83,16 @@ async def test_nothing_but_known_clips_is_served_or_deleted(tmp_path, path):
     assert (tmp_path / "secret.txt").exists() and (tmp_path / "rec" / "20260101-000000_stray.mp4").exists()
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"nope", "body must be JSON"),
-    (b"[1]", "body must be a JSON object"),
-    (b'{"seconds": -1}', "seconds must be a number above 0"),
-    (b'{"seconds": "5"}', "seconds must be a number above 0"),
-    (b'{"seconds": 100000}', "at most 600"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"nope", "body must be JSON"),
+        (b"[1]", "body must be a JSON object"),
+        (b'{"seconds": -1}', "seconds must be a number above 0"),
+        (b'{"seconds": "5"}', "seconds must be a number above 0"),
+        (b'{"seconds": 100000}', "at most 600"),
+    ],
+)
 async def test_bad_requests_get_a_one_line_reason(tmp_path, body, reason):
     async with Rig(tmp_path) as rig:
         client = await client_for(rig)

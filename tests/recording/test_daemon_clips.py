@@ -8,14 +8,24 @@ import subprocess
 import pytest
 
 from tests.recording.daemon_clips import (
-    CAMERA, FPS, assert_contiguous, clips, drive, recordings_dir, wait_buffered, wait_finished, wait_for,
+    CAMERA,
+    FPS,
+    assert_contiguous,
+    clips,
+    drive,
+    recordings_dir,
+    wait_buffered,
+    wait_finished,
+    wait_for,
     wall_frame_codes,
 )
 
 pytestmark = pytest.mark.timeout(120)
 
 PRE_S, POST_S, KEYFRAME_INTERVAL_S = 3.0, 2.0, 1.0
-CONFIG = CAMERA + f"""
+CONFIG = (
+    CAMERA
+    + f"""
 [recording]
 pre_seconds = {PRE_S}
 post_seconds = {POST_S}
@@ -28,6 +38,7 @@ active = "low"
 debounce_ms = 30
 mode = "hold"
 """
+)
 PLAY_JS = """
 async (url) => {
   const video = document.createElement('video');
@@ -58,8 +69,12 @@ def test_a_simulated_press_makes_a_clip_with_pre_and_post_roll_that_plays(daemon
     frames_at_press = daemon.health()["camera"]["frames"]
     pressed = drive(daemon, 17, True)
     # Held longer than post_seconds (counted in camera frames): a hold input records all along.
-    held = wait_for(daemon.health, lambda h: h["camera"]["frames"] >= frames_at_press + (POST_S + 0.5) * FPS, 30,
-                    "the camera to move on")["recording"]
+    held = wait_for(
+        daemon.health,
+        lambda h: h["camera"]["frames"] >= frames_at_press + (POST_S + 0.5) * FPS,
+        30,
+        "the camera to move on",
+    )["recording"]
     assert held["state"] == "recording" and held["ends_at"] is None
     assert held["reasons"] == [{"name": "doorbell", "held": True}]
     (in_progress,) = clips(daemon)
@@ -69,14 +84,27 @@ def test_a_simulated_press_makes_a_clip_with_pre_and_post_roll_that_plays(daemon
     assert clip["ended_by"] == "finished" and clip["has_audio"]
 
     path = recordings_dir(daemon) / clip["name"]
-    probe = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True, timeout=30).stdout)
+    probe = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    )
     streams = {s["codec_type"]: s for s in probe["streams"]}
-    assert streams["video"]["codec_name"] == "h264" and (streams["video"]["width"], streams["video"]["height"]) == (640, 360)
+    assert streams["video"]["codec_name"] == "h264" and (streams["video"]["width"], streams["video"]["height"]) == (
+        640,
+        360,
+    )
     assert streams["audio"]["codec_name"] == "opus"
-    frames = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "frame=media_type,key_frame", "-of", "csv", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    frames = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "frame=media_type,key_frame", "-of", "csv", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert frames.returncode == 0 and frames.stderr == "", frames.stderr  # every frame of both tracks decodes
     kinds = [line.split(",")[1] for line in frames.stdout.split()]
     assert kinds.count("video") > (PRE_S + POST_S) * FPS and kinds.count("audio") > (PRE_S + POST_S) * 50
@@ -110,8 +138,12 @@ def test_a_camera_restart_during_a_clip_leaves_a_clip_that_plays_through(daemon_
     wait_for(daemon.health, lambda h: h["recording"]["state"] == "recording", 10, "the clip to start")
     restarts = daemon.health()["camera"]["restarts"]
     assert daemon.request("POST", "/api/sim/camera/fault", json={"kind": "crash"}).status_code == 204
-    wait_for(daemon.health, lambda h: h["camera"]["restarts"] > restarts and h["camera"]["state"] == "running",
-             30, "the camera to come back")
+    wait_for(
+        daemon.health,
+        lambda h: h["camera"]["restarts"] > restarts and h["camera"]["state"] == "running",
+        30,
+        "the camera to come back",
+    )
     frames_after = daemon.health()["camera"]["frames"]
     wait_for(daemon.health, lambda h: h["camera"]["frames"] > frames_after + 2 * FPS, 30, "two seconds of new frames")
     daemon.request("POST", "/api/recordings/stop").raise_for_status()

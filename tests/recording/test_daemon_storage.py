@@ -9,7 +9,15 @@ import time
 import pytest
 
 from tests.recording.daemon_clips import (
-    CAMERA, FPS, assert_contiguous, clips, recordings_dir, wait_buffered, wait_finished, wait_for, wall_frame_codes,
+    CAMERA,
+    FPS,
+    assert_contiguous,
+    clips,
+    recordings_dir,
+    wait_buffered,
+    wait_finished,
+    wait_for,
+    wall_frame_codes,
 )
 from tests.recording.storage import fill, tmpfs
 from tests.test_browser_live import open_viewer, wait_live
@@ -38,7 +46,7 @@ def wait_frames(daemon, seconds: float) -> dict:
 def top_level_boxes(path) -> list[str]:
     data, boxes, offset = path.read_bytes(), [], 0
     while offset + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
         boxes.append(kind.decode())
         offset += size
     return boxes

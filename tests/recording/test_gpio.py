@@ -40,9 +40,13 @@ POLARITIES = [
 async def test_polarity(factory, pull, active, active_level):
     gpio = board(factory)
     changes = []
-    pin = gpio.add_input(17, pull=pull, active_high=active == "high", debounce_s=0, on_change=lambda a, t: changes.append(a))
+    pin = gpio.add_input(
+        17, pull=pull, active_high=active == "high", debounce_s=0, on_change=lambda a, t: changes.append(a)
+    )
     mock = factory.pin(17)
-    drive_active, drive_inactive = (mock.drive_high, mock.drive_low) if active_level == "high" else (mock.drive_low, mock.drive_high)
+    drive_active, drive_inactive = (
+        (mock.drive_high, mock.drive_low) if active_level == "high" else (mock.drive_low, mock.drive_high)
+    )
     drive_inactive()
     await until(lambda: not pin.active)
     changes.clear()
@@ -62,7 +66,9 @@ async def test_bounces_count_once_stamped_with_the_edge_that_stayed(factory):
     clock = FakeClock(1_000_000)
     gpio = board(factory, clock)
     changes = []
-    pin = gpio.add_input(5, pull="up", active_high=False, debounce_s=0.05, on_change=lambda a, t: changes.append((a, t)))
+    pin = gpio.add_input(
+        5, pull="up", active_high=False, debounce_s=0.05, on_change=lambda a, t: changes.append((a, t))
+    )
     mock = factory.pin(5)
     for _ in range(5):  # a bouncing contact: 10 edges within a few microseconds of fake time
         mock.drive_low()

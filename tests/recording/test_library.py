@@ -39,8 +39,19 @@ def test_retention_never_deletes_a_clip_being_written():
     assert choose_deletions(clips, 0, now, Limits(min_free_bytes=15 * MB)) == ["old", "new"]
 
 
-@pytest.mark.parametrize("name", ["../edge.toml", "/etc/passwd", "20260101-120000_door.mp4/..", "x.mp4",
-                                  "20260101-120000_door.json", "20260101-120000_do or.mp4", ".mp4", ""])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../edge.toml",
+        "/etc/passwd",
+        "20260101-120000_door.mp4/..",
+        "x.mp4",
+        "20260101-120000_door.json",
+        "20260101-120000_do or.mp4",
+        ".mp4",
+        "",
+    ],
+)
 def test_only_clip_names_are_valid(name):
     assert not valid_name(name)
     with pytest.raises(ValueError):

@@ -9,7 +9,9 @@ from tests.test_browser_live import open_viewer
 
 pytestmark = pytest.mark.timeout(120)
 
-CONFIG = CAMERA + """
+CONFIG = (
+    CAMERA
+    + """
 [recording]
 pre_seconds = 1
 post_seconds = 1
@@ -25,6 +27,7 @@ pin = 27
 pull = "down"
 active = "high"
 """
+)
 
 
 def wait_js(page, expression: str, timeout_ms: int = 15000) -> None:
@@ -54,8 +57,11 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
 
     # Play it in the page's player.
     page.click("#rec-list li .rec-play")
-    wait_js(page, """() => { const v = document.querySelector('#rec-player video');
-                             return v.readyState >= 2 && v.currentTime > 1; }""")
+    wait_js(
+        page,
+        """() => { const v = document.querySelector('#rec-player video');
+                             return v.readyState >= 2 && v.currentTime > 1; }""",
+    )
     page.screenshot(path=str(tmp_path / "player.png"))
     page.click("#rec-player .rec-close")
     assert not page.is_visible("#rec-player")
@@ -64,7 +70,9 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
     page.click("#rec-record")
     wait_js(page, "() => document.getElementById('rec-record').textContent === 'Stop'")
     page.click("#rec-record")
-    wait_js(page, "() => window.edgeRecordings.clips.length === 2 && window.edgeRecordings.clips.every((c) => c.complete)")
+    wait_js(
+        page, "() => window.edgeRecordings.clips.length === 2 && window.edgeRecordings.clips.every((c) => c.complete)"
+    )
     names = page.eval_on_selector_all("#rec-list li", "items => items.map((li) => li.dataset.name)")
     assert names == [c["name"] for c in clips(daemon)] and names[0].endswith("_manual.mp4")
 

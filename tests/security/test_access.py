@@ -38,7 +38,9 @@ async def test_every_route_but_the_public_ones_needs_the_token(tmp_path):
                 response = await client.request(route.method, path, headers=headers, data=b"")
                 assert response.status == 401, f"{route.method} {path} without the token: {response.status}"
             limiter.forget("127.0.0.1")  # brute-force slowing has its own test
-            response = await client.request(route.method, path, headers={"Authorization": f"Bearer {TEST_TOKEN}"}, data=b"")
+            response = await client.request(
+                route.method, path, headers={"Authorization": f"Bearer {TEST_TOKEN}"}, data=b""
+            )
             assert response.status not in (401, 429), f"{route.method} {path} with the token: {response.status}"
             checked += 1
         assert checked >= 4  # /whep POST, PATCH, DELETE, /api/session at least
@@ -124,7 +126,9 @@ def test_the_page_asks_for_the_token_when_it_has_none(chromium, daemon_factory):
     page.click("#login button[type=submit]")
     wait_live(page)
     state = page.evaluate("JSON.stringify({...window.edgeViewer, pc: undefined})")
-    assert page.is_hidden("#login"), f"the login form is still shown; page: {state}; daemon log:\n{daemon.log()[-2000:]}"
+    assert page.is_hidden("#login"), (
+        f"the login form is still shown; page: {state}; daemon log:\n{daemon.log()[-2000:]}"
+    )
 
 
 def test_https_with_a_self_signed_certificate(daemon_factory, tmp_path):
@@ -142,7 +146,12 @@ def test_https_with_a_self_signed_certificate(daemon_factory, tmp_path):
 def test_viewer_limit_and_pending_sessions_reaped(daemon_factory):
     from tests.offers import make_offer
 
-    daemon = daemon_factory(CAMERA_SMALL.replace("[camera]", '[webrtc]\ninterfaces = ["lo"]\nmax_viewers = 2\npending_timeout = 2\n[camera]'), loopback_only=False)
+    daemon = daemon_factory(
+        CAMERA_SMALL.replace(
+            "[camera]", '[webrtc]\ninterfaces = ["lo"]\nmax_viewers = 2\npending_timeout = 2\n[camera]'
+        ),
+        loopback_only=False,
+    )
     offer = make_offer()
     headers = {"Content-Type": "application/sdp"}
     first = daemon.request("POST", "/whep", data=offer, headers=headers)

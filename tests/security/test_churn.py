@@ -36,7 +36,9 @@ async def one_session(http: aiohttp.ClientSession, url: str) -> None:
         pc.addTransceiver("video", direction="recvonly")
         pc.addTransceiver("audio", direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())
-        async with http.post(url + "/whep", data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}) as r:
+        async with http.post(
+            url + "/whep", data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
+        ) as r:
             assert r.status == 201, await r.text()
             answer, location = await r.text(), r.headers["Location"]
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -60,7 +62,11 @@ def settled(daemon, baseline: dict, timeout: float = 30) -> dict:
     while True:
         health = daemon.health()
         process = health["process"]
-        if health["viewers"] == 0 and process["tasks"] <= baseline["tasks"] and process["threads"] <= baseline["threads"]:
+        if (
+            health["viewers"] == 0
+            and process["tasks"] <= baseline["tasks"]
+            and process["threads"] <= baseline["threads"]
+        ):
             return process
         if time.monotonic() > deadline:
             return process

@@ -36,7 +36,7 @@ def test_camera_crash_and_stall_recover_while_a_browser_watches(chromium, daemon
         before = page.evaluate(FRAME_CODE_JS)["frameIndex"]
         restarts = daemon.health()["camera"]["restarts"]
         assert daemon.request("POST", "/api/sim/camera/fault", json={"kind": kind}).status_code == 204
-        degraded = wait_health(daemon, lambda h: h["camera"]["restarts"] > restarts)
+        degraded = wait_health(daemon, lambda h, before=restarts: h["camera"]["restarts"] > before)
         assert degraded["camera"]["last_error"]
         wait_health(daemon, lambda h: h["camera"]["state"] == "running" and h["status"] == "ok")
         wait_for_the_restarted_camera(page, before)

@@ -8,6 +8,7 @@ and for driving encoders with fake CompletedRequests.  Everything picamera2 touc
 What the encoders touch at run time: controls.SensorTimestamp (a hashable key of request.metadata,
 with .name for CompletedRequest.get_metadata()).
 """
+
 import enum
 
 
@@ -41,16 +42,25 @@ class Transform:
 
 class ColorSpace:
     class Primaries(enum.Enum):
-        Raw = 0; Smpte170m = 1; Rec709 = 2; Rec2020 = 3
+        Raw = 0
+        Smpte170m = 1
+        Rec709 = 2
+        Rec2020 = 3
 
     class TransferFunction(enum.Enum):
-        Linear = 0; Srgb = 1; Rec709 = 2
+        Linear = 0
+        Srgb = 1
+        Rec709 = 2
 
     class YcbcrEncoding(enum.Enum):
-        Null = 0; Rec601 = 1; Rec709 = 2; Rec2020 = 3
+        Null = 0
+        Rec601 = 1
+        Rec709 = 2
+        Rec2020 = 3
 
     class Range(enum.Enum):
-        Full = 0; Limited = 1
+        Full = 0
+        Limited = 1
 
     def __init__(self, other=None, primaries=None, transferFunction=None, ycbcrEncoding=None, range=None):
         if other is not None:
@@ -60,15 +70,19 @@ class ColorSpace:
         self.ycbcrEncoding, self.range = ycbcrEncoding, range
 
     def __str__(self):
-        return f"<libcamera.ColorSpace {self.primaries.name}/{self.transferFunction.name}/{self.ycbcrEncoding.name}/{self.range.name}>"
+        parts = (self.primaries, self.transferFunction, self.ycbcrEncoding, self.range)
+        return f"<libcamera.ColorSpace {'/'.join(p.name for p in parts)}>"
 
     __hash__ = object.__hash__  # instances are put in a set in picamera2/utils.py
 
 
 def _named_colour_space(primaries, transfer, encoding, range_):
     C = ColorSpace
-    return staticmethod(lambda: C(None, C.Primaries[primaries], C.TransferFunction[transfer],
-                                  C.YcbcrEncoding[encoding], C.Range[range_]))
+    return staticmethod(
+        lambda: C(
+            None, C.Primaries[primaries], C.TransferFunction[transfer], C.YcbcrEncoding[encoding], C.Range[range_]
+        )
+    )
 
 
 # libcamera's named colour spaces (picamera2/utils.py puts three of them in a set at import)
@@ -79,20 +93,39 @@ ColorSpace.Rec709 = _named_colour_space("Rec709", "Rec709", "Rec709", "Limited")
 
 
 class Orientation(enum.Enum):
-    Rotate0 = 1; Rotate0Mirror = 2; Rotate180 = 3; Rotate180Mirror = 4
-    Rotate90Mirror = 5; Rotate270 = 6; Rotate90 = 7; Rotate270Mirror = 8
+    Rotate0 = 1
+    Rotate0Mirror = 2
+    Rotate180 = 3
+    Rotate180Mirror = 4
+    Rotate90Mirror = 5
+    Rotate270 = 6
+    Rotate90 = 7
+    Rotate270Mirror = 8
 
 
 class StreamRole(enum.Enum):
-    Raw = 0; StillCapture = 1; VideoRecording = 2; Viewfinder = 3
+    Raw = 0
+    StillCapture = 1
+    VideoRecording = 2
+    Viewfinder = 3
 
 
 class ControlType(enum.Enum):
-    Null = 0; Bool = 1; Byte = 2; Integer32 = 3; Integer64 = 4; Float = 5; String = 6; Rectangle = 7; Size = 8; Point = 9
+    Null = 0
+    Bool = 1
+    Byte = 2
+    Integer32 = 3
+    Integer64 = 4
+    Float = 5
+    String = 6
+    Rectangle = 7
+    Size = 8
+    Point = 9
 
 
 class ControlId:
     """Hashable control id; request.metadata is keyed by these, CompletedRequest.get_metadata() uses .name."""
+
     def __init__(self, name, id_, type_):
         self.name, self.id, self.type = name, id_, type_
 
@@ -110,11 +143,16 @@ class controls:  # `from libcamera import controls` -> the real thing is a submo
 
     class draft:
         class NoiseReductionModeEnum(enum.Enum):
-            Off = 0; Fast = 1; HighQuality = 2; Minimal = 3; ZSL = 4
+            Off = 0
+            Fast = 1
+            HighQuality = 2
+            Minimal = 3
+            ZSL = 4
 
 
 class CameraManager:
     """No cameras.  picamera2 only touches this lazily (Picamera2.__init__ / global_camera_info)."""
+
     cameras = []
 
     @staticmethod

@@ -20,7 +20,7 @@ TEST_DEBS := chromium libatomic1 ffmpeg alsa-utils gcc python3-dev libcap-dev \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2
 
-.PHONY: run test venv test-deps system-deps bench clean
+.PHONY: run test test-fast lint venv test-deps system-deps bench clean
 .DEFAULT_GOAL := run
 
 $(PY):
@@ -52,6 +52,17 @@ test-deps: system-deps $(VENV)/.test-installed
 
 test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything that needs neither root nor a browser nor a network namespace, on every core,
+# as any user: under a minute.
+test-fast: $(VENV)/.test-installed
+	$(PY) -m pytest -m "not browser and not root and not slow" -n auto -q $(PYTEST_ARGS)
+
+# ruff (lint, import order, format) and mypy, as CI runs them before the tests.
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.test-installed
 	$(PY) -m bench

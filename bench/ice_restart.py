@@ -1,7 +1,7 @@
 """Recovery from network changes by in-place ICE restart, per scenario, in Debian's Chromium.
 
 The daemon runs in a network namespace, Chromium on the host watches it
-through a veth pair (see ``tests/netns/scenarios.py``). For each scenario:
+through a veth pair (see ``testbed/netns/scenarios.py``). For each scenario:
 how long after the new path was usable the first new frame was presented
 (the target: within 1 s, never more than 2 s), the pause the viewer saw, and
 where the time went, from the page's own view: stall noticed -> restart PATCH
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, warm_up_webrtc
-from tests.netns import scenarios
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, warm_up_webrtc
+from testbed.netns import scenarios
 
 # Marks, in the page, when a restart PATCH (If-Match: *) goes out and when the first one is answered.
 MARK_RESTART_PATCHES_JS = """
@@ -48,7 +48,9 @@ def run_once(name: str, browser, tmp_path: Path) -> dict:
         recovery = rig.recovery(name, changed_at, usable_at)
         marks = rig.page.evaluate("window.__restart")
         rig_error = rig.page.evaluate("window.edgeViewer.lastError")
-        paused_at, resumed_at = scenarios.resumption(rig.page.evaluate("window.__frames"), changed_at)
+        resumed = scenarios.resumption(rig.page.evaluate("window.__frames"), changed_at)
+        assert resumed is not None, "rig.recovery() waited for the frames to come back"
+        paused_at, resumed_at = resumed
     finally:
         rig.close()
     sent = marks["sent"] / 1000 if marks["sent"] else None

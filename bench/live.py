@@ -19,8 +19,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, FRAME_CODE_JS, warm_up_webrtc
-from tests.daemon import LOOPBACK_ONLY, start_daemon
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, FRAME_CODE_JS, warm_up_webrtc
+from testbed.daemon import LOOPBACK_ONLY, start_daemon
 
 CAMERA = "[camera]\nwidth = 1280\nheight = 720\nframerate = 30\nbitrate = 2000000\n"
 

@@ -22,8 +22,7 @@ from pathlib import Path
 from bench.procstat import cpu_percent, rss_mib
 from edge.media.audio import OpusPacket
 from hw.camera import H264AccessUnit
-from tests.daemon import LOOPBACK_ONLY, start_daemon
-from tests.recording.daemon_clips import (
+from testbed.clips import (
     clips,
     drive,
     recordings_dir,
@@ -32,6 +31,7 @@ from tests.recording.daemon_clips import (
     wait_for,
     wall_frame_codes,
 )
+from testbed.daemon import LOOPBACK_ONLY, DaemonProcess, start_daemon
 
 PRE_S, POST_S, KEYFRAME_INTERVAL_S = 5.0, 5.0, 2.0
 CONFIG = f"""
@@ -76,14 +76,19 @@ def measure_cpu(daemon, window: float, rounds: int) -> tuple[list[float], list[f
     return idle, recording
 
 
+def wait_frames(daemon: DaemonProcess, count: int) -> None:
+    """Until the camera has made ``count`` more frames."""
+    start = daemon.health()["camera"]["frames"]
+    wait_for(daemon.health, lambda h: h["camera"]["frames"] >= start + count, 10, f"{count} frames")
+
+
 def measure_timing(daemon, count: int) -> list[tuple[float, float]]:
     """(pre-roll in seconds, end error in seconds) of ``count`` clips made with a held input."""
     results = []
     for _ in range(count):
         wait_buffered(daemon, PRE_S + KEYFRAME_INTERVAL_S)
         pressed = drive(daemon, 17, True)
-        frames = daemon.health()["camera"]["frames"]
-        wait_for(daemon.health, lambda h, start=frames: h["camera"]["frames"] >= start + 30, 10, "a second of frames")
+        wait_frames(daemon, 30)
         released = drive(daemon, 17, False)
         done = wait_finished(daemon, count=len(clips(daemon)), timeout=60)
         codes = wall_frame_codes(recordings_dir(daemon) / done[-1]["name"])

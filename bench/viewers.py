@@ -27,7 +27,7 @@ import aiortc.rtcrtpreceiver
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.procstat import cpu_percent
-from tests.daemon import LOOPBACK_ONLY, start_daemon
+from testbed.daemon import LOOPBACK_ONLY, start_daemon
 
 PROFILES = {
     "1280x720@30 2 Mbit/s": "[camera]\nwidth = 1280\nheight = 720\nframerate = 30\nbitrate = 2000000\n",

@@ -20,16 +20,14 @@ from edge.config import Config
 from edge.hardware import Hardware
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
-from edge.recording.recorder import Recorder
+from edge.recording.factory import build_recorder
 from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.tls import server_ssl_context
 from edge.signaling import whep
-from edge.triggers.gpio import GpioTriggers
 from edge.web import routes
 from edge.webrtc import aiortc_ext
 from edge.webrtc.viewers import Viewers
-from hw.camera.simulated import SimulatedCamera
 from hw.netwatch import open_netwatch
 
 log = logging.getLogger(__name__)
@@ -64,16 +62,10 @@ class Daemon:
         self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
         self.viewers = Viewers(self.video, self.audio, config.webrtc)
         network = config.network
-        self.netwatch = open_netwatch(network.watch, network.debounce, network.poll_interval)
-        recording = config.recording
-        self.recorder = Recorder(
-            self.video,
-            self.audio,
-            recording,
-            recording.path(config.server.state_path),
-            late_trigger_s=max((t.debounce_ms / 1000 for t in config.triggers), default=0.0),
+        self.netwatch = open_netwatch(
+            network.watch, network.debounce, network.poll_interval, interfaces=config.webrtc.interfaces
         )
-        self.gpio_triggers = GpioTriggers(hardware.gpio, config.triggers, recording, self.recorder)
+        self.recorder, self.gpio_triggers = build_recorder(config, self.video, self.audio, hardware.gpio)
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -129,9 +121,8 @@ class Daemon:
             add_auth(app, Authenticator(self.token, self.config.auth.session_days, self.config.server.https))
         routes.add_routes(app, self.public_status, self.status)
         whep.add_routes(app, self.viewers)
-        if isinstance(self.hardware.camera, SimulatedCamera):
-            simulation.add_camera_fault_route(app, self.hardware.camera)
-        recordings_api.add_routes(app, self.recorder, self.gpio_triggers)
+        simulation.add_routes(app, self.hardware.camera, self.gpio_triggers)
+        recordings_api.add_routes(app, self.recorder)
         return app
 
     async def start(self) -> None:
@@ -174,6 +165,7 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.gpio_triggers.close()
+        self.hardware.gpio.close()
         aiortc_ext.restrict_host_interfaces(())
 
     def urls(self) -> list[str]:

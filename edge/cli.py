@@ -9,6 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
+from edge import config_file
 from edge.config import Config, ConfigError, load_config, with_overrides
 
 
@@ -33,7 +34,35 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--rotate", action="store_true", help="replace the stored token: every logged-in browser must log in again"
     )
+    config = sub.add_parser(
+        "config", help="the configuration file: its template, one value, settings from the boot partition"
+    )
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser("template", help="print the commented configuration file (every key, switched off)")
+    get = config_commands.add_parser("get", help="print one configured value")
+    get.add_argument("section")
+    get.add_argument("key")
+    get.add_argument("--config", type=Path, default=config_file.DEFAULT_CONFIG, help="default: %(default)s")
+    get.add_argument("--default", default="", help="printed when the key is not set")
+    boot = config_commands.add_parser(
+        "apply-boot", help="merge the boot partition's edge.toml into the configuration, then delete it"
+    )
+    boot.add_argument("--boot", type=Path, default=config_file.DEFAULT_BOOT, help="default: %(default)s")
+    boot.add_argument("--config", type=Path, default=config_file.DEFAULT_CONFIG, help="default: %(default)s")
+    boot.add_argument("--etc", type=Path, default=Path("/etc"), help="where hostname and hosts are")
+    boot.add_argument("--live", action="store_true", help="also apply the hostname to the running system")
     return parser
+
+
+def run_config(args: argparse.Namespace) -> int:
+    """``edge config ...``: run by install.sh and by edge-boot-config.service."""
+    if args.config_command == "template":
+        sys.stdout.write(config_file.template())
+        return 0
+    if args.config_command == "get":
+        print(config_file.get_value(args.config, args.section, args.key, args.default))
+        return 0
+    return config_file.apply_boot(args.boot, args.config, args.etc, args.live)
 
 
 def show_token(config: Config, rotate: bool) -> int:
@@ -64,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    if args.command == "config":
+        return run_config(args)
     if args.command == "doctor":
         from edge.doctor import run_doctor
 

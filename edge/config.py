@@ -313,7 +313,7 @@ def _check_pins(config: Config) -> None:
 def parse_config(data: dict[str, Any]) -> Config:
     sections = _section_classes()
     arrays = _array_sections()
-    loaded = {}
+    loaded: dict[str, Any] = {}
     for name, table in data.items():
         if name not in sections:
             raise ConfigError(f"unknown section [{name}]; allowed: {', '.join(f'[{s}]' for s in sections)}")
@@ -347,7 +347,7 @@ def with_overrides(config: Config, section: str, **values: Any) -> Config:
 
 
 def documented_keys() -> list[tuple[str, str, Any, str]]:
-    """(section, key, default, description) for every key, for the README and ``edge config``.
+    """(section, key, default, description) for every key: the README's tables, ``edge config template``.
 
     Arrays of tables (``[[triggers]]``) are left out: their entries have required
     keys with no default to put in a template.

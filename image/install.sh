@@ -16,7 +16,8 @@ shopt -s nullglob
 readonly PREFIX=/opt/edge
 readonly VENV_LINK=$PREFIX/venv
 readonly VENVS=$PREFIX/venvs
-readonly LIBEXEC=$PREFIX/libexec
+# The daemon's command: edge run, edge config (template, get, apply-boot), edge doctor, edge token.
+readonly EDGE=$VENV_LINK/bin/edge
 readonly CONF_DIR=/etc/edge
 readonly CONF=$CONF_DIR/edge.toml
 readonly STATE_DIR=/var/lib/edge
@@ -215,7 +216,7 @@ create_user() {
 }
 
 create_dirs() {
-    install -d -m 0755 -o root -g root "$PREFIX" "$VENVS" "$LIBEXEC"
+    install -d -m 0755 -o root -g root "$PREFIX" "$VENVS"
     install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
     install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR" "$STATE_DIR/recordings"
     # After an uninstall + reinstall the user may have a new uid: recordings follow it.
@@ -299,11 +300,12 @@ remove_old_venvs() {
 }
 
 install_files() {
-    install -m 0755 "$SCRIPT_DIR/libexec/edge_config_tool.py" "$LIBEXEC/edge-config-tool"
+    # Versions before "edge config" installed the config tool here.
+    rm -rf "$PREFIX/libexec"
     if [[ -f "$SCRIPT_DIR/README.md" ]]; then
         install -m 0644 "$SCRIPT_DIR/README.md" "$PREFIX/README.md"
     fi
-    "$VENV_LINK/bin/python" "$LIBEXEC/edge-config-tool" template >"$CONF_DIR/edge.toml.example.tmp"
+    "$EDGE" config template >"$CONF_DIR/edge.toml.example.tmp"
     install -m 0644 -o root -g root "$CONF_DIR/edge.toml.example.tmp" "$CONF_DIR/edge.toml.example"
     rm -f "$CONF_DIR/edge.toml.example.tmp"
     if [[ -e "$CONF" ]]; then
@@ -321,7 +323,7 @@ install_files() {
         if systemd_running; then
             live=(--live)
         fi
-        "$VENV_LINK/bin/python" "$LIBEXEC/edge-config-tool" apply-boot "${live[@]}" ||
+        "$EDGE" config apply-boot "${live[@]}" ||
             warn "$BOOT_CONFIG was not applied (see above)"
     fi
     install -d -m 0755 "$(dirname "$TOKEN_COMMAND")"
@@ -329,7 +331,7 @@ install_files() {
 #!/bin/sh
 # Installed by edge-camera's install.sh: print the camera's login URL with its access
 # token (made at the daemon's first start). --rotate makes a new token.
-exec runuser -u $SERVICE_USER -- env STATE_DIRECTORY=$STATE_DIR $VENV_LINK/bin/edge token --config $CONF "\$@"
+exec runuser -u $SERVICE_USER -- env STATE_DIRECTORY=$STATE_DIR $EDGE token --config $CONF "\$@"
 END
     chmod 0755 "$TOKEN_COMMAND.tmp"
     mv -f "$TOKEN_COMMAND.tmp" "$TOKEN_COMMAND"
@@ -369,7 +371,7 @@ enable_and_start() {
 
 print_url() {
     local port host
-    port="$("$VENV_LINK/bin/python" "$LIBEXEC/edge-config-tool" get server port --default 8080 2>/dev/null || echo 8080)"
+    port="$("$EDGE" config get server port --default 8080 2>/dev/null || echo 8080)"
     # /etc/hostname: the name after the next boot too (and in a chroot, not the host's).
     host="$(cat /etc/hostname 2>/dev/null || hostname)"
     echo
@@ -395,7 +397,7 @@ print_url() {
 # edge doctor's findings, shown only when something blocks streaming (no camera, ...).
 report_problems() {
     local report
-    if ! report="$("$VENV_LINK/bin/edge" doctor --config "$CONF" 2>&1)"; then
+    if ! report="$("$EDGE" doctor --config "$CONF" 2>&1)"; then
         warn "edge doctor found something that blocks streaming:"
         printf '%s\n' "$report" >&2
     fi

@@ -1,6 +1,6 @@
 """A fake ALSA capture device, so tests run the production ``format="alsa"`` path with no sound card.
 
-What the plain recipe in ``notes/testing.md`` (``type file``, ``slave.pcm "null"``, ``infile`` a regular file)
+What the plain recipe in ``docs/testing.md`` (``type file``, ``slave.pcm "null"``, ``infile`` a regular file)
 does, measured with the PyAV wheel's libasound 1.2.14:
 
 * It is **not paced**: the ``null`` slave always reports a full buffer, so capture runs as fast as the CPU allows

@@ -1,9 +1,26 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, warm_up_webrtc
-from tests.daemon import LOOPBACK_ONLY, DaemonProcess, start_daemon
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, warm_up_webrtc
+from testbed.daemon import LOOPBACK_ONLY, DaemonProcess, start_daemon
+
+TESTS = Path(__file__).parent
+# Whole files whose tests need root: network namespaces, chroots, mounts.
+NEEDS_ROOT = ("netns/", "image/test_install_chroot.py", "image/test_check_whep.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tiers: ``browser`` (a real Chromium) and ``root`` are marked here, so that
+    ``make test-fast`` can leave them out; ``make test`` runs everything."""
+    for item in items:
+        relative = item.path.relative_to(TESTS).as_posix()
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if relative.startswith(NEEDS_ROOT):
+            item.add_marker(pytest.mark.root)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import inspect
 import aioice
 import aioice.ice
 import aiortc
+import ifaddr
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.codecs import CODECS
@@ -15,6 +16,7 @@ from aiortc.rtcrtpsender import RTCRtpSender as SenderClass
 from OpenSSL import SSL
 
 from edge.webrtc import aiortc_ext
+from hw import net, netwatch
 
 
 def test_the_versions_we_were_built_against():
@@ -67,6 +69,46 @@ def test_host_addresses_come_from_a_module_function_we_can_replace():
     finally:
         aiortc_ext.restrict_host_interfaces([])
     assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+
+
+def _adapter(name: str, *ips: str | tuple[str, int, int]) -> ifaddr.Adapter:
+    return ifaddr.Adapter(name, name, [ifaddr.IP(ip, 64, name) for ip in ips])
+
+
+@pytest.fixture
+def adapters(monkeypatch):
+    """Loopback, a LAN with a link-local IPv6 beside its global one, and a second loopback address elsewhere."""
+    fake = [
+        _adapter("lo", "127.0.0.1", ("::1", 0, 0)),
+        _adapter("eth0", "192.0.2.2", ("fd00::2", 0, 0), ("fe80::1", 0, 2)),
+        _adapter("dummy0", "127.0.0.2"),
+    ]
+    monkeypatch.setattr(ifaddr, "get_adapters", lambda: fake)
+
+
+@pytest.mark.parametrize(("use_ipv4", "use_ipv6"), [(True, True), (True, False), (False, True), (False, False)])
+def test_with_no_interfaces_named_our_rule_is_aioices_own(adapters, use_ipv4, use_ipv6):
+    """Without [webrtc] interfaces ICE gathers with aioice's rule, and the network watch with ours."""
+    ours = [a for addresses in net.host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6).values() for a in addresses]
+    assert ours == aiortc_ext._original_get_host_addresses(use_ipv4, use_ipv6)
+
+
+@pytest.mark.parametrize(
+    ("interfaces", "expected"),
+    [
+        ((), {"192.0.2.2", "fd00::2", "127.0.0.2"}),
+        (("lo",), {"127.0.0.1", "::1"}),  # loopback only if named
+        (("eth0", "dummy0"), {"192.0.2.2", "fd00::2", "127.0.0.2"}),
+    ],
+)
+def test_the_network_watch_sees_the_addresses_ice_offers(adapters, interfaces, expected):
+    try:
+        aiortc_ext.restrict_host_interfaces(interfaces)
+        offered = aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
+    finally:
+        aiortc_ext.restrict_host_interfaces([])
+    assert set(offered) == expected
+    assert netwatch.all_addresses(netwatch.read_snapshot(interfaces)) == expected
 
 
 def test_opus_is_available():

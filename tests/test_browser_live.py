@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.browser import FRAME_CODE_JS, STATS_JS
+from testbed.browser import FRAME_CODE_JS, STATS_JS
 
 CAMERA_720P = "[camera]\nwidth = 1280\nheight = 720\nframerate = 30\n"
 CAMERA_SMALL = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\n"

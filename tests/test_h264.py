@@ -1,6 +1,15 @@
 import pytest
 
-from edge.media.h264 import NAL_IDR, NAL_PPS, NAL_SPS, ParameterSetCache, nal_type, profile_level_id, split_nal_units
+from edge.media.h264 import (
+    NAL_IDR,
+    NAL_PPS,
+    NAL_SPS,
+    ParameterSetCache,
+    baseline_profile_level_id,
+    nal_type,
+    profile_level_id,
+    split_nal_units,
+)
 
 SPS = bytes([0x67, 0x42, 0xC0, 0x1F, 0xAA])
 PPS = bytes([0x68, 0xCE, 0x3C, 0x80])
@@ -22,6 +31,20 @@ def test_profile_level_id_comes_from_the_sps():
     assert profile_level_id(SPS) == "42c01f"
     with pytest.raises(ValueError):
         profile_level_id(PPS)
+
+
+@pytest.mark.parametrize(
+    "width, height, framerate, expected",
+    [
+        (1280, 720, 30, "42e01f"),  # 3600 macroblocks at 30/s: level 3.1 exactly
+        (1280, 720, 60, "42e020"),  # level 3.2
+        (1920, 1080, 30, "42e028"),  # 8160 macroblocks (1088 lines): level 4.0
+        (1920, 1080, 60, "42e02a"),  # level 4.2
+        (4096, 2160, 30, "42e034"),  # beyond 5.1: the highest
+    ],
+)
+def test_baseline_profile_level_id_is_the_lowest_level_that_fits(width, height, framerate, expected):
+    assert baseline_profile_level_id(width, height, framerate) == expected
 
 
 def test_an_idr_without_headers_gets_the_last_ones():

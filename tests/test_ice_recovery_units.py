@@ -1,45 +1,60 @@
-"""IceGenerations (what a PATCH is), RecoveryClock, NetworkChange, the restart's sdpfrag."""
+"""What a PATCH is (IceGenerations, ETags), RecoveryClock, NetworkChange, the restart's sdpfrag."""
 
 from __future__ import annotations
 
 import asyncio
 
+from edge.signaling.patch import PatchKind, classify_patch, etag
 from edge.signaling.sdpfrag import format_sdpfrag, parse_sdpfrag
-from edge.webrtc.recovery import KEEP_GENERATIONS, IceGenerations, PatchKind, RecoveryClock
+from edge.webrtc.recovery import KEEP_GENERATIONS, IceGenerations, RecoveryClock
 from hw.netwatch import Interface, NetworkChange, open_netwatch
 
 FIRST = ("abcd", "p" * 22)
 SECOND = ("efgh", "q" * 22)
+SESSION = "a-session-id"
+
+
+def classify(generations: IceGenerations, remote: tuple[str, str] | None, if_match: str | None) -> PatchKind:
+    return classify_patch(SESSION, generations, remote, if_match)
 
 
 async def test_patches_are_told_apart_by_credentials_not_by_if_match():
     generations = IceGenerations(FIRST)
-    etag0 = generations.etag
-    assert generations.classify(None, None) is PatchKind.TRICKLE
-    assert generations.classify(FIRST, "*") is PatchKind.TRICKLE  # If-Match: * on trickle
-    assert generations.classify(FIRST, '"stale"') is PatchKind.PRECONDITION_FAILED
-    assert generations.classify(SECOND, "*") is PatchKind.RESTART
-    assert generations.classify(SECOND, '"stale"') is PatchKind.PRECONDITION_FAILED
+    etag0 = etag(SESSION, generations.number)
+    assert classify(generations, None, None) is PatchKind.TRICKLE
+    assert classify(generations, FIRST, "*") is PatchKind.TRICKLE  # If-Match: * on trickle
+    assert classify(generations, FIRST, '"stale"') is PatchKind.PRECONDITION_FAILED
+    assert classify(generations, SECOND, "*") is PatchKind.RESTART
+    assert classify(generations, SECOND, '"stale"') is PatchKind.PRECONDITION_FAILED
 
     restart = generations.begin(SECOND)
-    assert generations.etag == restart.etag != etag0 and generations.current == SECOND
+    new_etag = etag(SESSION, restart.generation)
+    assert etag(SESSION, generations.number) == new_etag != etag0 and generations.current == SECOND
     for if_match in (None, "*", etag0):
-        assert generations.classify(SECOND, if_match) is PatchKind.REPEAT
-    assert generations.classify(SECOND, restart.etag) is PatchKind.TRICKLE  # the new generation's trickle
-    assert generations.classify(FIRST, "*") is PatchKind.STALE
-    assert generations.classify(None, etag0) is PatchKind.PRECONDITION_FAILED
+        assert classify(generations, SECOND, if_match) is PatchKind.REPEAT
+    assert classify(generations, SECOND, new_etag) is PatchKind.TRICKLE  # the new generation's trickle
+    assert classify(generations, FIRST, "*") is PatchKind.STALE
+    assert classify(generations, None, etag0) is PatchKind.PRECONDITION_FAILED
 
     generations.abandon(restart)  # it failed before taking effect
-    assert (generations.current, generations.etag, generations.latest) == (FIRST, etag0, None)
-    assert generations.classify(SECOND, "*") is PatchKind.RESTART
+    assert (generations.current, etag(SESSION, generations.number), generations.latest) == (FIRST, etag0, None)
+    assert classify(generations, SECOND, "*") is PatchKind.RESTART
+    again = generations.begin(SECOND)
+    assert etag(SESSION, again.generation) not in (etag0, new_etag)  # an abandoned generation's ETag is not reused
+
+
+def test_etags_are_opaque_and_each_sessions_own():
+    tag = etag(SESSION, 0)
+    assert tag.startswith('"') and tag.endswith('"') and len(tag) == 18
+    assert tag == etag(SESSION, 0) != etag("another-session", 0)
 
 
 async def test_only_recent_generations_are_remembered():
     generations = IceGenerations(FIRST)
     for n in range(KEEP_GENERATIONS + 2):
         generations.begin((f"u{n:03d}", "p" * 22))
-    assert generations.classify(FIRST, "*") is PatchKind.RESTART  # forgotten: taken as new
-    assert generations.classify(("u005", "p" * 22), "*") is PatchKind.STALE
+    assert classify(generations, FIRST, "*") is PatchKind.RESTART  # forgotten: taken as new
+    assert classify(generations, ("u005", "p" * 22), "*") is PatchKind.STALE
     assert isinstance(generations.latest.answer, asyncio.Future)
 
 
@@ -77,9 +92,6 @@ def test_network_change():
     assert not change.lost("127.0.0.1")  # not one the watch knows of (loopback, other interfaces)
     assert change.usable("10.1.0.3") and not change.usable("10.0.0.2")
     assert change.describe() == "+10.1.0.3, -10.1.0.2, eth0 down"
-    wlan = change.restricted_to(["wlan0"])
-    assert set(wlan.after) == {"wlan0"} and not wlan.lost("10.0.0.2")
-    assert change.restricted_to([]) is change
     assert change.addresses_changed
     assert not NetworkChange(
         before, {**before, "eth0": Interface(False, frozenset({"10.0.0.2"}))}, 2.0

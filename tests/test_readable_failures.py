@@ -20,27 +20,19 @@ def test_deliberately_failing(monkeypatch):
 """
 
 
-def test_a_failure_shows_its_reason_when_tracebacks_cannot_be_rendered(tmp_path):
+def run_failing_test(tmp_path, *pytest_args: str) -> subprocess.CompletedProcess:
+    """pytest, on this interpreter, on a test that fails while tracebacks cannot be rendered."""
     test_file = tmp_path / "test_failing.py"
     test_file.write_text(FAILING_TEST)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "tests.readable_failures",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(test_file),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), *pytest_args,
+         str(test_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_a_failure_shows_its_reason_when_tracebacks_cannot_be_rendered(tmp_path):
+    result = run_failing_test(tmp_path, "-p", "tests.readable_failures")
     assert result.returncode == 1, result.stdout + result.stderr  # failed, not an internal error (3)
     assert "INTERNALERROR" not in result.stdout + result.stderr
     assert "AssertionError: the reason a person needs to see" in result.stdout
@@ -49,26 +41,5 @@ def test_a_failure_shows_its_reason_when_tracebacks_cannot_be_rendered(tmp_path)
 
 def test_without_the_plugin_that_failure_is_an_internal_error(tmp_path):
     """The stand-in for the CPython bug is faithful: pytest alone crashes on it."""
-    test_file = tmp_path / "test_failing.py"
-    test_file.write_text(FAILING_TEST)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:tests.readable_failures",
-            "--rootdir",
-            str(tmp_path),
-            "-c",
-            "/dev/null",
-            str(test_file),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_failing_test(tmp_path, "-p", "no:tests.readable_failures", "-c", "/dev/null")
     assert result.returncode == 3 and "recursion depth mismatch" in result.stdout + result.stderr

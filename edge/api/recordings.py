@@ -1,4 +1,4 @@
-"""Recordings over HTTP: list, start and stop a manual clip, delete, download; simulated GPIO.
+"""Recordings over HTTP: list, start and stop a manual clip, delete, download.
 
 Clip names are checked against the strict pattern the recorder uses *and* must
 be in the library's index, so nothing outside the recordings directory is ever
@@ -8,23 +8,16 @@ served or deleted. Errors are 4xx with a one-line plain-text reason.
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from datetime import datetime
 
 from aiohttp import web
 
+from edge.api.http import json_body, reject
 from edge.recording.library import ClipInfo
 from edge.recording.recorder import Recorder
-from edge.triggers.gpio import GpioTriggers
 
 RECORDER_KEY = web.AppKey("recorder", Recorder)
-TRIGGERS_KEY = web.AppKey("gpio_triggers", GpioTriggers)
 NO_CACHE = {"Cache-Control": "no-cache"}
-
-
-def reject(status: int, reason: str) -> web.Response:
-    return web.Response(status=status, text=reason + "\n")
 
 
 def clip_json(info: ClipInfo) -> dict:
@@ -42,20 +35,6 @@ def clip_json(info: ClipInfo) -> dict:
     }
 
 
-async def _json_body(request: web.Request) -> dict | web.Response:
-    """The request's JSON object; an empty body is an empty object."""
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return reject(400, "body must be JSON")
-    if not isinstance(body, dict):
-        return reject(400, "body must be a JSON object")
-    return body
-
-
 async def list_clips(request: web.Request) -> web.Response:
     library = request.app[RECORDER_KEY].library
     return web.json_response([clip_json(c) for c in library.clips()], headers=NO_CACHE)
@@ -63,7 +42,7 @@ async def list_clips(request: web.Request) -> web.Response:
 
 async def start_clip(request: web.Request) -> web.Response:
     recorder = request.app[RECORDER_KEY]
-    body = await _json_body(request)
+    body = await json_body(request)
     if isinstance(body, web.Response):
         return body
     seconds = body.get("seconds")
@@ -109,32 +88,10 @@ async def get_clip(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(library.path(name), headers={**NO_CACHE, "Content-Type": "video/mp4"})
 
 
-async def simulate_gpio(request: web.Request) -> web.Response:
-    try:
-        pin = int(request.match_info["pin"])
-    except ValueError:
-        return reject(400, "the pin must be a BCM number")
-    body = await _json_body(request)
-    if isinstance(body, web.Response):
-        return body
-    active = body.get("active")
-    if not isinstance(active, bool):
-        return reject(400, 'send JSON {"active": true} or {"active": false}')
-    try:
-        request.app[TRIGGERS_KEY].simulate(pin, active)
-    except KeyError:
-        return reject(404, f"no trigger on GPIO{pin}")
-    # Taken after the (synchronous) edge: the press happened at or before this instant.
-    return web.json_response({"pin": pin, "active": active, "at": time.time()})
-
-
-def add_routes(app: web.Application, recorder: Recorder, triggers: GpioTriggers) -> None:
+def add_routes(app: web.Application, recorder: Recorder) -> None:
     app[RECORDER_KEY] = recorder
-    app[TRIGGERS_KEY] = triggers
     app.router.add_get("/api/recordings", list_clips)
     app.router.add_post("/api/recordings", start_clip)
     app.router.add_post("/api/recordings/stop", stop_clip)
     app.router.add_delete("/api/recordings/{name}", delete_clip)
     app.router.add_get("/recordings/{name}", get_clip)
-    if triggers.gpio.simulated:
-        app.router.add_post("/api/sim/gpio/{pin}", simulate_gpio)

@@ -1,13 +1,28 @@
-"""Routes that exist only with simulated hardware: poke the fake devices from outside."""
+"""Routes that exist only with simulated hardware: poke the fake devices from outside.
+
+Every ``/api/sim/...`` route is here, each added only when its device is simulated.
+"""
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
+from edge.api.http import json_body, reject
+from edge.triggers.gpio import GpioTriggers
+from hw.camera import Camera
 from hw.camera.simulated import SimulatedCamera
 
 
-def add_camera_fault_route(app: web.Application, camera: SimulatedCamera) -> None:
+def add_routes(app: web.Application, camera: Camera, triggers: GpioTriggers) -> None:
+    if isinstance(camera, SimulatedCamera):
+        _add_camera_fault_route(app, camera)
+    if triggers.gpio.simulated:
+        _add_gpio_route(app, triggers)
+
+
+def _add_camera_fault_route(app: web.Application, camera: SimulatedCamera) -> None:
     async def inject(request: web.Request) -> web.Response:
         """``POST /api/sim/camera/fault`` with ``{"kind": "crash" | "stall" | "unplugged", "seconds": N}``."""
         try:
@@ -20,3 +35,26 @@ def add_camera_fault_route(app: web.Application, camera: SimulatedCamera) -> Non
         return web.Response(status=204)
 
     app.router.add_post("/api/sim/camera/fault", inject)
+
+
+def _add_gpio_route(app: web.Application, triggers: GpioTriggers) -> None:
+    async def drive(request: web.Request) -> web.Response:
+        """``POST /api/sim/gpio/{pin}`` with ``{"active": true | false}``: as if the trigger's wire changed."""
+        try:
+            pin = int(request.match_info["pin"])
+        except ValueError:
+            return reject(400, "the pin must be a BCM number")
+        body = await json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        active = body.get("active")
+        if not isinstance(active, bool):
+            return reject(400, 'send JSON {"active": true} or {"active": false}')
+        try:
+            triggers.simulate(pin, active)
+        except KeyError:
+            return reject(404, f"no trigger on GPIO{pin}")
+        # Taken after the (synchronous) edge: the press happened at or before this instant.
+        return web.json_response({"pin": pin, "active": active, "at": time.time()})
+
+    app.router.add_post("/api/sim/gpio/{pin}", drive)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from fractions import Fraction
@@ -69,7 +69,7 @@ class AudioHub:
             f"microphone ({microphone.name})", self._encoded, self._fanout.publish, stall_timeout=3.0
         )
 
-    async def _encoded(self) -> AsyncIterator[OpusPacket]:
+    async def _encoded(self) -> AsyncGenerator[OpusPacket, None]:
         encoder = OpusEncoder(self._bitrate)
         async with aclosing(self.microphone.chunks()) as chunks:
             async for chunk in chunks:

@@ -15,7 +15,8 @@ from typing import Generic, Protocol, TypeVar
 
 
 class Media(Protocol):
-    keyframe: bool
+    @property
+    def keyframe(self) -> bool: ...
 
 
 M = TypeVar("M", bound=Media)

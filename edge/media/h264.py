@@ -34,6 +34,26 @@ def profile_level_id(sps: bytes) -> str:
     return sps[1:4].hex()
 
 
+# (level_idc, MaxFS in macroblocks, MaxMBPS), from ITU-T H.264 table A-1: the levels tried, lowest first.
+LEVEL_LIMITS = (
+    (31, 3600, 108000),
+    (32, 5120, 216000),
+    (40, 8192, 245760),
+    (42, 8704, 522240),
+    (51, 36864, 983040),
+)
+
+
+def baseline_profile_level_id(width: int, height: int, framerate: int) -> str:
+    """Constrained Baseline at the lowest level that fits a picture size and rate (level 5.2 if none does)."""
+    macroblocks = ((width + 15) // 16) * ((height + 15) // 16)
+    rate = macroblocks * framerate
+    for level, max_frame, max_rate in LEVEL_LIMITS:
+        if macroblocks <= max_frame and rate <= max_rate:
+            return f"42e0{level:02x}"
+    return "42e034"
+
+
 class ParameterSetCache:
     """Remembers the stream's latest SPS/PPS and puts them in front of an IDR that lacks them.
 

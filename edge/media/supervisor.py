@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -31,7 +31,7 @@ class Supervisor:
     def __init__(
         self,
         what: str,
-        open_stream: Callable[[], AsyncIterator[T]],
+        open_stream: Callable[[], AsyncGenerator[T, None]],
         deliver: Callable[[T], None],
         stall_timeout: float,
         start_timeout: float | None = None,

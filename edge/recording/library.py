@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import av
 
+from edge.files import write_atomic
 from edge.recording.mp4 import probe, truncate_incomplete
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,9 @@ class Library:
         """Read every sidecar; recover clips that were cut off. Creates the directory."""
         self.root.mkdir(parents=True, exist_ok=True)
         found = []
-        for leftover in self.root.glob("*.json.tmp"):
-            leftover.unlink(missing_ok=True)
+        for pattern in (".*.json.*", "*.json.tmp"):  # write_atomic's temporary files (and older versions')
+            for leftover in self.root.glob(pattern):
+                leftover.unlink(missing_ok=True)
         for path in sorted(self.root.glob("*.mp4")):
             if not valid_name(path.name):
                 continue
@@ -142,16 +143,7 @@ class Library:
     def save(self, info: ClipInfo) -> None:
         """Write the sidecar atomically (a crash leaves the old one or the new one)."""
         sidecar = self.root / (info.name.removesuffix(".mp4") + ".json")
-        tmp = sidecar.with_name(sidecar.name + ".tmp")
-        try:
-            with tmp.open("w") as f:
-                json.dump(info.to_json(), f)
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(sidecar)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(sidecar, json.dumps(info.to_json()), mode=0o640)
 
     def delete_files(self, name: str) -> None:
         path = self.path(name)

@@ -163,5 +163,7 @@ def probe(path: Path) -> tuple[float, int, bool]:
             frames += 1
             first = packet.pts if first is None else first
             last = packet.pts + (packet.duration or 0)
-        duration = float((last - first) * video.time_base) if frames else 0.0
+        if first is None or last is None or video.time_base is None:
+            return 0.0, 0, bool(container.streams.audio)
+        duration = float((last - first) * video.time_base)
         return duration, frames, bool(container.streams.audio)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import shutil
@@ -34,7 +35,7 @@ from edge.recording.retention import MB, Limits, choose_deletions
 from edge.recording.ring import MediaRing
 from edge.recording.writer import ClipWriter, describe_error
 from hw.camera import H264AccessUnit
-from hw.clock import monotonic_us
+from hw.clock import monotonic_s, monotonic_us
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class Recorder:
         self._clip: _OpenClip | None = None
         self._finalizing: set[asyncio.Task] = set()
         self._listeners: list[Callable[[bool], None]] = []
-        self._last_video_at = time.monotonic()
+        self._last_video_at = monotonic_s()
         self._stopping = False
         self.storage = "ok"  # "ok", "full" or "error"
         self.storage_detail: str | None = None
@@ -167,7 +168,7 @@ class Recorder:
 
     def _on_video(self, unit: H264AccessUnit) -> None:
         self.ring.add_video(unit)
-        self._last_video_at = time.monotonic()
+        self._last_video_at = monotonic_s()
         clip = self._clip
         end = self.plan.end_us
         if clip is None:
@@ -216,7 +217,7 @@ class Recorder:
             self.library.path(info.name),
             self._video.settings.framerate,
             self._opus_header,
-            on_error=lambda error, name=info.name: self._on_writer_error(name, error),
+            on_error=functools.partial(self._on_writer_error, info.name),
         )
         first_save = self._background(self._save(info))
         self._clip = _OpenClip(info, writer, start_us, start_us - 1, start_us - 1, first_save)
@@ -226,6 +227,7 @@ class Recorder:
     def _advance(self, before_us: int) -> None:
         """Hand the clip what the ring holds up to ``before_us`` and before the planned end."""
         clip = self._clip
+        assert clip is not None, "only while a clip is open"
         end = self.plan.end_us
         limit = before_us if end is None else min(before_us, end)
         for unit in self.ring.video_between(clip.video_cursor_us, limit):
@@ -239,6 +241,7 @@ class Recorder:
 
     def _close(self, why: str) -> None:
         clip, self._clip = self._clip, None
+        assert clip is not None, "only while a clip is open"
         self._background(self._finalize(clip, why))
 
     def _end(self, why: str) -> None:
@@ -335,7 +338,7 @@ class Recorder:
     def _check_stalled(self) -> None:
         """The camera went away after the planned end: close the clip with what it has."""
         end = self.plan.end_us
-        if self._clip is None or end is None or time.monotonic() - self._last_video_at < STALL_S:
+        if self._clip is None or end is None or monotonic_s() - self._last_video_at < STALL_S:
             return
         if self._clock() >= end + self._settle_us:
             self._advance(end)

@@ -15,7 +15,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import av
 from edge.media.audio import OpusPacket
 from edge.recording.mp4 import Mp4Clip, complete_length, probe, truncate_incomplete
 from hw.camera import H264AccessUnit
+from hw.clock import monotonic_s
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class ClipWriter:
         error: str | None = None
         fd: int | None = None
         try:
-            last_sync = time.monotonic()
+            last_sync = monotonic_s()
             while (item := self._queue.get()) is not _FINISH:
                 if clip is None:
                     if not isinstance(item, H264AccessUnit):
@@ -98,11 +98,11 @@ class ClipWriter:
                 else:
                     clip.write_video(item)
                 self.written_bytes += len(item.data)
-                if time.monotonic() - last_sync >= SYNC_INTERVAL_S:
+                if fd is not None and monotonic_s() - last_sync >= SYNC_INTERVAL_S:
                     _check_still_there(fd)
                     os.fsync(fd)
-                    last_sync = time.monotonic()
-            if clip is not None:
+                    last_sync = monotonic_s()
+            if clip is not None and fd is not None:  # both or neither
                 clip.close()
                 os.fsync(fd)
                 _check_complete(self.path)

@@ -54,7 +54,7 @@ class Authenticator:
         if header[:7].lower() == "bearer ":
             return self.token_matches(header[7:].strip())
         cookie = request.cookies.get(SESSION_COOKIE)
-        return bool(cookie) and self.session_valid(cookie)
+        return cookie is not None and self.session_valid(cookie)
 
     def set_session_cookie(self, response: web.StreamResponse) -> None:
         response.set_cookie(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import socket
 import ssl
 from pathlib import Path
@@ -13,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from edge.files import write_atomic
 
 
 def self_signed_paths(state_dir: Path) -> tuple[Path, Path]:
@@ -43,14 +44,11 @@ def make_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
         .sign(key, hashes.SHA256())
     )
     cert_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    write_atomic(key_path, key_pem, mode=0o600)
+    write_atomic(cert_path, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
 def server_ssl_context(cert: str, key: str, state_dir: Path) -> tuple[ssl.SSLContext, bool]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
+
+from edge.files import write_atomic
 
 TOKEN_FILE = "token"
 
@@ -21,12 +22,7 @@ def write_token(state_dir: Path, token: str) -> Path:
     """Write atomically with mode 0600 (never readable by others, even for an instant)."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = token_path(state_dir)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    write_atomic(path, token + "\n", mode=0o600)
     return path
 
 

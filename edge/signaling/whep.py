@@ -1,4 +1,8 @@
-"""WHEP (draft-ietf-wish-whep) signaling: POST an offer, PATCH trickle or ICE restart, DELETE to leave."""
+"""WHEP (draft-ietf-wish-whep) signaling: POST an offer, PATCH trickle or ICE restart, DELETE to leave.
+
+Signaling owns the wire format (SDP offer checks, sdpfrag, ETag and
+``If-Match``) and calls the viewer sessions of ``edge.webrtc`` with plain values.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ import logging
 from aiohttp import web
 from aiortc.exceptions import OperationError
 
-from edge.signaling.offer import MAX_OFFER_BYTES, OfferError, check_offer
-from edge.signaling.sdpfrag import SdpFragError, parse_sdpfrag
-from edge.webrtc.recovery import PatchKind
+from edge.signaling.offer import MAX_OFFER_BYTES, OfferError, accepted_media, check_offer
+from edge.signaling.patch import PatchKind, classify_patch, etag
+from edge.signaling.sdpfrag import SdpFragError, format_sdpfrag, parse_sdpfrag
 from edge.webrtc.viewers import ViewerLimit, Viewers
 
 log = logging.getLogger(__name__)
@@ -57,12 +61,12 @@ async def post_offer(request: web.Request) -> web.Response:
     if isinstance(text, web.Response):
         return text
     try:
-        check_offer(text)
+        offer = check_offer(text)
     except OfferError as exc:
         return reject(400, str(exc))
     viewers = request.app[VIEWERS_KEY]
     try:
-        session, answer = await viewers.create(text)
+        session, answer = await viewers.create(text, wants_audio=bool(accepted_media(offer, "audio")))
     except ViewerLimit as exc:
         return reject(503, str(exc), **{"Retry-After": str(exc.retry_after)})
     except (ValueError, OperationError) as exc:  # aiortc found nothing it can answer
@@ -72,7 +76,12 @@ async def post_offer(request: web.Request) -> web.Response:
         status=201,
         text=answer,
         content_type=SDP,
-        headers={**CORS_HEADERS, "Location": location, "ETag": session.etag, "Accept-Patch": SDPFRAG},
+        headers={
+            **CORS_HEADERS,
+            "Location": location,
+            "ETag": etag(session.id, session.generations.number),
+            "Accept-Patch": SDPFRAG,
+        },
     )
 
 
@@ -87,8 +96,7 @@ async def patch_session(request: web.Request) -> web.Response:
         frag = parse_sdpfrag(text)
     except SdpFragError as exc:
         return reject(400, f"malformed sdpfrag: {exc}")
-    # Trickle or ICE restart is told by the credentials (some players send If-Match: * on trickle).
-    kind = session.classify_patch(frag.credentials, request.headers.get("If-Match"))
+    kind = classify_patch(session.id, session.generations, frag.credentials, request.headers.get("If-Match"))
     if kind is PatchKind.PRECONDITION_FAILED:
         return reject(412, "If-Match does not match the session's current ETag")
     if kind is PatchKind.STALE:
@@ -96,12 +104,20 @@ async def patch_session(request: web.Request) -> web.Response:
     if kind is PatchKind.TRICKLE:
         session.add_remote_candidates(frag.candidates, frag.end_of_candidates)
         return web.Response(status=204, headers=CORS_HEADERS)
+    credentials = frag.credentials
+    assert credentials is not None, "a fragment without credentials is trickle"
     try:
-        answer, etag = await session.restart_ice(frag.credentials)
+        answer = await session.restart_ice(*credentials)
     except Exception as exc:  # gathering failed; the page retries or starts afresh
         return reject(503, f"ICE restart failed: {exc}")
     session.add_remote_candidates(frag.candidates, frag.end_of_candidates)  # the new generation's
-    return web.Response(status=200, text=answer, content_type=SDPFRAG, headers={**CORS_HEADERS, "ETag": etag})
+    local = answer.local
+    return web.Response(
+        status=200,
+        text=format_sdpfrag(local.ufrag, local.pwd, local.candidates, answer.kind, answer.mid),
+        content_type=SDPFRAG,
+        headers={**CORS_HEADERS, "ETag": etag(session.id, answer.generation)},
+    )
 
 
 async def delete_session(request: web.Request) -> web.Response:

@@ -4,22 +4,43 @@ An ``event`` input records a clip around each activation; a ``hold`` input
 records while it is active (and ``post_seconds`` after). Each change reaches the
 recorder with the time of its edge, so the pre-roll is measured from the moment
 of the press, not from when debouncing let it through.
+
+The pins are opened through a :class:`~hw.gpio.Gpio` that belongs to whoever
+made it (the daemon, from ``edge.hardware``), who also closes it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from typing import Protocol
 
 from edge.config import RecordingConfig, TriggerConfig
-from edge.recording.recorder import Recorder
-from hw.gpio import DigitalInput, Gpio, GpioError
+from hw.gpio import DigitalInput, DigitalOutput, Gpio, GpioError
+
+
+class ClipRecorder(Protocol):
+    """What triggers need of the recorder (``edge.recording.Recorder``), which wires them to it."""
+
+    @property
+    def recording(self) -> bool: ...
+
+    def event(self, name: str, at_us: int) -> None: ...
+
+    def hold(self, name: str, at_us: int | None = None) -> None: ...
+
+    def release(self, name: str, at_us: int) -> None: ...
+
+    def add_listener(self, listener: Callable[[bool], None]) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
 
 class GpioTriggers:
     def __init__(
-        self, gpio: Gpio, triggers: tuple[TriggerConfig, ...], recording: RecordingConfig, recorder: Recorder
+        self, gpio: Gpio, triggers: tuple[TriggerConfig, ...], recording: RecordingConfig, recorder: ClipRecorder
     ) -> None:
         self.gpio = gpio
         self._triggers = triggers
@@ -27,7 +48,9 @@ class GpioTriggers:
         self._led_active_high = recording.led_active == "high"
         self._recorder = recorder
         self._inputs: dict[str, DigitalInput] = {}
+        self._led: DigitalOutput | None = None
         self.errors: list[str] = []
+        self._closed = False
 
     def start(self) -> None:
         """Open the pins (on the event loop). A pin that fails is reported; the others work."""
@@ -38,7 +61,7 @@ class GpioTriggers:
                     pull=trigger.pull,
                     active_high=trigger.active == "high",
                     debounce_s=trigger.debounce_ms / 1000,
-                    on_change=lambda active, at_us, t=trigger: self._changed(t, active, at_us),
+                    on_change=functools.partial(self._changed, trigger),
                 )
             except GpioError as exc:
                 self._fail(f'trigger "{trigger.name}": {exc}')
@@ -47,18 +70,24 @@ class GpioTriggers:
                 self._recorder.hold(trigger.name)  # held already at start-up
         if self._led_pin >= 0:
             try:
-                led = self.gpio.add_output(self._led_pin, active_high=self._led_active_high)
+                self._led = self.gpio.add_output(self._led_pin, active_high=self._led_active_high)
             except GpioError as exc:
                 self._fail(f"status LED: {exc}")
             else:
-                led.set(self._recorder.recording)
-                self._recorder.add_listener(led.set)
+                self._led.set(self._recorder.recording)
+                self._recorder.add_listener(self._show_recording)
 
     def _fail(self, message: str) -> None:
         log.error("GPIO: %s", message)
         self.errors.append(message)
 
+    def _show_recording(self, recording: bool) -> None:
+        if self._led is not None and not self._closed:
+            self._led.set(recording)
+
     def _changed(self, trigger: TriggerConfig, active: bool, at_us: int) -> None:
+        if self._closed:
+            return
         log.info('trigger "%s" (GPIO%d) %s', trigger.name, trigger.pin, "active" if active else "inactive")
         if trigger.mode == "hold":
             if active:
@@ -88,4 +117,9 @@ class GpioTriggers:
         }
 
     def close(self) -> None:
-        self.gpio.close()
+        """Close the pins this opened (the Gpio itself belongs to whoever opened it)."""
+        self._closed = True
+        for gpio_input in self._inputs.values():
+            gpio_input.close()
+        if self._led is not None:
+            self._led.close()

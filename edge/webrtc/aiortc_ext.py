@@ -12,7 +12,8 @@ and is the sibling module ``ice_restart``, guarded by the same tests):
    at level 3.1. We register the camera's exact ``profile-level-id`` (read from
    its SPS) so the answer describes the stream actually sent.
 3. Host candidates: aioice offers every address but loopback. We choose which
-   interfaces are offered (a Pi often also has docker0, a VPN, usb0).
+   interfaces are offered (a Pi often also has docker0, a VPN, usb0), by the
+   rule in ``hw/net.py`` that the network watch shares.
 4. DTLS cipher suites: aiortc offers only ECDHE-ECDSA suites, so a peer whose
    DTLS server has an RSA certificate (GStreamer's webrtcbin, under ``whepsrc``
    and many NVRs) fails with "no shared cipher". We offer RSA suites as well.
@@ -23,12 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import aioice.ice
-import ifaddr
 from aiortc import RTCRtpSender
 from aiortc.codecs import CODECS
 from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
 from OpenSSL import SSL
+
+from hw import net
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 _original_create_ssl_context = RTCCertificate._create_ssl_context
@@ -60,7 +62,7 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
 
 
-def h264_fmtp(profile_level_id: str) -> dict[str, str | int]:
+def h264_fmtp(profile_level_id: str) -> dict[str, int | str | None]:
     return {"level-asymmetry-allowed": "1", "packetization-mode": "1", "profile-level-id": profile_level_id}
 
 
@@ -74,7 +76,7 @@ def h264_preferences(profile_level_id: str) -> list[RTCRtpCodecCapability]:
     parameters = h264_fmtp(profile_level_id.lower())
     video = CODECS["video"]
     if not any(c.mimeType == "video/H264" and c.parameters == parameters for c in video):
-        payload_type = max(c.payloadType for c in video) + 1
+        payload_type = max(c.payloadType or 0 for c in video) + 1
         # First in the table: aiortc answers with the first local codec whose
         # profile matches the offer, and only then applies our preferences.
         video[:0] = [
@@ -103,31 +105,20 @@ def opus_preferences() -> list[RTCRtpCodecCapability]:
     return [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"]
 
 
-def host_addresses(interfaces: Iterable[str], use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    """Addresses of the named interfaces (loopback included only if named)."""
-    wanted = set(interfaces)
-    addresses = []
-    for adapter in ifaddr.get_adapters():
-        if adapter.nice_name not in wanted:
-            continue
-        for ip in adapter.ips:
-            if isinstance(ip.ip, str):
-                if use_ipv4:
-                    addresses.append(ip.ip)
-            elif use_ipv6 and ip.ip[2] == 0:  # skip link-local (scoped) IPv6
-                addresses.append(ip.ip[0])
-    return addresses
-
-
 def restrict_host_interfaces(interfaces: Iterable[str]) -> None:
-    """Offer host candidates only on ``interfaces``; an empty list restores aioice's default."""
+    """Offer host candidates only on ``interfaces``; an empty list restores aioice's default.
+
+    Either way the addresses are those of :func:`hw.net.host_addresses`, which the network
+    watch reads too (with no interfaces named it is aioice's own rule; the tests check).
+    """
     names = tuple(interfaces)
     if not names:
         aioice.ice.get_host_addresses = _original_get_host_addresses
         return
 
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return host_addresses(names, use_ipv4, use_ipv6)
+        by_interface = net.host_addresses(names, use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+        return [address for addresses in by_interface.values() for address in addresses]
 
     aioice.ice.get_host_addresses = get_host_addresses
 
@@ -144,4 +135,4 @@ def offer_dtls_ciphers_for_rsa_peers() -> None:
         context.set_cipher_list(DTLS_CIPHERS)
         return context
 
-    RTCCertificate._create_ssl_context = create_ssl_context  # type: ignore[method-assign]
+    RTCCertificate._create_ssl_context = create_ssl_context  # type: ignore[assignment]

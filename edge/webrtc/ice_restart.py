@@ -2,7 +2,7 @@
 
 aiortc 1.16 / aioice 0.13 cannot restart ICE: the answer to a restart repeats
 the old credentials and candidates, and checks with the new ones get 401
-(``../shared/notes/webrtc.md`` section 5). A restart here keeps the very same
+(``docs/aiortc.md`` section 6). A restart here keeps the very same
 ``aioice.Connection`` (so the DTLS association, SRTP and SCTP on top carry on)
 and gives it a new generation: new local and remote credentials, sockets for
 addresses that appeared, none for addresses that vanished, an empty check

@@ -1,11 +1,12 @@
 """What a viewer session remembers about ICE generations and recoveries.
 
-:class:`IceGenerations` decides what a WHEP PATCH is (RFC 9725 section 4.3):
-trickle or restart is told by the fragment's credentials, not by ``If-Match``
-(some players send ``If-Match: *`` on plain trickle), and a restart is
-idempotent per remote credentials: the page retries a restart whose answer was
-lost (or sends it twice at once, on a fresh connection, when the kept-alive one
-hangs), and must get the same answer, not a second restart.
+:class:`IceGenerations` numbers a session's ICE generations and remembers the
+remote credentials of the recent ones and its latest restart: a restart is
+idempotent per remote credentials, since the page retries a restart whose
+answer was lost (or sends it twice at once, on a fresh connection, when the
+kept-alive one hangs), and must get the same answer, not a second restart.
+What a WHEP PATCH is, and the ETags derived from the generation numbers, are
+the business of signaling, which is on top of this package.
 
 :class:`RecoveryClock` keeps, per session, since when its path has been broken
 and how long the last recovery took, for ``/healthz`` and for the deadline
@@ -15,38 +16,29 @@ that ends sessions which do not recover.
 from __future__ import annotations
 
 import asyncio
-import enum
-import secrets
 from dataclasses import dataclass
+
+from edge.webrtc.ice_restart import LocalIce
 
 Credentials = tuple[str, str]  # (ice-ufrag, ice-pwd)
 
 KEEP_GENERATIONS = 8  # older remote credentials than this are forgotten
 
 
-def new_etag() -> str:
-    return f'"{secrets.token_hex(8)}"'
-
-
-class PatchKind(enum.Enum):
-    TRICKLE = "trickle"  # candidates for the current generation
-    STALE = "stale"  # candidates of a generation restarted away since: ignored
-    RESTART = "restart"  # new remote credentials: a new generation
-    REPEAT = "repeat"  # the latest restart again: the same answer
-    PRECONDITION_FAILED = "precondition failed"  # If-Match names an ETag we no longer have
-
-
 @dataclass
 class Restart:
     remote: Credentials
-    etag_before: str
-    etag: str
-    answer: asyncio.Future[str]  # the sdpfrag, once our side is gathered
+    generation_before: int
+    generation: int
+    answer: asyncio.Future[LocalIce]  # our side, once gathered
 
 
 class IceGenerations:
+    """Generation numbers are never reused within a session, not even after :meth:`abandon`."""
+
     def __init__(self, remote: Credentials) -> None:
-        self.etag = new_etag()
+        self.number = 0  # the current generation
+        self._last_number = 0
         self._remotes: list[Credentials] = [remote]
         self.latest: Restart | None = None
 
@@ -54,21 +46,16 @@ class IceGenerations:
     def current(self) -> Credentials:
         return self._remotes[-1]
 
-    def classify(self, remote: Credentials | None, if_match: str | None) -> PatchKind:
-        latest = self.latest
-        if latest is not None and remote == latest.remote and if_match in (None, "*", latest.etag_before):
-            return PatchKind.REPEAT
-        if if_match not in (None, "*", self.etag):
-            return PatchKind.PRECONDITION_FAILED
-        if remote is None or remote == self.current:
-            return PatchKind.TRICKLE
-        return PatchKind.STALE if remote in self._remotes else PatchKind.RESTART
+    def remembers(self, remote: Credentials) -> bool:
+        """Whether ``remote`` are the credentials of a recent generation (the current one included)."""
+        return remote in self._remotes
 
     def begin(self, remote: Credentials) -> Restart:
         """Record a restart before its answer exists, so that a concurrent retry finds it."""
-        restart = Restart(remote, self.etag, new_etag(), asyncio.get_running_loop().create_future())
+        self._last_number += 1
+        restart = Restart(remote, self.number, self._last_number, asyncio.get_running_loop().create_future())
         self._remotes = [*self._remotes[-(KEEP_GENERATIONS - 1) :], remote]
-        self.etag = restart.etag
+        self.number = restart.generation
         self.latest = restart
         return restart
 
@@ -76,7 +63,7 @@ class IceGenerations:
         """Undo :meth:`begin` for a restart that failed before it took effect."""
         if self.latest is restart:
             self._remotes.pop()
-            self.etag = restart.etag_before
+            self.number = restart.generation_before
             self.latest = None
 
 

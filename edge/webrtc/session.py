@@ -16,17 +16,16 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
-from edge.signaling.offer import accepted_media
-from edge.signaling.sdpfrag import format_sdpfrag
 from edge.webrtc import aiortc_ext
-from edge.webrtc.ice_restart import IceAgent, ice_transport
-from edge.webrtc.recovery import Credentials, IceGenerations, PatchKind, RecoveryClock, Restart
+from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
+from edge.webrtc.recovery import IceGenerations, RecoveryClock, Restart
 from edge.webrtc.tracks import ViewerTrack
 from hw.netwatch import NetworkChange
 
@@ -56,6 +55,16 @@ def _is_mdns_candidate(line: str) -> bool:
     return len(fields) > 4 and fields[4].endswith(".local")
 
 
+@dataclass(frozen=True, slots=True)
+class RestartAnswer:
+    """Our side of an ICE restart, with where the answer puts it: the bundle's first media section."""
+
+    local: LocalIce
+    kind: str
+    mid: str
+    generation: int  # the new ICE generation's number
+
+
 class ViewerSession:
     def __init__(
         self,
@@ -80,7 +89,7 @@ class ViewerSession:
         self._control: RTCDataChannel | None = None
         self._remote_hides_addresses = False  # it sent mDNS candidates: see add_remote_candidates()
         # Set by answer():
-        self.generations: IceGenerations | None = None
+        self._generations: IceGenerations | None = None
         self.ice: IceAgent | None = None
         self._bundle_media: tuple[str, str] = ("video", "0")  # kind and mid of the first m-section
         self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
@@ -94,14 +103,15 @@ class ViewerSession:
         return self.pc.connectionState
 
     @property
-    def etag(self) -> str:
-        """The ETag of the ICE session (RFC 9725): a new one with each restart."""
-        assert self.generations is not None, "answer() first"
-        return self.generations.etag
+    def generations(self) -> IceGenerations:
+        """The ICE generations so far (signaling derives the WHEP ETag from them)."""
+        assert self._generations is not None, "answer() first"
+        return self._generations
 
-    async def answer(self, offer_sdp: str, profile_level_id: str) -> str:
+    async def answer(self, offer_sdp: str, profile_level_id: str, *, wants_audio: bool) -> str:
         """Set up sending transceivers, then take the offer and return our answer SDP.
 
+        ``wants_audio``: whether the offer has an audio section that wants media.
         The transceivers and their codec preferences must exist before
         ``setRemoteDescription``: that is where aiortc picks the codecs.
         """
@@ -109,7 +119,6 @@ class ViewerSession:
         video_sender = self.pc.addTrack(self.video_track)
         aiortc_ext.on_keyframe_request(video_sender, self._video.request_keyframe)
         self._transceiver_of(video_sender).setCodecPreferences(aiortc_ext.h264_preferences(profile_level_id))
-        wants_audio = bool(accepted_media(offer, "audio"))
         if self.audio_track is not None and not wants_audio:  # a video-only player
             self.audio_track.stop()
             self.audio_track = None
@@ -119,7 +128,8 @@ class ViewerSession:
         offer_sdp, self._remote_hides_addresses = without_mdns_candidates(offer_sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         first = offer.media[0]
-        self.generations = IceGenerations((first.ice.usernameFragment, first.ice.password))
+        assert first.ice is not None, "check_offer insists on ice-ufrag and ice-pwd"
+        self._generations = IceGenerations((first.ice.usernameFragment or "", first.ice.password or ""))
         self._bundle_media = (first.kind, first.rtp.muxId or "0")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self.ice = IceAgent(ice_transport(self.pc), self._on_new_pair)
@@ -149,17 +159,14 @@ class ViewerSession:
         if end and not self._remote_hides_addresses:
             self._spawn(self.pc.addIceCandidate(None))
 
-    def classify_patch(self, remote: Credentials | None, if_match: str | None) -> PatchKind:
-        assert self.generations is not None, "answer() first"
-        return self.generations.classify(remote, if_match)
-
-    async def restart_ice(self, remote: Credentials) -> tuple[str, str]:
-        """Our answer to an ICE restart, as (sdpfrag, ETag); the same again for a retry.
+    async def restart_ice(self, remote_ufrag: str, remote_pwd: str) -> RestartAnswer:
+        """Our side of an ICE restart to the page's new credentials; the same again for a retry.
 
         Never waits for anything slower than binding sockets (no mDNS: the
         fragment's candidates are added afterwards, in the background).
         """
-        assert self.generations is not None and self.ice is not None, "answer() first"
+        assert self.ice is not None, "answer() first"
+        remote = (remote_ufrag, remote_pwd)
         restart = self.generations.latest
         if restart is None or restart.remote != remote:
             restart = self.generations.begin(remote)
@@ -168,10 +175,11 @@ class ViewerSession:
             # A task of its own: a retry or the next restart must find it finished
             # even if the request that started it went away.
             self._spawn(self._restart(restart))
-        return await asyncio.shield(restart.answer), restart.etag
+        local = await asyncio.shield(restart.answer)
+        return RestartAnswer(local, *self._bundle_media, restart.generation)
 
     async def _restart(self, restart: Restart) -> None:
-        assert self.ice is not None and self.generations is not None
+        assert self.ice is not None
         try:
             local = await self.ice.restart(*restart.remote)
         except asyncio.CancelledError:  # the session is closing: let waiting requests go
@@ -188,7 +196,7 @@ class ViewerSession:
             self.recovery.restarts,
             " ".join(c.split()[4] for c in local.candidates) or "nothing",
         )
-        restart.answer.set_result(format_sdpfrag(local.ufrag, local.pwd, local.candidates, *self._bundle_media))
+        restart.answer.set_result(local)
 
     def network_changed(self, change: NetworkChange) -> None:
         """The camera's addresses or links changed: note a broken path, and tell the page.
@@ -282,7 +290,7 @@ class ViewerSession:
             self.audio_track.stop()
 
     def status(self) -> dict:
-        """For /healthz, which anyone may read: nothing of the session's id (its WHEP URL)."""
+        """This session in /api/status: nothing of its id (its WHEP URL, which would let a reader end it)."""
         now = time.monotonic()
         local = self.ice.local_address if self.ice is not None else None
         return {

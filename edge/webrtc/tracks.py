@@ -1,7 +1,7 @@
 """Per-viewer tracks that hand the hubs' encoded packets to aiortc as they are.
 
 aiortc packetizes an ``av.Packet`` returned by ``recv()`` without decoding it
-(see ``../shared/notes/webrtc.md`` section 1). A track must never be shared
+(see ``docs/aiortc.md`` section 1). A track must never be shared
 between peer connections (a closing sender stops its track), so each viewer gets
 its own. It subscribes to the hub when created, while the offer is answered:
 the hub asks the camera for an IDR at once, and by the time DTLS is up (when

@@ -7,6 +7,7 @@ import logging
 import time
 
 from edge.config import WebRTCConfig
+from edge.media import h264
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.webrtc.session import ViewerSession
@@ -39,8 +40,10 @@ class Viewers:
     def get(self, session_id: str) -> ViewerSession | None:
         return self._sessions.get(session_id)
 
-    async def create(self, offer_sdp: str) -> tuple[ViewerSession, str]:
+    async def create(self, offer_sdp: str, *, wants_audio: bool) -> tuple[ViewerSession, str]:
         """Answer a (checked) offer; returns the session and the answer SDP.
+
+        ``wants_audio``: whether the offer has an audio section that wants media.
 
         Raises :class:`ViewerLimit` when the configured limits are reached.
         """
@@ -48,7 +51,10 @@ class Viewers:
             raise ViewerLimit(f"this camera has its maximum of {self._config.max_viewers} viewers", retry_after=10)
         if self.pending >= self._config.max_pending:
             raise ViewerLimit("too many viewers are connecting at once", retry_after=2)
-        profile = await self._video.wait_for_profile(PROFILE_WAIT_S) or expected_profile_level_id(self._video)
+        # The camera's real profile, or the one its settings most likely give.
+        s = self._video.settings
+        fallback = h264.baseline_profile_level_id(s.width, s.height, s.framerate)
+        profile = await self._video.wait_for_profile(PROFILE_WAIT_S) or fallback
         session = ViewerSession(
             self._video,
             self._audio,
@@ -59,7 +65,7 @@ class Viewers:
         self._sessions[session.id] = session
         self.total_sessions += 1
         try:
-            answer = await session.answer(offer_sdp, profile)
+            answer = await session.answer(offer_sdp, profile, wants_audio=wants_audio)
         except BaseException:
             await session.close()
             raise
@@ -94,7 +100,6 @@ class Viewers:
         while True:
             try:
                 async for change in netwatch.changes():
-                    change = change.restricted_to(self._config.interfaces)
                     if change.changed:
                         log.info("network changed: %s (%d viewers)", change.describe(), len(self._sessions))
                         for session in list(self._sessions.values()):
@@ -108,20 +113,3 @@ class Viewers:
 
     def status(self) -> list[dict]:
         return [s.status() for s in self._sessions.values()]
-
-
-def expected_profile_level_id(hub: VideoHub) -> str:
-    """Constrained Baseline at the lowest level that fits the configured picture rate."""
-    s = hub.settings
-    macroblocks = ((s.width + 15) // 16) * ((s.height + 15) // 16)
-    rate = macroblocks * s.framerate
-    for level, max_frame, max_rate in (
-        (31, 3600, 108000),
-        (32, 5120, 216000),
-        (40, 8192, 245760),
-        (42, 8704, 522240),
-        (51, 36864, 983040),
-    ):
-        if macroblocks <= max_frame and rate <= max_rate:
-            return f"42e0{level:02x}"
-    return "42e034"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 
@@ -53,7 +53,7 @@ class Camera(abc.ABC):
     settings: CameraSettings
 
     @abc.abstractmethod
-    def frames(self) -> AsyncIterator[H264AccessUnit]: ...
+    def frames(self) -> AsyncGenerator[H264AccessUnit, None]: ...
 
     @abc.abstractmethod
     def request_keyframe(self) -> None: ...

@@ -18,7 +18,7 @@ import importlib.metadata
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +63,10 @@ def open_picamera2(picamera2_class: Any = None) -> Any:
     """
     if picamera2_class is None:
         try:
-            from picamera2 import Picamera2 as picamera2_class
+            from picamera2 import Picamera2
         except ImportError as exc:
             raise CameraError(f"picamera2 is not available ({exc}): sudo apt install python3-picamera2") from exc
+        picamera2_class = Picamera2
     if not picamera2_class.global_camera_info():
         raise CameraError("no camera found: check the ribbon cable, then `edge doctor`")
     return picamera2_class()
@@ -85,7 +86,7 @@ class PiCamera(Camera):
         if encoder is not None and hasattr(encoder, "force_key_frame"):  # picamera2 >= 0.3.32
             encoder.force_key_frame()
 
-    async def frames(self) -> AsyncIterator[H264AccessUnit]:
+    async def frames(self) -> AsyncGenerator[H264AccessUnit, None]:
         bridge = AccessUnitBridge(asyncio.get_running_loop(), maxlen=60, request_keyframe=self.request_keyframe)
         start = asyncio.ensure_future(asyncio.to_thread(self._start, bridge))
         camera = None

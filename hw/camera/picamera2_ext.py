@@ -72,8 +72,9 @@ def _keyframe_safe(libav_encoder: type) -> type:
     """``LibavH264Encoder`` with a ``force_key_frame()`` that works on PyAV >= 14 (see 2. above)."""
     if libav_encoder not in _keyframe_safe_classes:
 
-        class KeyframeSafeLibavH264Encoder(libav_encoder):  # type: ignore[misc, valid-type]
+        class KeyframeSafeLibavH264Encoder(libav_encoder):
             keyframe_wanted = False
+            _stream: Any  # picamera2's PyAV output stream, made by _start()
 
             def force_key_frame(self) -> None:
                 self.keyframe_wanted = True

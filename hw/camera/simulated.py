@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from fractions import Fraction
 
 import av
@@ -21,6 +21,7 @@ from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit
 from hw.camera.framecode import draw_frame_code, frame_code_value
 from hw.camera.handoff import AccessUnitBridge
 from hw.camera.testpicture import TestPicture
+from hw.clock import monotonic_s, monotonic_us
 
 
 class SimulatedCamera(Camera):
@@ -30,7 +31,7 @@ class SimulatedCamera(Camera):
         self.settings = settings
         self._keyframe_requested = threading.Event()
         self._fault: str | None = None
-        self._unplugged_until = 0.0  # time.monotonic()
+        self._unplugged_until = 0.0  # monotonic_s()
 
     def inject_fault(self, kind: str, seconds: float = 0.0) -> None:
         """Make the running capture fail as real cameras do: ``"crash"`` (an error),
@@ -44,15 +45,15 @@ class SimulatedCamera(Camera):
         if not 0 <= seconds <= 600:
             raise ValueError(f"seconds must be between 0 and 600, not {seconds!r}")
         if kind == "unplugged":
-            self._unplugged_until = time.monotonic() + seconds
+            self._unplugged_until = monotonic_s() + seconds
             kind = "crash"
         self._fault = kind
 
     def request_keyframe(self) -> None:
         self._keyframe_requested.set()
 
-    async def frames(self) -> AsyncIterator[H264AccessUnit]:
-        if time.monotonic() < self._unplugged_until:
+    async def frames(self) -> AsyncGenerator[H264AccessUnit, None]:
+        if monotonic_s() < self._unplugged_until:
             raise CameraError("simulated camera unplugged: no camera detected")
         self._fault = None
         bridge = AccessUnitBridge(asyncio.get_running_loop(), maxlen=60, request_keyframe=self.request_keyframe)
@@ -106,7 +107,7 @@ class SimulatedCamera(Camera):
         encoder = self._open_encoder()
         picture = TestPicture(s.width, s.height)
         interval = 1.0 / s.framerate
-        start = time.monotonic()
+        start = monotonic_s()
         index = 0
         while not stop.is_set():
             if self._fault == "crash":
@@ -115,12 +116,12 @@ class SimulatedCamera(Camera):
                 stop.wait()
                 break
             due = start + index * interval
-            delay = due - time.monotonic()
+            delay = due - monotonic_s()
             if delay > 0 and stop.wait(delay):
                 break
             if delay < -5 * interval:  # fell far behind (machine stalled): re-anchor the clock
-                start = time.monotonic() - index * interval
-            timestamp_us = time.monotonic_ns() // 1000
+                start = monotonic_s() - index * interval
+            timestamp_us = monotonic_us()
             wall_time = time.time()
             yuv = picture.render(index, wall_time)
             draw_frame_code(yuv[: s.height], frame_code_value(index, int(wall_time * 1000)))

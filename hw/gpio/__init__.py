@@ -31,11 +31,17 @@ class DigitalInput(Protocol):
     def active(self) -> bool:
         """The debounced logical level (polarity applied)."""
 
+    def close(self) -> None:
+        """Release the pin; no more changes are reported."""
+
 
 class DigitalOutput(Protocol):
     pin: int
 
     def set(self, on: bool) -> None: ...
+
+    def close(self) -> None:
+        """Release the pin (it stops being driven)."""
 
 
 class Gpio(abc.ABC):
@@ -59,7 +65,8 @@ class Gpio(abc.ABC):
         """Simulated hardware only: set an input as if its wire changed (polarity applied)."""
 
     @abc.abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release every pin still open."""
 
 
 def open_gpio(simulated: bool) -> Gpio:

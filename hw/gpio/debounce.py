@@ -36,6 +36,7 @@ class Debouncer:
 
     def _commit(self, level: bool) -> None:
         at_us, self._pending_since, self._timer = self._pending_since, None, None
+        assert at_us is not None, "a commit follows a pending change"
         self.level = level
         self._report(level, at_us)
 

@@ -19,8 +19,16 @@ from hw.gpio.debounce import Debouncer
 
 
 class _Input:
-    def __init__(self, pin: int, active_high: bool, device: DigitalInputDevice, debouncer: Debouncer) -> None:
+    def __init__(
+        self,
+        pin: int,
+        active_high: bool,
+        device: DigitalInputDevice,
+        debouncer: Debouncer,
+        release: Callable[[int], object],
+    ) -> None:
         self.pin = pin
+        self._release = release
         self.active_high = active_high
         self.device = device
         self.debouncer = debouncer
@@ -29,17 +37,27 @@ class _Input:
     def active(self) -> bool:
         return self.debouncer.level
 
+    def close(self) -> None:
+        self.debouncer.close()
+        self.device.close()
+        self._release(self.pin)
+
 
 class _Output:
-    def __init__(self, pin: int, led: LED) -> None:
+    def __init__(self, pin: int, led: LED, release: Callable[[int], object]) -> None:
         self.pin = pin
         self._led = led
+        self._release = release
 
     def set(self, on: bool) -> None:
         if on:
             self._led.on()
         else:
             self._led.off()
+
+    def close(self) -> None:
+        self._led.close()
+        self._release(self.pin)
 
 
 class GpiozeroGpio(Gpio):
@@ -51,7 +69,7 @@ class GpiozeroGpio(Gpio):
         self.simulated = isinstance(factory, MockFactory)
         self.backend = "simulated" if self.simulated else "gpiozero"
         self._inputs: dict[int, _Input] = {}
-        self._outputs: list[LED] = []
+        self._outputs: dict[int, _Output] = {}
 
     def add_input(
         self, pin: int, *, pull: str, active_high: bool, debounce_s: float, on_change: ChangeHandler
@@ -80,7 +98,7 @@ class GpiozeroGpio(Gpio):
 
         device.when_activated = lambda: edge(True)
         device.when_deactivated = lambda: edge(False)
-        self._inputs[pin] = _Input(pin, active_high, device, debouncer)
+        self._inputs[pin] = _Input(pin, active_high, device, debouncer, lambda pin: self._inputs.pop(pin, None))
         if not self.simulated:
             self.backend = f"gpiozero ({type(device.pin_factory).__name__})"
         return self._inputs[pin]
@@ -90,8 +108,8 @@ class GpiozeroGpio(Gpio):
             led = LED(pin, active_high=active_high, initial_value=False, pin_factory=self._factory)
         except Exception as exc:
             raise GpioError(f"GPIO{pin}: {exc}") from exc
-        self._outputs.append(led)
-        return _Output(pin, led)
+        self._outputs[pin] = _Output(pin, led, lambda pin: self._outputs.pop(pin, None))
+        return self._outputs[pin]
 
     def drive(self, pin: int, active: bool) -> None:
         if not self.simulated:
@@ -106,10 +124,6 @@ class GpiozeroGpio(Gpio):
             mock_pin.drive_low()
 
     def close(self) -> None:
-        for gpio_input in self._inputs.values():
-            gpio_input.debouncer.close()
-            gpio_input.device.close()
-        for led in self._outputs:
-            led.close()
-        self._inputs.clear()
-        self._outputs.clear()
+        pins: list[_Input | _Output] = [*self._inputs.values(), *self._outputs.values()]
+        for pin in pins:
+            pin.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 SAMPLE_RATE = 48_000
@@ -38,7 +38,7 @@ class Microphone(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def chunks(self) -> AsyncIterator[PcmChunk]: ...
+    def chunks(self) -> AsyncGenerator[PcmChunk, None]: ...
 
 
 def open_microphone(backend: str, device: str = "default") -> Microphone:

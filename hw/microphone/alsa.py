@@ -25,13 +25,13 @@ import asyncio
 import logging
 import os
 import threading
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import suppress
 
 import av
 
 from hw.bridge import ThreadBridge
+from hw.clock import monotonic_us
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, Microphone, MicrophoneError, PcmChunk
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class AlsaMicrophone(Microphone):
     def __init__(self, device: str) -> None:
         self.device = device
 
-    async def chunks(self) -> AsyncIterator[PcmChunk]:
+    async def chunks(self) -> AsyncGenerator[PcmChunk, None]:
         _configure_alsa_env()  # here, not on the thread: os.environ is process-wide
         loop = asyncio.get_running_loop()
         bridge: ThreadBridge[PcmChunk] = ThreadBridge(loop, maxlen=_QUEUE_CHUNKS)
@@ -160,7 +160,7 @@ class AlsaMicrophone(Microphone):
                     return
                 if packet.size == 0:  # the demuxer's end-of-stream flush packet
                     break
-                read_us = time.monotonic_ns() // 1000
+                read_us = monotonic_us()
                 frames = packet.decode()
                 timeline.observe(written, _captured_us(frames, read_us))
                 for frame in frames:
@@ -170,6 +170,7 @@ class AlsaMicrophone(Microphone):
                         written += out.samples
                 while fifo.samples >= CHUNK_SAMPLES:
                     chunk = fifo.read(CHUNK_SAMPLES)
+                    assert chunk is not None  # the FIFO holds enough
                     bridge.put_threadsafe(PcmChunk(chunk.to_ndarray().tobytes(), timeline.stamp(emitted)))
                     emitted += CHUNK_SAMPLES
             raise MicrophoneError(f"ALSA device {self.device!r}: capture stream ended")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import numpy as np
 
+from hw.clock import monotonic_us
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, Microphone, PcmChunk
 
 TONE_HZ = 440.0
@@ -34,13 +34,13 @@ _MAX_LAG_US = 1_000_000
 class SimulatedMicrophone(Microphone):
     name = "simulated"
 
-    async def chunks(self) -> AsyncIterator[PcmChunk]:
-        t0_us = time.monotonic_ns() // 1000
+    async def chunks(self) -> AsyncGenerator[PcmChunk, None]:
+        t0_us = monotonic_us()
         phase = 0.0  # radians, at the start of the next chunk
         n = 0
         while True:
             due_us = t0_us + (n + 1) * _CHUNK_US
-            now_us = time.monotonic_ns() // 1000
+            now_us = monotonic_us()
             if now_us > due_us + _MAX_LAG_US:  # the consumer stalled: drop what a sound card would have lost
                 n = (now_us - t0_us) // _CHUNK_US - 1
                 due_us = t0_us + (n + 1) * _CHUNK_US

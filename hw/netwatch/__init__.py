@@ -1,8 +1,9 @@
 """The network watch interface: the daemon's own addresses and links, and when they change.
 
 A snapshot lists, per interface, whether its link is up and the addresses ICE
-would offer on it (IPv4 but 127.0.0.1, global IPv6; the same rule as aioice's
-gathering), read with ``ifaddr`` like aioice does. A watch yields a
+would offer on it: :func:`hw.net.host_addresses`, the rule our ICE host
+candidates come from (only the configured interfaces if any, loopback only if
+named, no link-local IPv6; otherwise aioice's own default). A watch yields a
 :class:`NetworkChange` whenever a new snapshot differs from the previous one.
 Backends differ only in what makes them look again: netlink events
 (``netlink``) or the clock alone (``poll``).
@@ -13,12 +14,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import ifaddr
+from hw.clock import monotonic_s
+from hw.net import host_addresses
 
 SYS_CLASS_NET = Path("/sys/class/net")
 
@@ -39,17 +40,6 @@ class NetworkChange:
     before: Snapshot
     after: Snapshot
     at: float
-
-    def restricted_to(self, names: Iterable[str]) -> NetworkChange:
-        """Only the named interfaces (all of them when ``names`` is empty)."""
-        wanted = set(names)
-        if not wanted:
-            return self
-        return NetworkChange(
-            {n: i for n, i in self.before.items() if n in wanted},
-            {n: i for n, i in self.after.items() if n in wanted},
-            self.at,
-        )
 
     @property
     def changed(self) -> bool:
@@ -85,21 +75,11 @@ def usable_addresses(snapshot: Snapshot) -> frozenset[str]:
     return frozenset(a for i in snapshot.values() if i.up for a in i.addresses)
 
 
-def read_snapshot() -> Snapshot:
-    """The interfaces that have addresses to offer, as they are now."""
-    snapshot: Snapshot = {}
-    for adapter in ifaddr.get_adapters():
-        name = adapter.nice_name
-        addresses = set()
-        for ip in adapter.ips:
-            if isinstance(ip.ip, str):
-                if not ip.ip.startswith("127."):
-                    addresses.add(ip.ip)
-            elif ip.ip[2] == 0 and ip.ip[0] != "::1":  # no link-local (scoped) IPv6
-                addresses.add(ip.ip[0])
-        if addresses:  # loopback, and links with nothing to offer, do not matter to ICE
-            snapshot[name] = Interface(_link_up(name), frozenset(addresses))
-    return snapshot
+def read_snapshot(interfaces: Collection[str] = ()) -> Snapshot:
+    """The interfaces that have addresses to offer (of ``interfaces``, if any are named), as they are now."""
+    return {
+        name: Interface(_link_up(name), frozenset(addresses)) for name, addresses in host_addresses(interfaces).items()
+    }
 
 
 def _link_up(name: str) -> bool:
@@ -121,8 +101,10 @@ class NetworkWatch(abc.ABC):
 
     name: str
 
-    def __init__(self, poll_interval: float) -> None:
+    def __init__(self, poll_interval: float, interfaces: Iterable[str] = ()) -> None:
+        """``interfaces``: those ICE offers candidates on (none named: all, as ICE then does)."""
         self.poll_interval = poll_interval
+        self.interfaces = tuple(interfaces)
         self.ready = asyncio.Event()  # set once listening, with the first snapshot taken
         self.changes_seen = 0
         self.last_change: NetworkChange | None = None
@@ -130,12 +112,12 @@ class NetworkWatch(abc.ABC):
     async def changes(self) -> AsyncIterator[NetworkChange]:
         async with self._listening():
             loop = asyncio.get_running_loop()
-            current = await loop.run_in_executor(None, read_snapshot)
+            current = await loop.run_in_executor(None, read_snapshot, self.interfaces)
             self.ready.set()
             while True:
                 await self._wait_for_news(self.poll_interval)
-                snapshot = await loop.run_in_executor(None, read_snapshot)
-                change = NetworkChange(current, snapshot, time.monotonic())
+                snapshot = await loop.run_in_executor(None, read_snapshot, self.interfaces)
+                change = NetworkChange(current, snapshot, monotonic_s())
                 current = snapshot
                 if change.changed:
                     self.changes_seen += 1
@@ -156,20 +138,22 @@ class NetworkWatch(abc.ABC):
             "backend": self.name,
             "changes": self.changes_seen,
             "last_change": last.describe() if last else None,
-            "last_change_age_s": round(time.monotonic() - last.at, 1) if last else None,
+            "last_change_age_s": round(monotonic_s() - last.at, 1) if last else None,
         }
 
 
-def open_netwatch(backend: str, debounce: float, poll_interval: float) -> NetworkWatch | None:
-    """A watch by backend name: ``"netlink"``, ``"poll"`` or ``"off"`` (None)."""
+def open_netwatch(
+    backend: str, debounce: float, poll_interval: float, interfaces: Iterable[str] = ()
+) -> NetworkWatch | None:
+    """A watch by backend name: ``"netlink"``, ``"poll"`` or ``"off"`` (None), of ``interfaces`` (none named: all)."""
     if backend == "off":
         return None
     if backend == "netlink":
         from hw.netwatch.netlink import NetlinkWatch
 
-        return NetlinkWatch(debounce, poll_interval)
+        return NetlinkWatch(debounce, poll_interval, interfaces)
     if backend == "poll":
         from hw.netwatch.poll import PollWatch
 
-        return PollWatch(poll_interval)
+        return PollWatch(poll_interval, interfaces)
     raise ValueError(f"unknown network watch backend {backend!r}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from hw.netwatch import NetworkWatch
 
@@ -26,8 +26,8 @@ MAX_DEBOUNCE_ROUNDS = 5
 class NetlinkWatch(NetworkWatch):
     name = "netlink"
 
-    def __init__(self, debounce: float, poll_interval: float) -> None:
-        super().__init__(poll_interval)
+    def __init__(self, debounce: float, poll_interval: float, interfaces: Iterable[str] = ()) -> None:
+        super().__init__(poll_interval, interfaces)
         self.debounce = debounce
         self._news = asyncio.Event()
 

@@ -14,16 +14,11 @@ IMAGE = ROOT / "image"
 LIB = IMAGE / "lib"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: builds or uses a Debian chroot (minutes on a cold cache)")
-
-
 def require_tool(*names: str, package: str | None = None) -> None:
-    """Fail in CI (make test installs these), skip on a developer machine without them."""
+    """Fail when one is missing: `make test` installs them, so a missing one is a broken setup."""
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
-        message = f"needs {', '.join(missing)}: apt-get install {package or ' '.join(missing)}"
-        pytest.fail(message)  # `make test` installs these: a missing one is a broken setup
+        pytest.fail(f"needs {', '.join(missing)}: apt-get install {package or ' '.join(missing)}")
 
 
 def require_root() -> None:

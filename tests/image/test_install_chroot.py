@@ -367,8 +367,11 @@ class TestInstall:
         host_name_before = socket.gethostname()
         chroot.install()
         assert not (boot / "edge.toml").exists(), "the boot file must be removed once applied"
-        data = tomllib.loads((chroot / "etc/edge/edge.toml").read_text())
+        conf = chroot / "etc/edge/edge.toml"
+        data = tomllib.loads(conf.read_text())
         assert data == {"server": {"port": 8081}, "camera": {"width": 640, "height": 480}}
+        st = conf.stat()  # replaced by a new file with the old one's owner and mode
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, chroot.gid("edge"), 0o640)
         assert (chroot / "etc/hostname").read_text() == "garden-cam\n"
         assert "127.0.1.1\tgarden-cam" in (chroot / "etc/hosts").read_text()
         assert socket.gethostname() == host_name_before, "the host's own name must not change"
@@ -377,6 +380,7 @@ class TestInstall:
         before = (chroot / "etc/edge/edge.toml").read_text()
         unit = (chroot / "usr/local/lib/systemd/system/edge-boot-config.service").read_text()
         command = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1).replace(" --live", "").split()
+        assert command[:3] == ["/opt/edge/venv/bin/edge", "config", "apply-boot"]  # the installed command
         result = chroot.run(*command, check=False)
         assert result.returncode == 1
         assert "unknown key camera.widht" in result.stderr
@@ -395,6 +399,9 @@ class TestInstall:
         venv_before = os.readlink(chroot / "opt/edge/venv")
         marker = chroot / "var/lib/edge/recordings/keep-me.mp4"
         marker.write_bytes(b"\0" * 16)
+        old_tool = chroot / "opt/edge/libexec/edge-config-tool"  # where versions before `edge config` had it
+        old_tool.parent.mkdir()
+        old_tool.write_text("#!/usr/bin/python3\n")
         started = time.monotonic()
         result = chroot.install()
         self.state["upgrade_seconds"] = time.monotonic() - started
@@ -406,6 +413,7 @@ class TestInstall:
         assert venv_after != venv_before, "an upgrade builds a fresh venv"
         assert [p.name for p in (chroot / "opt/edge/venvs").iterdir()] == [Path(venv_after).name]
         assert marker.exists()
+        assert not old_tool.parent.exists()
 
     def test_uninstall_keeps_config_and_recordings(self, chroot: Chroot) -> None:
         result = chroot.run("/bin/bash", "/root/edge/image/install.sh", "--uninstall")

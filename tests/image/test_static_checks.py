@@ -64,7 +64,7 @@ def test_shellcheck_has_no_findings() -> None:
 
 
 def _fake_root(tmp_path: Path) -> Path:
-    """A root with the host's systemd units, our units and stand-ins for our programs."""
+    """A root with the host's systemd units, our units and a stand-in for our program."""
     root = tmp_path / "root"
     (root / "usr/lib/systemd").mkdir(parents=True)
     for system_units in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")):
@@ -75,12 +75,10 @@ def _fake_root(tmp_path: Path) -> Path:
     ours.mkdir(parents=True)
     for unit in UNITS:
         shutil.copy(unit, ours / unit.name)
-    bin_dir = root / "opt/edge/venv/bin"
-    bin_dir.mkdir(parents=True)
-    for name in ("edge", "python"):
-        (bin_dir / name).write_text("#!/bin/sh\n")
-        (bin_dir / name).chmod(0o755)
-    (root / "opt/edge/libexec").mkdir(parents=True)
+    edge = root / "opt/edge/venv/bin/edge"  # both units run the daemon's command
+    edge.parent.mkdir(parents=True)
+    edge.write_text("#!/bin/sh\n")
+    edge.chmod(0o755)
     return root
 
 
@@ -131,6 +129,7 @@ def test_the_boot_config_service_may_write_only_what_it_is_for() -> None:
     assert settings["ReadWritePaths"] == ["/etc/edge /boot/firmware -/etc/hostname -/etc/hosts"]
     assert settings["PrivateNetwork"] == ["yes"] and settings["RestrictAddressFamilies"] == ["AF_UNIX"]
     assert settings["CapabilityBoundingSet"] == ["CAP_CHOWN CAP_SYS_ADMIN"]
+    assert settings["ExecStart"] == ["/opt/edge/venv/bin/edge config apply-boot --live"]
 
 
 def test_hardening_required_by_the_issue() -> None:

@@ -7,12 +7,14 @@ import shutil
 
 import pytest
 
-from tests.netns.topology import CameraNamespace
+from testbed.netns.topology import CameraNamespace
 
 
-def pytest_collection_modifyitems(items):
+@pytest.fixture(autouse=True)
+def root_and_iproute2():
+    """Fail (not skip) without them: ``make test`` runs as root and installs iproute2."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
-        raise pytest.UsageError("network namespace tests need root and iproute2: run make test as root, as CI does")
+        pytest.fail("network namespace tests need root and iproute2: run make test as root, as CI does")
 
 
 @pytest.fixture

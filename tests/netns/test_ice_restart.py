@@ -15,8 +15,8 @@ from itertools import pairwise
 
 import pytest
 
-from tests.netns import scenarios
-from tests.recording.daemon_clips import assert_contiguous
+from testbed.clips import assert_contiguous
+from testbed.netns import scenarios
 
 LIMIT_S = 2.0
 

@@ -8,8 +8,8 @@ import time
 import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from tests.daemon import start_daemon
-from tests.netns.scenarios import CAMERA
+from testbed.daemon import start_daemon
+from testbed.netns.scenarios import CAMERA
 
 RESTART_TIMEOUT_S = 3
 

@@ -151,6 +151,7 @@ async def test_a_start_that_fails_half_way_closes_the_camera(pi, fail_in):
     assert the_camera().closed
 
 
+@pytest.mark.slow  # waits out a 10 s camera start
 async def test_a_start_beyond_the_limit_is_retried_and_closed_when_it_ends(pi5):
     """A camera that takes 10 s to start: with a 2 s start limit the supervisor gives up and
     retries; the slow start, when it ends, is closed; no camera is left open."""

@@ -1,4 +1,6 @@
-"""A recorder with GPIO triggers on gpiozero's mock pins, fed by a fake camera on a fake clock."""
+"""A recorder with GPIO triggers on gpiozero's mock pins, fed by a fake camera on a fake clock.
+
+Built by the daemon's own :func:`~edge.recording.factory.build_recorder`, so the rig tests its wiring too."""
 
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ from pathlib import Path
 from gpiozero.pins.mock import MockFactory
 
 from edge.config import parse_config
+from edge.recording.factory import build_recorder
 from edge.recording.library import ClipInfo
-from edge.recording.recorder import Recorder
-from edge.triggers.gpio import GpioTriggers
 from hw.gpio.zero import GpiozeroGpio
-from tests.recording.media import Camera, FakeClock, until
+from testbed.media import Camera, FakeClock, until
 
 
 class Rig:
@@ -26,23 +27,23 @@ class Rig:
     ) -> None:
         config = parse_config(
             {
-                "recording": {"pre_seconds": 1, "post_seconds": 1, "min_free_mb": 0, **(recording or {})},
+                "recording": {
+                    "dir": str(root),
+                    "pre_seconds": 1,
+                    "post_seconds": 1,
+                    "min_free_mb": 0,
+                    **(recording or {}),
+                },
                 "triggers": triggers or [],
             }
         )
         self.clock = FakeClock()
         self.camera = Camera(self.clock, gop=gop, audio=audio)
         self.factory = MockFactory()
-        self.recorder = Recorder(
-            self.camera.video,
-            self.camera.audio,
-            config.recording,
-            root,
-            late_trigger_s=max((t.debounce_ms / 1000 for t in config.triggers), default=0.0),
-            clock=self.clock,
-        )
         self.gpio = GpiozeroGpio(self.factory, clock=self.clock)
-        self.triggers = GpioTriggers(self.gpio, config.triggers, config.recording, self.recorder)
+        self.recorder, self.triggers = build_recorder(
+            config, self.camera.video, self.camera.audio, self.gpio, clock=self.clock
+        )
         self._task: asyncio.Task | None = None
 
     async def __aenter__(self) -> Rig:
@@ -56,6 +57,7 @@ class Rig:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self.triggers.close()
+        self.gpio.close()
         self.factory.close()
 
     def pin(self, number: int):

@@ -7,20 +7,26 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from edge.api import recordings as api
+from edge.api import simulation
 from edge.config import parse_config
 from edge.recording.recorder import Recorder
 from edge.triggers.gpio import GpioTriggers
+from hw.camera import CameraSettings, open_camera
 from hw.gpio.zero import GpiozeroGpio
-from tests.recording.media import until
+from testbed.media import until
 from tests.recording.rig import Rig
 from tests.recording.test_triggers import DOOR
 
 pytestmark = pytest.mark.timeout(60)
 
+# A Pi camera opens nothing until it runs; it has no simulation route.
+PI_CAMERA = open_camera("picamera2", CameraSettings())
+
 
 async def client_for(rig: Rig) -> TestClient:
     app = web.Application()
-    api.add_routes(app, rig.recorder, rig.triggers)
+    api.add_routes(app, rig.recorder)
+    simulation.add_routes(app, PI_CAMERA, rig.triggers)
     client = TestClient(TestServer(app))
     await client.start_server()
     return client
@@ -131,7 +137,9 @@ async def test_no_simulation_route_on_real_hardware(tmp_path):
     rig = Rig(tmp_path)
     recorder = Recorder(rig.camera.video, None, config.recording, tmp_path)
     app = web.Application()
-    api.add_routes(app, recorder, GpioTriggers(GpiozeroGpio(None), (), config.recording, recorder))
+    api.add_routes(app, recorder)
+    simulation.add_routes(app, PI_CAMERA, GpioTriggers(GpiozeroGpio(None), (), config.recording, recorder))
     async with TestClient(TestServer(app)) as client:
         assert (await client.post("/api/sim/gpio/17", json={"active": True})).status in (404, 405)
+        assert (await client.post("/api/sim/camera/fault", json={"kind": "crash"})).status in (404, 405)
         assert (await client.get("/api/recordings")).status == 200

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.recording.daemon_clips import (
+from testbed.clips import (
     CAMERA,
     FPS,
     assert_contiguous,

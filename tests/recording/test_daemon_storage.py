@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.recording.daemon_clips import (
+from testbed.clips import (
     CAMERA,
     FPS,
     assert_contiguous,
@@ -52,6 +52,7 @@ def top_level_boxes(path) -> list[str]:
     return boxes
 
 
+@pytest.mark.root  # mounts a tmpfs
 def test_a_full_disk_ends_the_clip_cleanly_and_streaming_goes_on(daemon_factory, chromium, tmp_path):
     with tmpfs(tmp_path / "disk", 16 * 1024) as disk:
         daemon = daemon_factory(SHORT + f'dir = "{disk}"\nmin_free_mb = 0\n')

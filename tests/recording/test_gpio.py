@@ -9,7 +9,7 @@ from gpiozero.pins.mock import MockFactory
 
 from hw.gpio import GpioError
 from hw.gpio.zero import GpiozeroGpio
-from tests.recording.media import FakeClock, until
+from testbed.media import FakeClock, until
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,7 +12,7 @@ import pytest
 from edge.media.h264 import split_nal_units
 from edge.recording.mp4 import Mp4Clip, complete_length, probe, truncate_incomplete
 from edge.recording.writer import ClipWriter
-from tests.recording.media import FPS, FRAME_US, AudioSource, VideoSource, decode_frame_codes, until
+from testbed.media import FPS, FRAME_US, AudioSource, VideoSource, decode_frame_codes, until
 from tests.recording.storage import fill, tmpfs
 
 T0 = 50_000_000
@@ -125,6 +125,7 @@ async def test_a_file_that_cannot_be_created_is_an_error_not_a_crash(tmp_path):
     assert outcome.frames == 0 and outcome.error and errors == [outcome.error]
 
 
+@pytest.mark.root  # mounts a tmpfs
 async def test_a_write_error_while_closing_is_not_lost(tmp_path):
     """PyAV ignores the last flush's error when it closes a file: the writer checks the file itself."""
     with tmpfs(tmp_path / "small", 512) as root:

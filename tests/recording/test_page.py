@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.recording.daemon_clips import CAMERA, clips, wait_buffered
+from testbed.clips import CAMERA, clips, wait_buffered
 from tests.test_browser_live import open_viewer
 
 pytestmark = pytest.mark.timeout(120)

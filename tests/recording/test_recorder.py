@@ -12,7 +12,7 @@ import pytest
 import edge.recording.recorder as recorder_module
 from edge.recording.mp4 import Mp4Clip
 from edge.recording.retention import MB
-from tests.recording.media import FPS, decode_frame_codes, until
+from testbed.media import FPS, decode_frame_codes, until
 from tests.recording.rig import Rig
 from tests.recording.storage import fill, remount, tmpfs
 
@@ -75,6 +75,7 @@ async def test_no_clip_starts_when_the_disk_is_too_full(tmp_path):
         assert "disk nearly full" in rig.recorder.last_error
 
 
+@pytest.mark.root  # mounts a tmpfs
 async def test_a_full_disk_ends_the_clip_cleanly(tmp_path, monkeypatch):
     monkeypatch.setattr(recorder_module, "MIN_FREE_FLOOR", 0)  # let the file system itself say "full"
     with tmpfs(tmp_path / "small", 1024) as root:
@@ -99,6 +100,7 @@ async def test_a_full_disk_ends_the_clip_cleanly(tmp_path, monkeypatch):
             assert (await rig.finished_clips(2))[1].ended_by == "finished"
 
 
+@pytest.mark.root  # mounts a tmpfs
 async def test_a_read_only_file_system_stops_no_stream(tmp_path, monkeypatch):
     monkeypatch.setattr(recorder_module, "HOUSEKEEPING_S", 0.1)
     with tmpfs(tmp_path / "ro", 1024) as root:

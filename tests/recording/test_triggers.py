@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.recording.media import FRAME_US, decode_frame_codes, until
+from testbed.media import FRAME_US, decode_frame_codes, until
 from tests.recording.rig import Rig
 
 pytestmark = pytest.mark.timeout(60)

@@ -15,7 +15,7 @@ from edge.app import Daemon
 from edge.config import parse_config
 from edge.hardware import open_hardware
 from edge.security.auth import AUTHENTICATOR_KEY, PUBLIC_PATHS
-from tests.daemon import TEST_TOKEN
+from testbed.daemon import TEST_TOKEN
 from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_live
 
 

@@ -6,7 +6,10 @@ import asyncio
 import time
 
 import aiohttp
+import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+pytestmark = pytest.mark.slow  # 500 real WebRTC sessions, about a minute
 
 CAMERA = "[camera]\nwidth = 320\nheight = 240\nframerate = 30\nbitrate = 300000\n"
 CYCLES = 500

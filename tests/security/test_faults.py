@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.browser import FRAME_CODE_JS
+from testbed.browser import FRAME_CODE_JS
 from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_for_stats, wait_live
 
 

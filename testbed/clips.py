@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from hw.camera.framecode import capture_time_ms_near
-from tests.daemon import DaemonProcess
-from tests.recording.media import decode_frame_codes
+from testbed.daemon import DaemonProcess
+from testbed.media import decode_frame_codes
 
 FPS = 30
+T = TypeVar("T")
+
 CAMERA = f"[camera]\nwidth = 640\nheight = 360\nframerate = {FPS}\nkeyframe_interval = 1\n"
 
 
-def wait_for(fetch: Callable[[], object], predicate: Callable[[object], bool], timeout: float, what: str):
+def wait_for(fetch: Callable[[], T], predicate: Callable[[T], bool], timeout: float, what: str) -> T:
     """Poll ``fetch()`` every 100 ms until ``predicate`` holds; bounded."""
     deadline = time.monotonic() + timeout
     while True:

@@ -92,7 +92,7 @@ class FakeVideoHub:
 
 
 class FakeAudioHub:
-    def __init__(self, header: bytes) -> None:
+    def __init__(self, header: bytes | None) -> None:
         self.opus_header = header
         self._fanout: Fanout[OpusPacket] = Fanout(gated=False)
 
@@ -114,7 +114,7 @@ class Camera:
         self.video_source = VideoSource(gop)
         self.audio_source = AudioSource() if audio else None
         self.video = FakeVideoHub()
-        self.audio = FakeAudioHub(self.audio_source.header) if audio else None
+        self.audio = FakeAudioHub(self.audio_source.header) if self.audio_source else None
         self._next_audio_us = clock.now_us
         self.sent: list[H264AccessUnit] = []
 
@@ -130,7 +130,7 @@ class Camera:
         unit = self.video_source.frame(now)
         self.sent.append(unit)
         self.video.publish(unit)
-        while self.audio and self._next_audio_us <= now:
+        while self.audio and self.audio_source and self._next_audio_us <= now:
             for packet in self.audio_source.packets(self._next_audio_us):
                 self.audio.publish(packet)
             self._next_audio_us += 20_000

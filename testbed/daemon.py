@@ -98,6 +98,7 @@ def start_daemon(
     port: list[int] = []
 
     def drain() -> None:
+        assert proc.stderr is not None  # stderr=PIPE
         for line in proc.stderr:
             lines.append(line)
             match = re.search(r"listening on port (\d+)", line)

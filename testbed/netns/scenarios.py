@@ -22,11 +22,11 @@ from pathlib import Path
 import requests
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import FRAME_CODE_JS
-from tests.daemon import DaemonProcess, start_daemon
-from tests.netns.forwarder import Forwarder
-from tests.netns.topology import CameraNamespace
-from tests.recording.daemon_clips import recordings_dir, wall_frame_codes
+from testbed.browser import FRAME_CODE_JS
+from testbed.clips import recordings_dir, wall_frame_codes
+from testbed.daemon import DaemonProcess, start_daemon
+from testbed.netns.forwarder import Forwarder
+from testbed.netns.topology import CameraNamespace
 
 CAMERA = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\n"
 OUTAGE_S = 3.0
@@ -66,15 +66,15 @@ class Recovery:
 class Rig:
     def __init__(self, browser, tmp_path: Path, links: int = 1) -> None:
         self.netns = CameraNamespace()
-        self.daemon: DaemonProcess | None = None
-        self.forwarder: Forwarder | None = None
+        self._daemon: DaemonProcess | None = None
+        self._forwarder: Forwarder | None = None
         self.context = None
         try:
             self.links = self.netns.add_links(links)
             interfaces = ", ".join(f'"{link.camera_if}"' for link in self.links)
             config = CAMERA + f"[webrtc]\ninterfaces = [{interfaces}]\n[network]\ndebounce = 0.1\n"
-            self.daemon = start_daemon(config, tmp_path, prefix=self.netns.exec_prefix, host="0.0.0.0")
-            self.forwarder = Forwarder((self.links[0].camera_address, self.daemon.port))
+            self._daemon = start_daemon(config, tmp_path, prefix=self.netns.exec_prefix, host="0.0.0.0")
+            self._forwarder = Forwarder((self.links[0].camera_address, self._daemon.port))
             self.context = browser.new_context()
             self.page = self.context.new_page()
             self.console: list[str] = []  # the page's messages, for failure reports
@@ -174,13 +174,23 @@ class Rig:
             console=[line for line in self.console if float(line.split()[0]) >= changed_at],
         )
 
+    @property
+    def daemon(self) -> DaemonProcess:
+        assert self._daemon is not None, "started in __init__"
+        return self._daemon
+
+    @property
+    def forwarder(self) -> Forwarder:
+        assert self._forwarder is not None, "started in __init__"
+        return self._forwarder
+
     def close(self) -> None:
         if self.context is not None:
             self.context.close()
-        if self.forwarder is not None:
-            self.forwarder.close()
-        if self.daemon is not None:
-            self.daemon.stop()
+        if self._forwarder is not None:
+            self._forwarder.close()
+        if self._daemon is not None:
+            self._daemon.stop()
         self.netns.close()
 
 

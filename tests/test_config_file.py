@@ -1,21 +1,16 @@
-"""image/libexec/edge_config_tool.py: the config template and the boot-partition merge."""
+"""edge.config_file (``edge config``): the config template, one value, the boot-partition merge."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from edge import config_file
+from edge.cli import main
 from edge.config import Config, documented_keys, parse_config
-from tests.image.conftest import IMAGE
-
-_spec = importlib.util.spec_from_file_location("edge_config_tool", IMAGE / "libexec/edge_config_tool.py")
-assert _spec and _spec.loader
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
 
 
 def switched_on(text: str) -> str:
@@ -24,11 +19,11 @@ def switched_on(text: str) -> str:
 
 @pytest.fixture
 def template() -> str:
-    return tool.render_template(documented_keys(), tool.trigger_keys())
+    return config_file.template()
 
 
 def test_template_shows_a_trigger_example(template: str) -> None:
-    assert tool.trigger_keys(), "the daemon has [[triggers]]: the template must show them"
+    assert config_file.trigger_keys(), "the daemon has [[triggers]]: the template must show them"
     lines = template.splitlines()
     start = lines.index("#   [[triggers]]")
     example = "\n".join(line[4:].split("#")[0] for line in lines[start:] if line.startswith("#   "))
@@ -61,13 +56,13 @@ def test_template_lists_every_key_with_its_default(template: str) -> None:
     ],
 )
 def test_toml_values_round_trip(value: object, text: str) -> None:
-    assert tool.toml_value(value) == text
+    assert config_file.toml_value(value) == text
     parsed = tomllib.loads(f"v = {text}")["v"]
     assert parsed == (list(value) if isinstance(value, tuple) else value)
 
 
 def test_merge_switches_on_section_and_key(template: str) -> None:
-    merged = tool.merge_text(template, {"camera": {"width": 640}, "server": {"port": 9000}})
+    merged = config_file.merge_text(template, {"camera": {"width": 640}, "server": {"port": 9000}})
     assert tomllib.loads(merged) == {"camera": {"width": 640}, "server": {"port": 9000}}
     assert "\n[camera]\n" in merged and "\nwidth = 640\n" in merged
     assert "#width = 1280" not in merged  # replaced in place, not duplicated
@@ -76,13 +71,13 @@ def test_merge_switches_on_section_and_key(template: str) -> None:
 
 def test_merge_replaces_an_active_key_and_keeps_comments() -> None:
     text = "# mine\n[camera]\n# wide\nwidth = 1920\nheight = 1080\n"
-    merged = tool.merge_text(text, {"camera": {"width": 640}})
+    merged = config_file.merge_text(text, {"camera": {"width": 640}})
     assert merged == "# mine\n[camera]\n# wide\nwidth = 640\nheight = 1080\n"
 
 
 def test_merge_adds_missing_keys_and_sections() -> None:
     text = "[camera]\nwidth = 1920\n\n[server]\nport = 8080\n"
-    merged = tool.merge_text(text, {"camera": {"framerate": 15}, "webrtc": {"interfaces": ["wlan0"]}})
+    merged = config_file.merge_text(text, {"camera": {"framerate": 15}, "webrtc": {"interfaces": ["wlan0"]}})
     assert tomllib.loads(merged) == {
         "camera": {"width": 1920, "framerate": 15},
         "server": {"port": 8080},
@@ -92,7 +87,7 @@ def test_merge_adds_missing_keys_and_sections() -> None:
 
 
 def test_plan_takes_hostname_out_and_validates(template: str) -> None:
-    new, hostname = tool.plan_boot_config('[system]\nhostname = "cam-1"\n[camera]\nheight = 480\n', template)
+    new, hostname = config_file.plan_boot_config('[system]\nhostname = "cam-1"\n[camera]\nheight = 480\n', template)
     assert hostname == "cam-1"
     assert tomllib.loads(new) == {"camera": {"height": 480}}
 
@@ -110,8 +105,8 @@ def test_plan_takes_hostname_out_and_validates(template: str) -> None:
     ],
 )
 def test_plan_rejects_mistakes(template: str, boot: str, message: str) -> None:
-    with pytest.raises(tool.BootConfigError, match=re.escape(message)):
-        tool.plan_boot_config(boot, template)
+    with pytest.raises(config_file.BootConfigError, match=re.escape(message)):
+        config_file.plan_boot_config(boot, template)
 
 
 def test_apply_boot_merges_then_deletes(tmp_path: Path, template: str) -> None:
@@ -124,10 +119,11 @@ def test_apply_boot_merges_then_deletes(tmp_path: Path, template: str) -> None:
     boot.write_text('[system]\nhostname = "garden"\n\n[server]\nport = 8081\n')
     (tmp_path / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n")
     (tmp_path / "etc/hostname").write_text("raspberrypi\n")
-    assert tool.apply_boot(boot, config, tmp_path / "etc", live=False) == 0
+    assert config_file.apply_boot(boot, config, tmp_path / "etc", live=False) == 0
     assert not boot.exists()
     assert tomllib.loads(config.read_text()) == {"server": {"port": 8081}}
     assert config.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in config.parent.iterdir()] == ["edge.toml"]  # replaced, no temporary file left
     assert (tmp_path / "etc/hostname").read_text() == "garden\n"
     assert (tmp_path / "etc/hosts").read_text() == "127.0.0.1\tlocalhost\n127.0.1.1\tgarden\n"
 
@@ -137,20 +133,37 @@ def test_apply_boot_sets_an_invalid_file_aside(tmp_path: Path, template: str) ->
     config.write_text(template)
     boot = tmp_path / "boot.toml"
     boot.write_text('[camera]\nbackend = "usb"\n')
-    assert tool.apply_boot(boot, config, tmp_path, live=False) == 1
+    assert config_file.apply_boot(boot, config, tmp_path, live=False) == 1
     assert config.read_text() == template
     assert not boot.exists() and (tmp_path / "boot.toml.invalid").exists()
 
 
 def test_apply_boot_without_a_file_is_a_no_op(tmp_path: Path) -> None:
-    assert tool.apply_boot(tmp_path / "missing.toml", tmp_path / "edge.toml", tmp_path, live=False) == 0
+    assert config_file.apply_boot(tmp_path / "missing.toml", tmp_path / "edge.toml", tmp_path, live=False) == 0
     assert not (tmp_path / "edge.toml").exists()
 
 
 def test_get(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "edge.toml"
     config.write_text("[server]\nport = 9090\n")
-    assert tool.main(["get", "server", "port", "--config", str(config)]) == 0
+    assert main(["config", "get", "server", "port", "--config", str(config)]) == 0
     assert capsys.readouterr().out.strip() == "9090"
-    assert tool.main(["get", "server", "host", "--config", str(config), "--default", "x"]) == 0
+    assert main(["config", "get", "server", "host", "--config", str(config), "--default", "x"]) == 0
     assert capsys.readouterr().out.strip() == "x"
+
+
+def test_template_command_prints_the_template(capsys: pytest.CaptureFixture[str], template: str) -> None:
+    assert main(["config", "template"]) == 0
+    assert capsys.readouterr().out == template
+
+
+def test_apply_boot_command(tmp_path: Path) -> None:
+    config = tmp_path / "etc/edge/edge.toml"
+    boot = tmp_path / "boot/edge.toml"
+    boot.parent.mkdir()
+    boot.write_text("[camera]\nframerate = 15\n")
+    args = ["config", "apply-boot", "--boot", str(boot), "--config", str(config), "--etc", str(tmp_path / "etc")]
+    assert main(args) == 0
+    assert tomllib.loads(config.read_text()) == {"camera": {"framerate": 15}}
+    assert config.stat().st_mode & 0o777 == 0o640  # a new file: the service's group may read it, no one else
+    assert main(args) == 0  # the boot file is gone: nothing to do

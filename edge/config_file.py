@@ -1,15 +1,13 @@
-#!/usr/bin/env python3
-"""Configuration helper for the installed edge camera (standard library only).
+"""The configuration file of an installed camera: ``edge config``.
 
-Installed by install.sh as /opt/edge/libexec/edge-config-tool and run with the
-daemon's venv Python (so it can validate against ``edge.config``; it still works
-with a plain ``python3``, only without that validation).
-
-Commands:
+Part of the daemon's package: the template comes from ``edge.config``'s own key
+list, and what the boot partition brings is checked with ``edge.config``'s rules.
+install.sh and the one-shot ``edge-boot-config.service`` run it as
+``/opt/edge/venv/bin/edge config ...``; the sub-commands (see ``edge.cli``):
 
 ``template``
     Print the commented configuration file: every key of every section, commented
-    out, with its default and description (taken from ``edge.config``).
+    out, with its default and description.
 
 ``get SECTION KEY [--config FILE] [--default VALUE]``
     Print one value from the configuration (for install.sh's "open this URL").
@@ -27,9 +25,9 @@ Commands:
         [server]
         port = 8080
 
-    The result is validated (``edge.config.parse_config`` when importable) before it
-    replaces the configuration; an invalid boot file is renamed ``edge.toml.invalid``
-    and nothing changes. Exit status: 0 applied or nothing to do, 1 invalid input.
+    The result is validated with ``edge.config.parse_config`` before it replaces the
+    configuration; an invalid boot file is renamed ``edge.toml.invalid`` and nothing
+    changes. Exit status: 0 applied or nothing to do, 1 invalid input.
 
 Commented-out lines in the configuration follow one convention, which ``template``
 writes and ``apply-boot`` relies on: ``#[section]`` and ``#key = value`` (no space
@@ -38,18 +36,21 @@ after ``#``) are settings switched off; ``# text`` (with a space) is prose.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import math
 import os
 import re
+import socket
 import subprocess
 import sys
-import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from edge.config import ConfigError, TriggerConfig, documented_keys, parse_config
+from edge.files import write_atomic
 
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
 DEFAULT_BOOT = Path("/boot/firmware/edge.toml")
@@ -116,21 +117,8 @@ def _toml_key(key: str) -> str:
 # --------------------------------------------------------------------------- template
 
 
-def documented_keys() -> list[tuple[str, str, Any, str]]:
-    """(section, key, default, description) rows from the installed daemon."""
-    from edge.config import documented_keys as rows  # the venv's package
-
-    return list(rows())
-
-
 def trigger_keys() -> list[tuple[str, Any, str]]:
-    """(key, example, description) of a ``[[triggers]]`` entry, if the daemon has them."""
-    import dataclasses
-
-    try:
-        from edge.config import TriggerConfig
-    except ImportError:
-        return []
+    """(key, example, description) of a ``[[triggers]]`` entry."""
     examples = {"name": "door", "pin": 17}
     rows = []
     for f in dataclasses.fields(TriggerConfig):
@@ -139,6 +127,11 @@ def trigger_keys() -> list[tuple[str, Any, str]]:
             continue
         rows.append((f.name, value, f.metadata.get("doc", "")))
     return rows
+
+
+def template() -> str:
+    """The commented configuration file of this version (``edge config template``)."""
+    return render_template(documented_keys(), trigger_keys())
 
 
 def render_template(rows: Iterable[tuple[str, str, Any, str]], triggers: Iterable[tuple[str, Any, str]] = ()) -> str:
@@ -229,11 +222,7 @@ def _set_key(lines: list[str], section: str, key: str, value: Any) -> list[str]:
 
 
 def validate(data: Mapping[str, Any]) -> None:
-    """Check a configuration with the daemon's own rules when it is importable."""
-    try:
-        from edge.config import ConfigError, parse_config
-    except ImportError:
-        return
+    """Check a configuration with the daemon's own rules."""
     try:
         parse_config(dict(data))
     except ConfigError as exc:
@@ -283,22 +272,6 @@ def plan_boot_config(boot_text: str, config_text: str) -> tuple[str, str | None]
     return new_text, hostname
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``, keeping its owner and mode."""
-    st = path.stat() if path.exists() else None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        if st is not None:
-            os.chmod(tmp, st.st_mode & 0o7777)
-            os.chown(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_in_place(path: Path, text: str) -> None:
     """Overwrite ``path`` without replacing it: the boot service may write these files, not /etc."""
     with open(path, "w", encoding="utf-8") as f:
@@ -329,9 +302,16 @@ def set_hostname(name: str, etc: Path, live: bool) -> None:
         try:
             subprocess.run(["hostnamectl", "set-hostname", name], check=True)
         except (OSError, subprocess.CalledProcessError):
-            import socket
-
             socket.sethostname(name)
+
+
+def get_value(config: Path, section: str, key: str, default: str) -> str:
+    """One configured value as text (``edge config get``); ``default`` when unset or unreadable."""
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        data = {}
+    return str(data.get(section, {}).get(key, default))
 
 
 def apply_boot(boot: Path, config: Path, etc: Path, live: bool) -> int:
@@ -349,52 +329,12 @@ def apply_boot(boot: Path, config: Path, etc: Path, live: bool) -> int:
         os.replace(boot, invalid)
         print(f"{boot}: {exc}; nothing applied, file renamed to {invalid.name}", file=sys.stderr)
         return 1
-    if config.exists():
-        _write_atomic(config, new_text)
-    else:
-        config.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(config, new_text)
-        os.chmod(config, 0o640)
+    # An existing file keeps its owner and mode (root:edge 0640 as install.sh makes it).
+    config.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(config, new_text, mode=None if config.exists() else 0o640, keep_owner=True)
     if hostname:
         set_hostname(hostname, etc, live)
         print(f"hostname set to {hostname}")
     boot.unlink()
     print(f"{boot}: merged into {config} and removed")
     return 0
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edge-config-tool", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("template", help="print the commented configuration file")
-    get = sub.add_parser("get", help="print one configured value")
-    get.add_argument("section")
-    get.add_argument("key")
-    get.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    get.add_argument("--default", default="")
-    boot = sub.add_parser("apply-boot", help="merge the boot partition's edge.toml")
-    boot.add_argument("--boot", type=Path, default=DEFAULT_BOOT)
-    boot.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
-    boot.add_argument("--etc", type=Path, default=Path("/etc"))
-    boot.add_argument("--live", action="store_true", help="also apply the hostname to the running system")
-    args = parser.parse_args(argv)
-
-    if args.command == "template":
-        sys.stdout.write(render_template(documented_keys(), trigger_keys()))
-        return 0
-    if args.command == "get":
-        try:
-            data = tomllib.loads(args.config.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
-            data = {}
-        value = data.get(args.section, {}).get(args.key, args.default)
-        print(value)
-        return 0
-    return apply_boot(args.boot, args.config, args.etc, args.live)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

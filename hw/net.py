@@ -1,0 +1,39 @@
+"""This machine's addresses as ICE offers them: the one rule for host candidates and the network watch.
+
+The daemon's ICE host candidates (``edge/webrtc/aiortc_ext.py``) and the
+network watch's snapshots (``hw/netwatch``) both come from :func:`host_addresses`,
+so that a viewer session judging "was my path lost?" compares like with like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import ifaddr
+
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def host_addresses(
+    interfaces: Collection[str] = (), *, use_ipv4: bool = True, use_ipv6: bool = True
+) -> dict[str, list[str]]:
+    """The addresses ICE would offer, by interface name (interfaces with none are left out).
+
+    With ``interfaces`` named: only theirs, loopback included if named. With none:
+    every interface, without 127.0.0.1 and ::1, which is aioice 0.13's own
+    ``get_host_addresses`` rule. Link-local (scoped) IPv6 is never offered.
+    """
+    named = bool(interfaces)
+    by_interface: dict[str, list[str]] = {}
+    for adapter in ifaddr.get_adapters():
+        if named and adapter.nice_name not in interfaces:
+            continue
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str):
+                address, offered = ip.ip, use_ipv4
+            else:
+                address, _flowinfo, scope_id = ip.ip
+                offered = use_ipv6 and scope_id == 0
+            if offered and (named or address not in LOOPBACK):
+                by_interface.setdefault(adapter.nice_name, []).append(address)
+    return by_interface

@@ -1,0 +1,1 @@
+"""Network namespaces and the network changes the ICE-restart tests and benchmark play out."""

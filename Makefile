@@ -9,13 +9,13 @@ PIP       := $(PY) -m pip --disable-pip-version-check -q
 ARGS      ?=
 PYTEST_ARGS ?=
 # Debian packages the tests use; only missing ones are installed (image/lib/apt-need.sh).
-#   browsers: chromium, and libatomic1 for Playwright's bundled node
+#   browsers: chromium, and libatomic1 for Playwright's bundled node; firefox-esr (Marionette)
 #   media clients: ffmpeg (ffprobe), alsa-utils (arecord)
 #   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
 #   network namespaces: iproute2
 #   picamera2's dependencies built from source (python-prctl, PiDNG): gcc, python3-dev, libcap-dev
-TEST_DEBS := chromium libatomic1 ffmpeg alsa-utils gcc python3-dev libcap-dev \
+TEST_DEBS := chromium libatomic1 firefox-esr ffmpeg alsa-utils gcc python3-dev libcap-dev \
              python3-gi gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2

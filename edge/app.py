@@ -25,6 +25,7 @@ from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.tls import server_ssl_context
 from edge.signaling import whep
+from edge.signaling.refusals import RefusedOffers
 from edge.web import routes
 from edge.webrtc import aiortc_ext
 from edge.webrtc.viewers import Viewers
@@ -61,6 +62,7 @@ class Daemon:
         self.video = VideoHub(hardware.camera)
         self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
         self.viewers = Viewers(self.video, self.audio, config.webrtc)
+        self.refused_offers = RefusedOffers()
         network = config.network
         self.netwatch = open_netwatch(
             network.watch, network.debounce, network.poll_interval, interfaces=config.webrtc.interfaces
@@ -91,6 +93,7 @@ class Daemon:
             "microphone": microphone,
             "viewers": len(self.viewers),
             "sessions": self.viewers.status(),
+            "refused_offers": self.refused_offers.status(),
             "network": self.netwatch.status() if self.netwatch else None,
             "process": process_status(),
             "recording": self.recorder.status(),
@@ -120,7 +123,7 @@ class Daemon:
             self.token = self._resolve_token()
             add_auth(app, Authenticator(self.token, self.config.auth.session_days, self.config.server.https))
         routes.add_routes(app, self.public_status, self.status)
-        whep.add_routes(app, self.viewers)
+        whep.add_routes(app, self.viewers, self.refused_offers)
         simulation.add_routes(app, self.hardware.camera, self.gpio_triggers)
         recordings_api.add_routes(app, self.recorder)
         return app

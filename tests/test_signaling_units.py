@@ -1,6 +1,9 @@
+import logging
+
 import pytest
 
-from edge.signaling.offer import OfferError, accepted_media, check_offer
+from edge.signaling.offer import NO_H264, NO_VIDEO, OfferError, accepted_media, check_offer
+from edge.signaling.refusals import MAX_USER_AGENT_CHARS, RefusedOffers, one_line
 from edge.signaling.sdpfrag import SdpFragError, parse_sdpfrag
 from edge.webrtc.session import without_mdns_candidates
 from tests.offers import make_offer
@@ -34,10 +37,12 @@ def test_bad_offers_get_a_one_line_reason(good_offer, mutate, message):
 
 
 def test_offers_without_video_or_without_h264_are_refused():
-    with pytest.raises(OfferError, match="no video section"):
+    with pytest.raises(OfferError, match="no video section") as no_video:
         check_offer(make_offer(video=False))
-    with pytest.raises(OfferError, match="no H.264"):
+    assert no_video.value.code == NO_VIDEO
+    with pytest.raises(OfferError, match="no H.264") as no_h264:
         check_offer(make_offer(video_codecs="video/VP8"))
+    assert no_h264.value.code == NO_H264 == "no-h264"  # the page stops retrying on this X-Edge-Reason
 
 
 def test_sdpfrag_trickle_and_restart():
@@ -93,3 +98,76 @@ def test_a_bundle_only_section_wants_media_and_a_rejected_one_does_not(good_offe
     rejected = bundle_only_audio(good_offer).replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0")
     assert "a=group:BUNDLE 0\r\n" in rejected
     assert accepted_media(check_offer(rejected), "audio") == []
+
+
+# --- refused offers: counted, and logged once per address per minute ----------------
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+NO_H264_REASON = "the offer's video has no H.264 with packetization-mode=1 in Baseline/Constrained Baseline"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def refusal_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "edge.signaling.refusals"]
+
+
+def test_two_refused_offers_within_a_minute_give_one_warning_and_both_are_counted(caplog):
+    caplog.set_level(logging.WARNING, logger="edge.signaling.refusals")
+    clock = FakeClock()
+    refused = RefusedOffers(clock=clock)
+    refused.refused("192.0.2.7", 400, "no-h264", NO_H264_REASON + "\n", FIREFOX)
+    clock.now += 30
+    refused.refused("192.0.2.7", 400, "no-h264", NO_H264_REASON + "\n", FIREFOX)
+
+    lines = refusal_lines(caplog)
+    assert len(lines) == 1, lines
+    assert all(r.levelno == logging.WARNING for r in caplog.records)
+    assert "192.0.2.7" in lines[0] and "400 no-h264" in lines[0] and NO_H264_REASON in lines[0]
+    assert FIREFOX in lines[0] and "\n" not in lines[0]
+    assert refused.status() == {"total": 2, "by_reason": {"no-h264": 2}, "not_logged": 1}
+
+    # A minute after the warning, the next refusal is logged again, with what was left out.
+    clock.now += 30
+    refused.refused("192.0.2.7", 503, "viewer-limit", "this camera has its maximum of 4 viewers", FIREFOX)
+    lines = refusal_lines(caplog)
+    assert len(lines) == 2 and "503 viewer-limit" in lines[1]
+    assert "1 more from this address" in lines[1]
+    assert refused.status() == {"total": 3, "by_reason": {"no-h264": 2, "viewer-limit": 1}, "not_logged": 1}
+
+
+def test_each_address_has_its_own_minute(caplog):
+    caplog.set_level(logging.WARNING, logger="edge.signaling.refusals")
+    refused = RefusedOffers(clock=FakeClock())
+    for address in ("192.0.2.1", "192.0.2.2", "2001:db8::1", None):
+        refused.refused(address, 415, "content-type", "Content-Type must be application/sdp", None)
+    lines = refusal_lines(caplog)
+    assert len(lines) == 4
+    assert "from unknown" in lines[3] and "User-Agent: -" in lines[3]
+
+
+def test_user_agent_and_reason_are_one_short_line():
+    hostile = "Evil/1.0\r\nWARNING edge: forged line\x1b[31m" + "x" * 1000
+    flat = one_line(hostile, MAX_USER_AGENT_CHARS)
+    assert len(flat) == MAX_USER_AGENT_CHARS and flat.endswith("…")
+    assert flat.isprintable() and "\n" not in flat
+    assert one_line(None, 10) == one_line("", 10) == "-"
+    assert one_line(FIREFOX, MAX_USER_AGENT_CHARS) == FIREFOX
+
+
+def test_many_addresses_are_not_remembered_for_ever():
+    clock = FakeClock()
+    refused = RefusedOffers(clock=clock)
+    for n in range(3000):
+        refused.refused(f"10.0.{n // 256}.{n % 256}", 400, "malformed", "malformed SDP", None)
+    assert len(refused._addresses) <= 1024
+    clock.now += 61
+    refused.refused("10.9.9.9", 400, "malformed", "malformed SDP", None)
+    assert len(refused._addresses) == 1  # the others' minutes are over, with nothing left unlogged
+    assert refused.status()["total"] == 3001

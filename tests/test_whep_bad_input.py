@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -111,3 +113,36 @@ def test_a_video_only_player_gets_video_only(daemon_factory):
     assert response.status_code == 201, response.text
     assert "m=video" in response.text and "m=audio" not in response.text
     daemon.request("DELETE", response.headers["Location"])
+
+
+REFUSAL_WARNING = "WARNING edge.signaling.refusals: refused an offer"
+
+
+def refusal_warnings(daemon, at_least: int = 0, timeout: float = 3.0) -> list[str]:
+    """The daemon's warnings about refused offers, once ``at_least`` are in (its stderr is read by a thread)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in daemon.log().splitlines() if REFUSAL_WARNING in line]
+        if len(lines) >= at_least or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_refused_offers_are_logged_once_a_minute_per_address_and_counted(daemon_factory, offers):
+    daemon = daemon_factory(CAMERA_SMALL)
+    user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 (no OpenH264)"
+    headers = {**SDP, "User-Agent": user_agent}
+    for _ in range(2):
+        response = daemon.request("POST", "/whep", data=offers["no_h264"], headers=headers)
+        assert response.status_code == 400 and "no H.264" in response.text
+        assert response.headers["X-Edge-Reason"] == "no-h264"  # what the page recognises
+    wrong_type = daemon.request("POST", "/whep", data=offers["good"], headers={"Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415 and wrong_type.headers["X-Edge-Reason"] == "content-type"
+
+    status = daemon.health()["refused_offers"]  # answered after the refusals: their lines are written
+    assert status == {"total": 3, "by_reason": {"no-h264": 2, "content-type": 1}, "not_logged": 2}
+    lines = refusal_warnings(daemon, at_least=1)
+    assert len(lines) == 1, "\n".join(lines)
+    assert "from 127.0.0.1: 400 no-h264: the offer's video has no H.264" in lines[0]
+    assert f"User-Agent: {user_agent}" in lines[0]
+    assert "refused_offers" not in daemon.request("GET", "/healthz").json()  # not for anyone to see

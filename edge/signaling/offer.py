@@ -13,8 +13,20 @@ H264_PROFILES_WE_SEND = ("42",)  # profile_idc 66: Baseline and Constrained Base
 _SDP_LINE = re.compile(r"^[a-z]=")
 
 
+# Machine-readable reasons for refusing an offer: sent as the X-Edge-Reason
+# header (see whep.py) and counted in the daemon's status.
+MALFORMED = "malformed"
+NO_VIDEO = "no-video"
+WRONG_DIRECTION = "wrong-direction"
+NO_H264 = "no-h264"
+
+
 class OfferError(ValueError):
-    pass
+    """What is wrong with an offer: a one-line message for people, ``code`` for programs."""
+
+    def __init__(self, message: str, code: str = MALFORMED) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def accepted_media(description: sdp.SessionDescription, kind: str) -> list[sdp.MediaDescription]:
@@ -42,17 +54,21 @@ def check_offer(text: str) -> sdp.SessionDescription:
         raise OfferError(f"malformed SDP: {exc or type(exc).__name__}") from None
     videos = accepted_media(description, "video")
     if not videos:
-        raise OfferError("the offer has no video section: add a recvonly video transceiver")
+        raise OfferError("the offer has no video section: add a recvonly video transceiver", NO_VIDEO)
     video = videos[0]
     if video.direction not in (None, "recvonly", "sendrecv"):
-        raise OfferError(f"the offer's video is {video.direction}: the camera only sends (use recvonly)")
+        raise OfferError(
+            f"the offer's video is {video.direction}: the camera only sends (use recvonly)", WRONG_DIRECTION
+        )
     # aiortc's parser copies session-level ICE and DTLS attributes into each media section.
     if not video.ice or not video.ice.usernameFragment or not video.ice.password:
         raise OfferError("malformed SDP: no ice-ufrag/ice-pwd")
     if not video.dtls or not video.dtls.fingerprints:
         raise OfferError("malformed SDP: no DTLS fingerprint")
     if not any(_is_usable_h264(c) for c in video.rtp.codecs):
-        raise OfferError("the offer's video has no H.264 with packetization-mode=1 in Baseline/Constrained Baseline")
+        raise OfferError(
+            "the offer's video has no H.264 with packetization-mode=1 in Baseline/Constrained Baseline", NO_H264
+        )
     return description
 
 

@@ -11,8 +11,9 @@ import logging
 from aiohttp import web
 from aiortc.exceptions import OperationError
 
-from edge.signaling.offer import MAX_OFFER_BYTES, OfferError, accepted_media, check_offer
+from edge.signaling.offer import MALFORMED, MAX_OFFER_BYTES, OfferError, accepted_media, check_offer
 from edge.signaling.patch import PatchKind, classify_patch, etag
+from edge.signaling.refusals import RefusedOffers
 from edge.signaling.sdpfrag import SdpFragError, format_sdpfrag, parse_sdpfrag
 from edge.webrtc.viewers import ViewerLimit, Viewers
 
@@ -21,35 +22,44 @@ log = logging.getLogger(__name__)
 SDP = "application/sdp"
 SDPFRAG = "application/trickle-ice-sdpfrag"
 VIEWERS_KEY = web.AppKey("viewers", Viewers)
+REFUSED_KEY = web.AppKey("refused_offers", RefusedOffers)
+
+# A refused request says why in one line of text for people, and in this header
+# for programs (the page stops retrying on "no-h264"). Values: "content-type",
+# "too-large", "not-utf8", plus those of edge.signaling.offer ("malformed",
+# "no-video", "wrong-direction", "no-h264") and "viewer-limit", "cannot-answer".
+REASON_HEADER = "X-Edge-Reason"
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "OPTIONS, POST, PATCH, DELETE",
     "Access-Control-Allow-Headers": "Content-Type, Authorization, If-Match",
-    "Access-Control-Expose-Headers": "Location, ETag, Accept-Patch, Link",
+    "Access-Control-Expose-Headers": f"Location, ETag, Accept-Patch, Link, {REASON_HEADER}",
     "Access-Control-Max-Age": "86400",
 }
 
 
-def reject(status: int, reason: str, **headers: str) -> web.Response:
-    """A 4xx with a one-line plain-text reason, as every WHEP error here is."""
+def reject(status: int, reason: str, code: str | None = None, **headers: str) -> web.Response:
+    """A 4xx with a one-line plain-text reason, as every WHEP error here is; ``code`` goes in X-Edge-Reason."""
+    if code:
+        headers[REASON_HEADER] = code
     return web.Response(status=status, text=reason + "\n", headers={**CORS_HEADERS, **headers})
 
 
 async def _read_text(request: web.Request, content_type: str) -> str | web.Response:
     if request.content_type != content_type:
-        return reject(415, f"Content-Type must be {content_type}")
+        return reject(415, f"Content-Type must be {content_type}", "content-type")
     if request.content_length is not None and request.content_length > MAX_OFFER_BYTES:
-        return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)")
+        return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)", "too-large")
     body = bytearray()
     while chunk := await request.content.read(MAX_OFFER_BYTES + 1 - len(body)):
         body += chunk
         if len(body) > MAX_OFFER_BYTES:
-            return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)")
+            return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)", "too-large")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        return reject(400, "body is not UTF-8 text")
+        return reject(400, "body is not UTF-8 text", "not-utf8")
 
 
 async def options(request: web.Request) -> web.Response:
@@ -57,20 +67,33 @@ async def options(request: web.Request) -> web.Response:
 
 
 async def post_offer(request: web.Request) -> web.Response:
+    response = await _answer_offer(request)
+    if response.status >= 400:
+        request.app[REFUSED_KEY].refused(
+            request.remote,
+            response.status,
+            response.headers.get(REASON_HEADER, MALFORMED),
+            response.text or "",
+            request.headers.get("User-Agent"),
+        )
+    return response
+
+
+async def _answer_offer(request: web.Request) -> web.Response:
     text = await _read_text(request, SDP)
     if isinstance(text, web.Response):
         return text
     try:
         offer = check_offer(text)
     except OfferError as exc:
-        return reject(400, str(exc))
+        return reject(400, str(exc), exc.code)
     viewers = request.app[VIEWERS_KEY]
     try:
         session, answer = await viewers.create(text, wants_audio=bool(accepted_media(offer, "audio")))
     except ViewerLimit as exc:
-        return reject(503, str(exc), **{"Retry-After": str(exc.retry_after)})
+        return reject(503, str(exc), "viewer-limit", **{"Retry-After": str(exc.retry_after)})
     except (ValueError, OperationError) as exc:  # aiortc found nothing it can answer
-        return reject(400, f"cannot answer this offer: {exc}")
+        return reject(400, f"cannot answer this offer: {exc}", "cannot-answer")
     location = f"{request.app.router['whep_session'].url_for(session_id=session.id)}"
     return web.Response(
         status=201,
@@ -128,8 +151,10 @@ async def delete_session(request: web.Request) -> web.Response:
     return web.Response(status=200, headers=CORS_HEADERS)
 
 
-def add_routes(app: web.Application, viewers: Viewers) -> None:
+def add_routes(app: web.Application, viewers: Viewers, refused: RefusedOffers | None = None) -> None:
+    """``refused`` counts and logs refused offers (the daemon shows its counts in its status)."""
     app[VIEWERS_KEY] = viewers
+    app[REFUSED_KEY] = refused if refused is not None else RefusedOffers()
     app.router.add_route("OPTIONS", "/whep", options)
     app.router.add_post("/whep", post_offer)
     resource = app.router.add_resource("/whep/{session_id}", name="whep_session")

@@ -174,8 +174,15 @@ async def test_retention_deletes_old_clips_from_disk_but_never_the_one_being_wri
         rig.recorder.record(None)  # a long clip, itself soon older than two seconds
         await rig.camera.run_for(0.5)
         writing = rig.recorder.library.clips()[0]
-        await until(lambda: rig.recorder.library.get(old.name) is None, what="retention")
-        assert not rig.path(old).exists() and not rig.path(old).with_suffix(".json").exists()
+        # The library forgets the clip first, then a worker thread deletes its files.
+        await until(
+            lambda: (
+                rig.recorder.library.get(old.name) is None
+                and not rig.path(old).exists()
+                and not rig.path(old).with_suffix(".json").exists()
+            ),
+            what="retention to delete the old clip and its sidecar",
+        )
         await until(lambda: time.time() - writing.started_at > 2.1, what="the open clip to be old enough too")
         await rig.recorder._housekeep()  # one more retention pass, now that it qualifies by age
         assert rig.recorder.recording

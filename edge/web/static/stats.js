@@ -1,6 +1,8 @@
 // Turns RTCPeerConnection.getStats() reports into a small summary for the
 // overlay. Rates (fps fallback, kbit/s) need two samples, so the sampler keeps
 // the previous inbound-rtp entries and resets when the peer connection changes.
+// Any field may be absent (browsers differ: Safari, Firefox), so every read is
+// guarded (?., ??, typeof, a comparison); tests/test_page_code.py checks that.
 
 export class StatsSampler {
   constructor() {
@@ -43,7 +45,7 @@ function findInbound(report) {
   let audio = null;
   report.forEach((s) => {
     if (s.type !== 'inbound-rtp' || s.isRemote) return; // isRemote: very old Firefox
-    const kind = s.kind ?? s.mediaType;
+    const kind = s.kind ?? s.mediaType ?? null;
     if (kind === 'video') video = s;
     else if (kind === 'audio') audio = s;
   });
@@ -70,12 +72,14 @@ function findSelectedPair(report) {
 
 function codecName(report, inbound) {
   const codec = inbound?.codecId ? report.get(inbound.codecId) : null;
-  return codec?.mimeType ? codec.mimeType.replace(/^video\//, '') : null;
+  const mimeType = codec?.mimeType;
+  return typeof mimeType === 'string' ? mimeType.replace(/^video\//, '') : null;
 }
 
 /** Per-second rate of a counter between two samples of the same stat. */
 function rate(cur, prev, field) {
   if (!cur || !prev || typeof cur[field] !== 'number' || typeof prev[field] !== 'number') return null;
+  if (typeof cur.timestamp !== 'number' || typeof prev.timestamp !== 'number') return null;
   const dtMs = cur.timestamp - prev.timestamp;
   if (dtMs <= 0) return null;
   return ((cur[field] - prev[field]) * 1000) / dtMs;

@@ -4,12 +4,14 @@
 // Structure:
 //   - test hooks (window.edgeViewer)
 //   - connection controller: connect / fail / markLive, reconnect with backoff;
-//     a broken path is first repaired in place (recovery.js: ICE restart)
+//     a broken path is first repaired in place (recovery.js: ICE restart);
+//     a browser that cannot play the camera at all (no WebRTC, no H.264) gets
+//     a final message and no retries
 //   - media: attach stream, autoplay, first-frame detection
 //   - controls: unmute, fullscreen, stats overlay, keyboard, idle hiding
 //   - page lifecycle: DELETE on pagehide, reconnect after bfcache restore
 
-import { WhepSession, WhepError, timedFetch } from './whep.js';
+import { WhepSession, WhepError, canReceiveH264, timedFetch } from './whep.js';
 import { StatsSampler } from './stats.js';
 import { PathKeeper } from './recovery.js';
 import { askForToken, dismissLogin, forgetTokenInAddress, login } from './login.js';
@@ -47,10 +49,21 @@ const hooks = {
   lastError: null,     // last error string, or null
   iceRestarts: 0,      // in-place ICE restarts completed (same pc)
   lastRecoveryMs: null, // last stall -> first new frame, ms
+  unsupported: null,   // null, or why this browser cannot play the camera: 'no-webrtc' | 'no-h264'
+  restartIce: () => conn.session?.restartIce(), // what the page does when the path breaks, on demand
 };
 window.edgeViewer = hooks;
 
 const STATUS_TEXT = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…' };
+
+// Final answers, in words for the camera's owner: nothing on this page can fix them.
+const UNSUPPORTED_TEXT = {
+  'no-webrtc': 'WebRTC is not available in this browser. Open this page in Chrome, Edge, Firefox or Safari.',
+  'no-h264': 'This browser cannot play the camera\'s H.264 video. '
+    + 'In Firefox, allow the OpenH264 plugin: menu › Add-ons and themes › Plugins › OpenH264 Video Codec › '
+    + '"Always Activate" (Firefox downloads it by itself when the computer is online), then reload this page. '
+    + 'Or open this page in Chrome, Edge, Safari or another browser.',
+};
 
 function setState(state, text = STATUS_TEXT[state]) {
   hooks.state = state;
@@ -67,9 +80,20 @@ const conn = {
   backoffMs: RECONNECT_MIN_MS,
   retryTimer: null,
   liveTimer: null,
+  expectNoH264: false, // the browser lists no H.264: the first failure is final
 };
 
 function start() {
+  if (hooks.unsupported) return;
+  // Ask the browser before offering: one that cannot receive H.264 gets its answer at once.
+  if (typeof RTCPeerConnection !== 'function') {
+    unsupported('no-webrtc', 'no RTCPeerConnection');
+    return;
+  }
+  // A browser that lists no H.264 it can receive still sends its one offer, so that
+  // the camera can log and count why a viewer sees nothing; whatever the answer,
+  // it is not retried (see fail).
+  conn.expectNoH264 = canReceiveH264() === false;
   conn.running = true;
   conn.backoffMs = RECONNECT_MIN_MS;
   connect();
@@ -83,8 +107,7 @@ function connect() {
     session = new WhepSession(whepUrl, { token });
   } catch (err) {
     // No WebRTC at all (or disabled): retrying will not help.
-    hooks.lastError = `WebRTC unavailable: ${err?.message ?? err}`;
-    setState('error', 'WebRTC is not available in this browser');
+    unsupported('no-webrtc', `WebRTC unavailable: ${err?.message ?? err}`);
     return;
   }
   conn.session = session;
@@ -127,6 +150,12 @@ function fail(session, err) {
   const delay = Math.max(conn.backoffMs, err?.retryAfterMs ?? 0);
   conn.backoffMs = Math.min(conn.backoffMs * 2, RECONNECT_MAX_MS);
 
+  if ((err instanceof WhepError && err.noH264) || conn.expectNoH264) {
+    // The camera says this browser offered no H.264 it can send (or the browser
+    // said so itself before offering): final.
+    unsupported('no-h264', reason);
+    return;
+  }
   if (err instanceof WhepError && err.status === 401) {
     // Not logged in (or the token was rotated): ask, then connect at once.
     setState('error', 'log in to watch');
@@ -140,6 +169,25 @@ function fail(session, err) {
     setState('reconnecting');
   }
   conn.retryTimer = setTimeout(connect, delay);
+}
+
+/**
+ * This browser cannot play the camera (`kind`: 'no-webrtc' | 'no-h264'): say
+ * so for good, stop connecting, and hide the live player's controls, which
+ * would do nothing. (The Recordings button stays: its clips are plain video.)
+ */
+function unsupported(kind, detail) {
+  hooks.unsupported = kind;
+  hooks.lastError = detail;
+  conn.running = false;
+  clearTimeout(conn.retryTimer);
+  clearSessionTimers();
+  const session = conn.session;
+  conn.session = null;
+  session?.stop();
+  setState('error', UNSUPPORTED_TEXT[kind]);
+  ui.stage.dataset.unsupported = kind;
+  for (const el of [ui.unmute, ui.fullscreen, ui.statsToggle, ui.stats]) el.hidden = true;
 }
 
 function markLive(session) {
@@ -219,10 +267,13 @@ function watchFirstFrame(session) {
 // --- unmute ----------------------------------------------------------------------
 
 function syncUnmute() {
-  ui.unmute.hidden = !ui.video.muted;
+  ui.unmute.hidden = !ui.video.muted || Boolean(hooks.unsupported);
 }
 
+// Autoplay needs the video muted; only the person unmutes it (click, tap or "m"),
+// which Safari requires for sound.
 function toggleMute() {
+  if (hooks.unsupported) return;
   ui.video.muted = !ui.video.muted;
   ui.video.play().catch(() => {}); // user gesture: also recovers refused autoplay
 }
@@ -259,7 +310,7 @@ const fullscreenApi = (() => {
 })();
 
 function toggleFullscreen() {
-  if (!fullscreenApi) return;
+  if (!fullscreenApi || hooks.unsupported) return;
   // Some implementations throw, some return a rejecting promise, some return nothing.
   Promise.resolve()
     .then(() => (fullscreenApi.active() ? fullscreenApi.exit() : fullscreenApi.enter()))
@@ -331,6 +382,7 @@ async function pollHealth() {
 }
 
 function setStatsVisible(visible) {
+  if (hooks.unsupported) visible = false;
   ui.stats.hidden = !visible;
   ui.statsToggle.setAttribute('aria-pressed', String(visible));
   try { localStorage.setItem('edgeViewer.stats', visible ? '1' : '0'); } catch { /* private mode */ }
@@ -388,7 +440,7 @@ function onPageHide() {
 
 function onPageShow(ev) {
   // Restored from the back/forward cache: the old session was deleted on pagehide.
-  if (ev.persisted && !conn.running) {
+  if (ev.persisted && !conn.running && !hooks.unsupported) {
     setState('connecting');
     start();
   }
@@ -422,6 +474,7 @@ function init() {
   } else {
     ui.fullscreen.hidden = true;
   }
+  if (hooks.unsupported) ui.fullscreen.hidden = true;
 
   ui.statsToggle.addEventListener('click', () => setStatsVisible(ui.stats.hidden));
   setStatsVisible(initialStatsVisible());

@@ -14,13 +14,18 @@ const SDPFRAG = 'application/trickle-ice-sdpfrag';
 const MAX_RETRY_AFTER_MS = 30_000;
 const MAX_RESTART_ATTEMPTS_IN_FLIGHT = 4; // of the browser's 6 connections per server
 
-/** An error with an optional HTTP status and server-provided Retry-After. */
+/**
+ * An error with an optional HTTP status, server-provided Retry-After, and the
+ * camera's machine-readable reason (X-Edge-Reason, e.g. 'no-h264'; see
+ * edge/signaling/whep.py).
+ */
 export class WhepError extends Error {
-  constructor(message, { status = 0, retryAfterMs = null, cause } = {}) {
+  constructor(message, { status = 0, retryAfterMs = null, code = null, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'WhepError';
     this.status = status;          // 0 = not an HTTP error (network, timeout, ...)
     this.retryAfterMs = retryAfterMs;
+    this.code = code;              // X-Edge-Reason, or null
   }
 
   /** Build from a non-2xx response; the server sends a one-line text/plain reason. */
@@ -30,8 +35,41 @@ export class WhepError extends Error {
     return new WhepError(reason, {
       status: res.status,
       retryAfterMs: parseRetryAfter(res.headers.get('Retry-After')),
+      code: res.headers.get('X-Edge-Reason'),
     });
   }
+
+  /** The camera refused the offer because it has no H.264 it can send: retrying cannot help. */
+  get noH264() {
+    return this.status === 400 && (this.code === 'no-h264' || /\bno H\.264\b/.test(this.message));
+  }
+}
+
+/**
+ * Can this browser receive the camera's video (H.264, packetization-mode 1,
+ * a Baseline profile 42xxxx)? true or false by RTCRtpReceiver.getCapabilities;
+ * null when the browser does not tell (older ones lack getCapabilities): then
+ * only the camera's answer to the offer says.
+ */
+export function canReceiveH264() {
+  let caps = null;
+  try {
+    if (typeof RTCRtpReceiver === 'undefined' || typeof RTCRtpReceiver.getCapabilities !== 'function') return null;
+    caps = RTCRtpReceiver.getCapabilities('video');
+  } catch {
+    return null;
+  }
+  if (!caps || !Array.isArray(caps.codecs)) return null;
+  return caps.codecs.some(isUsableH264);
+}
+
+function isUsableH264(codec) {
+  if (String(codec?.mimeType ?? '').toLowerCase() !== 'video/h264') return false;
+  const fmtp = String(codec.sdpFmtpLine ?? '').toLowerCase();
+  const mode = fmtp.match(/packetization-mode=(\d+)/);
+  const profile = fmtp.match(/profile-level-id=([0-9a-f]{6})/);
+  // Absent parameters: the browser did not say, so do not rule it out.
+  return (!mode || mode[1] === '1') && (!profile || profile[1].startsWith('42'));
 }
 
 /**

@@ -1,0 +1,113 @@
+"""Debian's Firefox ESR as a viewer, driven by Mozilla's own Marionette client (marionette-driver).
+
+Firefox plays H.264 in WebRTC only through Cisco's OpenH264 plugin, which it normally
+downloads on first start. Offline, point ``EDGE_FIREFOX_OPENH264`` at a plugin folder that
+ends in ``gmp-gmpopenh264/<version>`` (``.ci/run`` uses the shared copy); unset, Firefox
+fetches its own, as it does for users (or plays no H.264 at all on a machine that cannot).
+Playwright's Firefox is a patched build that cannot be installed here; Marionette drives
+the stock one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from marionette_driver.marionette import Marionette
+from marionette_driver.wait import Wait
+
+FIREFOX = shutil.which("firefox-esr") or "/usr/bin/firefox-esr"
+OPENH264_ENV = "EDGE_FIREFOX_OPENH264"
+
+PREFS: dict[str, Any] = {
+    "media.autoplay.default": 0,  # allowed, as a person's click would
+    "media.autoplay.blocking_policy": 0,
+    "browser.shell.checkDefaultBrowser": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    # The daemon offers only 127.0.0.1 in tests: let Firefox's ICE use loopback too.
+    "media.peerconnection.ice.loopback": True,
+}
+
+
+def openh264_path() -> str | None:
+    path = os.environ.get(OPENH264_ENV)
+    if path and not os.path.isdir(path):
+        raise RuntimeError(f"{OPENH264_ENV}={path} is not a folder (it ends in gmp-gmpopenh264/<version>)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FirefoxPage:
+    """The one tab of a Firefox, with what tests need: navigate, run script, wait for a condition."""
+
+    def __init__(self, marionette: Marionette) -> None:
+        self.marionette = marionette
+
+    def goto(self, url: str) -> None:
+        self.marionette.navigate(url)
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page."""
+        return self.marionette.execute_script(f"return ({expression});", sandbox=None)
+
+    def evaluate_async(self, body: str) -> Any:
+        """Runs ``body``, an async function's body; its return value is the result."""
+        return self.marionette.execute_async_script(
+            f"const done = arguments[arguments.length - 1]; (async () => {{ {body} }})().then(done, (e) => done("
+            "{error: String(e)}));",
+            sandbox=None,
+        )
+
+    def wait_for(self, expression: str, timeout: float = 15, what: str = "") -> Any:
+        """Until the expression is truthy in the page (polled, as Playwright's wait_for_function does)."""
+        return Wait(self.marionette, timeout=timeout, interval=0.05).until(
+            lambda m: m.execute_script(f"return ({expression});", sandbox=None),
+            message=what or f"waiting for {expression}",
+        )
+
+    def click(self, selector: str) -> None:
+        self.evaluate(f"document.querySelector({selector!r}).click()")
+
+
+@contextmanager
+def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage]:
+    """A fresh headless Firefox ESR (new profile). ``openh264=False``: a Firefox without H.264;
+    ``mdns``: Firefox hides its host addresses behind mDNS names (its default) or not."""
+    prefs = {**PREFS, "media.peerconnection.ice.obfuscate_host_addresses": mdns}
+    plugin = openh264_path() if openh264 else None
+    if plugin or not openh264:  # the given plugin, or none at all: never download one
+        prefs |= {"media.gmp-manager.updateEnabled": False, "media.gmp-gmpopenh264.autoupdate": False}
+    if not openh264:
+        prefs["media.gmp-gmpopenh264.enabled"] = False
+    saved = os.environ.get("MOZ_GMP_PATH")
+    if plugin:
+        os.environ["MOZ_GMP_PATH"] = plugin  # read when Firefox starts (marionette copies the environment)
+    else:
+        os.environ.pop("MOZ_GMP_PATH", None)
+    marionette = Marionette(
+        host="127.0.0.1", port=_free_port(), bin=FIREFOX, headless=True, prefs=prefs, startup_timeout=90
+    )
+    try:
+        marionette.start_session()
+        marionette.timeout.script = 60
+        yield FirefoxPage(marionette)
+    finally:
+        try:
+            marionette.delete_session()
+        finally:
+            marionette.cleanup()
+            if saved is None:
+                os.environ.pop("MOZ_GMP_PATH", None)
+            else:
+                os.environ["MOZ_GMP_PATH"] = saved

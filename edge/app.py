@@ -16,9 +16,11 @@ from aiohttp import web
 from edge import __version__, systemd
 from edge.api import recordings as recordings_api
 from edge.api import simulation
+from edge.api import snapshot as snapshot_api
 from edge.config import Config
 from edge.hardware import Hardware
 from edge.media.audio import AudioHub
+from edge.media.snapshot import Snapshots
 from edge.media.video import VideoHub
 from edge.recording.factory import build_recorder
 from edge.security import token as access_token
@@ -63,6 +65,7 @@ class Daemon:
         self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
         self.viewers = Viewers(self.video, self.audio, config.webrtc)
         self.refused_offers = RefusedOffers()
+        self.snapshots = Snapshots(self.video)
         network = config.network
         self.netwatch = open_netwatch(
             network.watch, network.debounce, network.poll_interval, interfaces=config.webrtc.interfaces
@@ -94,6 +97,7 @@ class Daemon:
             "viewers": len(self.viewers),
             "sessions": self.viewers.status(),
             "refused_offers": self.refused_offers.status(),
+            "snapshots": self.snapshots.status(),
             "network": self.netwatch.status() if self.netwatch else None,
             "process": process_status(),
             "recording": self.recorder.status(),
@@ -126,6 +130,7 @@ class Daemon:
         whep.add_routes(app, self.viewers, self.refused_offers)
         simulation.add_routes(app, self.hardware.camera, self.gpio_triggers)
         recordings_api.add_routes(app, self.recorder)
+        snapshot_api.add_routes(app, self.snapshots)
         return app
 
     async def start(self) -> None:

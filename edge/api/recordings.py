@@ -32,6 +32,7 @@ def clip_json(info: ClipInfo) -> dict:
         "complete": info.complete,
         "ended_by": info.ended_by,
         "url": f"/recordings/{info.name}",
+        "poster": f"/recordings/{info.name.removesuffix('.mp4')}.jpg" if info.poster else None,
     }
 
 
@@ -82,6 +83,13 @@ async def delete_clip(request: web.Request) -> web.Response:
 async def get_clip(request: web.Request) -> web.StreamResponse:
     library = request.app[RECORDER_KEY].library
     name = request.match_info["name"]
+    if name.endswith(".jpg"):  # a clip's poster picture
+        clip = library.get(name.removesuffix(".jpg") + ".mp4")
+        if clip is None or not clip.poster:
+            return reject(404, "no such poster")
+        # A poster never changes once made: the list, redrawn every few seconds, reuses it.
+        headers = {"Cache-Control": "private, max-age=86400", "Content-Type": "image/jpeg"}
+        return web.FileResponse(library.poster_path(clip.name), headers=headers)
     if library.get(name) is None:
         return reject(404, "no such clip")
     # FileResponse answers Range requests (206), so the browser can seek.

@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 
 from edge.files import write_atomic
+from edge.media.snapshot import jpeg_of_frame
 from edge.recording.mp4 import probe, truncate_incomplete
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # <local start time>_<trigger>[-n].mp4: the only names ever served or deleted.
 NAME_RE = re.compile(r"[0-9]{8}-[0-9]{6}_[A-Za-z0-9_-]{1,48}\.mp4")
 INTERRUPTED = "interrupted (the daemon stopped without closing it)"
+POSTER_WIDTH = 640  # pixels: enough for a list on any screen, a few tens of kB
 
 
 @dataclass
@@ -42,6 +44,7 @@ class ClipInfo:
     has_audio: bool = False
     complete: bool = False  # False while being written
     ended_by: str | None = None
+    poster: bool = False  # a JPEG of its first picture beside it (<stem>.jpg)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -111,9 +114,10 @@ class Library:
                 found.append(self._load(path))
             except (OSError, ValueError, av.FFmpegError, IndexError) as exc:
                 log.warning("recordings: skipping %s: %s", path.name, exc)
-        for sidecar in self.root.glob("*.json"):
-            if not sidecar.with_suffix(".mp4").exists():
-                sidecar.unlink(missing_ok=True)
+        for pattern in ("*.json", "*.jpg"):  # a sidecar or poster whose clip is gone
+            for leftover in self.root.glob(pattern):
+                if not leftover.with_suffix(".mp4").exists():
+                    leftover.unlink(missing_ok=True)
         return found
 
     def _load(self, path: Path) -> ClipInfo:
@@ -145,7 +149,17 @@ class Library:
         sidecar = self.root / (info.name.removesuffix(".mp4") + ".json")
         write_atomic(sidecar, json.dumps(info.to_json()), mode=0o640)
 
+    def poster_path(self, name: str) -> Path:
+        return self.path(name).with_suffix(".jpg")
+
+    def make_poster(self, name: str) -> None:
+        """A JPEG of the clip's first picture (an IDR), beside it."""
+        with av.open(str(self.path(name))) as container:
+            frame = next(container.decode(video=0))
+        write_atomic(self.poster_path(name), jpeg_of_frame(frame, POSTER_WIDTH), mode=0o640)
+
     def delete_files(self, name: str) -> None:
         path = self.path(name)
         path.unlink(missing_ok=True)
         path.with_suffix(".json").unlink(missing_ok=True)
+        path.with_suffix(".jpg").unlink(missing_ok=True)

@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+
 from edge.config import MANUAL_TRIGGER, RecordingConfig
 from edge.media.audio import AudioHub
 from edge.media.fanout import ConsumerQueue, QueueClosed
@@ -270,6 +272,11 @@ class Recorder:
         info.ended_by = f"error: {outcome.error}" if outcome.error else why
         info.complete = True
         log.info("clip %s: %.1f s, %.1f MB (%s)", info.name, info.duration_s, info.size_bytes / MB, info.ended_by)
+        try:
+            await asyncio.to_thread(self.library.make_poster, info.name)
+            info.poster = True
+        except (OSError, av.FFmpegError, StopIteration) as exc:  # the clip stays; only its picture is missing
+            log.warning("clip %s: no poster picture: %s", info.name, describe_error(exc))
         await self._save(info)
         await self._housekeep()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 
+import av
 import pytest
 
+from hw.camera.framecode import read_frame_code, split_frame_code
 from testbed.clips import (
     CAMERA,
     FPS,
@@ -155,3 +158,24 @@ def test_a_camera_restart_during_a_clip_leaves_a_clip_that_plays_through(daemon_
     assert_contiguous(codes[restart_at:])
     assert codes[restart_at][2], "the restarted camera's part starts with a keyframe"
     assert len(codes) - restart_at >= 2 * FPS
+
+
+def test_a_finished_clip_has_a_poster_of_its_first_picture(daemon_factory):
+    daemon = daemon_factory(CONFIG)
+    wait_buffered(daemon, PRE_S + KEYFRAME_INTERVAL_S)
+    drive(daemon, 17, True)
+    wait_for(lambda: clips(daemon), bool, 10, "the clip to start")  # held past the debounce time
+    drive(daemon, 17, False)
+    (clip,) = wait_finished(daemon, timeout=60)
+    assert clip["poster"] == "/recordings/" + clip["name"].removesuffix(".mp4") + ".jpg"
+    response = daemon.request("GET", clip["poster"])
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/jpeg"
+    with av.open(io.BytesIO(response.content)) as container:
+        poster = next(container.decode(video=0))
+    assert (poster.width, poster.height) == (640, 360)
+    first_index = wall_frame_codes(recordings_dir(daemon) / clip["name"])[0][0]
+    assert split_frame_code(read_frame_code(poster.to_ndarray(format="gray")))[0] == first_index
+
+    assert daemon.request("DELETE", f"/api/recordings/{clip['name']}").status_code in (200, 204)
+    assert daemon.request("GET", clip["poster"]).status_code == 404
+    assert not (recordings_dir(daemon) / clip["poster"].rsplit("/", 1)[1]).exists()

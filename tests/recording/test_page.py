@@ -54,6 +54,11 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
     page.mouse.up()
     wait_js(page, "() => window.edgeRecordings.clips.length === 1 && window.edgeRecordings.clips[0].complete")
     wait_js(page, "() => document.getElementById('rec-badge').hidden")
+    # Its first picture shows in the list.
+    wait_js(
+        page,
+        "() => (i => i && i.complete && i.naturalWidth === 640)(document.querySelector('#rec-list img.rec-poster'))",
+    )
 
     # Play it in the page's player.
     page.click("#rec-list li .rec-play")

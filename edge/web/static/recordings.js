@@ -135,7 +135,11 @@ function renderClips(clips) {
     const info = clip.complete
       ? `${clip.duration_s.toFixed(1)} s · ${fmtSize(clip.size_bytes)}${clip.ended_by?.startsWith('error') ? ' · cut short' : ''}`
       : 'recording…';
+    const poster = clip.poster
+      ? el('img', { class: 'rec-poster', src: api(clip.poster), alt: `first picture of the ${clip.trigger} clip`, loading: 'lazy' })
+      : el('span', { class: 'rec-poster', 'aria-hidden': 'true' });
     return el('li', { 'data-name': clip.name },
+      poster,
       el('div', { class: 'rec-meta' },
         el('span', { class: 'rec-when', text: fmtTime(clip.started_at) }),
         el('span', { class: 'rec-why', text: clip.triggers.join(', ') || clip.trigger }),

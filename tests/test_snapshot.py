@@ -1,0 +1,71 @@
+"""GET /api/snapshot.jpg: the picture of now, as JPEG, one decode for many requests."""
+
+from __future__ import annotations
+
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import av
+import requests
+
+from hw.camera.framecode import capture_time_ms_near, read_frame_code, split_frame_code
+from testbed.clips import wait_for
+
+# A keyframe only every 60 s: a snapshot must ask for its own.
+CAMERA = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\nkeyframe_interval = 60\n"
+
+
+def decode(jpeg: bytes):
+    with av.open(io.BytesIO(jpeg)) as container:
+        return next(container.decode(video=0))
+
+
+def captured_ms(frame) -> int:
+    _, wrapped = split_frame_code(read_frame_code(frame.to_ndarray(format="gray")))
+    return capture_time_ms_near(wrapped, int(time.time() * 1000))
+
+
+def test_a_snapshot_is_the_picture_of_the_moment_it_was_asked_for(daemon_factory):
+    daemon = daemon_factory(CAMERA)
+    daemon.health()  # running
+    asked_ms = time.time() * 1000
+    response = daemon.request("GET", "/api/snapshot.jpg")
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "image/jpeg"
+    frame = decode(response.content)
+    assert (frame.width, frame.height) == (640, 360)
+    delay_ms = captured_ms(frame) - asked_ms
+    assert -1000 < delay_ms < 1000, f"the picture was captured {delay_ms:.0f} ms after the request"
+    assert abs(float(response.headers["X-Capture-Time"]) * 1000 - captured_ms(frame)) < 50
+
+
+def test_twenty_requests_at_once_cost_one_decode(daemon_factory):
+    daemon = daemon_factory(CAMERA)
+    before = daemon.health()["snapshots"]["decodes"]
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(lambda _: daemon.request("GET", "/api/snapshot.jpg?width=320"), range(20)))
+    assert [r.status_code for r in responses] == [200] * 20
+    assert {decode(r.content).width for r in responses} == {320}
+    assert len({r.content for r in responses}) == 1  # the same picture for all
+    assert daemon.health()["snapshots"]["decodes"] - before == 1
+
+
+def test_bad_width_and_no_token_are_refused(daemon_factory):
+    daemon = daemon_factory(CAMERA)
+    for width in ("0", "abc", "641"):
+        response = daemon.request("GET", f"/api/snapshot.jpg?width={width}")
+        assert response.status_code == 400 and response.text == "width must be a whole number from 16 to 640\n"
+    assert requests.get(daemon.url + "/api/snapshot.jpg", timeout=10).status_code == 401
+
+
+def test_a_camera_that_gives_no_picture_is_a_503_not_a_hang(daemon_factory):
+    daemon = daemon_factory(CAMERA)
+    fault = {"kind": "unplugged", "seconds": 30}
+    assert daemon.request("POST", "/api/sim/camera/fault", json=fault).status_code == 204
+    wait_for(daemon.health, lambda h: h["camera"]["state"] == "restarting", 10, "the camera to be gone")
+    started = time.monotonic()
+    response = daemon.request("GET", "/api/snapshot.jpg", timeout=30)
+    assert response.status_code == 503 and "no picture from the camera" in response.text
+    assert response.headers["Retry-After"] == "2"
+    assert time.monotonic() - started < 15

@@ -14,11 +14,12 @@ PYTEST_ARGS ?=
 #   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
 #   network namespaces: iproute2
+#   an MQTT broker for the Home Assistant tests: mosquitto
 #   picamera2's dependencies built from source (python-prctl, PiDNG): gcc, python3-dev, libcap-dev
 TEST_DEBS := chromium libatomic1 firefox-esr ffmpeg alsa-utils gcc python3-dev libcap-dev \
              python3-gi gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
-             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2
+             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto
 
 .PHONY: run test test-fast lint venv test-deps system-deps bench clean
 .DEFAULT_GOAL := run

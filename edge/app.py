@@ -22,6 +22,7 @@ from edge.hardware import Hardware
 from edge.media.audio import AudioHub
 from edge.media.snapshot import Snapshots
 from edge.media.video import VideoHub
+from edge.mqtt.client import MqttBridge
 from edge.recording.factory import build_recorder
 from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
@@ -71,6 +72,18 @@ class Daemon:
             network.watch, network.debounce, network.poll_interval, interfaces=config.webrtc.interfaces
         )
         self.recorder, self.gpio_triggers = build_recorder(config, self.video, self.audio, hardware.gpio)
+        self.mqtt = (
+            MqttBridge(
+                config.mqtt,
+                self.recorder,
+                self.gpio_triggers,
+                [t.name for t in config.triggers],
+                lambda: len(self.viewers),
+                self.snapshots,
+            )
+            if config.mqtt.host
+            else None
+        )
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -102,6 +115,7 @@ class Daemon:
             "process": process_status(),
             "recording": self.recorder.status(),
             "gpio": self.gpio_triggers.status(),
+            "mqtt": self.mqtt.status() if self.mqtt else {"state": "off"},
         }
 
     def public_status(self) -> dict:
@@ -144,6 +158,8 @@ class Daemon:
         self._spawn(self.recorder.run(), "recorder")
         if self.netwatch:
             self._spawn(self.viewers.follow_network(self.netwatch), "netwatch")
+        if self.mqtt:
+            self.mqtt.start()
         self._runner = web.AppRunner(
             self.make_app(), access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_S
         )
@@ -166,6 +182,8 @@ class Daemon:
 
     async def stop(self) -> None:
         await self.recorder.stop()  # first: an open clip gets its index before anything else goes
+        if self.mqtt:
+            await self.mqtt.stop()  # says "offline" (a clean stop sends no will)
         await self.viewers.close_all()
         if self._runner is not None:
             await self._runner.cleanup()

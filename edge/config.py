@@ -253,6 +253,33 @@ class TriggerConfig:
     mode: str = key("event", one_of("event", "hold"), "event: a clip around each activation; hold: record while active")
 
 
+def mqtt_topic(key: str, value: Any) -> str:
+    """An MQTT topic to publish under: no wildcards, no empty levels ("" passes: the default)."""
+    if not isinstance(value, str) or (value and (re.search(r"[+#\x00]", value) or "" in value.split("/"))):
+        raise ConfigError(
+            f'{key} must be a topic like "edge/porch" (no "+", "#", empty levels); got {_describe(value)}'
+        )
+    return value
+
+
+def mqtt_prefix(key: str, value: Any) -> str:
+    if value == "":
+        raise ConfigError(f"{key} must not be empty")
+    return mqtt_topic(key, value)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = key("", text, "MQTT broker for Home Assistant (discovery, states, a record button); empty: MQTT off")
+    port: int = key(1883, integer(1, 65535), "broker port (usually 8883 with tls)")
+    username: str = key("", text, "user name at the broker; empty: none")
+    password: str = key("", text, "password for username")
+    tls: bool = key(False, boolean, "connect with TLS (the broker's certificate checked against the system's CAs)")
+    topic_prefix: str = key("", mqtt_topic, 'where the camera\'s topics go; empty: "edge/<hostname>"')
+    discovery_prefix: str = key("homeassistant", mqtt_prefix, "Home Assistant's MQTT discovery prefix")
+    client_id: str = key("", text, 'MQTT client id; empty: "edge-<hostname>"')
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -262,6 +289,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     triggers: tuple = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
 
 

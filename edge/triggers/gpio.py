@@ -51,6 +51,11 @@ class GpioTriggers:
         self._led: DigitalOutput | None = None
         self.errors: list[str] = []
         self._closed = False
+        self._listeners: list[Callable[[str, bool], None]] = []
+
+    def add_listener(self, listener: Callable[[str, bool], None]) -> None:
+        """``listener(name, active)`` hears each debounced change of an input (MQTT publishes them)."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Open the pins (on the event loop). A pin that fails is reported; the others work."""
@@ -96,6 +101,8 @@ class GpioTriggers:
                 self._recorder.release(trigger.name, at_us)
         elif active:
             self._recorder.event(trigger.name, at_us)
+        for listener in self._listeners:
+            listener(trigger.name, active)
 
     def simulate(self, pin: int, active: bool) -> None:
         """Simulated hardware: as if the wire on ``pin`` changed. KeyError: no trigger on that pin."""

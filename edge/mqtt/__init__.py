@@ -1,0 +1,1 @@
+"""MQTT: the camera as a Home Assistant device (discovery, states, a record button, a snapshot)."""

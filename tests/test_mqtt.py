@@ -1,0 +1,170 @@
+"""Home Assistant over MQTT: the real daemon (simulated hardware) against a real mosquitto."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testbed.clips import CAMERA, clips, drive, wait_for
+from testbed.mosquitto import Mosquitto, make_broker, watch
+
+HOST = socket.gethostname()
+NODE = re.sub(r"[^A-Za-z0-9_-]", "_", HOST)
+PREFIX = f"edge/{HOST}"
+DISCOVERY = "homeassistant"
+TRIGGER = '[[triggers]]\nname = "doorbell"\npin = 17\n'
+ENTITIES = 5  # the trigger, recording, viewers, the record button, the snapshot
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    broker = make_broker(tmp_path / "mosquitto")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def mqtt_config(broker: Mosquitto, extra: str = "") -> str:
+    return f'{CAMERA}{TRIGGER}[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n{extra}'
+
+
+def configs_by_component(messages: dict) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for topic, message in messages.items():
+        component = topic.split("/")[1]
+        found.setdefault(component, []).append(json.loads(message.payload))
+    return found
+
+
+def check_discovery(messages: dict) -> dict[str, list[dict]]:
+    """Every config retained and with what Home Assistant requires of its platform."""
+    assert all(m.retain for m in messages.values()), "discovery configs must be retained"
+    needs = {
+        "binary_sensor": ["state_topic"],
+        "sensor": ["state_topic"],
+        "button": ["command_topic"],
+        "image": ["image_topic"],
+    }
+    found = configs_by_component(messages)
+    assert {c: len(v) for c, v in found.items()} == {"binary_sensor": 2, "sensor": 1, "button": 1, "image": 1}
+    unique_ids = set()
+    for component, configs in found.items():
+        for config in configs:
+            for required in ["unique_id", "name", "device", *needs[component]]:
+                assert config.get(required), f"{component} config lacks {required}: {config}"
+            assert config["availability_topic"] == f"{PREFIX}/availability"
+            assert config["device"]["identifiers"] == [f"edge_{NODE}"]
+            assert config["device"]["model"] == "edge camera daemon"
+            assert config["device"]["name"] == HOST and config["device"]["sw_version"]
+            unique_ids.add(config["unique_id"])
+    assert len(unique_ids) == ENTITIES
+    return found
+
+
+def test_discovery_is_retained_and_the_last_will_says_offline(broker, daemon_factory):
+    daemon = daemon_factory(mqtt_config(broker))
+    watcher = watch(broker)
+    watcher.wait(f"{PREFIX}/availability", "online")
+    configs = watcher.wait_topics(f"{DISCOVERY}/", ENTITIES)
+    watcher.close()
+    late = watch(broker)  # a client that comes later gets all of it retained
+    found = check_discovery(late.wait_topics(f"{DISCOVERY}/", ENTITIES))
+    assert set(configs) == set(late.wait_topics(f"{DISCOVERY}/", ENTITIES))
+    assert {c["name"] for c in found["binary_sensor"]} == {"doorbell", "Recording"}
+    assert late.wait(f"{PREFIX}/availability", "online").retain
+    assert late.wait(f"{PREFIX}/viewers", "0").retain
+    assert wait_for(daemon.health, lambda h: h["mqtt"]["state"] == "connected", 20, "MQTT connected")
+    daemon.proc.kill()  # SIGKILL: no goodbye, the broker sends the will
+    daemon.proc.wait()
+    late.wait(f"{PREFIX}/availability", "offline")
+    late.close()
+
+
+def test_a_gpio_press_turns_its_binary_sensor_on_then_off(broker, daemon_factory):
+    daemon = daemon_factory(mqtt_config(broker))
+    watcher = watch(broker)
+    trigger = json.loads(watcher.wait(f"{DISCOVERY}/binary_sensor/{NODE}/trigger_doorbell/config").payload)
+    image = json.loads(watcher.wait(f"{DISCOVERY}/image/{NODE}/snapshot/config").payload)
+    watcher.wait(trigger["state_topic"], "OFF")
+    drive(daemon, 17, True)
+    watcher.wait(trigger["state_topic"], "ON")
+    watcher.wait(f"{PREFIX}/recording", "ON")
+    drive(daemon, 17, False)
+    watcher.wait(trigger["state_topic"], "OFF")
+    snapshot = watcher.wait(image["image_topic"], timeout=20)  # taken when the clip started
+    assert snapshot.payload[:2] == b"\xff\xd8", "the snapshot is a JPEG"
+    watcher.close()
+
+
+def test_the_record_button_records_a_clip(broker, daemon_factory):
+    daemon = daemon_factory(mqtt_config(broker))
+    watcher = watch(broker)
+    button = json.loads(watcher.wait(f"{DISCOVERY}/button/{NODE}/record_clip/config").payload)
+    watcher.wait(f"{PREFIX}/availability", "online")
+    assert clips(daemon) == []
+    watcher.publish(button["command_topic"], button.get("payload_press", "PRESS"))
+    made = wait_for(lambda: clips(daemon), lambda c: len(c) == 1, 20, "a clip from the button")
+    assert made[0]["trigger"] == "manual"
+    watcher.wait(f"{PREFIX}/recording", "ON")
+    assert daemon.stop() == 0  # a clean stop says goodbye itself
+    watcher.wait(f"{PREFIX}/availability", "offline")
+    watcher.close()
+
+
+def test_after_a_broker_restart_it_reconnects_and_announces_again(broker, daemon_factory):
+    daemon = daemon_factory(mqtt_config(broker))
+    watcher = watch(broker)
+    watcher.wait(f"{PREFIX}/availability", "online")
+    watcher.close()
+    broker.stop()  # retained messages go with it (no persistence)
+    wait_for(daemon.health, lambda h: h["mqtt"]["state"] == "error", 20, "MQTT error while the broker is down")
+    broker.start()
+    watcher = watch(broker)
+    watcher.wait(f"{PREFIX}/availability", "online", timeout=30)  # back-off: 1, 2, 4 s...
+    watcher.wait_topics(f"{DISCOVERY}/", ENTITIES)
+    watcher.close()
+    again = watch(broker)  # what it published is retained at the new broker
+    check_discovery(again.wait_topics(f"{DISCOVERY}/", ENTITIES))
+    assert again.wait(f"{PREFIX}/availability", "online").retain
+    assert daemon.health()["mqtt"]["state"] == "connected"
+    assert daemon.health()["camera"]["state"] == "running"
+    again.close()
+
+
+def test_home_assistant_coming_online_gets_discovery_again(broker, daemon_factory):
+    daemon_factory(mqtt_config(broker))
+    watcher = watch(broker)
+    watcher.wait_topics(f"{DISCOVERY}/", ENTITIES)
+    watcher.publish(f"{DISCOVERY}/button/{NODE}/record_clip/config", "")  # as if it were lost
+    watcher.wait(f"{DISCOVERY}/button/{NODE}/record_clip/config", "")
+    watcher.publish(f"{DISCOVERY}/status", "online")
+    config = json.loads(watcher.wait(f"{DISCOVERY}/button/{NODE}/record_clip/config", bool).payload)
+    assert config["command_topic"] == f"{PREFIX}/record/press"
+    watcher.close()
+
+
+def test_credentials(tmp_path, daemon_factory):
+    """Refused credentials: one warning, an error in the status, streaming untouched; good ones connect."""
+    broker = make_broker(tmp_path / "mosquitto", users={"camera": "right-password"})
+    broker.start()
+    try:
+        refused = daemon_factory(mqtt_config(broker, 'username = "camera"\npassword = "wrong"\n'))
+        status = wait_for(refused.health, lambda h: h["mqtt"]["state"] == "error", 20, "MQTT error")
+        assert status["mqtt"]["last_error"], "the reason is given"
+        # Three refused attempts (1 s, then 2 s apart): the daemon retried without saying it again.
+        wait_for(broker.log, lambda log: log.count("not authorised") >= 3, 30, "three refused logins")
+        health = refused.health()
+        assert health["camera"]["state"] == "running"
+        assert health["mqtt"]["state"] == "error"
+        warnings = [line for line in refused.log().splitlines() if "WARNING" in line and "MQTT" in line]
+        assert len(warnings) == 1, warnings
+
+        accepted = daemon_factory(mqtt_config(broker, 'username = "camera"\npassword = "right-password"\n'))
+        wait_for(accepted.health, lambda h: h["mqtt"]["state"] == "connected", 20, "MQTT connected")
+    finally:
+        broker.stop()

@@ -11,17 +11,18 @@ PYTEST_ARGS ?=
 # Debian packages the tests use; only missing ones are installed (image/lib/apt-need.sh).
 #   browsers: chromium, and libatomic1 for Playwright's bundled node; firefox-esr (Marionette)
 #   media clients: ffmpeg (ffprobe), alsa-utils (arecord)
-#   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3
+#   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3;
+#   gst-rtsp-server for [rtsp], and rtspsrc as an RTSP client
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
 #   network namespaces: iproute2
 #   an MQTT broker for the Home Assistant tests: mosquitto
 #   picamera2's dependencies built from source (python-prctl, PiDNG): gcc, python3-dev, libcap-dev
 TEST_DEBS := chromium libatomic1 firefox-esr ffmpeg alsa-utils gcc python3-dev libcap-dev \
-             python3-gi gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+             python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto
 
-.PHONY: run test test-fast lint venv test-deps system-deps bench clean
+.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps bench clean
 .DEFAULT_GOAL := run
 
 $(PY):
@@ -33,6 +34,23 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -e .
 	@touch $@
 
+# What [rtsp] needs: GStreamer's RTSP server through Debian's PyGObject. As root `make run`
+# installs it; as a user it names the packages (the daemon runs without them: RTSP is off by default).
+RUN_DEBS := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+            gstreamer1.0-plugins-bad
+
+run-deps:
+	@bash image/lib/apt-need.sh $(RUN_DEBS) || echo "(only [rtsp] needs these; the daemon runs without them)"
+
+# Debian's PyGObject has no wheel: a venv made from Debian's /usr/bin/python3 sees it through
+# a link, as Raspberry Pi OS's venv (--system-site-packages) does.
+DEBIAN_GI := /usr/lib/python3/dist-packages/gi
+
+venv-gi: $(VENV)/.installed
+	@site="$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"; \
+	if [ -d $(DEBIAN_GI) ] && [ "$$(readlink -f $(PY))" = "$$(readlink -f /usr/bin/python3)" ] \
+		&& [ ! -e "$$site/gi" ]; then ln -s $(DEBIAN_GI) "$$site/gi"; fi
+
 # The oldest picamera2 we support, beside the test extra's (tests/pi/picamera2_env.py picks one).
 OLDEST_PICAMERA2 := 0.3.32
 
@@ -43,13 +61,13 @@ $(VENV)/.test-installed: pyproject.toml $(VENV)/.installed | system-deps
 
 venv: $(VENV)/.installed
 
-run: $(VENV)/.installed
+run: run-deps venv-gi
 	$(VENV)/bin/edge run $(ARGS)
 
 system-deps:
 	@bash image/lib/apt-need.sh $(TEST_DEBS)
 
-test-deps: system-deps $(VENV)/.test-installed
+test-deps: system-deps $(VENV)/.test-installed venv-gi
 
 test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

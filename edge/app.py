@@ -10,6 +10,7 @@ import resource
 import signal
 import socket
 import threading
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ from edge.media.snapshot import Snapshots
 from edge.media.video import VideoHub
 from edge.mqtt.client import MqttBridge
 from edge.recording.factory import build_recorder
+from edge.rtsp import open_rtsp
 from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.tls import server_ssl_context
@@ -33,6 +35,9 @@ from edge.web import routes
 from edge.webrtc import aiortc_ext
 from edge.webrtc.viewers import Viewers
 from hw.netwatch import open_netwatch
+
+if TYPE_CHECKING:
+    from edge.rtsp.server import RtspServer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +89,7 @@ class Daemon:
             if config.mqtt.host
             else None
         )
+        self.rtsp: RtspServer | None = None  # made at start, once the token is known
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -116,6 +122,7 @@ class Daemon:
             "recording": self.recorder.status(),
             "gpio": self.gpio_triggers.status(),
             "mqtt": self.mqtt.status() if self.mqtt else {"state": "off"},
+            "rtsp": self.rtsp.status() if self.rtsp else {"state": "off"},
         }
 
     def public_status(self) -> dict:
@@ -176,6 +183,9 @@ class Daemon:
         site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self.rtsp = open_rtsp(self.config.rtsp, server.host, self.video, self.audio, self.token)
+        if self.rtsp is not None and not self.rtsp.start():
+            self.rtsp = None
 
     def _spawn(self, coro, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -184,6 +194,8 @@ class Daemon:
         await self.recorder.stop()  # first: an open clip gets its index before anything else goes
         if self.mqtt:
             await self.mqtt.stop()  # says "offline" (a clean stop sends no will)
+        if self.rtsp is not None:
+            await self.rtsp.stop()
         await self.viewers.close_all()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("key")
     get.add_argument("--config", type=Path, default=config_file.DEFAULT_CONFIG, help="default: %(default)s")
     get.add_argument("--default", default="", help="printed when the key is not set")
+    avahi = config_commands.add_parser("avahi", help="print the Avahi service file that announces the camera")
+    avahi.add_argument("--config", type=Path, default=config_file.DEFAULT_CONFIG, help="default: %(default)s")
     boot = config_commands.add_parser(
         "apply-boot", help="merge the boot partition's edge.toml into the configuration, then delete it"
     )
@@ -61,6 +63,14 @@ def run_config(args: argparse.Namespace) -> int:
         return 0
     if args.config_command == "get":
         print(config_file.get_value(args.config, args.section, args.key, args.default))
+        return 0
+    if args.config_command == "avahi":
+        try:
+            config = load_config(args.config if args.config.exists() else None)
+        except ConfigError as exc:
+            print(f"edge: configuration error: {exc}", file=sys.stderr)
+            return 2
+        sys.stdout.write(config_file.avahi_service(config))
         return 0
     return config_file.apply_boot(args.boot, args.config, args.etc, args.live)
 

@@ -281,6 +281,14 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class RtspConfig:
+    enabled: bool = key(False, boolean, "serve the camera over RTSP at /camera for NVRs and Home Assistant")
+    port: int = key(
+        8554, integer(0, 65535), "RTSP port (TCP; RTP over UDP uses ports agreed per client); 0: any free port"
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -290,6 +298,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    rtsp: RtspConfig = field(default_factory=RtspConfig)
     triggers: tuple = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
 
 

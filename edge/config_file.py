@@ -49,7 +49,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from edge.config import ConfigError, TriggerConfig, documented_keys, parse_config
+from edge.config import Config, ConfigError, TriggerConfig, documented_keys, parse_config
 from edge.files import write_atomic
 
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
@@ -338,3 +338,29 @@ def apply_boot(boot: Path, config: Path, etc: Path, live: bool) -> int:
     boot.unlink()
     print(f"{boot}: merged into {config} and removed")
     return 0
+
+
+def avahi_service(config: Config) -> str:
+    """An Avahi service file that announces the page (and the RTSP stream, when on) on the LAN.
+
+    install.sh puts it in /etc/avahi/services/edge.service, so that discovery apps and
+    Home Assistant list the camera; run it again after changing a port.
+    """
+    scheme = "_https._tcp" if config.server.https else "_http._tcp"
+    services = [(scheme, config.server.port, "/")]
+    if config.rtsp.enabled:
+        services.append(("_rtsp._tcp", config.rtsp.port, "/camera"))
+    blocks = "".join(
+        f"  <service>\n    <type>{kind}</type>\n    <port>{port}</port>\n"
+        f"    <txt-record>path={path}</txt-record>\n  </service>\n"
+        for kind, port, path in services
+    )
+    return (
+        '<?xml version="1.0" standalone="no"?>\n'
+        '<!DOCTYPE service-group SYSTEM "avahi-service.dtd">\n'
+        "<!-- Written by edge-camera's install.sh (edge config avahi). -->\n"
+        "<service-group>\n"
+        '  <name replace-wildcards="yes">edge camera on %h</name>\n'
+        f"{blocks}"
+        "</service-group>\n"
+    )

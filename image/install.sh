@@ -28,13 +28,18 @@ readonly TOKEN_COMMAND=/usr/local/sbin/edge-token
 readonly SERVICE_USER=edge
 readonly SERVICE_GROUPS=(video gpio audio render)
 readonly BOOT_CONFIG=/boot/firmware/edge.toml
+readonly AVAHI_SERVICE=/etc/avahi/services/edge.service
 readonly MIN_PYTHON=3.11
 # Raspberry Pi OS packages: picamera2, libcamera's IPA modules (the camera tuning, without
 # which libcamera finds no usable camera), rpicam-apps-lite (rpicam-hello, for checking the
 # camera) and lgpio come from Raspberry Pi's archive, the rest from Debian. Recommends are
 # skipped (picamera2's pull in a desktop), so what the camera needs is named here.
+# [rtsp] (off by default, so that turning it on in edge.toml is enough): GStreamer's RTSP
+# server through PyGObject, with appsrc (base), RTP (good) and h264parse (bad).
 readonly APT_PACKAGES=(python3 python3-venv python3-numpy python3-av python3-gpiozero
-    python3-lgpio python3-picamera2 libcamera-ipa rpicam-apps-lite)
+    python3-lgpio python3-picamera2 libcamera-ipa rpicam-apps-lite
+    python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad)
 # picamera2 0.3.32 brought force_key_frame(): before it, a new viewer waits for the next
 # periodic keyframe (up to keyframe_interval).
 readonly MIN_PICAMERA2=0.3.32
@@ -340,6 +345,22 @@ END
     for unit in "${UNITS[@]}"; do
         install -m 0644 "$SCRIPT_DIR/systemd/$unit" "$UNIT_DIR/$unit"
     done
+    publish_on_the_network
+}
+
+# Announce the page (and RTSP, when on) through the Pi's Avahi, for discovery apps and
+# Home Assistant. Written from the configuration: run install.sh again after changing a port.
+publish_on_the_network() {
+    if [[ ! -d "$(dirname "$AVAHI_SERVICE")" ]]; then
+        return # no avahi-daemon: print_url says so
+    fi
+    if "$EDGE" config avahi --config "$CONF" >"$AVAHI_SERVICE.tmp"; then
+        install -m 0644 "$AVAHI_SERVICE.tmp" "$AVAHI_SERVICE"
+        say "announced on the network through Avahi ($AVAHI_SERVICE)"
+    else
+        warn "could not write $AVAHI_SERVICE (see above)"
+    fi
+    rm -f "$AVAHI_SERVICE.tmp"
 }
 
 enable_and_start() {
@@ -437,7 +458,7 @@ do_uninstall() {
         systemctl daemon-reload
     fi
     rm -rf "$PREFIX"
-    rm -f "$TOKEN_COMMAND"
+    rm -f "$TOKEN_COMMAND" "$AVAHI_SERVICE"
     if [[ -d "$STATE_DIR" ]]; then
         find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name recordings -exec rm -rf {} +
     fi

@@ -167,3 +167,22 @@ def test_apply_boot_command(tmp_path: Path) -> None:
     assert tomllib.loads(config.read_text()) == {"camera": {"framerate": 15}}
     assert config.stat().st_mode & 0o777 == 0o640  # a new file: the service's group may read it, no one else
     assert main(args) == 0  # the boot file is gone: nothing to do
+
+
+def test_avahi_announces_the_page_and_rtsp_when_it_is_on(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text("[server]\nport = 8090\n")
+    assert main(["config", "avahi", "--config", str(config)]) == 0
+    plain = capsys.readouterr().out
+    assert "<type>_http._tcp</type>\n    <port>8090</port>\n    <txt-record>path=/</txt-record>" in plain
+    assert "_rtsp._tcp" not in plain and "%h" in plain  # Avahi puts the host name in
+
+    config.write_text("[server]\nhttps = true\n[rtsp]\nenabled = true\nport = 8555\n")
+    assert main(["config", "avahi", "--config", str(config)]) == 0
+    both = capsys.readouterr().out
+    assert "<type>_https._tcp</type>\n    <port>8080</port>" in both
+    assert "<type>_rtsp._tcp</type>\n    <port>8555</port>\n    <txt-record>path=/camera</txt-record>" in both
+
+    config.write_text("[server]\nport = -1\n")
+    assert main(["config", "avahi", "--config", str(config)]) == 2
+    assert "server.port" in capsys.readouterr().err

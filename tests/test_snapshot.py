@@ -69,3 +69,13 @@ def test_a_camera_that_gives_no_picture_is_a_503_not_a_hang(daemon_factory):
     assert response.status_code == 503 and "no picture from the camera" in response.text
     assert response.headers["Retry-After"] == "2"
     assert time.monotonic() - started < 15
+
+
+def test_home_assistant_can_fetch_it_with_basic_auth(daemon_factory):
+    """The generic camera's still image URL knows only HTTP Basic: user "edge", the token as password."""
+    daemon = daemon_factory(CAMERA)
+    url = daemon.url + "/api/snapshot.jpg"
+    response = requests.get(url, auth=("edge", daemon.token), timeout=10)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/jpeg"
+    assert requests.get(url, auth=("admin", daemon.token), timeout=10).status_code == 401
+    assert requests.get(url, auth=("edge", "wrong-token-0123456789"), timeout=10).status_code == 401

@@ -1,6 +1,8 @@
 """Who may watch: one access token, and browser sessions derived from it.
 
-API clients (WHEP players, scripts) send ``Authorization: Bearer <token>``. The
+API clients (WHEP players, scripts) send ``Authorization: Bearer <token>``; those
+that only know HTTP Basic (Home Assistant's generic camera fetching the snapshot)
+send user ``edge`` and the token as password, as RTSP clients do. The
 page logs in once with the token and gets an HttpOnly, SameSite=Strict session
 cookie: ``<expiry>.<nonce>.<HMAC>``, signed with a key derived from the token,
 so sessions survive a restart of the daemon and rotating the token ends them
@@ -9,6 +11,7 @@ all. Comparisons are constant-time; wrong tokens are rate-limited per address.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -19,6 +22,7 @@ from aiohttp import web
 from edge.security.ratelimit import FailureLimiter
 
 SESSION_COOKIE = "edge_session"
+BASIC_USER = "edge"  # the fixed user name for HTTP Basic (and RTSP): the password is the token
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/logout"})
 PUBLIC_PREFIXES = ("/static/",)
 AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator")
@@ -34,6 +38,13 @@ class Authenticator:
 
     def token_matches(self, candidate: str) -> bool:
         return hmac.compare_digest(candidate.encode(), self._token)
+
+    def _basic_matches(self, credentials: str) -> bool:
+        try:
+            user, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return self.token_matches(password) and user == BASIC_USER
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
@@ -53,6 +64,8 @@ class Authenticator:
         header = request.headers.get("Authorization", "")
         if header[:7].lower() == "bearer ":
             return self.token_matches(header[7:].strip())
+        if header[:6].lower() == "basic ":
+            return self._basic_matches(header[6:].strip())
         cookie = request.cookies.get(SESSION_COOKIE)
         return cookie is not None and self.session_valid(cookie)
 

@@ -165,6 +165,7 @@ def chroot() -> Iterator[Chroot]:
         (root / "etc/apt/sources.list").write_text("deb [trusted=yes] file:/var/local/edge-stubs ./\n")
         bash_lib(f'edge_chroot_run "{root}" dpkg -i /var/local/edge-stubs/python3-picamera2_{OLD_PICAMERA2}_all.deb')
         (root / "etc/hostname").write_text("debian-test\n")
+        (root / "etc/avahi/services").mkdir(parents=True)  # as avahi-daemon leaves it on a Pi
         (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\tdebian-test\n")
         print(f"chroot ready in {time.monotonic() - started:.0f} s")
         yield Chroot(root)
@@ -216,6 +217,8 @@ class TestInstall:
         assert "installing apt packages: python3-lgpio libcamera-ipa rpicam-apps-lite" in out
         assert f"python3-picamera2 {OLD_PICAMERA2} is older than 0.3.32: upgrading it" in out
         assert "edge doctor found" not in result.stderr  # not a Pi: nothing blocks
+        avahi = (chroot / "etc/avahi/services/edge.service").read_text()
+        assert "<type>_http._tcp</type>" in avahi and "<port>8080</port>" in avahi and "path=/" in avahi
         assert re.search(r"http://debian-test\.local:8080/", out), out
         assert "edge.service is enabled and starts at boot" in out
         # No access token is made at install time: an image built this way would give
@@ -418,6 +421,7 @@ class TestInstall:
     def test_uninstall_keeps_config_and_recordings(self, chroot: Chroot) -> None:
         result = chroot.run("/bin/bash", "/root/edge/image/install.sh", "--uninstall")
         assert "Kept: /etc/edge" in result.stdout
+        assert not (chroot / "etc/avahi/services/edge.service").exists()
         assert not (chroot / "opt/edge").exists()
         assert not (chroot / "usr/local/sbin/edge-token").exists()
         for unit in ("edge.service", "edge-boot-config.service"):

@@ -1,0 +1,258 @@
+"""The RTSP server: gst-rtsp-server through PyGObject, fed with the camera's H.264 and the Opus packets as they are.
+
+One shared media at ``/camera``: every client gets the same RTP streams, over UDP or
+interleaved in the RTSP connection (TCP). Its pipeline starts at ``appsrc`` elements,
+nothing is decoded or encoded again: while the media exists (from the first client to
+the last), one consumer queue of each hub feeds them from the asyncio loop (pushing to
+an ``appsrc`` is thread-safe). Buffer times are the capture times relative to the first
+packet, placed at the pipeline's running time when that packet arrived, so audio and
+video stay in step. GStreamer's own main loop runs on a thread of its own; what it
+tells the daemon (a client plays) goes to the asyncio loop with ``call_soon_threadsafe``.
+
+Clients log in with RTSP Basic auth: user ``edge``, the access token as password;
+wrong passwords count per address in a :class:`FailureLimiter` (five a minute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+from edge.config import RtspConfig  # noqa: E402
+from edge.media.audio import AudioHub  # noqa: E402
+from edge.media.fanout import ConsumerQueue, QueueClosed  # noqa: E402
+from edge.media.video import VideoHub  # noqa: E402
+from edge.security.auth import BASIC_USER  # noqa: E402
+from edge.security.ratelimit import FailureLimiter  # noqa: E402
+from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+PATH = "/camera"
+ROLE = "viewer"
+VIDEO_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
+AUDIO_CAPS = f"audio/x-opus,channel-mapping-family=0,channels=1,rate={SAMPLE_RATE}"
+AUDIO_PACKET_NS = CHUNK_SAMPLES * Gst.SECOND // SAMPLE_RATE
+SOURCE = "is-live=true format=time do-timestamp=false min-latency=0"
+STOP_TIMEOUT_S = 3.0
+
+
+def launch_line(audio: bool) -> str:
+    """The media's pipeline: H.264 access units and Opus packets in, RTP out (pay0, pay1)."""
+    video = (
+        f'appsrc name=video {SOURCE} caps="{VIDEO_CAPS}" ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1'
+    )
+    if not audio:
+        return f"( {video} )"
+    return f'( {video}  appsrc name=audio {SOURCE} caps="{AUDIO_CAPS}" ! rtpopuspay name=pay1 pt=97 )'
+
+
+def url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return f"{socket.gethostname()}.local"
+    return f"[{host}]" if ":" in host else host
+
+
+class TokenAuth(GstRtspServer.RTSPAuth):
+    """Basic auth with the access token; wrong passwords are counted per client address."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.limiter = FailureLimiter()
+        viewer = GstRtspServer.RTSPToken()
+        viewer.set_string("media.factory.role", ROLE)
+        self.add_basic(GstRtspServer.RTSPAuth.make_basic(BASIC_USER, token), viewer)
+
+    def do_authenticate(self, ctx: Any) -> bool:
+        """Called (on GStreamer's thread) for a request without a token yet; False answers 401."""
+        address = ctx.conn.get_ip()
+        if self.limiter.retry_after(address) is not None:
+            return False
+        GstRtspServer.RTSPAuth.do_authenticate(self, ctx)  # sets ctx.token when the password is right
+        result, _ = ctx.request.get_header(GstRtsp.RTSPHeaderField.AUTHORIZATION, 0)
+        if ctx.token is None and result == GstRtsp.RTSPResult.OK:
+            self.limiter.record_failure(address)
+            log.warning("RTSP: wrong user name or password from %s", address)
+        return True
+
+
+class _Feed:
+    """One media's appsrcs and the asyncio tasks that feed them from the hubs."""
+
+    def __init__(self, element: Gst.Element) -> None:
+        self._element = element
+        self._origin: tuple[int, int] | None = None  # (first capture µs, running time ns then)
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self, video: VideoHub, audio: AudioHub | None) -> None:
+        self._tasks.append(asyncio.create_task(self._pump(video, "video", 0), name="rtsp video"))
+        if audio is not None:
+            self._tasks.append(asyncio.create_task(self._pump(audio, "audio", AUDIO_PACKET_NS), name="rtsp audio"))
+
+    def cancel(self) -> list[asyncio.Task]:
+        """Stop feeding; the tasks (returned, to be awaited) give their queues back as they end."""
+        for task in self._tasks:
+            task.cancel()
+        return self._tasks
+
+    def _pts(self, timestamp_us: int) -> int | None:
+        if self._origin is None:
+            clock = self._element.get_clock()
+            now = clock.get_time() - self._element.get_base_time() if clock is not None else 0
+            self._origin = (timestamp_us, max(0, now))
+        first_us, running_ns = self._origin
+        pts = running_ns + (timestamp_us - first_us) * 1000
+        return pts if pts >= 0 else None  # audio captured before the first packet: dropped
+
+    async def _pump(self, hub: VideoHub | AudioHub, name: str, duration_ns: int) -> None:
+        source = self._element.get_by_name(name)
+        queue: ConsumerQueue = hub.subscribe()
+        try:
+            while True:
+                item = await queue.get()
+                pts = self._pts(item.timestamp_us)
+                if pts is None:
+                    continue
+                buffer = Gst.Buffer.new_wrapped(item.data)
+                buffer.pts = pts
+                if duration_ns:
+                    buffer.duration = duration_ns
+                if not item.keyframe:
+                    buffer.set_flags(Gst.BufferFlags.DELTA_UNIT)
+                source.emit("push-buffer", buffer)  # refused only while the media goes away ("unprepared")
+        except QueueClosed:
+            return
+        finally:
+            hub.unsubscribe(queue)
+
+
+class RtspServer:
+    def __init__(
+        self, config: RtspConfig, host: str, video: VideoHub, audio: AudioHub | None, token: str | None
+    ) -> None:
+        Gst.init(None)
+        self._host = host
+        self._video = video
+        self._audio = audio
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._context = GLib.MainContext.new()
+        self._mainloop = GLib.MainLoop.new(self._context, False)
+        self._thread: threading.Thread | None = None
+        self._source_id = 0
+        self._feeds: set[_Feed] = set()
+        self.clients = 0
+        self.port = config.port
+
+        self._server = GstRtspServer.RTSPServer()
+        self._server.set_address(host or "0.0.0.0")
+        self._server.set_service(str(config.port))
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch_line(audio is not None))
+        factory.set_shared(True)
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.TCP)
+        factory.connect("media-configure", self._on_media_configure)
+        if token is not None:
+            self._server.set_auth(TokenAuth(token))
+            permissions = GstRtspServer.RTSPPermissions()
+            permissions.add_permission_for_role(ROLE, "media.factory.access", True)
+            permissions.add_permission_for_role(ROLE, "media.factory.construct", True)
+            factory.set_permissions(permissions)
+        self._server.get_mount_points().add_factory(PATH, factory)
+        self._server.connect("client-connected", self._on_client_connected)
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://{url_host(self._host)}:{self.port}{PATH}"
+
+    def start(self) -> bool:
+        """Listen and serve; False (logged) when the port cannot be had."""
+        self._loop = asyncio.get_running_loop()
+        self._source_id = self._server.attach(self._context)
+        if not self._source_id:
+            log.error("RTSP: cannot listen on %s port %s: no RTSP", self._host, self.port)
+            return False
+        self.port = self._server.get_bound_port()
+        self._thread = threading.Thread(target=self._run, name="rtsp", daemon=True)
+        self._thread.start()
+        log.info("RTSP on %s (user %s, the access token as password)", self.url, BASIC_USER)
+        return True
+
+    def _run(self) -> None:
+        self._context.push_thread_default()
+        try:
+            self._mainloop.run()
+        finally:
+            self._context.pop_thread_default()
+
+    async def stop(self) -> None:
+        if self._thread is not None:
+            self._in_glib(self._shut_down)
+            await asyncio.to_thread(self._thread.join, STOP_TIMEOUT_S)
+        tasks = [task for feed in self._feeds for task in feed.cancel()]
+        self._feeds.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _shut_down(self) -> None:
+        source = self._context.find_source_by_id(self._source_id)
+        if source is not None:
+            source.destroy()
+        self._server.client_filter(lambda *_: GstRtspServer.RTSPFilterResult.REMOVE)
+        self._mainloop.quit()
+
+    def _in_glib(self, func: Callable[[], None]) -> None:
+        def once(*_: object) -> bool:
+            func()
+            return GLib.SOURCE_REMOVE
+
+        source = GLib.Idle()
+        source.set_callback(once)
+        source.attach(self._context)
+
+    def _to_asyncio(self, func: Callable[..., object], *args: object) -> None:
+        assert self._loop is not None  # started
+        with contextlib.suppress(RuntimeError):  # the loop has closed: shutting down
+            self._loop.call_soon_threadsafe(func, *args)
+
+    # GStreamer's threads from here on.
+
+    def _on_media_configure(self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+        feed = _Feed(media.get_element())
+        media.connect("unprepared", lambda _media: self._to_asyncio(self._end_feed, feed))
+        self._to_asyncio(self._start_feed, feed)
+
+    def _on_client_connected(self, _server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
+        self.clients += 1
+        client.connect("closed", self._on_client_closed)
+        # A client joining the shared stream gets a fresh IDR rather than waiting for the next one.
+        client.connect("play-request", lambda _client, _ctx: self._to_asyncio(self._video.request_keyframe))
+
+    def _on_client_closed(self, _client: GstRtspServer.RTSPClient) -> None:
+        self.clients -= 1
+
+    # The asyncio loop's side.
+
+    def _start_feed(self, feed: _Feed) -> None:
+        self._feeds.add(feed)
+        feed.start(self._video, self._audio)
+        log.info("RTSP: streaming (a client asked)")
+
+    def _end_feed(self, feed: _Feed) -> None:
+        if feed in self._feeds:
+            self._feeds.discard(feed)
+            feed.cancel()
+            log.info("RTSP: stream stopped (no clients left)")
+
+    def status(self) -> dict:
+        return {"url": self.url, "clients": self.clients}

@@ -34,12 +34,13 @@ readonly MIN_PYTHON=3.11
 # which libcamera finds no usable camera), rpicam-apps-lite (rpicam-hello, for checking the
 # camera) and lgpio come from Raspberry Pi's archive, the rest from Debian. Recommends are
 # skipped (picamera2's pull in a desktop), so what the camera needs is named here.
-# [rtsp] (off by default, so that turning it on in edge.toml is enough): GStreamer's RTSP
-# server through PyGObject, with appsrc (base), RTP (good) and h264parse (bad).
 readonly APT_PACKAGES=(python3 python3-venv python3-numpy python3-av python3-gpiozero
-    python3-lgpio python3-picamera2 libcamera-ipa rpicam-apps-lite
-    python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-    gstreamer1.0-plugins-bad)
+    python3-lgpio python3-picamera2 libcamera-ipa rpicam-apps-lite)
+# [rtsp], installed when the configuration turns it on (it is off by default: every other
+# camera is spared GStreamer): its RTSP server through PyGObject, with appsrc (base), RTP
+# (good) and h264parse (bad). Turned on later: run install.sh again.
+readonly RTSP_APT_PACKAGES=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 # picamera2 0.3.32 brought force_key_frame(): before it, a new viewer waits for the next
 # periodic keyframe (up to keyframe_interval).
 readonly MIN_PICAMERA2=0.3.32
@@ -162,9 +163,10 @@ installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
 }
 
+# install_apt_packages PACKAGE...: those of them that are missing.
 install_apt_packages() {
     local missing=() p
-    for p in "${APT_PACKAGES[@]}"; do
+    for p in "$@"; do
         installed "$p" || missing+=("$p")
     done
     if ((${#missing[@]} == 0)); then
@@ -348,6 +350,14 @@ END
     publish_on_the_network
 }
 
+# What [rtsp] needs, when the configuration turns it on.
+install_rtsp_packages() {
+    if [[ "$("$EDGE" config get rtsp enabled --config "$CONF" --default False)" == True ]]; then
+        say "[rtsp] is on"
+        install_apt_packages "${RTSP_APT_PACKAGES[@]}"
+    fi
+}
+
 # Announce the page (and RTSP, when on) through the Pi's Avahi, for discovery apps and
 # Home Assistant. Written from the configuration: run install.sh again after changing a port.
 publish_on_the_network() {
@@ -430,12 +440,13 @@ do_install() {
     mkdir -p /run/lock
     exec 9>/run/lock/edge-install.lock
     flock -n 9 || die "another install.sh is running"
-    install_apt_packages
+    install_apt_packages "${APT_PACKAGES[@]}"
     ensure_picamera2_version
     create_user
     create_dirs
     install_venv
     install_files
+    install_rtsp_packages
     enable_and_start
     remove_old_venvs
     print_url

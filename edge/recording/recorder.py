@@ -270,14 +270,15 @@ class Recorder:
         info.frames = outcome.frames
         info.has_audio = outcome.has_audio
         info.ended_by = f"error: {outcome.error}" if outcome.error else why
-        info.complete = True
         log.info("clip %s: %.1f s, %.1f MB (%s)", info.name, info.duration_s, info.size_bytes / MB, info.ended_by)
         try:
             await asyncio.to_thread(self.library.make_poster, info.name)
             info.poster = True
         except (OSError, av.FFmpegError, StopIteration) as exc:  # the clip stays; only its picture is missing
             log.warning("clip %s: no poster picture: %s", info.name, describe_error(exc))
-        await self._save(info)
+        # Complete (so that it can be deleted) only once its final sidecar is on disk.
+        await self._save(dataclasses.replace(info, complete=True))
+        info.complete = True
         await self._housekeep()
 
     async def _save(self, info: ClipInfo) -> None:

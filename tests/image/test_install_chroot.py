@@ -31,6 +31,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SUITE = "bookworm"
 STUBBED = ("python3-picamera2", "python3-lgpio", "libcamera-ipa", "rpicam-apps-lite")
 STUB_VERSION = "0.0~edge.stub"
+# What install.sh adds when [rtsp] is turned on (Debian's GStreamer; stand-ins here too).
+RTSP_STUBS = (
+    "python3-gi",
+    "gir1.2-gst-rtsp-server-1.0",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+)
 # The chroot starts with an old picamera2 (no force_key_frame); the archive has a newer one.
 OLD_PICAMERA2, NEW_PICAMERA2 = "0.3.30-1", "0.3.36-1"
 STUB_VERSIONS = {"python3-picamera2": (OLD_PICAMERA2, NEW_PICAMERA2)}
@@ -57,7 +65,7 @@ def apt_packages() -> list[str]:
 def build_stub_repo(repo: Path) -> None:
     """Dummy .debs for the Raspberry-Pi-only packages, and a Packages index."""
     repo.mkdir(parents=True)
-    for package in STUBBED:
+    for package in (*STUBBED, *RTSP_STUBS):
         for version in STUB_VERSIONS.get(package, (STUB_VERSION,)):
             tree = repo / f"{package}-tree"
             (tree / "DEBIAN").mkdir(parents=True)
@@ -396,7 +404,7 @@ class TestInstall:
             conf.read_text()
             .replace("#[microphone]", "[microphone]")
             .replace('#device = "auto"', '# my mic\ndevice = "plughw:1,0"')
-        )
+        ) + "\n[rtsp]\nenabled = true\n"
         conf.write_text(edited)
         uid_before = chroot.passwd("edge")[2]
         venv_before = os.readlink(chroot / "opt/edge/venv")
@@ -409,6 +417,10 @@ class TestInstall:
         result = chroot.install()
         self.state["upgrade_seconds"] = time.monotonic() - started
         assert "keeping /etc/edge/edge.toml" in result.stdout
+        assert "[rtsp] is on" in result.stdout and "gir1.2-gst-rtsp-server-1.0" in result.stdout
+        status = chroot.run("dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\\n", *RTSP_STUBS).stdout
+        assert sorted(status.splitlines()) == sorted(f"{p} installed" for p in RTSP_STUBS), status
+        assert "_rtsp._tcp" in (chroot / "etc/avahi/services/edge.service").read_text()
         assert conf.read_text() == edited
         assert tomllib.loads(conf.read_text())["microphone"] == {"device": "plughw:1,0"}
         assert chroot.passwd("edge")[2] == uid_before

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from edge import __version__, systemd
+from edge.api import metrics as metrics_api
 from edge.api import recordings as recordings_api
 from edge.api import simulation
 from edge.api import snapshot as snapshot_api
@@ -152,6 +153,7 @@ class Daemon:
         simulation.add_routes(app, self.hardware.camera, self.gpio_triggers)
         recordings_api.add_routes(app, self.recorder)
         snapshot_api.add_routes(app, self.snapshots)
+        metrics_api.add_routes(app, self, self.config.metrics.token if self.config.auth.enabled else "")
         return app
 
     async def start(self) -> None:

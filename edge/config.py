@@ -289,6 +289,15 @@ class RtspConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    token: str = key(
+        "",
+        token_text,
+        "a second token accepted (as Authorization: Bearer) on GET /metrics only; empty: the access token",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -299,6 +308,7 @@ class Config:
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     rtsp: RtspConfig = field(default_factory=RtspConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     triggers: tuple = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
 
 

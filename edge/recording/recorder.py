@@ -94,6 +94,7 @@ class Recorder:
         self.storage = "ok"  # "ok", "full" or "error"
         self.storage_detail: str | None = None
         self.free_bytes: int | None = None
+        self.clips_written = 0  # finished since start (for /metrics)
         self.last_error: str | None = None
         self.last_error_at: float | None = None
 
@@ -279,6 +280,7 @@ class Recorder:
         # Complete (so that it can be deleted) only once its final sidecar is on disk.
         await self._save(dataclasses.replace(info, complete=True))
         info.complete = True
+        self.clips_written += 1
         await self._housekeep()
 
     async def _save(self, info: ClipInfo) -> None:

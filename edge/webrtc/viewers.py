@@ -37,6 +37,10 @@ class Viewers:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def sessions(self) -> list[ViewerSession]:
+        """The sessions there are now (answered or connected)."""
+        return list(self._sessions.values())
+
     def get(self, session_id: str) -> ViewerSession | None:
         return self._sessions.get(session_id)
 

@@ -72,10 +72,10 @@ test-deps: system-deps $(VENV)/.test-installed venv-gi
 test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Everything that needs neither root nor a browser nor a network namespace, on every core,
-# as any user: under a minute.
+# Everything that needs neither root nor a browser nor a network namespace, as any user, in
+# three workers (the tests mostly wait on daemons they started): under a minute.
 test-fast: $(VENV)/.test-installed
-	$(PY) -m pytest -m "not browser and not root and not slow" -n auto -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser and not root and not slow" -n 3 -q $(PYTEST_ARGS)
 
 # ruff (lint, import order, format) and mypy, as CI runs them before the tests.
 lint: $(VENV)/.test-installed

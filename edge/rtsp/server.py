@@ -4,9 +4,9 @@ One shared media at ``/camera``: every client gets the same RTP streams, over UD
 interleaved in the RTSP connection (TCP). Its pipeline starts at ``appsrc`` elements,
 nothing is decoded or encoded again: while the media exists (from the first client to
 the last), one consumer queue of each hub feeds them from the asyncio loop (pushing to
-an ``appsrc`` is thread-safe). Buffer times are the capture times relative to the first
-packet, placed at the pipeline's running time when that packet arrived, so audio and
-video stay in step. GStreamer's own main loop runs on a thread of its own; what it
+an ``appsrc`` is thread-safe). Buffer times are the capture times mapped onto the
+pipeline's running time through its clock, buffer by buffer, so audio and video stay in
+step. GStreamer's own main loop runs on a thread of its own; what it
 tells the daemon (a client plays) goes to the asyncio loop with ``call_soon_threadsafe``.
 
 Clients log in with RTSP Basic auth: user ``edge``, the access token as password;
@@ -36,6 +36,7 @@ from edge.media.fanout import ConsumerQueue, QueueClosed  # noqa: E402
 from edge.media.video import VideoHub  # noqa: E402
 from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
+from hw.clock import monotonic_us  # noqa: E402
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,6 @@ class _Feed:
 
     def __init__(self, element: Gst.Element) -> None:
         self._element = element
-        self._origin: tuple[int, int] | None = None  # (first capture µs, running time ns then)
         self._tasks: list[asyncio.Task] = []
 
     def start(self, video: VideoHub, audio: AudioHub | None) -> None:
@@ -108,23 +108,34 @@ class _Feed:
         return self._tasks
 
     def _pts(self, timestamp_us: int) -> int | None:
-        if self._origin is None:
-            clock = self._element.get_clock()
-            now = clock.get_time() - self._element.get_base_time() if clock is not None else 0
-            self._origin = (timestamp_us, max(0, now))
-        first_us, running_ns = self._origin
-        pts = running_ns + (timestamp_us - first_us) * 1000
-        return pts if pts >= 0 else None  # audio captured before the first packet: dropped
+        """The capture time as the pipeline's running time, each buffer mapped through the clock now.
+
+        Before the media plays (while it is prepared, for its caps) buffers go untimed: a
+        running time taken then would be off by however long the client took to PLAY, and
+        every later buffer would wait for it. Captured before the media started: dropped.
+        """
+        _, state, _ = self._element.get_state(0)
+        clock = self._element.get_clock()
+        if state != Gst.State.PLAYING or clock is None:
+            return Gst.CLOCK_TIME_NONE
+        running_now = clock.get_time() - self._element.get_base_time()
+        pts = running_now - (monotonic_us() - timestamp_us) * 1000
+        return pts if pts >= 0 else None
 
     async def _pump(self, hub: VideoHub | AudioHub, name: str, duration_ns: int) -> None:
         source = self._element.get_by_name(name)
         queue: ConsumerQueue = hub.subscribe()
+        playing = False
         try:
             while True:
                 item = await queue.get()
                 pts = self._pts(item.timestamp_us)
                 if pts is None:
                     continue
+                if pts != Gst.CLOCK_TIME_NONE and not playing:
+                    playing = True
+                    if isinstance(hub, VideoHub):  # what came before the media played reached no client
+                        hub.request_keyframe()
                 buffer = Gst.Buffer.new_wrapped(item.data)
                 buffer.pts = pts
                 if duration_ns:

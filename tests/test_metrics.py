@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from urllib.parse import urljoin
 
 import aiohttp
 import pytest
 import requests
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
 from prometheus_client.parser import text_string_to_metric_families
 
 from testbed.clips import CAMERA, wait_finished, wait_for
 from testbed.daemon import DaemonProcess
+from testbed.whep import whep_viewer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -105,33 +102,8 @@ def test_a_separate_metrics_token_opens_metrics_only(daemon_factory):
 async def watch(daemon: DaemonProcess, seconds_of_rtt: float = 30.0) -> tuple[str, str]:
     """An aiortc WHEP viewer receives video until the daemon reports its round-trip time; its
     session URL and the last scrape's text."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    frame = asyncio.get_running_loop().create_future()
-
-    @pc.on("track")
-    def on_track(track) -> None:
-        async def receive() -> None:
-            with contextlib.suppress(MediaStreamError):  # the session ended
-                while True:
-                    await track.recv()
-                    if not frame.done():
-                        frame.set_result(None)
-
-        if track.kind == "video":
-            asyncio.ensure_future(receive())
-
-    try:
-        pc.addTransceiver("video", direction="recvonly")
-        pc.addTransceiver("audio", direction="recvonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        headers = {**daemon.auth, "Content-Type": "application/sdp"}
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-            async with http.post(daemon.url + "/whep", data=pc.localDescription.sdp, headers=headers) as response:
-                assert response.status == 201, await response.text()
-                answer = await response.text()
-                location = response.headers["Location"]
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-            await asyncio.wait_for(frame, 15)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        async with whep_viewer(http, daemon.url, headers=daemon.auth, timeout=15) as viewer:
             deadline = time.monotonic() + seconds_of_rtt
             while True:  # the RTT needs a sender report answered by a receiver report (about 1 s each way)
                 text = await asyncio.to_thread(metrics_text, daemon)
@@ -139,11 +111,7 @@ async def watch(daemon: DaemonProcess, seconds_of_rtt: float = 30.0) -> tuple[st
                 if any(dict(labels)["kind"] == "video" for labels in rtts) or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.2)
-            async with http.delete(urljoin(daemon.url, location), headers=daemon.auth) as response:
-                assert response.status == 200 or response.status == 204
-        return location, text
-    finally:
-        await pc.close()
+        return viewer.location, text
 
 
 async def test_a_viewer_has_its_own_figures_under_a_name_that_is_not_its_session_id(daemon_factory):

@@ -7,7 +7,8 @@ import time
 
 import aiohttp
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from testbed.whep import whep_viewer
 
 pytestmark = pytest.mark.slow  # 500 real WebRTC sessions, about a minute
 
@@ -18,39 +19,8 @@ WARM_UP = 25
 
 async def one_session(http: aiohttp.ClientSession, url: str) -> None:
     """A viewer that connects, gets one decoded video frame, and leaves with DELETE."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    got_frame = asyncio.get_running_loop().create_future()
-
-    @pc.on("track")
-    def on_track(track):
-        async def first_frame():
-            try:
-                frame = await track.recv()
-                if not got_frame.done():
-                    got_frame.set_result(frame)
-            except Exception as exc:  # the track ended before a frame
-                if not got_frame.done():
-                    got_frame.set_exception(exc)
-
-        if track.kind == "video":
-            asyncio.ensure_future(first_frame())
-
-    try:
-        pc.addTransceiver("video", direction="recvonly")
-        pc.addTransceiver("audio", direction="recvonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        async with http.post(
-            url + "/whep", data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
-        ) as r:
-            assert r.status == 201, await r.text()
-            answer, location = await r.text(), r.headers["Location"]
-        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        frame = await asyncio.wait_for(got_frame, 20)
-        assert (frame.width, frame.height) == (320, 240)
-        async with http.delete(url + location) as r:
-            assert r.status == 200
-    finally:
-        await pc.close()
+    async with whep_viewer(http, url) as viewer:
+        assert (viewer.first_frame.width, viewer.first_frame.height) == (320, 240)
 
 
 async def run_cycles(url: str, auth: dict, count: int) -> None:

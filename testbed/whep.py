@@ -1,0 +1,62 @@
+"""A WHEP viewer on aiortc in the test process: recvonly video and audio, no STUN, all on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+
+@dataclass
+class WhepViewer:
+    pc: RTCPeerConnection
+    location: str  # the session's resource, as the daemon's Location header gave it
+    first_frame: Any  # the first decoded video frame (an av.VideoFrame)
+
+
+@contextlib.asynccontextmanager
+async def whep_viewer(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None, timeout: float = 20
+) -> AsyncIterator[WhepViewer]:
+    """POST an offer to ``url``/whep, wait for the first decoded video frame, and DELETE the
+    session on the way out. Video keeps being received (and so reported on) meanwhile."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    first = asyncio.get_running_loop().create_future()
+
+    @pc.on("track")
+    def on_track(track: Any) -> None:
+        async def receive() -> None:
+            try:
+                while True:
+                    frame = await track.recv()
+                    if not first.done():
+                        first.set_result(frame)
+            except MediaStreamError as exc:  # the session ended
+                if not first.done():
+                    first.set_exception(exc)
+
+        if track.kind == "video":
+            asyncio.ensure_future(receive())
+
+    headers = headers or {}
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        pc.addTransceiver("audio", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        offer_headers = {**headers, "Content-Type": "application/sdp"}
+        async with http.post(url + "/whep", data=pc.localDescription.sdp, headers=offer_headers) as response:
+            assert response.status == 201, await response.text()
+            answer, location = await response.text(), response.headers["Location"]
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        frame = await asyncio.wait_for(first, timeout)
+        yield WhepViewer(pc, location, frame)
+        async with http.delete(url + location, headers=headers) as response:
+            assert response.status == 200, response.status
+    finally:
+        await pc.close()

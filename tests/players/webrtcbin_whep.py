@@ -54,9 +54,16 @@ AUDIO_CAPS = "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock
 _stdout = threading.Lock()  # frames come from a streaming thread, the rest from the main loop
 
 
+_ended = threading.Event()  # nothing is printed after "end": it is the last line
+
+
 def emit(event: str, **fields) -> None:
     line = json.dumps({"event": event, **fields})
     with _stdout:
+        if _ended.is_set():
+            return
+        if event == "end":
+            _ended.set()
         print(line, flush=True)
 
 

@@ -198,10 +198,12 @@ async function pollHealth() {
     hooks.gpio = health.gpio ?? null;
     renderRecording(hooks.recording);
     renderInputs(hooks.gpio);
-    // Reload the list when a clip starts, ends or goes away.
+    // Reload the list when a clip starts, ends or goes away, and while a listed clip is
+    // still being finished (its end is written a moment after the recording stops).
     const rec = hooks.recording;
     const signature = rec ? `${rec.clip}|${rec.storage?.clips}|${rec.storage?.clips_mb}` : '';
-    if (!ui.panel.hidden && signature !== listSignature) loadClips();
+    const unfinished = hooks.clips.some((clip) => !clip.complete);
+    if (!ui.panel.hidden && (signature !== listSignature || unfinished)) loadClips();
     listSignature = signature;
   } catch { /* the viewer shows connection trouble */ }
 }

@@ -33,7 +33,7 @@ from edge.security.tls import server_ssl_context
 from edge.signaling import whep
 from edge.signaling.refusals import RefusedOffers
 from edge.web import routes
-from edge.webrtc import aiortc_ext
+from edge.webrtc import aiortc_ext, rtp_sender
 from edge.webrtc.viewers import Viewers
 from hw.netwatch import open_netwatch
 
@@ -159,6 +159,7 @@ class Daemon:
     async def start(self) -> None:
         aiortc_ext.restrict_host_interfaces(self.config.webrtc.interfaces)
         aiortc_ext.offer_dtls_ciphers_for_rsa_peers()
+        rtp_sender.offer_playout_delay()
         self._spawn(self.video.run(), "camera")
         if self.audio:
             self._spawn(self.audio.run(), "microphone")

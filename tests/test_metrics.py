@@ -131,6 +131,12 @@ async def test_a_viewer_has_its_own_figures_under_a_name_that_is_not_its_session
     assert value(samples, "edge_viewer_video_frames_sent_total", viewer=viewer_label) > 0
     assert value(samples, "edge_viewer_connected", viewer=viewer_label) == 1
     assert value(samples, "edge_viewer_ice_restarts_total", viewer=viewer_label) == 0
+    for kind in (
+        "video",
+        "audio",
+    ):  # loopback loses nothing, but the counters are there (the lossy-link test moves them)
+        assert value(samples, "edge_viewer_nack_requests_total", viewer=viewer_label, kind=kind) >= 0
+        assert value(samples, "edge_viewer_retransmitted_packets_total", viewer=viewer_label, kind=kind) >= 0
     rtt = value(samples, "edge_viewer_round_trip_time_seconds", viewer=viewer_label, kind="video")
     assert 0 <= rtt < 1  # all on 127.0.0.1
 

@@ -127,6 +127,12 @@ class DaemonCollector(Collector):
         rtt = GaugeMetricFamily(
             "edge_viewer_round_trip_time_seconds", "round-trip time from the viewer's receiver reports", labels=labels
         )
+        nacks = CounterMetricFamily(
+            "edge_viewer_nack_requests", "packets a viewer asked for again (RTCP NACK)", labels=labels
+        )
+        retransmitted = CounterMetricFamily(
+            "edge_viewer_retransmitted_packets", "packets sent again from the history (RTX)", labels=labels
+        )
         frames = CounterMetricFamily(
             "edge_viewer_video_frames_sent", "video frames sent to a viewer", labels=["viewer"]
         )
@@ -150,13 +156,17 @@ class DaemonCollector(Collector):
                 lost.add_metric([viewer, kind], value)
             for kind, seconds in figures.round_trip_s.items():
                 rtt.add_metric([viewer, kind], seconds)
+            for kind, sender in session.senders.items():
+                nacks.add_metric([viewer, kind], sender.nack_requests)
+                retransmitted.add_metric([viewer, kind], sender.retransmitted_packets)
             frames.add_metric([viewer], session.video_track.packets_sent)
             connected.add_metric([viewer], 1.0 if session.state == "connected" else 0.0)
             restarts.add_metric([viewer], session.recovery.restarts)
             recoveries.add_metric([viewer], session.recovery.recoveries)
             if session.recovery.last_recovery_s is not None:
                 last_recovery.add_metric([viewer], session.recovery.last_recovery_s)
-        yield from (sent_bytes, sent_packets, lost, rtt, frames, connected, restarts, recoveries, last_recovery)
+        yield from (sent_bytes, sent_packets, lost, rtt, nacks, retransmitted, frames, connected, restarts)
+        yield from (recoveries, last_recovery)
 
     def _recording(self) -> Iterator[Metric]:
         recorder = self._daemon.recorder

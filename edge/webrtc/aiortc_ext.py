@@ -2,26 +2,24 @@
 
 aiortc has no public hook for three things this daemon needs; each is reached
 here, and ``tests/test_aiortc_ext.py`` fails loudly if a new release moves what
-we touch (the fourth, the in-place ICE restart, needs more of aioice's insides
-and is the sibling module ``ice_restart``, guarded by the same tests):
+we touch. Two larger reaches have sibling modules, guarded by their own tests:
+the in-place ICE restart (``ice_restart``) and the RTP sending path, which
+packetizes once for every viewer and answers keyframe requests (``rtp_sender``).
 
-1. Keyframe requests: a viewer's PLI/FIR ends in ``RTCRtpSender._send_keyframe()``,
-   which only matters to aiortc's own encoders. We wrap it per sender to ask the
-   camera for an IDR instead.
-2. Honest H.264 negotiation: aiortc only lists Constrained Baseline and Baseline
+1. Honest H.264 negotiation: aiortc only lists Constrained Baseline and Baseline
    at level 3.1. We register the camera's exact ``profile-level-id`` (read from
    its SPS) so the answer describes the stream actually sent.
-3. Host candidates: aioice offers every address but loopback. We choose which
+2. Host candidates: aioice offers every address but loopback. We choose which
    interfaces are offered (a Pi often also has docker0, a VPN, usb0), by the
    rule in ``hw/net.py`` that the network watch shares.
-4. DTLS cipher suites: aiortc offers only ECDHE-ECDSA suites, so a peer whose
+3. DTLS cipher suites: aiortc offers only ECDHE-ECDSA suites, so a peer whose
    DTLS server has an RSA certificate (GStreamer's webrtcbin, under ``whepsrc``
    and many NVRs) fails with "no shared cipher". We offer RSA suites as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import aioice.ice
 from aiortc import RTCRtpSender
@@ -49,17 +47,6 @@ DTLS_CIPHERS = ":".join(
         "ECDHE-ECDSA-AES256-SHA",
     )
 ).encode()
-
-
-def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
-    """Call ``callback`` whenever the remote side asks ``sender`` for a keyframe."""
-    original = sender._send_keyframe
-
-    def send_keyframe() -> None:
-        original()
-        callback()
-
-    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
 
 
 def h264_fmtp(profile_level_id: str) -> dict[str, int | str | None]:

@@ -26,12 +26,15 @@ from edge.media.video import VideoHub
 from edge.webrtc import aiortc_ext
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, Restart
+from edge.webrtc.rtp_sender import FastRtpSender, SharedPayloads, answer_playout_delay_sendonly
 from edge.webrtc.tracks import ViewerTrack
 from hw.netwatch import NetworkChange
 
 log = logging.getLogger(__name__)
 
 CONTROL_CHANNEL = "edge"  # the label of the page's data channel for our notices
+VIDEO_CLOCK_RATE = 90_000
+OPUS_CLOCK_RATE = 48_000
 
 
 def rtc_configuration(ice_servers: tuple[dict, ...]) -> RTCConfiguration:
@@ -65,11 +68,20 @@ class RestartAnswer:
     generation: int  # the new ICE generation's number
 
 
+@dataclass(frozen=True, slots=True)
+class Payloads:
+    """The RTP payloads every viewer shares (see ``rtp_sender``)."""
+
+    video: SharedPayloads
+    audio: SharedPayloads
+
+
 class ViewerSession:
     def __init__(
         self,
         video: VideoHub,
         audio: AudioHub | None,
+        payloads: Payloads,
         ice_servers: tuple[dict, ...],
         on_closed: Callable[[ViewerSession], None],
         restart_timeout: float = 20.0,
@@ -79,6 +91,7 @@ class ViewerSession:
         self.connected_at: float | None = None
         self._video = video
         self._audio = audio
+        self._payloads = payloads
         self._on_closed = on_closed
         self._closed = False
         self._background: set[asyncio.Task] = set()
@@ -91,6 +104,7 @@ class ViewerSession:
         # Set by answer():
         self._generations: IceGenerations | None = None
         self.ice: IceAgent | None = None
+        self.senders: dict[str, FastRtpSender] = {}  # by kind
         self._bundle_media: tuple[str, str] = ("video", "0")  # kind and mid of the first m-section
         self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self.pc.on("connectionstatechange", self._on_connection_state)
@@ -117,13 +131,18 @@ class ViewerSession:
         """
         offer = SessionDescription.parse(offer_sdp)
         video_sender = self.pc.addTrack(self.video_track)
-        aiortc_ext.on_keyframe_request(video_sender, self._video.request_keyframe)
+        self.senders["video"] = FastRtpSender.adopt(
+            video_sender, self.video_track, self._payloads.video, VIDEO_CLOCK_RATE, self._video.request_keyframe
+        )
         self._transceiver_of(video_sender).setCodecPreferences(aiortc_ext.h264_preferences(profile_level_id))
         if self.audio_track is not None and not wants_audio:  # a video-only player
             self.audio_track.stop()
             self.audio_track = None
         if self.audio_track is not None:
             audio_sender = self.pc.addTrack(self.audio_track)
+            self.senders["audio"] = FastRtpSender.adopt(
+                audio_sender, self.audio_track, self._payloads.audio, OPUS_CLOCK_RATE
+            )
             self._transceiver_of(audio_sender).setCodecPreferences(aiortc_ext.opus_preferences())
         offer_sdp, self._remote_hides_addresses = without_mdns_candidates(offer_sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
@@ -133,7 +152,7 @@ class ViewerSession:
         self._bundle_media = (first.kind, first.rtp.muxId or "0")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self.ice = IceAgent(ice_transport(self.pc), self._on_new_pair)
-        return self.pc.localDescription.sdp
+        return answer_playout_delay_sendonly(self.pc.localDescription.sdp)
 
     def _transceiver_of(self, sender):
         return next(t for t in self.pc.getTransceivers() if t.sender is sender)

@@ -10,7 +10,8 @@ from edge.config import WebRTCConfig
 from edge.media import h264
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
-from edge.webrtc.session import ViewerSession
+from edge.webrtc.rtp_sender import SharedPayloads, h264_payloads, opus_payloads
+from edge.webrtc.session import Payloads, ViewerSession
 from hw.netwatch import NetworkWatch
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Viewers:
         self._audio = audio
         self._config = config
         self._sessions: dict[str, ViewerSession] = {}
+        self._payloads = Payloads(video=SharedPayloads(h264_payloads), audio=SharedPayloads(opus_payloads))
         self.total_sessions = 0
         video.supervisor.on_state_change(self._camera_state_changed)
 
@@ -62,6 +64,7 @@ class Viewers:
         session = ViewerSession(
             self._video,
             self._audio,
+            self._payloads,
             self._config.ice_servers,
             self._forget,
             restart_timeout=self._config.restart_timeout,

@@ -1,0 +1,356 @@
+"""Sending RTP to many viewers at the cost of one: packetize once, write a header per viewer.
+
+aiortc's sender packetizes every access unit again for every viewer and builds,
+serializes and sends each RTP packet through several Python layers. Here the
+payloads of an access unit (RFC 6184 single NAL / STAP-A / FU-A, by aiortc's own
+packetizer) or of an Opus packet are made once and shared by every viewer
+(:class:`SharedPayloads`); per viewer only the 12-byte header and the header
+extensions are written, then the packet is protected with the viewer's SRTP
+session and handed straight to the socket of the selected ICE pair.
+
+:class:`FastRtpSender` takes over an aiortc ``RTCRtpSender`` (its class is
+swapped right after ``addTrack``, before aiortc starts it) and replaces exactly
+its sending side, keeping everything else of aiortc: negotiation, DTLS/SRTP
+keys, ICE, RTCP parsing. What it does itself:
+
+- RTP with the negotiated header extensions: ``mid``, ``abs-send-time`` (the
+  browser's bandwidth estimate uses it) and ``playout-delay`` 0/0, which tells
+  Chromium to render frames as they arrive instead of adding a jitter buffer.
+- NACK: answered from a bounded per-viewer history that only references the
+  shared payloads (RTX when negotiated), counted for the metrics.
+- PLI/FIR: ask the camera for an IDR (one IDR serves every viewer).
+- RTCP sender reports that map NTP time to the RTP clock exactly: both media
+  are timestamped with their capture times on one clock, so the browser can
+  line up audio and video to the sample (aiortc pairs the last send time with
+  the last RTP timestamp, which folds encode and queueing delay into A/V sync).
+
+Everything reached inside aiortc (the sender's private events and counters, the
+DTLS transport's SRTP session, aioice's selected pair, the H.264 packetizer) is
+named in :data:`AIORTC_INTERNALS` and checked by ``tests/test_rtp_sender.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from aiortc import RTCRtpSender
+from aiortc.codecs import HEADER_EXTENSIONS, is_rtx
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
+from aiortc.rtp import AnyRtcpPacket, RtcpByePacket, RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPacket
+
+from hw.clock import monotonic_us
+
+log = logging.getLogger(__name__)
+
+MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+PLAYOUT_DELAY = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+
+# What this module relies on inside aiortc/aioice (checked by the tests).
+AIORTC_INTERNALS = (
+    "RTCRtpSender._run_rtp",
+    "RTCRtpSender._run_rtcp",
+    "RTCRtpSender._retransmit",
+    "RTCRtpSender._send_keyframe",
+    "RTCRtpSender.__rtp_started / __rtp_exited / __rtcp_started / __rtcp_exited",
+    "RTCRtpSender.__lsr / __lsr_time / __packet_count / __octet_count",
+    "RTCDtlsTransport._tx_srtp",
+    "RTCIceTransport._connection (aioice.Connection._nominated)",
+    "H264Encoder._split_bitstream / _packetize",
+)
+
+# Packets kept per viewer for retransmission: references to shared payloads,
+# so ~2 s of 1080p at 4 Mbit/s costs a few kilobytes per viewer, not megabytes.
+HISTORY_SIZE = 1024
+NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
+_RTP_HEADER = struct.Struct("!BBHII")
+_RTX_OSN = struct.Struct("!H")
+
+
+@dataclass(frozen=True, slots=True)
+class RtpFrame:
+    """One access unit or audio packet as RTP payloads, shared by every viewer."""
+
+    payloads: tuple[bytes, ...]
+    timestamp_us: int  # capture time on the monotonic clock
+    keyframe: bool
+
+
+class Media(Protocol):
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def timestamp_us(self) -> int: ...
+    @property
+    def keyframe(self) -> bool: ...
+
+
+M = TypeVar("M", bound=Media)
+
+
+def h264_payloads(access_unit: bytes) -> tuple[bytes, ...]:
+    """RFC 6184 payloads (packetization-mode 1) of an Annex-B access unit, by aiortc's packetizer."""
+    return tuple(H264Encoder._packetize(H264Encoder._split_bitstream(access_unit)))
+
+
+def opus_payloads(packet: bytes) -> tuple[bytes, ...]:
+    return (packet,)  # RFC 7587: one Opus packet per RTP packet
+
+
+class SharedPayloads(Generic[M]):
+    """Packetizes each item once, however many viewers send it.
+
+    Viewers take the same items from the hub in the same loop iteration, so a
+    few recent results are enough; a viewer that lags behind further still gets
+    correct payloads, made again for it.
+    """
+
+    def __init__(self, packetize: Callable[[bytes], tuple[bytes, ...]], keep: int = 8) -> None:
+        self._packetize = packetize
+        self._keep = keep
+        self._recent: list[tuple[M, RtpFrame]] = []
+        self.packetized = 0
+
+    def frame(self, item: M) -> RtpFrame:
+        for known, frame in self._recent:
+            if known is item:
+                return frame
+        frame = RtpFrame(self._packetize(item.data), item.timestamp_us, item.keyframe)
+        self.packetized += 1
+        self._recent.append((item, frame))
+        if len(self._recent) > self._keep:
+            del self._recent[0]
+        return frame
+
+
+class ItemSource(Protocol):
+    async def recv(self) -> Media: ...
+
+
+def offer_playout_delay() -> None:
+    """Let aiortc accept the playout-delay extension in video offers (idempotent)."""
+    video = HEADER_EXTENSIONS["video"]
+    if not any(e.uri == PLAYOUT_DELAY for e in video):
+        video.append(RTCRtpHeaderExtensionParameters(id=max(e.id for e in video) + 1, uri=PLAYOUT_DELAY))
+
+
+def answer_playout_delay_sendonly(sdp: str) -> str:
+    """Mark our playout-delay extension ``sendonly`` in an answer (RFC 8285 section 6).
+
+    aiortc drops the direction when it reads an offer (Firefox offers the
+    extension ``recvonly``) and writes none, which would mean ``sendrecv``.
+    """
+    lines = sdp.split("\r\n")
+    for index, line in enumerate(lines):
+        if line.startswith("a=extmap:") and line.endswith(" " + PLAYOUT_DELAY):
+            ext_id = line.split()[0].removeprefix("a=extmap:").split("/")[0]
+            lines[index] = f"a=extmap:{ext_id}/sendonly {PLAYOUT_DELAY}"
+    return "\r\n".join(lines)
+
+
+def ntp_time() -> tuple[float, int]:
+    """Now as Unix seconds and as a 64-bit NTP timestamp."""
+    now = time.time()
+    return now, int((now + NTP_EPOCH_OFFSET) * (1 << 32))
+
+
+class FastRtpSender(RTCRtpSender):
+    """An aiortc sender whose RTP, retransmissions and sender reports are ours (see the module doc).
+
+    Never constructed: :func:`adopt` turns the sender aiortc made into one.
+    """
+
+    _source: ItemSource
+    _payloads: SharedPayloads
+    _clock_rate: int
+    _on_keyframe_request: Callable[[], None]
+    _timestamp_origin: int
+    _sequence: int
+    _rtx_sequence: int
+    _history: list[tuple[int, int, int, bytes] | None]  # by sequence number modulo HISTORY_SIZE
+    _payload_type: int
+    _rtx_payload_type: int | None
+    _extension_ids: dict[str, int]
+    _mid: bytes
+    _cname: str
+    nack_requests: int  # sequence numbers the viewer asked for again
+    retransmitted_packets: int
+    # aiortc's own private state, which its stop(), getStats() and RTT estimate read:
+    _RTCRtpSender__rtp_started: asyncio.Event
+    _RTCRtpSender__rtp_exited: asyncio.Event
+    _RTCRtpSender__rtcp_started: asyncio.Event
+    _RTCRtpSender__rtcp_exited: asyncio.Event
+    _RTCRtpSender__lsr: int | None
+    _RTCRtpSender__lsr_time: float | None
+    _RTCRtpSender__packet_count: int
+    _RTCRtpSender__octet_count: int
+
+    @classmethod
+    def adopt(
+        cls,
+        sender: RTCRtpSender,
+        source: ItemSource,
+        payloads: SharedPayloads,
+        clock_rate: int,
+        on_keyframe_request: Callable[[], None] = lambda: None,
+    ) -> FastRtpSender:
+        sender.__class__ = cls
+        assert isinstance(sender, FastRtpSender)
+        sender._source = source
+        sender._payloads = payloads
+        sender._clock_rate = clock_rate
+        sender._on_keyframe_request = on_keyframe_request
+        sender._timestamp_origin = random.getrandbits(32)
+        sender._sequence = random.getrandbits(15)  # the lower half: no early wrap (SRTP index guessing)
+        sender._rtx_sequence = random.getrandbits(15)
+        sender._history = [None] * HISTORY_SIZE
+        sender._payload_type = 0
+        sender._rtx_payload_type = None
+        sender._extension_ids = {}
+        sender._mid = b""
+        sender._cname = ""
+        sender.nack_requests = 0
+        sender.retransmitted_packets = 0
+        return sender
+
+    # --- aiortc's entry points -----------------------------------------------------
+
+    async def send(self, parameters: RTCRtpSendParameters) -> None:
+        codec = parameters.codecs[0]
+        self._payload_type = codec.payloadType or 0
+        self._rtx_payload_type = next(
+            (c.payloadType for c in parameters.codecs if is_rtx(c) and c.parameters.get("apt") == codec.payloadType),
+            None,
+        )
+        self._extension_ids = {e.uri: e.id for e in parameters.headerExtensions}
+        self._mid = (parameters.muxId or "").encode()
+        self._cname = parameters.rtcp.cname or ""
+        await super().send(parameters)
+
+    def _send_keyframe(self) -> None:
+        self._on_keyframe_request()
+
+    async def _run_rtp(self, codec: object) -> None:
+        self._RTCRtpSender__rtp_started.set()
+        try:
+            while True:
+                item = await self._source.recv()
+                if self._enabled:
+                    self._send_frame(self._payloads.frame(item))
+        except (asyncio.CancelledError, ConnectionError, MediaStreamError):
+            pass
+        except Exception:
+            log.exception("%s sender stopped", self.kind)
+        if self.track is not None:
+            self.track.stop()
+        self._RTCRtpSender__rtp_exited.set()
+
+    async def _retransmit(self, sequence_number: int) -> None:
+        self.nack_requests += 1
+        kept = self._history[sequence_number % HISTORY_SIZE]
+        if kept is None or kept[0] != sequence_number:
+            return
+        _, timestamp, marker, payload = kept
+        extensions = self._header_extensions()
+        if self._rtx_payload_type is not None:
+            header = self._header(self._rtx_payload_type, marker, self._rtx_sequence, timestamp, self._rtx_ssrc)
+            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+            packet = header + extensions + _RTX_OSN.pack(sequence_number) + payload
+        else:
+            packet = self._header(self._payload_type, marker, sequence_number, timestamp, self._ssrc) + extensions
+            packet += payload
+        send = self._path()
+        if send is not None:
+            send(packet)
+            self.retransmitted_packets += 1
+
+    async def _run_rtcp(self) -> None:
+        self._RTCRtpSender__rtcp_started.set()
+        try:
+            while True:
+                await asyncio.sleep(0.5 + random.random())  # RFC 3550: 0.5 to 1.5 times the interval
+                await self._send_rtcp(self._sender_report())
+        except asyncio.CancelledError:
+            pass
+        await self._send_rtcp([RtcpByePacket(sources=[self._ssrc])])
+        self._RTCRtpSender__rtcp_exited.set()
+
+    # --- ours ------------------------------------------------------------------------
+
+    def _send_frame(self, frame: RtpFrame) -> None:
+        send = self._path()
+        if send is None:
+            return  # no selected pair this moment (an ICE restart): the viewer will NACK or ask for an IDR
+        timestamp = (self._timestamp_origin + frame.timestamp_us * self._clock_rate // 1_000_000) & 0xFFFFFFFF
+        extensions = self._header_extensions()
+        last = len(frame.payloads) - 1
+        marks = self.kind == "video"
+        history = self._history
+        sequence = self._sequence
+        octets = 0
+        for index, payload in enumerate(frame.payloads):
+            marker = 1 if marks and index == last else 0
+            send(self._header(self._payload_type, marker, sequence, timestamp, self._ssrc) + extensions + payload)
+            history[sequence % HISTORY_SIZE] = (sequence, timestamp, marker, payload)
+            sequence = (sequence + 1) & 0xFFFF
+            octets += len(payload)
+        self._sequence = sequence
+        self._RTCRtpSender__packet_count += len(frame.payloads)
+        self._RTCRtpSender__octet_count += octets
+
+    def _path(self) -> Callable[[bytes], None] | None:
+        """Protect and send on the selected ICE pair, or None when there is none now."""
+        dtls = self.transport
+        if dtls.state != "connected":
+            raise ConnectionError("DTLS is not connected")
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None or pair.protocol.transport is None:
+            return None
+        protect = dtls._tx_srtp.protect
+        sendto = pair.protocol.transport.sendto
+        address = pair.remote_addr
+        return lambda packet: sendto(protect(packet), address)
+
+    @staticmethod
+    def _header(payload_type: int, marker: int, sequence: int, timestamp: int, ssrc: int) -> bytes:
+        return _RTP_HEADER.pack(0x90, marker << 7 | payload_type, sequence, timestamp, ssrc)
+
+    def _header_extensions(self) -> bytes:
+        """The RFC 8285 one-byte header extensions, this moment's abs-send-time included."""
+        ids = self._extension_ids
+        elements = b""
+        if self._mid and MID in ids:
+            elements += bytes([ids[MID] << 4 | (len(self._mid) - 1)]) + self._mid
+        if ABS_SEND_TIME in ids:
+            abs_send_time = int((time.time() + NTP_EPOCH_OFFSET) * (1 << 18)) & 0xFFFFFF
+            elements += bytes([ids[ABS_SEND_TIME] << 4 | 2]) + abs_send_time.to_bytes(3, "big")
+        if PLAYOUT_DELAY in ids:
+            elements += bytes([ids[PLAYOUT_DELAY] << 4 | 2]) + b"\x00\x00\x00"  # min 0, max 0
+        elements += b"\x00" * (-len(elements) % 4)
+        return b"\xbe\xde" + struct.pack("!H", len(elements) // 4) + elements
+
+    def _sender_report(self) -> list[AnyRtcpPacket]:
+        unix_now, ntp_now = ntp_time()
+        rtp_now = (self._timestamp_origin + monotonic_us() * self._clock_rate // 1_000_000) & 0xFFFFFFFF
+        self._RTCRtpSender__lsr = (ntp_now >> 16) & 0xFFFFFFFF
+        self._RTCRtpSender__lsr_time = unix_now
+        report = RtcpSrPacket(
+            ssrc=self._ssrc,
+            sender_info=RtcpSenderInfo(
+                ntp_timestamp=ntp_now,
+                rtp_timestamp=rtp_now,
+                packet_count=self._RTCRtpSender__packet_count & 0xFFFFFFFF,
+                octet_count=self._RTCRtpSender__octet_count & 0xFFFFFFFF,
+            ),
+        )
+        sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=self._ssrc, items=[(1, self._cname.encode())])])
+        return [report, sdes]

@@ -1,0 +1,262 @@
+"""The RTP sending path (edge/webrtc/rtp_sender.py): payloads made once, headers per viewer,
+NACK and PLI answered, sender reports on the capture clock, playout-delay negotiated.
+
+A real aiortc receiver in this process watches a FastRtpSender fed by the simulated
+camera; the plain RTP leaving the sender is read just before SRTP protects it.
+If one of these fails after an aiortc upgrade, read the module's docstring first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import struct
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aioice.ice
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+
+from edge.media.h264 import NAL_SPS
+from edge.webrtc import aiortc_ext, rtp_sender
+from edge.webrtc.rtp_sender import PLAYOUT_DELAY, FastRtpSender, SharedPayloads, h264_payloads
+from hw.camera import CameraSettings, H264AccessUnit
+from hw.camera.simulated import SimulatedCamera
+from hw.clock import monotonic_us
+
+pytestmark = pytest.mark.timeout(60)
+
+STAP_A = 24
+FU_A = 28
+
+
+# --- what we rely on inside aiortc -------------------------------------------------------
+
+
+def test_aiortc_still_starts_and_stops_a_sender_the_way_we_take_over():
+    send = inspect.getsource(RTCRtpSender.send)
+    assert "self._run_rtp(parameters.codecs[0])" in send and "self._run_rtcp()" in send
+    stop = inspect.getsource(RTCRtpSender.stop)
+    assert "self.__rtp_started.wait()" in stop and "self.__rtcp_exited.wait()" in stop
+    handle = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert "await self._retransmit(seq)" in handle and "self._send_keyframe()" in handle
+    assert "self.__lsr == report.lsr" in handle and "self.__lsr_time" in handle
+    stats = inspect.getsource(RTCRtpSender.getStats)
+    assert "self.__packet_count" in stats and "self.__octet_count" in stats
+    assert "self._tx_srtp.protect(data)" in inspect.getsource(RTCDtlsTransport._send_rtp)
+    assert "self._nominated.get(component)" in inspect.getsource(aioice.ice.Connection.sendto)
+    assert callable(H264Encoder._split_bitstream) and callable(H264Encoder._packetize)
+
+
+async def test_a_new_sender_has_the_private_state_we_share():
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        sender = pc.addTransceiver("video", direction="sendonly").sender
+        for name in FastRtpSender.__annotations__:
+            if name.startswith("_RTCRtpSender__"):
+                assert hasattr(sender, name), f"aiortc's RTCRtpSender no longer has {name}"
+        assert hasattr(sender, "_ssrc") and hasattr(sender, "_rtx_ssrc") and hasattr(sender, "_enabled")
+    finally:
+        await pc.close()
+
+
+# --- payloads -----------------------------------------------------------------------------
+
+
+def test_an_idr_is_packetized_as_stap_a_then_fu_a_and_reassembles_exactly():
+    sps, pps = bytes([0x67, 0x42, 0xC0, 0x1F]) + b"\x11" * 8, bytes([0x68]) + b"\x22" * 4
+    idr = bytes([0x65]) + bytes(range(256)) * 12  # larger than one packet
+    payloads = h264_payloads(b"\x00\x00\x00\x01" + sps + b"\x00\x00\x00\x01" + pps + b"\x00\x00\x01" + idr)
+    assert payloads[0][0] & 0x1F == STAP_A
+    assert all(p[0] & 0x1F == FU_A for p in payloads[1:]) and len(payloads) > 2
+    assert all(len(p) <= 1300 for p in payloads)
+    assert payloads[1][1] & 0x80 and payloads[-1][1] & 0x40  # start and end bits
+    assert payloads[1][0] & 0xE0 | payloads[1][1] & 0x1F == idr[0]
+    assert b"".join(p[2:] for p in payloads[1:]) == idr[1:]
+
+
+def test_every_viewer_shares_one_packetization():
+    shared: SharedPayloads = SharedPayloads(h264_payloads)
+    units = [H264AccessUnit(b"\x00\x00\x01\x65" + bytes([i]) * 50, i == 0, i * 33_333, 0.0) for i in range(3)]
+    frames = [[shared.frame(unit) for unit in units] for _viewer in range(16)]
+    assert shared.packetized == 3
+    assert all(viewer == frames[0] for viewer in frames)
+    assert all(viewer[i] is frames[0][i] for viewer in frames for i in range(3))
+
+
+def test_our_answer_marks_playout_delay_sendonly():
+    answer = f"v=0\r\na=extmap:6 {PLAYOUT_DELAY}\r\na=extmap:3 x\r\n"
+    assert rtp_sender.answer_playout_delay_sendonly(answer) == (
+        f"v=0\r\na=extmap:6/sendonly {PLAYOUT_DELAY}\r\na=extmap:3 x\r\n"
+    )
+
+
+# --- a real receiver ------------------------------------------------------------------------
+
+
+class Recorder:
+    """Stands in for the SRTP session: keeps each plain packet, then protects it."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+        self.rtp: list[bytes] = []
+
+    def protect(self, packet: bytes) -> bytes:
+        self.rtp.append(packet)
+        return self._session.protect(packet)
+
+    def protect_rtcp(self, packet: bytes) -> bytes:
+        return self._session.protect_rtcp(packet)
+
+
+@dataclass
+class Link:
+    sender: FastRtpSender
+    receiver: RTCPeerConnection
+    recorder: Recorder
+    frames: list = field(default_factory=list)
+    keyframe_requests: list = field(default_factory=list)
+
+
+class CameraSource:
+    def __init__(self) -> None:
+        self._frames = SimulatedCamera(CameraSettings(width=320, height=240, framerate=30)).frames()
+        self.sent: list[H264AccessUnit] = []
+
+    async def recv(self) -> H264AccessUnit:
+        unit = await anext(self._frames)
+        self.sent.append(unit)
+        return unit
+
+
+@contextlib.asynccontextmanager
+async def link(payloads: SharedPayloads | None = None) -> AsyncIterator[Link]:
+    rtp_sender.offer_playout_delay()
+    sending = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    receiving = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    source = CameraSource()
+    requests: list[int] = []
+    transceiver = sending.addTransceiver("video", direction="sendonly")
+    sender = FastRtpSender.adopt(
+        transceiver.sender, source, payloads or SharedPayloads(h264_payloads), 90_000, lambda: requests.append(1)
+    )
+    transceiver.setCodecPreferences(aiortc_ext.h264_preferences("42c00d"))
+    frames: list = []
+
+    @receiving.on("track")
+    def on_track(track) -> None:
+        async def receive() -> None:
+            with contextlib.suppress(Exception):
+                while True:
+                    frames.append(await track.recv())
+
+        asyncio.ensure_future(receive())
+
+    receiving.addTransceiver("video", direction="recvonly")
+    await receiving.setLocalDescription(await receiving.createOffer())
+    await sending.setRemoteDescription(receiving.localDescription)
+    await sending.setLocalDescription(await sending.createAnswer())
+    answer = rtp_sender.answer_playout_delay_sendonly(sending.localDescription.sdp)
+    await receiving.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    recorder = Recorder(None)
+
+    async def wait_for_dtls() -> None:
+        while sender.transport.state != "connected":
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(wait_for_dtls(), 20)
+    recorder._session = sender.transport._tx_srtp
+    sender.transport._tx_srtp = recorder
+    try:
+        yield Link(sender, receiving, recorder, frames, requests)
+    finally:
+        await receiving.close()
+        await sending.close()
+
+
+async def wait_until(condition, timeout: float = 20) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+def parse(packet: bytes) -> tuple[int, int, int, int, dict[int, bytes], bytes]:
+    """(marker, payload type, sequence, timestamp, one-byte extensions, payload) of a plain RTP packet."""
+    first, second, sequence, timestamp, _ssrc = struct.unpack_from("!BBHII", packet)
+    assert first >> 6 == 2 and first & 0x10, "RTP version 2 with header extensions"
+    profile, words = struct.unpack_from("!HH", packet, 12)
+    assert profile == 0xBEDE
+    block, extensions, i = packet[16 : 16 + 4 * words], {}, 0
+    while i < len(block) and block[i]:
+        ext_id, length = block[i] >> 4, (block[i] & 0x0F) + 1
+        extensions[ext_id] = block[i + 1 : i + 1 + length]
+        i += 1 + length
+    return second >> 7, second & 0x7F, sequence, timestamp, extensions, packet[16 + 4 * words :]
+
+
+async def test_the_receiver_decodes_frames_and_the_packets_carry_what_was_negotiated():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 10)
+        assert (ln.frames[-1].width, ln.frames[-1].height) == (320, 240)
+        packets = [parse(p) for p in ln.recorder.rtp]
+        ids = ln.sender._extension_ids
+        assert PLAYOUT_DELAY in ids and rtp_sender.MID in ids and rtp_sender.ABS_SEND_TIME in ids
+        sequences = [p[2] for p in packets]
+        assert all((b - a) & 0xFFFF == 1 for a, b in zip(sequences, sequences[1:], strict=False))
+        for _marker, payload_type, _seq, _timestamp, extensions, _payload in packets:
+            assert payload_type == ln.sender._payload_type
+            assert extensions[ids[PLAYOUT_DELAY]] == b"\x00\x00\x00"
+            assert extensions[ids[rtp_sender.MID]] == ln.sender._mid
+        # The marker ends each frame; a frame's packets share its timestamp, ~3000 ticks (1/30 s) apart.
+        ends = [i for i, p in enumerate(packets) if p[0]]
+        assert ends[-1] == len(packets) - 1 or not any(p[0] for p in packets[ends[-1] + 1 :])
+        for start, end in zip([0, *[e + 1 for e in ends]], ends, strict=False):
+            assert len({p[3] for p in packets[start : end + 1]}) == 1
+        # Each frame's RTP time is its capture time on the 90 kHz clock.
+        origin = ln.sender._timestamp_origin
+        captured = [(origin + u.timestamp_us * 90_000 // 1_000_000) & 0xFFFFFFFF for u in ln.sender._source.sent]
+        assert [packets[i][3] for i in ends] == captured[: len(ends)]
+        first_nal = packets[0][5]
+        assert first_nal[0] & 0x1F == STAP_A and first_nal[3] & 0x1F == NAL_SPS  # the IDR's SPS comes first
+
+
+async def test_a_nack_is_answered_by_rtx_from_the_history_and_counted():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 5)
+        _, _, lost, timestamp, _, payload = parse(ln.recorder.rtp[-3])
+        before = len(ln.recorder.rtp)
+        nack = RtcpRtpfbPacket(
+            fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=ln.sender._ssrc, lost=[lost, (lost - 5000) & 0xFFFF]
+        )
+        await ln.sender._handle_rtcp_packet(nack)
+        assert ln.sender.nack_requests == 2 and ln.sender.retransmitted_packets == 1  # the old one is gone
+        rtx = next(p for p in ln.recorder.rtp[before:] if parse(p)[1] == ln.sender._rtx_payload_type)
+        _, _, _, rtx_timestamp, _, rtx_payload = parse(rtx)
+        assert struct.unpack_from("!I", rtx, 8)[0] == ln.sender._rtx_ssrc
+        assert rtx_timestamp == timestamp and rtx_payload == struct.pack("!H", lost) + payload
+
+
+async def test_a_pli_asks_the_camera_for_a_keyframe():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 2)
+        ln.sender._send_keyframe()  # where aiortc's RTCP handling ends for PLI and FIR
+        assert ln.keyframe_requests == [1]
+
+
+async def test_sender_reports_map_ntp_time_to_the_capture_clock():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 3)
+        report = ln.sender._sender_report()[0]
+        now_us = monotonic_us()
+        unit = ln.sender._source.sent[-1]
+        frame_rtp = (ln.sender._timestamp_origin + unit.timestamp_us * 90_000 // 1_000_000) & 0xFFFFFFFF
+        elapsed_us = ((report.sender_info.rtp_timestamp - frame_rtp) & 0xFFFFFFFF) / 0.09
+        assert abs(elapsed_us - (now_us - unit.timestamp_us)) < 20_000
+        assert report.sender_info.packet_count == len(ln.recorder.rtp)

@@ -6,7 +6,7 @@ at every ``requestVideoFrameCallback`` the page reads the code from a canvas and
 compares the capture time with the frame's ``expectedDisplayTime``, on the
 same machine and clock.
 
-    .venv/bin/python -m bench.live [--seconds 20] [--loads 5]
+    .venv/bin/python -m bench.live [--seconds 20] [--loads 10]
 """
 
 from __future__ import annotations
@@ -49,30 +49,107 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def first_frame_times(browser, url: str, loads: int) -> list[float]:
-    times = []
+# Milestones of one page load, in ms after navigation start: the page's peer connection
+# is wrapped before any page script runs, and the WHEP POST is read from resource timing.
+MILESTONES_JS = """
+(() => {
+  const marks = {};
+  window.__milestones = marks;
+  const mark = (name) => { marks[name] ??= performance.now(); };
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...args) {
+    mark('peer connection made');
+    const pc = new Native(...args);
+    const createOffer = pc.createOffer.bind(pc);
+    pc.createOffer = async (...a) => { const o = await createOffer(...a); mark('offer made'); return o; };
+    const setRemote = pc.setRemoteDescription.bind(pc);
+    pc.setRemoteDescription = async (...a) => { const r = await setRemote(...a); mark('answer applied'); return r; };
+    pc.addEventListener('iceconnectionstatechange', () => {
+      if (pc.iceConnectionState === 'connected') mark('ICE connected');
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'connected') mark('DTLS connected');
+    });
+    const addTransceiver = pc.addTransceiver.bind(pc);
+    pc.addTransceiver = (...a) => {
+      const transceiver = addTransceiver(...a);
+      const track = transceiver.receiver.track;
+      if (track.kind === 'video') track.addEventListener('unmute', () => mark('first video packet'), { once: true });
+      return transceiver;
+    };
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+})();
+"""
+
+MILESTONE_ORDER = (
+    "page loaded",
+    "peer connection made",
+    "offer made",
+    "POST sent",
+    "answer received",
+    "answer applied",
+    "ICE connected",
+    "DTLS connected",
+    "first video packet",
+    "first frame presented",
+)
+
+
+def page_milestones(page) -> dict[str, float]:
+    """This load's milestones (ms after navigation start), for the ones that happened."""
+    return page.evaluate(
+        """() => {
+            const m = {...window.__milestones};
+            const nav = performance.getEntriesByType('navigation')[0];
+            m['page loaded'] = nav.domContentLoadedEventEnd;
+            const post = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/whep'));
+            if (post) { m['POST sent'] = post.requestStart; m['answer received'] = post.responseEnd; }
+            m['first frame presented'] = window.edgeViewer.firstFrameAt;
+            return m;
+        }"""
+    )
+
+
+def first_frame_loads(browser, url: str, loads: int) -> list[dict[str, float]]:
+    """Milestones of ``loads`` page loads, each in a new browser context (no cache, no connections)."""
+    results = []
     for _ in range(loads):
         context = browser.new_context()
+        context.add_init_script(MILESTONES_JS)
         page = context.new_page()
         page.goto(url)
         page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt", timeout=20000)
-        times.append(page.evaluate("window.edgeViewer.firstFrameAt"))
+        results.append(page_milestones(page))
         context.close()
-    return times
+    return results
+
+
+def print_breakdown(loads: list[dict[str, float]]) -> None:
+    """Median time of each milestone, and of the step that leads to it."""
+    previous = 0.0
+    for name in MILESTONE_ORDER:
+        times = [load[name] for load in loads if load.get(name) is not None]
+        if not times:
+            continue
+        at = statistics.median(times)
+        print(f"    {name:<24} {at:6.0f} ms  (+{at - previous:.0f})")
+        previous = at
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--loads", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         daemon = start_daemon(LOOPBACK_ONLY + CAMERA, Path(tmp))
         try:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            cold = first_frame_times(browser, daemon.page_url, 1)[0]
+            cold = first_frame_loads(browser, daemon.page_url, 1)
             warm_up_webrtc(browser)
-            warm = first_frame_times(browser, daemon.page_url, args.loads)
+            warm = first_frame_loads(browser, daemon.page_url, args.loads)
             page = browser.new_page()
             page.goto(daemon.page_url)
             page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt", timeout=20000)
@@ -85,8 +162,11 @@ def main() -> None:
     indexes = [s["index"] for s in samples]
     skipped = sum(b - a - 1 for a, b in pairwise(indexes) if b > a + 1)
     print("Time to first frame (ms after navigation start), 1280x720@30, Chromium on loopback:")
-    print(f"  fresh browser (cold WebRTC stack): {cold:.0f}")
-    print(f"  running browser, {len(warm)} loads: median {statistics.median(warm):.0f}, max {max(warm):.0f}")
+    firsts = [load["first frame presented"] for load in warm]
+    print(f"  fresh browser (cold WebRTC stack): {cold[0]['first frame presented']:.0f}")
+    print_breakdown(cold)
+    print(f"  running browser, {len(warm)} loads: median {statistics.median(firsts):.0f}, max {max(firsts):.0f}")
+    print_breakdown(warm)
     print(
         f"Capture-to-presentation latency over {args.seconds:.0f} s "
         f"({len(samples)} frames presented, {skipped} skipped):"

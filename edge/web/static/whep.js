@@ -120,8 +120,8 @@ export class WhepSession {
     this.pc = new RTCPeerConnection({ iceServers: [], ...rtcConfig });
     this.videoTransceiver = this.pc.addTransceiver('video', { direction: 'recvonly' });
     this.audioTransceiver = this.pc.addTransceiver('audio', { direction: 'recvonly' });
-    // A live camera: ask for the smallest jitter buffer the browser allows
-    // (Chromium's default target adds ~50 ms; aiortc sends no playout-delay hint).
+    // A live camera: ask for the smallest jitter buffer the browser allows (the
+    // camera also sends a zero playout-delay hint, which Chromium and Firefox honour).
     for (const { receiver } of [this.videoTransceiver, this.audioTransceiver]) {
       if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
     }

@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from marionette_driver.marionette import Marionette
@@ -33,6 +35,10 @@ PREFS: dict[str, Any] = {
     # The daemon offers only 127.0.0.1 in tests: let Firefox's ICE use loopback too.
     "media.peerconnection.ice.loopback": True,
 }
+
+
+# Firefox's own log (Marionette writes ./gecko.log otherwise): read it when a Firefox test fails.
+GECKO_LOG = str(Path(tempfile.gettempdir()) / "edge-firefox-gecko.log")
 
 
 def openh264_path() -> str | None:
@@ -96,7 +102,13 @@ def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage
     else:
         os.environ.pop("MOZ_GMP_PATH", None)
     marionette = Marionette(
-        host="127.0.0.1", port=_free_port(), bin=FIREFOX, headless=True, prefs=prefs, startup_timeout=90
+        host="127.0.0.1",
+        port=_free_port(),
+        bin=FIREFOX,
+        headless=True,
+        prefs=prefs,
+        startup_timeout=90,
+        gecko_log=GECKO_LOG,
     )
     try:
         marionette.start_session()

@@ -298,6 +298,16 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class SimulationConfig:
+    av_sync: bool = key(
+        False,
+        boolean,
+        "A/V sync mode of the simulated camera and microphone: at every whole second of the monotonic clock "
+        "the picture flashes white for one frame and the microphone beeps (1 kHz, 50 ms) over silence",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -309,6 +319,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     rtsp: RtspConfig = field(default_factory=RtspConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
     triggers: tuple = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
 
 

@@ -49,7 +49,7 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
         bitrate=cam.bitrate,
         keyframe_interval=cam.keyframe_interval,
     )
-    camera = open_camera(camera_backend, settings)
+    camera = open_camera(camera_backend, settings, av_sync=config.simulation.av_sync)
     return Hardware(
         camera=camera,
         microphone=_open_microphone(config, force_simulated, on_pi, platform),
@@ -65,7 +65,7 @@ def _open_microphone(config: Config, force_simulated: bool, on_pi: bool, platfor
         log.info('Microphone disabled ([microphone] backend = "none"): video only')
         return None
     if force_simulated or (backend == "auto" and not on_pi):
-        return open_microphone("simulated")
+        return open_microphone("simulated", av_sync=config.simulation.av_sync)
     device = mic.device
     if device == "auto":
         found = platform.capture_devices()

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import time
 
+# The simulated camera's and microphone's A/V sync mode mark every whole second of this clock: each one by itself,
+# the picture with a white frame and the microphone with a beep, so both mark the same capture instant.
+SYNC_PERIOD_US = 1_000_000
+
 
 def monotonic_us() -> int:
     """Microseconds on the monotonic clock, as in ``H264AccessUnit.timestamp_us``."""

@@ -22,9 +22,11 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 
+from edge.media.fanout import Fanout
 from edge.media.h264 import NAL_SPS
 from edge.webrtc import aiortc_ext, rtp_sender
-from edge.webrtc.rtp_sender import PLAYOUT_DELAY, FastRtpSender, SharedPayloads, h264_payloads
+from edge.webrtc.rtp_sender import PLAYOUT_DELAY, FastRtpSender, SharedPayloads, h264_payloads, opus_payloads
+from edge.webrtc.session import Payloads, ViewerSession
 from hw.camera import CameraSettings, H264AccessUnit
 from hw.camera.simulated import SimulatedCamera
 from hw.clock import monotonic_us
@@ -260,3 +262,45 @@ async def test_sender_reports_map_ntp_time_to_the_capture_clock():
         elapsed_us = ((report.sender_info.rtp_timestamp - frame_rtp) & 0xFFFFFFFF) / 0.09
         assert abs(elapsed_us - (now_us - unit.timestamp_us)) < 20_000
         assert report.sender_info.packet_count == len(ln.recorder.rtp)
+
+
+class FakeHub:
+    class supervisor:  # noqa: N801 - stands in for VideoHub.supervisor
+        state = "running"
+
+    def __init__(self) -> None:
+        self._fanout: Fanout = Fanout(gated=True)
+
+    def subscribe(self):
+        return self._fanout.subscribe(30)
+
+    def unsubscribe(self, queue) -> None:
+        self._fanout.unsubscribe(queue)
+
+    def request_keyframe(self) -> None:
+        pass
+
+
+async def test_the_pages_lip_sync_request_switches_the_playout_delay_hint():
+    viewer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    viewer.addTransceiver("video", direction="recvonly")
+    await viewer.setLocalDescription(await viewer.createOffer())
+    payloads = Payloads(SharedPayloads(h264_payloads), SharedPayloads(opus_payloads))
+    session = ViewerSession(FakeHub(), None, payloads, (), lambda _session: None)  # type: ignore[arg-type]
+    try:
+        await session.answer(viewer.localDescription.sdp, "42c00d", wants_audio=False)
+        video = session.senders["video"]
+        video._extension_ids = {PLAYOUT_DELAY: 5}
+        assert (
+            video.playout_delay_ms == rtp_sender.RENDER_ON_ARRIVAL and b"\x52\x00\x00\x00" in video._header_extensions()
+        )
+        session._on_control_message('{"type": "lip-sync", "enabled": true}')
+        assert video.playout_delay_ms == rtp_sender.ALLOW_DELAY and b"\x52\x00\x00\x64" in video._header_extensions()
+        for ignored in ("not json", "[]", '{"type": "other"}', b"\xff"):
+            session._on_control_message(ignored)
+            assert video.playout_delay_ms == rtp_sender.ALLOW_DELAY
+        session._on_control_message('{"type": "lip-sync", "enabled": false}')
+        assert video.playout_delay_ms == rtp_sender.RENDER_ON_ARRIVAL
+    finally:
+        await session.close()
+        await viewer.close()

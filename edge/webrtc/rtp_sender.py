@@ -14,8 +14,10 @@ its sending side, keeping everything else of aiortc: negotiation, DTLS/SRTP
 keys, ICE, RTCP parsing. What it does itself:
 
 - RTP with the negotiated header extensions: ``mid``, ``abs-send-time`` (the
-  browser's bandwidth estimate uses it) and ``playout-delay`` 0/0, which tells
-  Chromium to render frames as they arrive instead of adding a jitter buffer.
+  browser's bandwidth estimate uses it) and ``playout-delay``: 0/0 tells the
+  browser to render frames as they arrive, without a jitter buffer; a viewer
+  that listens asks for lip sync instead (:attr:`FastRtpSender.playout_delay_ms`),
+  which lets the browser hold video back until the sound has caught up.
 - NACK: answered from a bounded per-viewer history that only references the
   shared payloads (RTX when negotiated), counted for the metrics.
 - PLI/FIR: ask the camera for an IDR (one IDR serves every viewer).
@@ -71,6 +73,9 @@ AIORTC_INTERNALS = (
 # Packets kept per viewer for retransmission: references to shared payloads,
 # so ~2 s of 1080p at 4 Mbit/s costs a few kilobytes per viewer, not megabytes.
 HISTORY_SIZE = 1024
+# playout-delay (min, max) in ms: render on arrival; or let the browser delay video (lip sync).
+RENDER_ON_ARRIVAL = (0, 0)
+ALLOW_DELAY = (0, 1000)
 NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
 _RTP_HEADER = struct.Struct("!BBHII")
 _RTX_OSN = struct.Struct("!H")
@@ -182,6 +187,7 @@ class FastRtpSender(RTCRtpSender):
     _extension_ids: dict[str, int]
     _mid: bytes
     _cname: str
+    playout_delay_ms: tuple[int, int]  # sent as the playout-delay extension, when negotiated
     nack_requests: int  # sequence numbers the viewer asked for again
     retransmitted_packets: int
     # aiortc's own private state, which its stop(), getStats() and RTT estimate read:
@@ -218,6 +224,7 @@ class FastRtpSender(RTCRtpSender):
         sender._extension_ids = {}
         sender._mid = b""
         sender._cname = ""
+        sender.playout_delay_ms = RENDER_ON_ARRIVAL
         sender.nack_requests = 0
         sender.retransmitted_packets = 0
         return sender
@@ -334,7 +341,8 @@ class FastRtpSender(RTCRtpSender):
             abs_send_time = int((time.time() + NTP_EPOCH_OFFSET) * (1 << 18)) & 0xFFFFFF
             elements += bytes([ids[ABS_SEND_TIME] << 4 | 2]) + abs_send_time.to_bytes(3, "big")
         if PLAYOUT_DELAY in ids:
-            elements += bytes([ids[PLAYOUT_DELAY] << 4 | 2]) + b"\x00\x00\x00"  # min 0, max 0
+            low, high = (ms // 10 for ms in self.playout_delay_ms)  # 12 bits each, in 10 ms units
+            elements += bytes([ids[PLAYOUT_DELAY] << 4 | 2]) + (low << 12 | high).to_bytes(3, "big")
         elements += b"\x00" * (-len(elements) % 4)
         return b"\xbe\xde" + struct.pack("!H", len(elements) // 4) + elements
 

@@ -26,7 +26,13 @@ from edge.media.video import VideoHub
 from edge.webrtc import aiortc_ext
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, Restart
-from edge.webrtc.rtp_sender import FastRtpSender, SharedPayloads, answer_playout_delay_sendonly
+from edge.webrtc.rtp_sender import (
+    ALLOW_DELAY,
+    RENDER_ON_ARRIVAL,
+    FastRtpSender,
+    SharedPayloads,
+    answer_playout_delay_sendonly,
+)
 from edge.webrtc.tracks import ViewerTrack
 from hw.netwatch import NetworkChange
 
@@ -270,8 +276,26 @@ class ViewerSession:
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if channel.label == CONTROL_CHANNEL:
             self._control = channel
+            channel.on("message", self._on_control_message)
             if self._video.supervisor.state != "running":  # a page that arrived while the camera is down
                 self.camera_state_changed(self._video.supervisor.state)
+
+    def _on_control_message(self, data: str | bytes) -> None:
+        """The page's requests: ``{"type": "lip-sync", "enabled": bool}`` (it plays the sound, or stops).
+
+        With lip sync the browser may hold video back until the sound catches up
+        (about 60-90 ms in Chromium); without, it shows each frame on arrival.
+        """
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or message.get("type") != "lip-sync":
+            log.debug("session %s: ignored control message %.80r", self.id[:8], data)
+            return
+        video = self.senders.get("video")
+        if video is not None:
+            video.playout_delay_ms = ALLOW_DELAY if message.get("enabled") is True else RENDER_ON_ARRIVAL
 
     def _notify(self, message: dict) -> None:
         if self._control is not None and self._control.readyState == "open":

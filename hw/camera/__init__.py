@@ -59,8 +59,8 @@ class Camera(abc.ABC):
     def request_keyframe(self) -> None: ...
 
 
-def open_camera(backend: str, settings: CameraSettings) -> Camera:
-    """Create a camera by backend name: ``"picamera2"`` or ``"simulated"``."""
+def open_camera(backend: str, settings: CameraSettings, av_sync: bool = False) -> Camera:
+    """Create a camera by backend name: ``"picamera2"`` or ``"simulated"`` (``av_sync``: its A/V sync mode)."""
     if backend == "picamera2":
         from hw.camera.pi import PiCamera
 
@@ -68,5 +68,5 @@ def open_camera(backend: str, settings: CameraSettings) -> Camera:
     if backend == "simulated":
         from hw.camera.simulated import SimulatedCamera
 
-        return SimulatedCamera(settings)
+        return SimulatedCamera(settings, av_sync)
     raise ValueError(f"unknown camera backend {backend!r}")

@@ -4,6 +4,11 @@ It behaves like the Pi's hardware encoder as the daemon sees it: Annex-B access
 units, SPS/PPS in-band before every IDR, Constrained Baseline, one frame in one
 access unit out (no encoder delay), paced in real time, an IDR on request. Each
 picture carries the frame code (``framecode.py``), a moving bar and a clock.
+
+Frames are captured on a grid of the monotonic clock (frame ``k`` of the clock at
+``k * 1 s / framerate``), so a frame is captured at every whole second. In A/V
+sync mode (``av_sync=True``) that frame is white but for the frame code: the
+simulated microphone beeps from the same instant (``hw/microphone/simulated.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +26,15 @@ from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit
 from hw.camera.framecode import draw_frame_code, frame_code_value
 from hw.camera.handoff import AccessUnitBridge
 from hw.camera.testpicture import TestPicture
-from hw.clock import monotonic_s, monotonic_us
+from hw.clock import SYNC_PERIOD_US, monotonic_s, monotonic_us
 
 
 class SimulatedCamera(Camera):
     name = "simulated"
 
-    def __init__(self, settings: CameraSettings) -> None:
+    def __init__(self, settings: CameraSettings, av_sync: bool = False) -> None:
         self.settings = settings
+        self.av_sync = av_sync
         self._keyframe_requested = threading.Event()
         self._fault: str | None = None
         self._unplugged_until = 0.0  # monotonic_s()
@@ -106,24 +112,26 @@ class SimulatedCamera(Camera):
         s = self.settings
         encoder = self._open_encoder()
         picture = TestPicture(s.width, s.height)
-        interval = 1.0 / s.framerate
-        start = monotonic_s()
-        index = 0
+        tick = self._next_tick()  # frame number on the clock's grid
+        index = 0  # frame number since capture started (in the frame code)
         while not stop.is_set():
             if self._fault == "crash":
                 raise RuntimeError("injected fault: the camera crashed")
             if self._fault == "stall":
                 stop.wait()
                 break
-            due = start + index * interval
-            delay = due - monotonic_s()
+            due_us = tick * SYNC_PERIOD_US // s.framerate
+            delay = (due_us - monotonic_us()) / 1e6
             if delay > 0 and stop.wait(delay):
                 break
-            if delay < -5 * interval:  # fell far behind (machine stalled): re-anchor the clock
-                start = monotonic_s() - index * interval
+            if delay < -5 / s.framerate:  # fell far behind (machine stalled): skip the frames missed
+                tick = self._next_tick()
+                continue
             timestamp_us = monotonic_us()
             wall_time = time.time()
-            yuv = picture.render(index, wall_time)
+            # The flash marks the whole second only if captured then: not a frame the stalled thread took late.
+            on_time = timestamp_us - due_us < SYNC_PERIOD_US // s.framerate // 2
+            yuv = picture.render(index, wall_time, flash=self.av_sync and tick % s.framerate == 0 and on_time)
             draw_frame_code(yuv[: s.height], frame_code_value(index, int(wall_time * 1000)))
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             frame.pts = index
@@ -140,6 +148,11 @@ class SimulatedCamera(Camera):
                     )
                 )
             index += 1
+            tick += 1
+
+    def _next_tick(self) -> int:
+        """The first frame of the clock's grid at or after now."""
+        return -(-monotonic_us() * self.settings.framerate // SYNC_PERIOD_US)
 
 
 __all__ = ["SimulatedCamera"]

@@ -62,8 +62,12 @@ class TestPicture:
             chroma[1, :, i * bar_w // 2 : (i + 1) * bar_w // 2] = v
         return yuv
 
-    def render(self, index: int, wall_time: float) -> np.ndarray:
-        """Return the picture for frame ``index`` as a (height*3/2, width) yuv420p array."""
+    def render(self, index: int, wall_time: float, flash: bool = False) -> np.ndarray:
+        """Return the picture for frame ``index`` as a (height*3/2, width) yuv420p array; white if ``flash``."""
+        if flash:
+            self._frame[: self.height] = 235
+            self._frame[self.height :] = 128
+            return self._frame
         np.copyto(self._frame, self._background)
         luma = self._frame[: self.height]
         bar = max(4, self.width // 40)

@@ -41,8 +41,8 @@ class Microphone(abc.ABC):
     def chunks(self) -> AsyncGenerator[PcmChunk, None]: ...
 
 
-def open_microphone(backend: str, device: str = "default") -> Microphone:
-    """Create a microphone by backend name: ``"alsa"`` or ``"simulated"``."""
+def open_microphone(backend: str, device: str = "default", av_sync: bool = False) -> Microphone:
+    """Create a microphone by backend name: ``"alsa"`` or ``"simulated"`` (``av_sync``: its A/V sync mode)."""
     if backend == "alsa":
         from hw.microphone.alsa import AlsaMicrophone
 
@@ -50,5 +50,5 @@ def open_microphone(backend: str, device: str = "default") -> Microphone:
     if backend == "simulated":
         from hw.microphone.simulated import SimulatedMicrophone
 
-        return SimulatedMicrophone()
+        return SimulatedMicrophone(av_sync)
     raise ValueError(f"unknown microphone backend {backend!r}")

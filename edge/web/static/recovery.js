@@ -45,8 +45,13 @@ export class PathKeeper {
     this._expectFramesFrom = 0; // performance.now() from which a stall is counted
 
     // Unreliable beyond 1 s: a notice stuck behind a dead path is stale when it gets through.
-    const channel = session.pc.createDataChannel(CONTROL_CHANNEL, { maxPacketLifeTime: 1000 });
-    channel.addEventListener('message', (ev) => this._onMessage(ev.data));
+    this._channel = session.pc.createDataChannel(CONTROL_CHANNEL, { maxPacketLifeTime: 1000 });
+    this._channel.addEventListener('message', (ev) => this._onMessage(ev.data));
+    this._unsent = new Map(); // by type: the latest message of each, until the channel opens
+    this._channel.addEventListener('open', () => {
+      for (const message of this._unsent.values()) this._channel.send(JSON.stringify(message));
+      this._unsent.clear();
+    });
     this._timer = setInterval(() => this._check(), CHECK_EVERY_MS);
     this._watchFrames();
     this._onVisibility = () => {
@@ -100,6 +105,12 @@ export class PathKeeper {
     } finally {
       this._restarting = false;
     }
+  }
+
+  /** Send `message` to the camera now, or (the latest of its type) once the channel opens. */
+  tell(message) {
+    if (this._channel.readyState === 'open') this._channel.send(JSON.stringify(message));
+    else this._unsent.set(message?.type, message);
   }
 
   _onMessage(data) {

@@ -14,6 +14,7 @@
 import { WhepSession, WhepError, canReceiveH264, timedFetch } from './whep.js';
 import { StatsSampler } from './stats.js';
 import { PathKeeper } from './recovery.js';
+import { LipSync } from './lipsync.js';
 import { askForToken, dismissLogin, forgetTokenInAddress, login } from './login.js';
 
 const RECONNECT_MIN_MS = 500;
@@ -49,6 +50,7 @@ const hooks = {
   lastError: null,     // last error string, or null
   iceRestarts: 0,      // in-place ICE restarts completed (same pc)
   lastRecoveryMs: null, // last stall -> first new frame, ms
+  lipSync: null,       // the current session's LipSync (active, lagMs, targetMs)
   unsupported: null,   // null, or why this browser cannot play the camera: 'no-webrtc' | 'no-h264'
   restartIce: () => conn.session?.restartIce(), // what the page does when the path breaks, on demand
 };
@@ -76,6 +78,7 @@ function setState(state, text = STATUS_TEXT[state]) {
 const conn = {
   running: false,
   session: null,       // current WhepSession (null while waiting to retry)
+  lipSync: null,       // its LipSync
   live: false,         // current session has shown video
   backoffMs: RECONNECT_MIN_MS,
   retryTimer: null,
@@ -127,6 +130,8 @@ function connect() {
   });
   watchPeerConnection(session, keeper);
   attachStream(session);
+  conn.lipSync = hooks.lipSync = new LipSync(session, (message) => keeper.tell(message));
+  conn.lipSync.setActive(!ui.video.muted);
 
   session.start().then(() => {
     if (session !== conn.session) return;
@@ -268,6 +273,7 @@ function watchFirstFrame(session) {
 
 function syncUnmute() {
   ui.unmute.hidden = !ui.video.muted || Boolean(hooks.unsupported);
+  conn.lipSync?.setActive(!ui.video.muted);
 }
 
 // Autoplay needs the video muted; only the person unmutes it (click, tap or "m"),

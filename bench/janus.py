@@ -344,7 +344,7 @@ def main() -> None:
     janus_slope = slope([(m.viewers, m.cpu) for m in theirs])
     print(f"Per added viewer (least-squares slope over {args.counts}): ", end="")
     print(f"ours {ours_slope:.2f} %, Janus {janus_slope:.2f} % of a core")
-    ratio = f"{ours_slope / janus_slope:.1f}" if janus_slope > 0 else "n/a"
+    ratio = f"{ours_slope / janus_slope:.2f}" if janus_slope > 0 else "n/a"
     print(f"Ratio ours/Janus: {ratio}")
     if min(m.min_fps for m in ours + theirs) < 29:
         print("WARNING: a viewer received fewer than 29 fps: the figures above are not a fair comparison")

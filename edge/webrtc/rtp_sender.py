@@ -6,7 +6,8 @@ payloads of an access unit (RFC 6184 single NAL / STAP-A / FU-A, by aiortc's own
 packetizer) or of an Opus packet are made once and shared by every viewer
 (:class:`SharedPayloads`); per viewer only the 12-byte header and the header
 extensions are written, then the packet is protected with the viewer's SRTP
-session and handed straight to the socket of the selected ICE pair.
+session and handed straight to the socket of the selected ICE pair, a frame's
+packets in a few system calls where the kernel can segment UDP (``udp_batch``).
 
 :class:`FastRtpSender` takes over an aiortc ``RTCRtpSender`` (its class is
 swapped right after ``addTrack``, before aiortc starts it) and replaces exactly
@@ -49,6 +50,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpByePacket, RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPacket
 
+from edge.webrtc.udp_batch import DatagramBatcher
 from hw.clock import monotonic_us
 
 log = logging.getLogger(__name__)
@@ -187,6 +189,7 @@ class FastRtpSender(RTCRtpSender):
     _extension_ids: dict[str, int]
     _mid: bytes
     _cname: str
+    _batcher: DatagramBatcher | None
     playout_delay_ms: tuple[int, int]  # sent as the playout-delay extension, when negotiated
     nack_requests: int  # sequence numbers the viewer asked for again
     retransmitted_packets: int
@@ -224,6 +227,7 @@ class FastRtpSender(RTCRtpSender):
         sender._extension_ids = {}
         sender._mid = b""
         sender._cname = ""
+        sender._batcher = None
         sender.playout_delay_ms = RENDER_ON_ARRIVAL
         sender.nack_requests = 0
         sender.retransmitted_packets = 0
@@ -259,6 +263,8 @@ class FastRtpSender(RTCRtpSender):
             log.exception("%s sender stopped", self.kind)
         if self.track is not None:
             self.track.stop()
+        if self._batcher is not None:
+            self._batcher.close()
         self._RTCRtpSender__rtp_exited.set()
 
     async def _retransmit(self, sequence_number: int) -> None:
@@ -275,9 +281,9 @@ class FastRtpSender(RTCRtpSender):
         else:
             packet = self._header(self._payload_type, marker, sequence_number, timestamp, self._ssrc) + extensions
             packet += payload
-        send = self._path()
-        if send is not None:
-            send(packet)
+        path = self._path()
+        if path is not None:
+            path.send([self.transport._tx_srtp.protect(packet)])
             self.retransmitted_packets += 1
 
     async def _run_rtcp(self) -> None:
@@ -294,38 +300,46 @@ class FastRtpSender(RTCRtpSender):
     # --- ours ------------------------------------------------------------------------
 
     def _send_frame(self, frame: RtpFrame) -> None:
-        send = self._path()
-        if send is None:
+        path = self._path()
+        if path is None:
             return  # no selected pair this moment (an ICE restart): the viewer will NACK or ask for an IDR
+        protect = self.transport._tx_srtp.protect
         timestamp = (self._timestamp_origin + frame.timestamp_us * self._clock_rate // 1_000_000) & 0xFFFFFFFF
         extensions = self._header_extensions()
         last = len(frame.payloads) - 1
         marks = self.kind == "video"
         history = self._history
         sequence = self._sequence
+        packets = []
         octets = 0
         for index, payload in enumerate(frame.payloads):
             marker = 1 if marks and index == last else 0
-            send(self._header(self._payload_type, marker, sequence, timestamp, self._ssrc) + extensions + payload)
+            packets.append(
+                protect(
+                    self._header(self._payload_type, marker, sequence, timestamp, self._ssrc) + extensions + payload
+                )
+            )
             history[sequence % HISTORY_SIZE] = (sequence, timestamp, marker, payload)
             sequence = (sequence + 1) & 0xFFFF
             octets += len(payload)
+        path.send(packets)
         self._sequence = sequence
         self._RTCRtpSender__packet_count += len(frame.payloads)
         self._RTCRtpSender__octet_count += octets
 
-    def _path(self) -> Callable[[bytes], None] | None:
-        """Protect and send on the selected ICE pair, or None when there is none now."""
-        dtls = self.transport
-        if dtls.state != "connected":
+    def _path(self) -> DatagramBatcher | None:
+        """The selected ICE pair's socket and address (None when there is none this moment)."""
+        if self.transport.state != "connected":
             raise ConnectionError("DTLS is not connected")
-        pair = dtls.transport._connection._nominated.get(1)
+        pair = self.transport.transport._connection._nominated.get(1)
         if pair is None or pair.protocol.transport is None:
             return None
-        protect = dtls._tx_srtp.protect
-        sendto = pair.protocol.transport.sendto
-        address = pair.remote_addr
-        return lambda packet: sendto(protect(packet), address)
+        batcher = self._batcher
+        if batcher is None or batcher.transport is not pair.protocol.transport or batcher.address != pair.remote_addr:
+            if batcher is not None:
+                batcher.close()
+            batcher = self._batcher = DatagramBatcher(pair.protocol.transport, pair.remote_addr)
+        return batcher
 
     @staticmethod
     def _header(payload_type: int, marker: int, sequence: int, timestamp: int, ssrc: int) -> bytes:

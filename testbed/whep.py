@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +22,15 @@ class WhepViewer:
 
 @contextlib.asynccontextmanager
 async def whep_viewer(
-    http: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None, timeout: float = 20
+    http: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = 20,
+    on_frame: Callable[[Any], None] | None = None,
 ) -> AsyncIterator[WhepViewer]:
     """POST an offer to ``url``/whep, wait for the first decoded video frame, and DELETE the
-    session on the way out. Video keeps being received (and so reported on) meanwhile."""
+    session on the way out. Video keeps being received (and so reported on) meanwhile;
+    ``on_frame`` sees every decoded video frame."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     first = asyncio.get_running_loop().create_future()
 
@@ -35,6 +40,8 @@ async def whep_viewer(
             try:
                 while True:
                     frame = await track.recv()
+                    if on_frame is not None:
+                        on_frame(frame)
                     if not first.done():
                         first.set_result(frame)
             except MediaStreamError as exc:  # the session ended

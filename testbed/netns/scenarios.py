@@ -26,6 +26,7 @@ from testbed.browser import FRAME_CODE_JS
 from testbed.clips import recordings_dir, wall_frame_codes
 from testbed.daemon import DaemonProcess, start_daemon
 from testbed.netns.forwarder import Forwarder
+from testbed.netns.impair import Impairment
 from testbed.netns.topology import CameraNamespace
 
 CAMERA = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\n"
@@ -64,13 +65,24 @@ class Recovery:
 
 
 class Rig:
-    def __init__(self, browser, tmp_path: Path, links: int = 1) -> None:
+    def __init__(
+        self,
+        browser,
+        tmp_path: Path,
+        links: int = 1,
+        impairment: Impairment | None = None,
+        watch_js: str = WATCH_FRAMES_JS,
+    ) -> None:
+        """``impairment``: one link that delays and loses packets instead of ``links`` clean ones."""
         self.netns = CameraNamespace()
         self._daemon: DaemonProcess | None = None
         self._forwarder: Forwarder | None = None
         self.context = None
         try:
-            self.links = self.netns.add_links(links)
+            if impairment is None:
+                self.links = self.netns.add_links(links)
+            else:
+                self.links = [self.netns.add_impaired_link(impairment)]
             interfaces = ", ".join(f'"{link.camera_if}"' for link in self.links)
             config = CAMERA + f"[webrtc]\ninterfaces = [{interfaces}]\n[network]\ndebounce = 0.1\n"
             self._daemon = start_daemon(config, tmp_path, prefix=self.netns.exec_prefix, host="0.0.0.0")
@@ -81,7 +93,7 @@ class Rig:
             self.page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
             self._load_page()
             self.sessions_at_start = self.page.evaluate("window.edgeViewer.sessionsStarted")
-            self.page.evaluate(WATCH_FRAMES_JS)
+            self.page.evaluate(watch_js)
             # Watching for a while: trickle done, kept-alive HTTP connections closed (app.KEEPALIVE_S).
             self.page.wait_for_timeout(3000)
         except BaseException:
@@ -117,6 +129,10 @@ class Rig:
         response = requests.request(method, self.forwarder.url + path, headers=self.daemon.auth, timeout=5, **kwargs)
         response.raise_for_status()
         return response
+
+    def metrics(self) -> str:
+        """The daemon's ``GET /metrics`` (Prometheus text)."""
+        return self._api("GET", "/metrics").text
 
     def start_recording(self) -> None:
         self._api("POST", "/api/recordings", json={"seconds": 60})

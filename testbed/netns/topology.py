@@ -15,11 +15,14 @@ would do. There is no default route: replies can only go to the links' subnets.
 from __future__ import annotations
 
 import ipaddress
+import json
 import random
 import secrets
 import subprocess
 import time
 from dataclasses import dataclass
+
+from testbed.netns.impair import ImpairedLinkProcess, Impairment
 
 
 def ip(*args: str, ns: str | None = None) -> str:
@@ -70,6 +73,7 @@ class CameraNamespace:
         self.name = f"ec{self.tag}"
         self.links: list[Link] = []
         self._host_ifs: list[str] = []
+        self._impaired: dict[str, ImpairedLinkProcess] = {}  # by host_if
         ip("netns", "add", self.name)
         try:
             sysctl(
@@ -88,16 +92,14 @@ class CameraNamespace:
     def exec_prefix(self) -> tuple[str, ...]:
         return ("ip", "netns", "exec", self.name)
 
+    def _new_link(self, subnet: ipaddress.IPv4Network) -> Link:
+        n = len(self.links)
+        host, camera = str(subnet.network_address + 1), str(subnet.network_address + 2)
+        return Link(f"ech{self.tag}{n}", f"ecc{self.tag}{n}", subnet, host, camera)
+
     def add_links(self, count: int) -> list[Link]:
         for subnet in _free_subnets(count):
-            n = len(self.links)
-            link = Link(
-                f"ech{self.tag}{n}",
-                f"ecc{self.tag}{n}",
-                subnet,
-                str(subnet.network_address + 1),
-                str(subnet.network_address + 2),
-            )
+            link = self._new_link(subnet)
             ip("link", "add", link.host_if, "type", "veth", "peer", "name", link.camera_if, "netns", self.name)
             self._host_ifs.append(link.host_if)
             sysctl(f"net.ipv4.conf.{link.host_if}.promote_secondaries=1", f"net.ipv4.conf.{link.host_if}.rp_filter=1")
@@ -107,6 +109,36 @@ class CameraNamespace:
             ip("link", "set", link.camera_if, "up", ns=self.name)
             self.links.append(link)
         return self.links[-count:]
+
+    def add_impaired_link(self, impairment: Impairment) -> Link:
+        """A link that delays and loses packets (``testbed/netns/impair.py``): TUN devices, not veths."""
+        link = self._new_link(*_free_subnets(1))
+        self._impaired[link.host_if] = ImpairedLinkProcess(link.host_if, link.camera_if, self.name, impairment)
+        self._host_ifs.append(link.host_if)
+        sysctl(f"net.ipv4.conf.{link.host_if}.rp_filter=1")
+        ip("addr", "add", f"{link.host_address}/24", "dev", link.host_if)
+        ip("addr", "add", f"{link.camera_address}/24", "dev", link.camera_if, ns=self.name)
+        ip("link", "set", link.host_if, "up")
+        ip("link", "set", link.camera_if, "up", ns=self.name)
+        self.links.append(link)
+        return link
+
+    def link_lateness(self, link: Link) -> dict[str, float]:
+        """How late the impaired ``link`` let packets out, for want of CPU (``ImpairedLinkProcess.lateness``)."""
+        return self._impaired[link.host_if].lateness()
+
+    def packet_counts(self, link: Link) -> dict[str, int]:
+        """The kernel's packet counters at both ends of ``link``.
+
+        ``host_tx`` went into the link from the host's side, ``camera_rx`` came out on the camera's:
+        the difference is what the link dropped (or still holds).
+        """
+        counts = {}
+        for end, interface, ns in (("host", link.host_if, None), ("camera", link.camera_if, self.name)):
+            (info,) = json.loads(ip("-s", "-j", "link", "show", interface, ns=ns))
+            counts[f"{end}_tx"] = info["stats64"]["tx"]["packets"]
+            counts[f"{end}_rx"] = info["stats64"]["rx"]["packets"]
+        return counts
 
     # --- the changes the scenarios make ------------------------------------------
 
@@ -141,6 +173,8 @@ class CameraNamespace:
         keeps that host network change (browsers abort loads on one) out of
         whatever comes next.
         """
+        for process in self._impaired.values():
+            process.close()
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=10)
         deadline = time.monotonic() + 10
         for name in self._host_ifs:

@@ -1,10 +1,14 @@
-"""Time to first frame and capture-to-presentation latency, in Debian's Chromium.
+"""Time to first frame and capture-to-display latency, in Debian's Chromium.
 
 Latency is read from the frame code in each presented picture (the simulated
 camera stamps its capture time in the top rows; see hw/camera/framecode.py):
 at every ``requestVideoFrameCallback`` the page reads the code from a canvas and
-compares the capture time with the frame's ``expectedDisplayTime``, on the
-same machine and clock.
+compares the capture time with the frame's ``expectedDisplayTime`` (when the
+compositor expects it on screen) and its ``presentationTime`` (when it was handed
+to the compositor), on the same machine and clock. The first-frame figures are
+milestones from navigation start, for three kinds of load: the first in a
+just-started browser, the same tab opening the page again, and a new private
+window (no cache, no connections, a new network context) each time.
 
     .venv/bin/python -m bench.live [--seconds 20] [--loads 10]
 """
@@ -35,13 +39,31 @@ COLLECT_LATENCY_JS = """
     if (code) {
       const displayed = performance.timeOrigin + meta.expectedDisplayTime;
       const captured = code.captureMs + Math.floor(displayed / 2 ** 32) * 2 ** 32;
-      samples.push({index: code.frameIndex, latency: displayed - captured});
+      const composited = performance.timeOrigin + meta.presentationTime;
+      samples.push({index: code.frameIndex, latency: displayed - captured, composited: composited - captured});
     }
     if (performance.now() < end) video.requestVideoFrameCallback(onFrame); else resolve(samples);
   };
   video.requestVideoFrameCallback(onFrame);
 })
 """.replace("READ_FRAME_CODE", FRAME_CODE_JS)
+
+
+# Where the browser's part of the latency goes, from its own statistics (mean ms per frame).
+RECEIVER_DELAYS_JS = """
+async () => {
+  let v = null;
+  (await window.edgeViewer.pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') v = s;
+  });
+  const per = (total, count) => (count ? (1000 * total) / count : null);
+  return {
+    'jitter buffer': per(v.jitterBufferDelay, v.jitterBufferEmittedCount),
+    'decode': per(v.totalDecodeTime, v.framesDecoded),
+    'first packet to decoded': per(v.totalProcessingDelay, v.framesDecoded),
+  };
+}
+"""
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -112,16 +134,25 @@ def page_milestones(page) -> dict[str, float]:
     )
 
 
-def first_frame_loads(browser, url: str, loads: int) -> list[dict[str, float]]:
-    """Milestones of ``loads`` page loads, each in a new browser context (no cache, no connections)."""
+def first_frame_loads(browser, url: str, loads: int, *, new_profile: bool) -> list[dict[str, float]]:
+    """Milestones of ``loads`` page loads: each in a new browser context (a new profile: no cache, no
+    connections, as a private window), or all in one tab of one profile (as a person opening the page again)."""
     results = []
+    context = None
+    page = None
     for _ in range(loads):
-        context = browser.new_context()
-        context.add_init_script(MILESTONES_JS)
-        page = context.new_page()
+        if new_profile or context is None:
+            if context is not None:
+                context.close()
+            context = browser.new_context()
+            context.add_init_script(MILESTONES_JS)
+            page = context.new_page()
+        assert page is not None
         page.goto(url)
         page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt", timeout=20000)
         results.append(page_milestones(page))
+        page.goto("about:blank")  # the camera's page goes away (its session ends), as when a person leaves it
+    if context is not None:
         context.close()
     return results
 
@@ -147,14 +178,16 @@ def main() -> None:
         daemon = start_daemon(LOOPBACK_ONLY + CAMERA, Path(tmp))
         try:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            cold = first_frame_loads(browser, daemon.page_url, 1)
+            cold = first_frame_loads(browser, daemon.page_url, 1, new_profile=True)
             warm_up_webrtc(browser)
-            warm = first_frame_loads(browser, daemon.page_url, args.loads)
+            warm = first_frame_loads(browser, daemon.page_url, args.loads, new_profile=False)
+            private = first_frame_loads(browser, daemon.page_url, args.loads, new_profile=True)
             page = browser.new_page()
             page.goto(daemon.page_url)
             page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt", timeout=20000)
             page.wait_for_timeout(2000)
             samples = page.evaluate(COLLECT_LATENCY_JS, args.seconds)
+            receiver = page.evaluate(RECEIVER_DELAYS_JS)
             browser.close()
         finally:
             daemon.stop()
@@ -162,18 +195,24 @@ def main() -> None:
     indexes = [s["index"] for s in samples]
     skipped = sum(b - a - 1 for a, b in pairwise(indexes) if b > a + 1)
     print("Time to first frame (ms after navigation start), 1280x720@30, Chromium on loopback:")
-    firsts = [load["first frame presented"] for load in warm]
     print(f"  fresh browser (cold WebRTC stack): {cold[0]['first frame presented']:.0f}")
     print_breakdown(cold)
-    print(f"  running browser, {len(warm)} loads: median {statistics.median(firsts):.0f}, max {max(firsts):.0f}")
-    print_breakdown(warm)
-    print(
-        f"Capture-to-presentation latency over {args.seconds:.0f} s "
-        f"({len(samples)} frames presented, {skipped} skipped):"
-    )
-    print(
-        f"  p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms"
-    )
+    for what, loads in (
+        ("running browser, the same tab", warm),
+        ("running browser, a new private window each", private),
+    ):
+        firsts = [load["first frame presented"] for load in loads]
+        print(f"  {what}, {len(loads)} loads: median {statistics.median(firsts):.0f}, max {max(firsts):.0f}")
+        print_breakdown(loads)
+    print(f"Capture-to-display latency over {args.seconds:.0f} s ({len(samples)} frames presented, {skipped} skipped):")
+    for what, values in (
+        ("to the frame's expected display (expectedDisplayTime)", latencies),
+        ("to its hand-over to the compositor (presentationTime)", [s["composited"] for s in samples]),
+    ):
+        p50, p95 = percentile(values, 50), percentile(values, 95)
+        print(f"  {what}: p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {max(values):.0f} ms")
+    parts = ", ".join(f"{k} {v:.1f} ms" for k, v in receiver.items() if v is not None)
+    print(f"  in Chromium, mean per frame: {parts}")
 
 
 if __name__ == "__main__":

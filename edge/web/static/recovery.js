@@ -11,7 +11,6 @@
 
 import { WhepError } from './whep.js';
 
-const CONTROL_CHANNEL = 'edge';          // the server sends its notices on this label (session.py)
 const STALL_FRAME_INTERVALS = 15;
 const STALL_MIN_MS = 300;
 const STALL_MAX_MS = 3000;
@@ -21,7 +20,6 @@ const CHECK_EVERY_MS = 50;
 
 export class PathKeeper {
   /**
-   * Make it before session.start(): its data channel must be in the offer.
    * @param {WhepSession} session
    * @param {HTMLVideoElement} video
    * @param {object} callbacks
@@ -44,8 +42,7 @@ export class PathKeeper {
     this._awaitingCamera = false; // it is running again: its first frames are due
     this._expectFramesFrom = 0; // performance.now() from which a stall is counted
 
-    // Unreliable beyond 1 s: a notice stuck behind a dead path is stale when it gets through.
-    this._channel = session.pc.createDataChannel(CONTROL_CHANNEL, { maxPacketLifeTime: 1000 });
+    this._channel = session.control;
     this._channel.addEventListener('message', (ev) => this._onMessage(ev.data));
     this._unsent = new Map(); // by type: the latest message of each, until the channel opens
     this._channel.addEventListener('open', () => {

@@ -15,6 +15,7 @@ import { WhepSession, WhepError, canReceiveH264, timedFetch } from './whep.js';
 import { StatsSampler } from './stats.js';
 import { PathKeeper } from './recovery.js';
 import { LipSync } from './lipsync.js';
+import { takeEarlySession } from './early.js';
 import { askForToken, dismissLogin, forgetTokenInAddress, login } from './login.js';
 
 const RECONNECT_MIN_MS = 500;
@@ -107,7 +108,7 @@ function connect() {
   if (!conn.running) return;
   let session;
   try {
-    session = new WhepSession(whepUrl, { token });
+    session = takeEarlySession() ?? new WhepSession(whepUrl, { token });
   } catch (err) {
     // No WebRTC at all (or disabled): retrying will not help.
     unsupported('no-webrtc', `WebRTC unavailable: ${err?.message ?? err}`);

@@ -10,6 +10,7 @@
 // waiting for gathering to complete, so the POST goes out as early as possible.
 
 export const DEFAULT_TIMEOUT_MS = 3000;
+const CONTROL_CHANNEL = 'edge'; // the camera's notices and the page's requests (edge/webrtc/session.py)
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
 const MAX_RETRY_AFTER_MS = 30_000;
 const MAX_RESTART_ATTEMPTS_IN_FLIGHT = 4; // of the browser's 6 connections per server
@@ -132,14 +133,24 @@ export class WhepSession {
       this.audioTransceiver.receiver.track,
     ]);
 
+    // The camera's notices and the page's requests travel on this channel (recovery.js,
+    // lipsync.js). Unreliable beyond 1 s: a notice stuck behind a dead path is stale when it gets through.
+    this.control = this.pc.createDataChannel(CONTROL_CHANNEL, { maxPacketLifeTime: 1000 });
+
     this._abort = new AbortController(); // cancels PATCHes once stopped
+    this._started = null;
     this._stopPromise = null;
     this._resetTrickle();
     this.pc.addEventListener('icecandidate', (ev) => this._onIceCandidate(ev));
   }
 
-  /** Negotiate: create offer, POST it, apply the answer. Rejects with WhepError. */
-  async start() {
+  /** Negotiate: create offer, POST it, apply the answer. Rejects with WhepError. The same promise every call. */
+  start() {
+    this._started ??= this._start();
+    return this._started;
+  }
+
+  async _start() {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     this._throwIfClosed();

@@ -27,8 +27,8 @@ from edge.webrtc import aiortc_ext
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, Restart
 from edge.webrtc.rtp_sender import (
-    ALLOW_DELAY,
-    RENDER_ON_ARRIVAL,
+    LIP_SYNC,
+    LOW_LATENCY,
     FastRtpSender,
     SharedPayloads,
     answer_playout_delay_sendonly,
@@ -295,7 +295,7 @@ class ViewerSession:
             return
         video = self.senders.get("video")
         if video is not None:
-            video.playout_delay_ms = ALLOW_DELAY if message.get("enabled") is True else RENDER_ON_ARRIVAL
+            video.playout_delay_ms = LIP_SYNC if message.get("enabled") is True else LOW_LATENCY
 
     def _notify(self, message: dict) -> None:
         if self._control is not None and self._control.readyState == "open":

@@ -122,7 +122,7 @@ export class WhepSession {
     this.videoTransceiver = this.pc.addTransceiver('video', { direction: 'recvonly' });
     this.audioTransceiver = this.pc.addTransceiver('audio', { direction: 'recvonly' });
     // A live camera: ask for the smallest jitter buffer the browser allows (the
-    // camera also sends a zero playout-delay hint, which Chromium and Firefox honour).
+    // camera also sends a low playout-delay hint, which Chromium honours).
     for (const { receiver } of [this.videoTransceiver, this.audioTransceiver]) {
       if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
     }

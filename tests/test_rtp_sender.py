@@ -214,7 +214,7 @@ async def test_the_receiver_decodes_frames_and_the_packets_carry_what_was_negoti
         assert all((b - a) & 0xFFFF == 1 for a, b in zip(sequences, sequences[1:], strict=False))
         for _marker, payload_type, _seq, _timestamp, extensions, _payload in packets:
             assert payload_type == ln.sender._payload_type
-            assert extensions[ids[PLAYOUT_DELAY]] == b"\x00\x00\x0a"  # min 0, max 100 ms (10 ms units)
+            assert extensions[ids[PLAYOUT_DELAY]] == b"\x00\x00\x01"  # min 0, max 10 ms (10 ms units)
             assert extensions[ids[rtp_sender.MID]] == ln.sender._mid
         # The marker ends each frame; a frame's packets share its timestamp, ~3000 ticks (1/30 s) apart.
         ends = [i for i, p in enumerate(packets) if p[0]]
@@ -291,7 +291,7 @@ async def test_the_pages_lip_sync_request_switches_the_playout_delay_hint():
         await session.answer(viewer.localDescription.sdp, "42c00d", wants_audio=False)
         video = session.senders["video"]
         video._extension_ids = {PLAYOUT_DELAY: 5}
-        assert video.playout_delay_ms == rtp_sender.LOW_LATENCY and b"\x52\x00\x00\x0a" in video._header_extensions()
+        assert video.playout_delay_ms == rtp_sender.LOW_LATENCY and b"\x52\x00\x00\x01" in video._header_extensions()
         session._on_control_message('{"type": "lip-sync", "enabled": true}')
         assert video.playout_delay_ms == rtp_sender.LIP_SYNC and b"\x52\x00\x00\x64" in video._header_extensions()
         for ignored in ("not json", "[]", '{"type": "other"}', b"\xff"):

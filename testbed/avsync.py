@@ -171,15 +171,19 @@ def pair(flashes_ms: list[float], beeps_ms: list[float]) -> list[tuple[int, floa
     return out
 
 
-def listen(page, settle_ms: float = 5, timeout_s: float = 30) -> None:
-    """Unmute the page as a person would, and wait until its lip sync has caught up
-    (video and sound within ``settle_ms`` of each other by Chromium's own measure)."""
+def listen(page, settled_ms: float = 40, checks: int = 4, timeout_s: float = 30) -> None:
+    """Unmute the page as a person would, and wait until the browser's lip sync has caught up: video and
+    sound within ``settled_ms`` of each other by Chromium's own measure, ``checks`` times in a row."""
     page.click("#unmute")
     page.wait_for_function(
-        "(ms) => { const l = window.edgeViewer.lipSync; return l.active && Math.abs(l.lagMs ?? Infinity) < ms; }",
-        arg=settle_ms,
+        """([ms, checks]) => {
+            const l = window.edgeViewer.lipSync;
+            window.__settled = l.active && Math.abs(l.lagMs ?? Infinity) < ms ? (window.__settled ?? 0) + 1 : 0;
+            return window.__settled >= checks;
+        }""",
+        arg=[settled_ms, checks],
         timeout=timeout_s * 1000,
-        polling=100,
+        polling=500,
     )
 
 

@@ -1,17 +1,19 @@
 // Lip sync while the sound plays.
 //
-// Muted (as the page starts), the camera marks every frame to be shown on
-// arrival: the lowest latency. Unmuted, the page asks the camera (on the data
-// channel) to let the browser hold video back, and holds the video's jitter
-// buffer at the amount the sound plays behind it, by the browser's own measure:
-// each track's estimatedPlayoutTimestamp, the capture time (on the camera's
-// clock, through its sender reports) of what plays now. The sound's path is
-// the longer one (20 ms packets, the browser's audio jitter buffer and output
-// buffer): in Chromium about 60-90 ms, which the video then waits too.
+// Muted (as the page starts), the camera asks the browser to show every frame
+// as soon as it is decoded (playout-delay max 10 ms): the lowest latency, and
+// the sound, if anyone listened, would come 60-90 ms late. Unmuted, the page
+// asks the camera (on the session's control channel) to allow the browser up
+// to a second of video delay; the browser's own lip sync then holds video back,
+// but leaves up to 30 ms either way (its dead band) and can overshoot. The page
+// trims what is left: it measures how far video plays ahead of the sound by the
+// browser's own account (each track's estimatedPlayoutTimestamp: the capture
+// time, on the camera's clock, of what plays now) and delays whichever is ahead
+// (the receiver's jitterBufferTarget), a part of the difference per second.
 
-const CHECK_EVERY_MS = 500;
-const GAIN = 0.7;           // of the measured lag corrected at each check
-const MAX_TARGET_MS = 1000;
+const CHECK_EVERY_MS = 1000;
+const GAIN = 0.5;           // of the measured lag corrected at each check
+const MAX_DELAY_MS = 1000;
 
 export class LipSync {
   /**
@@ -23,7 +25,7 @@ export class LipSync {
     this.tell = tell;
     this.active = false;
     this.lagMs = null;      // how far video plays ahead of the sound, at the last check
-    this.targetMs = 0;      // the video receiver's jitterBufferTarget
+    this.delayMs = 0;       // > 0: video held back this much; < 0: the sound
     this._timer = null;
   }
 
@@ -34,11 +36,8 @@ export class LipSync {
     this.lagMs = null;
     this.tell({ type: 'lip-sync', enabled: active });
     clearInterval(this._timer);
-    if (active) {
-      this._timer = setInterval(() => this._check(), CHECK_EVERY_MS);
-    } else {
-      this._setTarget(0);
-    }
+    if (active) this._timer = setInterval(() => this._check(), CHECK_EVERY_MS);
+    else this._hold(0);
   }
 
   async _check() {
@@ -57,12 +56,15 @@ export class LipSync {
     }
     if (!this.active || playing.video === undefined || playing.audio === undefined) return;
     this.lagMs = playing.video - playing.audio;
-    this._setTarget(Math.max(0, Math.min(MAX_TARGET_MS, this.targetMs + GAIN * this.lagMs)));
+    this._hold(Math.max(-MAX_DELAY_MS, Math.min(MAX_DELAY_MS, this.delayMs + GAIN * this.lagMs)));
   }
 
-  _setTarget(ms) {
-    this.targetMs = ms;
-    const receiver = this.session.videoTransceiver.receiver;
-    if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = ms;
+  _hold(delayMs) {
+    this.delayMs = delayMs;
+    const targets = { video: Math.max(0, delayMs), audio: Math.max(0, -delayMs) };
+    for (const kind of ['video', 'audio']) {
+      const receiver = kind === 'video' ? this.session.videoTransceiver.receiver : this.session.audioTransceiver.receiver;
+      if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = targets[kind];
+    }
   }
 }

@@ -83,7 +83,11 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Janus is only the C server bench.janus compares against.
+BENCH_DEBS := janus
+
 bench: $(VENV)/.test-installed
+	@bash image/lib/apt-need.sh $(BENCH_DEBS) || echo "(bench.janus needs Debian's janus; the other benches run without it)"
 	$(PY) -m bench
 
 clean:

@@ -19,7 +19,8 @@ In Chromium (:func:`browser_offsets`), both on the page's ``performance.now()`` 
   context took the sample from the track, to which the element's own audio
   playout delay (``media-playout`` stats) is added. The element pulls samples
   from WebRTC no later than WebAudio's source sees them (that source buffers a
-  little more), so the figure errs on the side of late sound. Timing the
+  little more), so the figure errs on the side of late sound. The context runs at
+  WebRTC's 48 kHz: a resampler in between added 10-20 ms more, most under load. Timing the
   context's own output instead would add WebAudio's output path, which is not
   what a person hears from the page (10-35 ms more here).
 
@@ -73,7 +74,7 @@ async (worklet) => {
   const readCode = FRAME_CODE_JS;
   const video = document.getElementById('video');
   const track = window.edgeViewer.pc.getReceivers().find((r) => r.track.kind === 'audio').track;
-  const ctx = new AudioContext({latencyHint: 'interactive'});
+  const ctx = new AudioContext({latencyHint: 'interactive', sampleRate: 48000});  // WebRTC's rate: no resampler
   await ctx.audioWorklet.addModule(URL.createObjectURL(new Blob([worklet], {type: 'text/javascript'})));
   await ctx.resume();
   const onset = new AudioWorkletNode(ctx, 'avsync-onset');

@@ -244,6 +244,14 @@ async def test_a_nack_is_answered_by_rtx_from_the_history_and_counted():
         assert struct.unpack_from("!I", rtx, 8)[0] == ln.sender._rtx_ssrc
         assert rtx_timestamp == timestamp and rtx_payload == struct.pack("!H", lost) + payload
 
+        # A viewer without RTX gets the packet again as it was (SRTP allows the repeat).
+        ln.sender._rtx_payload_type = None
+        before = len(ln.recorder.rtp)
+        await ln.sender._handle_rtcp_packet(nack)
+        assert ln.sender.retransmitted_packets == 2
+        again = [parse(p) for p in ln.recorder.rtp[before:] if parse(p)[2] == lost]
+        assert again and again[0][1] == ln.sender._payload_type and again[0][3:6:2] == (timestamp, payload)
+
 
 async def test_a_pli_asks_the_camera_for_a_keyframe():
     async with link() as ln:

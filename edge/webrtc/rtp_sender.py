@@ -94,7 +94,6 @@ class RtpFrame:
 
     payloads: tuple[bytes, ...]
     timestamp_us: int  # capture time on the monotonic clock
-    keyframe: bool
 
 
 class Media(Protocol):
@@ -102,8 +101,6 @@ class Media(Protocol):
     def data(self) -> bytes: ...
     @property
     def timestamp_us(self) -> int: ...
-    @property
-    def keyframe(self) -> bool: ...
 
 
 M = TypeVar("M", bound=Media)
@@ -136,7 +133,7 @@ class SharedPayloads(Generic[M]):
         for known, frame in self._recent:
             if known is item:
                 return frame
-        frame = RtpFrame(self._packetize(item.data), item.timestamp_us, item.keyframe)
+        frame = RtpFrame(self._packetize(item.data), item.timestamp_us)
         self.packetized += 1
         self._recent.append((item, frame))
         if len(self._recent) > self._keep:

@@ -94,7 +94,7 @@ class Recorder:
         self.storage = "ok"  # "ok", "full" or "error"
         self.storage_detail: str | None = None
         self.free_bytes: int | None = None
-        self.clips_written = 0  # finished since start (for /metrics)
+        self.clips_written = 0  # finished since start (for /metrics, and the page notices a clip is complete)
         self.last_error: str | None = None
         self.last_error_at: float | None = None
 
@@ -377,6 +377,7 @@ class Recorder:
             "state": "recording" if clip else ("waiting for the camera" if self.plan.active else "idle"),
             "clip": clip.info.name if clip else None,
             "started_at": clip.info.started_at if clip else None,
+            "clips_written": self.clips_written,
             "reasons": [{"name": n, "held": n in held} for n in self.plan.names],
             "ends_at": None if end is None else round(time.time() + (end - self._clock()) / 1e6, 3),
             "storage": {

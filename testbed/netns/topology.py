@@ -103,11 +103,7 @@ class CameraNamespace:
             ip("link", "add", link.host_if, "type", "veth", "peer", "name", link.camera_if, "netns", self.name)
             self._host_ifs.append(link.host_if)
             sysctl(f"net.ipv4.conf.{link.host_if}.promote_secondaries=1", f"net.ipv4.conf.{link.host_if}.rp_filter=1")
-            ip("addr", "add", f"{link.host_address}/24", "dev", link.host_if)
-            ip("addr", "add", f"{link.camera_address}/24", "dev", link.camera_if, ns=self.name)
-            ip("link", "set", link.host_if, "up")
-            ip("link", "set", link.camera_if, "up", ns=self.name)
-            self.links.append(link)
+            self._bring_up(link)
         return self.links[-count:]
 
     def add_impaired_link(self, impairment: Impairment) -> Link:
@@ -116,12 +112,16 @@ class CameraNamespace:
         self._impaired[link.host_if] = ImpairedLinkProcess(link.host_if, link.camera_if, self.name, impairment)
         self._host_ifs.append(link.host_if)
         sysctl(f"net.ipv4.conf.{link.host_if}.rp_filter=1")
+        self._bring_up(link)
+        return link
+
+    def _bring_up(self, link: Link) -> None:
+        """Address both ends of a new link, set them up, and keep it."""
         ip("addr", "add", f"{link.host_address}/24", "dev", link.host_if)
         ip("addr", "add", f"{link.camera_address}/24", "dev", link.camera_if, ns=self.name)
         ip("link", "set", link.host_if, "up")
         ip("link", "set", link.camera_if, "up", ns=self.name)
         self.links.append(link)
-        return link
 
     def link_lateness(self, link: Link) -> dict[str, float]:
         """How late the impaired ``link`` let packets out, for want of CPU (``ImpairedLinkProcess.lateness``)."""

@@ -198,12 +198,10 @@ async function pollHealth() {
     hooks.gpio = health.gpio ?? null;
     renderRecording(hooks.recording);
     renderInputs(hooks.gpio);
-    // Reload the list when a clip starts, ends or goes away, and while a listed clip is
-    // still being finished (its end is written a moment after the recording stops).
+    // Reload the list when a clip starts, is complete (a moment after the recording stops) or goes away.
     const rec = hooks.recording;
-    const signature = rec ? `${rec.clip}|${rec.storage?.clips}|${rec.storage?.clips_mb}` : '';
-    const unfinished = hooks.clips.some((clip) => !clip.complete);
-    if (!ui.panel.hidden && (signature !== listSignature || unfinished)) loadClips();
+    const signature = rec ? `${rec.clip}|${rec.clips_written}|${rec.storage?.clips}|${rec.storage?.clips_mb}` : '';
+    if (!ui.panel.hidden && signature !== listSignature) loadClips();
     listSignature = signature;
   } catch { /* the viewer shows connection trouble */ }
 }

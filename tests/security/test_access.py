@@ -122,6 +122,8 @@ def test_the_page_asks_for_the_token_when_it_has_none(chromium, daemon_factory):
     page.fill("#login-token", "wrong-token-wrong-token")
     page.click("#login button[type=submit]")
     page.wait_for_function("() => document.querySelector('.login-error').textContent.includes('wrong token')")
+    # The refused session's end (Chromium shows a black frame then) is no picture from the camera.
+    assert page.evaluate("window.edgeViewer.firstFrameAt") is None, "a first frame was reported before logging in"
     page.fill("#login-token", TEST_TOKEN)
     page.click("#login button[type=submit]")
     wait_live(page)

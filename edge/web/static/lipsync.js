@@ -10,6 +10,9 @@
 // browser's own account (each track's estimatedPlayoutTimestamp: the capture
 // time, on the camera's clock, of what plays now) and delays whichever is ahead
 // (the receiver's jitterBufferTarget), a part of the difference per second.
+// The audio's estimate is taken where WebRTC hands samples to the audio output;
+// a person hears them that output's delay later (the media-playout stats, about
+// 30 ms in Chromium), so that delay counts as the sound being behind.
 
 const CHECK_EVERY_MS = 1000;
 const GAIN = 0.5;           // of the measured lag corrected at each check
@@ -26,6 +29,8 @@ export class LipSync {
     this.active = false;
     this.lagMs = null;      // how far video plays ahead of the sound, at the last check
     this.delayMs = 0;       // > 0: video held back this much; < 0: the sound
+    this.outputDelayMs = 0; // the audio output's delay, at the last check
+    this._playout = null;   // the last media-playout totals: { delay, samples }
     this._timer = null;
   }
 
@@ -46,17 +51,30 @@ export class LipSync {
       return;
     }
     const playing = {};
+    let playout = null;
     try {
       (await this.session.pc.getStats()).forEach((s) => {
         const kind = ['audio', 'video'].find((k) => k === s.kind);
-        if (s.type === 'inbound-rtp' && kind && s.estimatedPlayoutTimestamp > 0) playing[kind] = s.estimatedPlayoutTimestamp;
+        const playingNow = s.estimatedPlayoutTimestamp ?? 0;
+        if (s.type === 'inbound-rtp' && kind && playingNow > 0) playing[kind] = playingNow;
+        const samples = s.totalSamplesCount ?? 0;
+        if (s.type === 'media-playout' && samples > 0) playout = { delay: s.totalPlayoutDelay ?? 0, samples };
       });
     } catch {
       return; // the connection is closing
     }
+    if (playout) this.outputDelayMs = this._outputDelayMs(playout);
     if (!this.active || playing.video === undefined || playing.audio === undefined) return;
-    this.lagMs = playing.video - playing.audio;
+    this.lagMs = playing.video - playing.audio + this.outputDelayMs;
     this._hold(Math.max(-MAX_DELAY_MS, Math.min(MAX_DELAY_MS, this.delayMs + GAIN * this.lagMs)));
+  }
+
+  /** The audio output's mean delay since the last check, in ms (over the whole session the first time). */
+  _outputDelayMs(playout) {
+    const last = this._playout ?? { delay: 0, samples: 0 };
+    this._playout = playout;
+    const samples = playout.samples - last.samples;
+    return samples > 0 ? (1000 * (playout.delay - last.delay)) / samples : this.outputDelayMs;
   }
 
   _hold(delayMs) {

@@ -249,12 +249,17 @@ function playVideo() {
   });
 }
 
-/** Calls markLive (and sets firstFrameAt once) when a video frame is presented. */
+/**
+ * Calls markLive (and sets firstFrameAt once) when a video frame of `session` is
+ * presented. A session that failed still presents one: the black frame Chromium
+ * shows when its tracks end, which is not a picture from the camera.
+ */
 function watchFirstFrame(session) {
   cancelFrameWatch();
   const video = ui.video;
   const onFrame = () => {
     cancelFrameWatch();
+    if (session !== conn.session) return;
     hooks.firstFrameAt ??= performance.now();
     markLive(session);
   };

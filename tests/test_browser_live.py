@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from testbed.browser import FRAME_CODE_JS, STATS_JS
 
 CAMERA_720P = "[camera]\nwidth = 1280\nheight = 720\nframerate = 30\n"
@@ -19,11 +21,15 @@ def open_viewer(chromium, daemon, url: str | None = None):
 
 
 def wait_live(page, timeout_ms: int = 15000) -> None:
-    page.wait_for_function(
-        "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
-        " && window.edgeViewer.firstFrameAt !== undefined",
-        timeout=timeout_ms,
-    )
+    try:
+        page.wait_for_function(
+            "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
+            " && window.edgeViewer.firstFrameAt !== undefined",
+            timeout=timeout_ms,
+        )
+    except PlaywrightTimeout as error:
+        state = page.evaluate("() => JSON.stringify({...window.edgeViewer, pc: undefined, lipSync: undefined})")
+        raise AssertionError(f"no video within {timeout_ms} ms; the page: {state}") from error
 
 
 def stats(page) -> dict:

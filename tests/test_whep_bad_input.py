@@ -70,9 +70,12 @@ def test_bad_input_is_refused_clearly_while_a_viewer_keeps_watching(chromium, da
     assert good.status_code == 204
     assert delete(resource).status_code == 200
 
-    # The daemon is fine and the viewer never stopped receiving frames.
+    # The daemon is fine and the viewer kept its session and its frames: at most a hiccup
+    # (Chromium counts a freeze from 150 ms without a frame, which a loaded machine can cause).
     after = wait_for_stats(page, lambda s: s["video"]["framesDecoded"] > before["framesDecoded"] + 30)["video"]
-    assert after["freezeCount"] == before.get("freezeCount", 0)
+    frozen_s = after.get("totalFreezesDuration", 0) - before.get("totalFreezesDuration", 0)
+    assert frozen_s < 1.0, f"the viewer froze for {frozen_s:.2f} s"
+    assert page.evaluate("window.edgeViewer.sessionsStarted") == 1
     health = daemon.health()
     assert health["status"] == "ok" and health["viewers"] == 1
     assert daemon.proc.poll() is None

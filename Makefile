@@ -17,12 +17,16 @@ PYTEST_ARGS ?=
 #   network namespaces: iproute2
 #   an MQTT broker for the Home Assistant tests: mosquitto
 #   picamera2's dependencies built from source (python-prctl, PiDNG): gcc, python3-dev, libcap-dev
+#   the WHIP server the publisher's tests send to (testbed/whip_rig.py): janus, and nodejs for
+#   simple-whip-server (see whip-server below); its Chromium subscriber: libjs-janus-gateway,
+#   libjs-webrtc-adapter
 TEST_DEBS := chromium libatomic1 firefox-esr ffmpeg alsa-utils gcc python3-dev libcap-dev \
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
-             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto
+             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto \
+             janus libjs-janus-gateway libjs-webrtc-adapter nodejs
 
-.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps bench clean
+.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server bench clean
 .DEFAULT_GOAL := run
 
 $(PY):
@@ -67,7 +71,15 @@ run: run-deps venv-gi
 system-deps:
 	@bash image/lib/apt-need.sh $(TEST_DEBS)
 
-test-deps: system-deps $(VENV)/.test-installed venv-gi
+# simple-whip-server and the node-* and libjs-* packages it needs, unpacked from Debian's .debs
+# into the venv (the rig's default $EDGE_WHIP_SERVER_ROOT): apt cannot install it beside
+# NodeSource's nodejs (docs/whip.md). Only a first run, or new package versions, need root.
+WHIP_SERVER_ROOT := $(VENV)/simple-whip-server
+
+whip-server: system-deps
+	@bash image/lib/whip-server-root.sh $(WHIP_SERVER_ROOT)
+
+test-deps: system-deps whip-server $(VENV)/.test-installed venv-gi
 
 test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

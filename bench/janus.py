@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -51,7 +49,6 @@ from pathlib import Path
 
 import av
 import ifaddr
-import requests
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtp import RtpPacket
 
@@ -62,11 +59,11 @@ from hw.camera import CameraSettings
 from hw.camera.simulated import SimulatedCamera
 from hw.microphone.simulated import SimulatedMicrophone
 from testbed.daemon import LOOPBACK_ONLY, start_daemon
+from testbed.janus import JANUS, JANUS_LIBS, JanusProcess, free_port, write_config
 
 CAMERA = CameraSettings(width=1920, height=1080, framerate=30, bitrate=4_000_000, keyframe_interval=2.0)
 OUR_CONFIG = "[camera]\nwidth = 1920\nheight = 1080\nframerate = 30\nbitrate = 4000000\nkeyframe_interval = 2.0\n"
 OPUS_BITRATE = 32_000  # the daemon's default [microphone] bitrate
-JANUS_LIBS = next((p.parent.parent for p in Path("/usr/lib").glob("*/janus/plugins/libjanus_streaming.so")), None)
 MOUNTPOINT = 1
 VIDEO_PT, AUDIO_PT = 96, 111
 SETTLE = 3.0  # seconds after adding viewers: each gets a keyframe (Janus: the next periodic one)
@@ -169,50 +166,10 @@ def local_address() -> str | None:
     return None
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_janus_config(libs: Path, directory: Path, ports: tuple[int, int, int], ice_address: str, fmtp: str) -> None:
-    """Only the HTTP transport (127.0.0.1) and the streaming plugin; no STUN; ICE on ``ice_address`` only."""
+def write_streaming_config(directory: Path, ports: tuple[int, int, int], ice_address: str, fmtp: str) -> None:
+    """Only the HTTP transport (127.0.0.1) and the streaming plugin, with one RTP mountpoint."""
     http_port, video_port, audio_port = ports
-    for kind, lib in (("plugins", "libjanus_streaming.so"), ("transports", "libjanus_http.so")):
-        (directory / kind).mkdir()
-        (directory / kind / lib).symlink_to(libs / kind / lib)
-    (directory / "empty").mkdir()
-    (directory / "janus.jcfg").write_text(f"""general: {{
-    configs_folder = "{directory}"
-    plugins_folder = "{directory}/plugins"
-    transports_folder = "{directory}/transports"
-    events_folder = "{directory}/empty"
-    loggers_folder = "{directory}/empty"
-    debug_level = 4
-    server_name = "bench"
-    session_timeout = 60
-}}
-certificates: {{
-}}
-media: {{
-    ipv6 = false
-    rtp_port_range = "20000-40000"
-}}
-nat: {{
-    ice_enforce_list = "{ice_address}"
-    ignore_mdns = true
-    full_trickle = false
-}}
-plugins: {{
-}}
-transports: {{
-}}
-events: {{
-    broadcast = false
-}}
-loggers: {{
-}}
-""")
+    write_config(directory, ["libjanus_streaming.so"], ["libjanus_http.so"], ice_address, "bench")
     (directory / "janus.transport.http.jcfg").write_text(f"""general: {{
     json = "plain"
     base_path = "/janus"
@@ -247,22 +204,6 @@ bench: {{
 """)
 
 
-def start_janus(janus: str, directory: Path, http_port: int) -> subprocess.Popen:
-    with (directory / "janus.log").open("w") as log:
-        args = [janus, "-F", str(directory), "-P", str(directory / "plugins")]
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if requests.get(f"http://127.0.0.1:{http_port}/janus/info", timeout=1).ok:
-                return proc
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("Janus did not start:\n" + (directory / "janus.log").read_text()[-3000:])
-
-
 def run_counts(
     target: Target, pid: int, source_frames: Callable[[], int], counts: list[int], window: float, processes: int
 ) -> list[Measurement]:
@@ -288,31 +229,25 @@ def measure_ours(counts: list[int], window: float, processes: int) -> list[Measu
             daemon.stop()
 
 
-def measure_janus(
-    janus: str, libs: Path, ice_address: str, counts: list[int], window: float, processes: int
-) -> list[Measurement]:
+def measure_janus(ice_address: str, counts: list[int], window: float, processes: int) -> list[Measurement]:
     video, audio = asyncio.run(record())
     fmtp = f"profile-level-id={profile_level_id(video[0])};packetization-mode=1"
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        http_port, video_port, audio_port = free_port(socket.SOCK_STREAM), free_port(), free_port()
-        write_janus_config(libs, directory, (http_port, video_port, audio_port), ice_address, fmtp)
-        proc = start_janus(janus, directory, http_port)
+        http_port, video_port, audio_port = free_port(), free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+        write_streaming_config(directory, (http_port, video_port, audio_port), ice_address, fmtp)
+        janus = JanusProcess(directory, http_port)
+        janus.start()
         try:
             replay = RtpReplay(video, audio, video_port, audio_port)
             replay.start()
             try:
                 target = Janus(f"http://127.0.0.1:{http_port}/janus", MOUNTPOINT, ice_address)
-                return run_counts(target, proc.pid, lambda: replay.frames_sent, counts, window, processes)
+                return run_counts(target, janus.pid, lambda: replay.frames_sent, counts, window, processes)
             finally:
                 replay.stop()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            janus.stop()
 
 
 def main() -> None:
@@ -322,8 +257,7 @@ def main() -> None:
     parser.add_argument("--receiver-processes", type=int, default=4)
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
-    janus = shutil.which("janus")
-    if janus is None or JANUS_LIBS is None:
+    if not Path(JANUS).exists() or JANUS_LIBS is None:
         print("bench.janus: Janus is not installed; run `apt-get install janus` (Debian 12) first")
         return
     ice_address = local_address()
@@ -333,7 +267,7 @@ def main() -> None:
     print("Sending process's CPU (% of one core) by viewers, 1080p30 4 Mbit/s H.264 + Opus")
     print("src fps: frames the camera (ours) or the RTP replay (Janus) produced; min fps: the slowest viewer's")
     ours = measure_ours(counts, args.window, args.receiver_processes)
-    theirs = measure_janus(janus, JANUS_LIBS, ice_address, counts, args.window, args.receiver_processes)
+    theirs = measure_janus(ice_address, counts, args.window, args.receiver_processes)
     header = ("viewers", "ours %", "src fps", "min fps", "Janus %", "src fps", "min fps")
     print("  " + "  ".join(f"{h:>7}" for h in header) + f"  {'busiest receiver %':>18}")
     for o, j in zip(ours, theirs, strict=True):

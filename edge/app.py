@@ -25,6 +25,8 @@ from edge.media.audio import AudioHub
 from edge.media.snapshot import Snapshots
 from edge.media.video import VideoHub
 from edge.mqtt.client import MqttBridge
+from edge.network import follow_network
+from edge.publish.targets import PublishTargets
 from edge.recording.factory import build_recorder
 from edge.rtsp import open_rtsp
 from edge.security import token as access_token
@@ -71,6 +73,7 @@ class Daemon:
         self.video = VideoHub(hardware.camera)
         self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
         self.viewers = Viewers(self.video, self.audio, config.webrtc)
+        self.publish = PublishTargets(config.publish, self.video, self.audio, self.viewers.payloads)
         self.refused_offers = RefusedOffers()
         self.snapshots = Snapshots(self.video)
         network = config.network
@@ -108,6 +111,7 @@ class Daemon:
         microphone = self.audio.status() if self.audio else {"backend": "none", "state": "disabled"}
         degraded = camera["state"] != "running" or microphone["state"] not in ("running", "disabled")
         degraded = degraded or self.recorder.storage != "ok"
+        degraded = degraded or any(t["state"] in ("retrying", "refused") for t in self.publish.status())
         return {
             "status": "degraded" if degraded else "ok",
             "version": __version__,
@@ -124,6 +128,7 @@ class Daemon:
             "gpio": self.gpio_triggers.status(),
             "mqtt": self.mqtt.status() if self.mqtt else {"state": "off"},
             "rtsp": self.rtsp.status() if self.rtsp else {"state": "off"},
+            "publish": self.publish.status(),
         }
 
     def public_status(self) -> dict:
@@ -167,7 +172,9 @@ class Daemon:
         self.gpio_triggers.start()
         self._spawn(self.recorder.run(), "recorder")
         if self.netwatch:
-            self._spawn(self.viewers.follow_network(self.netwatch), "netwatch")
+            listeners = (self.viewers.network_changed, self.publish.network_changed)
+            self._spawn(follow_network(self.netwatch, listeners), "netwatch")
+        self.publish.start()
         if self.mqtt:
             self.mqtt.start()
         self._runner = web.AppRunner(
@@ -199,7 +206,7 @@ class Daemon:
             await self.mqtt.stop()  # says "offline" (a clean stop sends no will)
         if self.rtsp is not None:
             await self.rtsp.stop()
-        await self.viewers.close_all()
+        await asyncio.gather(self.viewers.close_all(), self.publish.stop())
         if self._runner is not None:
             await self._runner.cleanup()
         for task in self._tasks:

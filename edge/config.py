@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 Validator = Callable[[str, Any], Any]
 
@@ -288,6 +289,33 @@ class RtspConfig:
     )
 
 
+def whip_url(key: str, value: Any) -> str:
+    """An http:// or https:// URL with a host: a WHIP endpoint."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{key} must be an http:// or https:// URL (the WHIP endpoint); got {_describe(value)}")
+    return value
+
+
+def publish_name(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}|", value):
+        raise ConfigError(f'{key} must be 1 to 32 letters, digits, ".", "-" or "_"; got {_describe(value)}')
+    return value
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    url: str = required(whip_url, "the media server's WHIP endpoint (required)")
+    token: str = key("", text, "sent as Authorization: Bearer; empty: none")
+    ice_servers: tuple = key((), ice_servers, "STUN/TURN servers for this target only; none by default")
+    enabled: bool = key(True, boolean, "false: keep the table but do not publish")
+    name: str = key("", publish_name, "shown in the status, metrics and page; empty: the URL's host")
+
+    @property
+    def label(self) -> str:
+        return self.name or urlsplit(self.url).hostname or self.url
+
+
 @dataclass(frozen=True)
 class MetricsConfig:
     token: str = key(
@@ -321,6 +349,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     triggers: tuple = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
+    publish: tuple = field(default=(), metadata={"array_of": PublishConfig})  # [[publish]]
 
 
 def _section_classes() -> dict[str, type]:
@@ -368,6 +397,18 @@ def _check_pins(config: Config) -> None:
         pins[trigger.pin] = f'trigger "{trigger.name}"'
 
 
+def _check_publish_names(config: Config) -> None:
+    """Each publish target has a label of its own: the status and metrics tell them apart by it."""
+    labels: dict[str, int] = {}
+    for i, target in enumerate(config.publish):
+        if target.label in labels:
+            raise ConfigError(
+                f'publish[{i}] and publish[{labels[target.label]}] are both called "{target.label}": '
+                f"give one a name (publish[{i}].name)"
+            )
+        labels[target.label] = i
+
+
 def parse_config(data: dict[str, Any]) -> Config:
     sections = _section_classes()
     arrays = _array_sections()
@@ -379,6 +420,7 @@ def parse_config(data: dict[str, Any]) -> Config:
         loaded[name] = load(name, sections[name], table)
     config = Config(**loaded)
     _check_pins(config)
+    _check_publish_names(config)
     return config
 
 
@@ -407,7 +449,7 @@ def with_overrides(config: Config, section: str, **values: Any) -> Config:
 def documented_keys() -> list[tuple[str, str, Any, str]]:
     """(section, key, default, description) for every key: the README's tables, ``edge config template``.
 
-    Arrays of tables (``[[triggers]]``) are left out: their entries have required
+    Arrays of tables (``[[triggers]]``, ``[[publish]]``) are left out: their entries have required
     keys with no default to put in a template.
     """
     rows = []

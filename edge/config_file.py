@@ -49,7 +49,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from edge.config import Config, ConfigError, TriggerConfig, documented_keys, parse_config
+from edge.config import Config, ConfigError, PublishConfig, TriggerConfig, documented_keys, parse_config
 from edge.files import write_atomic
 
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
@@ -117,11 +117,10 @@ def _toml_key(key: str) -> str:
 # --------------------------------------------------------------------------- template
 
 
-def trigger_keys() -> list[tuple[str, Any, str]]:
-    """(key, example, description) of a ``[[triggers]]`` entry."""
-    examples = {"name": "door", "pin": 17}
+def example_keys(cls: type, examples: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
+    """(key, example, description) of an array-of-tables entry: the example value, or the default."""
     rows = []
-    for f in dataclasses.fields(TriggerConfig):
+    for f in dataclasses.fields(cls):
         value = examples.get(f.name, f.default)
         if value is None or value is dataclasses.MISSING:
             continue
@@ -129,13 +128,40 @@ def trigger_keys() -> list[tuple[str, Any, str]]:
     return rows
 
 
+def trigger_keys() -> list[tuple[str, Any, str]]:
+    """(key, example, description) of a ``[[triggers]]`` entry."""
+    return example_keys(TriggerConfig, {"name": "door", "pin": 17})
+
+
+def publish_keys() -> list[tuple[str, Any, str]]:
+    """(key, example, description) of a ``[[publish]]`` entry."""
+    return example_keys(PublishConfig, {"url": "https://media.example.net/whip/porch", "token": "s3cret"})
+
+
+# Arrays of tables, each explained in prose with an example (there are none by default).
+ARRAY_EXAMPLES = (
+    (
+        "triggers",
+        "GPIO inputs that start a recording: one [[triggers]] table each (none by\n"
+        "default). For example, a door contact between GPIO 17 and ground:",
+    ),
+    (
+        "publish",
+        "Media servers to publish the camera to over WHIP (Janus, MediaMTX, LiveKit,\n"
+        "Cloudflare...): one [[publish]] table each (none by default). For example:",
+    ),
+)
+
+
 def template() -> str:
     """The commented configuration file of this version (``edge config template``)."""
-    return render_template(documented_keys(), trigger_keys())
+    return render_template(documented_keys(), {"triggers": trigger_keys(), "publish": publish_keys()})
 
 
-def render_template(rows: Iterable[tuple[str, str, Any, str]], triggers: Iterable[tuple[str, Any, str]] = ()) -> str:
-    """The commented configuration file for these rows (and a [[triggers]] example)."""
+def render_template(
+    rows: Iterable[tuple[str, str, Any, str]], arrays: Mapping[str, list[tuple[str, Any, str]]] | None = None
+) -> str:
+    """The commented configuration file for these rows (and an example of each array of tables)."""
     out = [HEADER.rstrip("\n")]
     section = None
     for name, key, default, doc in rows:
@@ -145,15 +171,17 @@ def render_template(rows: Iterable[tuple[str, str, Any, str]], triggers: Iterabl
         for line in doc.splitlines() or [""]:
             out.append(f"# {line}".rstrip())
         out.append(f"#{key} = {toml_value(default)}")
-    triggers = list(triggers)
-    if triggers:
-        # An example in prose ("#   "): there is no trigger by default.
-        out.append("\n# GPIO inputs that start a recording: one [[triggers]] table each (none by")
-        out.append("# default). For example, a door contact between GPIO 17 and ground:")
+    for name, prose in ARRAY_EXAMPLES:
+        entries = (arrays or {}).get(name)
+        if not entries:
+            continue
+        # An example in prose ("#   "): there is none by default.
+        out.append("")
+        out.extend(f"# {line}" for line in prose.splitlines())
         out.append("#")
-        out.append("#   [[triggers]]")
-        for key, value, doc in triggers:
-            out.append(f"#   {key} = {toml_value(value)}".ljust(34) + f"# {doc}".rstrip())
+        out.append(f"#   [[{name}]]")
+        for key, value, doc in entries:
+            out.append(f"#   {key} = {toml_value(value)}".ljust(34) + f" # {doc}".rstrip())
     return "\n".join(out) + "\n"
 
 

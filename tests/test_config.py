@@ -32,6 +32,14 @@ def test_defaults_match_the_documented_ones():
         ),
         ({"webrtc": {"interfaces": "wlan0"}}, "webrtc.interfaces must be a list of non-empty strings"),
         ({"server": {"port": 70000}}, "server.port must be an integer from 0 to 65535; got 70000"),
+        ({"publish": {"url": "http://x/whip"}}, "publish must be an array of tables: write each one under [[publish]]"),
+        ({"publish": [{"token": "t"}]}, "publish[0].url is required"),
+        ({"publish": [{"url": "rtmp://x/live"}]}, "publish[0].url must be an http:// or https:// URL"),
+        ({"publish": [{"url": "https://x/whip", "ice_servers": [{"urls": "x"}]}]}, "publish[0].ice_servers[0].urls"),
+        (
+            {"publish": [{"url": "https://x/a"}, {"url": "https://x/b"}]},
+            'publish[1] and publish[0] are both called "x": give one a name (publish[1].name)',
+        ),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(data, message):
@@ -50,6 +58,20 @@ def test_a_valid_file_loads(tmp_path: Path):
     assert (config.camera.width, config.camera.height, config.camera.bitrate) == (1920, 1080, 4_000_000)
     assert config.webrtc.ice_servers == ({"urls": "stun:stun.example.org:3478"},)
     assert config.webrtc.interfaces == ("wlan0",)
+
+
+def test_publish_targets_load_with_their_defaults():
+    config = parse_config(
+        {"publish": [{"url": "https://sfu.example.net/whip/cam", "token": "t0k3n"}, {"url": "http://10.0.0.2/whip"}]}
+    )
+    first, second = config.publish
+    assert (first.url, first.token, first.enabled, first.ice_servers) == (
+        "https://sfu.example.net/whip/cam",
+        "t0k3n",
+        True,
+        (),
+    )
+    assert (first.label, second.label) == ("sfu.example.net", "10.0.0.2")
 
 
 def test_invalid_toml_and_missing_file_are_reported(tmp_path: Path):

@@ -22,13 +22,21 @@ def template() -> str:
     return config_file.template()
 
 
+def _example(template: str, array: str) -> dict:
+    lines = template.splitlines()
+    start = lines.index(f"#   [[{array}]]")
+    end = next((n for n in range(start + 1, len(lines)) if not lines[n].startswith("#   ")), len(lines))
+    return tomllib.loads("\n".join(line[4:].split("#")[0] for line in lines[start:end]))
+
+
 def test_template_shows_a_trigger_example(template: str) -> None:
     assert config_file.trigger_keys(), "the daemon has [[triggers]]: the template must show them"
-    lines = template.splitlines()
-    start = lines.index("#   [[triggers]]")
-    example = "\n".join(line[4:].split("#")[0] for line in lines[start:] if line.startswith("#   "))
-    data = tomllib.loads(example)
-    assert parse_config(data).triggers[0].pin == 17
+    assert parse_config(_example(template, "triggers")).triggers[0].pin == 17
+
+
+def test_template_shows_a_publish_example(template: str) -> None:
+    (target,) = parse_config(_example(template, "publish")).publish
+    assert target.url == "https://media.example.net/whip/porch" and target.enabled
 
 
 def test_template_is_all_switched_off(template: str) -> None:

@@ -31,6 +31,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from edge import __version__
+from edge.publish.target import STATES as PUBLISH_STATES
 from edge.security.auth import AUTHENTICATOR_KEY
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class DaemonCollector(Collector):
         yield from self._viewers()
         yield from self._recording()
         yield from self._services()
+        yield from self._publish()
 
     def _camera(self) -> Iterator[Metric]:
         d = self._daemon
@@ -195,6 +197,29 @@ class DaemonCollector(Collector):
             yield GaugeMetricFamily(
                 "edge_mqtt_connected", "1: connected to the MQTT broker", 1.0 if d.mqtt.state == "connected" else 0.0
             )
+
+    def _publish(self) -> Iterator[Metric]:
+        targets = self._daemon.publish.targets
+        if not targets:
+            return
+        labels = ["target"]
+        state = GaugeMetricFamily(
+            "edge_publish_state", "a publish target's state (1: current)", labels=[*labels, "state"]
+        )
+        sent = CounterMetricFamily(
+            "edge_publish_sent_bytes", "RTP payload bytes sent to a publish target", labels=labels
+        )
+        sessions = CounterMetricFamily("edge_publish_sessions", "WHIP sessions that got to publishing", labels=labels)
+        restarts = CounterMetricFamily("edge_publish_ice_restarts", "ICE restarts that kept a session", labels=labels)
+        failures = CounterMetricFamily("edge_publish_failures", "attempts or sessions that failed", labels=labels)
+        for target in targets:
+            for known in PUBLISH_STATES:
+                state.add_metric([target.name, known], 1.0 if known == target.state else 0.0)
+            sent.add_metric([target.name], target.bytes_sent)
+            sessions.add_metric([target.name], target.sessions)
+            restarts.add_metric([target.name], target.ice_restarts)
+            failures.add_metric([target.name], target.failures)
+        yield from (state, sent, sessions, restarts, failures)
 
 
 class Metrics:

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 
 from edge.media.fanout import ConsumerQueue, Fanout
-from edge.media.h264 import ParameterSetCache
+from edge.media.h264 import ParameterSetCache, baseline_profile_level_id
 from edge.media.supervisor import Supervisor
 from hw.camera import Camera, H264AccessUnit
 
@@ -82,13 +82,15 @@ class VideoHub:
             self._profile_known.set()
         self._fanout.publish(unit)
 
-    async def wait_for_profile(self, timeout: float) -> str | None:
-        """Wait (bounded) for the first SPS, so that an early viewer gets an honest answer."""
+    async def wait_for_profile(self, timeout: float) -> str:
+        """The camera's ``profile-level-id`` for SDP, waiting (bounded) for the first SPS so that an
+        early viewer gets an honest answer; if none comes in time, the one its settings most likely give."""
         try:
             await asyncio.wait_for(self._profile_known.wait(), timeout)
         except TimeoutError:
             pass
-        return self.profile_level_id
+        s = self.settings
+        return self.profile_level_id or baseline_profile_level_id(s.width, s.height, s.framerate)
 
     def status(self) -> dict:
         s = self.settings

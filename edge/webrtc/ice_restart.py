@@ -25,7 +25,9 @@ aioice ``Connection``
     not allocate a second relay. ``_check_list``, ``_remote_candidates``,
     ``_remote_candidates_end``: the old generation, dropped. ``_nominated`` and
     ``check_complete()``: wrapped on the instance to learn when a pair is
-    nominated (an instance attribute shadows the method).
+    nominated (an instance attribute shadows the method). As the offerer (the
+    WHIP publisher) the restart starts the new pairs' checks itself with
+    ``check_start_task()``: aioice's pacing loop ended with the first ``connect()``.
 aiortc
     ``RTCIceTransport._connection``; ``RTCIceGatherer._remote_candidates_end``,
     which would otherwise make it ignore the new generation's candidates.
@@ -90,6 +92,7 @@ class IceAgent:
         self._connection = transport._connection
         self._on_selected = on_selected
         self._retired: list[StunProtocol] = []  # address gone, socket kept for the nominated pair
+        self._previous_remote: list[Candidate] = []  # the remote candidates of the generation before
         self._closing: set[asyncio.Task] = set()
         self._lock = asyncio.Lock()
         self.generation = 0
@@ -114,46 +117,73 @@ class IceAgent:
     async def restart(self, remote_ufrag: str, remote_pwd: str) -> LocalIce:
         """Start a new generation with the browser's new credentials; returns ours."""
         async with self._lock:
-            connection = self._connection
-            # Same rule as gathering (and our interface restriction, which replaces this function).
-            addresses = set(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True))
-            bound = {p.local_candidate.host: p for p in self._host_protocols()}
-            new = sorted(addresses - set(bound))
-            gathered = await self._bind(new) if new else []
+            local = await self._new_generation()
+            self._connection.remote_username = remote_ufrag
+            self._connection.remote_password = remote_pwd
+            return local
 
-            # No await from here on: the new generation starts all at once.
-            nominated = {pair.protocol for pair in connection._nominated.values()}
-            for host, protocol in bound.items():
-                if host in addresses:
-                    continue
-                connection._local_candidates = [  # its host candidate, and server-reflexive ones based on it
-                    c
-                    for c in connection._local_candidates
-                    if c.type == "relay" or host not in (c.host, c.related_address)
-                ]
-                if protocol in nominated:
-                    self._retired.append(protocol)
-                else:
-                    self._drop(protocol)
-            connection._local_candidates += gathered
-            for pair in connection._check_list:
-                if pair.task is not None:
-                    pair.task.cancel()
-            connection._check_list = []
-            connection._remote_candidates = []
-            connection._remote_candidates_end = False
-            self._gatherer._remote_candidates_end = False
-            connection._local_username = _ice_string(8)
-            connection._local_password = _ice_string(24)
-            connection.remote_username = remote_ufrag
-            connection.remote_password = remote_pwd
-            self.generation += 1
-            log.debug("ICE generation %d: new %s, %d socket(s) retired", self.generation, new, len(self._retired))
-            return LocalIce(
-                connection.local_username,
-                connection.local_password,
-                tuple(c.to_sdp() for c in connection.local_candidates),
-            )
+    async def restart_as_offerer(self) -> LocalIce:
+        """Start a new generation of our own (we are the offerer); :meth:`answered` completes it.
+
+        The remote credentials stay the old ones until then: a check that the
+        peer sends before its answer reaches us fails, and its next one is
+        checked again.
+        """
+        async with self._lock:
+            return await self._new_generation()
+
+    async def answered(self, remote_ufrag: str, remote_pwd: str, candidates: list[Candidate]) -> None:
+        """The peer's side of our restart: its credentials and candidates (none: the previous
+        generation's, as a server that kept its address sends none). Checks start at once:
+        as the controlling agent aioice nominates the first pair that succeeds."""
+        connection = self._connection
+        connection.remote_username = remote_ufrag
+        connection.remote_password = remote_pwd
+        for candidate in candidates or [c for c in self._previous_remote if c.type != "prflx"]:
+            await connection.add_remote_candidate(candidate)
+        for pair in connection._check_list:
+            if pair.state in (CandidatePair.State.FROZEN, CandidatePair.State.WAITING):
+                connection.check_start_task(pair)
+
+    async def _new_generation(self) -> LocalIce:
+        """New local credentials and sockets for the addresses there are now, an empty check list."""
+        connection = self._connection
+        # Same rule as gathering (and our interface restriction, which replaces this function).
+        addresses = set(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True))
+        bound = {p.local_candidate.host: p for p in self._host_protocols()}
+        new = sorted(addresses - set(bound))
+        gathered = await self._bind(new) if new else []
+
+        # No await from here on: the new generation starts all at once.
+        nominated = {pair.protocol for pair in connection._nominated.values()}
+        for host, protocol in bound.items():
+            if host in addresses:
+                continue
+            connection._local_candidates = [  # its host candidate, and server-reflexive ones based on it
+                c for c in connection._local_candidates if c.type == "relay" or host not in (c.host, c.related_address)
+            ]
+            if protocol in nominated:
+                self._retired.append(protocol)
+            else:
+                self._drop(protocol)
+        connection._local_candidates += gathered
+        for pair in connection._check_list:
+            if pair.task is not None:
+                pair.task.cancel()
+        connection._check_list = []
+        self._previous_remote = connection._remote_candidates
+        connection._remote_candidates = []
+        connection._remote_candidates_end = False
+        self._gatherer._remote_candidates_end = False
+        connection._local_username = _ice_string(8)
+        connection._local_password = _ice_string(24)
+        self.generation += 1
+        log.debug("ICE generation %d: new %s, %d socket(s) retired", self.generation, new, len(self._retired))
+        return LocalIce(
+            connection.local_username,
+            connection.local_password,
+            tuple(c.to_sdp() for c in connection.local_candidates),
+        )
 
     def _host_protocols(self) -> list[StunProtocol]:
         return [p for p in self._connection._protocols if p.local_candidate.type == "host" and p not in self._retired]

@@ -66,6 +66,7 @@ AIORTC_INTERNALS = (
     "RTCRtpSender._run_rtcp",
     "RTCRtpSender._retransmit",
     "RTCRtpSender._send_keyframe",
+    "RTCRtpSender._handle_rtcp_packet (wrapped: when the receiver last reported)",
     "RTCRtpSender.__rtp_started / __rtp_exited / __rtcp_started / __rtcp_exited",
     "RTCRtpSender.__lsr / __lsr_time / __packet_count / __octet_count",
     "RTCDtlsTransport._tx_srtp",
@@ -195,6 +196,7 @@ class FastRtpSender(RTCRtpSender):
     playout_delay_ms: tuple[int, int]  # sent as the playout-delay extension, when negotiated
     nack_requests: int  # sequence numbers the viewer asked for again
     retransmitted_packets: int
+    last_rtcp_at: float | None  # time.monotonic() of the receiver's last RTCP for this stream
     # aiortc's own private state, which its stop(), getStats() and RTT estimate read:
     _RTCRtpSender__rtp_started: asyncio.Event
     _RTCRtpSender__rtp_exited: asyncio.Event
@@ -233,7 +235,13 @@ class FastRtpSender(RTCRtpSender):
         sender.playout_delay_ms = LOW_LATENCY
         sender.nack_requests = 0
         sender.retransmitted_packets = 0
+        sender.last_rtcp_at = None
         return sender
+
+    @property
+    def bytes_sent(self) -> int:
+        """RTP payload bytes sent (what the sender reports count)."""
+        return self._RTCRtpSender__octet_count
 
     # --- aiortc's entry points -----------------------------------------------------
 
@@ -251,6 +259,12 @@ class FastRtpSender(RTCRtpSender):
 
     def _send_keyframe(self) -> None:
         self._on_keyframe_request()
+
+    async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
+        # Receivers report about once a second: when they stop, the far end is gone
+        # (long before ICE consent fails, which takes aiortc ~30 s).
+        self.last_rtcp_at = time.monotonic()
+        await super()._handle_rtcp_packet(packet)
 
     async def _run_rtp(self, codec: object) -> None:
         self._RTCRtpSender__rtp_started.set()

@@ -7,17 +7,15 @@ import logging
 import time
 
 from edge.config import WebRTCConfig
-from edge.media import h264
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.webrtc.rtp_sender import SharedPayloads, h264_payloads, opus_payloads
 from edge.webrtc.session import Payloads, ViewerSession
-from hw.netwatch import NetworkWatch
+from hw.netwatch import NetworkChange
 
 log = logging.getLogger(__name__)
 
 PROFILE_WAIT_S = 5.0
-NETWATCH_RETRY_S = 10.0
 
 
 class ViewerLimit(Exception):
@@ -32,7 +30,8 @@ class Viewers:
         self._audio = audio
         self._config = config
         self._sessions: dict[str, ViewerSession] = {}
-        self._payloads = Payloads(video=SharedPayloads(h264_payloads), audio=SharedPayloads(opus_payloads))
+        # Packetized once for every viewer and publish target.
+        self.payloads = Payloads(video=SharedPayloads(h264_payloads), audio=SharedPayloads(opus_payloads))
         self.total_sessions = 0
         video.supervisor.on_state_change(self._camera_state_changed)
 
@@ -57,14 +56,11 @@ class Viewers:
             raise ViewerLimit(f"this camera has its maximum of {self._config.max_viewers} viewers", retry_after=10)
         if self.pending >= self._config.max_pending:
             raise ViewerLimit("too many viewers are connecting at once", retry_after=2)
-        # The camera's real profile, or the one its settings most likely give.
-        s = self._video.settings
-        fallback = h264.baseline_profile_level_id(s.width, s.height, s.framerate)
-        profile = await self._video.wait_for_profile(PROFILE_WAIT_S) or fallback
+        profile = await self._video.wait_for_profile(PROFILE_WAIT_S)
         session = ViewerSession(
             self._video,
             self._audio,
-            self._payloads,
+            self.payloads,
             self._config.ice_servers,
             self._forget,
             restart_timeout=self._config.restart_timeout,
@@ -102,18 +98,11 @@ class Viewers:
         for session in list(self._sessions.values()):
             session.camera_state_changed(state)
 
-    async def follow_network(self, netwatch: NetworkWatch) -> None:
-        """Tell every session about changes to the interfaces we offer candidates on."""
-        while True:
-            try:
-                async for change in netwatch.changes():
-                    if change.changed:
-                        log.info("network changed: %s (%d viewers)", change.describe(), len(self._sessions))
-                        for session in list(self._sessions.values()):
-                            session.network_changed(change)
-            except Exception:
-                log.exception("network watch failed; watching again in %g s", NETWATCH_RETRY_S)
-                await asyncio.sleep(NETWATCH_RETRY_S)
+    def network_changed(self, change: NetworkChange) -> None:
+        """Tell every session about a change to the interfaces we offer candidates on."""
+        log.info("network changed: %s (%d viewers)", change.describe(), len(self._sessions))
+        for session in list(self._sessions.values()):
+            session.network_changed(change)
 
     async def close_all(self) -> None:
         await asyncio.gather(*(s.close() for s in list(self._sessions.values())), return_exceptions=True)

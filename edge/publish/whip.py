@@ -1,0 +1,172 @@
+"""The HTTP side of a WHIP client (RFC 9725): offer, ICE restart, end; every request bounded in time.
+
+The server's answers become a :class:`WhipResource` or a :class:`WhipError` that
+says whether trying again can help (:attr:`WhipError.permanent`): a bad token or
+URL will not change by itself, a server that is down or busy will.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+SDP = "application/sdp"
+SDPFRAG = "application/trickle-ice-sdpfrag"
+# 4xx answers that may change without the owner doing anything: a timeout, a conflict
+# (the server still holds our previous session), too early, too many requests.
+TRANSIENT_4XX = frozenset({408, 409, 425, 429})
+MAX_REASON = 200
+
+
+class WhipError(Exception):
+    """A request failed: ``status`` is the HTTP status (None: no answer at all)."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def permanent(self) -> bool:
+        """A refusal that repeating the same request will not change (bad token, wrong URL...)."""
+        return self.status is not None and 400 <= self.status < 500 and self.status not in TRANSIENT_4XX
+
+
+@dataclass(frozen=True)
+class WhipResource:
+    """A session the server made for our offer."""
+
+    url: str  # where PATCH and DELETE go (the Location, made absolute)
+    answer: str
+    etag: str | None
+    ice_servers: tuple[dict, ...] = ()  # from Link: rel="ice-server" headers
+    accepts_patch: bool = False  # the server said it takes trickle/restart fragments
+
+
+@dataclass
+class WhipClient:
+    """Requests to one WHIP endpoint; ``timeout`` bounds each whole request (a hung server costs that, no more)."""
+
+    http: aiohttp.ClientSession
+    url: str
+    token: str = ""
+    timeout: float = 5.0
+    _headers: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def offer(self, sdp: str) -> WhipResource:
+        """POST the offer; the server's session, or :class:`WhipError`."""
+        reply = await self._send("POST", self.url, sdp, {"Content-Type": SDP})
+        if reply.status != 201:
+            raise reply.refusal()
+        location = reply.headers.get("Location")
+        if not location:
+            raise WhipError("the server answered 201 without a Location header", reply.status)
+        if not reply.body.startswith("v=0"):
+            raise WhipError("the server's answer is not SDP", reply.status)
+        return WhipResource(
+            url=urljoin(reply.url, location),
+            answer=reply.body,
+            etag=reply.headers.get("ETag"),
+            ice_servers=ice_servers_from_links(reply.headers.getall("Link", [])),
+            accepts_patch=SDPFRAG in reply.headers.get("Accept-Patch", ""),
+        )
+
+    async def restart(self, resource: WhipResource, fragment: str) -> tuple[str, str | None]:
+        """PATCH an ICE restart fragment: the server's fragment and its new ETag."""
+        headers = {"Content-Type": SDPFRAG, "If-Match": resource.etag or "*"}
+        reply = await self._send("PATCH", resource.url, fragment, headers)
+        if reply.status != 200:
+            raise reply.refusal()
+        return reply.body, reply.headers.get("ETag")
+
+    async def delete(self, resource: WhipResource) -> None:
+        """End the session on the server (404: it had ended it already)."""
+        reply = await self._send("DELETE", resource.url)
+        if reply.status >= 400 and reply.status != 404:
+            raise reply.refusal()
+
+    async def _send(self, method: str, url: str, data: str | None = None, headers: dict | None = None) -> _Reply:
+        """One request, read whole, within ``timeout``; no answer at all is a :class:`WhipError` too."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.http.request(
+                    method, url, data=data, headers={**self._headers, **(headers or {})}, allow_redirects=True
+                ) as response:
+                    return _Reply(
+                        response.status,
+                        response.reason or "",
+                        response.headers,
+                        await response.text(),
+                        str(response.url),
+                    )
+        except TimeoutError:
+            raise WhipError(f"{method} {url}: no answer within {self.timeout:g} s") from None
+        except (aiohttp.ClientError, UnicodeDecodeError) as error:
+            raise WhipError(f"{method} {url}: {error or type(error).__name__}") from None
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    reason: str
+    headers: CIMultiDictProxy[str]
+    body: str
+    url: str
+
+    def refusal(self) -> WhipError:
+        reason = " ".join(self.body.split())[:MAX_REASON] or self.reason
+        retry_after = self.headers.get("Retry-After", "")
+        return WhipError(
+            f"{self.status} {reason}".strip(), self.status, float(retry_after) if retry_after.isdigit() else None
+        )
+
+
+def ice_servers_from_links(links: list[str]) -> tuple[dict, ...]:
+    """``Link: <turn:host?transport=udp>; rel="ice-server"; username="u"; credential="c"`` as ice_servers tables.
+
+    Not aiohttp's ``ClientResponse.links``: it resolves each target as a URL relative to
+    the response, which percent-encodes an IPv6 address in a ``stun:``/``turn:`` URI.
+    """
+    servers = []
+    for header in links:
+        for link in _split_outside_quotes(header, ","):
+            target, _, params = link.strip().partition(">")
+            if not target.startswith("<"):
+                continue
+            attributes = {}
+            for param in _split_outside_quotes(params, ";"):
+                name, _, value = param.strip().partition("=")
+                attributes[name.strip().lower()] = value.strip().strip('"')
+            url = target[1:]
+            if attributes.get("rel") != "ice-server" or url.split(":", 1)[0] not in ("stun", "stuns", "turn", "turns"):
+                continue
+            server: dict = {"urls": url}
+            if "username" in attributes:
+                server["username"] = attributes["username"]
+            if "credential" in attributes:
+                server["credential"] = attributes["credential"]
+            servers.append(server)
+    return tuple(servers)
+
+
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]

@@ -1,0 +1,94 @@
+"""Publishing over WHIP to a real media server: Debian's Janus (VideoRoom) behind Meetecho's
+simple-whip-server, both started here (``testbed/whip_rig.py``), watched by Chromium through
+Janus's own janus.js (``testbed/janus_viewer.py``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from testbed.browser import FRAME_CODE_JS, STATS_JS
+from testbed.clips import wait_for
+from testbed.daemon import DaemonProcess
+from testbed.janus_viewer import open_janus_viewer, viewer_state, wait_for_video
+from testbed.whip_rig import WhipServer
+
+pytestmark = pytest.mark.timeout(180)
+
+CAMERA = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\nkeyframe_interval = 1\n"
+TOKEN = "whip-token-0123456789"
+
+
+@pytest.fixture
+def rig() -> Iterator[WhipServer]:
+    with WhipServer() as server:
+        yield server
+
+
+def publishing_daemon(daemon_factory, rig: WhipServer, token: str = TOKEN, extra: str = "") -> DaemonProcess:
+    """A daemon publishing to a new endpoint of the rig (which takes ``TOKEN``), with ``token``."""
+    url = rig.create_endpoint("cam1", token=TOKEN)
+    config = (
+        # Janus (libnice) ignores loopback peers: the camera offers the rig's own address.
+        f'[webrtc]\ninterfaces = ["{rig.interface}"]\n{CAMERA}'
+        f'[[publish]]\nurl = "{url}"\ntoken = "{token}"\nname = "janus"\n{extra}'
+    )
+    return daemon_factory(config, loopback_only=False)
+
+
+def target(daemon: DaemonProcess, name: str = "janus") -> dict:
+    return next(t for t in daemon.health()["publish"] if t["name"] == name)
+
+
+def wait_for_target(daemon: DaemonProcess, predicate, timeout: float, what: str, name: str = "janus") -> dict:
+    return wait_for(lambda: target(daemon, name), predicate, timeout, what)
+
+
+def test_a_janus_viewer_sees_the_camera_with_sound(chromium, daemon_factory, rig):
+    daemon = publishing_daemon(daemon_factory, rig)
+    wait_for_target(daemon, lambda t: t["state"] == "publishing", 30, "publishing")
+    page = open_janus_viewer(chromium, rig)
+    wait_for_video(page)
+    first = page.evaluate(FRAME_CODE_JS)
+    stats = wait_for(
+        lambda: page.evaluate(STATS_JS),
+        lambda s: s["video"]["framesDecoded"] > 60 and (s["audio"] or {}).get("packetsReceived", 0) > 50,
+        30,
+        "60 frames decoded and 50 audio packets",
+    )
+    second = page.evaluate(FRAME_CODE_JS)
+    assert stats["video"]["mimeType"] == "video/H264"
+    assert (stats["video"]["frameWidth"], stats["video"]["frameHeight"]) == (640, 360)
+    assert stats["audio"]["mimeType"] == "audio/opus"
+    assert first is not None and second is not None and second["frameIndex"] > first["frameIndex"], (first, second)
+    status = target(daemon)
+    assert status["sessions"] == 1 and status["bytes_sent"] > 100_000, status
+    assert "janus" in daemon.request("GET", "/metrics").text.split('edge_publish_state{state="publishing",target="')[1]
+
+
+def test_publishing_resumes_within_5_s_of_janus_coming_back_and_the_viewer_rejoins(chromium, daemon_factory, rig):
+    daemon = publishing_daemon(daemon_factory, rig)
+    wait_for_target(daemon, lambda t: t["state"] == "publishing", 30, "publishing")
+    page = open_janus_viewer(chromium, rig)
+    wait_for_video(page)
+    subscriptions = viewer_state(page)["subscriptions"]
+
+    rig.kill_janus()
+    wait_for_target(daemon, lambda t: t["state"] != "publishing", 15, "the daemon to notice Janus is gone")
+    rig.start_janus(wait_for_whip_server=False)
+    back = time.monotonic()
+    wait_for_target(daemon, lambda t: t["state"] == "publishing" and t["sessions"] == 2, 20, "publishing again")
+    resumed_s = time.monotonic() - back
+    wait_for_video(page, subscriptions=subscriptions + 1)
+    assert resumed_s < 5, f"publishing resumed {resumed_s:.1f} s after Janus was back\n{daemon.log()[-3000:]}"
+
+
+def test_a_wrong_token_is_reported_and_not_retried_in_a_loop(daemon_factory, rig):
+    daemon = publishing_daemon(daemon_factory, rig, token="not-the-token-0000")
+    refused = wait_for_target(daemon, lambda t: t["state"] == "refused", 30, "the refusal")
+    assert refused["last_error"] == "403 Unauthorized" and refused["failures"] == 1, refused
+    assert refused["retry_in_s"] > 55, refused  # the next try in a minute, not sooner
+    assert daemon.health()["status"] == "degraded"
+    assert "publish janus: refused: 403 Unauthorized; trying again in" in daemon.log()

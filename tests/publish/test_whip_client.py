@@ -1,0 +1,118 @@
+"""The WHIP client's requests and how it reads answers, against a real aiohttp server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from edge.publish.backoff import Backoff
+from edge.publish.whip import WhipClient, WhipError, ice_servers_from_links
+
+ANSWER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+async def server():
+    """A WHIP endpoint at /whip whose answer each test sets; it records every request."""
+    seen: list[tuple[str, str, dict, str]] = []
+    reply: dict = {"status": 201, "body": ANSWER, "headers": {"Location": "resource/1", "ETag": '"a"'}}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append((request.method, request.path, dict(request.headers), await request.text()))
+        if reply.get("hang"):
+            await asyncio.Event().wait()
+        return web.Response(
+            status=reply["status"], text=reply["body"], headers=reply["headers"], content_type="application/sdp"
+        )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    async with TestServer(app, host="127.0.0.1") as test_server:
+        yield test_server, seen, reply
+
+
+async def test_an_offer_is_posted_as_sdp_with_the_token_and_the_location_is_made_absolute(server):
+    test_server, seen, _ = server
+    async with aiohttp.ClientSession() as http:
+        client = WhipClient(http, str(test_server.make_url("/whip/endpoint/cam")), "s3cret")
+        resource = await client.offer("v=0\r\n")
+        await client.delete(resource)
+    method, path, headers, body = seen[0]
+    assert (method, path, body) == ("POST", "/whip/endpoint/cam", "v=0\r\n")
+    assert headers["Content-Type"] == "application/sdp"  # exactly: a charset gets 406 from some servers
+    assert headers["Authorization"] == "Bearer s3cret"
+    assert resource.url == str(test_server.make_url("/whip/endpoint/resource/1"))
+    assert resource.answer == ANSWER and resource.etag == '"a"'
+    assert seen[1][:2] == ("DELETE", "/whip/endpoint/resource/1")
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"),
+    [(400, True), (401, True), (403, True), (404, True), (409, False), (429, False), (500, False), (503, False)],
+)
+async def test_refusals_say_whether_trying_again_can_help(server, status, permanent):
+    test_server, _, reply = server
+    reply.update(status=status, body="Unauthorized\n", headers={"Retry-After": "7"})
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(WhipError) as refused:
+            await WhipClient(http, str(test_server.make_url("/whip"))).offer("v=0\r\n")
+    assert refused.value.status == status and refused.value.permanent is permanent
+    assert str(refused.value) == f"{status} Unauthorized" and refused.value.retry_after == 7
+
+
+async def test_a_server_that_never_answers_costs_the_timeout_and_no_more(server):
+    test_server, _, reply = server
+    reply["hang"] = True
+    async with aiohttp.ClientSession() as http:
+        client = WhipClient(http, str(test_server.make_url("/whip")), timeout=0.5)
+        with pytest.raises(WhipError, match="no answer within 0.5 s") as hung:
+            await asyncio.wait_for(client.offer("v=0\r\n"), 5)
+    assert hung.value.status is None and not hung.value.permanent
+
+
+async def test_nobody_listening_is_a_transient_failure():
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(WhipError) as refused:
+            await WhipClient(http, "http://127.0.0.1:9/whip").offer("v=0\r\n")
+    assert refused.value.status is None and not refused.value.permanent
+
+
+async def test_an_ice_restart_is_patched_with_if_match_and_gives_the_new_etag(server):
+    test_server, seen, reply = server
+    async with aiohttp.ClientSession() as http:
+        client = WhipClient(http, str(test_server.make_url("/whip")))
+        resource = await client.offer("v=0\r\n")
+        reply.update(status=200, body="a=ice-ufrag:abcd\r\na=ice-pwd:" + "p" * 24 + "\r\n", headers={"ETag": '"b"'})
+        fragment, etag = await client.restart(resource, "a=ice-ufrag:wxyz\r\n")
+    method, _, headers, body = seen[1]
+    assert method == "PATCH" and headers["If-Match"] == '"a"' and body == "a=ice-ufrag:wxyz\r\n"
+    assert headers["Content-Type"] == "application/trickle-ice-sdpfrag"
+    assert fragment.startswith("a=ice-ufrag:abcd") and etag == '"b"'
+
+
+def test_ice_servers_come_from_link_headers():
+    links = [
+        '<stun:stun.example.net>; rel="ice-server"',
+        '<turn:turn.example.net?transport=udp>; rel="ice-server"; username="user"; credential="a;b,c";'
+        ' credential-type="password", <https://example.net/doc>; rel="help"',
+        '<stun:[2001:db8::1]:3478>; rel="ice-server"',
+    ]
+    assert ice_servers_from_links(links) == (
+        {"urls": "stun:stun.example.net"},
+        {"urls": "turn:turn.example.net?transport=udp", "username": "user", "credential": "a;b,c"},
+        {"urls": "stun:[2001:db8::1]:3478"},
+    )
+
+
+def test_backoff_doubles_up_to_its_cap_with_half_of_each_wait_random():
+    low = Backoff(0.5, 2.0, random_fraction=lambda: 0.0)
+    high = Backoff(0.5, 2.0, random_fraction=lambda: 1.0)
+    assert [low.next_delay() for _ in range(5)] == [0.25, 0.5, 1.0, 1.0, 1.0]
+    assert [high.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 2.0, 2.0]
+    high.reset()
+    assert high.next_delay() == 0.5

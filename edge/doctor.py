@@ -14,11 +14,13 @@ import pwd
 import shutil
 import socket
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.config import Config, ConfigError, load_config
+from edge.config import Config, ConfigError, PublishConfig, load_config
 from edge.hardware import check_encoder_limits
 from hw.camera.pi import MIN_PICAMERA2, CameraInfo, list_cameras, picamera2_version
 from hw.platform import Platform
@@ -27,6 +29,7 @@ SERVICE = "edge.service"
 SERVICE_USER = "edge"
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
 STATE_DIR = Path("/var/lib/edge")
+WHIP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,17 @@ def _groups_of(user: str) -> set[str] | None:
     return groups
 
 
+def _whip_answer(target: PublishConfig) -> int:
+    """The HTTP status a WHIP endpoint gives an OPTIONS request (RFC 9725 allows it); raises if none comes."""
+    headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
+    request = urllib.request.Request(target.url, method="OPTIONS", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=WHIP_TIMEOUT_S) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 @dataclass
 class Probes:
     """Where the checks look; the defaults read this machine."""
@@ -71,6 +85,7 @@ class Probes:
     service_state: Callable[[], str] = _service_state
     groups_of: Callable[[str], set[str] | None] = _groups_of
     hostname: Callable[[], str] = socket.gethostname
+    whip_answer: Callable[[PublishConfig], int] = _whip_answer
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -277,12 +292,39 @@ def check_service(config: Config, probes: Probes) -> list[Finding]:
     ]
 
 
+def check_publish(config: Config, probes: Probes) -> list[Finding]:
+    """Each enabled [[publish]] target's server answers (whatever it thinks of an OPTIONS request)."""
+    findings = []
+    for target in config.publish:
+        subject = f"publish {target.label}"
+        if not target.enabled:
+            findings.append(Finding("info", subject, "disabled (enabled = false)"))
+            continue
+        try:
+            status = probes.whip_answer(target)
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "reason", None) or error
+            findings.append(
+                Finding("warn", subject, f"no answer from the server ({reason})", "check its url and the Pi's network")
+            )
+            continue
+        if status in (401, 403):
+            refusal = f"the server refuses the token (HTTP {status})"
+            findings.append(Finding("warn", subject, refusal, "check its token"))
+        elif status == 404:
+            findings.append(Finding("warn", subject, "the server knows no such endpoint (HTTP 404)", "check its url"))
+        else:
+            findings.append(Finding("ok", subject, f"the server answers (HTTP {status})"))
+    return findings
+
+
 def diagnose(config_path: Path | None, probes: Probes) -> list[Finding]:
     findings = check_system(probes) + check_camera(probes) + check_devices(probes)
     config, config_findings = check_config(config_path)
     findings += config_findings
     if config is not None:
         findings += check_limits(config, probes) + check_storage(config, config_path) + check_service(config, probes)
+        findings += check_publish(config, probes)
     return findings
 
 

@@ -9,7 +9,7 @@ from testbed.daemon import LOOPBACK_ONLY, DaemonProcess, start_daemon
 
 TESTS = Path(__file__).parent
 # Whole files whose tests need root: network namespaces, chroots, mounts.
-NEEDS_ROOT = ("netns/", "image/test_install_chroot.py", "image/test_check_whep.py", "publish/test_publish_janus.py")
+NEEDS_ROOT = ("netns/", "image/test_install_chroot.py", "image/test_check_whep.py", "publish/test_publish_")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

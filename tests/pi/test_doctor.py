@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
+import socket
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -99,3 +102,38 @@ def test_off_a_pi_nothing_blocks(tmp_path, capsys):
     status, out = doctor(capsys, platform=fake_system(tmp_path, None), service_state=lambda: "no systemd")
     assert status == 0
     assert "info  machine: not a Raspberry Pi" in out
+
+
+def test_publish_targets_are_asked_whether_they_answer(tmp_path, capsys):
+    """Real requests: a local HTTP server that answers OPTIONS, one that refuses the token, a closed port."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_OPTIONS(self):  # noqa: N802 (the http.server API)
+            self.send_response(204 if self.headers.get("Authorization") == "Bearer good-token" else 403)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    closed = socket.create_server(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    url = f"http://127.0.0.1:{server.server_port}/whip"
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'[[publish]]\nurl = "{url}"\ntoken = "good-token"\nname = "good"\n'
+        f'[[publish]]\nurl = "{url}"\ntoken = "bad-token"\nname = "bad"\n'
+        f'[[publish]]\nurl = "http://127.0.0.1:{closed_port}/whip"\nname = "gone"\n'
+        f'[[publish]]\nurl = "{url}"\nname = "off"\nenabled = false\n'
+    )
+    try:
+        status, out = doctor(capsys, config, platform=fake_system(tmp_path, None), service_state=lambda: "no systemd")
+    finally:
+        server.shutdown()
+    assert status == 0, out  # a media server out of reach does not stop the camera streaming
+    assert "ok    publish good: the server answers (HTTP 204)" in out
+    assert "warn  publish bad: the server refuses the token (HTTP 403)\n      -> check its token" in out
+    assert "warn  publish gone: no answer from the server ([Errno 111] Connection refused)" in out
+    assert "info  publish off: disabled (enabled = false)" in out

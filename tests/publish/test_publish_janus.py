@@ -5,45 +5,16 @@ Janus's own janus.js (``testbed/janus_viewer.py``)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from testbed.browser import FRAME_CODE_JS, STATS_JS
 from testbed.clips import wait_for
-from testbed.daemon import DaemonProcess
 from testbed.janus_viewer import open_janus_viewer, viewer_state, wait_for_video
-from testbed.whip_rig import WhipServer
+from tests.publish.conftest import publishing_daemon, target, wait_for_target
+from tests.test_browser_live import open_viewer
 
 pytestmark = pytest.mark.timeout(180)
-
-CAMERA = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\nkeyframe_interval = 1\n"
-TOKEN = "whip-token-0123456789"
-
-
-@pytest.fixture
-def rig() -> Iterator[WhipServer]:
-    with WhipServer() as server:
-        yield server
-
-
-def publishing_daemon(daemon_factory, rig: WhipServer, token: str = TOKEN, extra: str = "") -> DaemonProcess:
-    """A daemon publishing to a new endpoint of the rig (which takes ``TOKEN``), with ``token``."""
-    url = rig.create_endpoint("cam1", token=TOKEN)
-    config = (
-        # Janus (libnice) ignores loopback peers: the camera offers the rig's own address.
-        f'[webrtc]\ninterfaces = ["{rig.interface}"]\n{CAMERA}'
-        f'[[publish]]\nurl = "{url}"\ntoken = "{token}"\nname = "janus"\n{extra}'
-    )
-    return daemon_factory(config, loopback_only=False)
-
-
-def target(daemon: DaemonProcess, name: str = "janus") -> dict:
-    return next(t for t in daemon.health()["publish"] if t["name"] == name)
-
-
-def wait_for_target(daemon: DaemonProcess, predicate, timeout: float, what: str, name: str = "janus") -> dict:
-    return wait_for(lambda: target(daemon, name), predicate, timeout, what)
 
 
 def test_a_janus_viewer_sees_the_camera_with_sound(chromium, daemon_factory, rig):
@@ -85,10 +56,15 @@ def test_publishing_resumes_within_5_s_of_janus_coming_back_and_the_viewer_rejoi
     assert resumed_s < 5, f"publishing resumed {resumed_s:.1f} s after Janus was back\n{daemon.log()[-3000:]}"
 
 
-def test_a_wrong_token_is_reported_and_not_retried_in_a_loop(daemon_factory, rig):
+def test_a_wrong_token_is_reported_and_not_retried_in_a_loop(chromium, daemon_factory, rig):
     daemon = publishing_daemon(daemon_factory, rig, token="not-the-token-0000")
     refused = wait_for_target(daemon, lambda t: t["state"] == "refused", 30, "the refusal")
     assert refused["last_error"] == "403 Unauthorized" and refused["failures"] == 1, refused
     assert refused["retry_in_s"] > 55, refused  # the next try in a minute, not sooner
     assert daemon.health()["status"] == "degraded"
     assert "publish janus: refused: 403 Unauthorized; trying again in" in daemon.log()
+    # The owner sees it on the page's stats panel too.
+    page = open_viewer(chromium, daemon, url=daemon.page_url + "&stats=1")
+    page.wait_for_function(
+        "() => document.querySelector('[data-stat=publish]').textContent === 'janus refused (403 Unauthorized)'"
+    )

@@ -28,7 +28,7 @@ const IDLE_MS = 3000;
 const params = new URLSearchParams(window.location.search);
 let token = params.get('token'); // sent as Bearer until the session cookie replaces it
 const whepUrl = new URL('whep', document.baseURI).href;
-const healthUrl = new URL('healthz', document.baseURI).href;
+const statusUrl = new URL('api/status', document.baseURI).href; // the full status: this page is logged in
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -379,7 +379,7 @@ function renderConnectionState() {
 
 async function pollHealth() {
   try {
-    const { res, text } = await timedFetch(healthUrl, { headers: { Accept: 'application/json' } });
+    const { res, text } = await timedFetch(statusUrl, { headers: { Accept: 'application/json' } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const h = JSON.parse(text);
     const cam = h.camera ?? {};
@@ -388,9 +388,16 @@ async function pollHealth() {
     setStat('server', `${h.status ?? '?'}, ${h.viewers ?? '?'} viewer(s)`);
     setStat('camera', `${cam.backend ?? '?'} ${cam.state ?? '?'}${mode}`);
     setStat('microphone', `${mic.backend ?? '?'} ${mic.state ?? '?'}`);
+    setStat('publish', (h.publish ?? []).map(describeTarget).join('; ') || '–');
   } catch (err) {
     setStat('server', `unreachable (${err?.message ?? err})`);
   }
+}
+
+/** A publish target in a few words: "janus publishing", "cloud retrying (503 Service Unavailable)". */
+function describeTarget(t) {
+  const why = t.state === 'publishing' || !t.last_error ? '' : ` (${t.last_error})`;
+  return `${t.name} ${t.state}${why}`;
 }
 
 function setStatsVisible(visible) {

@@ -1,0 +1,131 @@
+"""Publishing over WHIP: what one publish target costs the daemon, and how fast it recovers.
+
+1. CPU (% of one core, from /proc) of the daemon at 1080p30 4 Mbit/s over a window: idle
+   (camera and microphone, nobody watching), publishing to Janus (Debian's ``janus``
+   VideoRoom behind ``simple-whip-server``, ``testbed/whip_rig.py``) with no viewer, and
+   one WebRTC viewer (an aiortc receiver over WHEP, ``bench/receivers.py``) with no
+   publishing, each measured after a settling time; idle is taken in each daemon.
+2. Recovery when the Pi's address changes (``testbed/netns/publish.py``): seconds from
+   the new address being usable until the target publishes again, and whether that was
+   an ICE restart in place or a new session; ``--runs`` times.
+
+Needs root (a veth for Janus's ICE, a network namespace) and Janus (``make bench``).
+
+    .venv/bin/python -m bench.publish [--window 8] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.procstat import cpu_percent
+from bench.receivers import ReceiverPool, Whep, measure_window
+from bench.viewers import camera_frames
+from testbed.daemon import LOOPBACK_ONLY, DaemonProcess, start_daemon
+from testbed.netns.publish import PublishingCamera
+from testbed.whip_rig import WhipServer
+
+CAMERA = "[camera]\nwidth = 1920\nheight = 1080\nframerate = 30\nbitrate = 4000000\n"
+SETTLE_S = 3.0
+
+
+def publish_state(daemon: DaemonProcess) -> str:
+    return daemon.health()["publish"][0]["state"]
+
+
+def cpu_publishing(window: float) -> tuple[float, float]:
+    """(idle, publishing to Janus) CPU % of one daemon."""
+    with WhipServer() as server, tempfile.TemporaryDirectory() as tmp:
+        url = server.create_endpoint("cam1", token="bench-token-0123456789")
+        config = (
+            f'[webrtc]\ninterfaces = ["{server.interface}"]\n{CAMERA}'
+            f'[[publish]]\nurl = "{url}"\ntoken = "bench-token-0123456789"\nenabled = true\n'
+        )
+        # The same daemon twice would need publishing switched at run time: idle comes from
+        # a twin with the target disabled, started and measured first.
+        idle_daemon = start_daemon(config.replace("enabled = true", "enabled = false"), Path(tmp) / "idle")
+        try:
+            time.sleep(SETTLE_S)
+            idle = cpu_percent(idle_daemon.proc.pid, window)
+        finally:
+            idle_daemon.stop()
+        daemon = start_daemon(config, Path(tmp) / "publish")
+        try:
+            deadline = time.monotonic() + 30
+            while publish_state(daemon) != "publishing":
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not publishing: {daemon.health()['publish']}")
+                time.sleep(0.1)
+            time.sleep(SETTLE_S)
+            publishing = cpu_percent(daemon.proc.pid, window)
+            status = daemon.health()["publish"][0]
+            if status["state"] != "publishing" or status["sessions"] != 1:
+                raise RuntimeError(f"publishing was interrupted: {status}")
+        finally:
+            daemon.stop()
+    return idle, publishing
+
+
+def cpu_one_viewer(window: float) -> tuple[float, float, float]:
+    """(idle, one viewer) CPU % of one daemon, and that viewer's fps."""
+    with tempfile.TemporaryDirectory() as tmp:
+        daemon = start_daemon(LOOPBACK_ONLY + CAMERA, Path(tmp))
+        try:
+            time.sleep(SETTLE_S)
+            idle = cpu_percent(daemon.proc.pid, window)
+            pool = ReceiverPool(Whep(daemon.url, daemon.auth), processes=1)
+            try:
+                pool.add_viewers(1)
+                time.sleep(SETTLE_S)
+                m = measure_window(pool, daemon.proc.pid, window, lambda: camera_frames(daemon))
+            finally:
+                pool.close()
+        finally:
+            daemon.stop()
+    return idle, m.cpu, m.min_fps
+
+
+def recoveries(runs: int) -> list[tuple[float, str]]:
+    results = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            camera = PublishingCamera(Path(tmp))
+            try:
+                before = camera.wait_publishing()
+                time.sleep(2)  # publishing for a while, receiver reports flowing
+                after, seconds = camera.recovery(before, camera.change_address())
+                how = "ICE restart" if after["ice_restarts"] > before["ice_restarts"] else "new session"
+                results.append((seconds, how))
+            finally:
+                camera.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--window", type=float, default=8.0, help="seconds per CPU measurement")
+    parser.add_argument("--runs", type=int, default=5, help="address changes")
+    args = parser.parse_args()
+
+    idle_p, publishing = cpu_publishing(args.window)
+    idle_v, viewing, fps = cpu_one_viewer(args.window)
+    print("Daemon CPU at 1920x1080@30 4 Mbit/s (% of one core):")
+    print(f"  publishing to Janus, no viewer: {publishing:5.1f}  (idle {idle_p:.1f}: +{publishing - idle_p:.2f})")
+    print(f"  one WHEP viewer, no publishing: {viewing:5.1f}  (idle {idle_v:.1f}: +{viewing - idle_v:.2f})")
+    print(f"  (the viewer received {fps:.0f} fps)")
+    ratio = (publishing - idle_p) / (viewing - idle_v) if viewing > idle_v else float("nan")
+    print(f"  publish target / viewer: {ratio:.2f}")
+
+    results = recoveries(args.runs)
+    seconds = [s for s, _ in results]
+    print(f"\nPublishing again after the Pi's address changed ({args.runs} runs), from the new address being usable:")
+    print("  " + ", ".join(f"{s:.2f} s ({how})" for s, how in results))
+    print(f"  median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -73,7 +73,9 @@ class Daemon:
         self.video = VideoHub(hardware.camera)
         self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
         self.viewers = Viewers(self.video, self.audio, config.webrtc)
-        self.publish = PublishTargets(config.publish, self.video, self.audio, self.viewers.payloads)
+        self.publish = PublishTargets(
+            config.publish, self.video, self.audio, self.viewers.payloads, config.server.state_path / "publish"
+        )
         self.refused_offers = RefusedOffers()
         self.snapshots = Snapshots(self.video)
         network = config.network

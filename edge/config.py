@@ -294,6 +294,8 @@ def whip_url(key: str, value: Any) -> str:
     parts = urlsplit(value) if isinstance(value, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{key} must be an http:// or https:// URL (the WHIP endpoint); got {_describe(value)}")
+    if "@" in parts.netloc:
+        raise ConfigError(f"{key} must not hold a user name or password: put the credential in token")
     return value
 
 

@@ -34,6 +34,7 @@ def test_defaults_match_the_documented_ones():
         ({"server": {"port": 70000}}, "server.port must be an integer from 0 to 65535; got 70000"),
         ({"publish": {"url": "http://x/whip"}}, "publish must be an array of tables: write each one under [[publish]]"),
         ({"publish": [{"token": "t"}]}, "publish[0].url is required"),
+        ({"publish": [{"url": "http://u:p@x/whip"}]}, "publish[0].url must not hold a user name or password"),
         ({"publish": [{"url": "rtmp://x/live"}]}, "publish[0].url must be an http:// or https:// URL"),
         ({"publish": [{"url": "https://x/whip", "ice_servers": [{"urls": "x"}]}]}, "publish[0].ice_servers[0].urls"),
         (

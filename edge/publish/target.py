@@ -12,6 +12,12 @@
   within ``RESTART_WAIT_S``, a new session.
 - Every request has its own deadline and runs in this target's task: a hung
   server holds up nothing else. On shutdown the session is DELETEd.
+- The session's resource URL is kept in the state directory while it lasts: after
+  a crash or a power cut the stale session is DELETEd first, so that a server that
+  allows one publisher per endpoint (simple-whip-server answers 403 "already in
+  use") takes the new one at once.
+- Anything else that goes wrong setting a session up (an answer aiortc cannot
+  use, say) is reported as "failed" and tried again once a minute.
 """
 
 from __future__ import annotations
@@ -21,17 +27,18 @@ import logging
 import random
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from edge.config import PublishConfig
+from edge.files import write_atomic
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.publish.backoff import Backoff
 from edge.publish.session import PublishSession
-from edge.publish.whip import WhipClient, WhipError, WhipResource
+from edge.publish.whip import WhipClient, WhipError, WhipResource, server_of
 from edge.webrtc.session import Payloads
 from hw.netwatch import NetworkChange
 
@@ -47,12 +54,21 @@ SILENCE_S = 3.0  # receivers report about once a second
 RESTART_WAIT_S = 1.0
 CHECK_EVERY_S = 0.5
 
-STATES = ("disabled", "connecting", "publishing", "recovering", "retrying", "refused", "stopped")
+STATES = ("disabled", "connecting", "publishing", "recovering", "retrying", "refused", "failed", "stopped")
 
 
 class PublishTarget:
-    def __init__(self, config: PublishConfig, video: VideoHub, audio: AudioHub | None, payloads: Payloads) -> None:
+    def __init__(
+        self,
+        config: PublishConfig,
+        video: VideoHub,
+        audio: AudioHub | None,
+        payloads: Payloads,
+        state_dir: Path | None = None,
+    ) -> None:
+        """``state_dir``: where the current session's resource URL is kept (None: nowhere)."""
         self.config = config
+        self._resource_file = state_dir / f"{config.label}.resource" if state_dir is not None else None
         self.name = config.label
         self._video = video
         self._audio = audio
@@ -85,6 +101,7 @@ class PublishTarget:
         async with aiohttp.ClientSession(connector=connector) as http:
             client = WhipClient(http, self.config.url, self.config.token, REQUEST_TIMEOUT_S)
             try:
+                await self._end_stale_session(client)
                 while True:
                     delay = await self._attempt(client)
                     await self._pause(delay)
@@ -118,6 +135,14 @@ class PublishTarget:
             self._set_state("retrying")
             log.warning("publish %s: %s; trying again in %.1f s", self.name, error, delay)
             return delay
+        except Exception as error:
+            # Not the network or the server's word: our side cannot use what it got (an
+            # answer aiortc refuses, say). Trying again at once would only repeat it.
+            self.failures += 1
+            self.last_error = f"could not set up the session: {error}"
+            self._set_state("failed")
+            log.exception("publish %s: could not set up the session; trying again in a minute", self.name)
+            return REFUSED_RETRY_S
         finally:
             await self._end_session(client)
 
@@ -128,6 +153,7 @@ class PublishTarget:
             self._video, self._audio, self._payloads, self.config.ice_servers + self._link_ice_servers, self._wake.set
         )
         resource = self._resource = await client.offer(await session.offer())
+        await asyncio.to_thread(self._remember, resource.url)
         if resource.ice_servers and not self._link_ice_servers:
             self._link_ice_servers = resource.ice_servers
             log.info(
@@ -198,6 +224,31 @@ class PublishTarget:
                     await client.delete(resource)
             except (WhipError, TimeoutError) as error:
                 log.info("publish %s: could not end the session on the server: %s", self.name, error or "no answer")
+            await asyncio.to_thread(self._remember, None)
+
+    async def _end_stale_session(self, client: WhipClient) -> None:
+        """DELETE the session a crash or power cut left on the server, if a URL was kept."""
+        try:
+            url = self._resource_file.read_text().strip() if self._resource_file is not None else ""
+        except OSError:
+            return
+        if url:
+            log.info("publish %s: ending the session left from before", self.name)
+            self._resource = WhipResource(url=url, answer="", etag=None)
+            await self._end_session(client)
+
+    def _remember(self, url: str | None) -> None:
+        """Keep (or forget) the current session's resource URL; a failure only costs that."""
+        if self._resource_file is None:
+            return
+        try:
+            if url is None:
+                self._resource_file.unlink(missing_ok=True)
+            else:
+                self._resource_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                write_atomic(self._resource_file, url + "\n")  # 0600: the URL may be the secret
+        except OSError as error:
+            log.warning("publish %s: cannot keep the session's URL in %s: %s", self.name, self._resource_file, error)
 
     async def _pause(self, delay: float) -> None:
         """Wait ``delay`` seconds, or less if the network changed meanwhile (see :meth:`network_changed`)."""
@@ -226,12 +277,11 @@ class PublishTarget:
             self.since = time.monotonic()
 
     def status(self) -> dict:
-        url = urlsplit(self.config.url)
         local = self._session.local_address if self._session else None
         now = time.monotonic()
         return {
             "name": self.name,
-            "server": f"{url.scheme}://{url.netloc.rpartition('@')[2]}",  # the path may hold a secret key
+            "server": server_of(self.config.url),
             "state": self.state,
             "since_s": round(now - self.since, 1),
             "retry_in_s": round(self._retry_at - now, 1) if self._retry_at is not None else None,

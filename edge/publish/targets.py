@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from edge.config import PublishConfig
 from edge.media.audio import AudioHub
@@ -14,9 +15,14 @@ from hw.netwatch import NetworkChange
 
 class PublishTargets:
     def __init__(
-        self, configs: tuple[PublishConfig, ...], video: VideoHub, audio: AudioHub | None, payloads: Payloads
+        self,
+        configs: tuple[PublishConfig, ...],
+        video: VideoHub,
+        audio: AudioHub | None,
+        payloads: Payloads,
+        state_dir: Path | None = None,
     ) -> None:
-        self.targets = [PublishTarget(config, video, audio, payloads) for config in configs]
+        self.targets = [PublishTarget(config, video, audio, payloads, state_dir) for config in configs]
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -107,9 +107,10 @@ class WhipClient:
                         str(response.url),
                     )
         except TimeoutError:
-            raise WhipError(f"{method} {url}: no answer within {self.timeout:g} s") from None
+            raise WhipError(f"{method} to {server_of(url)}: no answer within {self.timeout:g} s") from None
         except (aiohttp.ClientError, UnicodeDecodeError) as error:
-            raise WhipError(f"{method} {url}: {error or type(error).__name__}") from None
+            reason = str(error).replace(url, server_of(url)) or type(error).__name__
+            raise WhipError(f"{method} to {server_of(url)}: {reason}") from None
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,12 @@ class _Reply:
         return WhipError(
             f"{self.status} {reason}".strip(), self.status, float(retry_after) if retry_after.isdigit() else None
         )
+
+
+def server_of(url: str) -> str:
+    """``scheme://host:port`` of a URL: never its path, which may be the secret (Cloudflare's is)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def ice_servers_from_links(links: list[str]) -> tuple[dict, ...]:

@@ -16,19 +16,22 @@ TOKEN = "whip-token-0123456789"
 
 @pytest.fixture
 def rig() -> Iterator[WhipServer]:
+    """The rig, with one endpoint ``cam1`` (one publisher at a time) that takes ``TOKEN``."""
     with WhipServer() as server:
+        server.create_endpoint("cam1", token=TOKEN)
         yield server
 
 
-def publishing_daemon(daemon_factory, rig: WhipServer, token: str = TOKEN, extra: str = "") -> DaemonProcess:
-    """A daemon publishing to a new endpoint of the rig (which takes ``TOKEN``), with ``token``."""
-    url = rig.create_endpoint("cam1", token=TOKEN)
+def publishing_daemon(
+    daemon_factory, rig: WhipServer, token: str = TOKEN, extra: str = "", state_from: DaemonProcess | None = None
+) -> DaemonProcess:
+    """A daemon publishing to the rig's endpoint with ``token`` (``state_from``: a restart of that daemon)."""
     config = (
         # Janus (libnice) ignores loopback peers: the camera offers the rig's own address.
         f'[webrtc]\ninterfaces = ["{rig.interface}"]\n{CAMERA}'
-        f'[[publish]]\nurl = "{url}"\ntoken = "{token}"\nname = "janus"\n{extra}'
+        f'[[publish]]\nurl = "{rig.url}/endpoint/cam1"\ntoken = "{token}"\nname = "janus"\n{extra}'
     )
-    return daemon_factory(config, loopback_only=False)
+    return daemon_factory(config, loopback_only=False, state_from=state_from)
 
 
 def target(daemon: DaemonProcess, name: str = "janus") -> dict:

@@ -68,3 +68,24 @@ def test_a_wrong_token_is_reported_and_not_retried_in_a_loop(chromium, daemon_fa
     page.wait_for_function(
         "() => document.querySelector('[data-stat=publish]').textContent === 'janus refused (403 Unauthorized)'"
     )
+
+
+def test_a_stopped_daemon_ends_its_session_so_the_next_publishes_at_once(daemon_factory, rig):
+    first = publishing_daemon(daemon_factory, rig)
+    wait_for_target(first, lambda t: t["state"] == "publishing", 30, "publishing")
+    assert first.stop() == 0  # SIGTERM: the session is DELETEd on the way out
+    # A second camera on the same endpoint (simple-whip-server allows one publisher at a time).
+    second = publishing_daemon(daemon_factory, rig)
+    published = wait_for_target(second, lambda t: t["state"] in ("publishing", "refused"), 30, "an answer")
+    assert published["state"] == "publishing" and published["failures"] == 0, published
+
+
+def test_after_a_crash_the_stale_session_is_ended_and_publishing_starts_at_once(daemon_factory, rig):
+    first = publishing_daemon(daemon_factory, rig)
+    wait_for_target(first, lambda t: t["state"] == "publishing", 30, "publishing")
+    first.proc.kill()  # as a power cut would: no DELETE; the server still holds the session
+    first.proc.wait()
+    again = publishing_daemon(daemon_factory, rig, state_from=first)
+    published = wait_for_target(again, lambda t: t["state"] in ("publishing", "refused"), 30, "an answer")
+    assert published["state"] == "publishing" and published["failures"] == 0, published
+    assert "publish janus: ending the session left from before" in again.log()

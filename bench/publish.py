@@ -5,7 +5,9 @@
    VideoRoom behind ``simple-whip-server``, ``testbed/whip_rig.py``) with no viewer, and
    one WebRTC viewer (an aiortc receiver over WHEP, ``bench/receivers.py``) with no
    publishing, each measured after a settling time; idle is taken in each daemon.
-2. Recovery when the Pi's address changes (``testbed/netns/publish.py``): seconds from
+2. Janus killed (SIGKILL) and started again: seconds from Janus running again until the
+   daemon publishes again (a new session: the old one died with Janus), ``--runs`` times.
+3. Recovery when the Pi's address changes (``testbed/netns/publish.py``): seconds from
    the new address being usable until the target publishes again, and whether that was
    an ICE restart in place or a new session; ``--runs`` times.
 
@@ -33,10 +35,6 @@ CAMERA = "[camera]\nwidth = 1920\nheight = 1080\nframerate = 30\nbitrate = 40000
 SETTLE_S = 3.0
 
 
-def publish_state(daemon: DaemonProcess) -> str:
-    return daemon.health()["publish"][0]["state"]
-
-
 def cpu_publishing(window: float) -> tuple[float, float]:
     """(idle, publishing to Janus) CPU % of one daemon."""
     with WhipServer() as server, tempfile.TemporaryDirectory() as tmp:
@@ -55,11 +53,7 @@ def cpu_publishing(window: float) -> tuple[float, float]:
             idle_daemon.stop()
         daemon = start_daemon(config, Path(tmp) / "publish")
         try:
-            deadline = time.monotonic() + 30
-            while publish_state(daemon) != "publishing":
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"not publishing: {daemon.health()['publish']}")
-                time.sleep(0.1)
+            wait_target(daemon, lambda t: t["state"] == "publishing")
             time.sleep(SETTLE_S)
             publishing = cpu_percent(daemon.proc.pid, window)
             status = daemon.health()["publish"][0]
@@ -87,6 +81,41 @@ def cpu_one_viewer(window: float) -> tuple[float, float, float]:
         finally:
             daemon.stop()
     return idle, m.cpu, m.min_fps
+
+
+def wait_target(daemon: DaemonProcess, predicate, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while not predicate(status := daemon.health()["publish"][0]):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"publish target: {status}")
+        time.sleep(0.02)
+    return status
+
+
+def janus_restarts(runs: int) -> list[float]:
+    """Seconds from Janus running again to publishing again, for each kill."""
+    results = []
+    with WhipServer() as server, tempfile.TemporaryDirectory() as tmp:
+        url = server.create_endpoint("cam1", token="bench-token-0123456789")
+        config = (
+            f'[webrtc]\ninterfaces = ["{server.interface}"]\n{CAMERA}'
+            f'[[publish]]\nurl = "{url}"\ntoken = "bench-token-0123456789"\n'
+        )
+        daemon = start_daemon(config, Path(tmp))
+        try:
+            status = wait_target(daemon, lambda t: t["state"] == "publishing")
+            for _ in range(runs):
+                time.sleep(2)
+                server.kill_janus()
+                wait_target(daemon, lambda t: t["state"] != "publishing")
+                server.start_janus(wait_for_whip_server=False)
+                back = time.monotonic()
+                sessions = status["sessions"]
+                status = wait_target(daemon, lambda t, n=sessions: t["state"] == "publishing" and t["sessions"] > n)
+                results.append(time.monotonic() - back)
+        finally:
+            daemon.stop()
+    return results
 
 
 def recoveries(runs: int) -> list[tuple[float, str]]:
@@ -119,6 +148,11 @@ def main() -> None:
     print(f"  (the viewer received {fps:.0f} fps)")
     ratio = (publishing - idle_p) / (viewing - idle_v) if viewing > idle_v else float("nan")
     print(f"  publish target / viewer: {ratio:.2f}")
+
+    back = janus_restarts(args.runs)
+    print(f"\nPublishing again after Janus was killed and started again ({args.runs} runs), from Janus running:")
+    print("  " + ", ".join(f"{s:.2f} s" for s in back))
+    print(f"  median {statistics.median(back):.2f} s, max {max(back):.2f} s")
 
     results = recoveries(args.runs)
     seconds = [s for s, _ in results]

@@ -20,7 +20,16 @@ pytestmark = pytest.mark.timeout(30)
 async def server():
     """A WHIP endpoint at /whip whose answer each test sets; it records every request."""
     seen: list[tuple[str, str, dict, str]] = []
-    reply: dict = {"status": 201, "body": ANSWER, "headers": {"Location": "resource/1", "ETag": '"a"'}}
+    reply: dict = {
+        "status": 201,
+        "body": ANSWER,
+        "headers": {
+            "Location": "resource/1",
+            "ETag": '"a"',
+            "Accept-Patch": "application/trickle-ice-sdpfrag",
+            "Link": '<turn:turn.example.net?transport=udp>; rel="ice-server"; username="u"; credential="c"',
+        },
+    }
 
     async def handle(request: web.Request) -> web.StreamResponse:
         seen.append((request.method, request.path, dict(request.headers), await request.text()))
@@ -47,7 +56,10 @@ async def test_an_offer_is_posted_as_sdp_with_the_token_and_the_location_is_made
     assert headers["Content-Type"] == "application/sdp"  # exactly: a charset gets 406 from some servers
     assert headers["Authorization"] == "Bearer s3cret"
     assert resource.url == str(test_server.make_url("/whip/endpoint/resource/1"))
-    assert resource.answer == ANSWER and resource.etag == '"a"'
+    assert resource.answer == ANSWER and resource.etag == '"a"' and resource.accepts_patch
+    assert resource.ice_servers == (
+        {"urls": "turn:turn.example.net?transport=udp", "username": "u", "credential": "c"},
+    )
     assert seen[1][:2] == ("DELETE", "/whip/endpoint/resource/1")
 
 

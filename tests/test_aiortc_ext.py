@@ -143,6 +143,13 @@ def test_what_the_ice_restart_relies_on_is_still_there():
     assert isinstance(transport._connection, aioice.Connection)
     assert "self.__iceGatherer._remote_candidates_end" in inspect.getsource(RTCIceTransport.addRemoteCandidate)
     assert "if self.__start is not None" in inspect.getsource(RTCIceTransport.start)  # why we restart in place
+    # As the offerer (WHIP) the restart starts its pairs' checks itself, and aioice nominates
+    # aggressively as the controlling agent: a pair that succeeds becomes the nominated one.
+    assert callable(aioice.Connection.check_start_task)
+    assert {"FROZEN", "WAITING"} <= set(aioice.ice.CandidatePair.State.__members__)
+    assert "nominate = self.ice_controlling and not self.remote_is_lite" in inspect.getsource(
+        aioice.Connection.check_start
+    )
 
 
 async def _connect(server_transport, client: aioice.Connection) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from aioice import Candidate
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription
 
 from edge.media.audio import AudioHub
@@ -23,7 +23,7 @@ from edge.signaling.sdpfrag import format_sdpfrag, parse_sdpfrag
 from edge.webrtc import aiortc_ext
 from edge.webrtc.ice_restart import IceAgent, ice_transport
 from edge.webrtc.rtp_sender import FastRtpSender
-from edge.webrtc.session import OPUS_CLOCK_RATE, VIDEO_CLOCK_RATE, Payloads
+from edge.webrtc.session import OPUS_CLOCK_RATE, VIDEO_CLOCK_RATE, Payloads, rtc_configuration
 from edge.webrtc.tracks import Hub, ViewerTrack
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,8 @@ class PublishSession:
         on_event: Callable[[], None],
     ) -> None:
         """``on_event`` is called when :attr:`connected`, :attr:`ended` or :attr:`new_path` is set."""
-        # Explicit servers (never aiortc's default public STUN) and one transport for both media.
-        configuration = RTCConfiguration(
-            iceServers=[RTCIceServer(**server) for server in ice_servers], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
-        )
-        self.pc = RTCPeerConnection(configuration)
+        # One transport for both media (what IceAgent restarts).
+        self.pc = RTCPeerConnection(rtc_configuration(ice_servers, RTCBundlePolicy.MAX_BUNDLE))
         self._video = video
         self._audio = audio
         self._payloads = payloads

@@ -18,7 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from edge.media.audio import AudioHub
@@ -43,9 +50,11 @@ VIDEO_CLOCK_RATE = 90_000
 OPUS_CLOCK_RATE = 48_000
 
 
-def rtc_configuration(ice_servers: tuple[dict, ...]) -> RTCConfiguration:
+def rtc_configuration(
+    ice_servers: tuple[dict, ...], bundle_policy: RTCBundlePolicy = RTCBundlePolicy.BALANCED
+) -> RTCConfiguration:
     """Always explicit: ``RTCConfiguration()`` alone would use a public STUN server."""
-    return RTCConfiguration(iceServers=[RTCIceServer(**server) for server in ice_servers])
+    return RTCConfiguration(iceServers=[RTCIceServer(**server) for server in ice_servers], bundlePolicy=bundle_policy)
 
 
 def without_mdns_candidates(sdp_text: str) -> tuple[str, bool]:

@@ -126,11 +126,15 @@ class Link:
 
 
 class CameraSource:
+    """The simulated camera's access units, from when :attr:`opened` is set (the recorder is in place)."""
+
     def __init__(self) -> None:
         self._frames = SimulatedCamera(CameraSettings(width=320, height=240, framerate=30)).frames()
         self.sent: list[H264AccessUnit] = []
+        self.opened = asyncio.Event()
 
     async def recv(self) -> H264AccessUnit:
+        await self.opened.wait()
         unit = await anext(self._frames)
         self.sent.append(unit)
         return unit
@@ -174,6 +178,7 @@ async def link(payloads: SharedPayloads | None = None) -> AsyncIterator[Link]:
     await asyncio.wait_for(wait_for_dtls(), 20)
     recorder._session = sender.transport._tx_srtp
     sender.transport._tx_srtp = recorder
+    source.opened.set()  # every packet from the first frame on is recorded
     try:
         yield Link(sender, receiving, recorder, frames, requests)
     finally:

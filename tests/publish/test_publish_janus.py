@@ -65,9 +65,8 @@ def test_a_wrong_token_is_reported_and_not_retried_in_a_loop(chromium, daemon_fa
     assert "publish janus: refused: 403 Unauthorized; trying again in" in daemon.log()
     # The owner sees it on the page's stats panel too.
     page = open_viewer(chromium, daemon, url=daemon.page_url + "&stats=1")
-    page.wait_for_function(
-        "() => document.querySelector('[data-stat=publish]').textContent === 'janus refused (403 Unauthorized)'"
-    )
+    panel = "() => document.querySelector('[data-stat=publish]').textContent"
+    wait_for(lambda: page.evaluate(panel), lambda text: text == "janus refused (403 Unauthorized)", 30, "the panel")
 
 
 def test_a_stopped_daemon_ends_its_session_so_the_next_publishes_at_once(daemon_factory, rig):

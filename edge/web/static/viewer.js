@@ -379,7 +379,9 @@ function renderConnectionState() {
 
 async function pollHealth() {
   try {
-    const { res, text } = await timedFetch(statusUrl, { headers: { Accept: 'application/json' } });
+    // Bearer while the address had a token (the cookie may not be set yet), as for WHEP.
+    const auth = token ? { Authorization: `Bearer ${token}` } : {};
+    const { res, text } = await timedFetch(statusUrl, { headers: { Accept: 'application/json', ...auth } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const h = JSON.parse(text);
     const cam = h.camera ?? {};

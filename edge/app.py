@@ -34,6 +34,9 @@ from edge.security.auth import Authenticator, add_auth
 from edge.security.tls import server_ssl_context
 from edge.signaling import whep
 from edge.signaling.refusals import RefusedOffers
+from edge.triggers.combined import Triggers
+from edge.triggers.motion import NAME as MOTION
+from edge.triggers.motion import MotionTrigger
 from edge.web import routes
 from edge.webrtc import aiortc_ext, rtp_sender
 from edge.webrtc.viewers import Viewers
@@ -83,12 +86,14 @@ class Daemon:
             network.watch, network.debounce, network.poll_interval, interfaces=config.webrtc.interfaces
         )
         self.recorder, self.gpio_triggers = build_recorder(config, self.video, self.audio, hardware.gpio)
+        self.motion = MotionTrigger(config.motion, hardware.camera, self.recorder) if config.motion.enabled else None
+        triggers = Triggers(self.gpio_triggers, self.motion) if self.motion else self.gpio_triggers
         self.mqtt = (
             MqttBridge(
                 config.mqtt,
                 self.recorder,
-                self.gpio_triggers,
-                [t.name for t in config.triggers],
+                triggers,
+                [t.name for t in config.triggers] + ([MOTION] if self.motion else []),
                 lambda: len(self.viewers),
                 self.snapshots,
             )
@@ -128,6 +133,7 @@ class Daemon:
             "process": process_status(),
             "recording": self.recorder.status(),
             "gpio": self.gpio_triggers.status(),
+            "motion": self.motion.status() if self.motion else {"enabled": False},
             "mqtt": self.mqtt.status() if self.mqtt else {"state": "off"},
             "rtsp": self.rtsp.status() if self.rtsp else {"state": "off"},
             "publish": self.publish.status(),
@@ -167,6 +173,8 @@ class Daemon:
         aiortc_ext.restrict_host_interfaces(self.config.webrtc.interfaces)
         aiortc_ext.offer_dtls_ciphers_for_rsa_peers()
         rtp_sender.offer_playout_delay()
+        if self.motion:
+            self.motion.start()  # before the camera starts: the Pi's camera sets its lores stream up then
         self._spawn(self.video.run(), "camera")
         if self.audio:
             self._spawn(self.audio.run(), "microphone")

@@ -254,6 +254,38 @@ class TriggerConfig:
     mode: str = key("event", one_of("event", "hold"), "event: a clip around each activation; hold: record while active")
 
 
+def rectangles(key: str, value: Any) -> tuple[tuple[float, float, float, float], ...]:
+    """A list of ``[x0, y0, x1, y1]`` in percent of the picture's width and height."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of [x0, y0, x1, y1] rectangles in percent, e.g. [[0, 0, 100, 20]]")
+    out = []
+    for i, rect in enumerate(value):
+        numbers = isinstance(rect, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rect)
+        if not numbers or len(rect) != 4 or not all(0 <= v <= 100 for v in rect):
+            raise ConfigError(f"{key}[{i}] must be [x0, y0, x1, y1], each from 0 to 100 (percent); got {rect!r}")
+        x0, y0, x1, y1 = (float(v) for v in rect)
+        if x1 <= x0 or y1 <= y0:
+            raise ConfigError(f"{key}[{i}] must have x1 > x0 and y1 > y0; got {rect!r}")
+        out.append((x0, y0, x1, y1))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    enabled: bool = key(False, boolean, "start clips when the camera sees motion (trigger name: motion)")
+    sensitivity: int = key(
+        50, integer(1, 100), "how small a change of a pixel counts (100: the smallest; 50: about 30 of 255 levels)"
+    )
+    min_area: float = key(1.0, number(0.01, 100), "percent of the watched picture that must change to count as motion")
+    ignore: tuple = key(
+        (),
+        rectangles,
+        "rectangles where motion does not count, [x0, y0, x1, y1] in percent, e.g. [[0, 0, 100, 15]]: the top",
+    )
+    hold_seconds: float = key(3.0, number(0, 600), "motion ends this long after it was last seen")
+    fps: int = key(5, integer(1, 30), "pictures a second the detector looks at (320x240 luma, not decoded)")
+
+
 def mqtt_topic(key: str, value: Any) -> str:
     """An MQTT topic to publish under: no wildcards, no empty levels ("" passes: the default)."""
     if not isinstance(value, str) or (value and (re.search(r"[+#\x00]", value) or "" in value.split("/"))):
@@ -350,6 +382,7 @@ class Config:
     rtsp: RtspConfig = field(default_factory=RtspConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
     triggers: tuple = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
     publish: tuple = field(default=(), metadata={"array_of": PublishConfig})  # [[publish]]
 
@@ -391,6 +424,8 @@ def _check_pins(config: Config) -> None:
     names: set[str] = set()
     pins = {config.recording.led_pin: "recording.led_pin"} if config.recording.led_pin >= 0 else {}
     for i, trigger in enumerate(config.triggers):
+        if config.motion.enabled and trigger.name == "motion":
+            raise ConfigError(f'triggers[{i}].name "motion" is the motion trigger\'s ([motion] enabled = true)')
         if trigger.name in names:
             raise ConfigError(f'triggers[{i}].name "{trigger.name}" is used by another trigger')
         if trigger.pin in pins:

@@ -18,6 +18,7 @@ from hw.camera.simulated import SimulatedCamera
 def add_routes(app: web.Application, camera: Camera, triggers: GpioTriggers) -> None:
     if isinstance(camera, SimulatedCamera):
         _add_camera_fault_route(app, camera)
+        _add_scene_routes(app, camera)
     if triggers.gpio.simulated:
         _add_gpio_route(app, triggers)
 
@@ -35,6 +36,38 @@ def _add_camera_fault_route(app: web.Application, camera: SimulatedCamera) -> No
         return web.Response(status=204)
 
     app.router.add_post("/api/sim/camera/fault", inject)
+
+
+def _add_scene_routes(app: web.Application, camera: SimulatedCamera) -> None:
+    """What motion detection sees: an object crossing the picture, and the light."""
+
+    async def motion(request: web.Request) -> web.Response:
+        """``POST /api/sim/motion`` with ``{"active": true | false}``."""
+        body = await json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        active = body.get("active")
+        if not isinstance(active, bool):
+            return reject(400, 'send JSON {"active": true} or {"active": false}')
+        camera.simulate_motion(active)
+        return web.json_response({"active": active, "at": time.time()})
+
+    async def lighting(request: web.Request) -> web.Response:
+        """``POST /api/sim/lighting`` with ``{"brightness": F}``, a factor (1.0: as normal)."""
+        body = await json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        brightness = body.get("brightness")
+        try:
+            if isinstance(brightness, bool) or not isinstance(brightness, (int, float)):
+                raise ValueError("brightness must be a number")
+            camera.simulate_lighting(float(brightness))
+        except ValueError as exc:
+            return reject(400, f'send JSON {{"brightness": F}}, F from 0.1 to 4 (1.0: normal): {exc}')
+        return web.json_response({"brightness": brightness, "at": time.time()})
+
+    app.router.add_post("/api/sim/motion", motion)
+    app.router.add_post("/api/sim/lighting", lighting)
 
 
 def _add_gpio_route(app: web.Application, triggers: GpioTriggers) -> None:

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.config import Config
+from edge.config import Config, MotionConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.recording.recorder import Recorder
 from edge.triggers.gpio import GpioTriggers
+from edge.triggers.motion import START_PICTURES
 from hw.clock import monotonic_us
 from hw.gpio import Gpio
+
+
+def motion_lateness_s(motion: MotionConfig) -> float:
+    """How long after its first picture motion reaches the recorder: the pictures that confirm it,
+    and a picture's time on a slow camera thread."""
+    return (START_PICTURES + 1) / motion.fps if motion.enabled else 0.0
 
 
 def build_recorder(
@@ -36,7 +43,7 @@ def build_recorder(
         audio,
         recording,
         recording.path(config.server.state_path),
-        late_trigger_s=max((t.debounce_ms / 1000 for t in config.triggers), default=0.0),
+        late_trigger_s=max([t.debounce_ms / 1000 for t in config.triggers] + [motion_lateness_s(config.motion)]),
         clock=clock,
     )
     return recorder, GpioTriggers(gpio, config.triggers, recording, recorder)

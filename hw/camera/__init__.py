@@ -1,10 +1,16 @@
-"""The camera interface: encoded H.264 access units out, keyframe requests in."""
+"""The camera interface: encoded H.264 access units out, keyframe requests in; and,
+for motion detection, a small unencoded grey picture a few times a second."""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+
+import numpy as np
+
+# The luma feed's size: plenty to see a person move, ~77 kB a picture.
+LUMA_SIZE = (320, 240)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,21 @@ class H264AccessUnit:
     wall_time: float
 
 
+@dataclass(frozen=True, slots=True)
+class LumaFrame:
+    """The camera's picture as luma (Y) only, scaled down: what motion detection looks at.
+
+    ``pixels``: a (height, width) uint8 array the receiver may keep (nobody writes to it
+    afterwards); ``timestamp_us``: its capture time, on the clock of :class:`H264AccessUnit`.
+    """
+
+    pixels: np.ndarray
+    timestamp_us: int
+
+
+LumaSink = Callable[[LumaFrame], None]
+
+
 class CameraError(RuntimeError):
     """The camera cannot start or has stopped producing frames."""
 
@@ -51,12 +72,23 @@ class Camera(abc.ABC):
 
     name: str
     settings: CameraSettings
+    luma_sink: LumaSink | None = None
+    luma_fps: float = 0.0
 
     @abc.abstractmethod
     def frames(self) -> AsyncGenerator[H264AccessUnit, None]: ...
 
     @abc.abstractmethod
     def request_keyframe(self) -> None: ...
+
+    def watch_luma(self, sink: LumaSink, fps: float) -> None:
+        """From the next ``frames()`` on, also hand ``sink`` a :class:`LumaFrame` of about
+        :data:`LUMA_SIZE` about ``fps`` times a second, on the camera's own thread (the
+        sink must be quick and thread-safe). No H.264 is decoded for it: the Pi's camera
+        gives a second, small unencoded stream; the simulated one its picture before encoding.
+        """
+        self.luma_sink = sink
+        self.luma_fps = fps
 
 
 def open_camera(backend: str, settings: CameraSettings, av_sync: bool = False) -> Camera:

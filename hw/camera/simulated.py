@@ -5,6 +5,13 @@ units, SPS/PPS in-band before every IDR, Constrained Baseline, one frame in one
 access unit out (no encoder delay), paced in real time, an IDR on request. Each
 picture carries the frame code (``framecode.py``), a moving bar and a clock.
 
+While something watches for motion (:meth:`Camera.watch_luma`) the picture is a
+still scene (``testpicture.py``) and the luma feed is its Y plane, taken before the
+clock and the frame code are drawn, scaled down by skipping pixels, with a
+sensor's noise added (about 2.5 levels); :meth:`SimulatedCamera.simulate_motion`
+sends an object across it and :meth:`SimulatedCamera.simulate_lighting` changes
+its brightness.
+
 Frames are captured on a grid of the monotonic clock (frame ``k`` of the clock at
 ``k * 1 s / framerate``), so a frame is captured at every whole second. In A/V
 sync mode (``av_sync=True``) that frame is white but for the frame code: the
@@ -20,9 +27,10 @@ from collections.abc import AsyncGenerator
 from fractions import Fraction
 
 import av
+import numpy as np
 
 from hw.bridge import ThreadBridge
-from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit
+from hw.camera import LUMA_SIZE, Camera, CameraError, CameraSettings, H264AccessUnit, LumaFrame, LumaSink
 from hw.camera.framecode import draw_frame_code, frame_code_value
 from hw.camera.handoff import AccessUnitBridge
 from hw.camera.testpicture import TestPicture
@@ -38,6 +46,18 @@ class SimulatedCamera(Camera):
         self._keyframe_requested = threading.Event()
         self._fault: str | None = None
         self._unplugged_until = 0.0  # monotonic_s()
+        self.object_moving = False
+        self.brightness = 1.0
+
+    def simulate_motion(self, active: bool) -> None:
+        """An object walks across the picture (``True``) or leaves it (``False``)."""
+        self.object_moving = active
+
+    def simulate_lighting(self, brightness: float) -> None:
+        """The scene's light: a factor on its luma (1.0: as rendered)."""
+        if not 0.1 <= brightness <= 4.0:
+            raise ValueError(f"brightness must be a factor from 0.1 to 4, not {brightness!r}")
+        self.brightness = brightness
 
     def inject_fault(self, kind: str, seconds: float = 0.0) -> None:
         """Make the running capture fail as real cameras do: ``"crash"`` (an error),
@@ -112,6 +132,8 @@ class SimulatedCamera(Camera):
         s = self.settings
         encoder = self._open_encoder()
         picture = TestPicture(s.width, s.height)
+        luma = _LumaFeed(self.luma_sink, self.luma_fps, s) if self.luma_sink is not None else None
+        picture.still = luma is not None
         tick = self._next_tick()  # frame number on the clock's grid
         index = 0  # frame number since capture started (in the frame code)
         while not stop.is_set():
@@ -131,7 +153,13 @@ class SimulatedCamera(Camera):
             wall_time = time.time()
             # The flash marks the whole second only if captured then: not a frame the stalled thread took late.
             on_time = timestamp_us - due_us < SYNC_PERIOD_US // s.framerate // 2
-            yuv = picture.render(index, wall_time, flash=self.av_sync and tick % s.framerate == 0 and on_time)
+            flash = self.av_sync and tick % s.framerate == 0 and on_time
+            picture.object_moving, picture.brightness = self.object_moving, self.brightness
+            yuv = picture.render_scene(index, flash)
+            if luma is not None:
+                luma.offer(index, yuv[: s.height], timestamp_us)
+            if not flash:
+                picture.draw_clock(wall_time)
             draw_frame_code(yuv[: s.height], frame_code_value(index, int(wall_time * 1000)))
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             frame.pts = index
@@ -153,6 +181,28 @@ class SimulatedCamera(Camera):
     def _next_tick(self) -> int:
         """The first frame of the clock's grid at or after now."""
         return -(-monotonic_us() * self.settings.framerate // SYNC_PERIOD_US)
+
+
+class _LumaFeed:
+    """Every few frames, the picture's Y plane scaled down to about LUMA_SIZE, with a sensor's noise."""
+
+    NOISE_FRAMES = 8
+
+    def __init__(self, sink: LumaSink, fps: float, settings: CameraSettings) -> None:
+        self._sink = sink
+        self._every = max(1, round(settings.framerate / fps)) if fps > 0 else settings.framerate
+        width, height = LUMA_SIZE
+        self._step = (max(1, settings.height // height), max(1, settings.width // width))
+        shape = (-(-settings.height // self._step[0]), -(-settings.width // self._step[1]))
+        rng = np.random.default_rng(1)
+        self._noise = rng.normal(0, 2.5, size=(self.NOISE_FRAMES, *shape)).round().astype(np.int16)
+
+    def offer(self, index: int, luma: np.ndarray, timestamp_us: int) -> None:
+        if index % self._every:
+            return
+        small = luma[:: self._step[0], :: self._step[1]].astype(np.int16)
+        small += self._noise[(index // self._every) % self.NOISE_FRAMES]
+        self._sink(LumaFrame(np.clip(small, 0, 255).astype(np.uint8), timestamp_us))
 
 
 __all__ = ["SimulatedCamera"]

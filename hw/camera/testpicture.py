@@ -3,6 +3,12 @@
 Rendered straight into a YUV 4:2:0 buffer with numpy (no fonts, no decoding),
 cheap enough for 1080p30 on one core: a person sees that it moves and what time
 it shows, and every change is a real change for the encoder.
+
+As a still scene (``still = True``, while something watches for motion) the
+moving bar and the patch of noise are left out, and the scene changes only as
+the simulation says: an object crossing it (``object_moving``) and the light
+(``brightness``, a factor on luma). The clock is drawn by :meth:`draw_clock`,
+after the scene, so that what motion detection reads can be taken between.
 """
 
 from __future__ import annotations
@@ -50,6 +56,10 @@ class TestPicture:
         self._rng = np.random.default_rng(0)
         self._noise_rows = slice(height // 3, height // 3 + height // 4)
         self._noise_cols = slice(width - width // 3, width - width // 3 + width // 4)
+        self.still = False
+        self.object_moving = False
+        self.brightness = 1.0
+        self._object_x = 0
 
     def _colour_bars(self) -> np.ndarray:
         w, h = self.width, self.height
@@ -64,21 +74,42 @@ class TestPicture:
 
     def render(self, index: int, wall_time: float, flash: bool = False) -> np.ndarray:
         """Return the picture for frame ``index`` as a (height*3/2, width) yuv420p array; white if ``flash``."""
+        self.render_scene(index, flash)
+        if not flash:
+            self.draw_clock(wall_time)
+        return self._frame
+
+    def render_scene(self, index: int, flash: bool = False) -> np.ndarray:
+        """The picture without the clock (see :meth:`render`)."""
         if flash:
             self._frame[: self.height] = 235
             self._frame[self.height :] = 128
             return self._frame
         np.copyto(self._frame, self._background)
         luma = self._frame[: self.height]
-        bar = max(4, self.width // 40)
-        x = (index * max(1, self.width // 120)) % (self.width - bar)
-        luma[:, x : x + bar] = 235
-        patch = luma[self._noise_rows, self._noise_cols]
-        patch[:] = self._rng.integers(16, 236, size=patch.shape, dtype=np.uint8)
+        if not self.still:
+            bar = max(4, self.width // 40)
+            x = (index * max(1, self.width // 120)) % (self.width - bar)
+            luma[:, x : x + bar] = 235
+            patch = luma[self._noise_rows, self._noise_cols]
+            patch[:] = self._rng.integers(16, 236, size=patch.shape, dtype=np.uint8)
+        if self.object_moving:
+            self._draw_object(luma)
+        if self.brightness != 1.0:
+            np.clip(luma * self.brightness, 16, 235, out=luma, casting="unsafe")
+        return self._frame
+
+    def _draw_object(self, luma: np.ndarray) -> None:
+        """A dark box, a sixth of the picture wide, walking across its middle (a person, roughly)."""
+        w, h = self.width // 6, self.height // 3
+        self._object_x = (self._object_x + max(1, self.width // 90)) % (self.width - w)
+        top = self.height // 3
+        luma[top : top + h, self._object_x : self._object_x + w] = 40
+
+    def draw_clock(self, wall_time: float) -> None:
         local = time.localtime(wall_time)
         text = time.strftime("%H:%M:%S", local) + f".{int(wall_time * 10) % 10}"
-        self._draw_text(luma, text, top=self.height - 14 * self._scale, left=2 * self._scale)
-        return self._frame
+        self._draw_text(self._frame[: self.height], text, top=self.height - 14 * self._scale, left=2 * self._scale)
 
     def _draw_text(self, luma: np.ndarray, text: str, top: int, left: int) -> None:
         s = self._scale

@@ -1,0 +1,183 @@
+"""Motion in the picture as a recording trigger, from the camera's small luma feed (nothing decoded).
+
+:class:`MotionDetector` looks at each grey picture (about 320x240, a few a second):
+
+- A background: a running average of earlier pictures, adapting slowly (pixels
+  where motion is seen adapt slower still), so that slow changes (the sun moving,
+  a shadow growing) become background and a person walking through does not.
+- A brightness guard: each picture is first scaled so that its mean over the
+  watched area matches the background's. A light switched on or a cloud changes
+  the whole picture by one factor, which this cancels; if even so most of the
+  picture changed, that was the light: the background becomes this picture, and
+  nothing triggers.
+- A pixel has changed when it differs from the background by more than a
+  threshold (from ``sensitivity``); the picture shows motion when the changed
+  pixels cover ``min_area`` percent of the watched area (the ``ignore``
+  rectangles are not watched). Two pictures in a row start motion (a single one
+  may be a glitch); motion ends ``hold_seconds`` after the last picture with motion.
+
+:class:`MotionTrigger` runs the detector on the camera's thread as pictures come
+(about a millisecond each) and tells the recorder on the event loop: ``hold`` from
+the first picture of the motion (so the pre-roll counts from then), ``release`` at
+the last one (so the clip ends ``post_seconds`` after the motion stopped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.config import MotionConfig
+from edge.triggers.gpio import ClipRecorder
+from hw.camera import Camera, LumaFrame
+
+log = logging.getLogger(__name__)
+
+NAME = "motion"  # the trigger's name in clips, status, metrics and MQTT
+ADAPT = 0.05  # of the difference taken into the background per picture
+ADAPT_WHERE_MOVING = 0.005
+LIGHTING_AREA = 50.0  # percent changed even after the brightness guard: the light changed
+START_PICTURES = 2
+
+
+def threshold(sensitivity: int) -> float:
+    """Luma levels a pixel must change by: 54.5 at sensitivity 1, 30 at 50, 5 at 100."""
+    return 5 + (100 - sensitivity) * 0.5
+
+
+def watched_mask(shape: tuple[int, int], ignore: tuple[tuple[float, ...], ...]) -> np.ndarray:
+    """True where motion counts: all but the ``ignore`` rectangles (x0, y0, x1, y1 in percent)."""
+    height, width = shape
+    mask = np.ones(shape, dtype=bool)
+    for x0, y0, x1, y1 in ignore:
+        mask[round(y0 * height / 100) : round(y1 * height / 100), round(x0 * width / 100) : round(x1 * width / 100)] = (
+            False
+        )
+    return mask
+
+
+@dataclass(frozen=True)
+class MotionChange:
+    active: bool
+    at_us: int  # the first picture with motion (active) or the last one (not active)
+
+
+class MotionDetector:
+    def __init__(self, config: MotionConfig) -> None:
+        self.config = config
+        self._threshold = threshold(config.sensitivity)
+        self._hold_us = round(config.hold_seconds * 1e6)
+        self._background: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
+        self._pending_since_us: int | None = None  # a picture with motion, not yet two in a row
+        self._last_motion_us: int | None = None
+        self.active = False
+        self.changed_percent = 0.0  # in the last picture
+        self.lighting_changes = 0
+
+    def feed(self, pixels: np.ndarray, timestamp_us: int) -> MotionChange | None:
+        """Look at one picture; the change of state it makes, if any."""
+        picture = pixels.astype(np.float32)
+        if self._background is None or self._background.shape != picture.shape:
+            self._background = picture
+            self._mask = watched_mask(picture.shape, self.config.ignore)
+            return None
+        background, mask = self._background, self._mask
+        assert mask is not None
+        mean = float(picture[mask].mean()) if mask.any() else 0.0
+        if mean > 0:
+            picture *= float(background[mask].mean()) / mean
+        changed = (np.abs(picture - background) > self._threshold) & mask
+        watched = int(mask.sum()) or 1
+        self.changed_percent = 100.0 * int(changed.sum()) / watched
+        if self.changed_percent > LIGHTING_AREA:
+            self._background = picture
+            self.lighting_changes += 1
+            self._pending_since_us = None
+            return self._end_if_held(timestamp_us)
+        rate = np.where(changed, ADAPT_WHERE_MOVING, ADAPT).astype(np.float32)
+        background += rate * (picture - background)
+        if self.changed_percent >= self.config.min_area:
+            return self._motion(timestamp_us)
+        self._pending_since_us = None
+        return self._end_if_held(timestamp_us)
+
+    def _motion(self, timestamp_us: int) -> MotionChange | None:
+        if self.active:
+            self._last_motion_us = timestamp_us
+            return None
+        if self._pending_since_us is None:
+            self._pending_since_us = timestamp_us
+            return None
+        self.active = True
+        self._last_motion_us = timestamp_us
+        return MotionChange(True, self._pending_since_us)
+
+    def _end_if_held(self, timestamp_us: int) -> MotionChange | None:
+        if self.active and self._last_motion_us is not None and timestamp_us - self._last_motion_us > self._hold_us:
+            self.active = False
+            return MotionChange(False, self._last_motion_us)
+        return None
+
+
+class MotionTrigger:
+    """The camera's motion as the recorder's ``motion`` trigger."""
+
+    def __init__(self, config: MotionConfig, camera: Camera, recorder: ClipRecorder) -> None:
+        self.config = config
+        self.detector = MotionDetector(config)
+        self._camera = camera
+        self._recorder = recorder
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: list[Callable[[str, bool], None]] = []
+        self.events = 0
+        self.pictures = 0
+        self.last_started: float | None = None  # Unix time
+        self.busy_s = 0.0  # the detector's own time, all pictures
+
+    def add_listener(self, listener: Callable[[str, bool], None]) -> None:
+        """``listener(name, active)`` hears motion start and end (as GPIO inputs' listeners do)."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """On the event loop, before the camera starts."""
+        self._loop = asyncio.get_running_loop()
+        self._camera.watch_luma(self._on_picture, self.config.fps)
+
+    def _on_picture(self, frame: LumaFrame) -> None:
+        """On the camera's thread."""
+        started = time.thread_time()
+        change = self.detector.feed(frame.pixels, frame.timestamp_us)
+        self.busy_s += time.thread_time() - started
+        self.pictures += 1
+        if change is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._changed, change)
+
+    def _changed(self, change: MotionChange) -> None:
+        if change.active:
+            self.events += 1
+            self.last_started = time.time()
+            log.info("motion seen (%.1f %% of the picture changed)", self.detector.changed_percent)
+            self._recorder.hold(NAME, change.at_us)
+        else:
+            log.info("motion ended")
+            self._recorder.release(NAME, change.at_us)
+        for listener in self._listeners:
+            listener(NAME, change.active)
+
+    def status(self) -> dict:
+        return {
+            "enabled": True,
+            "inputs": [{"name": NAME, "mode": "motion", "active": self.detector.active}],
+            "active": self.detector.active,
+            "events": self.events,
+            "last_started": self.last_started,
+            "changed_percent": round(self.detector.changed_percent, 2),
+            "pictures": self.pictures,
+            "lighting_changes": self.detector.lighting_changes,
+        }

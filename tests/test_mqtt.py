@@ -168,3 +168,17 @@ def test_credentials(tmp_path, daemon_factory):
         wait_for(accepted.health, lambda h: h["mqtt"]["state"] == "connected", 20, "MQTT connected")
     finally:
         broker.stop()
+
+
+def test_motion_is_a_binary_sensor_too(broker, daemon_factory):
+    daemon = daemon_factory(mqtt_config(broker, "[motion]\nenabled = true\nhold_seconds = 0.5\n"))
+    watcher = watch(broker)
+    motion = json.loads(watcher.wait(f"{DISCOVERY}/binary_sensor/{NODE}/trigger_motion/config").payload)
+    assert motion["name"] == "motion"
+    watcher.wait(motion["state_topic"], "OFF")
+    daemon.request("POST", "/api/sim/motion", json={"active": True}).raise_for_status()
+    watcher.wait(motion["state_topic"], "ON", timeout=20)
+    watcher.wait(f"{PREFIX}/recording", "ON")
+    daemon.request("POST", "/api/sim/motion", json={"active": False}).raise_for_status()
+    watcher.wait(motion["state_topic"], "OFF", timeout=20)
+    watcher.close()

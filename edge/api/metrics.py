@@ -94,6 +94,7 @@ class DaemonCollector(Collector):
         yield from self._recording()
         yield from self._services()
         yield from self._publish()
+        yield from self._motion()
 
     def _camera(self) -> Iterator[Metric]:
         d = self._daemon
@@ -220,6 +221,17 @@ class DaemonCollector(Collector):
             restarts.add_metric([target.name], target.ice_restarts)
             failures.add_metric([target.name], target.failures)
         yield from (state, sent, sessions, restarts, failures)
+
+
+    def _motion(self) -> Iterator[Metric]:
+        motion = self._daemon.motion
+        if motion is None:
+            return
+        yield GaugeMetricFamily("edge_motion_active", "1 while the camera sees motion", float(motion.detector.active))
+        yield CounterMetricFamily("edge_motion_events", "times motion started", motion.events)
+        yield CounterMetricFamily(
+            "edge_motion_detector_cpu_seconds", "CPU time of the motion detector (its own thread time)", motion.busy_s
+        )
 
 
 class Metrics:

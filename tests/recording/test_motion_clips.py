@@ -51,6 +51,8 @@ def test_a_moving_object_makes_a_motion_clip_with_pre_and_post_roll(daemon_facto
 
     (clip,) = wait_finished(daemon)
     assert clip["trigger"] == "motion" and clip["has_audio"], clip
+    metrics = daemon.request("GET", "/metrics").text
+    assert "edge_motion_events_total 1.0" in metrics and "edge_motion_active 0.0" in metrics
     codes = wall_frame_codes(recordings_dir(daemon) / clip["name"])
     assert codes[0][2], "the first frame is a keyframe"
     assert_contiguous(codes)
@@ -71,3 +73,17 @@ def test_a_change_of_light_alone_records_nothing(daemon_factory):
     assert clips(daemon) == []
     assert daemon.request("POST", "/api/sim/lighting", json={"brightness": 9}).status_code == 400
     assert "brightness" in daemon.request("POST", "/api/sim/lighting", json={"brightness": "x"}).text
+
+
+def test_the_page_shows_a_marker_while_motion_is_seen(daemon_factory, chromium):
+    daemon = daemon_factory(CONFIG.replace(f"hold_seconds = {HOLD_S}", "hold_seconds = 0.5"))
+    page = chromium.new_context().new_page()
+    page.goto(daemon.page_url)
+    page.wait_for_function("() => window.edgeRecordings && window.edgeRecordings.motion !== null")
+    assert page.is_hidden("#motion-badge")
+    sim(daemon, "/api/sim/motion", {"active": True})
+    page.wait_for_selector("#motion-badge:not([hidden])", timeout=15000)
+    assert page.text_content("#motion-badge") == "motion"
+    sim(daemon, "/api/sim/motion", {"active": False})
+    page.wait_for_selector("#motion-badge", state="hidden", timeout=15000)
+    page.context.close()

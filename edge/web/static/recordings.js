@@ -1,5 +1,5 @@
 // Recordings on the page: a "REC" badge while a clip is being recorded (and
-// why), a panel listing the clips newest first (play, download, delete), a
+// why), a "motion" badge while the camera sees motion ([motion]), a panel listing the clips newest first (play, download, delete), a
 // manual Record / Stop button, and, when the camera runs simulated hardware,
 // its GPIO inputs as buttons you can hold down.
 //
@@ -13,7 +13,7 @@ const HEALTH_INTERVAL_MS = 2000;
 const api = (path) => new URL(path.replace(/^\//, ''), document.baseURI).href;
 
 // Test hooks: read by browser tests; keep names and meanings stable.
-const hooks = { recording: null, gpio: null, clips: [] };
+const hooks = { recording: null, gpio: null, motion: null, clips: [] };
 window.edgeRecordings = hooks;
 
 // --- elements ------------------------------------------------------------------
@@ -35,6 +35,9 @@ const ICON_LIST = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"
 
 const ui = {
   badge: el('div', { id: 'rec-badge', class: 'rec-badge', role: 'status', 'aria-live': 'polite', hidden: true }),
+  motion: el('div', {
+    id: 'motion-badge', class: 'motion-badge', role: 'status', 'aria-live': 'polite', hidden: true, text: 'motion',
+  }),
   toggle: el('button', {
     id: 'recordings-toggle', class: 'btn', type: 'button', 'aria-label': 'Recordings',
     'aria-pressed': 'false', 'aria-controls': 'recordings', title: 'Recordings (r)',
@@ -196,6 +199,8 @@ async function pollHealth() {
     const health = JSON.parse(text);
     hooks.recording = health.recording ?? null;
     hooks.gpio = health.gpio ?? null;
+    hooks.motion = health.motion ?? null;
+    ui.motion.hidden = hooks.motion?.active !== true;
     renderRecording(hooks.recording);
     renderInputs(hooks.gpio);
     // Reload the list when a clip starts, is complete (a moment after the recording stops) or goes away.
@@ -240,7 +245,7 @@ function init() {
   const stage = document.getElementById('stage');
   const controls = stage.querySelector('.controls');
   controls.prepend(ui.toggle);
-  stage.append(ui.badge, ui.panel, ui.player);
+  stage.append(ui.badge, ui.motion, ui.panel, ui.player);
   ui.toggle.addEventListener('click', () => setOpen(ui.panel.hidden));
   ui.record.addEventListener('click', () => {
     post(ui.record.dataset.recording === 'true' ? 'api/recordings/stop' : 'api/recordings').then(refreshSoon);

@@ -222,7 +222,6 @@ class DaemonCollector(Collector):
             failures.add_metric([target.name], target.failures)
         yield from (state, sent, sessions, restarts, failures)
 
-
     def _motion(self) -> Iterator[Metric]:
         motion = self._daemon.motion
         if motion is None:

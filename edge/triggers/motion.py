@@ -17,9 +17,10 @@
   may be a glitch); motion ends ``hold_seconds`` after the last picture with motion.
 
 :class:`MotionTrigger` runs the detector on the camera's thread as pictures come
-(about a millisecond each) and tells the recorder on the event loop: ``hold`` from
-the first picture of the motion (so the pre-roll counts from then), ``release`` at
-the last one (so the clip ends ``post_seconds`` after the motion stopped).
+(well under a millisecond each) and tells the recorder on the event loop: ``hold``
+from the last picture before the motion (it began after that one, so the pre-roll
+counts from no later than its start), ``release`` at the last picture with motion
+(so the clip ends ``post_seconds`` after the motion stopped).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def watched_mask(shape: tuple[int, int], ignore: tuple[tuple[float, ...], ...]) 
 @dataclass(frozen=True)
 class MotionChange:
     active: bool
-    at_us: int  # the first picture with motion (active) or the last one (not active)
+    at_us: int  # the last picture before the motion (active) or the last one with it (not active)
 
 
 class MotionDetector:
@@ -74,7 +75,8 @@ class MotionDetector:
         self._hold_us = round(config.hold_seconds * 1e6)
         self._background: np.ndarray | None = None
         self._mask: np.ndarray | None = None
-        self._pending_since_us: int | None = None  # a picture with motion, not yet two in a row
+        self._pending_since_us: int | None = None  # motion began after this picture; not yet two in a row
+        self._previous_us: int | None = None  # the picture before this one
         self._last_motion_us: int | None = None
         self.active = False
         self.changed_percent = 0.0  # in the last picture
@@ -82,7 +84,12 @@ class MotionDetector:
 
     def feed(self, pixels: np.ndarray, timestamp_us: int) -> MotionChange | None:
         """Look at one picture; the change of state it makes, if any."""
-        picture = pixels.astype(np.float32)
+        try:
+            return self._look(pixels.astype(np.float32), timestamp_us)
+        finally:
+            self._previous_us = timestamp_us
+
+    def _look(self, picture: np.ndarray, timestamp_us: int) -> MotionChange | None:
         if self._background is None or self._background.shape != picture.shape:
             self._background = picture
             self._mask = watched_mask(picture.shape, self.config.ignore)
@@ -112,7 +119,7 @@ class MotionDetector:
             self._last_motion_us = timestamp_us
             return None
         if self._pending_since_us is None:
-            self._pending_since_us = timestamp_us
+            self._pending_since_us = self._previous_us if self._previous_us is not None else timestamp_us
             return None
         self.active = True
         self._last_motion_us = timestamp_us

@@ -57,8 +57,8 @@ def test_a_moving_object_makes_a_motion_clip_with_pre_and_post_roll(daemon_facto
     assert codes[0][2], "the first frame is a keyframe"
     assert_contiguous(codes)
     first, last = codes[0][1], codes[-1][1]
-    # Motion is dated from the first picture that showed it (up to a picture, 0.2 s, after it began).
-    assert first <= began - PRE_S + 0.25, f"pre-roll {began - first:.3f} s"
+    # Motion is dated from the last picture before it: the pre-roll counts from no later than it began.
+    assert first <= began - PRE_S + 0.001, f"pre-roll {began - first:.3f} s"
     assert first >= began - PRE_S - KEYFRAME_INTERVAL_S - 0.5, f"pre-roll {began - first:.3f} s"
     # It ends post_seconds after the last picture with motion (within a picture of the object leaving).
     assert abs(last - (stopped + POST_S)) <= 0.5, f"ended {last - stopped:.3f} s after the motion stopped"

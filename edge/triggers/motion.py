@@ -187,4 +187,5 @@ class MotionTrigger:
             "changed_percent": round(self.detector.changed_percent, 2),
             "pictures": self.pictures,
             "lighting_changes": self.detector.lighting_changes,
+            "error": self._camera.luma_error,  # e.g. the Pi's camera refused the small stream
         }

@@ -74,6 +74,7 @@ class Camera(abc.ABC):
     settings: CameraSettings
     luma_sink: LumaSink | None = None
     luma_fps: float = 0.0
+    luma_error: str | None = None  # why a luma feed that was asked for does not come (the video goes on)
 
     @abc.abstractmethod
     def frames(self) -> AsyncGenerator[H264AccessUnit, None]: ...

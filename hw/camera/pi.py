@@ -6,6 +6,12 @@ unit on its encoder thread; what we rely on inside picamera2 is in
 ``hw.camera.picamera2_ext``. picamera2 exists only on Raspberry Pi OS, so it is
 imported lazily.
 
+While something watches for motion (``watch_luma``), the camera also gives a small
+``lores`` stream; its Y plane goes to the luma sink a few times a second, from
+picamera2's ``post_callback`` on its camera thread. Should the camera refuse that
+stream, it records without it (``luma_error`` says why): motion detection then sees
+nothing, the video goes on.
+
 Starting a camera can take seconds and can fail half-way; whatever happens, a camera
 that was opened is closed again, even when the start finishes after its caller gave
 up (else every retry would find the camera busy).
@@ -22,7 +28,16 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hw.camera import Camera, CameraError, CameraSettings, H264AccessUnit, picamera2_ext
+from hw.camera import (
+    LUMA_SIZE,
+    Camera,
+    CameraError,
+    CameraSettings,
+    H264AccessUnit,
+    LumaFrame,
+    LumaSink,
+    picamera2_ext,
+)
 from hw.camera.handoff import AccessUnitBridge
 from hw.clock import monotonic_us
 
@@ -80,6 +95,7 @@ class PiCamera(Camera):
         self.settings = settings
         self._open_camera = open_camera
         self._encoder: Any = None
+        self.luma_error: str | None = None  # why the last start has no luma feed, though one was asked for
 
     def request_keyframe(self) -> None:
         encoder = self._encoder
@@ -110,11 +126,7 @@ class PiCamera(Camera):
         s = self.settings
         camera = self._open_camera()
         try:
-            config = camera.create_video_configuration(
-                main={"size": (s.width, s.height), "format": "YUV420"},
-                controls={"FrameRate": float(s.framerate)},
-            )
-            camera.configure(config)
+            self._configure(camera)
             encoder = picamera2_ext.make_h264_encoder(s)
 
             def deliver(data: bytes, keyframe: bool, sensor_us: int) -> None:
@@ -136,6 +148,64 @@ class PiCamera(Camera):
             picamera2_version() or "?",
         )
         return camera, encoder
+
+    def _configure(self, camera: Any) -> None:
+        """Configure ``main`` for the encoder and, when a luma sink is set, ``lores`` for it."""
+        s = self.settings
+        main = {"size": (s.width, s.height), "format": "YUV420"}
+        controls = {"FrameRate": float(s.framerate)}
+        self.luma_error = None
+        if self.luma_sink is None:
+            camera.configure(camera.create_video_configuration(main=main, controls=controls))
+            return
+        lores = picamera2_ext.lores_config(LUMA_SIZE, (s.width, s.height))
+        try:
+            camera.configure(camera.create_video_configuration(main=main, lores=lores, controls=controls))
+        except Exception as exc:
+            # without lores; should this fail too, it was not the lores stream: that error stands
+            camera.configure(camera.create_video_configuration(main=main, controls=controls))
+            width, height = lores["size"]
+            self.luma_error = f"the camera refused a {width}x{height} lores stream: {exc}"
+            log.warning("%s; recording without a luma feed: motion detection sees nothing", self.luma_error)
+            return
+        camera.post_callback = _LumaTap(self.luma_sink, self.luma_fps, picamera2_ext.lores_size(camera))
+
+
+class _LumaTap:
+    """picamera2's ``post_callback``: on its camera thread, for every completed request, hands
+    the lores Y plane to the sink about ``fps`` times a second (by the sensor's timestamps).
+
+    Never raises: an exception would end picamera2's camera thread, and the video with it.
+    """
+
+    def __init__(self, sink: LumaSink, fps: float, size: tuple[int, int]) -> None:
+        self._sink = sink
+        self._period_us = 1e6 / fps if fps > 0 else 1e6
+        self._size = size
+        self._due_us: float | None = None  # sensor time (CLOCK_BOOTTIME) of the next picture wanted
+        self._previous_us: int | None = None
+        self._failed = False
+
+    def __call__(self, request: Any) -> None:
+        try:
+            self._offer(request)
+        except Exception:
+            if not self._failed:
+                self._failed = True
+                log.exception("the luma feed failed (logged once; the video goes on)")
+
+    def _offer(self, request: Any) -> None:
+        sensor_us = picamera2_ext.sensor_time_us(request)
+        interval_us = 0 if self._previous_us is None else sensor_us - self._previous_us
+        self._previous_us = sensor_us
+        due_us = self._due_us
+        if due_us is not None and sensor_us + interval_us / 2 < due_us:
+            return  # the frame nearest the due time is yet to come
+        if due_us is None or sensor_us - due_us >= self._period_us:  # first, or frames went missing
+            due_us = sensor_us
+        self._due_us = due_us + self._period_us
+        pixels = picamera2_ext.lores_luma(request, self._size)
+        self._sink(LumaFrame(pixels, sensor_us - picamera2_ext.boottime_minus_monotonic_us()))
 
 
 def _stop(camera: Any) -> None:

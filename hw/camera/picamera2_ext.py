@@ -25,6 +25,16 @@ what we touch:
    x264 writes Constrained Baseline either way). Plain Baseline (``4200xx``) would
    pair only with browsers that offer Baseline, not with those that offer
    Constrained Baseline (``42e0xx``) alone.
+5. The luma feed: a ``lores`` stream beside ``main`` (``create_video_configuration(lores=...)``;
+   ``configure`` refuses one larger than ``main``, odd sizes and, on a Pi <= 4, any format
+   but YUV). The encoder keeps encoding ``main`` (``encode="main"``, the default).
+   ``Picamera2.post_callback(request)`` is called for every completed request on
+   picamera2's camera thread (the preview's event loop), holding ``Picamera2.lock``,
+   before the encoders get the request and before it is released: its buffers are valid
+   for the call only, then go back to libcamera to be refilled; an exception there ends
+   that thread and, with it, the video. ``MappedArray(request, "lores")`` maps the
+   buffer without copying, a YUV420 one as ``(height * 3 / 2, stride)`` rows: the Y
+   plane is the first ``height`` rows, each ``width`` of ``stride`` bytes.
 """
 
 from __future__ import annotations
@@ -33,12 +43,43 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from hw.camera import CameraSettings
 
 H264_PROFILE = "constrained baseline"
 
 # (data, keyframe, sensor capture time in µs on CLOCK_BOOTTIME)
 AccessUnitSink = Callable[[bytes, bool, int], None]
+
+
+LORES = "lores"
+
+
+def lores_config(size: tuple[int, int], main_size: tuple[int, int]) -> dict[str, Any]:
+    """A lores stream of about ``size`` that picamera2 accepts beside a ``main_size`` main stream (see 5. above)."""
+    width, height = (min(want, most) // 2 * 2 for want, most in zip(size, main_size, strict=True))
+    return {"size": (width, height), "format": "YUV420"}
+
+
+def lores_size(camera: Any) -> tuple[int, int]:
+    """The configured lores stream's (width, height), as libcamera settled it."""
+    width, height = camera.camera_configuration()[LORES]["size"]
+    return int(width), int(height)
+
+
+def lores_luma(request: Any, size: tuple[int, int]) -> np.ndarray:
+    """A copy of the request's lores Y plane, (height, width) uint8: nothing more is copied (see 5. above)."""
+    from picamera2 import MappedArray
+
+    width, height = size
+    with MappedArray(request, LORES, write=False) as mapped:
+        return np.array(mapped.array[:height, :width], dtype=np.uint8, copy=True)
+
+
+def sensor_time_us(request: Any) -> int:
+    """The request's capture time in µs on libcamera's clock (CLOCK_BOOTTIME), as the encoders read it (see 3.)."""
+    return int(request.get_metadata()["SensorTimestamp"]) // 1000
 
 
 def boottime_minus_monotonic_us() -> int:

@@ -1,15 +1,19 @@
 """The Pi camera itself, which cannot exist here: a stand-in for ``Picamera2`` around which
 picamera2's own code runs.
 
-What is picamera2's, not ours: ``start_encoder``/``stop_encoder`` (called unbound on this
-object, as ``start_recording``/``stop_recording`` call them), ``CompletedRequest``,
-``MappedArray`` and the buffer mapping helpers, the encoder classes, ``Output``. What is
-the stand-in: the sensor (a thread that fills buffers with the test picture and stamps
-them with ``SensorTimestamp`` on CLOCK_BOOTTIME, a little before they are delivered, as
-a real sensor's exposure precedes its delivery) and libcamera's request plumbing, from
-``tests/pi/stubs``. The camera loop does what picamera2.py's does for each request
-(0.3.37 lines 1492-1496): every encoder encodes it, then it is released; an exception
-there ends the loop, as it ends picamera2's event thread.
+What is picamera2's, not ours: ``create_video_configuration`` and the checks of
+``configure`` (``check_camera_config``), ``process_requests`` (the step of its camera loop
+that hands each completed request to ``pre_callback``, ``post_callback`` and the encoders,
+then releases it), ``start_encoder``/``stop_encoder``, ``CompletedRequest``,
+``MappedArray`` and the buffer mapping helpers, the encoder classes, ``Output``: all run
+on this object (``PICAMERA2_OWN``), unbound. What is the stand-in: libcamera's side of
+``configure`` (each stream's stride and frame size, its buffers), the sensor (a thread
+that fills the buffers of each request, ``main`` with the test picture and ``lores`` with
+:func:`lores_luma`, stamps them with ``SensorTimestamp`` on CLOCK_BOOTTIME a little before
+they are delivered, as a real sensor's exposure precedes its delivery, and hands them to
+``process_requests`` as picamera2's event thread does), and libcamera's request plumbing,
+from ``tests/pi/stubs``. An exception out of ``process_requests`` ends the loop, as it
+ends picamera2's event thread (``NullPreview.handle_request`` re-raises it).
 """
 
 from __future__ import annotations
@@ -26,8 +30,32 @@ from hw.camera.framecode import draw_frame_code, frame_code_value
 from hw.camera.testpicture import TestPicture
 
 
+def lores_luma(index: int, width: int, height: int) -> np.ndarray:
+    """The Y plane the sensor puts in frame ``index``'s lores buffer: a ramp that moves with the frame."""
+    rows = np.arange(height, dtype=np.int64)[:, None]
+    columns = np.arange(width, dtype=np.int64)[None, :]
+    return ((3 * rows + 5 * columns + 7 * index) % 256).astype(np.uint8)
+
+
 class FakeCamera:
     """Picamera2's public surface as hw.camera.pi uses it, plus what its own code reads."""
+
+    # Picamera2's own methods and properties, run on this object (see __getattr__).
+    PICAMERA2_OWN = frozenset(
+        {
+            "create_video_configuration",
+            "_make_initial_stream_config",
+            "align_stream",
+            "_is_rpi_camera",
+            "camera_properties",
+            "camera_controls",
+            "_raw_stream_ignore_list",
+            "_add_display_and_encode",
+            "check_camera_config",
+            "check_stream_config",
+            "process_requests",
+        }
+    )
 
     # What libcamera reports (Picamera2.global_camera_info); a subclass with none is "no camera".
     cameras: tuple[dict, ...] = (
@@ -36,6 +64,7 @@ class FakeCamera:
     exposure_lag_s = 0.030  # sensor timestamp to delivery
     start_delay_s = 0.0  # start_recording() blocks this long
     fail_in: str | None = None  # "configure" or "start": raise there
+    refuse_lores = False  # libcamera finds a configuration with a lores stream invalid
     paced = True  # frames in real time; else as fast as they encode (timestamps still 1/fps apart)
     opened: list[FakeCamera] = []  # every instance, to check that each was closed
 
@@ -46,19 +75,35 @@ class FakeCamera:
 
         if not self.cameras:
             raise IndexError("list index out of range")  # what Picamera2() raises with no camera
+        import libcamera
+
         self._picamera2 = Picamera2
         # What picamera2's own code reads from its Picamera2 object.
         self.lock = threading.Lock()
         self.request_lock = threading.Lock()
+        self._requestslock = threading.Lock()
+        self._requests: list = []  # completed by libcamera, not yet processed
+        self.completed_requests: list = []
+        self._job_list: list = []
+        self._max_queue_len = 0
+        self.frames = 0
+        self.pre_callback = None
+        self.post_callback = None
         self._encoders: set = set()
         self.encode_stream_name = "main"
-        self.camera = None  # CompletedRequest.release() re-queues nothing
+        self.display_stream_name = "main"
+        self.camera = SimpleNamespace(id=self.cameras[0]["Id"])  # libcamera's Camera, opened
+        self.started = False  # so CompletedRequest.release() re-queues nothing: the sensor makes new requests
         self.stop_count = self.configure_count = 0
-        self.camera_ctrl_info = {"FrameDurationLimits": (None, SimpleNamespace(min=16_666))}
+        self.camera_properties_ = {"Model": self.cameras[0]["Model"], "ColorFilterArrangement": 0}
+        self.sensor_format = "SRGGB10_CSI2P"  # the imx708's native mode
+        limits = SimpleNamespace(min=16_666, max=2_000_000_000, default=33_333)
+        self.camera_ctrl_info = {"FrameDurationLimits": (libcamera.controls.FrameDurationLimits, limits)}
         self.allocator = _MappedAllocator(Allocator)
         self.helpers = Helpers(self)
         self.camera_config: dict | None = None
         self.stream_map: dict = {}
+        self.buffers: dict[str, list] = {}
         # What the tests look at.
         self.video_configuration_args: dict | None = None
         self.sensor_timestamps_ns: list[int] = []
@@ -74,6 +119,13 @@ class FakeCamera:
     def global_camera_info(cls) -> list[dict]:
         return list(cls.cameras)
 
+    def __getattr__(self, name: str) -> object:
+        """Picamera2's own code for the names in ``PICAMERA2_OWN``, bound to this object."""
+        if name == "_picamera2" or name not in FakeCamera.PICAMERA2_OWN:
+            raise AttributeError(name)
+        member = inspect.getattr_static(self._picamera2, name)
+        return member.__get__(self, type(self)) if hasattr(member, "__get__") else member
+
     def create_video_configuration(self, main: dict | None = None, **kwargs) -> dict:
         defaults = inspect.signature(self._picamera2.create_video_configuration).parameters
         self.video_configuration_args = {
@@ -81,38 +133,39 @@ class FakeCamera:
             **kwargs,
             "buffer_count": kwargs.get("buffer_count", defaults["buffer_count"].default),
         }
-        return {
-            "main": dict(main or {}),
-            "buffer_count": self.video_configuration_args["buffer_count"],
-            "controls": kwargs.get("controls", {}),
-        }
+        return self._picamera2.create_video_configuration(self, main=dict(main or {}), **kwargs)
 
     def configure(self, config: dict) -> None:
+        """Picamera2.configure_'s checks, then libcamera's part: the streams, their strides and buffers."""
         if self.fail_in == "configure":
             raise RuntimeError("Failed to configure camera")
-        width, height = config["main"]["size"]
-        stride = (width + 63) // 64 * 64  # libcamera pads YUV420 rows
-        frame_size = stride * height * 3 // 2
+        config = config.copy()
+        self.check_camera_config(config)
+        if self.refuse_lores and config["lores"] is not None:  # CameraConfiguration.validate() said Invalid
+            raise RuntimeError(f"Invalid camera configuration: {config}")
         self.framerate = config["controls"].get("FrameRate", 30.0)
-        self.camera_config = {
-            "main": {
-                "format": config["main"]["format"],
-                "size": (width, height),
-                "stride": stride,
-                "framesize": frame_size,
-            },
-            "lores": None,
-            "raw": None,
-            "buffer_count": config["buffer_count"],
-        }
-        self.stream = _Stream(
-            configuration=SimpleNamespace(
-                size=(width, height), stride=stride, frame_size=frame_size, pixel_format="YUV420"
+        self.stream_map = {"main": None, "lores": None, "raw": None}  # the raw stream is not modelled
+        self.buffers = {}
+        for fd_base, name in ((900, "main"), (950, "lores")):
+            if config[name] is None:
+                continue
+            assert config[name]["format"] == "YUV420", "the stand-in sensor writes YUV420 only"
+            width, height = config[name]["size"]
+            stride = (width + 63) // 64 * 64  # libcamera pads YUV420 rows
+            frame_size = stride * height * 3 // 2
+            config[name] = {**config[name], "stride": stride, "framesize": frame_size}
+            self.stream_map[name] = _Stream(
+                configuration=SimpleNamespace(
+                    size=(width, height), stride=stride, frame_size=frame_size, pixel_format="YUV420"
+                )
             )
-        )
-        self.stream_map = {"main": self.stream}
-        self.buffers = [self.allocator.add(frame_size, fd=900 + i) for i in range(config["buffer_count"])]
-        self.picture = TestPicture(width, height)
+            self.buffers[name] = [self.allocator.add(frame_size, fd=fd_base + i) for i in range(config["buffer_count"])]
+        self.camera_config = config
+        self.encode_stream_name = config["encode"]
+        self.display_stream_name = config["display"]
+        self._max_queue_len = 1 if config["queue"] and config["buffer_count"] > 1 else 0
+        self.configure_count += 1
+        self.picture = TestPicture(*config["main"]["size"])
 
     def camera_configuration(self) -> dict | None:
         return self.camera_config
@@ -131,6 +184,8 @@ class FakeCamera:
         self._running.clear()
         if self._thread is not None:
             self._thread.join(5)
+        while self.completed_requests:  # as Picamera2.stop_() does
+            self.completed_requests.pop(0).release()
         self._picamera2.stop_encoder(self)
 
     def close(self) -> None:
@@ -138,8 +193,10 @@ class FakeCamera:
         self.closed_event.set()
 
     def _loop(self) -> None:
+        from picamera2.previews import NullPreview
         from picamera2.request import CompletedRequest
 
+        display = NullPreview()  # what process_requests renders to: nothing
         interval = 1 / self.framerate
         start = time.monotonic()
         first_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - int(self.exposure_lag_s * 1e9)
@@ -149,30 +206,51 @@ class FakeCamera:
                 delay = start + index * interval - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            buffer = self.buffers[index % len(self.buffers)]
+            # libcamera's request i carries buffer i of each stream (Picamera2._make_requests)
+            buffers = {
+                self.stream_map[name]: stream_buffers[index % len(stream_buffers)]
+                for name, stream_buffers in self.buffers.items()
+            }
             sensor_ns = first_ns + round(index * interval * 1e9)
             try:
-                self._fill(buffer, index)
+                self._fill(index)
                 self.sensor_timestamps_ns.append(sensor_ns)
-                request = CompletedRequest(_LibcameraRequest({self.stream: buffer}, sensor_ns), self)
-                for encoder in list(self._encoders):
-                    encoder.encode(encoder.name, request)
-                request.release()
+                request = CompletedRequest(_LibcameraRequest(buffers, sensor_ns), self)
+                with self._requestslock:
+                    self._requests.append(request)
+                self.process_requests(display)
             except BaseException as exc:  # picamera2's event thread dies here too
                 self.loop_error = exc
                 return
             self.frames_encoded += 1
             index += 1
 
-    def _fill(self, buffer: _Buffer, index: int) -> None:
+    def _fill(self, index: int) -> None:
+        self._fill_main(self._buffer("main", index), index)
+        if "lores" in self.buffers:
+            self._fill_lores(self._buffer("lores", index), index)
+
+    def _buffer(self, name: str, index: int) -> mmap.mmap:
+        buffers = self.buffers[name]
+        return self.allocator.mapped_buffers[buffers[index % len(buffers)]]
+
+    def _fill_lores(self, memory: mmap.mmap, index: int) -> None:
+        width, height = self.camera_config["lores"]["size"]
+        stride = self.camera_config["lores"]["stride"]
+        rows = np.frombuffer(memory, np.uint8).reshape(-1, stride)
+        rows[:height, :width] = lores_luma(index, width, height)
+        rows[:height, width:] = 0xEE  # the padding is not the picture
+        rows[height:] = 128  # U and V: grey
+
+    def _fill_main(self, memory: mmap.mmap, index: int) -> None:
         width, height = self.camera_config["main"]["size"]
         stride = self.camera_config["main"]["stride"]
         yuv = self.picture.render(index, time.time())
         draw_frame_code(yuv[:height], frame_code_value(index, 0))
-        rows = np.frombuffer(self.allocator.mapped_buffers[buffer], np.uint8).reshape(-1, stride)
+        rows = np.frombuffer(memory, np.uint8).reshape(-1, stride)
         rows[:height, :width] = yuv[:height]
         half = stride // 2
-        chroma = np.frombuffer(self.allocator.mapped_buffers[buffer], np.uint8)[stride * height :]
+        chroma = np.frombuffer(memory, np.uint8)[stride * height :]
         for plane in range(2):
             src = yuv[height + plane * height // 4 : height + (plane + 1) * height // 4].reshape(
                 height // 2, width // 2
@@ -217,9 +295,13 @@ def _MappedAllocator(base: type) -> object:
             self.sync = Sync
 
         def add(self, size: int, fd: int) -> _Buffer:
+            import libcamera
+
             buffer = _Buffer(
                 planes=[SimpleNamespace(fd=fd, offset=0, length=size)],
-                metadata=SimpleNamespace(planes=[SimpleNamespace(bytes_used=size)]),
+                metadata=SimpleNamespace(
+                    status=libcamera.FrameMetadata.Status.Success, planes=[SimpleNamespace(bytes_used=size)]
+                ),
             )
             self.mapped_buffers[buffer] = mmap.mmap(-1, size)
             return buffer

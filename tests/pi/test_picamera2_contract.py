@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
+import numpy as np
 import pytest
 
 from edge.media.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_type, profile_level_id, split_nal_units
 from edge.media.supervisor import Supervisor
-from hw.camera import CameraError, CameraSettings, H264AccessUnit
+from hw.camera import LUMA_SIZE, CameraError, CameraSettings, H264AccessUnit, LumaFrame
 from hw.camera.pi import PiCamera, open_picamera2
 from hw.camera.picamera2_ext import boottime_minus_monotonic_us
-from tests.pi.fake_picamera2 import FakeCamera
+from tests.pi.fake_picamera2 import FakeCamera, lores_luma
 
 SMALL = CameraSettings(width=640, height=480, framerate=30, bitrate=1_000_000, keyframe_interval=60)
+# Frames as fast as they encode; their sensor timestamps still 1/framerate apart.
+FastCamera = type("FastCamera", (FakeCamera,), {"paced": False})
 
 
 def pi_camera(settings: CameraSettings = SMALL, camera_class: type[FakeCamera] = FakeCamera) -> PiCamera:
@@ -85,7 +89,6 @@ async def test_a_keyframe_request_gives_an_idr_within_two_frames_and_the_stream_
 async def test_the_pi5_encoder_keeps_to_the_bitrate_at_any_frame_rate(pi5, framerate):
     """x264 budgets bits per declared frame: the frame rate must be told, or 15 fps gets half."""
     settings = CameraSettings(width=640, height=480, framerate=framerate, bitrate=1_000_000, keyframe_interval=2)
-    FastCamera = type("FastCamera", (FakeCamera,), {"paced": False})
     seconds = 6
     units = await collect(pi_camera(settings, FastCamera), seconds * framerate)
     # The first second is rate control settling in; measure the rest.
@@ -173,3 +176,110 @@ async def test_a_start_beyond_the_limit_is_retried_and_closed_when_it_ends(pi5):
             await task
     assert supervisor.restarts >= 1 and "did not start: no data for 2 s" in supervisor.last_error
     assert [c.closed for c in FakeCamera.opened] == [True]
+
+
+def sensor_frame(fake: FakeCamera, timestamp_us: int) -> int:
+    """The index of the sensor's frame captured at ``timestamp_us`` (our clock)."""
+    offset_us = boottime_minus_monotonic_us()
+    found = [i for i, ns in enumerate(fake.sensor_timestamps_ns) if abs(ns // 1000 - offset_us - timestamp_us) <= 1000]
+    assert len(found) == 1, f"{timestamp_us} µs is not one sensor frame's time: {found}"
+    return found[0]
+
+
+async def test_with_a_luma_sink_picamera2_configures_lores_beside_main_and_encodes_main(pi):
+    camera = pi_camera()
+    camera.watch_luma(lambda frame: None, 5)
+    encoders: list = []
+    await collect(camera, 3, lambda index: encoders.extend(the_camera()._encoders))
+    fake = the_camera()
+    assert fake.video_configuration_args["lores"] == {"size": LUMA_SIZE, "format": "YUV420"}
+    config = fake.camera_config  # what picamera2 made of it (create_video_configuration, check_camera_config)
+    assert (config["lores"]["size"], config["lores"]["format"]) == ((320, 240), "YUV420")
+    assert (config["main"]["size"], config["main"]["format"]) == ((640, 480), "YUV420")
+    assert config["encode"] == "main" and fake.stream_map["lores"] is not None
+    assert {encoder.name for encoder in encoders} == {"main"}
+    assert {(encoder.width, encoder.height) for encoder in encoders} == {(640, 480)}
+    if pi.device is not None:  # the VideoCore encoder is given main's pictures
+        formats = [details for name, details in pi.device.log if name == "VIDIOC_S_FMT"]
+        assert (formats[0]["width"], formats[0]["height"]) == (640, 480)
+    assert camera.luma_error is None
+
+
+@pytest.mark.parametrize("fps", [5, 12])
+async def test_the_lores_y_plane_reaches_the_luma_sink_at_the_asked_rate(pi, fps):
+    camera = pi_camera(camera_class=FastCamera)
+    frames: list[LumaFrame] = []
+    camera.watch_luma(frames.append, fps)
+    units = await collect(camera, 90)
+    fake = the_camera()
+    assert fake.loop_error is None, f"picamera2's camera loop died: {fake.loop_error!r}"
+    # The rate, over the frames the sensor gave (30 a second of sensor time)
+    produced = len(fake.sensor_timestamps_ns)
+    assert abs(len(frames) - produced * fps / 30) <= 1, f"{len(frames)} pictures from {produced} frames"
+    indices = [sensor_frame(fake, frame.timestamp_us) for frame in frames]
+    assert indices[0] == 0
+    gaps = {b - a for a, b in zip(indices, indices[1:], strict=False)}
+    assert gaps <= {30 // fps, -(-30 // fps)}, f"frames between pictures: {gaps}"
+    # The pixels: the lores buffer's Y plane of that frame, still so after the buffers were refilled
+    for frame, index in zip(frames, indices, strict=True):
+        assert frame.pixels.shape == (240, 320) and frame.pixels.dtype == np.uint8
+        assert frame.pixels.flags.owndata, "a view of the camera's buffer, not a copy"
+        np.testing.assert_array_equal(frame.pixels, lores_luma(index, 320, 240), err_msg=f"frame {index}")
+    # On the clock of the H.264 units: the same frame's unit has the same time
+    for frame, index in zip(frames, indices, strict=True):
+        if index < len(units):
+            assert abs(frame.timestamp_us - units[index].timestamp_us) <= 1000
+
+
+async def test_a_main_stream_smaller_than_the_luma_size_gets_a_lores_as_small(pi):
+    """picamera2 refuses a lores larger than main: it is cut to main's size (and its rows are padded)."""
+    settings = CameraSettings(width=300, height=200, framerate=30, bitrate=300_000, keyframe_interval=60)
+    camera = pi_camera(settings, FastCamera)
+    frames: list[LumaFrame] = []
+    camera.watch_luma(frames.append, 30)
+    await collect(camera, 5)
+    fake = the_camera()
+    assert fake.camera_config["lores"]["size"] == (300, 200) and fake.camera_config["lores"]["stride"] == 320
+    assert camera.luma_error is None and frames
+    for frame in frames:
+        np.testing.assert_array_equal(frame.pixels, lores_luma(sensor_frame(fake, frame.timestamp_us), 300, 200))
+
+
+async def test_without_a_luma_sink_nothing_about_lores_is_configured(pi):
+    await collect(pi_camera(), 3)
+    fake = the_camera()
+    assert "lores" not in fake.video_configuration_args
+    assert fake.camera_config["lores"] is None and fake.stream_map["lores"] is None
+    assert set(fake.buffers) == {"main"}
+    assert fake.post_callback is None and fake.pre_callback is None
+
+
+async def test_a_refused_lores_stream_leaves_the_video_without_a_luma_feed(pi, caplog):
+    Refusing = type("Refusing", (FakeCamera,), {"refuse_lores": True})
+    camera = pi_camera(camera_class=Refusing)
+    frames: list[LumaFrame] = []
+    camera.watch_luma(frames.append, 5)
+    with caplog.at_level(logging.WARNING, logger="hw.camera.pi"):
+        units = await collect(camera, 10)
+    assert len(units) == 10 and frames == []
+    assert camera.luma_error is not None and "refused a 320x240 lores stream" in camera.luma_error
+    fake = the_camera()
+    assert fake.camera_config["lores"] is None and fake.post_callback is None
+    assert [r.levelname for r in caplog.records if "without a luma feed" in r.getMessage()] == ["WARNING"]
+
+
+async def test_a_failing_luma_sink_is_logged_once_and_the_video_goes_on(pi, caplog):
+    camera = pi_camera(camera_class=FastCamera)
+    offered: list[LumaFrame] = []
+
+    def sink(frame: LumaFrame) -> None:
+        offered.append(frame)
+        raise ValueError("the sink broke")
+
+    camera.watch_luma(sink, 30)
+    with caplog.at_level(logging.ERROR, logger="hw.camera.pi"):
+        units = await collect(camera, 30)
+    fake = the_camera()
+    assert len(units) == 30 and fake.loop_error is None, f"picamera2's camera loop died: {fake.loop_error!r}"
+    assert len(offered) >= 30  # and it was still offered every frame
+    assert len([r for r in caplog.records if "luma feed failed" in r.getMessage()]) == 1

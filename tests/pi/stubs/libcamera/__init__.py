@@ -6,7 +6,10 @@ and for driving encoders with fake CompletedRequests.  Everything picamera2 touc
   Rectangle, Size, StreamRole.{Raw,StillCapture,VideoRecording,Viewfinder},
   Transform(hflip=, vflip=, transpose=) (hashable, used as dict keys in picamera2/utils.py), controls.
 What the encoders touch at run time: controls.SensorTimestamp (a hashable key of request.metadata,
-with .name for CompletedRequest.get_metadata()).
+with .name for CompletedRequest.get_metadata()). What Picamera2's own configuration checks and
+request loop touch (run on tests/pi/fake_picamera2.py's camera): _libcamera.{ColorSpace,Transform}
+(check_camera_config's isinstance checks) and FrameMetadata.Status (process_requests keeps
+only requests whose first buffer says Success).
 """
 
 import enum
@@ -140,6 +143,7 @@ class controls:  # `from libcamera import controls` -> the real thing is a submo
     AnalogueGain = ControlId("AnalogueGain", 0x1004, ControlType.Float)
     ExposureTimeMode = ControlId("ExposureTimeMode", 0x1005, ControlType.Integer32)
     AnalogueGainMode = ControlId("AnalogueGainMode", 0x1006, ControlType.Integer32)
+    FrameDurationLimits = ControlId("FrameDurationLimits", 0x1007, ControlType.Integer64)
 
     class draft:
         class NoiseReductionModeEnum(enum.Enum):
@@ -148,6 +152,20 @@ class controls:  # `from libcamera import controls` -> the real thing is a submo
             HighQuality = 2
             Minimal = 3
             ZSL = 4
+
+
+class FrameMetadata:
+    """A FrameBuffer's metadata: ``status`` (and ``planes``, each with ``bytes_used``)."""
+
+    class Status(enum.Enum):
+        Success = 0
+        Error = 1
+        Cancelled = 2
+
+
+class _libcamera:  # the compiled module the real package re-exports from; picamera2 names its classes there
+    ColorSpace = ColorSpace
+    Transform = Transform
 
 
 class CameraManager:

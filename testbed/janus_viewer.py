@@ -193,6 +193,9 @@ VIDEO_JS = """
 """
 
 
+SCRIPTS_RAN_JS = "() => typeof Janus === 'function' && window.janusViewer !== undefined"
+
+
 def _serve_once(server_url: str, room: int) -> tuple[ThreadingHTTPServer, str]:
     """A loopback HTTP server for the page and its two scripts, and the page's URL."""
     files = {
@@ -232,9 +235,18 @@ def open_janus_viewer(browser: Browser, rig: WhipServer, room: int | None = None
         if not path.exists():
             pytest.fail(f"{path} is missing: apt-get install libjs-janus-gateway libjs-webrtc-adapter (make test does)")
     server, url = _serve_once(rig.janus_ws_url, rig.room if room is None else room)
+    page = browser.new_page()
     try:
-        page = browser.new_page()
-        page.goto(url, wait_until="load")
+        # Loaded again until its scripts run: the rig's veth is a network change to Chromium,
+        # which then aborts loads under way (ERR_NETWORK_CHANGED).
+        for attempt in range(3):
+            page.goto(url, wait_until="load")
+            try:
+                page.wait_for_function(SCRIPTS_RAN_JS, timeout=5000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
     finally:
         server.shutdown()
         server.server_close()

@@ -46,6 +46,10 @@ async def test_a_pli_mid_gop_yields_an_idr(daemon_factory):
         async with whep_viewer(http, daemon.url, daemon.auth, on_frame=on_frame) as viewer:
             (receiver,) = [t.receiver for t in viewer.pc.getTransceivers() if t.kind == "video"]
             ssrc = video_ssrc(viewer.pc.remoteDescription.sdp)
+            # Past the start: a second IDR may follow the first, asked for while the viewer was joining
+            # (its first PLI, or a request after the first IDR went out, on a loaded machine).
+            while len(decoded) < 30:
+                await asyncio.sleep(0.02)
             for _ in range(2):
                 quiet_from = time.monotonic()
                 await asyncio.sleep(QUIET_S)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from testbed.clips import wait_for
 from testbed.daemon import DaemonProcess
@@ -40,3 +41,19 @@ def target(daemon: DaemonProcess, name: str = "janus") -> dict:
 
 def wait_for_target(daemon: DaemonProcess, predicate, timeout: float, what: str, name: str = "janus") -> dict:
     return wait_for(lambda: target(daemon, name), predicate, timeout, what)
+
+
+def open_page_settled(chromium, url: str, attempts: int = 3):
+    """Our page, loaded until its scripts run. The rig's veth is a network change to Chromium,
+    which then aborts loads under way (ERR_NETWORK_CHANGED): a module may be lost, and the page
+    would sit there without its scripts."""
+    page = chromium.new_context().new_page()
+    for attempt in range(attempts):
+        page.goto(url)
+        try:
+            page.wait_for_function("() => window.edgeViewer !== undefined", timeout=5000)
+            return page
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+    return page

@@ -11,8 +11,7 @@ import pytest
 from testbed.browser import FRAME_CODE_JS, STATS_JS
 from testbed.clips import wait_for
 from testbed.janus_viewer import open_janus_viewer, viewer_state, wait_for_video
-from tests.publish.conftest import publishing_daemon, target, wait_for_target
-from tests.test_browser_live import open_viewer
+from tests.publish.conftest import open_page_settled, publishing_daemon, target, wait_for_target
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -64,9 +63,14 @@ def test_a_wrong_token_is_reported_and_not_retried_in_a_loop(chromium, daemon_fa
     assert daemon.health()["status"] == "degraded"
     assert "publish janus: refused: 403 Unauthorized; trying again in" in daemon.log()
     # The owner sees it on the page's stats panel too.
-    page = open_viewer(chromium, daemon, url=daemon.page_url + "&stats=1")
-    panel = "() => document.querySelector('[data-stat=publish]').textContent"
-    wait_for(lambda: page.evaluate(panel), lambda text: text == "janus refused (403 Unauthorized)", 30, "the panel")
+    page = open_page_settled(chromium, daemon.page_url + "&stats=1")
+    panel = "() => Object.fromEntries([...document.querySelectorAll('[data-stat]')].map((e) => [e.dataset.stat,"
+    panel += " e.textContent]))"
+    try:
+        wait_for(lambda: page.evaluate(panel), lambda p: p["publish"] == "janus refused (403 Unauthorized)", 30, "it")
+    except AssertionError as error:
+        viewer = page.evaluate("() => JSON.stringify({...window.edgeViewer, pc: undefined, lipSync: undefined})")
+        raise AssertionError(f"{error}\nthe page: {viewer}\ndaemon log:\n{daemon.log()[-3000:]}") from None
 
 
 def test_a_stopped_daemon_ends_its_session_so_the_next_publishes_at_once(daemon_factory, rig):

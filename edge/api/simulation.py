@@ -43,12 +43,9 @@ def _add_scene_routes(app: web.Application, camera: SimulatedCamera) -> None:
 
     async def motion(request: web.Request) -> web.Response:
         """``POST /api/sim/motion`` with ``{"active": true | false}``."""
-        body = await json_body(request)
-        if isinstance(body, web.Response):
-            return body
-        active = body.get("active")
-        if not isinstance(active, bool):
-            return reject(400, 'send JSON {"active": true} or {"active": false}')
+        active = await _active_flag(request)
+        if isinstance(active, web.Response):
+            return active
         camera.simulate_motion(active)
         return web.json_response({"active": active, "at": time.time()})
 
@@ -77,12 +74,9 @@ def _add_gpio_route(app: web.Application, triggers: GpioTriggers) -> None:
             pin = int(request.match_info["pin"])
         except ValueError:
             return reject(400, "the pin must be a BCM number")
-        body = await json_body(request)
-        if isinstance(body, web.Response):
-            return body
-        active = body.get("active")
-        if not isinstance(active, bool):
-            return reject(400, 'send JSON {"active": true} or {"active": false}')
+        active = await _active_flag(request)
+        if isinstance(active, web.Response):
+            return active
         try:
             triggers.simulate(pin, active)
         except KeyError:
@@ -91,3 +85,14 @@ def _add_gpio_route(app: web.Application, triggers: GpioTriggers) -> None:
         return web.json_response({"pin": pin, "active": active, "at": time.time()})
 
     app.router.add_post("/api/sim/gpio/{pin}", drive)
+
+
+async def _active_flag(request: web.Request) -> bool | web.Response:
+    """The body's ``{"active": true | false}``, or the 400 to answer instead."""
+    body = await json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    active = body.get("active")
+    if not isinstance(active, bool):
+        return reject(400, 'send JSON {"active": true} or {"active": false}')
+    return active

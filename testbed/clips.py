@@ -34,11 +34,16 @@ def wait_buffered(daemon: DaemonProcess, seconds: float) -> None:
     wait_for(daemon.health, lambda h: h["recording"]["buffer"]["seconds"] >= seconds, 30, f"{seconds} s buffered")
 
 
-def drive(daemon: DaemonProcess, pin: int, active: bool) -> float:
-    """Press or release a simulated input; returns the daemon's time of it (Unix seconds)."""
-    response = daemon.request("POST", f"/api/sim/gpio/{pin}", json={"active": active})
+def simulate(daemon: DaemonProcess, path: str, body: dict) -> float:
+    """POST to one of the simulated hardware's routes; returns the daemon's time of it (Unix seconds)."""
+    response = daemon.request("POST", path, json=body)
     response.raise_for_status()
     return response.json()["at"]
+
+
+def drive(daemon: DaemonProcess, pin: int, active: bool) -> float:
+    """Press or release a simulated input; returns the daemon's time of it (Unix seconds)."""
+    return simulate(daemon, f"/api/sim/gpio/{pin}", {"active": active})
 
 
 def clips(daemon: DaemonProcess) -> list[dict]:

@@ -9,6 +9,7 @@ from testbed.clips import (
     assert_contiguous,
     clips,
     recordings_dir,
+    simulate,
     wait_buffered,
     wait_finished,
     wait_for,
@@ -26,12 +27,6 @@ CONFIG = (
 )
 
 
-def sim(daemon: DaemonProcess, path: str, body: dict) -> float:
-    response = daemon.request("POST", path, json=body)
-    response.raise_for_status()
-    return response.json()["at"]
-
-
 def motion(daemon: DaemonProcess) -> dict:
     return daemon.health()["motion"]
 
@@ -41,12 +36,12 @@ def test_a_moving_object_makes_a_motion_clip_with_pre_and_post_roll(daemon_facto
     wait_buffered(daemon, PRE_S + KEYFRAME_INTERVAL_S)
     assert motion(daemon)["active"] is False and clips(daemon) == []
 
-    began = sim(daemon, "/api/sim/motion", {"active": True})
+    began = simulate(daemon, "/api/sim/motion", {"active": True})
     seen = wait_for(lambda: motion(daemon), lambda m: m["active"], 15, "motion to be seen")
     assert seen["events"] == 1 and daemon.health()["recording"]["reasons"] == [{"name": "motion", "held": True}]
     frames = daemon.health()["camera"]["frames"]
     wait_for(daemon.health, lambda h: h["camera"]["frames"] >= frames + 30, 15, "a second of motion")
-    stopped = sim(daemon, "/api/sim/motion", {"active": False})
+    stopped = simulate(daemon, "/api/sim/motion", {"active": False})
     wait_for(lambda: motion(daemon), lambda m: not m["active"], 15, "motion to end")
 
     (clip,) = wait_finished(daemon)
@@ -67,7 +62,7 @@ def test_a_moving_object_makes_a_motion_clip_with_pre_and_post_roll(daemon_facto
 def test_a_change_of_light_alone_records_nothing(daemon_factory):
     daemon = daemon_factory(CONFIG)
     pictures = wait_for(lambda: motion(daemon), lambda m: m["pictures"] >= 5, 15, "the detector to look")["pictures"]
-    sim(daemon, "/api/sim/lighting", {"brightness": 1.4})
+    simulate(daemon, "/api/sim/lighting", {"brightness": 1.4})
     after = wait_for(lambda: motion(daemon), lambda m: m["pictures"] >= pictures + 15, 15, "3 s of pictures")
     assert after["events"] == 0 and not after["active"], after
     assert clips(daemon) == []
@@ -81,9 +76,9 @@ def test_the_page_shows_a_marker_while_motion_is_seen(daemon_factory, chromium):
     page.goto(daemon.page_url)
     page.wait_for_function("() => window.edgeRecordings && window.edgeRecordings.motion !== null")
     assert page.is_hidden("#motion-badge")
-    sim(daemon, "/api/sim/motion", {"active": True})
+    simulate(daemon, "/api/sim/motion", {"active": True})
     page.wait_for_selector("#motion-badge:not([hidden])", timeout=15000)
     assert page.text_content("#motion-badge") == "motion"
-    sim(daemon, "/api/sim/motion", {"active": False})
+    simulate(daemon, "/api/sim/motion", {"active": False})
     page.wait_for_selector("#motion-badge", state="hidden", timeout=15000)
     page.context.close()

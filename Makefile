@@ -26,7 +26,7 @@ TEST_DEBS := chromium libatomic1 firefox-esr ffmpeg alsa-utils gcc python3-dev l
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto \
              janus libjs-janus-gateway libjs-webrtc-adapter nodejs
 
-.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server bench clean
+.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core bench clean
 .DEFAULT_GOAL := run
 
 $(PY):
@@ -79,7 +79,12 @@ WHIP_SERVER_ROOT := $(VENV)/simple-whip-server
 whip-server: system-deps
 	@bash image/lib/whip-server-root.sh $(WHIP_SERVER_ROOT)
 
-test-deps: system-deps whip-server $(VENV)/.test-installed venv-gi
+# axe-core's browser script, for the page's accessibility tests (testbed/axe.py): from the npm
+# registry, pinned and checked, no npm needed. Does nothing once it is there.
+axe-core: $(VENV)/.test-installed
+	@$(PY) -m testbed.axe fetch >/dev/null
+
+test-deps: system-deps whip-server $(VENV)/.test-installed venv-gi axe-core
 
 test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -37,10 +37,11 @@ async () => {
 }
 """
 
-# The frame code (see hw/camera/framecode.py): 64 cells in the top 16 rows, white = 1.
+# The frame code (see hw/camera/framecode.py): 64 cells in the top 16 rows, white = 1. Reads the
+# live <video> unless given another's CSS selector (a clip playing in the page's player).
 FRAME_CODE_JS = """
-() => {
-  const video = document.getElementById('video');
+(selector) => {
+  const video = document.querySelector(selector || '#video');
   if (!video || !video.videoWidth) return null;
   const w = video.videoWidth, h = video.videoHeight;
   const canvas = window.__frameCodeCanvas || (window.__frameCodeCanvas = document.createElement('canvas'));

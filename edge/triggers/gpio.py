@@ -52,6 +52,7 @@ class GpioTriggers:
         self.errors: list[str] = []
         self._closed = False
         self._listeners: list[Callable[[str, bool], None]] = []
+        self._events: dict[str, int] = {}  # activations per input, for the page's "trigger fired" flash
 
     def add_listener(self, listener: Callable[[str, bool], None]) -> None:
         """``listener(name, active)`` hears each debounced change of an input (MQTT publishes them)."""
@@ -94,6 +95,8 @@ class GpioTriggers:
         if self._closed:
             return
         log.info('trigger "%s" (GPIO%d) %s', trigger.name, trigger.pin, "active" if active else "inactive")
+        if active:
+            self._events[trigger.name] = self._events.get(trigger.name, 0) + 1
         if trigger.mode == "hold":
             if active:
                 self._recorder.hold(trigger.name, at_us)
@@ -115,7 +118,13 @@ class GpioTriggers:
             "backend": self.gpio.backend,
             "simulated": self.gpio.simulated,
             "inputs": [
-                {"name": t.name, "pin": t.pin, "mode": t.mode, "active": self._inputs[t.name].active}
+                {
+                    "name": t.name,
+                    "pin": t.pin,
+                    "mode": t.mode,
+                    "active": self._inputs[t.name].active,
+                    "events": self._events.get(t.name, 0),
+                }
                 for t in self._triggers
                 if t.name in self._inputs
             ],

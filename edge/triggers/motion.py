@@ -180,7 +180,7 @@ class MotionTrigger:
     def status(self) -> dict:
         return {
             "enabled": True,
-            "inputs": [{"name": NAME, "mode": "motion", "active": self.detector.active}],
+            "inputs": [{"name": NAME, "mode": "motion", "active": self.detector.active, "events": self.events}],
             "active": self.detector.active,
             "events": self.events,
             "last_started": self.last_started,

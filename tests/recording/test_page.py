@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from testbed.clips import CAMERA, clips, wait_buffered
+from testbed.clips import CAMERA, clips, wait_buffered, wait_for
 from tests.test_browser_live import open_viewer
 
 pytestmark = pytest.mark.timeout(120)
@@ -49,6 +49,9 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
     page.mouse.down()
     wait_js(page, "() => document.getElementById('rec-badge').textContent.includes('doorbell (held)')")
     assert page.is_visible("#rec-badge")
+    # The trigger firing shows briefly on the live view.
+    wait_js(page, "() => document.getElementById('trigger-flash').textContent === '⚡ doorbell'")
+    assert page.is_visible("#trigger-flash")
     wait_js(page, "() => document.querySelector('#rec-list li .rec-info')?.textContent === 'recording…'")
     page.screenshot(path=str(tmp_path / "recording.png"))
     page.mouse.up()
@@ -60,7 +63,7 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
         "() => (i => i && i.complete && i.naturalWidth === 640)(document.querySelector('#rec-list img.rec-poster'))",
     )
 
-    # Play it in the page's player.
+    # Play it in the page's player, then back to live.
     page.click("#rec-list li .rec-play")
     wait_js(
         page,
@@ -68,8 +71,9 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
                              return v.readyState >= 2 && v.currentTime > 1; }""",
     )
     page.screenshot(path=str(tmp_path / "player.png"))
-    page.click("#rec-player .rec-close")
+    page.click("#rec-player .player-live")
     assert not page.is_visible("#rec-player")
+    wait_js(page, "() => document.getElementById('trigger-flash').hidden")  # the flash was brief
 
     # Record / Stop by hand; the list shows the newest first.
     page.click("#rec-record")
@@ -81,10 +85,19 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
     names = page.eval_on_selector_all("#rec-list li", "items => items.map((li) => li.dataset.name)")
     assert names == [c["name"] for c in clips(daemon)] and names[0].endswith("_manual.mp4")
 
-    # Delete the doorbell clip (the page asks first).
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.click(f'#rec-list li[data-name="{names[1]}"] .rec-delete')
-    wait_js(page, "() => window.edgeRecordings.clips.length === 1")
+    # Delete the doorbell clip: gone from the list at once, and Undo brings it back; the camera keeps it.
+    delete = f'#rec-list li[data-name="{names[1]}"] .rec-delete'
+    page.click(delete)
+    assert page.locator("#rec-list li").count() == 1 and page.is_visible("#rec-toast")
+    assert "Deleted the doorbell clip" in page.inner_text("#rec-toast")
+    page.click("#rec-toast .toast-undo")
+    assert page.locator("#rec-list li").count() == 2 and not page.is_visible("#rec-toast")
+    assert [c["name"] for c in clips(daemon)] == names
+    # Deleted again and not undone: the camera deletes it a few seconds later.
+    page.click(delete)
+    wait_for(lambda: clips(daemon), lambda c: len(c) == 1, 20, "the clip to be deleted")
     assert [c["name"] for c in clips(daemon)] == [names[0]]
+    wait_js(page, "() => window.edgeRecordings.clips.length === 1")
+    assert not page.is_visible("#rec-toast")
     page.screenshot(path=str(tmp_path / "list.png"))
     page.context.close()

@@ -1,43 +1,59 @@
-// Recordings on the page: a "REC" badge while a clip is being recorded (and
-// why), a "motion" badge while the camera sees motion ([motion]), a panel listing the clips newest first (play, download, delete), a
-// manual Record / Stop button, and, when the camera runs simulated hardware,
-// its GPIO inputs as buttons you can hold down.
+// Recordings on the page: a red "REC" badge with the trigger while a clip is being
+// recorded, a short flash when a trigger fires, a "motion" badge while the camera sees
+// motion, and the recordings panel: a 24-hour timeline, a filter by trigger, the clips
+// with their first pictures (clips.js), played in place of the live view (player.js),
+// a manual Record / Stop button and, with simulated hardware, its GPIO inputs as buttons
+// you can hold down.
 //
-// Independent of the live viewer (viewer.js): it builds its own elements, reads
-// /api/status (logged in) every few seconds and /api/recordings (logged in) when the
-// panel is open. Until the page has logged in, API calls fail quietly.
+// Layout: the panel sits beside the live view on wide screens and below it on narrow
+// portrait ones (the stage's data-panel attribute; viewer.css and recordings.css).
+//
+// Independent of the live viewer (viewer.js): it reads /api/status (logged in) every few
+// seconds and /api/recordings (logged in) when the panel is open. Until the page has
+// logged in, API calls fail quietly.
 
 import { timedFetch } from './whep.js';
+import { api, el } from './dom.js';
+import { ClipList } from './clips.js';
+import { ClipPlayer } from './player.js';
+import { Timeline } from './timeline.js';
 
 const HEALTH_INTERVAL_MS = 2000;
-const api = (path) => new URL(path.replace(/^\//, ''), document.baseURI).href;
+const FLASH_MS = 4000;
 
 // Test hooks: read by browser tests; keep names and meanings stable.
-const hooks = { recording: null, gpio: null, motion: null, clips: [] };
+const hooks = { recording: null, gpio: null, motion: null, clips: [], shown: [], playing: null, flashes: 0 };
 window.edgeRecordings = hooks;
-
-// --- elements ------------------------------------------------------------------
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? '' : v);
-  }
-  node.append(...children);
-  return node;
-}
 
 const ICON_LIST = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><circle cx="7" cy="12" r="3.5" fill="currentColor"/>'
   + '<path d="M13 8h7M13 12h7M13 16h7" stroke="currentColor" stroke-width="2" stroke-linecap="round" fill="none"/></svg>';
+
+const stage = document.getElementById('stage');
+const liveVideo = document.getElementById('video');
+
+const player = new ClipPlayer(liveVideo, (clip) => {
+  hooks.playing = clip?.name ?? null;
+  stage.toggleAttribute('data-playing', Boolean(clip));
+  clipList.setPlaying(hooks.playing);
+});
+const clipList = new ClipList({
+  onPlay: (clip, opener) => player.play(clip, api(clip.url), opener),
+  onShown: (shown) => {
+    hooks.shown = shown.map((c) => c.name);
+    timeline.show(shown);
+  },
+});
+const timeline = new Timeline((clip, opener) => {
+  player.play(clip, api(clip.url), opener);
+  clipList.list.querySelector(`li[data-name="${CSS.escape(clip.name)}"]`)?.scrollIntoView({ block: 'nearest' });
+});
 
 const ui = {
   badge: el('div', { id: 'rec-badge', class: 'rec-badge', role: 'status', 'aria-live': 'polite', hidden: true }),
   motion: el('div', {
     id: 'motion-badge', class: 'motion-badge', role: 'status', 'aria-live': 'polite', hidden: true, text: 'motion',
   }),
+  flash: el('div', { id: 'trigger-flash', class: 'trigger-flash', role: 'status', 'aria-live': 'polite', hidden: true }),
   toggle: el('button', {
     id: 'recordings-toggle', class: 'btn', type: 'button', 'aria-label': 'Recordings',
     'aria-pressed': 'false', 'aria-controls': 'recordings', title: 'Recordings (r)',
@@ -45,21 +61,14 @@ const ui = {
   record: el('button', { id: 'rec-record', class: 'rec-action', type: 'button', text: 'Record' }),
   storage: el('p', { id: 'rec-storage', class: 'rec-storage', hidden: true }),
   inputs: el('div', { id: 'rec-inputs', class: 'rec-inputs', role: 'group', 'aria-label': 'Simulated GPIO inputs', hidden: true }),
-  list: el('ol', { id: 'rec-list', class: 'rec-list' }),
-  empty: el('p', { class: 'rec-empty', text: 'No clips yet.' }),
-  player: el('div', { id: 'rec-player', class: 'rec-player', role: 'dialog', 'aria-label': 'Clip player', hidden: true }),
-  video: el('video', { controls: true, playsinline: true, preload: 'metadata' }),
 };
 ui.toggle.innerHTML = ICON_LIST;
-ui.panel = el('section', { id: 'recordings', class: 'rec-panel', 'aria-label': 'Recordings', hidden: true },
+ui.panel = el('section', { id: 'recordings', class: 'rec-panel', 'aria-labelledby': 'rec-title', hidden: true },
   el('header', {},
-    el('h2', { text: 'Recordings' }),
+    el('h2', { id: 'rec-title', text: 'Recordings' }),
     ui.record,
-    el('button', { class: 'rec-close', type: 'button', 'aria-label': 'Close recordings', text: '×', onclick: () => setOpen(false) })),
-  ui.storage, ui.inputs, ui.empty, ui.list);
-ui.player.append(
-  el('button', { class: 'rec-close', type: 'button', 'aria-label': 'Close player', text: '×', onclick: closePlayer }),
-  ui.video);
+    el('button', { class: 'rec-close', type: 'button', 'aria-label': 'Close recordings', title: 'Close (r)', text: '×', onclick: () => setOpen(false) })),
+  ui.storage, ui.inputs, timeline.root, clipList.filters, clipList.empty, clipList.list);
 
 // --- the REC badge: what is recording, and why -----------------------------------
 
@@ -84,6 +93,23 @@ function renderRecording(rec) {
   const problem = storage && storage.state !== 'ok' ? storage.detail || storage.state : rec?.last_error;
   ui.storage.hidden = !problem;
   ui.storage.textContent = problem ? `⚠ ${problem}` : '';
+}
+
+// --- a trigger fired: say so briefly on the live view ------------------------------
+
+let seenEvents = null; // name -> activations, from the previous status
+let flashTimer = null;
+
+function flashTriggers(inputs) {
+  const now = new Map(inputs.map((i) => [i.name, i.events ?? 0]));
+  const fired = seenEvents ? inputs.filter((i) => (i.events ?? 0) > (seenEvents.get(i.name) ?? 0)).map((i) => i.name) : [];
+  seenEvents = now;
+  if (!fired.length) return;
+  hooks.flashes += 1;
+  ui.flash.textContent = `⚡ ${fired.join(', ')}`;
+  ui.flash.hidden = false;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { ui.flash.hidden = true; }, FLASH_MS);
 }
 
 // --- simulated GPIO inputs: hold the button to hold the input ---------------------
@@ -125,61 +151,15 @@ function wireInput(button, pin) {
   button.addEventListener('blur', () => drive(false));
 }
 
-// --- the clip list -------------------------------------------------------------------
-
-const fmtTime = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
-const fmtSize = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(bytes / 1e3)} kB`);
-
-function renderClips(clips) {
-  hooks.clips = clips;
-  ui.empty.hidden = clips.length > 0;
-  ui.list.replaceChildren(...clips.map((clip) => {
-    const url = api(clip.url);
-    const info = clip.complete
-      ? `${clip.duration_s.toFixed(1)} s · ${fmtSize(clip.size_bytes)}${clip.ended_by?.startsWith('error') ? ' · cut short' : ''}`
-      : 'recording…';
-    const poster = clip.poster
-      ? el('img', { class: 'rec-poster', src: api(clip.poster), alt: `first picture of the ${clip.trigger} clip`, loading: 'lazy' })
-      : el('span', { class: 'rec-poster', 'aria-hidden': 'true' });
-    return el('li', { 'data-name': clip.name },
-      poster,
-      el('div', { class: 'rec-meta' },
-        el('span', { class: 'rec-when', text: fmtTime(clip.started_at) }),
-        el('span', { class: 'rec-why', text: clip.triggers.join(', ') || clip.trigger }),
-        el('span', { class: 'rec-info', text: info })),
-      el('div', { class: 'rec-buttons' },
-        el('button', { type: 'button', class: 'rec-play', disabled: !clip.complete, text: 'Play', onclick: () => play(url) }),
-        el('a', { class: 'rec-download', href: url, download: clip.name, text: 'Download' }),
-        el('button', { type: 'button', class: 'rec-delete', disabled: !clip.complete, text: 'Delete', onclick: () => remove(clip) })));
-  }));
-}
+// --- the clips ------------------------------------------------------------------------
 
 async function loadClips() {
   try {
     const { res, text } = await timedFetch(api('api/recordings'), { credentials: 'same-origin' });
     if (!res.ok) return; // not logged in yet: the viewer is asking for the token
-    renderClips(JSON.parse(text));
+    hooks.clips = JSON.parse(text);
+    clipList.show(hooks.clips);
   } catch { /* offline for a moment: the next poll tries again */ }
-}
-
-async function remove(clip) {
-  if (!window.confirm(`Delete ${clip.name}?`)) return;
-  await timedFetch(api(`api/recordings/${encodeURIComponent(clip.name)}`), { method: 'DELETE', credentials: 'same-origin' })
-    .catch(() => {});
-  loadClips();
-}
-
-function play(url) {
-  ui.player.hidden = false;
-  ui.video.src = url;
-  ui.video.play().catch(() => {}); // the controls are there if autoplay is refused
-}
-
-function closePlayer() {
-  ui.video.pause();
-  ui.video.removeAttribute('src');
-  ui.video.load();
-  ui.player.hidden = true;
 }
 
 // --- polling ---------------------------------------------------------------------------
@@ -203,6 +183,7 @@ async function pollHealth() {
     ui.motion.hidden = hooks.motion?.active !== true;
     renderRecording(hooks.recording);
     renderInputs(hooks.gpio);
+    flashTriggers([...(hooks.gpio?.inputs ?? []), ...(hooks.motion?.inputs ?? [])]);
     // Reload the list when a clip starts, is complete (a moment after the recording stops) or goes away.
     const rec = hooks.recording;
     const signature = rec ? `${rec.clip}|${rec.clips_written}|${rec.storage?.clips}|${rec.storage?.clips_mb}` : '';
@@ -221,31 +202,36 @@ function refreshSoon() {
 
 function setOpen(open) {
   ui.panel.hidden = !open;
+  stage.toggleAttribute('data-panel', open);
   ui.toggle.setAttribute('aria-pressed', String(open));
   if (open) {
     loadClips();
     pollHealth();
   } else {
-    closePlayer();
+    player.close();
   }
 }
 
 function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-  if (ev.target.closest?.('input, textarea, select, [contenteditable]')) return;
-  if ((ev.key ?? '').toLowerCase() === 'r') {
+  if (ev.target.closest?.('input, textarea, select, [contenteditable], dialog')) return;
+  const key = (ev.key ?? '').toLowerCase();
+  if (key === 'r') {
     ev.preventDefault();
     setOpen(ui.panel.hidden);
-  } else if (ev.key === 'Escape' && !ui.player.hidden) {
-    closePlayer();
+  } else if ((key === 'l' || key === 'escape') && player.open) {
+    ev.preventDefault();
+    player.close();
+  } else if (key === 'escape' && !ui.panel.hidden) {
+    setOpen(false);
+    ui.toggle.focus();
   }
 }
 
 function init() {
-  const stage = document.getElementById('stage');
   const controls = stage.querySelector('.controls');
   controls.prepend(ui.toggle);
-  stage.append(ui.badge, ui.motion, ui.panel, ui.player);
+  stage.append(ui.badge, ui.motion, ui.flash, player.root, ui.panel, clipList.toast);
   ui.toggle.addEventListener('click', () => setOpen(ui.panel.hidden));
   ui.record.addEventListener('click', () => {
     post(ui.record.dataset.recording === 'true' ? 'api/recordings/stop' : 'api/recordings').then(refreshSoon);

@@ -8,7 +8,7 @@
 //     a browser that cannot play the camera at all (no WebRTC, no H.264) gets
 //     a final message and no retries
 //   - media: attach stream, autoplay, first-frame detection
-//   - controls: unmute, fullscreen, stats overlay, keyboard, idle hiding
+//   - controls: unmute, fullscreen, stats overlay, keyboard and its shortcut list, idle hiding
 //   - page lifecycle: DELETE on pagehide, reconnect after bfcache restore
 
 import { WhepSession, WhepError, canReceiveH264, timedFetch } from './whep.js';
@@ -39,6 +39,8 @@ const ui = {
   fullscreen: $('fullscreen'),
   statsToggle: $('stats-toggle'),
   stats: $('stats'),
+  shortcuts: $('shortcuts'),
+  shortcutsToggle: $('shortcuts-toggle'),
 };
 
 // --- test hooks --------------------------------------------------------------
@@ -440,12 +442,18 @@ function onKey(ev) {
     s: () => setStatsVisible(ui.stats.hidden),
     f: toggleFullscreen,
     m: toggleMute,
+    '?': toggleShortcuts,
   };
   const action = actions[(ev.key ?? '').toLowerCase()];
   if (action) {
     ev.preventDefault();
     action();
   }
+}
+
+function toggleShortcuts() {
+  if (ui.shortcuts.open) ui.shortcuts.close();
+  else ui.shortcuts.showModal(); // Escape closes it, and focus returns to where it was
 }
 
 // --- page lifecycle --------------------------------------------------------------
@@ -498,6 +506,7 @@ function init() {
   if (hooks.unsupported) ui.fullscreen.hidden = true;
 
   ui.statsToggle.addEventListener('click', () => setStatsVisible(ui.stats.hidden));
+  ui.shortcutsToggle.addEventListener('click', toggleShortcuts);
   setStatsVisible(initialStatsVisible());
   setInterval(() => {
     pollStats();

@@ -1,0 +1,53 @@
+// A recorded clip played where the live picture is, with the live view one tap away
+// ("Live", or the l / Escape keys). The live session keeps running underneath, silenced
+// while the clip plays, so going back is instant.
+
+import { el, fmtWhen } from './dom.js';
+
+export class ClipPlayer {
+  constructor(liveVideo, onChange) {
+    this.liveVideo = liveVideo;
+    this.onChange = onChange;
+    this.clip = null;
+    this.returnFocus = null;
+    this.liveWasMuted = true;
+    this.video = el('video', { controls: true, playsinline: true, preload: 'auto', 'aria-label': 'Recorded clip' });
+    this.title = el('span', { class: 'player-title' });
+    this.live = el('button', {
+      type: 'button', class: 'player-live', title: 'Back to live (l)', onclick: () => this.close(),
+    }, el('span', { class: 'live-dot', 'aria-hidden': 'true' }), 'Back to live');
+    this.root = el('section', { id: 'rec-player', class: 'rec-player', 'aria-label': 'Clip player', hidden: true },
+      el('div', { class: 'player-bar' }, this.live, this.title), this.video);
+  }
+
+  get open() {
+    return this.clip !== null;
+  }
+
+  play(clip, url, opener) {
+    if (!this.open) {
+      this.liveWasMuted = this.liveVideo.muted;
+      this.liveVideo.muted = true;
+      this.returnFocus = opener ?? document.activeElement;
+    }
+    this.clip = clip;
+    this.title.textContent = `${clip.trigger} · ${fmtWhen(clip.started_at)}`;
+    this.root.hidden = false;
+    this.video.src = url;
+    this.video.play().catch(() => {}); // the controls are there if autoplay is refused
+    this.live.focus();
+    this.onChange(clip);
+  }
+
+  close() {
+    if (!this.open) return;
+    this.clip = null;
+    this.video.pause();
+    this.video.removeAttribute('src');
+    this.video.load();
+    this.root.hidden = true;
+    this.liveVideo.muted = this.liveWasMuted;
+    if (this.returnFocus?.isConnected) this.returnFocus.focus();
+    this.onChange(null);
+  }
+}

@@ -9,7 +9,7 @@
 # 3. inside it, as a machine of its own would: `make run` until /healthz answers, then
 #    `make test` with $EDGE_FRESH_TESTS (default: one test of each kind of tool: the
 #    browser, GStreamer, network namespaces, ALSA, recording with ffprobe/PyAV, the
-#    image checks, the WHIP rig: Janus and simple-whip-server on Debian's node). `make test` installs every Debian and PyPI package the whole
+#    image checks, the WHIP rig: Janus and simple-whip-server on Debian's node, axe-core on the page). `make test` installs every Debian and PyPI package the whole
 #    suite needs whatever tests it is given, so every install step is proven.
 #
 # The root runs in a private mount namespace with itself bind-mounted onto itself
@@ -32,7 +32,8 @@ TESTS="${EDGE_FRESH_TESTS:-tests/test_browser_live.py::test_live_video_and_audio
 tests/test_webrtcbin_viewer.py tests/netns/test_netwatch.py tests/test_microphone_daemon.py \
 tests/recording/test_daemon_clips.py::test_a_simulated_press_makes_a_clip_with_pre_and_post_roll_that_plays \
 tests/image/test_static_checks.py \
-tests/publish/test_publish_janus.py::test_a_janus_viewer_sees_the_camera_with_sound}"
+tests/publish/test_publish_janus.py::test_a_janus_viewer_sees_the_camera_with_sound \
+tests/recording/test_review_page.py::test_light_scheme_and_shortcut_list_pass_axe}"
 
 ((EUID == 0)) || edge_die "run as root (chroot, mounts, network namespaces)"
 for tool in debootstrap zstd unshare git; do

@@ -186,6 +186,12 @@ def test_phone_layout_keeps_the_video_above_an_opaque_list(chromium, daemon):
     assert not page.is_visible("#rec-player")
     before = page.evaluate(FRAME_CODE_JS)["frameIndex"]
     page.wait_for_function(f"() => ({FRAME_CODE_JS})().frameIndex > {before + 10}")  # live again at once
+
+    # Turned to landscape: the list moves beside the video.
+    page.set_viewport_size({"width": PHONE["height"], "height": PHONE["width"]})
+    page.wait_for_function("() => document.getElementById('recordings').getBoundingClientRect().top === 0")
+    video, panel = box(page, "#video"), box(page, "#recordings")
+    assert video["x"] + video["width"] <= panel["x"] and video["height"] == panel["height"] == PHONE["width"]
     page.context.close()
 
 

@@ -100,4 +100,9 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
     wait_js(page, "() => window.edgeRecordings.clips.length === 1")
     assert not page.is_visible("#rec-toast")
     page.screenshot(path=str(tmp_path / "list.png"))
+
+    # Deleted, and the page closed before the undo time is over: the deletion still happens.
+    page.click(f'#rec-list li[data-name="{names[0]}"] .rec-delete')
+    page.close()
+    wait_for(lambda: clips(daemon), lambda c: c == [], 5, "the deletion sent as the page closed")
     page.context.close()

@@ -88,6 +88,7 @@ class Daemon:
         self.recorder, self.gpio_triggers = build_recorder(config, self.video, self.audio, hardware.gpio)
         self.motion = MotionTrigger(config.motion, hardware.camera, self.recorder) if config.motion.enabled else None
         triggers = Triggers(self.gpio_triggers, self.motion) if self.motion else self.gpio_triggers
+        triggers.add_listener(self.viewers.trigger_changed)
         self.mqtt = (
             MqttBridge(
                 config.mqtt,

@@ -255,6 +255,10 @@ class ViewerSession:
         """Tell the page, so that it waits for the camera instead of restarting ICE for nothing."""
         self._notify({"type": "camera", "state": state})
 
+    def trigger_fired(self, name: str) -> None:
+        """Tell the page at once (its status poll would see it up to 2 s later)."""
+        self._notify({"type": "trigger", "name": name})
+
     def _on_new_pair(self, local: tuple[str, int]) -> None:
         # The browser lost frames while the path was down; without a keyframe it
         # cannot show anything until it asks (after NACKs fail) or the GOP ends.

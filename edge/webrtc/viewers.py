@@ -98,6 +98,12 @@ class Viewers:
         for session in list(self._sessions.values()):
             session.camera_state_changed(state)
 
+    def trigger_changed(self, name: str, active: bool) -> None:
+        """A GPIO input or motion changed: each page shows a trigger firing on its live view."""
+        if active:
+            for session in list(self._sessions.values()):
+                session.trigger_fired(name)
+
     def network_changed(self, change: NetworkChange) -> None:
         """Tell every session about a change to the interfaces we offer candidates on."""
         log.info("network changed: %s (%d viewers)", change.describe(), len(self._sessions))

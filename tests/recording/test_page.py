@@ -49,9 +49,11 @@ def test_hold_a_simulated_input_then_play_and_delete_the_clip(daemon_factory, ch
     page.mouse.down()
     wait_js(page, "() => document.getElementById('rec-badge').textContent.includes('doorbell (held)')")
     assert page.is_visible("#rec-badge")
-    # The trigger firing shows briefly on the live view.
+    # The trigger firing shows briefly on the live view; the camera told the page on its data channel.
     wait_js(page, "() => document.getElementById('trigger-flash').textContent === '⚡ doorbell'")
     assert page.is_visible("#trigger-flash")
+    wait_js(page, "() => window.edgeRecordings.notices.includes('doorbell')")
+    assert page.evaluate("() => window.edgeRecordings.flashes") == ["doorbell"]  # once, not again from the status
     wait_js(page, "() => document.querySelector('#rec-list li .rec-info')?.textContent === 'recording…'")
     page.screenshot(path=str(tmp_path / "recording.png"))
     page.mouse.up()

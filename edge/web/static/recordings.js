@@ -22,7 +22,10 @@ const HEALTH_INTERVAL_MS = 2000;
 const FLASH_MS = 4000;
 
 // Test hooks: read by browser tests; keep names and meanings stable.
-const hooks = { recording: null, gpio: null, motion: null, clips: [], shown: [], playing: null, flashes: 0 };
+// flashes: trigger names flashed on the live view; notices: those the camera sent on the data channel.
+const hooks = {
+  recording: null, gpio: null, motion: null, clips: [], shown: [], playing: null, flashes: [], notices: [],
+};
 window.edgeRecordings = hooks;
 
 const ICON_LIST = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><circle cx="7" cy="12" r="3.5" fill="currentColor"/>'
@@ -96,20 +99,29 @@ function renderRecording(rec) {
 }
 
 // --- a trigger fired: say so briefly on the live view ------------------------------
+// The camera tells the page at once on the data channel (viewer.js passes it on as an
+// 'edge-trigger' event); the status poll's activation counts catch what that missed.
 
 let seenEvents = null; // name -> activations, from the previous status
+const flashedAt = new Map(); // name -> when it last flashed
 let flashTimer = null;
 
-function flashTriggers(inputs) {
-  const now = new Map(inputs.map((i) => [i.name, i.events ?? 0]));
-  const fired = seenEvents ? inputs.filter((i) => (i.events ?? 0) > (seenEvents.get(i.name) ?? 0)).map((i) => i.name) : [];
-  seenEvents = now;
-  if (!fired.length) return;
-  hooks.flashes += 1;
-  ui.flash.textContent = `⚡ ${fired.join(', ')}`;
+function flash(names) {
+  const now = performance.now();
+  const fresh = names.filter((name) => now - (flashedAt.get(name) ?? -Infinity) >= FLASH_MS);
+  if (!fresh.length) return;
+  for (const name of fresh) flashedAt.set(name, now);
+  hooks.flashes.push(...fresh);
+  ui.flash.textContent = `⚡ ${fresh.join(', ')}`;
   ui.flash.hidden = false;
   clearTimeout(flashTimer);
   flashTimer = setTimeout(() => { ui.flash.hidden = true; }, FLASH_MS);
+}
+
+function flashFromStatus(inputs) {
+  const counts = new Map(inputs.map((i) => [i.name, i.events ?? 0]));
+  if (seenEvents) flash(inputs.filter((i) => counts.get(i.name) > (seenEvents.get(i.name) ?? 0)).map((i) => i.name));
+  seenEvents = counts;
 }
 
 // --- simulated GPIO inputs: hold the button to hold the input ---------------------
@@ -183,7 +195,7 @@ async function pollHealth() {
     ui.motion.hidden = hooks.motion?.active !== true;
     renderRecording(hooks.recording);
     renderInputs(hooks.gpio);
-    flashTriggers([...(hooks.gpio?.inputs ?? []), ...(hooks.motion?.inputs ?? [])]);
+    flashFromStatus([...(hooks.gpio?.inputs ?? []), ...(hooks.motion?.inputs ?? [])]);
     // Reload the list when a clip starts, is complete (a moment after the recording stops) or goes away.
     const rec = hooks.recording;
     const signature = rec ? `${rec.clip}|${rec.clips_written}|${rec.storage?.clips}|${rec.storage?.clips_mb}` : '';
@@ -237,6 +249,10 @@ function init() {
     post(ui.record.dataset.recording === 'true' ? 'api/recordings/stop' : 'api/recordings').then(refreshSoon);
   });
   document.addEventListener('keydown', onKey);
+  window.addEventListener('edge-trigger', (ev) => {
+    hooks.notices.push(ev.detail.name);
+    flash([ev.detail.name]);
+  });
   pollHealth();
   setInterval(pollHealth, HEALTH_INTERVAL_MS);
 }

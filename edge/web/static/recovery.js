@@ -27,11 +27,12 @@ export class PathKeeper {
    *   onFrames(recoveryMs)     frames are back after a stall (ms since the trouble began): show 'live'
    *   onRestarted()            an ICE restart completed
    *   onGiveUp(error)          restarts failed: start a fresh session
+   *   onTrigger(name)          the camera says a trigger fired (a GPIO input, motion)
    */
-  constructor(session, video, { onStall, onFrames, onRestarted, onGiveUp }) {
+  constructor(session, video, { onStall, onFrames, onRestarted, onGiveUp, onTrigger }) {
     this.session = session;
     this.video = video;
-    this.callbacks = { onStall, onFrames, onRestarted, onGiveUp };
+    this.callbacks = { onStall, onFrames, onRestarted, onGiveUp, onTrigger };
     this._failedInARow = 0;
     this._restarting = false;
     this._lastFrameAt = null;   // performance.now() of the latest presented frame
@@ -115,6 +116,7 @@ export class PathKeeper {
     try { message = JSON.parse(data); } catch { return; }
     if (message?.type === 'network-change') this.restart('the camera\'s network changed');
     if (message?.type === 'camera') this._cameraStateChanged(message.state);
+    if (message?.type === 'trigger') this.callbacks.onTrigger(message.name);
   }
 
   _cameraStateChanged(state) {

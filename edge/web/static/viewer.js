@@ -130,6 +130,8 @@ function connect() {
     },
     onRestarted: () => { hooks.iceRestarts += 1; },
     onGiveUp: (err) => fail(session, err),
+    // A GPIO input or motion fired: recordings.js shows it.
+    onTrigger: (name) => window.dispatchEvent(new CustomEvent('edge-trigger', { detail: { name } })),
   });
   watchPeerConnection(session, keeper);
   attachStream(session);

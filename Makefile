@@ -103,6 +103,7 @@ lint: $(VENV)/.test-installed
 # Janus is only the C server bench.janus compares against.
 BENCH_DEBS := janus
 
+# Every bench in bench/ in turn: each prints its figures; those the README charts also redraw docs/bench/*.png.
 bench: $(VENV)/.test-installed
 	@bash image/lib/apt-need.sh $(BENCH_DEBS) || echo "(bench.janus needs Debian's janus; the other benches run without it)"
 	$(PY) -m bench

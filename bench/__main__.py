@@ -8,7 +8,7 @@ import sys
 
 import bench
 
-SKIP = {"__main__", "procstat"}
+SKIP = {"__main__", "procstat", "charts"}
 
 
 def main() -> None:

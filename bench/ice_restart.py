@@ -20,6 +20,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from bench import charts
 from testbed.browser import CHROMIUM, CHROMIUM_ARGS, warm_up_webrtc
 from testbed.netns import scenarios
 
@@ -73,6 +74,17 @@ def median(values: list[float | None]) -> str:
     return f"{statistics.median(known) * 1000:5.0f}" if known else "    –"
 
 
+def write_chart(results: dict[str, list[dict]]) -> Path:
+    """Each run's recovery per scenario as docs/bench/ice-restart.png."""
+    return charts.recovery_times(
+        {name: [r["recovery"] for r in results[name]] for name in results},
+        1.0,
+        "Recovery from a network change: new path usable to first new frame in Chromium\n"
+        "(daemon in a network namespace, 640x360@30; each run a dot, the median a bar)",
+        charts.chart_path("ice-restart"),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -108,6 +120,7 @@ def main() -> None:
                 print(f"  {name}: fell back to a fresh session ({run['error']})")
     print("  recovery: new path usable -> first new frame presented; pause: what the viewer saw")
     print("  (the link-down pause includes its 3 s outage; there frames return on the old path, restart or not)")
+    write_chart(results)
 
 
 if __name__ == "__main__":

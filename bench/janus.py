@@ -52,6 +52,7 @@ import ifaddr
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtp import RtpPacket
 
+from bench import charts
 from bench.receivers import Janus, Measurement, ReceiverPool, Target, Whep, measure_window, slope
 from bench.viewers import camera_frames
 from edge.media.audio import OpusEncoder
@@ -250,6 +251,15 @@ def measure_janus(ice_address: str, counts: list[int], window: float, processes:
             janus.stop()
 
 
+def write_chart(ours: list[Measurement], theirs: list[Measurement], slopes: tuple[float, float], window: float) -> Path:
+    """Both senders' CPU against viewers, with the slopes printed, as docs/bench/janus.png."""
+    senders = {
+        "this daemon": ([(m.viewers, m.cpu) for m in ours], slopes[0]),
+        "Janus streaming plugin": ([(m.viewers, m.cpu) for m in theirs], slopes[1]),
+    }
+    return charts.janus_cpu(senders, window, charts.chart_path("janus"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--window", type=float, default=8.0, help="seconds per measurement")
@@ -280,6 +290,7 @@ def main() -> None:
     print(f"ours {ours_slope:.2f} %, Janus {janus_slope:.2f} % of a core")
     ratio = f"{ours_slope / janus_slope:.2f}" if janus_slope > 0 else "n/a"
     print(f"Ratio ours/Janus: {ratio}")
+    write_chart(ours, theirs, (ours_slope, janus_slope), args.window)
     if min(m.min_fps for m in ours + theirs) < 29:
         print("WARNING: a viewer received fewer than 29 fps: the figures above are not a fair comparison")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from bench import charts
 from testbed.browser import CHROMIUM, CHROMIUM_ARGS, FRAME_CODE_JS, warm_up_webrtc
 from testbed.daemon import LOOPBACK_ONLY, start_daemon
 
@@ -169,6 +170,17 @@ def print_breakdown(loads: list[dict[str, float]]) -> None:
         previous = at
 
 
+def write_charts(
+    loads: dict[str, list[dict[str, float]]], samples: list[dict[str, float]], seconds: float
+) -> list[Path]:
+    """The page loads' first frames (per kind of load) and the frames' latencies, as docs/bench/live-*.png."""
+    firsts = {kind: [load["first frame presented"] for load in runs] for kind, runs in loads.items()}
+    return [
+        charts.first_frames(firsts, charts.chart_path("live-first-frame")),
+        charts.latency_histogram([s["latency"] for s in samples], seconds, charts.chart_path("live-latency")),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
@@ -213,6 +225,8 @@ def main() -> None:
         print(f"  {what}: p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {max(values):.0f} ms")
     parts = ", ".join(f"{k} {v:.1f} ms" for k, v in receiver.items() if v is not None)
     print(f"  in Chromium, mean per frame: {parts}")
+    kinds = {"fresh browser": cold, "same tab again": warm, "new private window": private}
+    write_charts(kinds, samples, args.seconds)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import charts
 from bench.procstat import cpu_percent
 from bench.receivers import ReceiverPool, Whep, measure_window
 from bench.viewers import camera_frames
@@ -134,6 +135,20 @@ def recoveries(runs: int) -> list[tuple[float, str]]:
     return results
 
 
+def write_chart(janus_restarts: list[float], address_changes: list[float]) -> Path:
+    """Each run's time to publish again, after a Janus restart and an address change, as docs/bench/publish.png."""
+    return charts.recovery_times(
+        {
+            "Janus killed, started again\n(from Janus running)": janus_restarts,
+            "the Pi's address changes\n(from the new one usable)": address_changes,
+        },
+        None,
+        "Publishing over WHIP to Janus: time until the daemon publishes again\n"
+        "(1080p30 4 Mbit/s; each run a dot, the median a bar)",
+        charts.chart_path("publish"),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--window", type=float, default=8.0, help="seconds per CPU measurement")
@@ -159,6 +174,7 @@ def main() -> None:
     print(f"\nPublishing again after the Pi's address changed ({args.runs} runs), from the new address being usable:")
     print("  " + ", ".join(f"{s:.2f} s ({how})" for s, how in results))
     print(f"  median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s")
+    write_chart(back, seconds)
 
 
 if __name__ == "__main__":

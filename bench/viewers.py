@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import charts
 from bench.procstat import cpu_percent
 from bench.receivers import ReceiverPool, Whep, measure_window
 from testbed.daemon import LOOPBACK_ONLY, DaemonProcess, start_daemon
@@ -51,6 +52,12 @@ def measure(daemon: DaemonProcess, counts: list[int], window: float) -> list[tup
     return rows
 
 
+def write_chart(results: dict[str, list[tuple[int, float, float, float]]], window: float) -> Path:
+    """``measure``'s rows of each profile as docs/bench/viewers.png: CPU against viewers."""
+    profiles = {name: [(count, cpu) for count, cpu, _, _ in rows] for name, rows in results.items()}
+    return charts.viewers_cpu(profiles, window, charts.chart_path("viewers"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--window", type=float, default=8.0, help="seconds per measurement")
@@ -58,6 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     print("Daemon CPU (% of one core) by number of viewers; per-viewer = (total - idle) / viewers")
+    results = {}
     for name, camera in PROFILES.items():
         with tempfile.TemporaryDirectory() as tmp:
             daemon = start_daemon(LOOPBACK_ONLY + camera, Path(tmp))
@@ -65,11 +73,13 @@ def main() -> None:
                 rows = measure(daemon, counts, args.window)
             finally:
                 daemon.stop()
+        results[name] = rows
         baseline = rows[0][1]
         print(f"\n{name}: idle (camera only) {baseline:.1f} %")
         print(f"  {'viewers':>7}  {'total %':>8}  {'per viewer %':>12}  {'camera fps':>10}  {'min fps':>10}")
         for count, cpu, fps, camera_fps in rows[1:]:
             print(f"  {count:>7}  {cpu:>8.1f}  {(cpu - baseline) / count:>12.2f}  {camera_fps:>10.1f}  {fps:>10.1f}")
+    write_chart(results, args.window)
 
 
 if __name__ == "__main__":

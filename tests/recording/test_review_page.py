@@ -255,4 +255,16 @@ def test_keyboard_alone_opens_the_clips_and_plays_one(chromium, daemon):
     page.wait_for_function("() => window.edgeRecordings.playing === null")
     # Focus returns to the clip it came from.
     assert page.evaluate("() => document.activeElement.closest('li')?.dataset.name") == newest
+
+    # A filter chosen by keyboard redraws the list and the chips, and the chip keeps the focus.
+    page.locator('.rec-chip[data-trigger="motion"]').focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#rec-list li").count() == 1
+    focused = "() => [document.activeElement.dataset.trigger, document.activeElement.getAttribute('aria-pressed')]"
+    assert page.evaluate(focused) == ["motion", "true"]
+    page.keyboard.press("Shift+Tab")  # manual
+    page.keyboard.press("Shift+Tab")  # doorbell
+    page.keyboard.press("Shift+Tab")  # All
+    page.keyboard.press("Enter")
+    assert page.locator("#rec-list li").count() == 3 and page.evaluate(focused) == ["", "true"]
     page.context.close()

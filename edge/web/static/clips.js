@@ -2,7 +2,7 @@
 // first, a filter by trigger, and delete with a few seconds to undo.
 
 import { timedFetch } from './whep.js';
-import { api, el, fmtDuration, fmtSize, fmtWhen, triggerColor } from './dom.js';
+import { api, el, fmtDuration, fmtSize, fmtWhen, keepingFocus, triggerColor } from './dom.js';
 
 export const UNDO_MS = 6000;
 
@@ -41,6 +41,10 @@ export class ClipList {
   }
 
   render() {
+    keepingFocus(() => this.draw());
+  }
+
+  draw() {
     const clips = this.visible();
     const names = [...new Set(clips.flatMap(triggersOf))].sort();
     if (this.filter && !names.includes(this.filter)) this.filter = null;
@@ -48,7 +52,8 @@ export class ClipList {
     this.filters.replaceChildren(...[null, ...names].map((name) => {
       const count = name ? clips.filter((c) => triggersOf(c).includes(name)).length : clips.length;
       const chip = el('button', {
-        type: 'button', class: 'rec-chip', 'data-trigger': name ?? '', 'aria-pressed': String(this.filter === name),
+        type: 'button', class: 'rec-chip', 'data-trigger': name ?? '', 'data-focus-key': `chip:${name ?? ''}`,
+        'aria-pressed': String(this.filter === name),
         onclick: () => { this.filter = name; this.render(); },
       }, el('span', { text: name ?? 'All' }), el('span', { class: 'rec-count', text: String(count) }));
       if (name) chip.style.setProperty('--mark', triggerColor(name));
@@ -70,7 +75,7 @@ export class ClipList {
       : el('span', { class: 'rec-poster rec-poster-none', 'aria-hidden': 'true' });
     const length = clip.complete ? fmtDuration(clip.duration_s) : 'recording…';
     const play = el('button', {
-      type: 'button', class: 'rec-play', disabled: !clip.complete,
+      type: 'button', class: 'rec-play', disabled: !clip.complete, 'data-focus-key': `play:${clip.name}`,
       // The visible duration is part of the name (WCAG 2.5.3, label in name).
       'aria-label': clip.complete ? `Play the ${clip.trigger} clip from ${when}, ${length}` : `${clip.trigger} clip, ${length}`,
       onclick: () => this.onPlay(clip, play),
@@ -84,9 +89,9 @@ export class ClipList {
         el('span', { class: 'rec-when', text: when }),
         el('span', { class: 'rec-info', text: clip.complete ? `${length} · ${fmtSize(clip.size_bytes)}${cut}` : length })),
       el('div', { class: 'rec-buttons' },
-        el('a', { class: 'rec-download', href: url, download: clip.name, 'aria-label': `Download the ${clip.trigger} clip from ${when}`, text: 'Download' }),
+        el('a', { class: 'rec-download', href: url, download: clip.name, 'data-focus-key': `download:${clip.name}`, 'aria-label': `Download the ${clip.trigger} clip from ${when}`, text: 'Download' }),
         el('button', {
-          type: 'button', class: 'rec-delete', disabled: !clip.complete, text: 'Delete',
+          type: 'button', class: 'rec-delete', disabled: !clip.complete, text: 'Delete', 'data-focus-key': `delete:${clip.name}`,
           'aria-label': `Delete the ${clip.trigger} clip from ${when}`, onclick: () => this.delete(clip),
         })));
     return li;
@@ -110,7 +115,7 @@ export class ClipList {
     this.pending = null;
     this.toast.hidden = true;
     this.render();
-    this.list.querySelector(`li[data-name="${CSS.escape(name)}"] .rec-play`)?.focus();
+    this.list.querySelector(`[data-focus-key="${CSS.escape(`play:${name}`)}"]`)?.focus();
   }
 
   commitDelete({ keepalive = false } = {}) {
@@ -118,7 +123,9 @@ export class ClipList {
     clearTimeout(this.pending.timer);
     const { clip } = this.pending;
     this.pending = null;
+    const hadFocus = this.toast.contains(document.activeElement);
     this.toast.hidden = true;
+    if (hadFocus) this.list.querySelector('.rec-play')?.focus(); // not lost with the toast
     this.clips = this.clips.filter((c) => c.name !== clip.name);
     return timedFetch(api(`api/recordings/${encodeURIComponent(clip.name)}`), {
       method: 'DELETE', credentials: 'same-origin', keepalive,

@@ -13,6 +13,16 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Runs render(), which may rebuild the element that has the focus, and gives the focus to
+// its rebuilt counterpart (the element with the same data-focus-key), so that a list
+// redrawn by a poll or a filter does not throw a keyboard user back to the page's start.
+export function keepingFocus(render) {
+  const focused = document.activeElement;
+  const key = focused?.dataset?.focusKey;
+  render();
+  if (key && !focused.isConnected) document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
+}
+
 // A URL of the daemon's, relative to the page (the page may sit behind a proxy's path prefix).
 export const api = (path) => new URL(path.replace(/^\//, ''), document.baseURI).href;
 

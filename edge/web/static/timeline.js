@@ -2,7 +2,7 @@
 // mark plays that clip. Marks that would overlap go to the next of three lanes, so each
 // keeps a whole touch target.
 
-import { el, fmtWhen, triggerColor } from './dom.js';
+import { el, fmtWhen, keepingFocus, triggerColor } from './dom.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 const MARK_PX = 32; // a touch target (WCAG 2.2 asks for 24 at least)
@@ -46,7 +46,8 @@ export class Timeline {
         laneEnds[lane] = x;
         const label = `${clip.trigger} clip from ${fmtWhen(clip.started_at)}`;
         const mark = el('button', {
-          type: 'button', class: 'tl-mark', 'data-name': clip.name, disabled: !clip.complete,
+          type: 'button', class: 'tl-mark', 'data-name': clip.name, 'data-focus-key': `mark:${clip.name}`,
+          disabled: !clip.complete,
           'aria-label': clip.complete ? `Play the ${label}` : `${label}, still recording`, title: label,
           onclick: () => this.onPick(clip, mark),
         });
@@ -55,7 +56,7 @@ export class Timeline {
         mark.style.setProperty('--mark', triggerColor(clip.trigger));
         return mark;
       });
-    this.track.replaceChildren(...marks);
+    keepingFocus(() => this.track.replaceChildren(...marks));
     this.axis.replaceChildren(...Array.from({ length: TICKS + 1 }, (_, i) => {
       const span = el('span', { text: i === TICKS ? 'now' : clock(from + (i * DAY_MS) / TICKS) });
       span.style.left = `${(100 * i) / TICKS}%`;

@@ -106,6 +106,9 @@ def test_only_a_persons_action_unmutes():
             assert block_of(lines, n)[0].startswith("function onKey("), "the 'm' shortcut is not in onKey"
     assert "document.addEventListener('keydown', onKey);" in code
     assert not re.search(r"\.muted\s*=", without_comments(source("recordings.js"))), "recordings.js unmutes"
+    # The clip player silences the live video while a clip plays, and gives it back as it was.
+    assignments = re.findall(r"\.muted\s*=\s*([^;]+);", without_comments(source("player.js")))
+    assert assignments == ["true", "this.liveWasMuted"], f"player.js sets the live sound otherwise: {assignments}"
 
 
 # --- getStats fields ---------------------------------------------------------------

@@ -149,7 +149,6 @@ def test_light_scheme_and_shortcut_list_pass_axe(chromium, daemon):
     assert_no_blocking_violations(page, "light, clips open")
     page.screenshot(path=str(SCREENSHOTS / "390x844-clips-light.png"))
 
-    page.locator("#video").focus()
     page.keyboard.press("?")
     assert page.is_visible("#shortcuts")
     listed = page.eval_on_selector_all("#shortcuts kbd", "keys => keys.map((k) => k.textContent)")
@@ -185,7 +184,8 @@ def test_phone_layout_keeps_the_video_above_an_opaque_list(chromium, daemon):
     page.locator(".player-live").tap()
     assert not page.is_visible("#rec-player")
     before = page.evaluate(FRAME_CODE_JS)["frameIndex"]
-    page.wait_for_function(f"() => ({FRAME_CODE_JS})().frameIndex > {before + 10}")  # live again at once
+    # Live again at once (the live session kept running: no new connection to wait for).
+    page.wait_for_function(f"() => ({FRAME_CODE_JS})().frameIndex > {before + 10}", timeout=5000)
 
     # Turned to landscape: the list moves beside the video.
     page.set_viewport_size({"width": PHONE["height"], "height": PHONE["width"]})
@@ -222,7 +222,7 @@ def test_posters_timeline_marks_play_their_clip_and_the_filter(chromium, daemon)
         marks.nth(i).click()
         code = wait_playing(page, name)
         assert code in frame_range(daemon, name), f"mark {i} played frame {code}, not one of {name}'s"
-        assert page.get_attribute(f'#rec-list li[data-name="{name}"]', "aria-current") is not None
+        assert page.get_attribute(f'#rec-list li[data-name="{name}"]', "aria-current") == "true"
 
     # Back to live from the keyboard.
     page.keyboard.press("l")
@@ -246,11 +246,13 @@ def test_keyboard_alone_opens_the_clips_and_plays_one(chromium, daemon):
     page.wait_for_function("() => document.querySelectorAll('#rec-list li').length === 3")
     newest = daemon.request("GET", "/api/recordings").json()[0]["name"]
     page.locator(f'#rec-list li[data-name="{newest}"] .rec-play').focus()
-    focus_ring = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
-    assert focus_ring != "none", "the focused control shows it"
+    ring = page.evaluate("() => (s => [s.outlineStyle, s.outlineWidth])(getComputedStyle(document.activeElement))")
+    assert ring == ["solid", "3px"], "the focused control shows the page's focus ring (the browser's is 'auto')"
     page.keyboard.press("Enter")
     wait_playing(page, newest)
     assert page.evaluate("() => document.activeElement.classList.contains('player-live')")
+    page.keyboard.press("m")  # the live sound stays off under the clip
+    assert page.evaluate("() => document.getElementById('video').muted")
     page.keyboard.press("Escape")
     page.wait_for_function("() => window.edgeRecordings.playing === null")
     # Focus returns to the clip it came from.
@@ -267,4 +269,9 @@ def test_keyboard_alone_opens_the_clips_and_plays_one(chromium, daemon):
     page.keyboard.press("Shift+Tab")  # All
     page.keyboard.press("Enter")
     assert page.locator("#rec-list li").count() == 3 and page.evaluate(focused) == ["", "true"]
+
+    # Esc closes the panel, and the focus goes to the button that opens it again.
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#recordings")
+    assert page.evaluate("() => document.activeElement.id") == "recordings-toggle"
     page.context.close()

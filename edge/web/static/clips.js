@@ -9,10 +9,12 @@ export const UNDO_MS = 6000;
 const triggersOf = (clip) => (clip.triggers?.length ? clip.triggers : [clip.trigger]);
 
 export class ClipList {
-  // onPlay(clip, opener): play it; onShown(clips): the clips now shown (filtered, not being deleted)
-  constructor({ onPlay, onShown }) {
+  // onPlay(clip, opener): play it; onShown(clips): the clips now shown (filtered, not being deleted);
+  // onDelete(clip): it is gone from the list (and will be from the camera unless undone)
+  constructor({ onPlay, onShown, onDelete }) {
     this.onPlay = onPlay;
     this.onShown = onShown;
+    this.onDelete = onDelete;
     this.clips = [];
     this.filter = null; // a trigger name, or null for all
     this.pending = null; // { clip, timer }: deleted on screen, not yet on the camera
@@ -33,7 +35,10 @@ export class ClipList {
 
   setPlaying(name) {
     this.playing = name;
-    for (const li of this.list.children) li.toggleAttribute('aria-current', li.dataset.name === name);
+    for (const li of this.list.children) {
+      if (li.dataset.name === name) li.setAttribute('aria-current', 'true');
+      else li.removeAttribute('aria-current');
+    }
   }
 
   visible() {
@@ -82,7 +87,7 @@ export class ClipList {
     }, picture, el('span', { class: 'rec-duration', text: length }));
     const why = el('span', { class: 'rec-why', text: triggersOf(clip).join(', ') });
     why.style.setProperty('--mark', triggerColor(clip.trigger));
-    const li = el('li', { 'data-name': clip.name, 'aria-current': clip.name === this.playing || null },
+    const li = el('li', { 'data-name': clip.name, 'aria-current': clip.name === this.playing ? 'true' : null },
       play,
       el('div', { class: 'rec-meta' },
         why,
@@ -102,6 +107,7 @@ export class ClipList {
     this.commitDelete();
     const timer = setTimeout(() => this.commitDelete(), UNDO_MS);
     this.pending = { clip, timer };
+    this.onDelete(clip);
     this.toastText.textContent = `Deleted the ${clip.trigger} clip from ${fmtWhen(clip.started_at)}.`;
     this.toast.hidden = false;
     this.undo.focus();
@@ -125,7 +131,7 @@ export class ClipList {
     this.pending = null;
     const hadFocus = this.toast.contains(document.activeElement);
     this.toast.hidden = true;
-    if (hadFocus) this.list.querySelector('.rec-play')?.focus(); // not lost with the toast
+    if (hadFocus) this.list.querySelector('.rec-play:not(:disabled)')?.focus(); // not lost with the toast
     this.clips = this.clips.filter((c) => c.name !== clip.name);
     return timedFetch(api(`api/recordings/${encodeURIComponent(clip.name)}`), {
       method: 'DELETE', credentials: 'same-origin', keepalive,

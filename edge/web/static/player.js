@@ -1,6 +1,7 @@
 // A recorded clip played where the live picture is, with the live view one tap away
-// ("Live", or the l / Escape keys). The live session keeps running underneath, silenced
-// while the clip plays, so going back is instant.
+// ("Back to live", or the l / Escape keys). The live session keeps running underneath,
+// silenced while the clip plays (the m key then does nothing: the clip has its own sound
+// control), so going back is instant.
 
 import { el, fmtWhen } from './dom.js';
 
@@ -28,7 +29,7 @@ export class ClipPlayer {
     if (!this.open) {
       this.liveWasMuted = this.liveVideo.muted;
       this.liveVideo.muted = true;
-      this.returnFocus = opener ?? document.activeElement;
+      this.returnFocus = opener?.dataset.focusKey ?? null; // the opener may be redrawn meanwhile
     }
     this.clip = clip;
     this.title.textContent = `${clip.trigger} · ${fmtWhen(clip.started_at)}`;
@@ -47,7 +48,8 @@ export class ClipPlayer {
     this.video.load();
     this.root.hidden = true;
     this.liveVideo.muted = this.liveWasMuted;
-    if (this.returnFocus?.isConnected) this.returnFocus.focus();
+    const opener = this.returnFocus && document.querySelector(`[data-focus-key="${CSS.escape(this.returnFocus)}"]`);
+    if (opener?.offsetParent) opener.focus(); // not if the panel was closed
     this.onChange(null);
   }
 }

@@ -41,6 +41,7 @@ const player = new ClipPlayer(liveVideo, (clip) => {
 });
 const clipList = new ClipList({
   onPlay: (clip, opener) => player.play(clip, api(clip.url), opener),
+  onDelete: (clip) => { if (player.clip?.name === clip.name) player.close(); },
   onShown: (shown) => {
     hooks.shown = shown.map((c) => c.name);
     timeline.show(shown);
@@ -51,12 +52,15 @@ const timeline = new Timeline((clip, opener) => {
   clipList.list.querySelector(`li[data-name="${CSS.escape(clip.name)}"]`)?.scrollIntoView({ block: 'nearest' });
 });
 
+// What a screen reader hears: one live region that is always there (a region that was
+// hidden when its text changed is often not read), told of recordings and triggers. The
+// badges and the flash below are for the eyes.
+const announcer = el('div', { id: 'rec-announce', class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+
 const ui = {
-  badge: el('div', { id: 'rec-badge', class: 'rec-badge', role: 'status', 'aria-live': 'polite', hidden: true }),
-  motion: el('div', {
-    id: 'motion-badge', class: 'motion-badge', role: 'status', 'aria-live': 'polite', hidden: true, text: 'motion',
-  }),
-  flash: el('div', { id: 'trigger-flash', class: 'trigger-flash', role: 'status', 'aria-live': 'polite', hidden: true }),
+  badge: el('div', { id: 'rec-badge', class: 'rec-badge', 'aria-hidden': 'true', hidden: true }),
+  motion: el('div', { id: 'motion-badge', class: 'motion-badge', 'aria-hidden': 'true', hidden: true, text: 'motion' }),
+  flash: el('div', { id: 'trigger-flash', class: 'trigger-flash', 'aria-hidden': 'true', hidden: true }),
   toggle: el('button', {
     id: 'recordings-toggle', class: 'btn', type: 'button', 'aria-label': 'Recordings',
     'aria-pressed': 'false', 'aria-controls': 'recordings', title: 'Recordings (r)',
@@ -85,10 +89,18 @@ function describe(rec) {
   return '';
 }
 
+let announcedRecording = '';
 function renderRecording(rec) {
   const text = rec ? describe(rec) : '';
   ui.badge.hidden = !text;
   if (ui.badge.textContent !== text) ui.badge.textContent = text;
+  // Said once when it starts or its reasons change, not at every tick of the countdown.
+  const why = rec?.state === 'recording' ? (rec.reasons ?? []).map((r) => r.name).join(', ') || 'manual' : '';
+  if (why !== announcedRecording) {
+    if (why) announcer.textContent = `Recording a clip: ${why}`;
+    else if (announcedRecording) announcer.textContent = 'Recording ended';
+    announcedRecording = why;
+  }
   const recording = rec?.state === 'recording';
   ui.record.textContent = recording ? 'Stop' : 'Record';
   ui.record.dataset.recording = String(recording);
@@ -113,6 +125,7 @@ function flash(names) {
   for (const name of fresh) flashedAt.set(name, now);
   hooks.flashes.push(...fresh);
   ui.flash.textContent = `⚡ ${fresh.join(', ')}`;
+  announcer.textContent = `Triggered: ${fresh.join(', ')}`;
   ui.flash.hidden = false;
   clearTimeout(flashTimer);
   flashTimer = setTimeout(() => { ui.flash.hidden = true; }, FLASH_MS);
@@ -213,6 +226,7 @@ function refreshSoon() {
 // --- panel -------------------------------------------------------------------------------
 
 function setOpen(open) {
+  const focusInside = ui.panel.contains(document.activeElement) || player.root.contains(document.activeElement);
   ui.panel.hidden = !open;
   stage.toggleAttribute('data-panel', open);
   ui.toggle.setAttribute('aria-pressed', String(open));
@@ -221,6 +235,7 @@ function setOpen(open) {
     pollHealth();
   } else {
     player.close();
+    if (focusInside) ui.toggle.focus(); // not lost with the panel
   }
 }
 
@@ -236,22 +251,23 @@ function onKey(ev) {
     player.close();
   } else if (key === 'escape' && !ui.panel.hidden) {
     setOpen(false);
-    ui.toggle.focus();
   }
 }
 
 function init() {
   const controls = stage.querySelector('.controls');
   controls.prepend(ui.toggle);
-  stage.append(ui.badge, ui.motion, ui.flash, player.root, ui.panel, clipList.toast);
+  stage.append(player.root, ui.badge, ui.motion, ui.flash, ui.panel, clipList.toast, announcer);
   ui.toggle.addEventListener('click', () => setOpen(ui.panel.hidden));
   ui.record.addEventListener('click', () => {
     post(ui.record.dataset.recording === 'true' ? 'api/recordings/stop' : 'api/recordings').then(refreshSoon);
   });
   document.addEventListener('keydown', onKey);
   window.addEventListener('edge-trigger', (ev) => {
-    hooks.notices.push(ev.detail.name);
-    flash([ev.detail.name]);
+    const { name } = ev.detail;
+    hooks.notices.push(name);
+    seenEvents?.set(name, (seenEvents.get(name) ?? 0) + 1); // so that the next status does not flash it again
+    flash([name]);
   });
   pollHealth();
   setInterval(pollHealth, HEALTH_INTERVAL_MS);

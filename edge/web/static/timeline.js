@@ -1,6 +1,7 @@
 // The last 24 hours as a strip with a mark per clip, coloured by trigger; a tap on a
-// mark plays that clip. Marks that would overlap go to the next of three lanes, so each
-// keeps a whole touch target.
+// mark plays that clip. Marks that would overlap go to the next of three lanes, so that
+// up to three clips close in time each keep a whole touch target; a fourth shares the lane
+// whose last mark is furthest back (the list below has every clip).
 
 import { el, fmtWhen, keepingFocus, triggerColor } from './dom.js';
 
@@ -42,7 +43,7 @@ export class Timeline {
       .map(({ clip, at }) => {
         const x = Math.min(Math.max(((at - from) / DAY_MS) * width, MARK_PX / 2), width - MARK_PX / 2);
         let lane = laneEnds.findIndex((end) => x - end >= MARK_PX);
-        if (lane < 0) lane = laneEnds.indexOf(Math.min(...laneEnds)); // crowded: share the emptiest lane
+        if (lane < 0) lane = laneEnds.indexOf(Math.min(...laneEnds)); // crowded
         laneEnds[lane] = x;
         const label = `${clip.trigger} clip from ${fmtWhen(clip.started_at)}`;
         const mark = el('button', {

@@ -446,7 +446,10 @@ function onKey(ev) {
     m: toggleMute,
     '?': toggleShortcuts,
   };
-  const action = actions[(ev.key ?? '').toLowerCase()];
+  const key = (ev.key ?? '').toLowerCase();
+  if (ui.shortcuts.open && key !== '?') return; // the list is in front: only ? (or Esc) closes it
+  if (key === 'm' && ui.stage.hasAttribute('data-playing')) return; // a clip plays: its controls have its sound
+  const action = actions[key];
   if (action) {
     ev.preventDefault();
     action();

@@ -4,7 +4,7 @@
 import { timedFetch } from './whep.js';
 import { api, el, fmtDuration, fmtSize, fmtWhen, keepingFocus, triggerColor } from './dom.js';
 
-export const UNDO_MS = 6000;
+const UNDO_MS = 6000;
 
 const triggersOf = (clip) => (clip.triggers?.length ? clip.triggers : [clip.trigger]);
 

@@ -24,7 +24,7 @@ const FLASH_MS = 4000;
 // Test hooks: read by browser tests; keep names and meanings stable.
 // flashes: trigger names flashed on the live view; notices: those the camera sent on the data channel.
 const hooks = {
-  recording: null, gpio: null, motion: null, clips: [], shown: [], playing: null, flashes: [], notices: [],
+  recording: null, gpio: null, motion: null, clips: [], playing: null, flashes: [], notices: [],
 };
 window.edgeRecordings = hooks;
 
@@ -42,10 +42,7 @@ const player = new ClipPlayer(liveVideo, (clip) => {
 const clipList = new ClipList({
   onPlay: (clip, opener) => player.play(clip, api(clip.url), opener),
   onDelete: (clip) => { if (player.clip?.name === clip.name) player.close(); },
-  onShown: (shown) => {
-    hooks.shown = shown.map((c) => c.name);
-    timeline.show(shown);
-  },
+  onShown: (shown) => timeline.show(shown),
 });
 const timeline = new Timeline((clip, opener) => {
   player.play(clip, api(clip.url), opener);

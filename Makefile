@@ -10,6 +10,7 @@ ARGS      ?=
 PYTEST_ARGS ?=
 # Debian packages the tests use; only missing ones are installed (image/lib/apt-need.sh).
 #   browsers: chromium, and libatomic1 for Playwright's bundled node; firefox-esr (Marionette)
+#   Firefox's OpenH264 plugin, built from testbed/firefox_openh264 (firefox-openh264 below): g++, libopenh264-dev
 #   media clients: ffmpeg (ffprobe), alsa-utils (arecord)
 #   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3;
 #   gst-rtsp-server for [rtsp], and rtspsrc as an RTSP client
@@ -20,13 +21,13 @@ PYTEST_ARGS ?=
 #   the WHIP server the publisher's tests send to (testbed/whip_rig.py): janus, and nodejs for
 #   simple-whip-server (see whip-server below); its Chromium subscriber: libjs-janus-gateway,
 #   libjs-webrtc-adapter
-TEST_DEBS := chromium libatomic1 firefox-esr ffmpeg alsa-utils gcc python3-dev libcap-dev \
+TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils gcc python3-dev libcap-dev \
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto \
              janus libjs-janus-gateway libjs-webrtc-adapter nodejs
 
-.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core bench clean
+.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core firefox-openh264 bench clean
 .DEFAULT_GOAL := run
 
 $(PY):
@@ -84,7 +85,19 @@ whip-server: system-deps
 axe-core: $(VENV)/.test-installed
 	@$(PY) -m testbed.axe fetch >/dev/null
 
-test-deps: system-deps whip-server $(VENV)/.test-installed venv-gi axe-core
+# Firefox's OpenH264 plugin (its only H.264), built once into the venv from the sources in
+# testbed/firefox_openh264 and Debian's static libopenh264: testbed/firefox.py finds it there.
+FIREFOX_OPENH264 := $(VENV)/.firefox-openh264
+
+firefox-openh264: $(FIREFOX_OPENH264)
+
+$(FIREFOX_OPENH264): $(wildcard testbed/firefox_openh264/build.sh testbed/firefox_openh264/*/*.h \
+		testbed/firefox_openh264/*/*.info testbed/firefox_openh264/*/module/*) \
+		$(wildcard /usr/lib/*/libopenh264.a) | system-deps $(PY)
+	sh testbed/firefox_openh264/build.sh $(VENV)
+	@touch $@
+
+test-deps: system-deps whip-server $(VENV)/.test-installed venv-gi axe-core firefox-openh264
 
 test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,11 +1,11 @@
 """Debian's Firefox ESR as a viewer, driven by Mozilla's own Marionette client (marionette-driver).
 
 Firefox plays H.264 in WebRTC only through Cisco's OpenH264 plugin, which it normally
-downloads on first start. Offline, point ``EDGE_FIREFOX_OPENH264`` at a plugin folder that
-ends in ``gmp-gmpopenh264/<version>`` (``.ci/run`` uses the shared copy); unset, Firefox
-fetches its own, as it does for users (or plays no H.264 at all on a machine that cannot).
-Playwright's Firefox is a patched build that cannot be installed here; Marionette drives
-the stock one.
+downloads on first start. Tests never let it download: they give it the plugin that
+``make test-deps`` builds into the venv (``<venv>/gmp-gmpopenh264/<version>``, from the
+sources in ``testbed/firefox_openh264``), or the folder ``EDGE_FIREFOX_OPENH264`` names
+(it ends in ``gmp-gmpopenh264/<version>``). Playwright's Firefox is a patched build that
+cannot be installed here; Marionette drives the stock one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ PREFS: dict[str, Any] = {
     "network.connectivity-service.enabled": False,
     # The daemon offers only 127.0.0.1 in tests: let Firefox's ICE use loopback too.
     "media.peerconnection.ice.loopback": True,
+    # The plugin the tests give it, or none: never download one.
+    "media.gmp-manager.updateEnabled": False,
+    "media.gmp-gmpopenh264.autoupdate": False,
 }
 
 
@@ -41,11 +45,25 @@ PREFS: dict[str, Any] = {
 GECKO_LOG = str(Path(tempfile.gettempdir()) / "edge-firefox-gecko.log")
 
 
-def openh264_path() -> str | None:
+# Where `make firefox-openh264` (part of `make test-deps`) builds the plugin: one <version> folder.
+BUILT_OPENH264 = Path(sys.prefix) / "gmp-gmpopenh264"
+
+
+def openh264_path() -> str:
+    """The OpenH264 plugin folder for ``MOZ_GMP_PATH``: ``EDGE_FIREFOX_OPENH264``, else the one built in the venv."""
     path = os.environ.get(OPENH264_ENV)
-    if path and not os.path.isdir(path):
-        raise RuntimeError(f"{OPENH264_ENV}={path} is not a folder (it ends in gmp-gmpopenh264/<version>)")
-    return path
+    if path:
+        if not os.path.isdir(path):
+            raise RuntimeError(f"{OPENH264_ENV}={path} is not a folder (it ends in gmp-gmpopenh264/<version>)")
+        return path
+    built = sorted(BUILT_OPENH264.glob("*/libgmpopenh264.so"))
+    if len(built) != 1:
+        found = ", ".join(str(p.parent) for p in built) or "none"
+        raise RuntimeError(
+            f"Firefox needs one OpenH264 plugin in {BUILT_OPENH264}/<version> (found: {found}): "
+            f"`make test-deps` builds it, or set {OPENH264_ENV} to a plugin folder"
+        )
+    return str(built[0].parent)
 
 
 def _free_port() -> int:
@@ -92,8 +110,6 @@ def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage
     ``mdns``: Firefox hides its host addresses behind mDNS names (its default) or not."""
     prefs = {**PREFS, "media.peerconnection.ice.obfuscate_host_addresses": mdns}
     plugin = openh264_path() if openh264 else None
-    if plugin or not openh264:  # the given plugin, or none at all: never download one
-        prefs |= {"media.gmp-manager.updateEnabled": False, "media.gmp-gmpopenh264.autoupdate": False}
     if not openh264:
         prefs["media.gmp-gmpopenh264.enabled"] = False
     saved = os.environ.get("MOZ_GMP_PATH")

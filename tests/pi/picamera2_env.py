@@ -1,7 +1,10 @@
-"""Import the real picamera2 (a given version, as a given Pi sees it) over the libcamera stub.
+"""Import the real picamera2 (a given version, as a given Pi sees it) over the stubs.
 
-The test extra installs the version Raspberry Pi OS Trixie ships; the Makefile puts the
-oldest we support (``OLDEST_PICAMERA2``) beside it in ``<venv>/picamera2-<version>``.
+The Makefile installs each version we test, without its dependencies, in
+``<venv>/picamera2-<version>``: the one Raspberry Pi OS Trixie ships (``TRIXIE_PICAMERA2``)
+and the oldest we support (``OLDEST_PICAMERA2``). The test extra brings those of picamera2's
+dependencies that the tests run and that PyPI has as wheels; tests/pi/stubs stands in for
+libcamera, pykms, prctl and pidng (docs/picamera2.md, "How the tests get picamera2").
 picamera2 picks its encoders at import, by probing /dev/video* (nothing here: Pi <= 4,
 "VC4"); for a Pi 5 ("PISP") its platform module is loaded first and told so.
 """
@@ -18,24 +21,24 @@ from pathlib import Path
 STUBS = Path(__file__).parent / "stubs"
 TRIXIE = "0.3.37"
 OLDEST = "0.3.32"
+# What tests/pi/stubs stands in for.
+STUBBED = ("libcamera", "pykms", "prctl", "pidng")
 # The Pi 5's platform, PISP, has no H.264 block; VC4 (Pi <= 4) has one.
 PLATFORMS = {"pi5": "PISP", "pi4": "VC4"}
 
 
 def _forget_picamera2() -> None:
     for name in list(sys.modules):
-        if name.split(".")[0] in ("picamera2", "libcamera", "pykms"):
+        if name.split(".")[0] in ("picamera2", *STUBBED):
             del sys.modules[name]
 
 
 @contextlib.contextmanager
 def picamera2_as(version: str, pi: str) -> Iterator[object]:
-    paths = [str(STUBS)]
-    if version != TRIXIE:
-        target = Path(sys.prefix) / f"picamera2-{version}"
-        if not target.is_dir():
-            raise RuntimeError(f"{target} is missing: make test-deps installs picamera2 {version} there")
-        paths.insert(0, str(target))
+    target = Path(sys.prefix) / f"picamera2-{version}"
+    if not target.is_dir():
+        raise RuntimeError(f"{target} is missing: make test-deps installs picamera2 {version} there")
+    paths = [str(target), str(STUBS)]
     _forget_picamera2()
     sys.path[:0] = paths
     try:

@@ -17,11 +17,11 @@ PYTEST_ARGS ?=
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
 #   network namespaces: iproute2
 #   an MQTT broker for the Home Assistant tests: mosquitto
-#   picamera2's dependencies built from source (python-prctl, PiDNG): gcc, python3-dev, libcap-dev
+#   the C compiler testbed/firefox_openh264/build.sh runs beside g++: gcc
 #   the WHIP server the publisher's tests send to (testbed/whip_rig.py): janus, and nodejs for
 #   simple-whip-server (see whip-server below); its Chromium subscriber: libjs-janus-gateway,
 #   libjs-webrtc-adapter
-TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils gcc python3-dev libcap-dev \
+TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils gcc \
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto \

@@ -7,12 +7,15 @@
 #   sudo image/pi-gen/build-image.sh ~/pi-gen [--release trixie|bookworm] [--docker]
 #                                    [--url URL-where-the-image-will-be-published]
 #
+# Each pi-gen branch builds one release: arm64 builds Trixie (the default here),
+# bookworm-arm64 builds Bookworm (clone that branch for --release bookworm).
+#
 # Needs what pi-gen needs (a Debian/Ubuntu host or Docker, network access to
 # Raspberry Pi's and Debian's archives and PyPI) and takes 30-60 minutes. Output:
 # PI_GEN/deploy/*-edge-camera.img.xz and PI_GEN/deploy/edge-camera.rpi-imager-manifest.
 set -Eeuo pipefail
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; }
 die() {
     printf 'error: %s\n' "$*" >&2
     exit 1
@@ -53,10 +56,25 @@ done
 }
 [[ -x "$PI_GEN/build.sh" && -d "$PI_GEN/stage2" ]] || die "$PI_GEN is not a pi-gen checkout"
 case "$RELEASE" in
-    bookworm) INIT_FORMAT=systemd ;;   # Imager writes firstrun.sh
-    trixie) INIT_FORMAT=cloudinit-rpi ;; # Imager writes cloud-init user-data
+    bookworm)
+        BRANCH=bookworm-arm64
+        INIT_FORMAT=systemd # Imager writes firstrun.sh
+        ;;
+    trixie)
+        BRANCH=arm64
+        INIT_FORMAT=cloudinit-rpi # Imager writes cloud-init user-data (pi-gen's ENABLE_CLOUD_INIT)
+        ;;
     *) die "unsupported release: $RELEASE (bookworm or trixie)" ;;
 esac
+# pi-gen's build.sh names its branch's release and architecture (its defaults). Another
+# RELEASE only gets a warning from its stage0, and an image mixing the two releases.
+branch_release="$(sed -n 's/^export RELEASE=[$]{RELEASE:-\([a-z]*\)}.*/\1/p' "$PI_GEN/build.sh")"
+branch_arch="$(sed -n 's/^export ARCH=\([a-z0-9]*\).*/\1/p' "$PI_GEN/build.sh")"
+if [[ -z "$branch_release" ]]; then
+    printf "warning: cannot tell which release %s builds; it should be pi-gen's %s branch\n" "$PI_GEN" "$BRANCH" >&2
+elif [[ "$branch_release" != "$RELEASE" || "${branch_arch:-arm64}" != arm64 ]]; then
+    die "$PI_GEN builds $branch_release${branch_arch:+ for $branch_arch}; --release $RELEASE needs pi-gen's $BRANCH branch (git -C $PI_GEN checkout $BRANCH)"
+fi
 ((EUID == 0)) || die "pi-gen runs as root: sudo $0 ..."
 
 stage="$PI_GEN/stage-edge"
@@ -82,6 +100,11 @@ TARGET_HOSTNAME="edge-camera"
 ENABLE_SSH=0
 STAGE_LIST="stage0 stage1 stage2 stage-edge"
 CONFIG
+if [[ "$RELEASE" == trixie ]]; then
+    # Imager's cloudinit-rpi customisation needs it (Trixie branch only; it is the default
+    # there, but a config file in the checkout could turn it off).
+    echo 'ENABLE_CLOUD_INIT=1' >>"$PI_GEN/config.edge-camera"
+fi
 
 echo "==> running pi-gen ($RELEASE)"
 cd "$PI_GEN"

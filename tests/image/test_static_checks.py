@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -204,15 +203,6 @@ def test_imager_manifest(tmp_path: Path) -> None:
         "devices",
     ):
         assert key in entry  # required by Imager's os-list schema
-
-
-def test_pi_gen_stage_layout() -> None:
-    stage = IMAGE / "pi-gen/stage-edge"
-    for executable in ("prerun.sh", "00-edge/00-run.sh"):
-        assert os.access(stage / executable, os.X_OK), executable  # pi-gen runs only executables
-    assert "IMG_SUFFIX=" in (stage / "EXPORT_IMAGE").read_text()
-    run_sh = (stage / "00-edge/00-run.sh").read_text()
-    assert "on_chroot" in run_sh and "install.sh" in run_sh
 
 
 @pytest.mark.parametrize("script", ["install.sh"])

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """A WHEP viewer in a few lines of aiortc: proves a running daemon answers and streams.
 
-    python image/check_whep.py --url http://127.0.0.1:8080/whep [--media] [--timeout 120]
+    PYTHONPATH=. python image/check_whep.py --url http://127.0.0.1:8080/whep [--frames 10] [--timeout 120]
 
 POSTs an SDP offer (recvonly video + audio, no STUN/TURN servers) and requires
 ``201 Created`` with an ``application/sdp`` answer whose video section offers H264.
-With ``--media`` it also waits until ICE connects and the first video frame decodes.
-Finally it DELETEs the session resource. Prints one JSON line with the timings; exit
-status 0 when everything required passed.
+With ``--frames N`` it also waits until ICE connects and N video frames decode, and reads
+the simulated camera's frame code in each (hw/camera/framecode.py, hence PYTHONPATH): the
+frame numbers must count up and the capture times lie between the request and now (the
+daemon runs on this machine's clock). Finally it DELETEs the session resource. Prints one
+JSON line with the timings; exit status 0 when everything required passed.
 
 Only talks to the URL given (use loopback or a network namespace of your own).
 """
@@ -39,30 +41,47 @@ def video_codecs(sdp: str) -> list[str]:
     return codecs
 
 
-async def check(url: str, media: bool, timeout: float, token: str | None) -> dict:
+def check_frame_codes(frames: list, since_ms: float, until_ms: float, result: dict) -> str | None:
+    """Reads the frame code of each frame into ``result``; the reason when they are wrong."""
+    from hw.camera.framecode import capture_time_ms_near, read_frame_code, split_frame_code
+
+    codes = [split_frame_code(read_frame_code(frame.to_ndarray(format="gray"))) for frame in frames]
+    indices = [index for index, _ in codes]
+    captured = [capture_time_ms_near(wrapped, int(until_ms)) for _, wrapped in codes]
+    result["frame_numbers"] = indices
+    result["capture_age_ms"] = [round(until_ms - t) for t in captured]
+    if any(b <= a for a, b in zip(indices, indices[1:], strict=False)):
+        return f"frame numbers do not count up: {indices}"
+    # The camera may have captured the first frames a little before the request: a keyframe it kept.
+    if not all(since_ms - 10_000 <= t <= until_ms + 1_000 for t in captured):
+        return f"capture times are not this session's: {result['capture_age_ms']} ms old"
+    return None
+
+
+async def check(url: str, frames: int, timeout: float, token: str | None) -> dict:
     import aiohttp
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     result: dict = {"url": url}
     t0 = time.monotonic()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    frame_future: asyncio.Future = asyncio.get_running_loop().create_future()
+    frames_future: asyncio.Future = asyncio.get_running_loop().create_future()
 
     @pc.on("track")
     def on_track(track) -> None:
-        if track.kind != "video":
+        if track.kind != "video" or not frames:
             return
 
-        async def first_frame() -> None:
+        async def receive() -> None:
             try:
-                frame = await track.recv()
-                if not frame_future.done():
-                    frame_future.set_result(frame)
+                received = [await track.recv() for _ in range(frames)]
+                if not frames_future.done():
+                    frames_future.set_result(received)
             except Exception as exc:  # reported below
-                if not frame_future.done():
-                    frame_future.set_exception(exc)
+                if not frames_future.done():
+                    frames_future.set_exception(exc)
 
-        asyncio.ensure_future(first_frame())
+        asyncio.ensure_future(receive())
 
     try:
         pc.addTransceiver("video", direction="recvonly")
@@ -73,6 +92,7 @@ async def check(url: str, media: bool, timeout: float, token: str | None) -> dic
             headers["Authorization"] = f"Bearer {token}"
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
             t_post = time.monotonic()
+            wall_posted_ms = time.time() * 1000
             async with http.post(url, data=pc.localDescription.sdp, headers=headers) as response:
                 answer = await response.text()
                 result["status"] = response.status
@@ -91,17 +111,21 @@ async def check(url: str, media: bool, timeout: float, token: str | None) -> dic
                 return result
             result["location"] = location
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-            if media:
+            if frames:
                 try:
-                    frame = await asyncio.wait_for(frame_future, timeout)
+                    received = await asyncio.wait_for(frames_future, timeout)
                 except Exception as exc:
                     result["error"] = (
-                        f"no video frame within {timeout:g} s ({type(exc).__name__}: {exc}); "
+                        f"not {frames} video frames within {timeout:g} s ({type(exc).__name__}: {exc}); "
                         f"ICE {pc.iceConnectionState}"
                     )
                     return result
-                result["first_frame_seconds"] = round(time.monotonic() - t_post, 3)
-                result["frame_size"] = [frame.width, frame.height]
+                result["frames_seconds"] = round(time.monotonic() - t_post, 3)
+                result["frame_size"] = [received[0].width, received[0].height]
+                error = check_frame_codes(received, wall_posted_ms, time.time() * 1000, result)
+                if error:
+                    result["error"] = error
+                    return result
             if location:
                 async with http.delete(urljoin(url, location), headers=headers) as response:
                     result["delete_status"] = response.status
@@ -118,11 +142,11 @@ async def check(url: str, media: bool, timeout: float, token: str | None) -> dic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8080/whep")
-    parser.add_argument("--media", action="store_true", help="also wait for the first decoded video frame")
+    parser.add_argument("--frames", type=int, default=0, help="also decode this many video frames and check them")
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--token", help="bearer token, when the daemon requires one")
     args = parser.parse_args(argv)
-    result = asyncio.run(check(args.url, args.media, args.timeout, args.token))
+    result = asyncio.run(check(args.url, args.frames, args.timeout, args.token))
     print(json.dumps(result))
     if not result.get("ok"):
         print(f"WHEP check failed: {result.get('error')}", file=sys.stderr)

@@ -2,15 +2,18 @@
 #
 #   make image-test-deps   Debian packages the tests in tests/image need (root: installs them)
 #   make image-test        those tests only (shellcheck, systemd-analyze, install.sh in a chroot)
-#   make check-arm64       the package installed and run in an emulated arm64 chroot, with a
-#                          WHEP exchange from the host (root; first run builds the chroot)
-#   make check-fresh       the README's two commands (make run, make test) on a bare Debian 12
+#   make check-arm64       install.sh run in an emulated arm64 chroot, and the installed
+#                          service streaming to a WHEP client on the host (root; first run
+#                          builds the chroot)
+#   make check-fresh       the README's two commands (make run, make test) on a bare Debian
 #                          root from a clean clone of HEAD (root; first run builds the root)
 #   make image-clean-cache remove the cached chroots and wheelhouses
 #
-# Variables: EDGE_TEST_CACHE (default /var/cache/edge-tests), IMAGE_PYTHON (the project's
+# Variables: DEBIAN (the release check-arm64 and check-fresh run on: bookworm, the default,
+# or trixie), EDGE_TEST_CACHE (default /var/cache/edge-tests), IMAGE_PYTHON (the project's
 # venv Python).
 
+DEBIAN ?= bookworm
 EDGE_TEST_CACHE ?= /var/cache/edge-tests
 IMAGE_PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 
@@ -31,11 +34,11 @@ image-test: image-test-deps
 
 check-arm64:
 	@bash image/lib/apt-need.sh $(ARM64_DEBS)
-	EDGE_TEST_CACHE=$(EDGE_TEST_CACHE) EDGE_PYTHON=$(abspath $(IMAGE_PYTHON)) bash image/check-arm64.sh
+	DEBIAN=$(DEBIAN) EDGE_TEST_CACHE=$(EDGE_TEST_CACHE) EDGE_PYTHON=$(abspath $(IMAGE_PYTHON)) bash image/check-arm64.sh
 
 check-fresh:
 	@bash image/lib/apt-need.sh debootstrap zstd util-linux git
-	EDGE_TEST_CACHE=$(EDGE_TEST_CACHE) bash image/check-fresh.sh
+	DEBIAN=$(DEBIAN) EDGE_TEST_CACHE=$(EDGE_TEST_CACHE) bash image/check-fresh.sh
 
 image-clean-cache:
 	rm -rf --one-file-system $(EDGE_TEST_CACHE)/debian-*.tar.zst $(EDGE_TEST_CACHE)/wheelhouse-* $(EDGE_TEST_CACHE)/fresh-*

@@ -63,8 +63,9 @@ edge_ensure_binfmt() {
     esac
     command -v "qemu-$qarch-static" >/dev/null || edge_die "qemu-$qarch-static missing: apt-get install qemu-user-static binfmt-support"
     if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
-        mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
-            edge_die "cannot mount binfmt_misc"
+        # Another check starting at the same time may mount it first.
+        mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null ||
+            [[ -e /proc/sys/fs/binfmt_misc/register ]] || edge_die "cannot mount binfmt_misc"
     fi
     if [[ ! -e "/proc/sys/fs/binfmt_misc/qemu-$qarch" ]]; then
         update-binfmts --enable "qemu-$qarch" >/dev/null 2>&1 || true

@@ -51,25 +51,47 @@ edge_build_wheel() {
     printf '%s\n' "${wheels[0]}"
 }
 
-# edge_wheelhouse WHEEL DIR [PLATFORM]: download every dependency of WHEEL as binary
-# wheels into DIR. PLATFORM "host" (default) matches this Python; "aarch64" means
-# CPython 3.11 on manylinux aarch64 (Debian Bookworm arm64, glibc 2.36).
+# edge_release_python RELEASE / edge_release_glibc RELEASE: the Python and the glibc of a
+# Debian release we support (those of Raspberry Pi OS of that release).
+edge_release_python() {
+    case "$1" in
+        bookworm) echo 3.11 ;;
+        trixie) echo 3.13 ;;
+        *) edge_die "unsupported Debian release: $1 (bookworm or trixie)" ;;
+    esac
+}
+
+edge_release_glibc() {
+    case "$1" in
+        bookworm) echo 2.36 ;;
+        trixie) echo 2.41 ;;
+        *) edge_die "unsupported Debian release: $1 (bookworm or trixie)" ;;
+    esac
+}
+
+# edge_wheelhouse WHEEL DIR [PLATFORM [RELEASE]]: download every dependency of WHEEL as
+# binary wheels into DIR. PLATFORM "host" (default) matches this Python; "aarch64" means
+# Debian RELEASE's (default bookworm) CPython on manylinux aarch64 up to its glibc.
+# Binary wheels only: a dependency without one fails here, named in the log, instead of
+# being compiled on a Pi.
 edge_wheelhouse() {
-    local wheel="$1" dir="$2" platform="${3:-host}" py
+    local wheel="$1" dir="$2" platform="${3:-host}" release="${4:-bookworm}" py python glibc
     py="$(edge_host_python)"
+    python="$(edge_release_python "$release")"
+    glibc="$(edge_release_glibc "$release")"
     mkdir -p "$dir"
     local args=(--only-binary=:all: -d "$dir")
     if [[ "$platform" == aarch64 ]]; then
-        args+=(--python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none
+        args+=(--python-version "$python" --implementation cp --abi "cp${python/./}" --abi abi3 --abi none
             --platform manylinux2014_aarch64)
         local minor
-        for minor in $(seq 17 36); do
+        for minor in $(seq 17 "${glibc#2.}"); do
             args+=(--platform "manylinux_2_${minor}_aarch64")
         done
     fi
     if ! "$py" -m pip download --disable-pip-version-check "${args[@]}" "$wheel" >"$dir.log" 2>&1; then
         tail -n 40 "$dir.log" >&2
-        edge_die "downloading the wheelhouse failed (log: $dir.log)"
+        edge_die "downloading the wheelhouse failed: a dependency without a binary wheel for $platform on $release (Python $python) would be compiled on a Pi (log: $dir.log)"
     fi
     # Our own wheel is installed from its own path.
     rm -f "$dir"/edge_camera-*.whl

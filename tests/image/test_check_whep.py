@@ -56,8 +56,8 @@ STATE_DIRECTORY="{tmp_path}/state" setsid ip netns exec {ns} "{EDGE}" run --conf
     --host 127.0.0.1 --port 8080 >"{log}" 2>&1 &
 pid=$!
 edge_wait_port {ns} 8080 60 "$pid"
-ip netns exec {ns} "{sys.executable}" "{IMAGE}/check_whep.py" --url http://127.0.0.1:8080/whep \\
-    --token {token} --media --timeout 60
+ip netns exec {ns} env PYTHONPATH="{IMAGE.parent}" "{sys.executable}" "{IMAGE}/check_whep.py" \\
+    --url http://127.0.0.1:8080/whep --token {token} --frames 5 --timeout 60
 """
     result = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, timeout=170, env={**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -69,4 +69,6 @@ ip netns exec {ns} "{sys.executable}" "{IMAGE}/check_whep.py" --url http://127.0
     assert summary["ok"] and summary["status"] == 201
     assert "H264" in summary["video_codecs"]
     assert summary["frame_size"] == [320, 240]
+    numbers = summary["frame_numbers"]
+    assert len(numbers) == 5 and numbers == sorted(set(numbers)), numbers
     assert 200 <= summary["delete_status"] < 300

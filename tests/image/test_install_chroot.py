@@ -24,13 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from testbed.pi_stubs import PI_ONLY, STUB_VERSION, build_stub_repo
 from tests.image.conftest import IMAGE, bash_lib, require_root, require_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 SUITE = "bookworm"
-STUBBED = ("python3-picamera2", "python3-lgpio", "libcamera-ipa", "rpicam-apps-lite")
-STUB_VERSION = "0.0~edge.stub"
+STUBBED = PI_ONLY
 # What install.sh adds when [rtsp] is turned on (Debian's GStreamer; stand-ins here too).
 RTSP_STUBS = (
     "python3-gi",
@@ -44,7 +44,6 @@ OLD_PICAMERA2, NEW_PICAMERA2 = "0.3.30-1", "0.3.36-1"
 STUB_VERSIONS = {"python3-picamera2": (OLD_PICAMERA2, NEW_PICAMERA2)}
 # What the real system has beside install.sh's packages: systemd (systemctl enable).
 BASE_EXTRA = ("systemd", "procps")
-STUB_MODULES = {"python3-picamera2": "picamera2", "python3-lgpio": "lgpio"}
 
 
 def run(args: list[str], *, check: bool = True, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
@@ -60,28 +59,6 @@ def apt_packages() -> list[str]:
     out = run(["bash", str(IMAGE / "install.sh"), "--print-apt-packages"]).stdout.split()
     assert set(STUBBED) <= set(out)
     return out
-
-
-def build_stub_repo(repo: Path) -> None:
-    """Dummy .debs for the Raspberry-Pi-only packages, and a Packages index."""
-    repo.mkdir(parents=True)
-    for package in (*STUBBED, *RTSP_STUBS):
-        for version in STUB_VERSIONS.get(package, (STUB_VERSION,)):
-            tree = repo / f"{package}-tree"
-            (tree / "DEBIAN").mkdir(parents=True)
-            (tree / "DEBIAN/control").write_text(
-                f"Package: {package}\nVersion: {version}\nArchitecture: all\n"
-                "Maintainer: edge-camera tests <tests@localhost>\nSection: python\nPriority: optional\n"
-                f"Description: stand-in for Raspberry Pi OS's {package} (tests only)\n"
-            )
-            if package in STUB_MODULES:
-                module = tree / "usr/lib/python3/dist-packages" / STUB_MODULES[package]
-                module.mkdir(parents=True)
-                (module / "__init__.py").write_text("EDGE_TEST_STUB = True\n")
-            run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(repo / f"{package}_{version}_all.deb")])
-            shutil.rmtree(tree)
-    packages = run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo).stdout
-    (repo / "Packages").write_text(packages)
 
 
 class Chroot:
@@ -166,7 +143,7 @@ def chroot() -> Iterator[Chroot]:
         shutil.copy(wheel, edge_dir / "dist")
         shutil.copytree(wheelhouse, edge_dir / "wheelhouse")
         # apt inside sees only the local repository of stubs.
-        build_stub_repo(work / "stubs")
+        build_stub_repo(work / "stubs", (*STUBBED, *RTSP_STUBS), STUB_VERSIONS)
         shutil.copytree(work / "stubs", root / "var/local/edge-stubs")
         for f in (root / "etc/apt/sources.list.d").glob("*"):
             f.unlink()

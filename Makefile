@@ -8,6 +8,15 @@ PY        := $(VENV)/bin/python
 PIP       := $(PY) -m pip --disable-pip-version-check -q
 ARGS      ?=
 PYTEST_ARGS ?=
+# Janus 1.1.2 (server, plugins, transports) and janus.js for the WHIP rig: Debian 12's packages.
+# Debian 13 has neither: Debian 12's are unpacked into the venv (whip-server below,
+# image/lib/janus-root.sh, docs/whip.md) and run on these libraries of Debian 13's.
+ifeq ($(shell . /etc/os-release 2>/dev/null && echo "$$VERSION_CODENAME"),bookworm)
+JANUS_DEBS := janus libjs-janus-gateway
+else
+JANUS_DEBS := libnice10 libglib2.0-0t64 libjansson4 libssl3t64 zlib1g libusrsctp2 libsrtp2-1 libcurl4t64 \
+              libogg0 libmicrohttpd12t64 libcap2
+endif
 # Debian packages the tests use; only missing ones are installed (image/lib/apt-need.sh).
 #   browsers: chromium, and libatomic1 for Playwright's bundled node; firefox-esr (Marionette)
 #   Firefox's OpenH264 plugin, built from testbed/firefox_openh264 (firefox-openh264 below): g++, libopenh264-dev
@@ -18,14 +27,14 @@ PYTEST_ARGS ?=
 #   network namespaces: iproute2
 #   an MQTT broker for the Home Assistant tests: mosquitto
 #   the C compiler testbed/firefox_openh264/build.sh runs beside g++: gcc
-#   the WHIP server the publisher's tests send to (testbed/whip_rig.py): janus, and nodejs for
-#   simple-whip-server (see whip-server below); its Chromium subscriber: libjs-janus-gateway,
-#   libjs-webrtc-adapter
+#   the WHIP server the publisher's tests send to (testbed/whip_rig.py): Janus (JANUS_DEBS), and
+#   nodejs for simple-whip-server (see whip-server below); its Chromium subscriber: janus.js
+#   (JANUS_DEBS), libjs-webrtc-adapter
 TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils gcc \
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto \
-             janus libjs-janus-gateway libjs-webrtc-adapter nodejs
+             $(JANUS_DEBS) libjs-webrtc-adapter nodejs
 
 .PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core firefox-openh264 bench clean
 .DEFAULT_GOAL := run
@@ -80,11 +89,15 @@ system-deps:
 
 # simple-whip-server and the node-* and libjs-* packages it needs, unpacked from Debian's .debs
 # into the venv (the rig's default $EDGE_WHIP_SERVER_ROOT): apt cannot install it beside
-# NodeSource's nodejs (docs/whip.md). Only a first run, or new package versions, need root.
+# NodeSource's nodejs (docs/whip.md). Where Debian has no janus (13), Debian 12's Janus and
+# janus.js are unpacked too (the rig's default $EDGE_JANUS_ROOT). Only a first run, or new
+# package versions, need root.
 WHIP_SERVER_ROOT := $(VENV)/simple-whip-server
+JANUS_ROOT := $(VENV)/janus
 
 whip-server: system-deps
 	@bash image/lib/whip-server-root.sh $(WHIP_SERVER_ROOT)
+	@bash image/lib/janus-root.sh $(JANUS_ROOT)
 
 # axe-core's browser script, for the page's accessibility tests (testbed/axe.py): from the npm
 # registry, pinned and checked, no npm needed. Does nothing once it is there.

@@ -1,6 +1,10 @@
 """Debian's Janus (1.1.2) as a child with a generated configuration, for ``bench/janus.py`` (the
 streaming plugin over HTTP) and the WHIP rig (``testbed/whip_rig.py``: VideoRoom over WebSockets).
 
+Debian 12's ``janus`` package when installed; else (Debian 13 has none) Debian 12's, unpacked by
+``image/lib/janus-root.sh`` (``make test`` does it; ``$EDGE_JANUS_ROOT``, default
+``<venv>/janus``) and run with its own libraries first on ``LD_LIBRARY_PATH`` (docs/whip.md).
+
 Only the plugins and transports asked for are loaded (linked from Debian's), their configuration
 files are the caller's, and there is no STUN/TURN server: ICE is kept to one address, and mDNS
 candidates are ignored. Janus 1.1.2 never gathers on a loopback interface (``ice.c``), and
@@ -10,17 +14,27 @@ address is one of the host's own, which the kernel routes through ``lo`` all the
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-JANUS = shutil.which("janus") or "/usr/bin/janus"
-# Debian's plugins and transports directories are under /usr/lib/<triplet>/janus.
-JANUS_LIBS = next((p.parent for p in Path("/usr/lib").glob("*/janus/plugins")), None)
+JANUS_ROOT = Path(os.environ.get("EDGE_JANUS_ROOT", Path(sys.prefix) / "janus"))
+# Debian's package (on PATH) when installed, else the unpacked one when complete.
+_UNPACKED = shutil.which("janus") is None and (JANUS_ROOT / ".complete").exists()
+_PREFIX = JANUS_ROOT if _UNPACKED else Path("/")
+JANUS = str(JANUS_ROOT / "usr/bin/janus") if _UNPACKED else shutil.which("janus") or "/usr/bin/janus"
+# The plugins and transports directories are under <prefix>/usr/lib/<triplet>/janus.
+JANUS_LIBS = next((p.parent for p in (_PREFIX / "usr/lib").glob("*/janus/plugins")), None)
+# The unpacked janus finds Debian 12's libraries it came with first (the others are the system's).
+JANUS_ENV = {"LD_LIBRARY_PATH": str(JANUS_LIBS.parent)} if _UNPACKED and JANUS_LIBS is not None else {}
+# janus.js of the same release (libjs-janus-gateway), for testbed/janus_viewer.py.
+JANUS_JS = _PREFIX / "usr/share/javascript/janus-gateway/janus.js"
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -35,7 +49,7 @@ def write_config(
 ) -> None:
     """``janus.jcfg`` in ``directory``, loading only ``plugins`` and ``transports`` (Debian's, by file name)."""
     if JANUS_LIBS is None:
-        raise RuntimeError("Janus is not installed: apt-get install janus (make test installs it)")
+        raise RuntimeError(f"Janus is not installed: make test-deps installs it (or unpacks it into {JANUS_ROOT})")
     for kind, names in (("plugins", plugins), ("transports", transports)):
         (directory / kind).mkdir()
         for name in names:
@@ -113,7 +127,8 @@ class JanusProcess:
         before = self.log().count(ready)
         with self.log_path.open("a") as log:
             args = [JANUS, "-F", str(self.directory), "-P", str(self.directory / "plugins")]
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            env = {**os.environ, **JANUS_ENV}
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while self.log().count(ready) == before:
             if self.proc.poll() is not None or time.monotonic() > deadline:

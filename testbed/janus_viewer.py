@@ -29,9 +29,9 @@ import pytest
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from testbed.janus import JANUS_JS
 from testbed.whip_rig import WhipServer
 
-JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")  # libjs-janus-gateway
 ADAPTER_JS = Path("/usr/share/javascript/webrtc-adapter/adapter.min.js")  # libjs-webrtc-adapter
 
 PAGE = """<!doctype html>
@@ -233,7 +233,7 @@ def open_janus_viewer(browser: Browser, rig: WhipServer, room: int | None = None
     """
     for path in (JANUS_JS, ADAPTER_JS):
         if not path.exists():
-            pytest.fail(f"{path} is missing: apt-get install libjs-janus-gateway libjs-webrtc-adapter (make test does)")
+            pytest.fail(f"{path} is missing: make test-deps installs it (docs/whip.md)")
     server, url = _serve_once(rig.janus_ws_url, rig.room if room is None else room)
     page = browser.new_page()
     try:

@@ -1,5 +1,6 @@
 """A WHIP server for the publisher's tests: Debian's simple-whip-server in front of Debian's Janus
-(VideoRoom plugin, WebSocket transport), both children on loopback (docs/whip.md).
+(VideoRoom plugin, WebSocket transport), both children on loopback (docs/whip.md). On Debian 13,
+which has no Janus, Debian 12's is unpacked (``testbed/janus.py``).
 
 - Janus (``testbed/janus.py``) loads only the VideoRoom plugin and the WebSocket transport
   (127.0.0.1, a free port), with one static room (H.264 and Opus, one publisher): a configured
@@ -40,7 +41,7 @@ from types import TracebackType
 import pytest
 import requests
 
-from testbed.janus import JANUS, JANUS_LIBS, JanusProcess, free_port, write_config
+from testbed.janus import JANUS, JANUS_LIBS, JANUS_ROOT, JanusProcess, free_port, write_config
 from testbed.netns.topology import ip
 
 WHIP_SERVER_ROOT = Path(os.environ.get("EDGE_WHIP_SERVER_ROOT", Path(sys.prefix) / "simple-whip-server"))
@@ -109,7 +110,7 @@ class IceInterface:
 
 def _check_installed() -> None:
     if not Path(JANUS).exists() or JANUS_LIBS is None:
-        pytest.fail("Janus is not installed: apt-get install janus (make test installs it)")
+        pytest.fail(f"Janus is not installed: make test-deps installs it (or unpacks it into {JANUS_ROOT})")
     if shutil.which("node") is None:
         pytest.fail("node is not on PATH: apt-get install nodejs (make test installs it)")
     if not (WHIP_SERVER_ROOT / ".complete").exists():

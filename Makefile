@@ -132,12 +132,9 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Janus is only the C server bench.janus compares against.
-BENCH_DEBS := janus
-
-# Every bench in bench/ in turn: each prints its figures; those the README charts also redraw docs/bench/*.png.
-bench: $(VENV)/.test-installed
-	@bash image/lib/apt-need.sh $(BENCH_DEBS) || echo "(bench.janus needs Debian's janus; the other benches run without it)"
+# Every bench in bench/ in turn: each prints its figures; those the README charts also redraw
+# docs/bench/*.png. bench.janus compares with the WHIP rig's Janus (whip-server installs it).
+bench: $(VENV)/.test-installed whip-server
 	$(PY) -m bench
 
 clean:

@@ -268,7 +268,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     if not Path(JANUS).exists() or JANUS_LIBS is None:
-        print("bench.janus: Janus is not installed; run `apt-get install janus` (Debian 12) first")
+        print("bench.janus: Janus is not installed; `make test-deps` installs it (Debian 12) or unpacks it (Debian 13)")
         return
     ice_address = local_address()
     if ice_address is None:

@@ -73,12 +73,14 @@ edge_chroot_extract "$tarball" "$root"
 # the variables that point tools at them. Nothing else of the host's. The host's apt
 # sources name its own release: the root's name the root's.
 rm -f "$root/etc/apt/sources.list"
-cp -a /etc/apt/sources.list.d/. "$root/etc/apt/sources.list.d/"
+for list in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [[ -f "$list" ]] && cp -a "$list" "$root/etc/apt/sources.list.d/"
+done
 [[ -f /etc/apt/sources.list ]] && cp /etc/apt/sources.list "$root/etc/apt/sources.list"
 host_release="$(. /etc/os-release && printf '%s' "$VERSION_CODENAME")"
 if [[ "$host_release" != "$RELEASE" ]]; then
-    find "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d" -maxdepth 1 -type f \
-        \( -name '*.list' -o -name '*.sources' \) -exec sed -i -E "s/\\b$host_release(-updates|-security)?\\b/$RELEASE\\1/g" {} +
+    find "$root/etc/apt" -maxdepth 2 -type f \( -path '*/sources.list' -o -path '*/sources.list.d/*.list' \
+        -o -path '*/sources.list.d/*.sources' \) -exec sed -i -E "s/\\b$host_release(-updates|-security)?\\b/$RELEASE\\1/g" {} +
 fi
 for conf in /etc/apt/apt.conf.d/99*; do
     [[ -f "$conf" ]] && cp "$conf" "$root/etc/apt/apt.conf.d/"

@@ -34,7 +34,8 @@ def build_stub_repo(
         for version in versions.get(package, (STUB_VERSION,)):
             tree = repo / f"{package}-tree"
             (tree / "DEBIAN").mkdir(parents=True)
-            (tree / "DEBIAN").chmod(0o755)  # not setgid from a parent such as Debian's /var/local: dpkg-deb refuses that
+            # Not setgid from a parent such as Debian's /var/local: dpkg-deb refuses that.
+            (tree / "DEBIAN").chmod(0o755)
             (tree / "DEBIAN/control").write_text(
                 f"Package: {package}\nVersion: {version}\nArchitecture: all\n"
                 "Maintainer: edge-camera tests <tests@localhost>\nSection: python\nPriority: optional\n"

@@ -3,11 +3,17 @@
 The server's answers become a :class:`WhipResource` or a :class:`WhipError` that
 says whether trying again can help (:attr:`WhipError.permanent`): a bad token or
 URL will not change by itself, a server that is down or busy will.
+
+The bearer token goes only to the origin (scheme, host, port) of the endpoint it was
+configured for. RFC 9725 lets the server put the session (its ``Location``) on another
+origin: the PATCH and DELETE go there without ``Authorization``, and the log says so
+once per origin. (Redirects to another origin lose it too: aiohttp drops the header.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -20,6 +26,9 @@ SDPFRAG = "application/trickle-ice-sdpfrag"
 # (the server still holds our previous session), too early, too many requests.
 TRANSIENT_4XX = frozenset({408, 409, 425, 429})
 MAX_REASON = 200
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+log = logging.getLogger(__name__)
 
 
 class WhipError(Exception):
@@ -49,16 +58,35 @@ class WhipResource:
 
 @dataclass
 class WhipClient:
-    """Requests to one WHIP endpoint; ``timeout`` bounds each whole request (a hung server costs that, no more)."""
+    """Requests to one WHIP endpoint; ``timeout`` bounds each whole request (a hung server costs that, no more).
+
+    ``token`` is sent only to ``url``'s origin; ``name`` (the target's) starts the log lines.
+    """
 
     http: aiohttp.ClientSession
     url: str
     token: str = ""
     timeout: float = 5.0
-    _headers: dict[str, str] = field(init=False)
+    name: str = ""
+    _told: set[tuple[str, str, int | None]] = field(init=False, default_factory=set)  # origins logged
 
-    def __post_init__(self) -> None:
-        self._headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def _authorization(self, url: str) -> dict[str, str]:
+        """``Authorization`` for a request to ``url``: none unless it is on the endpoint's origin."""
+        if not self.token:
+            return {}
+        there = origin(url)
+        if there == origin(self.url):
+            return {"Authorization": f"Bearer {self.token}"}
+        if there not in self._told:
+            self._told.add(there)
+            log.warning(
+                "publish %s: the server put the session on another origin, %s (the endpoint is on %s): "
+                "requests go there without the token",
+                self.name,
+                origin_text(url),
+                origin_text(self.url),
+            )
+        return {}
 
     async def offer(self, sdp: str) -> WhipResource:
         """POST the offer; the server's session, or :class:`WhipError`."""
@@ -97,7 +125,11 @@ class WhipClient:
         try:
             async with asyncio.timeout(self.timeout):
                 async with self.http.request(
-                    method, url, data=data, headers={**self._headers, **(headers or {})}, allow_redirects=True
+                    method,
+                    url,
+                    data=data,
+                    headers={**self._authorization(url), **(headers or {})},
+                    allow_redirects=True,
                 ) as response:
                     return _Reply(
                         response.status,
@@ -133,6 +165,23 @@ def server_of(url: str) -> str:
     """``scheme://host:port`` of a URL: never its path, which may be the secret (Cloudflare's is)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """A URL's origin as RFC 6454 compares them: scheme, host (lower case), port (the scheme's default if none)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a number: aiohttp refuses such a URL before sending anything
+        return scheme, parts.hostname or "", None
+    return scheme, parts.hostname or "", port or DEFAULT_PORTS.get(scheme)
+
+
+def origin_text(url: str) -> str:
+    """``scheme://host:port``: never a user name, password or path (any may be a secret)."""
+    scheme, host, port = origin(url)
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def ice_servers_from_links(links: list[str]) -> tuple[dict, ...]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -10,15 +13,29 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from edge.publish.backoff import Backoff
-from edge.publish.whip import WhipClient, WhipError, ice_servers_from_links
+from edge.publish.whip import WhipClient, WhipError, ice_servers_from_links, origin
 
 ANSWER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+RESTART_ANSWER = "a=ice-ufrag:abcd\r\na=ice-pwd:" + "p" * 24 + "\r\n"
 pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
 async def server():
-    """A WHIP endpoint at /whip whose answer each test sets; it records every request."""
+    async with recording_server() as started:
+        yield started
+
+
+@pytest.fixture
+async def other_server():
+    """Another server like ``server``, on another port: another origin."""
+    async with recording_server() as started:
+        yield started
+
+
+@asynccontextmanager
+async def recording_server() -> AsyncIterator[tuple[TestServer, list[tuple[str, str, dict, str]], dict]]:
+    """A WHIP endpoint at /whip on loopback whose answer each test sets; it records every request."""
     seen: list[tuple[str, str, dict, str]] = []
     reply: dict = {
         "status": 201,
@@ -61,6 +78,7 @@ async def test_an_offer_is_posted_as_sdp_with_the_token_and_the_location_is_made
         {"urls": "turn:turn.example.net?transport=udp", "username": "u", "credential": "c"},
     )
     assert seen[1][:2] == ("DELETE", "/whip/endpoint/resource/1")
+    assert seen[1][2]["Authorization"] == "Bearer s3cret"  # the session is on the endpoint's origin
 
 
 @pytest.mark.parametrize(
@@ -100,12 +118,47 @@ async def test_an_ice_restart_is_patched_with_if_match_and_gives_the_new_etag(se
     async with aiohttp.ClientSession() as http:
         client = WhipClient(http, str(test_server.make_url("/whip")))
         resource = await client.offer("v=0\r\n")
-        reply.update(status=200, body="a=ice-ufrag:abcd\r\na=ice-pwd:" + "p" * 24 + "\r\n", headers={"ETag": '"b"'})
+        reply.update(status=200, body=RESTART_ANSWER, headers={"ETag": '"b"'})
         fragment, etag = await client.restart(resource, "a=ice-ufrag:wxyz\r\n")
     method, _, headers, body = seen[1]
     assert method == "PATCH" and headers["If-Match"] == '"a"' and body == "a=ice-ufrag:wxyz\r\n"
     assert headers["Content-Type"] == "application/trickle-ice-sdpfrag"
     assert fragment.startswith("a=ice-ufrag:abcd") and etag == '"b"'
+
+
+async def test_a_session_on_another_origin_gets_its_patch_and_delete_without_the_token(server, other_server, caplog):
+    endpoint, seen, reply = server
+    elsewhere, seen_elsewhere, reply_elsewhere = other_server
+    reply["headers"] = {**reply["headers"], "Location": str(elsewhere.make_url("/session/1"))}
+    reply_elsewhere.update(status=200, body=RESTART_ANSWER, headers={"ETag": '"b"'})
+    caplog.set_level(logging.INFO, logger="edge.publish")
+    async with aiohttp.ClientSession() as http:
+        client = WhipClient(http, str(endpoint.make_url("/whip")), "s3cret")
+        resource = await client.offer("v=0\r\n")
+        for _ in range(2):  # two ICE restarts
+            await client.restart(resource, "a=ice-ufrag:wxyz\r\n")
+        await client.delete(resource)
+    assert [request[:2] for request in seen_elsewhere] == [
+        ("PATCH", "/session/1"),
+        ("PATCH", "/session/1"),
+        ("DELETE", "/session/1"),
+    ]
+    assert [{name.lower() for name in headers} & {"authorization"} for _, _, headers, _ in seen_elsewhere] == [
+        set()
+    ] * 3
+    assert [(method, headers["Authorization"]) for method, _, headers, _ in seen] == [("POST", "Bearer s3cret")]
+    told = [r.getMessage() for r in caplog.records if "another origin" in r.getMessage()]
+    assert len(told) == 1, told  # once, not per request
+    assert f"another origin, http://127.0.0.1:{elsewhere.port} " in told[0] and "without the token" in told[0]
+    assert "s3cret" not in caplog.text and "/session/1" not in caplog.text
+
+
+def test_origins_compare_scheme_host_and_port_with_default_ports_made_explicit():
+    assert origin("https://Media.Example.net/whip") == origin("https://media.example.net:443/session/9")
+    assert origin("http://[2001:db8::1]/whip") == origin("http://[2001:DB8::1]:80/x")
+    assert origin("https://media.example.net/whip") != origin("http://media.example.net/whip")
+    assert origin("https://media.example.net/whip") != origin("https://media.example.net:8443/whip")
+    assert origin("https://media.example.net/whip") != origin("https://node2.media.example.net/whip")
 
 
 def test_ice_servers_come_from_link_headers():

@@ -12,10 +12,11 @@
   within ``RESTART_WAIT_S``, a new session.
 - Every request has its own deadline and runs in this target's task: a hung
   server holds up nothing else. On shutdown the session is DELETEd.
-- The session's resource URL is kept in the state directory while it lasts: after
-  a crash or a power cut the stale session is DELETEd first, so that a server that
-  allows one publisher per endpoint (simple-whip-server answers 403 "already in
-  use") takes the new one at once.
+- The session's resource URL is kept in the state directory while it lasts, with the
+  endpoint and token it was created with (``edge/publish/record.py``): after a crash
+  or a power cut the stale session is DELETEd first, with that token even if the
+  configuration changed since, so that a server that allows one publisher per
+  endpoint (simple-whip-server answers 403 "already in use") takes the new one at once.
 - Anything else that goes wrong setting a session up (an answer aiortc cannot
   use, say) is reported as "failed" and tried again once a minute.
 """
@@ -33,9 +34,9 @@ from typing import NoReturn
 import aiohttp
 
 from edge.config import PublishConfig
-from edge.files import write_atomic
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
+from edge.publish import record
 from edge.publish.backoff import Backoff
 from edge.publish.session import PublishSession
 from edge.publish.whip import WhipClient, WhipError, WhipResource, server_of
@@ -66,7 +67,7 @@ class PublishTarget:
         payloads: Payloads,
         state_dir: Path | None = None,
     ) -> None:
-        """``state_dir``: where the current session's resource URL is kept (None: nowhere)."""
+        """``state_dir``: where the current session's record is kept (None: nowhere)."""
         self.config = config
         self._resource_file = state_dir / f"{config.label}.resource" if state_dir is not None else None
         self.name = config.label
@@ -99,9 +100,9 @@ class PublishTarget:
             return
         connector = aiohttp.TCPConnector(force_close=True)  # no kept-alive socket on an address that went away
         async with aiohttp.ClientSession(connector=connector) as http:
-            client = WhipClient(http, self.config.url, self.config.token, REQUEST_TIMEOUT_S)
+            client = WhipClient(http, self.config.url, self.config.token, REQUEST_TIMEOUT_S, self.name)
             try:
-                await self._end_stale_session(client)
+                await self._end_stale_session(http)
                 while True:
                     delay = await self._attempt(client)
                     await self._pause(delay)
@@ -226,27 +227,29 @@ class PublishTarget:
                 log.info("publish %s: could not end the session on the server: %s", self.name, error or "no answer")
             await asyncio.to_thread(self._remember, None)
 
-    async def _end_stale_session(self, client: WhipClient) -> None:
-        """DELETE the session a crash or power cut left on the server, if a URL was kept."""
-        try:
-            url = self._resource_file.read_text().strip() if self._resource_file is not None else ""
-        except OSError:
+    async def _end_stale_session(self, http: aiohttp.ClientSession) -> None:
+        """DELETE the session a crash or power cut left on the server, with the endpoint and token that made it."""
+        if self._resource_file is None:
             return
-        if url:
+        try:
+            stale = await asyncio.to_thread(record.load, self._resource_file)
+        except (OSError, ValueError) as error:
+            log.warning("publish %s: cannot read %s: %s", self.name, self._resource_file, error)
+            return
+        if stale is not None:
             log.info("publish %s: ending the session left from before", self.name)
-            self._resource = WhipResource(url=url, answer="", etag=None)
-            await self._end_session(client)
+            self._resource = WhipResource(url=stale.resource, answer="", etag=None)
+            await self._end_session(WhipClient(http, stale.endpoint, stale.token, REQUEST_TIMEOUT_S, self.name))
 
     def _remember(self, url: str | None) -> None:
-        """Keep (or forget) the current session's resource URL; a failure only costs that."""
+        """Keep (or forget) the current session's record; a failure only costs that."""
         if self._resource_file is None:
             return
         try:
             if url is None:
-                self._resource_file.unlink(missing_ok=True)
+                record.forget(self._resource_file)
             else:
-                self._resource_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                write_atomic(self._resource_file, url + "\n")  # 0600: the URL may be the secret
+                record.save(self._resource_file, record.SessionRecord(url, self.config.url, self.config.token))
         except OSError as error:
             log.warning("publish %s: cannot keep the session's URL in %s: %s", self.name, self._resource_file, error)
 

@@ -22,7 +22,7 @@ import av
 
 from edge.files import write_atomic
 from edge.media.snapshot import jpeg_of_frame
-from edge.recording.mp4 import probe, truncate_incomplete
+from edge.recording.mp4 import CLIP_FILE_MODE, probe, truncate_incomplete
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class Library:
     def save(self, info: ClipInfo) -> None:
         """Write the sidecar atomically (a crash leaves the old one or the new one)."""
         sidecar = self.root / (info.name.removesuffix(".mp4") + ".json")
-        write_atomic(sidecar, json.dumps(info.to_json()), mode=0o640)
+        write_atomic(sidecar, json.dumps(info.to_json()), mode=CLIP_FILE_MODE)
 
     def poster_path(self, name: str) -> Path:
         return self.path(name).with_suffix(".jpg")
@@ -156,7 +156,7 @@ class Library:
         """A JPEG of the clip's first picture (an IDR), beside it."""
         with av.open(str(self.path(name))) as container:
             frame = next(container.decode(video=0))
-        write_atomic(self.poster_path(name), jpeg_of_frame(frame, POSTER_WIDTH), mode=0o640)
+        write_atomic(self.poster_path(name), jpeg_of_frame(frame, POSTER_WIDTH), mode=CLIP_FILE_MODE)
 
     def delete_files(self, name: str) -> None:
         path = self.path(name)

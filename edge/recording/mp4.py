@@ -36,6 +36,9 @@ AUDIO_TIME_BASE = Fraction(1, SAMPLE_RATE)
 # Audio timestamps jitter with the sound card's clock; MP4 audio wants contiguous
 # samples. Keep counting packets unless the capture time says we are this far off.
 AUDIO_RESYNC_TICKS = 2 * CHUNK_SAMPLES
+# Every file of a clip (this one, its sidecar, its poster): the owner writes, its group reads,
+# others nothing, whatever the process umask.
+CLIP_FILE_MODE = 0o640
 
 
 class Mp4Clip:
@@ -46,6 +49,7 @@ class Mp4Clip:
             raise ValueError("a clip must start with a keyframe")
         self._t0 = first.timestamp_us
         self._frame_ticks = round(VIDEO_TIME_BASE.denominator / framerate)
+        _create(path)
         self._container = av.open(str(path), "w", format="mp4", container_options=MUXER_OPTIONS)
         try:
             with av.open(io.BytesIO(first.data), format="h264") as probe:
@@ -115,6 +119,19 @@ class Mp4Clip:
             self._container.close()
         except (OSError, av.FFmpegError):
             pass
+
+
+def _create(path: Path) -> None:
+    """Create the clip's file empty with CLIP_FILE_MODE.
+
+    FFmpeg creates a file with 0666 less the umask, and keeps the mode of one that is
+    there: made here first, the clip is never readable by others, not even for an instant.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, CLIP_FILE_MODE)
+    try:
+        os.fchmod(fd, CLIP_FILE_MODE)  # the umask may have taken bits away
+    finally:
+        os.close(fd)
 
 
 def complete_length(path: Path) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import stat
 import threading
 import time
 
@@ -47,6 +49,28 @@ async def test_a_manual_clip_runs_for_its_seconds_or_until_stopped(tmp_path):
         assert asked_ms + 1500 - 40 <= codes[-1][1] <= asked_ms + 1500
         codes = decode_frame_codes(rig.path(second))
         assert stopped_ms - 40 <= codes[-1][1] <= stopped_ms
+
+
+async def test_every_file_of_a_clip_is_0640_whatever_the_umask(tmp_path):
+    """The MP4 and its poster like their JSON sidecar: owner and group only, also while written."""
+    old_umask = os.umask(0o022)  # a shell's usual umask: new files 0644, readable by anyone
+    try:
+        async with Rig(tmp_path) as rig:
+            await rig.camera.run_for(2)
+            rig.recorder.record(2)
+            await rig.camera.run_for(1)
+            assert rig.recorder.recording
+            await until(lambda: list(tmp_path.glob("*.mp4")), what="the clip's file")
+            (writing,) = tmp_path.glob("*.mp4")
+            assert stat.S_IMODE(writing.stat().st_mode) == 0o640
+            await rig.camera.run_for(3)
+            (clip,) = await rig.finished_clips(1)
+            assert clip.poster
+    finally:
+        os.umask(old_umask)
+    modes = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in tmp_path.iterdir()}
+    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".jpg", ".json", ".mp4"]
+    assert set(modes.values()) == {"0o640"}, modes
 
 
 async def test_a_long_recording_continues_in_a_new_file_at_a_keyframe(tmp_path):

@@ -311,6 +311,12 @@ class MqttConfig:
     topic_prefix: str = key("", mqtt_topic, 'where the camera\'s topics go; empty: "edge/<hostname>"')
     discovery_prefix: str = key("homeassistant", mqtt_prefix, "Home Assistant's MQTT discovery prefix")
     client_id: str = key("", text, 'MQTT client id; empty: "edge-<hostname>"')
+    retain_snapshot: bool = key(
+        False,
+        boolean,
+        "keep the last snapshot on the broker (retained) for clients that subscribe later, such as Home Assistant "
+        "after a restart; any client allowed to read the topic gets it then",
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,8 +68,11 @@ class Mosquitto:
         self.proc = None
 
 
-def make_broker(directory: Path, users: dict[str, str] | None = None) -> Mosquitto:
-    """A broker configured in ``directory``: anonymous, or only ``users`` (name: password)."""
+def make_broker(directory: Path, users: dict[str, str] | None = None, acl: str | None = None) -> Mosquitto:
+    """A broker configured in ``directory``: anonymous, or only ``users`` (name: password).
+
+    ``acl``: the text of a Mosquitto ACL file, which then decides who reads and writes what;
+    the log then has the debug lines too ("Denied PUBLISH from <client id> ...")."""
     if shutil.which("mosquitto_passwd") is None or not Path(MOSQUITTO).exists():
         raise RuntimeError("mosquitto is not installed: apt-get install mosquitto (make test installs it)")
     directory.mkdir(parents=True, exist_ok=True)
@@ -91,6 +95,9 @@ def make_broker(directory: Path, users: dict[str, str] | None = None) -> Mosquit
         lines += ["allow_anonymous false", f"password_file {passwords}"]
     else:
         lines.append("allow_anonymous true")
+    if acl is not None:
+        (directory / "acl").write_text(acl)
+        lines += [f"acl_file {directory / 'acl'}", "log_type debug"]
     broker.config.write_text("\n".join(lines) + "\n")
     return broker
 
@@ -140,17 +147,24 @@ class Watcher:
                 raise AssertionError(f"timed out after {timeout} s waiting for {count} topics under {prefix}")
             return matching()
 
-    def publish(self, topic: str, payload: str) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
+    def publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
+
+    def settle(self, topic: str = "testbed/settle") -> None:
+        """Wait until everything the broker had for this client has arrived: a message it
+        publishes on ``topic`` (which it must be allowed to write and read) comes back after."""
+        token = uuid.uuid4().hex
+        self.publish(topic, token)
+        self.wait(topic, token)
 
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
 
 
-def watch(broker: Mosquitto, username: str | None = None, password: str | None = None) -> Watcher:
+def watch(broker: Mosquitto, username: str | None = None, password: str | None = None, client_id: str = "") -> Watcher:
     """A connected client subscribed to ``#`` (so it gets every retained message at once)."""
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id)
     watcher = Watcher(client)
     subscribed = threading.Event()
     if username:

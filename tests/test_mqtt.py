@@ -182,3 +182,90 @@ def test_motion_is_a_binary_sensor_too(broker, daemon_factory):
     daemon.request("POST", "/api/sim/motion", json={"active": False}).raise_for_status()
     watcher.wait(motion["state_topic"], "OFF", timeout=20)
     watcher.close()
+
+
+def test_the_snapshot_is_not_retained_by_default(broker, daemon_factory):
+    """Home Assistant, subscribed, gets each snapshot; a client that subscribes later gets none."""
+    daemon = daemon_factory(mqtt_config(broker))
+    home_assistant = watch(broker)
+    home_assistant.wait(f"{PREFIX}/availability", "online")
+    drive(daemon, 17, True)
+    snapshot = home_assistant.wait(f"{PREFIX}/snapshot", timeout=20)
+    assert snapshot.payload[:2] == b"\xff\xd8" and not snapshot.retain
+    drive(daemon, 17, False)
+    home_assistant.close()
+    late = watch(broker)
+    late.wait(f"{PREFIX}/availability", "online")
+    late.settle()  # every retained message has arrived
+    assert f"{PREFIX}/snapshot" not in late.latest
+    late.close()
+
+
+def test_with_retain_snapshot_a_later_client_gets_the_last_snapshot(broker, daemon_factory):
+    daemon = daemon_factory(mqtt_config(broker, "retain_snapshot = true\n"))
+    watcher = watch(broker)
+    watcher.wait(f"{PREFIX}/availability", "online")
+    drive(daemon, 17, True)
+    sent = watcher.wait(f"{PREFIX}/snapshot", timeout=20)
+    watcher.close()
+    late = watch(broker)  # as Home Assistant after a restart
+    kept = late.wait(f"{PREFIX}/snapshot")
+    assert kept.retain and kept.payload == sent.payload and kept.payload[:2] == b"\xff\xd8"
+    late.close()
+
+
+def test_a_snapshot_an_earlier_run_left_retained_is_cleared(broker, daemon_factory):
+    earlier = watch(broker)
+    earlier.publish(f"{PREFIX}/snapshot", b"\xff\xd8 an old picture", retain=True)  # as earlier versions did
+    earlier.wait(f"{PREFIX}/snapshot", lambda text: text.endswith("an old picture"))
+    daemon = daemon_factory(mqtt_config(broker))
+    earlier.wait(f"{PREFIX}/snapshot", "")  # an empty retained message clears it
+    earlier.close()
+    wait_for(daemon.health, lambda h: h["mqtt"]["state"] == "connected", 20, "MQTT connected")
+    late = watch(broker)
+    late.settle()
+    assert f"{PREFIX}/snapshot" not in late.latest
+    late.close()
+
+
+def readme_acl() -> str:
+    """The Mosquitto ACL file in the README's MQTT section (for the camera garden-cam)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    blocks = re.findall(r"\n *```\n((?: *#[^\n]*\n)? *user garden-cam\n.*?)\n *```", readme, re.S)
+    assert len(blocks) == 1, "the README has one Mosquitto ACL example"
+    return "\n".join(line.strip() for line in blocks[0].splitlines()) + "\n"
+
+
+def test_the_readme_acl_lets_home_assistant_in_and_keeps_other_broker_users_out(tmp_path, daemon_factory):
+    acl = (
+        readme_acl()
+        .replace("user garden-cam", "user camera")
+        .replace("edge/garden-cam/", f"edge/{HOST}/")
+        .replace("+/garden-cam/+", f"+/{NODE}/+")
+    )
+    acl += "\nuser neighbour\ntopic readwrite neighbour/#\n"  # the neighbour's own corner, to settle in
+    users = {"camera": "camera-password", "homeassistant": "ha-password", "neighbour": "n-password"}
+    broker = make_broker(tmp_path / "mosquitto", users=users, acl=acl)
+    broker.start()
+    try:
+        daemon = daemon_factory(mqtt_config(broker, 'username = "camera"\npassword = "camera-password"\n'))
+        neighbour = watch(broker, "neighbour", "n-password", client_id="neighbour")
+        home_assistant = watch(broker, "homeassistant", "ha-password")
+        configs = configs_by_component(home_assistant.wait_topics(f"{DISCOVERY}/", ENTITIES))
+        assert configs["image"][0]["image_topic"] == f"{PREFIX}/snapshot"
+        home_assistant.wait(f"{PREFIX}/availability", "online")
+        home_assistant.publish(f"{PREFIX}/record/press", "PRESS")
+        home_assistant.wait(f"{PREFIX}/snapshot", timeout=20)
+        wait_for(lambda: clips(daemon), lambda c: len(c) == 1, 20, "the clip Home Assistant asked for")
+
+        neighbour.publish(f"{PREFIX}/record/press", "PRESS")
+        wait_for(broker.log, lambda log: "Denied PUBLISH from neighbour" in log, 10, "the broker's denial")
+        neighbour.settle("neighbour/settle")  # what the broker had for it (retained and live) has arrived
+        assert set(neighbour.latest) == {"neighbour/settle"}, "the neighbour sees nothing of the camera"
+        assert len(clips(daemon)) == 1, "the neighbour's press made no clip"
+        denied = [line for line in broker.log().splitlines() if "Denied" in line and f"from edge-{HOST} " in line]
+        assert denied == [], "the camera needs nothing the ACL refuses"
+        neighbour.close()
+        home_assistant.close()
+    finally:
+        broker.stop()

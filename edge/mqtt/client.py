@@ -5,7 +5,8 @@ bridge retries with back-off (1 s doubling to 60 s), logs one line per change of
 state, and shows its state in ``/api/status``. States are published when they
 change: recording and the GPIO inputs at once (their listeners; each input change
 in order, so a short press shows), the number of viewers when a short poll sees
-a change.
+a change. A snapshot goes out when a clip starts, retained only with
+``retain_snapshot``; without it, one that an earlier run left retained is cleared.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ class MqttBridge:
             try:
                 await client.subscribe(self.topics.record_command, qos=1)
                 await client.subscribe(self.topics.home_assistant_status, qos=1)
+                if not self.config.retain_snapshot:  # the broker hands over a retained one: cleared on receipt
+                    await client.subscribe(self.topics.snapshot, qos=0)
                 await self._announce(client)
                 tasks = [
                     asyncio.create_task(self._receive(client), name="mqtt-receive"),
@@ -185,6 +188,10 @@ class MqttBridge:
             elif message.topic.matches(self.topics.home_assistant_status) and payload == ONLINE:
                 log.info("MQTT: Home Assistant came online; announcing the camera again")
                 await self._announce(client)
+            elif message.topic.matches(self.topics.snapshot) and message.retain and message.payload:
+                # Our own snapshots come back too, not retained: only one an earlier run left is cleared.
+                log.info("MQTT: clearing the retained snapshot on %s (retain_snapshot is off)", self.topics.snapshot)
+                await client.publish(self.topics.snapshot, b"", qos=1, retain=True)
 
     def _record(self) -> None:
         """A clip like a trigger's: from ``pre_seconds`` before the press to ``post_seconds`` after."""
@@ -227,7 +234,7 @@ class MqttBridge:
             log.info("MQTT: no snapshot for the clip: %s", exc)
             return
         with contextlib.suppress(aiomqtt.MqttError):  # the connection went: the next clip sends one
-            await client.publish(self.topics.snapshot, jpeg, qos=0, retain=True)
+            await client.publish(self.topics.snapshot, jpeg, qos=0, retain=self.config.retain_snapshot)
 
     def _trigger_changed(self, name: str, active: bool) -> None:
         self._transitions.append((self.topics.trigger(name), ON if active else OFF))

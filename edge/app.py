@@ -161,7 +161,9 @@ class Daemon:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         if self.config.auth.enabled:
             self.token = self._resolve_token()
-            add_auth(app, Authenticator(self.token, self.config.auth.session_days, self.config.server.https))
+            auth = self.config.auth
+            server = self.config.server
+            add_auth(app, Authenticator(self.token, auth.session_days, server.https, server.state_path))
         routes.add_routes(app, self.public_status, self.status)
         whep.add_routes(app, self.viewers, self.refused_offers)
         simulation.add_routes(app, self.hardware.camera, self.gpio_triggers)

@@ -29,10 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this Pi's camera, encoder, microphone, GPIO, storage and service; each problem with its fix",
     )
     doctor.add_argument("--config", type=Path, help="TOML configuration file (default: /etc/edge/edge.toml if present)")
-    token = sub.add_parser("token", help="print the access token's login URL (or make a new token)")
+    token = sub.add_parser(
+        "token", help="print the access token's login URL (or make a new token, or log every browser out)"
+    )
     token.add_argument("--config", type=Path, help="TOML configuration file")
-    token.add_argument(
+    token_action = token.add_mutually_exclusive_group()
+    token_action.add_argument(
         "--rotate", action="store_true", help="replace the stored token: every logged-in browser must log in again"
+    )
+    token_action.add_argument(
+        "--logout-all",
+        action="store_true",
+        help="end every browser's session now (a lost phone): each must log in with the token again",
     )
     config = sub.add_parser(
         "config", help="the configuration file: its template, one value, settings from the boot partition"
@@ -75,6 +83,19 @@ def run_config(args: argparse.Namespace) -> int:
     return config_file.apply_boot(args.boot, args.config, args.etc, args.live)
 
 
+def logout_all(config: Config) -> int:
+    """``edge token --logout-all``: the running daemon sees the new session secret at its next check."""
+    from edge.security.sessions import new_secret
+
+    try:
+        path = new_secret(config.server.state_path)
+    except OSError as exc:
+        print(f"edge: cannot log the browsers out: {exc}", file=sys.stderr)
+        return 1
+    print(f"every browser is logged out (new session secret in {path}); log in again with the token", file=sys.stderr)
+    return 0
+
+
 def show_token(config: Config, rotate: bool) -> int:
     from edge.security import token as access_token
 
@@ -112,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.command == "token":
-            return show_token(config, args.rotate)
+            return logout_all(config) if args.logout_all else show_token(config, args.rotate)
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
         if overrides:
             config = with_overrides(config, "server", **overrides)

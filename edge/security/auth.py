@@ -4,22 +4,20 @@ API clients (WHEP players, scripts) send ``Authorization: Bearer <token>``; thos
 that only know HTTP Basic (Home Assistant's generic camera fetching the snapshot)
 send user ``edge`` and the token as password, as RTSP clients do. The
 page logs in once with the token and gets an HttpOnly, SameSite=Strict session
-cookie: ``<expiry>.<nonce>.<HMAC>``, signed with a key derived from the token,
-so sessions survive a restart of the daemon and rotating the token ends them
-all. Comparisons are constant-time; wrong tokens are rate-limited per address.
+cookie (see :mod:`edge.security.sessions`: signed, ended by logging out, survives a
+restart). Comparisons are constant-time; wrong tokens are rate-limited per address.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
-import secrets
-import time
+from pathlib import Path
 
 from aiohttp import web
 
 from edge.security.ratelimit import FailureLimiter
+from edge.security.sessions import Sessions
 
 SESSION_COOKIE = "edge_session"
 BASIC_USER = "edge"  # the fixed user name for HTTP Basic (and RTSP): the password is the token
@@ -29,10 +27,9 @@ AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator")
 
 
 class Authenticator:
-    def __init__(self, token: str, session_days: int, secure_cookie: bool) -> None:
+    def __init__(self, token: str, session_days: int, secure_cookie: bool, state_dir: Path) -> None:
         self._token = token.encode()
-        self._key = hashlib.sha256(b"edge session key\0" + self._token).digest()
-        self._session_seconds = session_days * 86400
+        self.sessions = Sessions(state_dir, token, session_days * 86400)
         self._secure_cookie = secure_cookie
         self.limiter = FailureLimiter()
 
@@ -46,20 +43,6 @@ class Authenticator:
             return False
         return self.token_matches(password) and user == BASIC_USER
 
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
-
-    def new_session(self) -> str:
-        payload = f"{int(time.time()) + self._session_seconds}.{secrets.token_urlsafe(12)}"
-        return f"{payload}.{self._sign(payload)}"
-
-    def session_valid(self, cookie: str) -> bool:
-        payload, _, signature = cookie.rpartition(".")
-        if not payload or not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
-            return False
-        expiry = payload.split(".", 1)[0]
-        return expiry.isdigit() and int(expiry) > time.time()
-
     def authorized(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")
         if header[:7].lower() == "bearer ":
@@ -67,13 +50,13 @@ class Authenticator:
         if header[:6].lower() == "basic ":
             return self._basic_matches(header[6:].strip())
         cookie = request.cookies.get(SESSION_COOKIE)
-        return cookie is not None and self.session_valid(cookie)
+        return cookie is not None and self.sessions.valid(cookie)
 
     def set_session_cookie(self, response: web.StreamResponse) -> None:
         response.set_cookie(
             SESSION_COOKIE,
-            self.new_session(),
-            max_age=self._session_seconds,
+            self.sessions.new(),
+            max_age=self.sessions.seconds,
             path="/",
             httponly=True,
             samesite="Strict",
@@ -136,6 +119,18 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    """``POST /auth/logout``: ends this browser's session, here and for good."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is not None:
+        request.app[AUTHENTICATOR_KEY].sessions.revoke(cookie)
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def logout_all(request: web.Request) -> web.Response:
+    """``POST /auth/logout-all`` (logged in): ends every browser's session, this one's too."""
+    request.app[AUTHENTICATOR_KEY].sessions.revoke_all()
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -151,6 +146,7 @@ def add_auth(app: web.Application, authenticator: Authenticator) -> None:
     app.middlewares.append(require_token)
     app.router.add_post("/auth/login", login)
     app.router.add_post("/auth/logout", logout)
+    app.router.add_post("/auth/logout-all", logout_all)
     app.router.add_get("/api/session", session_status)
 
 

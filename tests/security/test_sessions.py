@@ -1,0 +1,75 @@
+"""Browser sessions end when they are logged out: one, or all at once (a lost phone), for good."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import requests
+
+from testbed.daemon import EDGE, TEST_TOKEN, DaemonProcess
+from tests.test_browser_live import CAMERA_SMALL
+
+
+def log_in(daemon: DaemonProcess) -> dict[str, str]:
+    """A browser's login: the session cookie it gets."""
+    response = requests.post(
+        daemon.url + "/auth/login", json={"token": TEST_TOKEN}, headers={"Origin": daemon.url}, timeout=10
+    )
+    assert response.status_code == 204, response.text
+    return {"edge_session": response.cookies["edge_session"]}
+
+
+def session_status(daemon: DaemonProcess, cookies: dict[str, str]) -> int:
+    return requests.get(daemon.url + "/api/session", cookies=cookies, timeout=10).status_code
+
+
+def post_as_browser(daemon: DaemonProcess, path: str, cookies: dict[str, str]) -> requests.Response:
+    """A POST as the page sends it: JSON, from the camera's own origin, with the cookie."""
+    return requests.post(daemon.url + path, json={}, headers={"Origin": daemon.url}, cookies=cookies, timeout=10)
+
+
+def test_logging_out_ends_that_session_also_after_a_restart(daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    phone, laptop = log_in(daemon), log_in(daemon)
+    assert session_status(daemon, phone) == session_status(daemon, laptop) == 200
+    logout = post_as_browser(daemon, "/auth/logout", phone)
+    assert logout.status_code == 204
+    assert 'edge_session=""' in logout.headers["Set-Cookie"]  # the browser drops it
+    # A copy of the cookie kept elsewhere is worth nothing now; the other browser stays in.
+    assert session_status(daemon, phone) == 401
+    assert session_status(daemon, laptop) == 200
+    daemon.stop()
+    again = daemon_factory(CAMERA_SMALL, state_from=daemon)
+    assert session_status(again, phone) == 401
+    assert session_status(again, laptop) == 200
+    for name in ("revoked-sessions", "session-secret"):
+        mode = stat.S_IMODE(os.stat(daemon.directory / "state" / name).st_mode)
+        assert mode == 0o600, f"{name}: {oct(mode)}"
+
+
+def test_logout_all_from_the_command_ends_every_session_without_a_restart(daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    phone, laptop = log_in(daemon), log_in(daemon)
+    assert session_status(daemon, phone) == session_status(daemon, laptop) == 200
+    # Another process, as `sudo edge-token --logout-all` runs it beside the service.
+    command = subprocess.run(
+        [EDGE, "token", "--logout-all", "--config", str(daemon.directory / "edge.toml")],
+        env={**os.environ, "STATE_DIRECTORY": str(daemon.directory / "state")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert command.returncode == 0, command.stderr
+    assert "every browser is logged out" in command.stderr
+    assert session_status(daemon, phone) == session_status(daemon, laptop) == 401
+    # The token still logs in, and that new session is kept; the old ones stay out after a restart.
+    tablet = log_in(daemon)
+    assert session_status(daemon, tablet) == 200
+    daemon.stop()
+    again = daemon_factory(CAMERA_SMALL, state_from=daemon)
+    assert session_status(again, phone) == session_status(again, laptop) == 401
+    assert session_status(again, tablet) == 200
+    # The bearer token is not a session: scripts keep working.
+    assert again.request("GET", "/api/session").status_code == 200

@@ -5,7 +5,10 @@ that only know HTTP Basic (Home Assistant's generic camera fetching the snapshot
 send user ``edge`` and the token as password, as RTSP clients do. The
 page logs in once with the token and gets an HttpOnly, SameSite=Strict session
 cookie (see :mod:`edge.security.sessions`: signed, ended by logging out, survives a
-restart). Comparisons are constant-time; wrong tokens are rate-limited per address.
+restart). Comparisons are constant-time. Tokens (not cookies, which cannot be guessed)
+are checked at their turn once wrong ones pile up (:class:`GuessGate`): guessing is slow
+from any number of addresses, and the right token is never refused for someone else's
+failures.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from edge.security.ratelimit import FailureLimiter
+from edge.security.ratelimit import GuessGate
 from edge.security.sessions import Sessions
 
 SESSION_COOKIE = "edge_session"
@@ -31,7 +34,7 @@ class Authenticator:
         self._token = token.encode()
         self.sessions = Sessions(state_dir, token, session_days * 86400)
         self._secure_cookie = secure_cookie
-        self.limiter = FailureLimiter()
+        self.limiter = GuessGate()
 
     def token_matches(self, candidate: str) -> bool:
         return hmac.compare_digest(candidate.encode(), self._token)
@@ -43,14 +46,13 @@ class Authenticator:
             return False
         return self.token_matches(password) and user == BASIC_USER
 
-    def authorized(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
+    def header_matches(self, header: str) -> bool:
+        """``Authorization: Bearer <token>`` or ``Basic`` with user ``edge`` and the token."""
         if header[:7].lower() == "bearer ":
             return self.token_matches(header[7:].strip())
         if header[:6].lower() == "basic ":
             return self._basic_matches(header[6:].strip())
-        cookie = request.cookies.get(SESSION_COOKIE)
-        return cookie is not None and self.sessions.valid(cookie)
+        return False
 
     def set_session_cookie(self, response: web.StreamResponse) -> None:
         response.set_cookie(
@@ -72,7 +74,7 @@ def _too_many(retry_after: float) -> web.Response:
     seconds = max(1, int(retry_after + 0.999))
     return web.Response(
         status=429,
-        text=f"too many wrong tokens from this address; try again in {seconds} s\n",
+        text=f"too many wrong tokens tried lately, from here or elsewhere; try again in {seconds} s\n",
         headers={"Retry-After": str(seconds)},
     )
 
@@ -82,12 +84,17 @@ async def require_token(request: web.Request, handler):
     auth: Authenticator = request.app[AUTHENTICATOR_KEY]
     if _is_public(request):
         return await handler(request)
-    client = request.remote or "?"
-    if (wait := auth.limiter.retry_after(client)) is not None:
-        return _too_many(wait)
-    if auth.authorized(request):
-        return await handler(request)
-    if "Authorization" in request.headers or SESSION_COOKIE in request.cookies:
+    header = request.headers.get("Authorization")
+    if header is None:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie is not None and auth.sessions.valid(cookie):
+            return await handler(request)
+    else:
+        client = request.remote or "?"
+        if (wait := await auth.limiter.admit(client)) is not None:
+            return _too_many(wait)
+        if auth.header_matches(header):
+            return await handler(request)
         auth.limiter.record_failure(client)
     return web.Response(
         status=401,
@@ -99,9 +106,6 @@ async def require_token(request: web.Request, handler):
 async def login(request: web.Request) -> web.Response:
     """``POST /auth/login`` with ``{"token": "..."}``: sets the session cookie."""
     auth: Authenticator = request.app[AUTHENTICATOR_KEY]
-    client = request.remote or "?"
-    if (wait := auth.limiter.retry_after(client)) is not None:
-        return _too_many(wait)
     try:
         body = await request.json()
         token = body["token"]
@@ -109,10 +113,12 @@ async def login(request: web.Request) -> web.Response:
             raise TypeError
     except (ValueError, KeyError, TypeError):
         return web.Response(status=400, text='send JSON {"token": "<access token>"}\n')
+    client = request.remote or "?"
+    if (wait := await auth.limiter.admit(client)) is not None:
+        return _too_many(wait)
     if not auth.token_matches(token):
         auth.limiter.record_failure(client)
         return web.Response(status=401, text="wrong token\n")
-    auth.limiter.forget(client)
     response = web.Response(status=204)
     auth.set_session_cookie(response)
     return response

@@ -69,6 +69,27 @@ def process_status() -> dict:
     }
 
 
+def dual_stack_socket(port: int) -> socket.socket:
+    """A listening socket on ``::`` that takes IPv4 too (as ``::ffff:a.b.c.d``).
+
+    asyncio makes each IPv6 listening socket IPv6-only (``IPV6_V6ONLY``), so ``"::"``
+    given as a host would refuse 127.0.0.1; one socket for both stacks also keeps one
+    port when ``port`` is 0.
+    """
+    try:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise OSError(exc.errno, f'host "::" needs IPv6 ({exc.strerror}); use "0.0.0.0"') from None
+    try:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("::", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class Daemon:
     def __init__(self, config: Config, hardware: Hardware) -> None:
         self.config = config
@@ -203,7 +224,11 @@ class Daemon:
                     "made a self-signed certificate in %s (browsers will ask you to accept it once)",
                     server.state_path / "tls",
                 )
-        site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True, ssl_context=ssl_context)
+        site: web.BaseSite
+        if server.host == "::":
+            site = web.SockSite(self._runner, dual_stack_socket(server.port), ssl_context=ssl_context)
+        else:
+            site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
         self.rtsp = open_rtsp(self.config.rtsp, server.host, self.video, self.audio, self.token)

@@ -21,7 +21,7 @@ def self_signed_paths(state_dir: Path) -> tuple[Path, Path]:
 
 
 def make_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
-    """An ECDSA P-256 certificate for ``hostname``, ``hostname.local`` and localhost, valid 10 years."""
+    """An ECDSA P-256 certificate for ``hostname``, ``hostname.local``, localhost, 127.0.0.1 and ::1; 10 years."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{hostname}.local")])
     now = datetime.datetime.now(datetime.UTC)
@@ -30,6 +30,7 @@ def make_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
         x509.DNSName(hostname),
         x509.DNSName("localhost"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
     ]
     certificate = (
         x509.CertificateBuilder()

@@ -9,7 +9,7 @@ import subprocess
 import requests
 
 from testbed.daemon import EDGE, TEST_TOKEN, DaemonProcess
-from tests.test_browser_live import CAMERA_SMALL
+from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_live
 
 
 def log_in(daemon: DaemonProcess) -> dict[str, str]:
@@ -73,3 +73,25 @@ def test_logout_all_from_the_command_ends_every_session_without_a_restart(daemon
     assert session_status(again, tablet) == 200
     # The bearer token is not a session: scripts keep working.
     assert again.request("GET", "/api/session").status_code == 200
+
+
+def test_the_page_logs_every_browser_out(chromium, daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    phone = log_in(daemon)
+    page = open_viewer(chromium, daemon)
+    wait_live(page)
+    page.wait_for_function("() => !location.search.includes('token')")  # the page has its cookie
+    own = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert session_status(daemon, own) == 200
+    page.click("#stats-toggle")
+    dialogs: list[str] = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.click("#logout-all")
+    # This page reloads and asks for the token; the other browser and this one's old cookie are out.
+    page.wait_for_selector("#login:not([hidden])")
+    assert dialogs and "Log out every browser" in dialogs[0]
+    assert session_status(daemon, phone) == 401
+    assert session_status(daemon, own) == 401
+    page.fill("#login-token", TEST_TOKEN)
+    page.click("#login button[type=submit]")
+    wait_live(page)

@@ -137,6 +137,19 @@ lint: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed whip-server
 	$(PY) -m bench
 
+# image/constraints.txt, what install.sh installs the daemon's dependencies from: the version of
+# each and the sha256 of every file of that version, resolved from pyproject.toml by uv for all
+# Pythons from 3.11 (Bookworm's) and all platforms at once, one version per package. numpy, and
+# av from Python 3.13 (Trixie) on, are left to Raspberry Pi OS (image/constraints-debian.txt).
+# Run it after changing a dependency (a test checks the file against pyproject.toml). Needs PyPI.
+.PHONY: constraints
+constraints: $(VENV)/.installed
+	$(PIP) install 'uv>=0.13,<0.14'
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --fork-strategy fewest --generate-hashes \
+		--override image/constraints-debian.txt --no-emit-package numpy \
+		--no-config --default-index https://pypi.org/simple --custom-compile-command "make constraints" \
+		--quiet -o image/constraints.txt
+
 clean:
 	rm -rf $(VENV) build *.egg-info
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
+
+from edge.web.json_body import JsonBodyError, parse_json, read_body
 
 
 def reject(status: int, reason: str) -> web.Response:
@@ -12,14 +12,14 @@ def reject(status: int, reason: str) -> web.Response:
 
 
 async def json_body(request: web.Request) -> dict | web.Response:
-    """The request's JSON object (an empty body is an empty object), or the 400 to answer instead."""
-    raw = await request.read()
-    if not raw.strip():
-        return {}
+    """The request's JSON object (an empty body is an empty object), or the 4xx to answer instead.
+
+    Bounded in size and nesting (:mod:`edge.web.json_body`)."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return reject(400, "body must be JSON")
+        raw = await read_body(request)
+        body = parse_json(raw) if raw.strip() else {}
+    except JsonBodyError as exc:
+        return reject(exc.status, exc.reason)
     if not isinstance(body, dict):
         return reject(400, "body must be a JSON object")
     return body

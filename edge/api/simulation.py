@@ -11,6 +11,7 @@ from aiohttp import web
 
 from edge.api.http import json_body, reject
 from edge.triggers.gpio import GpioTriggers
+from edge.web.json_body import JsonBodyError, read_json
 from hw.camera import Camera
 from hw.camera.simulated import SimulatedCamera
 
@@ -27,8 +28,14 @@ def _add_camera_fault_route(app: web.Application, camera: SimulatedCamera) -> No
     async def inject(request: web.Request) -> web.Response:
         """``POST /api/sim/camera/fault`` with ``{"kind": "crash" | "stall" | "unplugged", "seconds": N}``."""
         try:
-            body = await request.json()
-            camera.inject_fault(body["kind"], float(body.get("seconds", 0)))
+            body = await read_json(request)
+        except JsonBodyError as exc:
+            return reject(exc.status, exc.reason)
+        try:
+            seconds = body.get("seconds", 0)
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise ValueError("seconds must be a number")
+            camera.inject_fault(body["kind"], seconds)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return web.Response(
                 status=400, text=f'send JSON {{"kind": "crash", "stall" or "unplugged", "seconds": N}}: {exc}\n'

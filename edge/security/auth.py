@@ -21,6 +21,7 @@ from aiohttp import web
 
 from edge.security.ratelimit import GuessGate
 from edge.security.sessions import Sessions
+from edge.web.json_body import read_json
 
 SESSION_COOKIE = "edge_session"
 BASIC_USER = "edge"  # the fixed user name for HTTP Basic (and RTSP): the password is the token
@@ -107,7 +108,7 @@ async def login(request: web.Request) -> web.Response:
     """``POST /auth/login`` with ``{"token": "..."}``: sets the session cookie."""
     auth: Authenticator = request.app[AUTHENTICATOR_KEY]
     try:
-        body = await request.json()
+        body = await read_json(request)  # bounded: a 400, never a RecursionError
         token = body["token"]
         if not isinstance(token, str):
             raise TypeError

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from testbed.daemon import DaemonProcess
 from tests.offers import make_offer
+from tests.security.routes import route_table, state_changing
 from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_for_stats, wait_live
 
 LIMITS = '[webrtc]\ninterfaces = ["lo"]\nmax_viewers = 1000\nmax_pending = 1000\npending_timeout = 2\n'
@@ -125,3 +129,109 @@ def test_fuzzing_signaling_and_api(chromium, daemon_factory):
     decoded = after["framesDecoded"] - before["framesDecoded"]
     assert decoded >= 0.5 * 30 * elapsed, f"the viewer decoded {decoded} frames in {elapsed:.0f} s of fuzzing"
     assert page.evaluate("window.edgeViewer.sessionsStarted") == 1  # never had to reconnect
+
+
+# Every JSON route exists: the simulated camera's, a GPIO trigger's; clips may be started at will.
+JSON_ROUTES_CONFIG = {"triggers": [{"name": "doorbell", "pin": 17}], "recording": {"min_free_mb": 0}}
+JSON_ROUTES_TOML = '[recording]\nmin_free_mb = 0\n[[triggers]]\nname = "doorbell"\npin = 17\n'
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+def json_routes(daemon: DaemonProcess, tmp_path) -> list[tuple[str, str]]:
+    """The state-changing routes of the daemon's real route table that read JSON: those refusing a broken body."""
+    found = []
+    for method, path in state_changing(route_table(JSON_ROUTES_CONFIG, tmp_path), pin="17"):
+        if daemon.request(method, path, data=b"{", headers=JSON_TYPE).status_code == 400:
+            found.append((method, path))
+    return found
+
+
+def assert_one_line_refusal(response: requests.Response, statuses: tuple[int, ...], what: str) -> None:
+    assert response.status_code in statuses, f"{what}: {response.status_code} {response.text[:300]!r}"
+    assert response.text.endswith("\n") and response.text.count("\n") == 1, f"{what}: {response.text[:300]!r}"
+
+
+def test_deep_or_huge_json_gets_a_4xx_with_a_reason_on_every_json_route(daemon_factory, tmp_path):
+    daemon = daemon_factory(CAMERA_SMALL + JSON_ROUTES_TOML)
+    routes = json_routes(daemon, tmp_path)
+    expected = {"/auth/login", "/api/recordings", "/api/sim/gpio/17", "/api/sim/motion", "/api/sim/lighting"}
+    assert expected <= {path for _, path in routes}, routes
+    bodies = {
+        "100,000 nested [": b"[" * 100_000,
+        "50,000 nested [": b"[" * 50_000,
+        "1,000 nested objects, closed": b'{"a":' * 1000 + b"1" + b"}" * 1000,
+        "200 kB of JSON": json.dumps({"token": "x" * 200_000, "seconds": 1, "active": True}).encode(),
+        "5 MB of JSON": b"[" + b"0," * 2_500_000 + b"0]",
+    }
+    for method, path in routes:
+        for what, body in bodies.items():
+            for headers in ({}, daemon.auth):  # /auth/login reads it before any token is known
+                response = requests.request(method, daemon.url + path, data=body, headers={**JSON_TYPE, **headers})
+                if headers or path.startswith("/auth/"):
+                    assert_one_line_refusal(response, (400, 413), f"{method} {path}: {what}")
+        deep = daemon.request(method, path, data=b"[" * 50_000, headers=JSON_TYPE)
+        assert deep.status_code == 400, f"{method} {path}: deep JSON got {deep.status_code}"
+    assert daemon.proc.poll() is None
+    assert "RecursionError" not in daemon.log() and "Traceback" not in daemon.log()
+
+
+KEYS = ["token", "seconds", "active", "kind", "brightness"]
+
+
+def json_bodies() -> st.SearchStrategy[bytes]:
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.integers(min_value=10**300, max_value=10**4000)
+        | st.floats()
+        | st.text(max_size=20)
+        | st.sampled_from(["crash", "stall", "unplugged", "\ud800", "x" * 16])
+    )
+    values = st.recursive(
+        scalars,
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), children, max_size=4)
+        ),
+        max_leaves=10,
+    )
+    # NaN and Infinity (allow_nan), lone surrogates: what Python writes and no other JSON parser accepts.
+    encoded = values.map(lambda v: json.dumps(v, allow_nan=True).encode("utf-8", "surrogatepass"))
+    nested = st.tuples(st.integers(1, 3000), st.sampled_from([b"[", b'{"a":', b'{"active":[']), st.booleans()).map(
+        lambda t: t[1] * t[0] + (b"1" + (b"]" if t[1] == b"[" else b"}") * t[0] if t[2] else b"")
+    )
+    truncated = st.tuples(encoded, st.integers(0, 50)).map(lambda t: t[0][: t[1]])
+    numbers = st.sampled_from([b"1" * 5000, b"1e99999", b"-1e99999", b"-0", b"0.1e-99999", b'{"seconds": 1e400}'])
+    raw = st.binary(max_size=64) | st.just(b"\xef\xbb\xbf{}")  # anything, and a UTF-8 byte order mark
+    return st.one_of(encoded, nested, truncated, numbers, raw)
+
+
+def test_fuzzing_every_json_route_finds_no_5xx(daemon_factory, tmp_path):
+    daemon = daemon_factory(CAMERA_SMALL + JSON_ROUTES_TOML)
+    routes = state_changing(route_table(JSON_ROUTES_CONFIG, tmp_path), pin="17")
+    http = requests.Session()
+    statuses: dict[int, int] = {}
+
+    @settings(
+        max_examples=1500, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(
+        st.sampled_from(routes),
+        json_bodies(),
+        st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", ""]),
+        st.booleans(),
+    )
+    def send(route, body, content_type, with_token):
+        method, path = route
+        headers = dict(daemon.auth) if with_token else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = http.request(method, daemon.url + path, data=body, headers=headers, timeout=15)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        assert response.status_code < 500, f"{method} {path} {body[:200]!r}: {response.status_code} {response.text!r}"
+
+    send()
+    assert sum(statuses.values()) >= 1500
+    assert statuses.get(400, 0) >= 100, statuses  # the bodies did reach the parsers
+    assert daemon.proc.poll() is None

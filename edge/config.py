@@ -83,6 +83,44 @@ def list_of_text(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def host_names(key: str, value: Any) -> tuple[str, ...]:
+    """Host names or IP addresses, as a browser puts them in ``Host`` (without a port)."""
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9._:-]+|\[[0-9A-Fa-f:.]+\]", v) for v in value
+    ):
+        raise ConfigError(
+            f'{key} must be a list of host names or addresses, e.g. ["cam.example.org"]; got {_describe(value)}'
+        )
+    return tuple(v.lower().removeprefix("[").removesuffix("]") for v in value)
+
+
+def origins(key: str, value: Any) -> tuple[str, ...]:
+    """Web origins, ``scheme://host[:port]``, as a browser sends them in ``Origin``."""
+    example = 'e.g. ["https://cam.example.org"]'
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of origins, {example}; got {_describe(value)}")
+    for origin in value:
+        if not isinstance(origin, str) or not _is_origin(origin):
+            raise ConfigError(f"{key}: {_describe(origin)} is not an origin (scheme://host[:port]), {example}")
+    return tuple(v.rstrip("/").lower() for v in value)
+
+
+def _is_origin(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.username is None
+        and parts.path in ("", "/")
+        and not parts.query
+        and not parts.fragment
+    )
+
+
 MANUAL_TRIGGER = "manual"  # the name of clips started over HTTP
 
 
@@ -147,6 +185,18 @@ class ServerConfig:
     https: bool = key(False, boolean, "serve HTTPS instead of HTTP")
     tls_cert: str = key("", text, "PEM certificate (chain) for HTTPS; empty: a self-signed one made at first start")
     tls_key: str = key("", text, "PEM private key for tls_cert")
+    allowed_hosts: tuple = key(
+        (),
+        host_names,
+        "with [auth] enabled = false, names the camera answers to besides its own (hostname, hostname.local, "
+        'localhost, its addresses), e.g. ["cam.example.org"]; other names get 403 (DNS rebinding)',
+    )
+    allowed_origins: tuple = key(
+        (),
+        origins,
+        "origins besides the camera's own page whose pages may send state-changing requests with the session "
+        'cookie or with auth off, e.g. a reverse proxy\'s ["https://cam.example.org"]',
+    )
 
     @property
     def state_path(self) -> Path:

@@ -31,6 +31,7 @@ from edge.recording.factory import build_recorder
 from edge.rtsp import open_rtsp
 from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
+from edge.security.headers import add_security_headers
 from edge.security.origin import add_request_checks, request_checks
 from edge.security.tls import server_ssl_context
 from edge.signaling import whep
@@ -181,6 +182,7 @@ class Daemon:
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
+        add_security_headers(app)
         add_request_checks(app, request_checks(self.config.server, self.config.auth.enabled))
         if self.config.auth.enabled:
             self.token = self._resolve_token()

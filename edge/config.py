@@ -375,6 +375,22 @@ class RtspConfig:
     port: int = key(
         8554, integer(0, 65535), "RTSP port (TCP; RTP over UDP uses ports agreed per client); 0: any free port"
     )
+    max_clients: int = key(
+        32,
+        integer(1, 1024),
+        "RTSP connections at once, from all addresses; more are closed at once (at most a quarter of the "
+        "process's file descriptor limit: the daemon lowers it to that and says so)",
+    )
+    max_clients_per_address: int = key(
+        8, integer(1, 1024), "RTSP connections at once from one address (IPv6: one /64); at most max_clients"
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_clients_per_address > self.max_clients:
+            raise ConfigError(
+                f"rtsp.max_clients_per_address must be at most rtsp.max_clients ({self.max_clients}); "
+                f"got {self.max_clients_per_address}"
+            )
 
 
 def whip_url(key: str, value: Any) -> str:

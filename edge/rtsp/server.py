@@ -11,6 +11,8 @@ tells the daemon (a client plays) goes to the asyncio loop with ``call_soon_thre
 
 Clients log in with RTSP Basic auth: user ``edge``, the access token as password;
 wrong passwords count per address in a :class:`FailureLimiter` (five a minute).
+Connections are let in by :class:`Listener` up to ``[rtsp] max_clients`` (in all) and
+``max_clients_per_address``; floods are logged once per burst (:mod:`edge.rtsp.bursts`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from edge.config import RtspConfig  # noqa: E402
 from edge.media.audio import AudioHub  # noqa: E402
 from edge.media.fanout import ConsumerQueue, QueueClosed  # noqa: E402
 from edge.media.video import VideoHub  # noqa: E402
+from edge.rtsp.admission import Admission, client_budget, fd_limit  # noqa: E402
+from edge.rtsp.listener import Listener  # noqa: E402
 from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
 from hw.clock import monotonic_us  # noqa: E402
@@ -161,10 +165,10 @@ class RtspServer:
         self._context = GLib.MainContext.new()
         self._mainloop = GLib.MainLoop.new(self._context, False)
         self._thread: threading.Thread | None = None
-        self._source_id = 0
         self._feeds: set[_Feed] = set()
         self.clients = 0
         self.port = config.port
+        self._config = config
 
         self._server = GstRtspServer.RTSPServer()
         self._server.set_address(host or "0.0.0.0")
@@ -182,6 +186,21 @@ class RtspServer:
             factory.set_permissions(permissions)
         self._server.get_mount_points().add_factory(PATH, factory)
         self._server.connect("client-connected", self._on_client_connected)
+        self._listener = Listener(self._server, self._context, self._admission())
+
+    def _admission(self) -> Admission:
+        """The configured caps, the total lowered (and said so) when the file descriptor limit is too low."""
+        limit = fd_limit()
+        budget = client_budget(self._config.max_clients, limit)
+        if budget < self._config.max_clients:
+            log.warning(
+                "RTSP: rtsp.max_clients %d lowered to %d: the process may open %s files (LimitNOFILE) "
+                "and RTSP gets at most a quarter of them",
+                self._config.max_clients,
+                budget,
+                limit,
+            )
+        return Admission(budget, min(budget, self._config.max_clients_per_address))
 
     @property
     def url(self) -> str:
@@ -190,11 +209,12 @@ class RtspServer:
     def start(self) -> bool:
         """Listen and serve; False (logged) when the port cannot be had."""
         self._loop = asyncio.get_running_loop()
-        self._source_id = self._server.attach(self._context)
-        if not self._source_id:
+        port = self._listener.open()
+        if port is None:
             log.error("RTSP: cannot listen on %s port %s: no RTSP", self._host, self.port)
             return False
-        self.port = self._server.get_bound_port()
+        self.port = port
+        self._listener.attach()
         self._thread = threading.Thread(target=self._run, name="rtsp", daemon=True)
         self._thread.start()
         log.info("RTSP on %s (user %s, the access token as password)", self.url, BASIC_USER)
@@ -216,9 +236,7 @@ class RtspServer:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _shut_down(self) -> None:
-        source = self._context.find_source_by_id(self._source_id)
-        if source is not None:
-            source.destroy()
+        self._listener.close()
         self._server.client_filter(lambda *_: GstRtspServer.RTSPFilterResult.REMOVE)
         self._mainloop.quit()
 
@@ -266,4 +284,4 @@ class RtspServer:
             log.info("RTSP: stream stopped (no clients left)")
 
     def status(self) -> dict:
-        return {"url": self.url, "clients": self.clients}
+        return {"url": self.url, "clients": self.clients, "refused": self._listener.refused}

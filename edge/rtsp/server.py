@@ -12,7 +12,9 @@ tells the daemon (a client plays) goes to the asyncio loop with ``call_soon_thre
 Clients log in with RTSP Basic auth: user ``edge``, the access token as password;
 wrong passwords count per address in a :class:`FailureLimiter` (five a minute).
 Connections are let in by :class:`Listener` up to ``[rtsp] max_clients`` (in all) and
-``max_clients_per_address``; floods are logged once per burst (:mod:`edge.rtsp.bursts`).
+``max_clients_per_address``; one that has not been answered a DESCRIBE or a SETUP (which
+needs the password when auth is on) within ``HANDSHAKE_S`` is closed. Floods are
+logged once per burst (:mod:`edge.rtsp.bursts`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from edge.media.audio import AudioHub  # noqa: E402
 from edge.media.fanout import ConsumerQueue, QueueClosed  # noqa: E402
 from edge.media.video import VideoHub  # noqa: E402
 from edge.rtsp.admission import Admission, client_budget, fd_limit  # noqa: E402
+from edge.rtsp.bursts import BurstLog  # noqa: E402
 from edge.rtsp.listener import Listener  # noqa: E402
 from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
@@ -52,6 +55,7 @@ AUDIO_CAPS = f"audio/x-opus,channel-mapping-family=0,channels=1,rate={SAMPLE_RAT
 AUDIO_PACKET_NS = CHUNK_SAMPLES * Gst.SECOND // SAMPLE_RATE
 SOURCE = "is-live=true format=time do-timestamp=false min-latency=0"
 STOP_TIMEOUT_S = 3.0
+HANDSHAKE_S = 5  # a connection not answered a DESCRIBE or SETUP by then is closed
 
 
 def launch_line(audio: bool) -> str:
@@ -169,6 +173,7 @@ class RtspServer:
         self.clients = 0
         self.port = config.port
         self._config = config
+        self._timed_out = BurstLog(log)
 
         self._server = GstRtspServer.RTSPServer()
         self._server.set_address(host or "0.0.0.0")
@@ -266,6 +271,30 @@ class RtspServer:
         client.connect("closed", self._on_client_closed)
         # A client joining the shared stream gets a fresh IDR rather than waiting for the next one.
         client.connect("play-request", lambda _client, _ctx: self._to_asyncio(self._video.request_keyframe))
+        self._deadline(client)
+
+    def _deadline(self, client: GstRtspServer.RTSPClient) -> None:
+        """Close ``client`` in HANDSHAKE_S unless it has been answered a DESCRIBE or SETUP by then.
+
+        gst-rtsp-server emits those signals only after answering 200, so past authentication
+        (with auth on); an idle connection would otherwise be kept 60 s.
+        """
+        settled = threading.Event()  # set on GStreamer's client thread, read on the server's
+        for signal in ("describe-request", "setup-request", "closed"):
+            client.connect(signal, lambda *_: settled.set())
+
+        def expire(*_: object) -> bool:
+            if not settled.is_set():
+                ip = client.get_connection().get_ip()
+                client.close()
+                self._timed_out.warning(
+                    "RTSP: closed a connection from %s: no DESCRIBE or SETUP answered within %d s", ip, HANDSHAKE_S
+                )
+            return GLib.SOURCE_REMOVE
+
+        timer = GLib.timeout_source_new_seconds(HANDSHAKE_S)
+        timer.set_callback(expire)
+        timer.attach(self._context)
 
     def _on_client_closed(self, _client: GstRtspServer.RTSPClient) -> None:
         self.clients -= 1

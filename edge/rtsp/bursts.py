@@ -2,7 +2,9 @@
 
 A neighbour opening thousands of connections must not turn the journal into a second flood
 (issue 23: 324,000 lines in 30 s). Each kind of event (refused, timed out, accept failed)
-has its own :class:`BurstLog`.
+has its own :class:`BurstLog`; :class:`AcceptFailureFilter` does the same for asyncio's
+"socket.accept() out of system resource", which asyncio logs with a traceback for every
+accept it retries while the process has no file descriptor left.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import threading
 import time
 
 EVERY_S = 60.0  # while a burst lasts, one line a minute at most
+
+ASYNCIO_ACCEPT = "socket.accept() out of system resource"
 
 
 class Burst:
@@ -51,3 +55,26 @@ class BurstLog(Burst):
         if unlogged:
             message += f" ({unlogged} more like this in the last {self.every_s:.0f} s not logged)"
         self._logger.warning(message, *args)
+
+
+class AcceptFailureFilter(logging.Filter):
+    """On the ``asyncio`` logger: its accept failures become one line per burst, without the traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._burst = Burst()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.msg, str) or not record.msg.startswith(ASYNCIO_ACCEPT):
+            return True
+        unlogged = self._burst.due()
+        if unlogged is None:
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        record.msg = "cannot accept a connection: %s (the process is out of file descriptors)"
+        if unlogged:
+            record.msg += f" ({unlogged} more like this in the last {EVERY_S:.0f} s not logged)"
+        record.args = (error,)
+        record.exc_info = None
+        record.exc_text = None
+        return True

@@ -14,7 +14,7 @@ wrong passwords count per address in a :class:`FailureLimiter` (five a minute).
 Connections are let in by :class:`Listener` up to ``[rtsp] max_clients`` (in all) and
 ``max_clients_per_address``; one that has not been answered a DESCRIBE or a SETUP (which
 needs the password when auth is on) within ``HANDSHAKE_S`` is closed. Floods are
-logged once per burst (:mod:`edge.rtsp.bursts`).
+logged once per burst (:mod:`edge.rtsp.bursts`), asyncio's accept failures included.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from edge.media.audio import AudioHub  # noqa: E402
 from edge.media.fanout import ConsumerQueue, QueueClosed  # noqa: E402
 from edge.media.video import VideoHub  # noqa: E402
 from edge.rtsp.admission import Admission, client_budget, fd_limit  # noqa: E402
-from edge.rtsp.bursts import BurstLog  # noqa: E402
+from edge.rtsp.bursts import AcceptFailureFilter, BurstLog  # noqa: E402
 from edge.rtsp.listener import Listener  # noqa: E402
 from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
@@ -173,6 +173,7 @@ class RtspServer:
         self.clients = 0
         self.port = config.port
         self._config = config
+        self._accept_filter = AcceptFailureFilter()
         self._timed_out = BurstLog(log)
 
         self._server = GstRtspServer.RTSPServer()
@@ -220,6 +221,8 @@ class RtspServer:
             return False
         self.port = port
         self._listener.attach()
+        # The HTTP server shares the process's descriptors: its accept failures, one line per burst.
+        logging.getLogger("asyncio").addFilter(self._accept_filter)
         self._thread = threading.Thread(target=self._run, name="rtsp", daemon=True)
         self._thread.start()
         log.info("RTSP on %s (user %s, the access token as password)", self.url, BASIC_USER)
@@ -233,6 +236,7 @@ class RtspServer:
             self._context.pop_thread_default()
 
     async def stop(self) -> None:
+        logging.getLogger("asyncio").removeFilter(self._accept_filter)
         if self._thread is not None:
             self._in_glib(self._shut_down)
             await asyncio.to_thread(self._thread.join, STOP_TIMEOUT_S)

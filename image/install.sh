@@ -9,7 +9,7 @@
 # Run ./image/install.sh --help for every option. Re-running it upgrades: the
 # configuration in /etc/edge is never overwritten. Nothing is downloaded except
 # Debian/Raspberry Pi OS packages (apt) and Python packages (pip, from PyPI unless
-# --wheelhouse is given).
+# --wheelhouse is given, at the versions and hashes in constraints.txt beside this script).
 set -Eeuo pipefail
 shopt -s nullglob
 
@@ -47,6 +47,8 @@ readonly MIN_PICAMERA2=0.3.32
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
+# The daemon's Python dependencies, each pinned with the sha256 of its files (make constraints).
+readonly CONSTRAINTS=$SCRIPT_DIR/constraints.txt
 
 usage() {
     cat <<EOF
@@ -259,31 +261,48 @@ package_source() {
 }
 
 # Builds a fresh venv beside the current one, then switches the link: a failed
-# upgrade leaves the running installation untouched.
+# upgrade leaves the running installation untouched. The dependencies go in first, as
+# constraints.txt pins them, every file checked against its hashes there (pip's
+# --require-hashes: it needs every requirement pinned, so the file is given as requirements,
+# not with -c); then the package itself, which finds them all there.
 install_venv() {
     local source new
     source="$(package_source)"
+    [[ -f "$CONSTRAINTS" ]] || die "no $CONSTRAINTS (it comes with install.sh, in the source tree's image/)"
     new="$VENVS/$(date +%Y%m%d-%H%M%S)-$$"
     say "creating $new (with system site packages: picamera2, libcamera, lgpio)"
     python3 -m venv --system-site-packages "$new"
-    local pip=("$new/bin/python" -m pip install --disable-pip-version-check --no-input --quiet)
+    local pip=("$new/bin/python" -m pip --disable-pip-version-check --no-input --quiet)
+    local index=()
     if [[ -n "$WHEELHOUSE" ]]; then
         [[ -d "$WHEELHOUSE" ]] || die "no such directory: $WHEELHOUSE"
-        pip+=(--no-index --find-links "$WHEELHOUSE")
+        index=(--no-index --find-links "$WHEELHOUSE")
     fi
-    say "installing $(basename "$source") and its Python dependencies"
+    say "installing the Python dependencies pinned in $CONSTRAINTS, each checked against its hashes"
+    if ! "${pip[@]}" install "${index[@]}" --require-hashes -r "$CONSTRAINTS"; then
+        rm -rf "$new"
+        die "pip could not install the dependencies pinned in $CONSTRAINTS"
+    fi
     local build=""
     if [[ -d "$source" ]]; then
-        # Build from a copy: the checkout (often the login user's) gets no root-owned
+        # Built from a copy: the checkout (often the login user's) gets no root-owned
         # build/ or *.egg-info.
         build="$(mktemp -d)"
+        mkdir "$build/src"
         tar -C "$source" --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./dist \
-            --exclude='*/__pycache__' -cf - . | tar -C "$build" -xf -
-        source="$build"
+            --exclude='*/__pycache__' -cf - . | tar -C "$build/src" -xf -
+        if ! "${pip[@]}" wheel "${index[@]}" --no-deps -w "$build" "$build/src"; then
+            rm -rf "$new" "$build"
+            die "pip could not build a wheel from $source"
+        fi
+        source="$(newest_wheel "$build")"
     fi
-    if ! "${pip[@]}" "$source"; then
+    say "installing $(basename "$source")"
+    # --no-index: its dependencies are all in place by now (pinned above, or the system's);
+    # one that is not is an error here, never a download that no hash checks.
+    if ! "${pip[@]}" install --no-index "$source"; then
         rm -rf "$new" "$build"
-        die "pip could not install $source"
+        die "pip could not install $(basename "$source"): is a dependency missing from $CONSTRAINTS (make constraints)?"
     fi
     [[ -z "$build" ]] || rm -rf "$build"
     if ! "$new/bin/python" -c 'import edge, aiortc, av' || [[ ! -x "$new/bin/edge" ]]; then

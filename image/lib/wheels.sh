@@ -69,18 +69,29 @@ edge_release_glibc() {
     esac
 }
 
+# edge_constraint_pins FILE: name==version of each package in a file made by `make
+# constraints`, without its markers and hashes (pip download evaluates markers for the
+# Python it runs on, not for --python-version: every pinned version is taken).
+edge_constraint_pins() {
+    sed -nE 's/^([A-Za-z0-9][A-Za-z0-9._-]*==[^ ;\\]+).*/\1/p' "$1"
+}
+
 # edge_wheelhouse WHEEL DIR [PLATFORM [RELEASE]]: download every dependency of WHEEL as
-# binary wheels into DIR. PLATFORM "host" (default) matches this Python; "aarch64" means
-# Debian RELEASE's (default bookworm) CPython on manylinux aarch64 up to its glibc.
+# binary wheels into DIR, at the versions image/constraints.txt pins (install.sh installs
+# those, checking their hashes). PLATFORM "host" (default) matches this Python; "aarch64"
+# means Debian RELEASE's (default bookworm) CPython on manylinux aarch64 up to its glibc.
 # Binary wheels only: a dependency without one fails here, named in the log, instead of
 # being compiled on a Pi.
 edge_wheelhouse() {
-    local wheel="$1" dir="$2" platform="${3:-host}" release="${4:-bookworm}" py python glibc
+    local wheel="$1" dir="$2" platform="${3:-host}" release="${4:-bookworm}" py python glibc pins
     py="$(edge_host_python)"
     python="$(edge_release_python "$release")"
     glibc="$(edge_release_glibc "$release")"
     mkdir -p "$dir"
-    local args=(--only-binary=:all: -d "$dir")
+    pins="$dir.pins"
+    edge_constraint_pins "$(edge_source_dir)/image/constraints.txt" >"$pins"
+    [[ -s "$pins" ]] || edge_die "no pins in $(edge_source_dir)/image/constraints.txt"
+    local args=(--only-binary=:all: -c "$pins" -d "$dir")
     if [[ "$platform" == aarch64 ]]; then
         args+=(--python-version "$python" --implementation cp --abi "cp${python/./}" --abi abi3 --abi none
             --platform manylinux2014_aarch64)

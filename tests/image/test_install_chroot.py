@@ -11,6 +11,7 @@ systemd-analyze on the installed unit, and --uninstall.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,9 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from testbed.pi_stubs import PI_ONLY, STUB_VERSION, build_stub_repo
 from tests.image.conftest import IMAGE, bash_lib, require_root, require_tool
+from tests.image.constraints import read_pins
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -44,6 +47,11 @@ OLD_PICAMERA2, NEW_PICAMERA2 = "0.3.30-1", "0.3.36-1"
 STUB_VERSIONS = {"python3-picamera2": (OLD_PICAMERA2, NEW_PICAMERA2)}
 # What the real system has beside install.sh's packages: systemd (systemctl enable).
 BASE_EXTRA = ("systemd", "procps")
+# Every installed distribution the venv's Python sees, in import order: [name, version, where].
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m, json\n"
+    "print(json.dumps([[d.metadata['Name'], d.version, str(d.locate_file(''))] for d in m.distributions()]))"
+)
 
 
 def run(args: list[str], *, check: bool = True, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
@@ -247,6 +255,19 @@ class TestInstall:
         assert out.strip() == "True True"
         assert [p.name for p in (chroot / "opt/edge/venvs").iterdir()] == [Path(target).name]
 
+    def test_dependencies_are_the_pinned_ones_and_debians_numpy_stays(self, chroot: Chroot) -> None:
+        """What the service imports: each package at its version in image/constraints.txt; numpy Debian's."""
+        listed = json.loads(chroot.run("/opt/edge/venv/bin/python", "-c", LIST_DISTRIBUTIONS).stdout)
+        found: dict[str, tuple[str, str]] = {}
+        for name, version, place in listed:  # in import order: the first of a name is the one imported
+            if name:
+                found.setdefault(canonicalize_name(name), (version, place))
+        python = chroot.run("/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").stdout
+        pins = [pin for pin in read_pins() if pin.applies(python.strip())]
+        assert {pin.name: found.get(pin.name, ("missing",))[0] for pin in pins} == {p.name: p.version for p in pins}
+        assert "numpy" not in {pin.name for pin in pins}
+        assert found["numpy"][1] == "/usr/lib/python3/dist-packages", found["numpy"]  # python3-numpy
+
     def test_config_file(self, chroot: Chroot) -> None:
         conf = chroot / "etc/edge/edge.toml"
         st = conf.stat()
@@ -406,6 +427,21 @@ class TestInstall:
         assert [p.name for p in (chroot / "opt/edge/venvs").iterdir()] == [Path(venv_after).name]
         assert marker.exists()
         assert not old_tool.parent.exists()
+
+    def test_a_dependency_that_does_not_match_its_hash_is_refused(self, chroot: Chroot) -> None:
+        venv_before = os.readlink(chroot / "opt/edge/venv")
+        (wheel,) = (chroot / "root/edge/wheelhouse").glob("ifaddr-*.whl")
+        original = wheel.read_bytes()
+        wheel.write_bytes(original + b"\0")  # one byte more: another file than the one pinned
+        try:
+            result = chroot.install(check=False)
+        finally:
+            wheel.write_bytes(original)
+        assert result.returncode != 0
+        assert "DO NOT MATCH THE HASHES" in result.stdout + result.stderr
+        assert "pip could not install the dependencies pinned in" in result.stderr
+        assert os.readlink(chroot / "opt/edge/venv") == venv_before, "the installed version stays"
+        assert [p.name for p in (chroot / "opt/edge/venvs").iterdir()] == [Path(venv_before).name]
 
     def test_uninstall_keeps_config_and_recordings(self, chroot: Chroot) -> None:
         result = chroot.run("/bin/bash", "/root/edge/image/install.sh", "--uninstall")

@@ -269,7 +269,7 @@ async def metrics_token(request: web.Request, handler):
     """``[metrics] token`` opens ``/metrics`` (before the access token's check, which it would fail)."""
     if request.path == PATH and request.method == "GET" and request.app[METRICS_KEY].token_matches(request):
         auth = request.app.get(AUTHENTICATOR_KEY)
-        if auth is None or auth.limiter.retry_after(request.remote or "?") is None:
+        if auth is None or await auth.limiter.admit(request.remote or "?") is None:  # at its turn while guessing
             return await metrics(request)
     return await handler(request)
 

@@ -25,6 +25,7 @@ from tests.test_browser_live import CAMERA_SMALL
 
 ROOT = Path(__file__).parents[2]
 WRONG = "not-the-token-at-all-0000"
+METRICS_TOKEN = "prometheus-0123456789abcdef"
 BUDGET = 30  # wrong tokens from everywhere a minute, checked at once
 ALLOWANCE = 5  # the same per address
 HORIZON_S = 1.5  # turns are booked at most this far ahead
@@ -68,12 +69,14 @@ def test_guessing_from_50_addresses_slows_all_of_them_and_the_right_token_still_
 
 
 def test_an_address_over_its_own_limit_still_gets_in_with_the_right_token(daemon_factory):
-    daemon = daemon_factory(CAMERA_SMALL)
+    daemon = daemon_factory(CAMERA_SMALL + f'[metrics]\ntoken = "{METRICS_TOKEN}"\n')
     guesser = "127.0.0.70"  # a NAT, a reverse proxy: the owner may be behind the same address
     burst = try_tokens(daemon.url, [guesser] * 12, WRONG)
     assert checked(burst) <= ALLOWANCE + turns(span(burst), SOURCE_INTERVAL_S), f"{checked(burst)} of 12 checked"
     answer = right_token_from(daemon, guesser)
     assert answer.status == 200 and answer.seconds < 2.0, answer
+    (scrape,) = try_tokens(daemon.url, [guesser], METRICS_TOKEN, path="/metrics")  # Prometheus, same address
+    assert scrape.status == 200 and scrape.seconds < 2.0, scrape
     # Counted per address: another one is not slowed (the global budget is not spent).
     neighbour = try_tokens(daemon.url, ["127.0.0.71"] * 3, WRONG)
     assert [a.status for a in neighbour] == [401] * 3

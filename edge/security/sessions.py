@@ -57,7 +57,12 @@ class Sessions:
         self._revoked: dict[str, int] = {}  # nonce -> expiry of sessions logged out
         if not self._secret_path.exists():
             new_secret(state_dir)
-        self._read_secret(os.stat(self._secret_path))  # at start, an unreadable secret stops the daemon
+        try:
+            self._read_secret(os.stat(self._secret_path))  # OSError (not ours to read): the daemon stops, saying so
+        except ValueError as exc:
+            log.error("the session secret is damaged (%s): a new one logs every browser out", exc)
+            new_secret(state_dir)
+            self._read_secret(os.stat(self._secret_path))
         self._revoked = self._read_revoked()
 
     def _read_secret(self, stat: os.stat_result) -> None:

@@ -75,6 +75,17 @@ def test_logout_all_from_the_command_ends_every_session_without_a_restart(daemon
     assert again.request("GET", "/api/session").status_code == 200
 
 
+def test_a_damaged_session_secret_logs_everyone_out_and_the_daemon_starts(daemon_factory):
+    daemon = daemon_factory(CAMERA_SMALL)
+    phone = log_in(daemon)
+    daemon.stop()
+    (daemon.directory / "state" / "session-secret").write_text("not hex at all\n")
+    again = daemon_factory(CAMERA_SMALL, state_from=daemon)
+    assert "session secret is damaged" in again.log()
+    assert session_status(again, phone) == 401
+    assert session_status(again, log_in(again)) == 200
+
+
 def test_the_page_logs_every_browser_out(chromium, daemon_factory):
     daemon = daemon_factory(CAMERA_SMALL)
     phone = log_in(daemon)

@@ -188,7 +188,10 @@ class Daemon:
             self.token = self._resolve_token()
             auth = self.config.auth
             server = self.config.server
-            add_auth(app, Authenticator(self.token, auth.session_days, server.https, server.state_path))
+            authenticator = Authenticator(
+                self.token, auth.session_days, server.https, server.state_path, self._browsers_logged_out
+            )
+            add_auth(app, authenticator)
         routes.add_routes(app, self.public_status, self.status)
         whep.add_routes(app, self.viewers, self.refused_offers)
         simulation.add_routes(app, self.hardware.camera, self.gpio_triggers)
@@ -241,6 +244,13 @@ class Daemon:
 
     def _spawn(self, coro, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
+
+    def _browsers_logged_out(self) -> None:
+        """Every browser was logged out (the page's button, ``edge token --logout-all``): what
+        they watch ends too, so a lost phone's open page stops (players with the token reconnect)."""
+        if len(self.viewers):
+            log.info("every browser was logged out: ending the %d live viewer sessions", len(self.viewers))
+            self._spawn(self.viewers.close_all(), "end viewers")
 
     async def stop(self) -> None:
         await self.recorder.stop()  # first: an open clip gets its index before anything else goes

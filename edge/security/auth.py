@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -31,9 +32,16 @@ AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator")
 
 
 class Authenticator:
-    def __init__(self, token: str, session_days: int, secure_cookie: bool, state_dir: Path) -> None:
+    def __init__(
+        self,
+        token: str,
+        session_days: int,
+        secure_cookie: bool,
+        state_dir: Path,
+        on_all_logged_out: Callable[[], None] = lambda: None,
+    ) -> None:
         self._token = token.encode()
-        self.sessions = Sessions(state_dir, token, session_days * 86400)
+        self.sessions = Sessions(state_dir, token, session_days * 86400, on_all_logged_out)
         self._secure_cookie = secure_cookie
         self.limiter = GuessGate()
 

@@ -45,8 +45,17 @@ def new_secret(state_dir: Path) -> Path:
 
 
 class Sessions:
-    def __init__(self, state_dir: Path, token: str, seconds: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        token: str,
+        seconds: int,
+        on_all_ended: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``on_all_ended`` is called when every session has ended (the secret was replaced, here or elsewhere)."""
         self._state_dir = state_dir
+        self._on_all_ended = on_all_ended
         self._secret_path = state_dir / SECRET_FILE
         self._revoked_path = state_dir / REVOKED_FILE
         self._token = token.encode()
@@ -88,6 +97,7 @@ class Sessions:
             self._key = secrets.token_bytes(32)  # no session is valid until the file can be read
             self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # said once per version of the file
             log.error("cannot read the session secret, so no browser is logged in: %s", exc)
+        self._on_all_ended()
 
     def _read_revoked(self) -> dict[str, int]:
         try:

@@ -30,6 +30,17 @@ def post_as_browser(daemon: DaemonProcess, path: str, cookies: dict[str, str]) -
     return requests.post(daemon.url + path, json={}, headers={"Origin": daemon.url}, cookies=cookies, timeout=10)
 
 
+def logout_all_command(daemon: DaemonProcess) -> subprocess.CompletedProcess:
+    """``edge token --logout-all``: another process, as ``sudo edge-token --logout-all`` runs beside the service."""
+    return subprocess.run(
+        [EDGE, "token", "--logout-all", "--config", str(daemon.directory / "edge.toml")],
+        env={**os.environ, "STATE_DIRECTORY": str(daemon.directory / "state")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 def test_logging_out_ends_that_session_also_after_a_restart(daemon_factory):
     daemon = daemon_factory(CAMERA_SMALL)
     phone, laptop = log_in(daemon), log_in(daemon)
@@ -53,14 +64,7 @@ def test_logout_all_from_the_command_ends_every_session_without_a_restart(daemon
     daemon = daemon_factory(CAMERA_SMALL)
     phone, laptop = log_in(daemon), log_in(daemon)
     assert session_status(daemon, phone) == session_status(daemon, laptop) == 200
-    # Another process, as `sudo edge-token --logout-all` runs it beside the service.
-    command = subprocess.run(
-        [EDGE, "token", "--logout-all", "--config", str(daemon.directory / "edge.toml")],
-        env={**os.environ, "STATE_DIRECTORY": str(daemon.directory / "state")},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    command = logout_all_command(daemon)
     assert command.returncode == 0, command.stderr
     assert "every browser is logged out" in command.stderr
     assert session_status(daemon, phone) == session_status(daemon, laptop) == 401
@@ -84,6 +88,17 @@ def test_a_damaged_session_secret_logs_everyone_out_and_the_daemon_starts(daemon
     assert "session secret is damaged" in again.log()
     assert session_status(again, phone) == 401
     assert session_status(again, log_in(again)) == 200
+
+
+def test_logout_all_ends_what_a_logged_out_page_was_watching(chromium, daemon_factory):
+    """A lost phone's open page: it stops playing and asks for the token, within seconds."""
+    daemon = daemon_factory(CAMERA_SMALL)
+    page = open_viewer(chromium, daemon)  # opened with ?token=, as a phone would have been
+    wait_live(page)
+    page.wait_for_function("() => !location.search.includes('token')")  # the page has its cookie
+    assert logout_all_command(daemon).returncode == 0
+    page.wait_for_selector("#login:not([hidden])", timeout=20000)
+    assert page.evaluate("window.edgeViewer.state") == "error"  # "log in to watch", not live
 
 
 def test_the_page_logs_every_browser_out(chromium, daemon_factory):

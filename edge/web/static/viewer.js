@@ -485,8 +485,9 @@ function onPageShow(ev) {
 function init() {
   start(); // first: time to first frame matters most (a ?token= is sent as Bearer meanwhile)
   if (token) {
-    // Trade the token for a session cookie, then take it out of the address bar.
-    login(token).then(forgetTokenInAddress, (err) => { hooks.lastError = err.message; });
+    // Trade the token for a session cookie, then forget it: out of the address bar, and out
+    // of this page (logged out everywhere, it must not come back with it).
+    login(token).then(() => { token = null; forgetTokenInAddress(); }, (err) => { hooks.lastError = err.message; });
   }
 
   ui.unmute.addEventListener('click', toggleMute);

@@ -7,25 +7,13 @@ quarter of them (:func:`client_budget`), whatever the settings say.
 
 from __future__ import annotations
 
-import ipaddress
 import resource
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from edge.security.ratelimit import source_of
+
 FD_SHARE = 4  # RTSP connections may hold at most 1/FD_SHARE of the process's file descriptors
-
-
-def address_key(ip: str) -> str:
-    """What the per-address cap counts: an IPv4 address, or an IPv6 address's /64 (one host can hold all of it)."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 def fd_limit() -> int | None:
@@ -46,10 +34,10 @@ class Admission:
 
     def refusal(self, ip: str, open_ips: Iterable[str]) -> str | None:
         """Why a connection from ``ip`` is refused while ``open_ips`` are connected; None: let it in."""
-        keys = [address_key(open_ip) for open_ip in open_ips]
+        keys = [source_of(open_ip) for open_ip in open_ips]
         if len(keys) >= self.max_clients:
             return f"{len(keys)} connections open (rtsp.max_clients)"
-        key = address_key(ip)
+        key = source_of(ip)
         if keys.count(key) >= self.per_address:
             return f"{keys.count(key)} connections open from {key} (rtsp.max_clients_per_address)"
         return None

@@ -19,6 +19,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=chroot.sh
 source "$here/chroot.sh" # edge_cache_dir, edge_debian_mirror
+# shellcheck source=debs.sh
+source "$here/debs.sh"
 
 dest="${1:?usage: janus-root.sh DEST}"
 packages=(janus libjs-janus-gateway libconfig9 libwebsockets17)
@@ -66,22 +68,11 @@ apt_opts=(-o "Dir::Etc::SourceList=$state/sources.list" -o "Dir::Etc::SourcePart
 # "PACKAGE FILE" for each of $packages at Debian 12's version; FILE as apt-get download names it.
 candidates() {
     [[ -f "$state/sources.list" ]] || return 1
-    { apt-cache "${apt_opts[@]}" show --no-all-versions "${packages[@]}" 2>/dev/null || true; } | awk '
-        /^Package: / { p = $2 }
-        /^Version: / { v = $2; gsub(/:/, "%3a", v) }
-        /^Architecture: / { a = $2 }
-        /^$/ && p { print p, p "_" v "_" a ".deb"; p = "" }'
-}
-
-missing() {
-    local package file
-    while read -r package file; do
-        [[ -f "$debs/$file" ]] || printf '%s\n' "$package"
-    done <<<"$1"
+    { apt-cache "${apt_opts[@]}" show --no-all-versions "${packages[@]}" 2>/dev/null || true; } | edge_deb_files
 }
 
 list="$(candidates)" || list=""
-if [[ "$(wc -l <<<"$list")" != "${#packages[@]}" ]] || [[ -n "$(missing "$list")" ]]; then
+if [[ "$(wc -l <<<"$list")" != "${#packages[@]}" ]] || [[ -n "$(edge_debs_missing "$debs" "$list")" ]]; then
     if ((EUID != 0)); then
         echo "Debian 12's janus packages are not in $debs: run as root (make test-deps) to download them" >&2
         exit 1
@@ -95,20 +86,10 @@ if [[ "$(wc -l <<<"$list")" != "${#packages[@]}" ]] || [[ -n "$(missing "$list")
         echo "Debian 12 (bookworm) does not have all of ${packages[*]}: $(cut -d' ' -f1 <<<"$list" | paste -sd' ')" >&2
         exit 1
     fi
-    mapfile -t wanted < <(missing "$list")
+    mapfile -t wanted < <(edge_debs_missing "$debs" "$list")
     if ((${#wanted[@]})); then
         (cd "$debs" && apt-get "${apt_opts[@]}" download -q "${wanted[@]}" >/dev/null)
     fi
 fi
 
-mkdir -p "$(dirname "$dest")"
-work="$(mktemp -d "$dest.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-while read -r _ file; do
-    dpkg -x "$debs/$file" "$work"
-done <<<"$list"
-check "$work"
-chmod 755 "$work"
-cut -d' ' -f2 <<<"$list" >"$work/.complete"
-rm -rf "$dest"
-mv "$work" "$dest"
+edge_debs_unpack "$debs" "$list" "$dest" check

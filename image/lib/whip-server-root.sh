@@ -10,6 +10,9 @@
 # need root, to run apt-get update before downloading them. Used by the Makefile (test-deps).
 set -euo pipefail
 
+# shellcheck source=debs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/debs.sh"
+
 dest="${1:?usage: whip-server-root.sh DEST}"
 debs="${WHIP_SERVER_DEBS:-/var/cache/apt/archives}"
 [[ -f "$dest/.complete" ]] && exit 0
@@ -24,22 +27,10 @@ closure() {
         grep -E '^(simple-whip-server|node-|libjs-)' | sort -u)" ||
         return 1
     # shellcheck disable=SC2086 # one package name per word
-    apt-cache show --no-all-versions $packages | awk '
-        /^Package: / { p = $2 }
-        /^Version: / { v = $2; gsub(/:/, "%3a", v) }
-        /^Architecture: / { a = $2 }
-        /^$/ && p { print p, p "_" v "_" a ".deb"; p = "" }'
+    apt-cache show --no-all-versions $packages | edge_deb_files
 }
 
-# The packages of closure's output whose file is not in $debs.
-missing() {
-    local package file
-    while read -r package file; do
-        [[ -f "$debs/$file" ]] || printf '%s\n' "$package"
-    done <<<"$1"
-}
-
-if ! list="$(closure)" || [[ -z "$list" ]] || [[ -n "$(missing "$list")" ]]; then
+if ! list="$(closure)" || [[ -z "$list" ]] || [[ -n "$(edge_debs_missing "$debs" "$list")" ]]; then
     if ((EUID != 0)); then
         echo "simple-whip-server's packages are not in $debs: run as root (make test-deps) to download them" >&2
         exit 1
@@ -47,7 +38,7 @@ if ! list="$(closure)" || [[ -z "$list" ]] || [[ -n "$(missing "$list")" ]]; the
     echo "downloading simple-whip-server and the packages it needs into $debs" >&2
     apt-get update -q >/dev/null
     list="$(closure)"
-    mapfile -t wanted < <(missing "$list")
+    mapfile -t wanted < <(edge_debs_missing "$debs" "$list")
     if ((${#wanted[@]})); then
         mkdir -p "$debs"
         # The sandbox user _apt may not write to $debs: download as root, quietly.
@@ -55,18 +46,14 @@ if ! list="$(closure)" || [[ -z "$list" ]] || [[ -n "$(missing "$list")" ]]; the
     fi
 fi
 
-mkdir -p "$(dirname "$dest")"
-work="$(mktemp -d "$dest.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-while read -r _ file; do
-    dpkg -x "$debs/$file" "$work"
-done <<<"$list"
-dangling="$(find "$work/usr/share/nodejs" "$work/usr/lib" -xtype l)"
-if [[ -n "$dangling" ]]; then
-    printf 'links to files no unpacked package has:\n%s\n' "$dangling" >&2
-    exit 1
-fi
-chmod 755 "$work"
-cut -d' ' -f2 <<<"$list" >"$work/.complete"
-rm -rf "$dest"
-mv "$work" "$dest"
+# Every link a node package makes points into another unpacked package.
+no_dangling_links() {
+    local dangling
+    dangling="$(find "$1/usr/share/nodejs" "$1/usr/lib" -xtype l)"
+    if [[ -n "$dangling" ]]; then
+        printf 'links to files no unpacked package has:\n%s\n' "$dangling" >&2
+        return 1
+    fi
+}
+
+edge_debs_unpack "$debs" "$list" "$dest" no_dangling_links

@@ -3,7 +3,8 @@
 Python's ``json`` parses nested arrays and objects by recursion: 100,000 ``[`` raise
 ``RecursionError``, which no handler expects. The nesting is counted before parsing
 (outside strings), and the body is read only up to its limit. Every problem is a
-:class:`JsonBodyError` with a status (400 or 413) and a one-line reason.
+:class:`JsonBodyError`: a 400 with a one-line reason (too large included, as the
+issue that brought this asked: one status for every body the camera will not read).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class JsonBodyError(ValueError):
 
 
 async def read_body(request: web.Request, max_bytes: int = MAX_JSON_BYTES) -> bytes:
-    """The whole body, or :class:`JsonBodyError` (413) as soon as it is longer than ``max_bytes``."""
-    too_large = JsonBodyError(413, f"body too large: at most {max_bytes} bytes of JSON")
+    """The whole body, or :class:`JsonBodyError` as soon as it is longer than ``max_bytes``."""
+    too_large = JsonBodyError(400, f"body too large: at most {max_bytes} bytes of JSON")
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
     body = bytearray()

@@ -52,7 +52,7 @@ def main() -> None:
         try:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             warm_up_webrtc(browser)
-            page = browser.new_page()
+            page = browser.new_page(bypass_csp=True)  # the measurement's worklet is a blob: script
             page.goto(daemon.page_url)
             page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt", timeout=20000)
             start_browser_measurement(page)

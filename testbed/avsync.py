@@ -189,7 +189,9 @@ def listen(page, settled_ms: float = 40, checks: int = 4, timeout_s: float = 30)
 
 
 def start_browser_measurement(page) -> None:
-    """Start watching a live page (``edgeViewer`` showing a daemon in sync mode)."""
+    """Start watching a live page (``edgeViewer`` showing a daemon in sync mode), opened with
+    Playwright's ``bypass_csp``: the page's Content-Security-Policy refuses the measurement's
+    worklet, a ``blob:`` script (and Playwright cannot answer a worklet's own request)."""
     page.evaluate(START_JS, _WORKLET)
 
 

@@ -75,7 +75,7 @@ def test_sync_mode_flashes_and_beeps_at_whole_seconds_of_the_clock():
 
 def test_av_offset_in_chromium_is_within_40_ms_while_the_sound_plays(chromium, daemon_factory):
     daemon = daemon_factory(CONFIG)
-    page = open_viewer(chromium, daemon)
+    page = open_viewer(chromium, daemon, bypass_csp=True)  # the measurement's worklet is a blob: script
     wait_live(page)
     listen(page)  # muted, the page shows every frame on arrival instead: lowest latency, no lip sync
     start_browser_measurement(page)

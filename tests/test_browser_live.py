@@ -12,9 +12,10 @@ CAMERA_720P = "[camera]\nwidth = 1280\nheight = 720\nframerate = 30\n"
 CAMERA_SMALL = "[camera]\nwidth = 640\nheight = 360\nframerate = 30\n"
 
 
-def open_viewer(chromium, daemon, url: str | None = None):
-    """A new browser profile opening the page; by default with the token, as the daemon prints it."""
-    context = chromium.new_context()
+def open_viewer(chromium, daemon, url: str | None = None, *, bypass_csp: bool = False):
+    """A new browser profile opening the page; by default with the token, as the daemon prints it.
+    ``bypass_csp``: the page's Content-Security-Policy set aside, for measurements that inject code."""
+    context = chromium.new_context(bypass_csp=bypass_csp)
     page = context.new_page()
     page.goto(url or daemon.page_url)
     return page

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # whip-server-root.sh DEST: Debian's simple-whip-server and the node-* and libjs-* packages it
 # depends on, unpacked (dpkg -x, not installed) into DEST for the WHIP test rig
 # (testbed/whip_rig.py), which runs it with whatever `node` is on PATH and NODE_PATH into DEST:

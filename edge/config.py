@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from edge.security.hosts import parse_origin
+
 Validator = Callable[[str, Any], Any]
 
 
@@ -100,25 +102,9 @@ def origins(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{key} must be a list of origins, {example}; got {_describe(value)}")
     for origin in value:
-        if not isinstance(origin, str) or not _is_origin(origin):
+        if not isinstance(origin, str) or parse_origin(origin) is None:
             raise ConfigError(f"{key}: {_describe(origin)} is not an origin (scheme://host[:port]), {example}")
     return tuple(v.rstrip("/").lower() for v in value)
-
-
-def _is_origin(text: str) -> bool:
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and parts.username is None
-        and parts.path in ("", "/")
-        and not parts.query
-        and not parts.fragment
-    )
 
 
 MANUAL_TRIGGER = "manual"  # the name of clips started over HTTP

@@ -20,14 +20,14 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from edge.security.hosts import DEFAULT_PORTS
+
 SDP = "application/sdp"
 SDPFRAG = "application/trickle-ice-sdpfrag"
 # 4xx answers that may change without the owner doing anything: a timeout, a conflict
 # (the server still holds our previous session), too early, too many requests.
 TRANSIENT_4XX = frozenset({408, 409, 425, 429})
 MAX_REASON = 200
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
 log = logging.getLogger(__name__)
 
 

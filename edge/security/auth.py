@@ -22,7 +22,7 @@ from aiohttp import web
 
 from edge.security.ratelimit import GuessGate
 from edge.security.sessions import Sessions
-from edge.web.json_body import read_json
+from edge.web.json_body import JsonBodyError, read_json
 
 SESSION_COOKIE = "edge_session"
 BASIC_USER = "edge"  # the fixed user name for HTTP Basic (and RTSP): the password is the token
@@ -116,11 +116,14 @@ async def login(request: web.Request) -> web.Response:
     """``POST /auth/login`` with ``{"token": "..."}``: sets the session cookie."""
     auth: Authenticator = request.app[AUTHENTICATOR_KEY]
     try:
-        body = await read_json(request)  # bounded: a 400, never a RecursionError
+        body = await read_json(request)  # bounded: a 400 with the reason, never a RecursionError
+    except JsonBodyError as exc:
+        return web.Response(status=exc.status, text=f"{exc.reason}\n")
+    try:
         token = body["token"]
         if not isinstance(token, str):
             raise TypeError
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return web.Response(status=400, text='send JSON {"token": "<access token>"}\n')
     client = request.remote or "?"
     if (wait := await auth.limiter.admit(client)) is not None:

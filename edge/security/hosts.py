@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-import ifaddr
+from hw.net import host_addresses
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -59,28 +60,29 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+# An unknown address makes the interfaces be read again, at most this often: a client
+# naming made-up addresses cannot make every request enumerate the interfaces.
+RESCAN_S = 2.0
+
+
 def _interface_addresses() -> frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    found: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
-            parsed = _ip(address)
-            if parsed is not None:
-                found.add(parsed)
-    return frozenset(found)
+    """The addresses of this machine's interfaces, as ICE sees them (hw/net.py)."""
+    addresses = (_ip(address) for found in host_addresses().values() for address in found)
+    return frozenset(ip for ip in addresses if ip is not None)
 
 
 class CameraNames:
     """Whether a host is one of the camera's names or addresses.
 
-    The interface addresses change with the network: they are read again whenever an
-    address is asked about that the last reading did not have, so a new address is
-    known at its first request.
+    The interface addresses change with the network: they are read again when an
+    address is asked about that the last reading did not have (at most every
+    ``RESCAN_S``), so a new address is known at its first request.
     """
 
     def __init__(self, extra_hosts: Iterable[str] = ()) -> None:
         self._extra = frozenset(normal_host(h) for h in extra_hosts)
         self._addresses = _interface_addresses()
+        self._scanned = time.monotonic()
 
     def _names(self) -> set[str]:
         hostname = normal_host(socket.gethostname())
@@ -96,5 +98,8 @@ class CameraNames:
             return False
         if ip.is_loopback or ip in self._addresses:
             return True
+        if time.monotonic() - self._scanned < RESCAN_S:
+            return False
         self._addresses = _interface_addresses()
+        self._scanned = time.monotonic()
         return ip in self._addresses

@@ -124,12 +124,6 @@ class GuessGate:
         turn = max(now, self._next.get(source, now))
         return max(turn, self._next_all) if over_budget else turn
 
-    def retry_after(self, client: str) -> float | None:
-        """None when a token from ``client`` would be checked at once, else the seconds to its turn."""
-        now = self._clock()
-        turn = self._turn_at(source_of(client), now)
-        return None if turn is None else turn - now
-
     def book(self, client: str) -> Turn:
         """Take the next turn for a token from ``client`` (nothing is taken when it is refused)."""
         now = self._clock()

@@ -66,10 +66,12 @@ def parse_json(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
         value = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:  # also a number too long to convert (int_max_str_digits)
         raise JsonBodyError(400, f"body must be JSON: {str(exc).splitlines()[0][:120]}") from None
-    try:  # "\ud800" escapes a lone surrogate: JSON, but no text that can be encoded
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise JsonBodyError(400, "JSON strings must be Unicode text (no lone surrogates)") from None
+    # Only an escape ("\ud800") can bring a lone surrogate: JSON, but no text that can be encoded.
+    if b"\\ud" in raw.lower():
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise JsonBodyError(400, "JSON strings must be Unicode text (no lone surrogates)") from None
     return value
 
 

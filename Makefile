@@ -26,11 +26,10 @@ endif
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
 #   network namespaces: iproute2
 #   an MQTT broker for the Home Assistant tests: mosquitto
-#   the C compiler testbed/firefox_openh264/build.sh runs beside g++: gcc
 #   the WHIP server the publisher's tests send to (testbed/whip_rig.py): Janus (JANUS_DEBS), and
 #   nodejs for simple-whip-server (see whip-server below); its Chromium subscriber: janus.js
 #   (JANUS_DEBS), libjs-webrtc-adapter
-TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils gcc \
+TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils \
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto \
@@ -123,7 +122,7 @@ test: test-deps
 
 # Everything that needs neither root nor a browser nor a network namespace, as any user, in
 # three workers (the tests mostly wait on daemons they started): under a minute.
-test-fast: $(VENV)/.test-installed
+test-fast: $(VENV)/.test-installed venv-gi
 	$(PY) -m pytest -m "not browser and not root and not slow" -n 3 -q $(PYTEST_ARGS)
 
 # ruff (lint, import order, format) and mypy, as CI runs them before the tests.
@@ -133,8 +132,11 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/mypy
 
 # Every bench in bench/ in turn: each prints its figures; those the README charts also redraw
-# docs/bench/*.png. bench.janus compares with the WHIP rig's Janus (whip-server installs it).
-bench: $(VENV)/.test-installed whip-server
+# docs/bench/*.png. bench.janus compares with Janus, installed (Debian 12) or unpacked (Debian 13)
+# as for the WHIP tests; without it the other benches still run.
+bench: $(VENV)/.test-installed
+	@bash image/lib/apt-need.sh $(JANUS_DEBS) && bash image/lib/janus-root.sh $(JANUS_ROOT) \
+		|| echo "(bench.janus needs Janus; the other benches run without it)"
 	$(PY) -m bench
 
 # image/constraints.txt, what install.sh installs the daemon's dependencies from: the version of

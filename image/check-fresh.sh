@@ -31,6 +31,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 # shellcheck source=lib/chroot.sh
 source "$HERE/lib/chroot.sh"
+# shellcheck source=lib/wheels.sh
+source "$HERE/lib/wheels.sh" # edge_release_python
 
 readonly RELEASE="${DEBIAN:-bookworm}" PORT=18080
 readonly BARE_PACKAGES=(make git python3 ca-certificates curl)
@@ -51,10 +53,7 @@ done
 t_start=$SECONDS
 timing() { printf '%-34s %4d s\n' "$1" "$2" >&2; }
 
-case "$RELEASE" in
-    bookworm | trixie) ;;
-    *) edge_die "DEBIAN=$RELEASE: bookworm or trixie" ;;
-esac
+edge_release_python "$RELEASE" >/dev/null # bookworm or trixie, else it stops naming them
 tarball="$(edge_chroot_tarball "$(dpkg --print-architecture)" "$RELEASE" "${BARE_PACKAGES[@]}")"
 t_root=$((SECONDS - t_start))
 
@@ -80,7 +79,7 @@ done
 host_release="$(. /etc/os-release && printf '%s' "$VERSION_CODENAME")"
 if [[ "$host_release" != "$RELEASE" ]]; then
     find "$root/etc/apt" -maxdepth 2 -type f \( -path '*/sources.list' -o -path '*/sources.list.d/*.list' \
-        -o -path '*/sources.list.d/*.sources' \) -exec sed -i -E "s/\\b$host_release(-updates|-security)?\\b/$RELEASE\\1/g" {} +
+        -o -path '*/sources.list.d/*.sources' \) -exec sed -i "s/\\b$host_release\\b/$RELEASE/g" {} +
 fi
 for conf in /etc/apt/apt.conf.d/99*; do
     [[ -f "$conf" ]] && cp "$conf" "$root/etc/apt/apt.conf.d/"

@@ -109,13 +109,11 @@ def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage
     """A fresh headless Firefox ESR (new profile). ``openh264=False``: a Firefox without H.264;
     ``mdns``: Firefox hides its host addresses behind mDNS names (its default) or not."""
     prefs = {**PREFS, "media.peerconnection.ice.obfuscate_host_addresses": mdns}
-    plugin = openh264_path() if openh264 else None
-    if not openh264:
-        prefs["media.gmp-gmpopenh264.enabled"] = False
     saved = os.environ.get("MOZ_GMP_PATH")
-    if plugin:
-        os.environ["MOZ_GMP_PATH"] = plugin  # read when Firefox starts (marionette copies the environment)
+    if openh264:
+        os.environ["MOZ_GMP_PATH"] = openh264_path()  # read when Firefox starts (marionette copies the environment)
     else:
+        prefs["media.gmp-gmpopenh264.enabled"] = False
         os.environ.pop("MOZ_GMP_PATH", None)
     marionette = Marionette(
         host="127.0.0.1",

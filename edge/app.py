@@ -25,7 +25,7 @@ from edge.media.audio import AudioHub
 from edge.media.snapshot import Snapshots
 from edge.media.video import VideoHub
 from edge.mqtt.client import MqttBridge
-from edge.network import follow_network
+from edge.network_follower import follow_network
 from edge.publish.targets import PublishTargets
 from edge.recording.factory import build_recorder
 from edge.rtsp import open_rtsp
@@ -42,7 +42,7 @@ from edge.triggers.motion import MotionTrigger
 from edge.web import routes
 from edge.webrtc import aiortc_ext, rtp_sender
 from edge.webrtc.viewers import Viewers
-from hw.netwatch import open_netwatch
+from hw.network_watch import open_netwatch
 
 if TYPE_CHECKING:
     from edge.rtsp.server import RtspServer

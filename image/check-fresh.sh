@@ -37,7 +37,7 @@ source "$HERE/lib/wheels.sh" # edge_release_python
 readonly RELEASE="${DEBIAN:-bookworm}" PORT=18080
 readonly BARE_PACKAGES=(make git python3 ca-certificates curl)
 TESTS="${EDGE_FRESH_TESTS:-tests/test_browser_live.py::test_live_video_and_audio_in_chromium \
-tests/test_webrtcbin_viewer.py tests/netns/test_netwatch.py tests/test_microphone_daemon.py \
+tests/test_webrtcbin_viewer.py tests/netns/test_network_watch.py tests/test_microphone_daemon.py \
 tests/recording/test_daemon_clips.py::test_a_simulated_press_makes_a_clip_with_pre_and_post_roll_that_plays \
 tests/image/test_static_checks.py \
 tests/publish/test_publish_janus.py::test_a_janus_viewer_sees_the_camera_with_sound \

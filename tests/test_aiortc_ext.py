@@ -15,7 +15,8 @@ from aiortc.rtcdtlstransport import SRTP_AES128_CM_SHA1_80, RTCCertificate, RTCD
 from OpenSSL import SSL
 
 from edge.webrtc import aiortc_ext
-from hw import net, netwatch
+from hw import network_watch
+from hw.host_addresses import host_addresses
 
 
 def test_the_versions_we_were_built_against():
@@ -71,7 +72,7 @@ def adapters(monkeypatch):
 @pytest.mark.parametrize(("use_ipv4", "use_ipv6"), [(True, True), (True, False), (False, True), (False, False)])
 def test_with_no_interfaces_named_our_rule_is_aioices_own(adapters, use_ipv4, use_ipv6):
     """Without [webrtc] interfaces ICE gathers with aioice's rule, and the network watch with ours."""
-    ours = [a for addresses in net.host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6).values() for a in addresses]
+    ours = [a for addresses in host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6).values() for a in addresses]
     assert ours == aiortc_ext._original_get_host_addresses(use_ipv4, use_ipv6)
 
 
@@ -90,7 +91,7 @@ def test_the_network_watch_sees_the_addresses_ice_offers(adapters, interfaces, e
     finally:
         aiortc_ext.restrict_host_interfaces([])
     assert set(offered) == expected
-    assert netwatch.all_addresses(netwatch.read_snapshot(interfaces)) == expected
+    assert network_watch.all_addresses(network_watch.read_snapshot(interfaces)) == expected
 
 
 def test_opus_is_available():

@@ -7,7 +7,7 @@ import asyncio
 from edge.signaling.patch import PatchKind, classify_patch, etag
 from edge.signaling.sdpfrag import format_sdpfrag, parse_sdpfrag
 from edge.webrtc.recovery import KEEP_GENERATIONS, IceGenerations, RecoveryClock
-from hw.netwatch import Interface, NetworkChange, open_netwatch
+from hw.network_watch import Interface, NetworkChange, open_netwatch
 
 FIRST = ("abcd", "p" * 22)
 SECOND = ("efgh", "q" * 22)

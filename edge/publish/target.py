@@ -41,7 +41,7 @@ from edge.publish.backoff import Backoff
 from edge.publish.session import PublishSession
 from edge.publish.whip import WhipClient, WhipError, WhipResource, server_of
 from edge.webrtc.session import Payloads
-from hw.netwatch import NetworkChange
+from hw.network_watch import NetworkChange
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.publish.target import PublishTarget
 from edge.webrtc.session import Payloads
-from hw.netwatch import NetworkChange
+from hw.network_watch import NetworkChange
 
 
 class PublishTargets:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from hw.net import host_addresses
+from hw.host_addresses import host_addresses
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -66,7 +66,7 @@ RESCAN_S = 2.0
 
 
 def _interface_addresses() -> frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """The addresses of this machine's interfaces, as ICE sees them (hw/net.py)."""
+    """The addresses of this machine's interfaces, as ICE sees them (hw/host_addresses.py)."""
     addresses = (_ip(address) for found in host_addresses().values() for address in found)
     return frozenset(ip for ip in addresses if ip is not None)
 

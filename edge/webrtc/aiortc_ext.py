@@ -11,7 +11,7 @@ packetizes once for every viewer and answers keyframe requests (``rtp_sender``).
    its SPS) so the answer describes the stream actually sent.
 2. Host candidates: aioice offers every address but loopback. We choose which
    interfaces are offered (a Pi often also has docker0, a VPN, usb0), by the
-   rule in ``hw/net.py`` that the network watch shares.
+   rule in ``hw/host_addresses.py`` that the network watch shares.
 3. DTLS cipher suites: aiortc offers only ECDHE-ECDSA suites, so a peer whose
    DTLS server has an RSA certificate (GStreamer's webrtcbin, under ``whepsrc``
    and many NVRs) fails with "no shared cipher". We offer RSA suites as well.
@@ -28,7 +28,7 @@ from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
 from OpenSSL import SSL
 
-from hw import net
+from hw.host_addresses import host_addresses
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 _original_create_ssl_context = RTCCertificate._create_ssl_context
@@ -95,7 +95,7 @@ def opus_preferences() -> list[RTCRtpCodecCapability]:
 def restrict_host_interfaces(interfaces: Iterable[str]) -> None:
     """Offer host candidates only on ``interfaces``; an empty list restores aioice's default.
 
-    Either way the addresses are those of :func:`hw.net.host_addresses`, which the network
+    Either way the addresses are those of :func:`hw.host_addresses.host_addresses`, which the network
     watch reads too (with no interfaces named it is aioice's own rule; the tests check).
     """
     names = tuple(interfaces)
@@ -104,7 +104,7 @@ def restrict_host_interfaces(interfaces: Iterable[str]) -> None:
         return
 
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        by_interface = net.host_addresses(names, use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+        by_interface = host_addresses(names, use_ipv4=use_ipv4, use_ipv6=use_ipv6)
         return [address for addresses in by_interface.values() for address in addresses]
 
     aioice.ice.get_host_addresses = get_host_addresses

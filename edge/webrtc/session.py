@@ -41,7 +41,7 @@ from edge.webrtc.rtp_sender import (
     answer_playout_delay_sendonly,
 )
 from edge.webrtc.tracks import ViewerTrack
-from hw.netwatch import NetworkChange
+from hw.network_watch import NetworkChange
 
 log = logging.getLogger(__name__)
 

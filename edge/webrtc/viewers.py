@@ -11,7 +11,7 @@ from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.webrtc.rtp_sender import SharedPayloads, h264_payloads, opus_payloads
 from edge.webrtc.session import Payloads, ViewerSession
-from hw.netwatch import NetworkChange
+from hw.network_watch import NetworkChange
 
 log = logging.getLogger(__name__)
 

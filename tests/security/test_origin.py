@@ -9,7 +9,7 @@ import socket
 
 import requests
 
-from hw.net import host_addresses
+from hw.host_addresses import host_addresses
 from testbed.clips import CAMERA, clips, wait_for
 from testbed.daemon import TEST_TOKEN, DaemonProcess
 from tests.offers import make_offer

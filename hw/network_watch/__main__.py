@@ -1,4 +1,4 @@
-"""Print what the network watch sees, one JSON line per change: ``python -m hw.netwatch``."""
+"""Print what the network watch sees, one JSON line per change: ``python -m hw.network_watch``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 
-from hw.netwatch import open_netwatch, usable_addresses
+from hw.network_watch import open_netwatch, usable_addresses
 
 
 async def watch(backend: str, debounce: float, poll_interval: float) -> None:
@@ -26,7 +26,7 @@ async def watch(backend: str, debounce: float, poll_interval: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m hw.netwatch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hw.network_watch", description=__doc__)
     parser.add_argument("--backend", default="netlink", choices=["netlink", "poll"])
     parser.add_argument("--debounce", type=float, default=0.2)
     parser.add_argument("--poll-interval", type=float, default=10.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hw.netwatch import NetworkWatch
+from hw.network_watch import NetworkWatch
 
 
 class PollWatch(NetworkWatch):

@@ -1,7 +1,7 @@
 """The network watch interface: the daemon's own addresses and links, and when they change.
 
 A snapshot lists, per interface, whether its link is up and the addresses ICE
-would offer on it: :func:`hw.net.host_addresses`, the rule our ICE host
+would offer on it: :func:`hw.host_addresses.host_addresses`, the rule our ICE host
 candidates come from (only the configured interfaces if any, loopback only if
 named, no link-local IPv6; otherwise aioice's own default). A watch yields a
 :class:`NetworkChange` whenever a new snapshot differs from the previous one.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw.clock import monotonic_s
-from hw.net import host_addresses
+from hw.host_addresses import host_addresses
 
 SYS_CLASS_NET = Path("/sys/class/net")
 
@@ -149,11 +149,11 @@ def open_netwatch(
     if backend == "off":
         return None
     if backend == "netlink":
-        from hw.netwatch.netlink import NetlinkWatch
+        from hw.network_watch.netlink import NetlinkWatch
 
         return NetlinkWatch(debounce, poll_interval, interfaces)
     if backend == "poll":
-        from hw.netwatch.poll import PollWatch
+        from hw.network_watch.poll import PollWatch
 
         return PollWatch(poll_interval, interfaces)
     raise ValueError(f"unknown network watch backend {backend!r}")

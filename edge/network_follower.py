@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 
-from hw.netwatch import NetworkChange, NetworkWatch
+from hw.network_watch import NetworkChange, NetworkWatch
 
 log = logging.getLogger(__name__)
 

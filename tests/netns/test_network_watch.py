@@ -15,9 +15,9 @@ WAIT_S = 5
 
 @pytest.fixture
 def watch(netns):
-    """``python -m hw.netwatch`` in the namespace; yields a function returning its next line."""
+    """``python -m hw.network_watch`` in the namespace; yields a function returning its next line."""
     proc = subprocess.Popen(
-        [*netns.exec_prefix, sys.executable, "-m", "hw.netwatch", "--debounce", "0.2", "--poll-interval", "30"],
+        [*netns.exec_prefix, sys.executable, "-m", "hw.network_watch", "--debounce", "0.2", "--poll-interval", "30"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -1,7 +1,7 @@
 """This machine's addresses as ICE offers them: the one rule for host candidates and the network watch.
 
 The daemon's ICE host candidates (``edge/webrtc/aiortc_ext.py``) and the
-network watch's snapshots (``hw/netwatch``) both come from :func:`host_addresses`,
+network watch's snapshots (``hw/network_watch``) both come from :func:`host_addresses`,
 so that a viewer session judging "was my path lost?" compares like with like.
 """
 

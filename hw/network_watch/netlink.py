@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 
-from hw.netwatch import NetworkWatch
+from hw.network_watch import NetworkWatch
 
 log = logging.getLogger(__name__)
 

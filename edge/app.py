@@ -1,4 +1,4 @@
-"""The daemon: wires hardware, hubs, viewers and HTTP together, and runs them."""
+"""The daemon: builds every part from the config and the hardware, and runs them as services."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import logging
 import os
 import resource
 import signal
-import socket
 import threading
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TypedDict
 
 from aiohttp import web
 
@@ -21,42 +21,103 @@ from edge.api import simulation
 from edge.api import snapshot as snapshot_api
 from edge.config import Config
 from edge.hardware import Hardware
-from edge.media.audio import AudioHub
-from edge.media.snapshot import Snapshots
-from edge.media.video import VideoHub
-from edge.mqtt.client import MqttBridge
+from edge.media.audio import AudioHub, MicrophoneStatus, NoMicrophone
+from edge.media.snapshot import Snapshots, SnapshotsStatus
+from edge.media.supervisor import SourceState
+from edge.media.video import CameraStatus, VideoHub
+from edge.mqtt.client import MqttBridge, MqttStatus
 from edge.network_follower import follow_network
+from edge.publish.target import PublishState, PublishTargetStatus
 from edge.publish.targets import PublishTargets
 from edge.recording.factory import build_recorder
+from edge.recording.recorder import RecorderStatus, StorageState
 from edge.rtsp import open_rtsp
+from edge.rtsp.status import RtspStatus
 from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.headers import add_security_headers
 from edge.security.origin import add_request_checks, request_checks
-from edge.security.tls import server_ssl_context
+from edge.service import Off, OffStatus, Service, start_all, stop_all
 from edge.signaling import whep
-from edge.signaling.refusals import RefusedOffers
-from edge.triggers.combined import Triggers
-from edge.triggers.motion import NAME as MOTION
-from edge.triggers.motion import MotionTrigger
+from edge.signaling.refusals import RefusedOffers, RefusedOffersStatus
+from edge.triggers.gpio import GpioStatus
+from edge.triggers.motion import MotionOffStatus, MotionStatus
 from edge.web import routes
+from edge.web.server import WebServer
 from edge.webrtc import aiortc_ext, rtp_sender
+from edge.webrtc.session import SessionStatus
 from edge.webrtc.viewers import Viewers
-from hw.network_watch import open_netwatch
-
-if TYPE_CHECKING:
-    from edge.rtsp.server import RtspServer
+from hw.network_watch import NetworkWatchStatus
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-# Idle HTTP connections close soon: after the camera's address changes, a browser
-# reusing a kept-alive connection to the old address would hang (aiohttp keeps
-# them an hour by default), and the page's ICE restart would wait for it.
-KEEPALIVE_S = 2.0
 
 
-def process_status() -> dict:
+class Health(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"  # a part does not work: the camera, the microphone, storage or a publish target
+
+
+class ProcessStatus(TypedDict):
+    tasks: int
+    threads: int
+    fds: int | None
+    rss_mib: float
+
+
+class DaemonStatus(TypedDict):
+    status: Health
+    version: str
+    simulated: bool
+    camera: CameraStatus
+    microphone: MicrophoneStatus
+    viewers: int
+    sessions: list[SessionStatus]
+    refused_offers: RefusedOffersStatus
+    snapshots: SnapshotsStatus
+    network: NetworkWatchStatus | OffStatus
+    process: ProcessStatus
+    recording: RecorderStatus
+    gpio: GpioStatus
+    motion: MotionStatus | MotionOffStatus
+    mqtt: MqttStatus | OffStatus
+    rtsp: RtspStatus | OffStatus
+    publish: list[PublishTargetStatus]
+
+
+class PublicCameraStatus(TypedDict):
+    backend: str
+    state: SourceState
+    width: int
+    height: int
+    framerate: int
+
+
+class PublicMicrophoneStatus(TypedDict):
+    backend: str
+    state: SourceState
+
+
+class PublicSessionStatus(TypedDict):
+    restarts: int
+    recoveries: int
+    last_recovery_s: float | None
+
+
+class PublicStatus(TypedDict):
+    """``/healthz``: anyone may read it."""
+
+    status: Health
+    version: str
+    camera: PublicCameraStatus
+    microphone: PublicMicrophoneStatus
+    storage: StorageState
+    viewers: int
+    sessions: list[PublicSessionStatus]
+
+
+def process_status() -> ProcessStatus:
     """Resource use, to spot leaks from outside (tests compare it over 500 sessions)."""
     fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -71,65 +132,62 @@ def process_status() -> dict:
     }
 
 
-def dual_stack_socket(port: int) -> socket.socket:
-    """A listening socket on ``::`` that takes IPv4 too (as ``::ffff:a.b.c.d``).
-
-    asyncio makes each IPv6 listening socket IPv6-only (``IPV6_V6ONLY``), so ``"::"``
-    given as a host would refuse 127.0.0.1; one socket for both stacks also keeps one
-    port when ``port`` is 0.
-    """
-    try:
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    except OSError as exc:
-        raise OSError(exc.errno, f'host "::" needs IPv6 ({exc.strerror}); use "0.0.0.0"') from None
-    try:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("::", port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 class Daemon:
     def __init__(self, config: Config, hardware: Hardware) -> None:
         self.config = config
         self.hardware = hardware
+        self.token_created = False
+        self.token = self._resolve_token() if config.auth.enabled else None
         self.video = VideoHub(hardware.camera)
-        self.audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
-        self.viewers = Viewers(self.video, self.audio, config.webrtc)
+        audio = AudioHub(hardware.microphone, config.microphone.bitrate) if hardware.microphone else None
+        self.microphone: AudioHub | NoMicrophone = audio or NoMicrophone()
+        self.viewers = Viewers(self.video, audio, config.webrtc)
         self.publish = PublishTargets(
-            config.publish, self.video, self.audio, self.viewers.payloads, config.server.state_path / "publish"
+            config.publish, self.video, audio, self.viewers.payloads, config.server.state_path / "publish"
         )
         self.refused_offers = RefusedOffers()
         self.snapshots = Snapshots(self.video)
-        network = config.network
-        self.netwatch = open_netwatch(
-            network.watch, network.debounce, network.poll_interval, interfaces=config.webrtc.interfaces
+        self.network = follow_network(
+            config.network, config.webrtc.interfaces, (self.viewers.network_changed, self.publish.network_changed)
         )
-        self.recorder, self.gpio_triggers = build_recorder(config, self.video, self.audio, hardware.gpio)
-        self.motion = MotionTrigger(config.motion, hardware.camera, self.recorder) if config.motion.enabled else None
-        triggers = Triggers(self.gpio_triggers, self.motion) if self.motion else self.gpio_triggers
-        triggers.add_listener(self.viewers.trigger_changed)
-        self.mqtt = (
+        self.recorder, self.triggers = build_recorder(config, self.video, audio, hardware.camera, hardware.gpio)
+        self.triggers.add_listener(self.viewers.trigger_changed)
+        self.mqtt: MqttBridge | Off = (
             MqttBridge(
                 config.mqtt,
                 self.recorder,
-                triggers,
-                [t.name for t in config.triggers] + ([MOTION] if self.motion else []),
+                self.triggers,
+                self.triggers.names(),
                 lambda: len(self.viewers),
                 self.snapshots,
             )
             if config.mqtt.host
-            else None
+            else Off("mqtt")
         )
-        self.rtsp: RtspServer | None = None  # made at start, once the token is known
-        self._tasks: list[asyncio.Task] = []
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
-        self.token: str | None = None
-        self.token_created = False
+        self.rtsp = open_rtsp(config.rtsp, config.server.host, self.video, audio, self.token)
+        self.web = WebServer(config.server, self.make_app)
+        # Started in this order, each after what it needs; stopped in reverse. Motion comes
+        # before the camera (a Pi's camera sets its small luma stream up as it starts); the
+        # recorder comes last so that it stops first: an open clip gets its index before
+        # anything else goes.
+        self.services: list[Service] = [
+            self.triggers.motion,
+            self.video,
+            self.microphone,
+            self.triggers.gpio,
+            self.viewers,
+            self.network,
+            self.publish,
+            self.mqtt,
+            self.web,
+            self.rtsp,
+            self.recorder,
+        ]
+        self._logouts: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int | None:
+        return self.web.port
 
     def _resolve_token(self) -> str:
         if self.config.auth.token:
@@ -137,14 +195,17 @@ class Daemon:
         token, self.token_created = access_token.load_or_create_token(self.config.server.state_path)
         return token
 
-    def status(self) -> dict:
+    def status(self) -> DaemonStatus:
         camera = self.video.status()
-        microphone = self.audio.status() if self.audio else {"backend": "none", "state": "disabled"}
-        degraded = camera["state"] != "running" or microphone["state"] not in ("running", "disabled")
-        degraded = degraded or self.recorder.storage != "ok"
-        degraded = degraded or any(t["state"] in ("retrying", "refused") for t in self.publish.status())
+        microphone = self.microphone.status()
+        degraded = (
+            camera["state"] != SourceState.RUNNING
+            or microphone["state"] not in (SourceState.RUNNING, SourceState.OFF)
+            or self.recorder.storage != StorageState.OK
+            or any(t["state"] in (PublishState.RETRYING, PublishState.REFUSED) for t in self.publish.status())
+        )
         return {
-            "status": "degraded" if degraded else "ok",
+            "status": Health.DEGRADED if degraded else Health.OK,
             "version": __version__,
             "simulated": self.hardware.simulated,
             "camera": camera,
@@ -153,29 +214,40 @@ class Daemon:
             "sessions": self.viewers.status(),
             "refused_offers": self.refused_offers.status(),
             "snapshots": self.snapshots.status(),
-            "network": self.netwatch.status() if self.netwatch else None,
+            "network": self.network.status(),
             "process": process_status(),
             "recording": self.recorder.status(),
-            "gpio": self.gpio_triggers.status(),
-            "motion": self.motion.status() if self.motion else {"enabled": False},
-            "mqtt": self.mqtt.status() if self.mqtt else {"state": "off"},
-            "rtsp": self.rtsp.status() if self.rtsp else {"state": "off"},
+            "gpio": self.triggers.gpio.status(),
+            "motion": self.triggers.motion.status(),
+            "mqtt": self.mqtt.status(),
+            "rtsp": self.rtsp.status(),
             "publish": self.publish.status(),
         }
 
-    def public_status(self) -> dict:
+    def public_status(self) -> PublicStatus:
         """What ``/healthz`` shows anyone: is it working. Nothing about who or what is seen."""
         full = self.status()
+        camera, microphone = full["camera"], full["microphone"]
         return {
             "status": full["status"],
             "version": full["version"],
-            "camera": {k: full["camera"][k] for k in ("backend", "state", "width", "height", "framerate")},
-            "microphone": {k: full["microphone"][k] for k in ("backend", "state")},
+            "camera": {
+                "backend": camera["backend"],
+                "state": camera["state"],
+                "width": camera["width"],
+                "height": camera["height"],
+                "framerate": camera["framerate"],
+            },
+            "microphone": {"backend": microphone["backend"], "state": microphone["state"]},
             "storage": full["recording"]["storage"]["state"],
             "viewers": full["viewers"],
             # How viewers' paths held up (ICE restarts): figures only, no ids or addresses.
             "sessions": [
-                {k: session["ice"][k] for k in ("restarts", "recoveries", "last_recovery_s")}
+                {
+                    "restarts": session["ice"]["restarts"],
+                    "recoveries": session["ice"]["recoveries"],
+                    "last_recovery_s": session["ice"]["last_recovery_s"],
+                }
                 for session in full["sessions"]
             ],
         }
@@ -184,8 +256,7 @@ class Daemon:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         add_security_headers(app)
         add_request_checks(app, request_checks(self.config.server, self.config.auth.enabled))
-        if self.config.auth.enabled:
-            self.token = self._resolve_token()
+        if self.token is not None:
             auth = self.config.auth
             server = self.config.server
             authenticator = Authenticator(
@@ -194,88 +265,34 @@ class Daemon:
             add_auth(app, authenticator)
         routes.add_routes(app, self.public_status, self.status)
         whep.add_routes(app, self.viewers, self.refused_offers)
-        simulation.add_routes(app, self.hardware.camera, self.gpio_triggers)
+        simulation.add_routes(app, self.hardware.camera, self.triggers.gpio)
         recordings_api.add_routes(app, self.recorder)
         snapshot_api.add_routes(app, self.snapshots)
-        metrics_api.add_routes(app, self, self.config.metrics.token if self.config.auth.enabled else "")
+        metrics_api.add_routes(app, self, self.config.metrics.token if self.token is not None else "")
         return app
 
     async def start(self) -> None:
         aiortc_ext.restrict_host_interfaces(self.config.webrtc.interfaces)
         aiortc_ext.offer_dtls_ciphers_for_rsa_peers()
         rtp_sender.offer_playout_delay()
-        if self.motion:
-            self.motion.start()  # before the camera starts: the Pi's camera sets its lores stream up then
-        self._spawn(self.video.run(), "camera")
-        if self.audio:
-            self._spawn(self.audio.run(), "microphone")
-        self._spawn(self.viewers.reap_pending(), "reaper")
-        self.gpio_triggers.start()
-        self._spawn(self.recorder.run(), "recorder")
-        if self.netwatch:
-            listeners = (self.viewers.network_changed, self.publish.network_changed)
-            self._spawn(follow_network(self.netwatch, listeners), "netwatch")
-        self.publish.start()
-        if self.mqtt:
-            self.mqtt.start()
-        self._runner = web.AppRunner(
-            self.make_app(), access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_S
-        )
-        await self._runner.setup()
-        server = self.config.server
-        ssl_context = None
-        if server.https:
-            ssl_context, created = server_ssl_context(server.tls_cert, server.tls_key, server.state_path)
-            if created:
-                log.info(
-                    "made a self-signed certificate in %s (browsers will ask you to accept it once)",
-                    server.state_path / "tls",
-                )
-        site: web.BaseSite
-        if server.host == "::":
-            site = web.SockSite(self._runner, dual_stack_socket(server.port), ssl_context=ssl_context)
-        else:
-            site = web.TCPSite(self._runner, server.host, server.port, reuse_address=True, ssl_context=ssl_context)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self.rtsp = open_rtsp(self.config.rtsp, server.host, self.video, self.audio, self.token)
-        if self.rtsp is not None and not self.rtsp.start():
-            self.rtsp = None
-
-    def _spawn(self, coro, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+        await start_all(self.services)
 
     def _browsers_logged_out(self) -> None:
         """Every browser was logged out (the page's button, ``edge token --logout-all``): what
         they watch ends too, so a lost phone's open page stops (players with the token reconnect)."""
         if len(self.viewers):
             log.info("every browser was logged out: ending the %d live viewer sessions", len(self.viewers))
-            self._spawn(self.viewers.close_all(), "end viewers")
+            task = asyncio.create_task(self.viewers.close_all(), name="end viewers")
+            self._logouts.add(task)
+            task.add_done_callback(self._logouts.discard)
 
     async def stop(self) -> None:
-        await self.recorder.stop()  # first: an open clip gets its index before anything else goes
-        if self.mqtt:
-            await self.mqtt.stop()  # says "offline" (a clean stop sends no will)
-        if self.rtsp is not None:
-            await self.rtsp.stop()
-        await asyncio.gather(self.viewers.close_all(), self.publish.stop())
-        if self._runner is not None:
-            await self._runner.cleanup()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.gpio_triggers.close()
+        await stop_all(self.services)
         self.hardware.gpio.close()
         aiortc_ext.restrict_host_interfaces(())
 
     def urls(self) -> list[str]:
-        host = self.config.server.host
-        if host in ("0.0.0.0", "::", ""):
-            names = [f"{socket.gethostname()}.local", "127.0.0.1"]
-        else:
-            names = [host]
-        scheme = "https" if self.config.server.https else "http"
-        return [f"{scheme}://{name}:{self.port}/" for name in names]
+        return self.web.urls()
 
 
 async def serve(config: Config, hardware: Hardware) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,16 +31,20 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from edge import __version__
-from edge.publish.target import STATES as PUBLISH_STATES
+from edge.media.supervisor import SourceState
+from edge.mqtt.client import MqttState
+from edge.publish.target import PublishState
+from edge.recording.recorder import StorageState
 from edge.security.auth import AUTHENTICATOR_KEY
+from edge.service import Off
+from edge.triggers.motion import NoMotion
 
 if TYPE_CHECKING:
     from edge.app import Daemon
     from edge.webrtc.session import ViewerSession
 
 PATH = "/metrics"
-CAMERA_STATES = ("starting", "running", "restarting", "stopped")
-STORAGE_STATES = ("ok", "full", "error")
+CAMERA_STATES = tuple(state for state in SourceState if state is not SourceState.OFF)
 METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics")
 
 
@@ -74,8 +78,9 @@ async def rtp_figures(session: ViewerSession) -> RtpFigures:
     return figures
 
 
-def _state_gauge(name: str, doc: str, current: str, known: tuple[str, ...]) -> GaugeMetricFamily:
+def _state_gauge(name: str, doc: str, current: str, known: Iterable[str]) -> GaugeMetricFamily:
     gauge = GaugeMetricFamily(name, doc, labels=["state"])
+    known = tuple(known)
     for state in known if current in known else (*known, current):
         gauge.add_metric([state], 1.0 if state == current else 0.0)
     return gauge
@@ -163,7 +168,7 @@ class DaemonCollector(Collector):
                 nacks.add_metric([viewer, kind], sender.nack_requests)
                 retransmitted.add_metric([viewer, kind], sender.retransmitted_packets)
             frames.add_metric([viewer], session.video_track.packets_sent)
-            connected.add_metric([viewer], 1.0 if session.state == "connected" else 0.0)
+            connected.add_metric([viewer], float(session.connected))
             restarts.add_metric([viewer], session.recovery.restarts)
             recoveries.add_metric([viewer], session.recovery.recoveries)
             if session.recovery.last_recovery_s is not None:
@@ -184,20 +189,17 @@ class DaemonCollector(Collector):
         yield GaugeMetricFamily(
             "edge_recording_clips_bytes", "size of the clips kept", sum(c.size_bytes or 0 for c in complete)
         )
-        yield _state_gauge(
-            "edge_storage_state", "the recordings' storage (1: current)", recorder.storage, STORAGE_STATES
-        )
+        yield _state_gauge("edge_storage_state", "the recordings' storage (1: current)", recorder.storage, StorageState)
         if recorder.free_bytes is not None:
             yield GaugeMetricFamily("edge_storage_free_bytes", "free space where the clips go", recorder.free_bytes)
 
     def _services(self) -> Iterator[Metric]:
         d = self._daemon
-        if d.rtsp is not None:
+        if not isinstance(d.rtsp, Off):
             yield GaugeMetricFamily("edge_rtsp_clients", "RTSP clients playing", d.rtsp.clients)
-        if d.mqtt is not None:
-            yield GaugeMetricFamily(
-                "edge_mqtt_connected", "1: connected to the MQTT broker", 1.0 if d.mqtt.state == "connected" else 0.0
-            )
+        if not isinstance(d.mqtt, Off):
+            connected = d.mqtt.state == MqttState.CONNECTED
+            yield GaugeMetricFamily("edge_mqtt_connected", "1: connected to the MQTT broker", float(connected))
 
     def _publish(self) -> Iterator[Metric]:
         targets = self._daemon.publish.targets
@@ -214,7 +216,7 @@ class DaemonCollector(Collector):
         restarts = CounterMetricFamily("edge_publish_ice_restarts", "ICE restarts that kept a session", labels=labels)
         failures = CounterMetricFamily("edge_publish_failures", "attempts or sessions that failed", labels=labels)
         for target in targets:
-            for known in PUBLISH_STATES:
+            for known in PublishState:
                 state.add_metric([target.name, known], 1.0 if known == target.state else 0.0)
             sent.add_metric([target.name], target.bytes_sent)
             sessions.add_metric([target.name], target.sessions)
@@ -223,8 +225,8 @@ class DaemonCollector(Collector):
         yield from (state, sent, sessions, restarts, failures)
 
     def _motion(self) -> Iterator[Metric]:
-        motion = self._daemon.motion
-        if motion is None:
+        motion = self._daemon.triggers.motion
+        if isinstance(motion, NoMotion):
             return
         yield GaugeMetricFamily("edge_motion_active", "1 while the camera sees motion", float(motion.detector.active))
         yield CounterMetricFamily("edge_motion_events", "times motion started", motion.events)

@@ -8,11 +8,13 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypedDict
 
 import av
 
 from edge.media.fanout import ConsumerQueue, Fanout
-from edge.media.supervisor import Supervisor
+from edge.media.supervisor import SourceState, Supervisor
+from edge.service import BackgroundTask
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, Microphone, PcmChunk
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,21 @@ class OpusEncoder:
         return packets
 
 
+class MicrophoneStatus(TypedDict):
+    backend: str
+    state: SourceState
+    restarts: int
+    last_error: str | None
+
+
 class AudioHub:
+    """The microphone as a service: started, it keeps the microphone running, encoded to Opus."""
+
+    name = "microphone"
+
     def __init__(self, microphone: Microphone, bitrate: int) -> None:
         self.microphone = microphone
+        self._running = BackgroundTask("microphone")
         self._bitrate = bitrate
         self._fanout: Fanout[OpusPacket] = Fanout(gated=False)
         self.supervisor = Supervisor(
@@ -76,8 +90,11 @@ class AudioHub:
                 for packet in encoder.encode(chunk):
                     yield packet
 
-    async def run(self) -> None:
-        await self.supervisor.run()
+    async def start(self) -> None:
+        self._running.start(self.supervisor.run())
+
+    async def stop(self) -> None:
+        await self._running.stop()
 
     def subscribe(self, maxlen: int = 25) -> ConsumerQueue[OpusPacket]:
         return self._fanout.subscribe(maxlen)
@@ -90,7 +107,7 @@ class AudioHub:
     def unsubscribe(self, queue: ConsumerQueue[OpusPacket]) -> None:
         self._fanout.unsubscribe(queue)
 
-    def status(self) -> dict:
+    def status(self) -> MicrophoneStatus:
         sup = self.supervisor
         return {
             "backend": self.microphone.name,
@@ -98,3 +115,18 @@ class AudioHub:
             "restarts": sup.restarts,
             "last_error": sup.last_error,
         }
+
+
+class NoMicrophone:
+    """The microphone's place when there is none (``[microphone] backend = "none"``)."""
+
+    name = "microphone"
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def status(self) -> MicrophoneStatus:
+        return {"backend": "none", "state": SourceState.OFF, "restarts": 0, "last_error": None}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from fractions import Fraction
+from typing import TypedDict
 
 import av
 
@@ -19,6 +20,10 @@ from hw.camera import H264AccessUnit
 from hw.clock import monotonic_us
 
 JPEG_QUALITY = 4  # FFmpeg's qscale for MJPEG: 2 (best) .. 31
+
+
+class SnapshotsStatus(TypedDict):
+    decodes: int
 
 
 class SnapshotUnavailable(RuntimeError):
@@ -94,5 +99,5 @@ class Snapshots:
     def _wall_time(captured_us: int) -> float:
         return time.time() - (monotonic_us() - captured_us) / 1e6
 
-    def status(self) -> dict:
+    def status(self) -> SnapshotsStatus:
         return {"decodes": self.decodes}

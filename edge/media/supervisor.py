@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
+from enum import StrEnum
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -17,11 +18,20 @@ class SourceStalled(RuntimeError):
     pass
 
 
+class SourceState(StrEnum):
+    """A hardware source's state, as ``/healthz``, ``/metrics`` and the page show it."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"  # after a failure or a stall, waiting out the back-off
+    STOPPED = "stopped"
+    OFF = "off"  # not configured (no microphone)
+
+
 class Supervisor:
     """Runs ``open_stream()`` again and again, feeding each item to ``deliver``.
 
-    ``state`` is what ``/healthz`` shows: ``starting``, ``running``, ``restarting``
-    (after a failure or a stall, waiting out the back-off) or ``stopped``;
+    ``state`` (a :class:`SourceState`) is what ``/healthz`` shows;
     :meth:`on_state_change` callbacks hear each change as it happens.
 
     A stream's first item may take ``start_timeout`` (opening a Pi camera takes
@@ -43,25 +53,25 @@ class Supervisor:
         self._stall_timeout = stall_timeout
         self._start_timeout = max(stall_timeout, start_timeout or 0)
         self._backoff_min, self._backoff_max = backoff
-        self._state = "starting"
-        self._state_listeners: list[Callable[[str], None]] = []
+        self._state = SourceState.STARTING
+        self._state_listeners: list[Callable[[SourceState], None]] = []
         self.last_error: str | None = None
         self.restarts = 0
         self.items = 0
         self.last_item_at: float | None = None
 
     @property
-    def state(self) -> str:
+    def state(self) -> SourceState:
         return self._state
 
     @state.setter
-    def state(self, state: str) -> None:
+    def state(self, state: SourceState) -> None:
         if state != self._state:
             self._state = state
             for listener in self._state_listeners:
                 listener(state)
 
-    def on_state_change(self, listener: Callable[[str], None]) -> None:
+    def on_state_change(self, listener: Callable[[SourceState], None]) -> None:
         self._state_listeners.append(listener)
 
     async def run(self) -> None:
@@ -72,7 +82,7 @@ class Supervisor:
                 await self._pump()
                 self.last_error = f"{self.what} stream ended"
             except asyncio.CancelledError:
-                self.state = "stopped"
+                self.state = SourceState.STOPPED
                 raise
             except SourceStalled as stalled:
                 self.last_error = f"{self.what} {stalled}"
@@ -80,7 +90,7 @@ class Supervisor:
                 self.last_error = f"{self.what} failed: {exc}"
             if time.monotonic() - started > 60:
                 delay = self._backoff_min  # it ran fine for a while: start the back-off afresh
-            self.state = "restarting"
+            self.state = SourceState.RESTARTING
             self.restarts += 1
             log.warning("%s; restarting in %.1f s", self.last_error, delay)
             await asyncio.sleep(delay)
@@ -103,9 +113,9 @@ class Supervisor:
                     what = "did not start" if first else "stalled"
                     raise SourceStalled(f"{what}: no data for {timeout:g} s") from None
                 first = False
-                if self.state != "running":
+                if self.state != SourceState.RUNNING:
                     log.info("%s running", self.what)
-                    self.state = "running"
+                    self.state = SourceState.RUNNING
                 self.items += 1
                 self.last_item_at = time.monotonic()
                 self._deliver(item)

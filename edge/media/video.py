@@ -6,11 +6,13 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from typing import TypedDict
 
 from edge.media.fanout import ConsumerQueue, Fanout
 from edge.media.h264 import ParameterSetCache, baseline_profile_level_id
-from edge.media.supervisor import Supervisor
-from hw.camera import Camera, H264AccessUnit
+from edge.media.supervisor import SourceState, Supervisor
+from edge.service import BackgroundTask
+from hw.camera import Camera, CameraSettings, H264AccessUnit
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,28 @@ KEYFRAME_DEBOUNCE_S = 0.25
 CAMERA_START_TIMEOUT_S = 30.0
 
 
+class CameraStatus(TypedDict):
+    backend: str
+    state: SourceState
+    width: int
+    height: int
+    framerate: int
+    bitrate: int
+    profile_level_id: str | None
+    frames: int
+    keyframes_forced: int
+    restarts: int
+    last_error: str | None
+
+
 class VideoHub:
+    """The camera as a service: started, it keeps the camera running and hands its frames on."""
+
+    name = "camera"
+
     def __init__(self, camera: Camera) -> None:
         self.camera = camera
+        self._running = BackgroundTask("camera")
         self._fanout: Fanout[H264AccessUnit] = Fanout(gated=True, on_gap=self.request_keyframe)
         self._parameter_sets = ParameterSetCache()
         self._keyframe_pending_since: float | None = None
@@ -40,7 +61,7 @@ class VideoHub:
         )
 
     @property
-    def settings(self):
+    def settings(self) -> CameraSettings:
         return self.camera.settings
 
     @property
@@ -48,8 +69,11 @@ class VideoHub:
         """What the camera really encodes, read from its SPS (None before the first IDR)."""
         return self._parameter_sets.profile_level_id
 
-    async def run(self) -> None:
-        await self.supervisor.run()
+    async def start(self) -> None:
+        self._running.start(self.supervisor.run())
+
+    async def stop(self) -> None:
+        await self._running.stop()
 
     def subscribe(self, maxlen: int = 30) -> ConsumerQueue[H264AccessUnit]:
         """A new consumer: it gets nothing until the next keyframe, which is requested now."""
@@ -92,7 +116,7 @@ class VideoHub:
         s = self.settings
         return self.profile_level_id or baseline_profile_level_id(s.width, s.height, s.framerate)
 
-    def status(self) -> dict:
+    def status(self) -> CameraStatus:
         s = self.settings
         sup = self.supervisor
         return {

@@ -17,13 +17,16 @@ import json
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Protocol
+from enum import StrEnum
+from typing import Protocol, TypedDict
 
 import aiomqtt
 
 from edge.config import MqttConfig
 from edge.media.snapshot import Snapshots, SnapshotUnavailable
 from edge.mqtt.discovery import OFF, OFFLINE, ON, ONLINE, PRESS, Topics, discovery_configs
+from edge.service import BackgroundTask
+from edge.triggers.source import InputStatus
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,19 @@ MAX_RETRY_S = 60.0
 POLL_S = 0.25  # how often the viewer count is looked at
 CONNECT_TIMEOUT_S = 10.0
 SNAPSHOT_WIDTH = 640
+
+
+class MqttState(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    ERROR = "error"  # retrying, with the reason in last_error
+
+
+class MqttStatus(TypedDict):
+    state: MqttState
+    last_error: str | None
+    broker: str
+    topic_prefix: str
 
 
 class RecorderLike(Protocol):
@@ -50,12 +66,16 @@ class RecorderLike(Protocol):
 class TriggersLike(Protocol):
     """What the bridge needs of ``edge.triggers.gpio.GpioTriggers``."""
 
-    def status(self) -> dict: ...
+    def inputs(self) -> list[InputStatus]: ...
 
     def add_listener(self, listener: Callable[[str, bool], None]) -> None: ...
 
 
 class MqttBridge:
+    """A service: started, it keeps a connection to the broker, and says ``offline`` when stopped."""
+
+    name = "mqtt"
+
     def __init__(
         self,
         config: MqttConfig,
@@ -74,20 +94,20 @@ class MqttBridge:
         self._trigger_names = trigger_names
         self._viewer_count = viewer_count
         self._snapshots = snapshots
-        self.state = "connecting"
+        self.state = MqttState.CONNECTING
         self.last_error: str | None = None
         self._changed = asyncio.Event()
         self._snapshot_wanted = False
         self._published: dict[str, str] = {}  # state topic -> payload, for this connection
         self._background: set[asyncio.Task] = set()
-        self._task: asyncio.Task | None = None
+        self._running = BackgroundTask("mqtt")
         self._transitions: list[tuple[str, str]] = []  # trigger changes, in order, not yet published
         recorder.add_listener(self._recording_changed)
         triggers.add_listener(self._trigger_changed)
 
     # --- status ------------------------------------------------------------------------
 
-    def status(self) -> dict:
+    def status(self) -> MqttStatus:
         return {
             "state": self.state,
             "last_error": self.last_error,
@@ -95,16 +115,16 @@ class MqttBridge:
             "topic_prefix": self.topics.prefix,
         }
 
-    def _set_state(self, state: str, error: str | None = None) -> None:
-        changed = (state, error) != (self.state, self.last_error if state == "error" else None)
+    def _set_state(self, state: MqttState, error: str | None = None) -> None:
+        changed = (state, error) != (self.state, self.last_error if state == MqttState.ERROR else None)
         self.state = state
         if error is not None:
             self.last_error = error
         if not changed:
             return
-        if state == "connected":
+        if state == MqttState.CONNECTED:
             log.info("MQTT: connected to %s:%d as %s", self.config.host, self.config.port, self.client_id)
-        elif state == "error":
+        elif state == MqttState.ERROR:
             log.warning("MQTT: %s:%d: %s (retrying)", self.config.host, self.config.port, error)
 
     # --- running -----------------------------------------------------------------------
@@ -115,21 +135,19 @@ class MqttBridge:
             try:
                 await self._session()
             except (aiomqtt.MqttError, OSError) as exc:  # OSError: e.g. TLS failing mid-session
-                connected = self.state == "connected"
-                self._set_state("error", str(exc) or type(exc).__name__)
+                connected = self.state == MqttState.CONNECTED
+                self._set_state(MqttState.ERROR, str(exc) or type(exc).__name__)
                 if connected:
                     delay = FIRST_RETRY_S
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_S)
 
+    async def start(self) -> None:
+        self._running.start(self.run())
+
     async def stop(self) -> None:
         """Say ``offline`` (a clean stop sends no will) and disconnect."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="mqtt")
+        await self._running.stop()
 
     def _client(self) -> aiomqtt.Client:
         config = self.config
@@ -147,7 +165,7 @@ class MqttBridge:
 
     async def _session(self) -> None:
         async with self._client() as client:
-            self._set_state("connected")
+            self._set_state(MqttState.CONNECTED)
             try:
                 await client.subscribe(self.topics.record_command, qos=1)
                 await client.subscribe(self.topics.home_assistant_status, qos=1)
@@ -211,7 +229,7 @@ class MqttBridge:
                 task.add_done_callback(self._background.discard)
 
     def _states(self) -> dict[str, str]:
-        states = {self.topics.trigger(i["name"]): ON if i["active"] else OFF for i in self._triggers.status()["inputs"]}
+        states = {self.topics.trigger(i["name"]): ON if i["active"] else OFF for i in self._triggers.inputs()}
         states[self.topics.recording] = ON if self._recorder.recording else OFF
         states[self.topics.viewers] = str(self._viewer_count())
         return states

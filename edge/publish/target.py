@@ -28,8 +28,9 @@ import logging
 import random
 import time
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypedDict
 
 import aiohttp
 
@@ -55,7 +56,31 @@ SILENCE_S = 3.0  # receivers report about once a second
 RESTART_WAIT_S = 1.0
 CHECK_EVERY_S = 0.5
 
-STATES = ("disabled", "connecting", "publishing", "recovering", "retrying", "refused", "failed", "stopped")
+
+class PublishState(StrEnum):
+    DISABLED = "disabled"
+    CONNECTING = "connecting"
+    PUBLISHING = "publishing"
+    RECOVERING = "recovering"  # an ICE restart after the path was lost
+    RETRYING = "retrying"  # waiting out the back-off after a failure
+    REFUSED = "refused"  # the server said no (4xx): retried far less often
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class PublishTargetStatus(TypedDict):
+    name: str
+    server: str
+    state: PublishState
+    since_s: float
+    retry_in_s: float | None
+    sessions: int
+    ice_restarts: int
+    failures: int
+    bytes_sent: int
+    last_error: str | None
+    last_recovery_s: float | None
+    local: str | None
 
 
 class PublishTarget:
@@ -80,7 +105,7 @@ class PublishTarget:
         self._link_ice_servers: tuple[dict, ...] = ()  # the server's Link headers: used from the next session
         self._wake = asyncio.Event()
         self._path_lost = False
-        self.state = "connecting" if config.enabled else "disabled"
+        self.state = PublishState.CONNECTING if config.enabled else PublishState.DISABLED
         self.since = time.monotonic()
         self.last_error: str | None = None
         self.sessions = 0  # sessions that got to publishing
@@ -108,16 +133,16 @@ class PublishTarget:
                     await self._pause(delay)
             finally:
                 await self._end_session(client)
-                self._set_state("stopped")
+                self._set_state(PublishState.STOPPED)
 
     def network_changed(self, change: NetworkChange) -> None:
         """Our path's address went away: recover now. Addresses came while waiting to retry: retry now."""
         local = self._session.local_address if self._session else None
-        if self.state == "publishing" and local is not None and change.lost(local[0]):
+        if self.state == PublishState.PUBLISHING and local is not None and change.lost(local[0]):
             log.info("publish %s: path via %s lost (%s)", self.name, local[0], change.describe())
             self._path_lost = True
             self._wake.set()
-        elif self.state == "retrying" and change.addresses_changed:
+        elif self.state == PublishState.RETRYING and change.addresses_changed:
             self._wake.set()
 
     async def _attempt(self, client: WhipClient) -> float:
@@ -129,11 +154,11 @@ class PublishTarget:
             self.last_error = str(error)
             if error.permanent:
                 delay = REFUSED_RETRY_S * (1 + random.random() / 10)
-                self._set_state("refused")
+                self._set_state(PublishState.REFUSED)
                 log.warning("publish %s: refused: %s; trying again in %.0f s", self.name, error, delay)
                 return delay
             delay = max(self._backoff.next_delay(), min(error.retry_after or 0, REFUSED_RETRY_S))
-            self._set_state("retrying")
+            self._set_state(PublishState.RETRYING)
             log.warning("publish %s: %s; trying again in %.1f s", self.name, error, delay)
             return delay
         except Exception as error:
@@ -141,7 +166,7 @@ class PublishTarget:
             # answer aiortc refuses, say). Trying again at once would only repeat it.
             self.failures += 1
             self.last_error = f"could not set up the session: {error}"
-            self._set_state("failed")
+            self._set_state(PublishState.FAILED)
             log.exception("publish %s: could not set up the session; trying again in a minute", self.name)
             return REFUSED_RETRY_S
         finally:
@@ -149,7 +174,7 @@ class PublishTarget:
 
     async def _publish(self, client: WhipClient) -> NoReturn:
         if self.state != "retrying":
-            self._set_state("connecting")
+            self._set_state(PublishState.CONNECTING)
         session = self._session = PublishSession(
             self._video, self._audio, self._payloads, self.config.ice_servers + self._link_ice_servers, self._wake.set
         )
@@ -174,7 +199,7 @@ class PublishTarget:
         self._backoff.reset()
         self.sessions += 1
         self._path_lost = False
-        self._set_state("publishing")
+        self._set_state(PublishState.PUBLISHING)
         log.info("publish %s: publishing (session %d)", self.name, self.sessions)
         await self._keep(client, session)
 
@@ -196,7 +221,7 @@ class PublishTarget:
         assert resource is not None
         if not resource.accepts_patch:
             raise WhipError("the network changed (the server takes no ICE restart)")
-        self._set_state("recovering")
+        self._set_state(PublishState.RECOVERING)
         started = time.monotonic()
         try:
             answer, etag = await client.restart(resource, await session.restart_fragment())
@@ -208,7 +233,7 @@ class PublishTarget:
             raise WhipError(f"the network changed and the ICE restart failed ({error or 'no new path'})") from None
         self.ice_restarts += 1
         self.last_recovery_s = time.monotonic() - started
-        self._set_state("publishing")
+        self._set_state(PublishState.PUBLISHING)
         log.info(
             "publish %s: ICE restart: new path via %s in %.2f s", self.name, session.local_address, self.last_recovery_s
         )
@@ -274,12 +299,12 @@ class PublishTarget:
             pass
         self._wake.clear()
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: PublishState) -> None:
         if state != self.state:
             self.state = state
             self.since = time.monotonic()
 
-    def status(self) -> dict:
+    def status(self) -> PublishTargetStatus:
         local = self._session.local_address if self._session else None
         now = time.monotonic()
         return {

@@ -8,12 +8,17 @@ from pathlib import Path
 from edge.config import PublishConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
-from edge.publish.target import PublishTarget
+from edge.publish.target import PublishTarget, PublishTargetStatus
+from edge.service import BackgroundTask
 from edge.webrtc.session import Payloads
 from hw.network_watch import NetworkChange
 
 
 class PublishTargets:
+    """A service: started, each target publishes in a task of its own."""
+
+    name = "publish"
+
     def __init__(
         self,
         configs: tuple[PublishConfig, ...],
@@ -23,21 +28,19 @@ class PublishTargets:
         state_dir: Path | None = None,
     ) -> None:
         self.targets = [PublishTarget(config, video, audio, payloads, state_dir) for config in configs]
-        self._tasks: list[asyncio.Task] = []
+        self._running = [BackgroundTask(f"publish {t.name}") for t in self.targets]
 
-    def start(self) -> None:
-        self._tasks = [asyncio.create_task(t.run(), name=f"publish {t.name}") for t in self.targets]
+    async def start(self) -> None:
+        for task, target in zip(self._running, self.targets, strict=True):
+            task.start(target.run())
 
     async def stop(self) -> None:
         """Cancel every target; each DELETEs its session (bounded) on the way out."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*(task.stop() for task in self._running))
 
     def network_changed(self, change: NetworkChange) -> None:
         for target in self.targets:
             target.network_changed(change)
 
-    def status(self) -> list[dict]:
+    def status(self) -> list[PublishTargetStatus]:
         return [target.status() for target in self.targets]

@@ -23,7 +23,9 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import TypedDict
 
 import av
 
@@ -36,6 +38,7 @@ from edge.recording.plan import ClipPlan
 from edge.recording.retention import MB, Limits, choose_deletions
 from edge.recording.ring import MediaRing
 from edge.recording.writer import ClipWriter, describe_error
+from edge.service import BackgroundTask
 from hw.camera import H264AccessUnit
 from hw.clock import monotonic_s, monotonic_us
 
@@ -45,6 +48,52 @@ SETTLE_US = 250_000  # besides the debounce: how late a trigger may reach us aft
 HOUSEKEEPING_S = 2.0
 STALL_S = 3.0  # no video this long after the planned end: close the clip with what it has
 MIN_FREE_FLOOR = 1 * MB  # below this a clip is not worth starting, whatever min_free_mb says
+
+
+class RecorderState(StrEnum):
+    IDLE = "idle"
+    WAITING = "waiting for the camera"  # triggered, no keyframe to start the clip at yet
+    RECORDING = "recording"
+
+
+class StorageState(StrEnum):
+    OK = "ok"
+    FULL = "full"
+    ERROR = "error"
+
+
+class ReasonStatus(TypedDict):
+    name: str
+    held: bool
+
+
+class StorageStatus(TypedDict):
+    state: StorageState
+    detail: str | None
+    dir: str
+    free_mb: int | None
+    clips: int
+    clips_mb: float
+
+
+class BufferStatus(TypedDict):
+    seconds: float
+    bytes: int
+    frames: int
+    packets: int
+
+
+class RecorderStatus(TypedDict):
+    state: RecorderState
+    clip: str | None
+    started_at: float | None
+    clips_written: int
+    reasons: list[ReasonStatus]
+    ends_at: float | None
+    storage: StorageStatus
+    last_error: str | None
+    last_error_at: float | None
+    buffer: BufferStatus
 
 
 def _us(seconds: float) -> int:
@@ -62,6 +111,10 @@ class _OpenClip:
 
 
 class Recorder:
+    """A service: started, it keeps the pre-trigger ring filled and writes the clips triggers ask for."""
+
+    name = "recorder"
+
     def __init__(
         self,
         video: VideoHub,
@@ -91,7 +144,8 @@ class Recorder:
         self._listeners: list[Callable[[bool], None]] = []
         self._last_video_at = monotonic_s()
         self._stopping = False
-        self.storage = "ok"  # "ok", "full" or "error"
+        self._running = BackgroundTask("recorder")
+        self.storage = StorageState.OK
         self.storage_detail: str | None = None
         self.free_bytes: int | None = None
         self.clips_written = 0  # finished since start (for /metrics, and the page notices a clip is complete)
@@ -137,7 +191,10 @@ class Recorder:
 
     # --- running -----------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def start(self) -> None:
+        self._running.start(self._run())
+
+    async def _run(self) -> None:
         await self._load_library()
         video_queue = self._video.subscribe(maxlen=2 * self._video.settings.framerate)
         audio_queue = self._audio.subscribe(maxlen=100) if self._audio else None
@@ -159,13 +216,14 @@ class Recorder:
             self.stop_clip("shutdown")
         if self._finalizing:
             await asyncio.gather(*self._finalizing, return_exceptions=True)
+        await self._running.stop()
 
     async def _load_library(self) -> None:
         try:
             for info in await asyncio.to_thread(self.library.scan):
                 self.library.add(info)
         except OSError as exc:
-            self._storage_problem("error", f"cannot use {self.library.root}: {describe_error(exc)}")
+            self._storage_problem(StorageState.ERROR, f"cannot use {self.library.root}: {describe_error(exc)}")
 
     # --- media -------------------------------------------------------------------------
 
@@ -201,7 +259,7 @@ class Recorder:
             triggers = self._clip.info.triggers
             triggers.extend(n for n in self.plan.names if n not in triggers)
             return
-        if self.storage == "full":
+        if self.storage == StorageState.FULL:
             self.plan.reset()
             self._error(f"not recording: {self.storage_detail}")
             return
@@ -253,7 +311,7 @@ class Recorder:
         self._notify(False)
 
     def _on_writer_error(self, name: str, error: str) -> None:
-        self._storage_problem("error", error)
+        self._storage_problem(StorageState.ERROR, error)
         self._error(f"{name}: {error}; clip ended early")
         if self._clip is not None and self._clip.info.name == name:
             self._end(f"error: {error}")
@@ -292,7 +350,7 @@ class Recorder:
         try:
             await asyncio.to_thread(fn, *args)
         except OSError as exc:
-            self._storage_problem("error", describe_error(exc))
+            self._storage_problem(StorageState.ERROR, describe_error(exc))
 
     def _background(self, work: Awaitable) -> asyncio.Task:
         task = asyncio.ensure_future(work)
@@ -320,19 +378,19 @@ class Recorder:
                 await asyncio.to_thread(self._delete, doomed)
                 free = await asyncio.to_thread(self._free_bytes)
         except OSError as exc:
-            self._storage_problem("error", f"{self.library.root}: {describe_error(exc)}")
+            self._storage_problem(StorageState.ERROR, f"{self.library.root}: {describe_error(exc)}")
             return
         self.free_bytes = free
         needed = max(self.limits.min_free_bytes, MIN_FREE_FLOOR)
         if free < needed:
             detail = f"disk nearly full: {free / MB:.0f} MB free, {needed / MB:.0f} MB needed (recording.min_free_mb)"
-            self._storage_problem("full", detail)
+            self._storage_problem(StorageState.FULL, detail)
             if self._clip is not None:
                 self._error(f"{self._clip.info.name}: {detail}; clip ended early")
                 self.stop_clip("disk nearly full")
-        elif self.storage != "ok":
+        elif self.storage != StorageState.OK:
             log.info("recordings: storage usable again")
-            self.storage, self.storage_detail = "ok", None
+            self.storage, self.storage_detail = StorageState.OK, None
 
     def _free_bytes(self) -> int:
         root = self.library.root
@@ -354,7 +412,7 @@ class Recorder:
             self._advance(end)
             self._end("finished (camera stalled)")
 
-    def _storage_problem(self, state: str, detail: str) -> None:
+    def _storage_problem(self, state: StorageState, detail: str) -> None:
         if (self.storage, self.storage_detail) != (state, detail):
             log.warning("recordings: %s", detail)
         self.storage, self.storage_detail = state, detail
@@ -369,12 +427,14 @@ class Recorder:
 
     # --- status ------------------------------------------------------------------------
 
-    def status(self) -> dict:
+    def status(self) -> RecorderStatus:
         clip = self._clip
         end = self.plan.end_us
         held = self.plan.held
         return {
-            "state": "recording" if clip else ("waiting for the camera" if self.plan.active else "idle"),
+            "state": RecorderState.RECORDING
+            if clip
+            else (RecorderState.WAITING if self.plan.active else RecorderState.IDLE),
             "clip": clip.info.name if clip else None,
             "started_at": clip.info.started_at if clip else None,
             "clips_written": self.clips_written,

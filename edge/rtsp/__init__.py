@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from edge.config import RtspConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
+from edge.service import Off
 
 if TYPE_CHECKING:
     from edge.rtsp.server import RtspServer
@@ -26,13 +27,13 @@ MISSING = (
 
 def open_rtsp(
     config: RtspConfig, host: str, video: VideoHub, audio: AudioHub | None, token: str | None
-) -> RtspServer | None:
-    """The RTSP server when it is enabled and GStreamer is there; None otherwise (then logged)."""
+) -> RtspServer | Off:
+    """The RTSP server when it is enabled and GStreamer is there; off otherwise (then logged)."""
     if not config.enabled:
-        return None
+        return Off("rtsp")
     try:
         from edge.rtsp.server import RtspServer
     except (ImportError, ValueError) as exc:  # gi.require_version raises ValueError for a missing typelib
         log.error(MISSING, exc)
-        return None
+        return Off("rtsp")
     return RtspServer(config, host, video, audio, token)

@@ -41,6 +41,7 @@ from edge.media.video import VideoHub  # noqa: E402
 from edge.rtsp.admission import Admission, client_budget, fd_limit  # noqa: E402
 from edge.rtsp.bursts import AcceptFailureFilter, BurstLog  # noqa: E402
 from edge.rtsp.listener import Listener  # noqa: E402
+from edge.rtsp.status import RtspState, RtspStatus  # noqa: E402
 from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
 from hw.clock import monotonic_us  # noqa: E402
@@ -158,6 +159,10 @@ class _Feed:
 
 
 class RtspServer:
+    """A service: started, gst-rtsp-server listens and serves on a GLib thread of its own."""
+
+    name = "rtsp"
+
     def __init__(
         self, config: RtspConfig, host: str, video: VideoHub, audio: AudioHub | None, token: str | None
     ) -> None:
@@ -172,6 +177,8 @@ class RtspServer:
         self._feeds: set[_Feed] = set()
         self.clients = 0
         self.port = config.port
+        self.state = RtspState.STARTING
+        self.last_error: str | None = None
         self._config = config
         self._accept_filter = AcceptFailureFilter()
         self._timed_out = BurstLog(log)
@@ -212,13 +219,15 @@ class RtspServer:
     def url(self) -> str:
         return f"rtsp://{url_host(self._host)}:{self.port}{PATH}"
 
-    def start(self) -> bool:
-        """Listen and serve; False (logged) when the port cannot be had."""
+    async def start(self) -> None:
+        """Listen and serve; when the port cannot be had, the state says so (and the log)."""
         self._loop = asyncio.get_running_loop()
         port = self._listener.open()
         if port is None:
+            self.state, self.last_error = RtspState.FAILED, f"cannot listen on port {self.port}"
             log.error("RTSP: cannot listen on %s port %s: no RTSP", self._host, self.port)
-            return False
+            return
+        self.state = RtspState.SERVING
         self.port = port
         self._listener.attach()
         # The HTTP server shares the process's descriptors: its accept failures, one line per burst.
@@ -226,7 +235,6 @@ class RtspServer:
         self._thread = threading.Thread(target=self._run, name="rtsp", daemon=True)
         self._thread.start()
         log.info("RTSP on %s (user %s, the access token as password)", self.url, BASIC_USER)
-        return True
 
     def _run(self) -> None:
         self._context.push_thread_default()
@@ -240,6 +248,7 @@ class RtspServer:
         if self._thread is not None:
             self._in_glib(self._shut_down)
             await asyncio.to_thread(self._thread.join, STOP_TIMEOUT_S)
+            self._thread = None
         tasks = [task for feed in self._feeds for task in feed.cancel()]
         self._feeds.clear()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -316,5 +325,11 @@ class RtspServer:
             feed.cancel()
             log.info("RTSP: stream stopped (no clients left)")
 
-    def status(self) -> dict:
-        return {"url": self.url, "clients": self.clients, "refused": self._listener.refused}
+    def status(self) -> RtspStatus:
+        return {
+            "state": self.state,
+            "url": self.url,
+            "clients": self.clients,
+            "refused": self._listener.refused,
+            "last_error": self.last_error,
+        }

@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from hw.clock import monotonic_s
 
@@ -22,6 +23,12 @@ WINDOW_S = 60.0
 MAX_USER_AGENT_CHARS = 200
 MAX_REASON_CHARS = 300
 MAX_ADDRESSES = 1024  # remembered at once; older ones are forgotten first
+
+
+class RefusedOffersStatus(TypedDict):
+    total: int
+    by_reason: dict[str, int]
+    not_logged: int
 
 
 @dataclass
@@ -82,7 +89,7 @@ class RefusedOffers:
         while len(self._addresses) > MAX_ADDRESSES:
             del self._addresses[next(iter(self._addresses))]  # the longest ago warned
 
-    def status(self) -> dict:
+    def status(self) -> RefusedOffersStatus:
         """For ``/api/status``: how many offers were refused, by reason, and how many went unlogged."""
         return {
             "total": sum(self._by_reason.values()),

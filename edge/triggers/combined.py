@@ -1,24 +1,27 @@
-"""Several sources of triggers as one, for whoever follows every trigger (the MQTT bridge)."""
+"""Every trigger of the daemon as one: what the recorder's wiring made, for whoever follows them all."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
-
-class TriggerSource(Protocol):
-    def status(self) -> dict: ...  # with "inputs": [{"name": ..., "active": ...}, ...]
-
-    def add_listener(self, listener: Callable[[str, bool], None]) -> None: ...
+from edge.triggers.gpio import GpioTriggers
+from edge.triggers.motion import MotionTrigger, NoMotion
+from edge.triggers.source import InputStatus
 
 
 class Triggers:
-    def __init__(self, *sources: TriggerSource) -> None:
-        self._sources = sources
+    def __init__(self, gpio: GpioTriggers, motion: MotionTrigger | NoMotion) -> None:
+        self.gpio = gpio
+        self.motion = motion
 
-    def status(self) -> dict:
-        return {"inputs": [i for source in self._sources for i in source.status()["inputs"]]}
+    def inputs(self) -> list[InputStatus]:
+        return self.gpio.inputs() + self.motion.inputs()
+
+    def names(self) -> list[str]:
+        """Every configured input, opened or not (known before the triggers start)."""
+        return [*self.gpio.names, *self.motion.names]
 
     def add_listener(self, listener: Callable[[str, bool], None]) -> None:
-        for source in self._sources:
-            source.add_listener(listener)
+        """``listener(name, active)`` hears each change of every input (MQTT, the pages)."""
+        self.gpio.add_listener(listener)
+        self.motion.add_listener(listener)

@@ -14,31 +14,28 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TypedDict
 
 from edge.config import RecordingConfig, TriggerConfig
+from edge.triggers.source import ClipRecorder, InputStatus
 from hw.gpio import DigitalInput, DigitalOutput, Gpio, GpioError
-
-
-class ClipRecorder(Protocol):
-    """What triggers need of the recorder (``edge.recording.Recorder``), which wires them to it."""
-
-    @property
-    def recording(self) -> bool: ...
-
-    def event(self, name: str, at_us: int) -> None: ...
-
-    def hold(self, name: str, at_us: int | None = None) -> None: ...
-
-    def release(self, name: str, at_us: int) -> None: ...
-
-    def add_listener(self, listener: Callable[[bool], None]) -> None: ...
-
 
 log = logging.getLogger(__name__)
 
 
+class GpioStatus(TypedDict):
+    backend: str
+    simulated: bool
+    inputs: list[InputStatus]
+    led_pin: int | None
+    errors: list[str]
+
+
 class GpioTriggers:
+    """The GPIO inputs and the LED, as a service: started, the pins are open; stopped, closed."""
+
+    name = "gpio triggers"
+
     def __init__(
         self, gpio: Gpio, triggers: tuple[TriggerConfig, ...], recording: RecordingConfig, recorder: ClipRecorder
     ) -> None:
@@ -58,7 +55,11 @@ class GpioTriggers:
         """``listener(name, active)`` hears each debounced change of an input (MQTT publishes them)."""
         self._listeners.append(listener)
 
-    def start(self) -> None:
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self._triggers]
+
+    async def start(self) -> None:
         """Open the pins (on the event loop). A pin that fails is reported; the others work."""
         for trigger in self._triggers:
             try:
@@ -113,26 +114,29 @@ class GpioTriggers:
             raise KeyError(pin)
         self.gpio.drive(pin, active)
 
-    def status(self) -> dict:
+    def inputs(self) -> list[InputStatus]:
+        return [
+            {
+                "name": t.name,
+                "pin": t.pin,
+                "mode": t.mode,
+                "active": self._inputs[t.name].active,
+                "events": self._events.get(t.name, 0),
+            }
+            for t in self._triggers
+            if t.name in self._inputs
+        ]
+
+    def status(self) -> GpioStatus:
         return {
             "backend": self.gpio.backend,
             "simulated": self.gpio.simulated,
-            "inputs": [
-                {
-                    "name": t.name,
-                    "pin": t.pin,
-                    "mode": t.mode,
-                    "active": self._inputs[t.name].active,
-                    "events": self._events.get(t.name, 0),
-                }
-                for t in self._triggers
-                if t.name in self._inputs
-            ],
+            "inputs": self.inputs(),
             "led_pin": self._led_pin if self._led_pin >= 0 else None,
             "errors": self.errors,
         }
 
-    def close(self) -> None:
+    async def stop(self) -> None:
         """Close the pins this opened (the Gpio itself belongs to whoever opened it)."""
         self._closed = True
         for gpio_input in self._inputs.values():

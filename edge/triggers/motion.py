@@ -30,11 +30,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, TypedDict
 
 import numpy as np
 
 from edge.config import MotionConfig
-from edge.triggers.gpio import ClipRecorder
+from edge.service import OffState
+from edge.triggers.source import ClipRecorder, InputStatus
 from hw.camera import Camera, LumaFrame
 
 log = logging.getLogger(__name__)
@@ -132,8 +134,35 @@ class MotionDetector:
         return None
 
 
+def lateness_s(config: MotionConfig) -> float:
+    """How long after its first picture motion reaches the recorder: the pictures that confirm it,
+    and a picture's time on a slow camera thread."""
+    return (START_PICTURES + 1) / config.fps if config.enabled else 0.0
+
+
+class MotionStatus(TypedDict):
+    enabled: Literal[True]
+    inputs: list[InputStatus]
+    active: bool
+    events: int
+    last_started: float | None
+    changed_percent: float
+    pictures: int
+    lighting_changes: int
+    error: str | None
+
+
+class MotionOffStatus(TypedDict):
+    enabled: Literal[False]
+    state: OffState
+
+
 class MotionTrigger:
-    """The camera's motion as the recorder's ``motion`` trigger."""
+    """The camera's motion as the recorder's ``motion`` trigger; a service started before the camera
+    (a Pi's camera sets its small luma stream up as it starts)."""
+
+    name = "motion"
+    names = (NAME,)
 
     def __init__(self, config: MotionConfig, camera: Camera, recorder: ClipRecorder) -> None:
         self.config = config
@@ -151,10 +180,12 @@ class MotionTrigger:
         """``listener(name, active)`` hears motion start and end (as GPIO inputs' listeners do)."""
         self._listeners.append(listener)
 
-    def start(self) -> None:
-        """On the event loop, before the camera starts."""
+    async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._camera.watch_luma(self._on_picture, self.config.fps)
+
+    async def stop(self) -> None:
+        self._loop = None  # pictures still on their way are not passed on
 
     def _on_picture(self, frame: LumaFrame) -> None:
         """On the camera's thread."""
@@ -177,10 +208,13 @@ class MotionTrigger:
         for listener in self._listeners:
             listener(NAME, change.active)
 
-    def status(self) -> dict:
+    def inputs(self) -> list[InputStatus]:
+        return [{"name": NAME, "mode": "motion", "active": self.detector.active, "events": self.events}]
+
+    def status(self) -> MotionStatus:
         return {
             "enabled": True,
-            "inputs": [{"name": NAME, "mode": "motion", "active": self.detector.active, "events": self.events}],
+            "inputs": self.inputs(),
             "active": self.detector.active,
             "events": self.events,
             "last_started": self.last_started,
@@ -189,3 +223,25 @@ class MotionTrigger:
             "lighting_changes": self.detector.lighting_changes,
             "error": self._camera.luma_error,  # e.g. the Pi's camera refused the small stream
         }
+
+
+class NoMotion:
+    """Motion's place when ``[motion] enabled = false``: no inputs, nothing heard."""
+
+    name = "motion"
+    names = ()
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def inputs(self) -> list[InputStatus]:
+        return []
+
+    def add_listener(self, listener: Callable[[str, bool], None]) -> None:
+        pass
+
+    def status(self) -> MotionOffStatus:
+        return {"enabled": False, "state": OffState.OFF}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +44,11 @@ def static_files() -> dict[str, StaticFile]:
     return {path.name: StaticFile.read(path) for path in sorted(STATIC_DIR.iterdir()) if path.is_file()}
 
 
-def add_routes(app: web.Application, public_status: Callable[[], dict], full_status: Callable[[], dict]) -> None:
+def add_routes(
+    app: web.Application,
+    public_status: Callable[[], Mapping[str, object]],
+    full_status: Callable[[], Mapping[str, object]],
+) -> None:
     """``/healthz`` is open (for monitoring); ``/api/status`` has the details, behind the token."""
 
     async def healthz(request: web.Request) -> web.Response:

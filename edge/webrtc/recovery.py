@@ -17,12 +17,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TypedDict
 
 from edge.webrtc.ice_restart import LocalIce
 
 Credentials = tuple[str, str]  # (ice-ufrag, ice-pwd)
 
 KEEP_GENERATIONS = 8  # older remote credentials than this are forgotten
+
+
+class RecoveryStatus(TypedDict):
+    restarts: int
+    recoveries: int
+    recovering_for_s: float | None
+    last_recovery_s: float | None
+    last_recovered_s_ago: float | None
 
 
 @dataclass
@@ -106,7 +115,7 @@ class RecoveryClock:
         self.since = None
         self.restart_pending = False
 
-    def status(self, now: float) -> dict:
+    def status(self, now: float) -> RecoveryStatus:
         return {
             "restarts": self.restarts,
             "recoveries": self.recoveries,

@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from aiortc import (
     RTCBundlePolicy,
@@ -29,10 +30,11 @@ from aiortc import (
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from edge.media.audio import AudioHub
+from edge.media.supervisor import SourceState
 from edge.media.video import VideoHub
 from edge.webrtc import aiortc_ext
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
-from edge.webrtc.recovery import IceGenerations, RecoveryClock, Restart
+from edge.webrtc.recovery import IceGenerations, RecoveryClock, RecoveryStatus, Restart
 from edge.webrtc.rtp_sender import (
     LIP_SYNC,
     LOW_LATENCY,
@@ -91,6 +93,17 @@ class Payloads:
     audio: SharedPayloads
 
 
+class IceStatus(RecoveryStatus):
+    local: str | None  # our address:port on the selected pair
+
+
+class SessionStatus(TypedDict):
+    state: str  # the peer connection's (aiortc's RTCPeerConnection.connectionState)
+    age_s: float
+    video_frames_sent: int
+    ice: IceStatus
+
+
 class ViewerSession:
     def __init__(
         self,
@@ -130,6 +143,10 @@ class ViewerSession:
     @property
     def state(self) -> str:
         return self.pc.connectionState
+
+    @property
+    def connected(self) -> bool:
+        return self.pc.connectionState == "connected"
 
     @property
     def generations(self) -> IceGenerations:
@@ -251,7 +268,7 @@ class ViewerSession:
         if change.addresses_changed:
             self._notify({"type": "network-change"})
 
-    def camera_state_changed(self, state: str) -> None:
+    def camera_state_changed(self, state: SourceState) -> None:
         """Tell the page, so that it waits for the camera instead of restarting ICE for nothing."""
         self._notify({"type": "camera", "state": state})
 
@@ -290,7 +307,7 @@ class ViewerSession:
         if channel.label == CONTROL_CHANNEL:
             self._control = channel
             channel.on("message", self._on_control_message)
-            if self._video.supervisor.state != "running":  # a page that arrived while the camera is down
+            if self._video.supervisor.state != SourceState.RUNNING:  # a page that arrived while the camera is down
                 self.camera_state_changed(self._video.supervisor.state)
 
     def _on_control_message(self, data: str | bytes) -> None:
@@ -345,7 +362,7 @@ class ViewerSession:
         if self.audio_track is not None:
             self.audio_track.stop()
 
-    def status(self) -> dict:
+    def status(self) -> SessionStatus:
         """This session in /api/status: nothing of its id (its WHEP URL, which would let a reader end it)."""
         now = time.monotonic()
         local = self.ice.local_address if self.ice is not None else None

@@ -8,9 +8,11 @@ import time
 
 from edge.config import WebRTCConfig
 from edge.media.audio import AudioHub
+from edge.media.supervisor import SourceState
 from edge.media.video import VideoHub
+from edge.service import BackgroundTask
 from edge.webrtc.rtp_sender import SharedPayloads, h264_payloads, opus_payloads
-from edge.webrtc.session import Payloads, ViewerSession
+from edge.webrtc.session import Payloads, SessionStatus, ViewerSession
 from hw.network_watch import NetworkChange
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,13 @@ class ViewerLimit(Exception):
 
 
 class Viewers:
+    """Every viewer session, as a service: while started, sessions that never connect are closed;
+    stopped, every session ends."""
+
+    name = "viewers"
+
     def __init__(self, video: VideoHub, audio: AudioHub | None, config: WebRTCConfig) -> None:
+        self._reaper = BackgroundTask("viewer reaper")
         self._video = video
         self._audio = audio
         self._config = config
@@ -83,7 +91,14 @@ class Viewers:
     def pending(self) -> int:
         return sum(1 for s in self._sessions.values() if s.connected_at is None)
 
-    async def reap_pending(self) -> None:
+    async def start(self) -> None:
+        self._reaper.start(self._reap_pending())
+
+    async def stop(self) -> None:
+        await self._reaper.stop()
+        await self.close_all()
+
+    async def _reap_pending(self) -> None:
         """Close sessions that never connected (a client that POSTed and went away)."""
         timeout = self._config.pending_timeout
         while True:
@@ -94,7 +109,7 @@ class Viewers:
                     log.info("viewer %s: never connected, closing", session.id[:8])
                     await session.close()
 
-    def _camera_state_changed(self, state: str) -> None:
+    def _camera_state_changed(self, state: SourceState) -> None:
         for session in list(self._sessions.values()):
             session.camera_state_changed(state)
 
@@ -113,5 +128,5 @@ class Viewers:
     async def close_all(self) -> None:
         await asyncio.gather(*(s.close() for s in list(self._sessions.values())), return_exceptions=True)
 
-    def status(self) -> list[dict]:
+    def status(self) -> list[SessionStatus]:
         return [s.status() for s in self._sessions.values()]

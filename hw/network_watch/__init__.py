@@ -17,11 +17,19 @@ import contextlib
 from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from hw.clock import monotonic_s
 from hw.host_addresses import host_addresses
 
 SYS_CLASS_NET = Path("/sys/class/net")
+
+
+class NetworkWatchStatus(TypedDict):
+    backend: str
+    changes: int
+    last_change: str | None
+    last_change_age_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +140,7 @@ class NetworkWatch(abc.ABC):
     async def _wait_for_news(self, timeout: float) -> None:
         """Return when it is worth reading a new snapshot, or after ``timeout`` seconds."""
 
-    def status(self) -> dict:
+    def status(self) -> NetworkWatchStatus:
         last = self.last_change
         return {
             "backend": self.name,

@@ -4,7 +4,6 @@ Built by the daemon's own :func:`~edge.recording.factory.build_recorder`, so the
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
@@ -41,22 +40,20 @@ class Rig:
         self.camera = Camera(self.clock, gop=gop, audio=audio)
         self.factory = MockFactory()
         self.gpio = GpiozeroGpio(self.factory, clock=self.clock)
-        self.recorder, self.triggers = build_recorder(
-            config, self.camera.video, self.camera.audio, self.gpio, clock=self.clock
+        self.recorder, triggers = build_recorder(
+            config, self.camera.video, self.camera.audio, None, self.gpio, clock=self.clock
         )
-        self._task: asyncio.Task | None = None
+        self.triggers = triggers.gpio
 
     async def __aenter__(self) -> Rig:
-        self.triggers.start()
-        self._task = asyncio.create_task(self.recorder.run())
+        await self.triggers.start()
+        await self.recorder.start()
         await until(lambda: self.camera.video.consumers, what="the recorder to subscribe")
         return self
 
     async def __aexit__(self, *exc) -> None:
         await self.recorder.stop()
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self.triggers.close()
+        await self.triggers.stop()
         self.gpio.close()
         self.factory.close()
 

@@ -108,7 +108,9 @@ class Daemon:
         self.netwatch = open_netwatch(
             network.watch, network.debounce, network.poll_interval, interfaces=config.webrtc.interfaces
         )
-        self.recorder, self.gpio_triggers = build_recorder(config, self.video, self.audio, hardware.gpio)
+        self.recorder, self.gpio_triggers = build_recorder(
+            config, self.video, self.audio, hardware.gpio, gpio_simulated=hardware.simulated_devices.gpio is not None
+        )
         self.motion = MotionTrigger(config.motion, hardware.camera, self.recorder) if config.motion.enabled else None
         triggers = Triggers(self.gpio_triggers, self.motion) if self.motion else self.gpio_triggers
         triggers.add_listener(self.viewers.trigger_changed)
@@ -194,7 +196,7 @@ class Daemon:
             add_auth(app, authenticator)
         routes.add_routes(app, self.public_status, self.status)
         whep.add_routes(app, self.viewers, self.refused_offers)
-        simulation.add_routes(app, self.hardware.camera, self.gpio_triggers)
+        simulation.add_routes(app, self.hardware.simulated_devices)
         recordings_api.add_routes(app, self.recorder)
         snapshot_api.add_routes(app, self.snapshots)
         metrics_api.add_routes(app, self, self.config.metrics.token if self.config.auth.enabled else "")

@@ -29,6 +29,8 @@ def build_recorder(
     video: VideoHub,
     audio: AudioHub | None,
     gpio: Gpio,
+    *,
+    gpio_simulated: bool,
     clock: Callable[[], int] = monotonic_us,
 ) -> tuple[Recorder, GpioTriggers]:
     """The recorder (clips under ``config.recording``'s path) and its triggers, not started yet.
@@ -46,4 +48,4 @@ def build_recorder(
         late_trigger_s=max([t.debounce_ms / 1000 for t in config.triggers] + [motion_lateness_s(config.motion)]),
         clock=clock,
     )
-    return recorder, GpioTriggers(gpio, config.triggers, recording, recorder)
+    return recorder, GpioTriggers(gpio, config.triggers, recording, recorder, simulated=gpio_simulated)

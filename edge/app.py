@@ -150,7 +150,14 @@ class Daemon:
         self.network = follow_network(
             config.network, config.webrtc.interfaces, (self.viewers.network_changed, self.publish.network_changed)
         )
-        self.recorder, self.triggers = build_recorder(config, self.video, audio, hardware.camera, hardware.gpio)
+        self.recorder, self.triggers = build_recorder(
+            config,
+            self.video,
+            audio,
+            hardware.camera,
+            hardware.gpio,
+            gpio_simulated=hardware.simulated_devices.gpio is not None,
+        )
         self.triggers.add_listener(self.viewers.trigger_changed)
         self.mqtt: MqttBridge | Off = (
             MqttBridge(
@@ -265,7 +272,7 @@ class Daemon:
             add_auth(app, authenticator)
         routes.add_routes(app, self.public_status, self.status)
         whep.add_routes(app, self.viewers, self.refused_offers)
-        simulation.add_routes(app, self.hardware.camera, self.triggers.gpio)
+        simulation.add_routes(app, self.hardware.simulated_devices)
         recordings_api.add_routes(app, self.recorder)
         snapshot_api.add_routes(app, self.snapshots)
         metrics_api.add_routes(app, self, self.config.metrics.token if self.token is not None else "")

@@ -13,19 +13,47 @@ from dataclasses import dataclass
 
 from edge.config import Config, ConfigError
 from hw.camera import Camera, CameraSettings, open_camera
+from hw.camera.simulated import SimulatedCamera
 from hw.gpio import Gpio, open_gpio
+from hw.gpio.simulated import SimulatedGpio
 from hw.microphone import Microphone, open_microphone
+from hw.microphone.simulated import SimulatedMicrophone
 from hw.platform import EncoderLimits, Platform
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SimulatedDevices:
+    """Each device's simulated twin, or None where the device is real (or absent).
+
+    A twin has controls the real device lacks: ``edge/api/simulation.py`` offers them."""
+
+    camera: SimulatedCamera | None
+    microphone: SimulatedMicrophone | None
+    gpio: SimulatedGpio | None
 
 
 @dataclass
 class Hardware:
     camera: Camera
     microphone: Microphone | None
-    simulated: bool
-    gpio: Gpio  # gpiozero's mock pins when simulated; no pin is opened until asked
+    gpio: Gpio  # no pin is opened until asked
+
+    @property
+    def simulated_devices(self) -> SimulatedDevices:
+        """The one answer to "what is simulated here", device by device."""
+        camera, microphone, gpio = self.camera, self.microphone, self.gpio
+        return SimulatedDevices(
+            camera=camera if isinstance(camera, SimulatedCamera) else None,
+            microphone=microphone if isinstance(microphone, SimulatedMicrophone) else None,
+            gpio=gpio if isinstance(gpio, SimulatedGpio) else None,
+        )
+
+    @property
+    def simulated(self) -> bool:
+        """What the status and the metrics call "simulated": the picture is made up (the camera is)."""
+        return self.simulated_devices.camera is not None
 
 
 def open_hardware(config: Config, force_simulated: bool, platform: Platform | None = None) -> Hardware:
@@ -53,7 +81,6 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
     return Hardware(
         camera=camera,
         microphone=_open_microphone(config, force_simulated, on_pi, platform),
-        simulated=camera_backend == "simulated",
         gpio=open_gpio(simulated=not on_pi),
     )
 

@@ -1,25 +1,30 @@
-"""What every route of the JSON API shares: one-line plain-text errors, JSON object bodies."""
+"""What every route of the JSON API shares: JSON bodies read within bounds, or a 400 saying why."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from edge.web.errors import ErrorResponse
 from edge.web.json_body import JsonBodyError, parse_json, read_body
 
 
-def reject(status: int, reason: str) -> web.Response:
-    return web.Response(status=status, text=reason + "\n")
+async def json_value(request: web.Request, *, allow_empty: bool = False) -> Any:
+    """The request's body as JSON, bounded in size and nesting (:mod:`edge.web.json_body`).
 
-
-async def json_body(request: web.Request) -> dict | web.Response:
-    """The request's JSON object (an empty body is an empty object), or the 4xx to answer instead.
-
-    Bounded in size and nesting (:mod:`edge.web.json_body`)."""
+    :class:`ErrorResponse` (400) says what is wrong with it; an empty body is one of those,
+    or with ``allow_empty`` an empty object."""
     try:
         raw = await read_body(request)
-        body = parse_json(raw) if raw.strip() else {}
+        return {} if allow_empty and not raw.strip() else parse_json(raw)
     except JsonBodyError as exc:
-        return reject(exc.status, exc.reason)
+        raise ErrorResponse(exc.status, exc.reason) from None
+
+
+async def json_body(request: web.Request) -> dict:
+    """The request's JSON object (an empty body is an empty object), or :class:`ErrorResponse` (400)."""
+    body = await json_value(request, allow_empty=True)
     if not isinstance(body, dict):
-        return reject(400, "body must be a JSON object")
+        raise ErrorResponse(400, "body must be a JSON object")
     return body

@@ -12,9 +12,10 @@ from datetime import datetime
 
 from aiohttp import web
 
-from edge.api.http import json_body, reject
+from edge.api.http import json_body
 from edge.recording.library import ClipInfo
 from edge.recording.recorder import Recorder
+from edge.web.errors import ErrorResponse
 
 RECORDER_KEY = web.AppKey("recorder", Recorder)
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -44,18 +45,16 @@ async def list_clips(request: web.Request) -> web.Response:
 async def start_clip(request: web.Request) -> web.Response:
     recorder = request.app[RECORDER_KEY]
     body = await json_body(request)
-    if isinstance(body, web.Response):
-        return body
     seconds = body.get("seconds")
     limit = recorder.max_clip_us / 1e6
     if seconds is not None and (
         isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= limit
     ):
-        return reject(400, f"seconds must be a number above 0 and at most {limit:g} (recording.max_clip_seconds)")
+        raise ErrorResponse(400, f"seconds must be a number above 0 and at most {limit:g} (recording.max_clip_seconds)")
     name = recorder.record(seconds)
     status = recorder.status()
     if status["state"] == "idle":  # refused: no room to record
-        return reject(507, status["last_error"] or "cannot record now")
+        raise ErrorResponse(507, status["last_error"] or "cannot record now")
     return web.json_response({"clip": name, "recording": status}, status=202)
 
 
@@ -68,15 +67,15 @@ async def delete_clip(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     info = library.get(name)
     if info is None:
-        return reject(404, "no such clip")
+        raise ErrorResponse(404, "no such clip")
     if not info.complete:
-        return reject(409, "this clip is still being written")
+        raise ErrorResponse(409, "this clip is still being written")
     library.forget(name)
     try:
         await asyncio.to_thread(library.delete_files, name)
     except OSError as exc:
         library.add(info)
-        return reject(500, f"cannot delete: {exc.strerror}")
+        raise ErrorResponse(500, f"cannot delete: {exc.strerror}") from None
     return web.Response(status=204)
 
 
@@ -86,12 +85,12 @@ async def get_clip(request: web.Request) -> web.StreamResponse:
     if name.endswith(".jpg"):  # a clip's poster picture
         clip = library.get(name.removesuffix(".jpg") + ".mp4")
         if clip is None or not clip.poster:
-            return reject(404, "no such poster")
+            raise ErrorResponse(404, "no such poster")
         # A poster never changes once made: the list, redrawn every few seconds, reuses it.
         headers = {"Cache-Control": "private, max-age=86400", "Content-Type": "image/jpeg"}
         return web.FileResponse(library.poster_path(clip.name), headers=headers)
     if library.get(name) is None:
-        return reject(404, "no such clip")
+        raise ErrorResponse(404, "no such clip")
     # FileResponse answers Range requests (206), so the browser can seek.
     return web.FileResponse(library.path(name), headers={**NO_CACHE, "Content-Type": "video/mp4"})
 

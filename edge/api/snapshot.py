@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from edge.api.http import reject
 from edge.media.snapshot import Snapshots, SnapshotUnavailable
+from edge.web.errors import ErrorResponse
 
 SNAPSHOTS_KEY = web.AppKey("snapshots", Snapshots)
 MIN_WIDTH = 16
@@ -21,15 +21,13 @@ async def get_snapshot(request: web.Request) -> web.Response:
         except ValueError:
             width = -1
         if not MIN_WIDTH <= width <= full:
-            return reject(400, f"width must be a whole number from {MIN_WIDTH} to {full}")
+            raise ErrorResponse(400, f"width must be a whole number from {MIN_WIDTH} to {full}")
         if width == full:
             width = None
     try:
         jpeg, captured_at = await snapshots.jpeg(width)
     except SnapshotUnavailable as exc:
-        response = reject(503, str(exc))
-        response.headers["Retry-After"] = "2"
-        return response
+        raise ErrorResponse(503, str(exc), {"Retry-After": "2"}) from None
     return web.Response(
         body=jpeg,
         content_type="image/jpeg",

@@ -26,6 +26,8 @@ def build_recorder(
     audio: AudioHub | None,
     camera: Camera,
     gpio: Gpio,
+    *,
+    gpio_simulated: bool,
     clock: Callable[[], int] = monotonic_us,
 ) -> tuple[Recorder, Triggers]:
     """The recorder (clips under ``config.recording``'s path) and its triggers, none started yet.
@@ -43,7 +45,7 @@ def build_recorder(
         late_trigger_s=max([t.debounce_ms / 1000 for t in config.triggers] + [motion.lateness_s(config.motion)]),
         clock=clock,
     )
-    gpio_triggers = GpioTriggers(gpio, config.triggers, recording, recorder)
+    gpio_triggers = GpioTriggers(gpio, config.triggers, recording, recorder, simulated=gpio_simulated)
     if config.motion.enabled:
         return recorder, Triggers(gpio_triggers, motion.MotionTrigger(config.motion, camera, recorder))
     return recorder, Triggers(gpio_triggers, motion.NoMotion())

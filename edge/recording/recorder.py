@@ -40,13 +40,13 @@ from edge.recording.ring import MediaRing
 from edge.recording.writer import ClipWriter, describe_error
 from edge.service import BackgroundTask
 from hw.camera import H264AccessUnit
-from hw.clock import monotonic_s, monotonic_us
+from hw.clock import monotonic_us
 
 log = logging.getLogger(__name__)
 
 SETTLE_US = 250_000  # besides the debounce: how late a trigger may reach us after its edge
 HOUSEKEEPING_S = 2.0
-STALL_S = 3.0  # no video this long after the planned end: close the clip with what it has
+STALL_US = 3_000_000  # no video this long after the planned end: close the clip with what it has
 MIN_FREE_FLOOR = 1 * MB  # below this a clip is not worth starting, whatever min_free_mb says
 
 
@@ -142,7 +142,7 @@ class Recorder:
         self._clip: _OpenClip | None = None
         self._finalizing: set[asyncio.Task] = set()
         self._listeners: list[Callable[[bool], None]] = []
-        self._last_video_at = monotonic_s()
+        self._last_video_us = clock()
         self._stopping = False
         self._running = BackgroundTask("recorder")
         self.storage = StorageState.OK
@@ -229,7 +229,7 @@ class Recorder:
 
     def _on_video(self, unit: H264AccessUnit) -> None:
         self.ring.add_video(unit)
-        self._last_video_at = monotonic_s()
+        self._last_video_us = self._clock()
         clip = self._clip
         end = self.plan.end_us
         if clip is None:
@@ -406,9 +406,10 @@ class Recorder:
     def _check_stalled(self) -> None:
         """The camera went away after the planned end: close the clip with what it has."""
         end = self.plan.end_us
-        if self._clip is None or end is None or monotonic_s() - self._last_video_at < STALL_S:
+        now_us = self._clock()
+        if self._clip is None or end is None or now_us - self._last_video_us < STALL_US:
             return
-        if self._clock() >= end + self._settle_us:
+        if now_us >= end + self._settle_us:
             self._advance(end)
             self._end("finished (camera stalled)")
 

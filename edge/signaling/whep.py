@@ -15,6 +15,7 @@ from edge.signaling.offer import MALFORMED, MAX_OFFER_BYTES, OfferError, accepte
 from edge.signaling.patch import PatchKind, classify_patch, etag
 from edge.signaling.refusals import RefusedOffers
 from edge.signaling.sdpfrag import SdpFragError, format_sdpfrag, parse_sdpfrag
+from edge.web.errors import ErrorResponse
 from edge.webrtc.viewers import ViewerLimit, Viewers
 
 log = logging.getLogger(__name__)
@@ -39,27 +40,27 @@ CORS_HEADERS = {
 }
 
 
-def reject(status: int, reason: str, code: str | None = None, **headers: str) -> web.Response:
-    """A 4xx with a one-line plain-text reason, as every WHEP error here is; ``code`` goes in X-Edge-Reason."""
+def _refusal(status: int, reason: str, code: str | None = None, **headers: str) -> ErrorResponse:
+    """Every WHEP error: :class:`ErrorResponse` with the CORS headers, and ``code`` in X-Edge-Reason."""
     if code:
         headers[REASON_HEADER] = code
-    return web.Response(status=status, text=reason + "\n", headers={**CORS_HEADERS, **headers})
+    return ErrorResponse(status, reason, {**CORS_HEADERS, **headers})
 
 
-async def _read_text(request: web.Request, content_type: str) -> str | web.Response:
+async def _read_text(request: web.Request, content_type: str) -> str:
     if request.content_type != content_type:
-        return reject(415, f"Content-Type must be {content_type}", "content-type")
+        raise _refusal(415, f"Content-Type must be {content_type}", "content-type")
     if request.content_length is not None and request.content_length > MAX_OFFER_BYTES:
-        return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)", "too-large")
+        raise _refusal(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)", "too-large")
     body = bytearray()
     while chunk := await request.content.read(MAX_OFFER_BYTES + 1 - len(body)):
         body += chunk
         if len(body) > MAX_OFFER_BYTES:
-            return reject(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)", "too-large")
+            raise _refusal(413, f"body too large (at most {MAX_OFFER_BYTES} bytes)", "too-large")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        return reject(400, "body is not UTF-8 text", "not-utf8")
+        raise _refusal(400, "body is not UTF-8 text", "not-utf8") from None
 
 
 async def options(request: web.Request) -> web.Response:
@@ -67,33 +68,32 @@ async def options(request: web.Request) -> web.Response:
 
 
 async def post_offer(request: web.Request) -> web.Response:
-    response = await _answer_offer(request)
-    if response.status >= 400:
+    try:
+        return await _answer_offer(request)
+    except ErrorResponse as refusal:
         request.app[REFUSED_KEY].refused(
             request.remote,
-            response.status,
-            response.headers.get(REASON_HEADER, MALFORMED),
-            response.text or "",
+            refusal.status,
+            refusal.headers.get(REASON_HEADER, MALFORMED),
+            refusal.text or "",
             request.headers.get("User-Agent"),
         )
-    return response
+        raise
 
 
 async def _answer_offer(request: web.Request) -> web.Response:
     text = await _read_text(request, SDP)
-    if isinstance(text, web.Response):
-        return text
     try:
         offer = check_offer(text)
     except OfferError as exc:
-        return reject(400, str(exc), exc.code)
+        raise _refusal(400, str(exc), exc.code) from None
     viewers = request.app[VIEWERS_KEY]
     try:
         session, answer = await viewers.create(text, wants_audio=bool(accepted_media(offer, "audio")))
     except ViewerLimit as exc:
-        return reject(503, str(exc), "viewer-limit", **{"Retry-After": str(exc.retry_after)})
+        raise _refusal(503, str(exc), "viewer-limit", **{"Retry-After": str(exc.retry_after)}) from None
     except (ValueError, OperationError) as exc:  # aiortc found nothing it can answer
-        return reject(400, f"cannot answer this offer: {exc}", "cannot-answer")
+        raise _refusal(400, f"cannot answer this offer: {exc}", "cannot-answer") from None
     location = f"{request.app.router['whep_session'].url_for(session_id=session.id)}"
     return web.Response(
         status=201,
@@ -111,17 +111,15 @@ async def _answer_offer(request: web.Request) -> web.Response:
 async def patch_session(request: web.Request) -> web.Response:
     session = request.app[VIEWERS_KEY].get(request.match_info["session_id"])
     if session is None:
-        return reject(404, "no such session")
+        raise _refusal(404, "no such session")
     text = await _read_text(request, SDPFRAG)
-    if isinstance(text, web.Response):
-        return text
     try:
         frag = parse_sdpfrag(text)
     except SdpFragError as exc:
-        return reject(400, f"malformed sdpfrag: {exc}")
+        raise _refusal(400, f"malformed sdpfrag: {exc}") from None
     kind = classify_patch(session.id, session.generations, frag.credentials, request.headers.get("If-Match"))
     if kind is PatchKind.PRECONDITION_FAILED:
-        return reject(412, "If-Match does not match the session's current ETag")
+        raise _refusal(412, "If-Match does not match the session's current ETag")
     if kind is PatchKind.STALE:
         return web.Response(status=204, headers=CORS_HEADERS)  # an earlier ICE generation's late candidates
     if kind is PatchKind.TRICKLE:
@@ -132,7 +130,7 @@ async def patch_session(request: web.Request) -> web.Response:
     try:
         answer = await session.restart_ice(*credentials)
     except Exception as exc:  # gathering failed; the page retries or starts afresh
-        return reject(503, f"ICE restart failed: {exc}")
+        raise _refusal(503, f"ICE restart failed: {exc}") from None
     session.add_remote_candidates(frag.candidates, frag.end_of_candidates)  # the new generation's
     local = answer.local
     return web.Response(
@@ -146,7 +144,7 @@ async def patch_session(request: web.Request) -> web.Response:
 async def delete_session(request: web.Request) -> web.Response:
     session = request.app[VIEWERS_KEY].get(request.match_info["session_id"])
     if session is None:
-        return reject(404, "no such session")
+        raise _refusal(404, "no such session")
     await session.close()
     return web.Response(status=200, headers=CORS_HEADERS)
 

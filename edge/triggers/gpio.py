@@ -37,9 +37,17 @@ class GpioTriggers:
     name = "gpio triggers"
 
     def __init__(
-        self, gpio: Gpio, triggers: tuple[TriggerConfig, ...], recording: RecordingConfig, recorder: ClipRecorder
+        self,
+        gpio: Gpio,
+        triggers: tuple[TriggerConfig, ...],
+        recording: RecordingConfig,
+        recorder: ClipRecorder,
+        *,
+        simulated: bool,
     ) -> None:
+        """``simulated``: whether ``gpio`` is the simulated twin, as ``edge.hardware`` says (the status shows it)."""
         self.gpio = gpio
+        self._simulated = simulated
         self._triggers = triggers
         self._led_pin = recording.led_pin
         self._led_active_high = recording.led_active == "high"
@@ -108,12 +116,6 @@ class GpioTriggers:
         for listener in self._listeners:
             listener(trigger.name, active)
 
-    def simulate(self, pin: int, active: bool) -> None:
-        """Simulated hardware: as if the wire on ``pin`` changed. KeyError: no trigger on that pin."""
-        if not any(t.pin == pin and t.name in self._inputs for t in self._triggers):
-            raise KeyError(pin)
-        self.gpio.drive(pin, active)
-
     def inputs(self) -> list[InputStatus]:
         return [
             {
@@ -130,7 +132,7 @@ class GpioTriggers:
     def status(self) -> GpioStatus:
         return {
             "backend": self.gpio.backend,
-            "simulated": self.gpio.simulated,
+            "simulated": self._simulated,
             "inputs": self.inputs(),
             "led_pin": self._led_pin if self._led_pin >= 0 else None,
             "errors": self.errors,

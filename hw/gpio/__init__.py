@@ -5,9 +5,10 @@ with the monotonic time of the edge (the camera's clock), so that a recording
 can start exactly ``pre_seconds`` before a press even though the report itself
 is delayed by the debounce time.
 
-One implementation (``hw.gpio.zero``) runs on gpiozero: with its default pin
-factory on a Pi (lgpio), and with its ``MockFactory`` anywhere else, where
-:meth:`Gpio.drive` plays the part of the wire.
+One implementation (``hw.gpio.zero``) runs on gpiozero with its default pin
+factory on a Pi (lgpio). Its simulated twin (``hw.gpio.simulated``) runs on
+gpiozero's ``MockFactory``, and only it has :meth:`~hw.gpio.simulated.SimulatedGpio.drive`,
+which plays the part of the wire (as only gpiozero's mock pins can be driven).
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class Gpio(abc.ABC):
     """A set of pins opened for the daemon; ``close()`` releases them all."""
 
     backend: str
-    simulated: bool
 
     @abc.abstractmethod
     def add_input(
@@ -61,23 +61,19 @@ class Gpio(abc.ABC):
         """Open ``pin`` as an output, initially off."""
 
     @abc.abstractmethod
-    def drive(self, pin: int, active: bool) -> None:
-        """Simulated hardware only: set an input as if its wire changed (polarity applied)."""
-
-    @abc.abstractmethod
     def close(self) -> None:
         """Release every pin still open."""
 
 
 def open_gpio(simulated: bool) -> Gpio:
-    """gpiozero's default pin factory on a Pi, its mock factory when simulated.
+    """gpiozero's default pin factory on a Pi, the simulated twin on its mock factory.
 
     Nothing touches the hardware until the first pin is opened.
     """
+    if simulated:
+        from hw.gpio.simulated import SimulatedGpio
+
+        return SimulatedGpio()
     from hw.gpio.zero import GpiozeroGpio
 
-    if simulated:
-        from gpiozero.pins.mock import MockFactory
-
-        return GpiozeroGpio(MockFactory())
-    return GpiozeroGpio(None)
+    return GpiozeroGpio()

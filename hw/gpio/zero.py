@@ -1,4 +1,4 @@
-"""GPIO through gpiozero: the real pin factory on a Pi, ``MockFactory`` anywhere else.
+"""GPIO through gpiozero: its default pin factory on a Pi (``hw.gpio.simulated`` gives it mock pins).
 
 gpiozero calls back on its own threads (lgpio's) or, for mock pins, in the
 thread that drives the pin; either way the callback only stamps the time and
@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Callable
 
 from gpiozero import LED, DigitalInputDevice
-from gpiozero.pins.mock import MockFactory
 
 from hw.clock import monotonic_us
 from hw.gpio import ChangeHandler, Gpio, GpioError
@@ -63,11 +62,10 @@ class _Output:
 class GpiozeroGpio(Gpio):
     """``factory``: a gpiozero pin factory, or None for gpiozero's default (lgpio on a Pi)."""
 
-    def __init__(self, factory, clock: Callable[[], int] = monotonic_us) -> None:
+    def __init__(self, factory=None, clock: Callable[[], int] = monotonic_us) -> None:
         self._factory = factory
         self._clock = clock
-        self.simulated = isinstance(factory, MockFactory)
-        self.backend = "simulated" if self.simulated else "gpiozero"
+        self.backend = "gpiozero"
         self._inputs: dict[int, _Input] = {}
         self._outputs: dict[int, _Output] = {}
 
@@ -99,7 +97,7 @@ class GpiozeroGpio(Gpio):
         device.when_activated = lambda: edge(True)
         device.when_deactivated = lambda: edge(False)
         self._inputs[pin] = _Input(pin, active_high, device, debouncer, lambda pin: self._inputs.pop(pin, None))
-        if not self.simulated:
+        if self._factory is None:  # gpiozero chose its default factory with the first pin: name it
             self.backend = f"gpiozero ({type(device.pin_factory).__name__})"
         return self._inputs[pin]
 
@@ -110,18 +108,6 @@ class GpiozeroGpio(Gpio):
             raise GpioError(f"GPIO{pin}: {exc}") from exc
         self._outputs[pin] = _Output(pin, led, lambda pin: self._outputs.pop(pin, None))
         return self._outputs[pin]
-
-    def drive(self, pin: int, active: bool) -> None:
-        if not self.simulated:
-            raise GpioError("only simulated inputs can be driven")
-        gpio_input = self._inputs.get(pin)
-        if gpio_input is None:
-            raise KeyError(pin)
-        mock_pin = gpio_input.device.pin
-        if active == gpio_input.active_high:
-            mock_pin.drive_high()
-        else:
-            mock_pin.drive_low()
 
     def close(self) -> None:
         pins: list[_Input | _Output] = [*self._inputs.values(), *self._outputs.values()]

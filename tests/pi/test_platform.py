@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from edge.config import ConfigError, parse_config
-from edge.hardware import open_hardware
+from edge.hardware import SimulatedDevices, open_hardware
 from hw.camera.pi import PiCamera
 from hw.camera.simulated import SimulatedCamera
 from hw.microphone.alsa import AlsaMicrophone
@@ -44,7 +44,7 @@ def test_on_a_pi_without_a_camera_everything_is_real(tmp_path):
     """No camera connected: still picamera2 (which says so and retries), real GPIO, the USB microphone."""
     hardware = open_hardware(config(""), force_simulated=False, platform=pi4(tmp_path))
     assert isinstance(hardware.camera, PiCamera) and not hardware.simulated
-    assert hardware.gpio.simulated is False
+    assert hardware.simulated_devices == SimulatedDevices(camera=None, microphone=None, gpio=None)
     assert isinstance(hardware.microphone, AlsaMicrophone)
     assert hardware.microphone.device == "plughw:CARD=Device,DEV=0"
 
@@ -62,7 +62,9 @@ def test_off_a_pi_auto_is_simulated_and_simulate_forces_it_on_a_pi(tmp_path):
     for hardware in (laptop, forced):
         assert isinstance(hardware.camera, SimulatedCamera) and hardware.simulated
         assert isinstance(hardware.microphone, SimulatedMicrophone)
-        assert hardware.gpio.simulated is True
+        simulated = hardware.simulated_devices
+        assert simulated.camera is hardware.camera and simulated.microphone is hardware.microphone
+        assert simulated.gpio is hardware.gpio and hardware.gpio.backend == "simulated"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from gpiozero.pins.mock import MockFactory
 from edge.config import parse_config
 from edge.recording.factory import build_recorder
 from edge.recording.library import ClipInfo
-from hw.gpio.zero import GpiozeroGpio
+from hw.gpio.simulated import SimulatedGpio
 from testbed.media import Camera, FakeClock, until
 
 
@@ -39,9 +39,9 @@ class Rig:
         self.clock = FakeClock()
         self.camera = Camera(self.clock, gop=gop, audio=audio)
         self.factory = MockFactory()
-        self.gpio = GpiozeroGpio(self.factory, clock=self.clock)
+        self.gpio = SimulatedGpio(self.factory, clock=self.clock)
         self.recorder, triggers = build_recorder(
-            config, self.camera.video, self.camera.audio, None, self.gpio, clock=self.clock
+            config, self.camera.video, self.camera.audio, None, self.gpio, gpio_simulated=True, clock=self.clock
         )
         self.triggers = triggers.gpio
 

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from edge.api import recordings as api
 from edge.api import simulation
 from edge.config import parse_config
+from edge.hardware import Hardware
 from edge.recording.recorder import Recorder
-from edge.triggers.gpio import GpioTriggers
 from hw.camera import CameraSettings, open_camera
 from hw.gpio.zero import GpiozeroGpio
 from testbed.media import until
@@ -26,7 +26,7 @@ PI_CAMERA = open_camera("picamera2", CameraSettings())
 async def client_for(rig: Rig) -> TestClient:
     app = web.Application()
     api.add_routes(app, rig.recorder)
-    simulation.add_routes(app, PI_CAMERA, rig.triggers)
+    simulation.add_routes(app, Hardware(PI_CAMERA, None, rig.gpio).simulated_devices)
     client = TestClient(TestServer(app))
     await client.start_server()
     return client
@@ -138,7 +138,7 @@ async def test_no_simulation_route_on_real_hardware(tmp_path):
     recorder = Recorder(rig.camera.video, None, config.recording, tmp_path)
     app = web.Application()
     api.add_routes(app, recorder)
-    simulation.add_routes(app, PI_CAMERA, GpioTriggers(GpiozeroGpio(None), (), config.recording, recorder))
+    simulation.add_routes(app, Hardware(PI_CAMERA, None, GpiozeroGpio()).simulated_devices)
     async with TestClient(TestServer(app)) as client:
         assert (await client.post("/api/sim/gpio/17", json={"active": True})).status in (404, 405)
         assert (await client.post("/api/sim/camera/fault", json={"kind": "crash"})).status in (404, 405)

@@ -161,12 +161,11 @@ async def test_a_vanished_directory_ends_the_clip_and_comes_back(tmp_path, monke
 
 async def test_a_camera_that_stops_after_the_planned_end_still_gets_the_clip_closed(tmp_path, monkeypatch):
     monkeypatch.setattr(recorder_module, "HOUSEKEEPING_S", 0.05)
-    monkeypatch.setattr(recorder_module, "STALL_S", 0.2)
     async with Rig(tmp_path) as rig:
         await rig.camera.run_for(2)
         rig.recorder.record(0.5)
         await rig.camera.run_for(0.5)
-        rig.clock.now_us += 2_000_000  # the camera is gone; time goes on
+        rig.clock.now_us += recorder_module.STALL_US  # the camera is gone; time goes on
         (clip,) = await rig.finished_clips()
         assert clip.ended_by == "finished (camera stalled)"
 

@@ -11,8 +11,9 @@ from fractions import Fraction
 
 import av
 
-from edge.media.fanout import ConsumerQueue, Fanout
+from edge.media.fanout import Fanout
 from edge.media.supervisor import Supervisor
+from hw.consumer_queue import ConsumerQueue
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, Microphone, PcmChunk
 
 log = logging.getLogger(__name__)

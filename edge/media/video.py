@@ -7,10 +7,11 @@ import logging
 import time
 from dataclasses import replace
 
-from edge.media.fanout import ConsumerQueue, Fanout
+from edge.media.fanout import Fanout
 from edge.media.h264 import ParameterSetCache, baseline_profile_level_id
 from edge.media.supervisor import Supervisor
 from hw.camera import Camera, H264AccessUnit
+from hw.consumer_queue import ConsumerQueue
 
 log = logging.getLogger(__name__)
 

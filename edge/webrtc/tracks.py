@@ -15,8 +15,8 @@ from typing import Protocol
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from edge.media.fanout import ConsumerQueue, QueueClosed
 from edge.webrtc.rtp_sender import Media
+from hw.consumer_queue import ConsumerQueue, QueueClosed
 
 
 class Hub(Protocol):

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import aiomqtt
 
+from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.media.snapshot import Snapshots, SnapshotUnavailable
 from edge.mqtt.discovery import OFF, OFFLINE, ON, ONLINE, PRESS, Topics, discovery_configs
@@ -110,7 +111,7 @@ class MqttBridge:
     # --- running -----------------------------------------------------------------------
 
     async def run(self) -> None:
-        delay = FIRST_RETRY_S
+        backoff = Backoff(FIRST_RETRY_S, MAX_RETRY_S)
         while True:
             try:
                 await self._session()
@@ -118,9 +119,8 @@ class MqttBridge:
                 connected = self.state == "connected"
                 self._set_state("error", str(exc) or type(exc).__name__)
                 if connected:
-                    delay = FIRST_RETRY_S
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_S)
+                    backoff.reset()
+            await asyncio.sleep(backoff.next_delay())
 
     async def stop(self) -> None:
         """Say ``offline`` (a clean stop sends no will) and disconnect."""

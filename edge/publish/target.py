@@ -40,7 +40,7 @@ from edge.media.video import VideoHub
 from edge.publish import record
 from edge.publish.session import PublishSession
 from edge.publish.whip import WhipClient, WhipError, WhipResource, server_of
-from edge.webrtc.session import Payloads
+from edge.webrtc.payloads import Payloads
 from hw.netwatch import NetworkChange
 
 log = logging.getLogger(__name__)

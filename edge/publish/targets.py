@@ -9,7 +9,7 @@ from edge.config import PublishConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.publish.target import PublishTarget
-from edge.webrtc.session import Payloads
+from edge.webrtc.payloads import Payloads
 from hw.netwatch import NetworkChange
 
 

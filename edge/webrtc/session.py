@@ -18,59 +18,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiortc import (
-    RTCBundlePolicy,
-    RTCConfiguration,
-    RTCDataChannel,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
-from edge.webrtc import aiortc_ext
+from edge.signaling.sdp_text import extension_sendonly, is_mdns_candidate, without_mdns_candidates
+from edge.webrtc.configuration import rtc_configuration
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
+from edge.webrtc.payloads import Payloads
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, Restart
-from edge.webrtc.rtp_sender import (
-    LIP_SYNC,
-    LOW_LATENCY,
-    FastRtpSender,
-    SharedPayloads,
-    answer_playout_delay_sendonly,
-)
-from edge.webrtc.tracks import ViewerTrack
+from edge.webrtc.rtp_sender import LIP_SYNC, LOW_LATENCY, PLAYOUT_DELAY, FastRtpSender
+from edge.webrtc.tracks import HubTrack
+from edge.webrtc.transceivers import send_audio, send_video
 from hw.netwatch import NetworkChange
 
 log = logging.getLogger(__name__)
 
 CONTROL_CHANNEL = "edge"  # the label of the page's data channel for our notices
-VIDEO_CLOCK_RATE = 90_000
-OPUS_CLOCK_RATE = 48_000
-
-
-def rtc_configuration(
-    ice_servers: tuple[dict, ...], bundle_policy: RTCBundlePolicy = RTCBundlePolicy.BALANCED
-) -> RTCConfiguration:
-    """Always explicit: ``RTCConfiguration()`` alone would use a public STUN server."""
-    return RTCConfiguration(iceServers=[RTCIceServer(**server) for server in ice_servers], bundlePolicy=bundle_policy)
-
-
-def without_mdns_candidates(sdp_text: str) -> tuple[str, bool]:
-    """The offer without its ``.local`` candidates (and then without end-of-candidates),
-    and whether it had any; see :meth:`ViewerSession.add_remote_candidates` for why."""
-    lines = sdp_text.splitlines()
-    kept = [line for line in lines if not (line.startswith("a=candidate:") and _is_mdns_candidate(line))]
-    hides = len(kept) != len(lines)
-    if hides:
-        kept = [line for line in kept if line != "a=end-of-candidates"]
-    return "".join(line + "\r\n" for line in kept), hides
-
-
-def _is_mdns_candidate(line: str) -> bool:
-    fields = line.split()
-    return len(fields) > 4 and fields[4].endswith(".local")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +46,6 @@ class RestartAnswer:
     kind: str
     mid: str
     generation: int  # the new ICE generation's number
-
-
-@dataclass(frozen=True, slots=True)
-class Payloads:
-    """The RTP payloads every viewer shares (see ``rtp_sender``)."""
-
-    video: SharedPayloads
-    audio: SharedPayloads
 
 
 class ViewerSession:
@@ -124,8 +81,8 @@ class ViewerSession:
         self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self.pc.on("connectionstatechange", self._on_connection_state)
         self.pc.on("datachannel", self._on_datachannel)
-        self.video_track = ViewerTrack("video", video)
-        self.audio_track = ViewerTrack("audio", audio) if audio else None
+        self.video_track = HubTrack("video", video)
+        self.audio_track = HubTrack("audio", audio) if audio else None
 
     @property
     def state(self) -> str:
@@ -145,20 +102,21 @@ class ViewerSession:
         ``setRemoteDescription``: that is where aiortc picks the codecs.
         """
         offer = SessionDescription.parse(offer_sdp)
-        video_sender = self.pc.addTrack(self.video_track)
-        self.senders["video"] = FastRtpSender.adopt(
-            video_sender, self.video_track, self._payloads.video, VIDEO_CLOCK_RATE, self._video.request_keyframe
+        self.senders["video"] = send_video(
+            self.pc,
+            self.pc.addTrack(self.video_track),
+            self.video_track,
+            self._payloads,
+            profile_level_id,
+            self._video.request_keyframe,
         )
-        self._transceiver_of(video_sender).setCodecPreferences(aiortc_ext.h264_preferences(profile_level_id))
         if self.audio_track is not None and not wants_audio:  # a video-only player
             self.audio_track.stop()
             self.audio_track = None
         if self.audio_track is not None:
-            audio_sender = self.pc.addTrack(self.audio_track)
-            self.senders["audio"] = FastRtpSender.adopt(
-                audio_sender, self.audio_track, self._payloads.audio, OPUS_CLOCK_RATE
+            self.senders["audio"] = send_audio(
+                self.pc, self.pc.addTrack(self.audio_track), self.audio_track, self._payloads
             )
-            self._transceiver_of(audio_sender).setCodecPreferences(aiortc_ext.opus_preferences())
         offer_sdp, self._remote_hides_addresses = without_mdns_candidates(offer_sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         first = offer.media[0]
@@ -167,10 +125,7 @@ class ViewerSession:
         self._bundle_media = (first.kind, first.rtp.muxId or "0")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self.ice = IceAgent(ice_transport(self.pc), self._on_new_pair)
-        return answer_playout_delay_sendonly(self.pc.localDescription.sdp)
-
-    def _transceiver_of(self, sender):
-        return next(t for t in self.pc.getTransceivers() if t.sender is sender)
+        return extension_sendonly(self.pc.localDescription.sdp, PLAYOUT_DELAY)
 
     def add_remote_candidates(self, candidates: list[str], end: bool) -> None:
         """Trickled candidates, added in the background (aioice may take its time).
@@ -184,7 +139,7 @@ class ViewerSession:
         empty, and the browser's checks may well arrive after its PATCH.
         """
         for line in candidates:
-            if _is_mdns_candidate("a=candidate:" + line):
+            if is_mdns_candidate("a=candidate:" + line):
                 self._remote_hides_addresses = True
                 continue
             candidate = candidate_from_sdp(line)

@@ -9,13 +9,12 @@ import time
 from edge.config import WebRTCConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
-from edge.webrtc.rtp_sender import SharedPayloads, h264_payloads, opus_payloads
-from edge.webrtc.session import Payloads, ViewerSession
+from edge.webrtc.payloads import Payloads
+from edge.webrtc.session import ViewerSession
+from edge.webrtc.transceivers import PROFILE_WAIT_S
 from hw.netwatch import NetworkChange
 
 log = logging.getLogger(__name__)
-
-PROFILE_WAIT_S = 5.0
 
 
 class ViewerLimit(Exception):
@@ -31,7 +30,7 @@ class Viewers:
         self._config = config
         self._sessions: dict[str, ViewerSession] = {}
         # Packetized once for every viewer and publish target.
-        self.payloads = Payloads(video=SharedPayloads(h264_payloads), audio=SharedPayloads(opus_payloads))
+        self.payloads = Payloads.for_hubs()
         self.total_sessions = 0
         video.supervisor.on_state_change(self._camera_state_changed)
 

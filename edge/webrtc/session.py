@@ -15,8 +15,9 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
@@ -34,6 +35,18 @@ from edge.webrtc.transceivers import send_audio, send_video
 from hw.netwatch import NetworkChange
 
 log = logging.getLogger(__name__)
+
+
+class SessionLog(logging.LoggerAdapter):
+    """The module's logger, each line prefixed ``session <the id's first 8 characters>: ``."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(log, {})
+        self._prefix = f"session {session_id[:8]}: "
+
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[str, MutableMapping[str, Any]]:
+        return f"{self._prefix}{msg}", kwargs
+
 
 CONTROL_CHANNEL = "edge"  # the label of the page's data channel for our notices
 
@@ -59,6 +72,7 @@ class ViewerSession:
         restart_timeout: float = 20.0,
     ) -> None:
         self.id = secrets.token_urlsafe(16)
+        self.log = SessionLog(self.id)  # for everything said about this session
         self.created_at = time.monotonic()
         self.connected_at: float | None = None
         self._video = video
@@ -175,13 +189,12 @@ class ViewerSession:
             restart.answer.set_exception(ConnectionError("the session closed"))
             raise
         except Exception as exc:
-            log.warning("session %s: ICE restart failed: %s", self.id[:8], exc)
+            self.log.warning("ICE restart failed: %s", exc)
             self.generations.abandon(restart)
             restart.answer.set_exception(exc)
             return
-        log.info(
-            "session %s: ICE restart %d, offering %s",
-            self.id[:8],
+        self.log.info(
+            "ICE restart %d, offering %s",
             self.recovery.restarts,
             " ".join(c.split()[4] for c in local.candidates) or "nothing",
         )
@@ -196,7 +209,7 @@ class ViewerSession:
         """
         local = self.ice.local_address if self.ice is not None else None
         if local is not None and change.lost(local[0]):
-            log.info("session %s: path via %s lost (%s)", self.id[:8], local[0], change.describe())
+            self.log.info("path via %s lost (%s)", local[0], change.describe())
             self.recovery.trouble(change.at)
             self._arm_deadline()
         elif local is not None and self.recovery.since is not None and change.usable(local[0]):
@@ -222,9 +235,9 @@ class ViewerSession:
         self.recovery.new_pair(time.monotonic())
         self._disarm_deadline()
         if recovering:
-            log.info("session %s: new path via %s:%d after %.2f s", self.id[:8], *local, self.recovery.last_recovery_s)
+            self.log.info("new path via %s:%d after %.2f s", *local, self.recovery.last_recovery_s)
         else:
-            log.info("session %s: new path via %s:%d", self.id[:8], *local)
+            self.log.info("new path via %s:%d", *local)
 
     def _arm_deadline(self) -> None:
         if self._deadline is None and not self._closed:
@@ -238,7 +251,7 @@ class ViewerSession:
     def _deadline_passed(self) -> None:
         self._deadline = None
         if self.recovery.since is not None and self._closing is None:
-            log.warning("session %s: no new path within %g s, closing", self.id[:8], self.restart_timeout)
+            self.log.warning("no new path within %g s, closing", self.restart_timeout)
             self._closing = asyncio.create_task(self.close())
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
@@ -259,7 +272,7 @@ class ViewerSession:
         except ValueError:
             message = None
         if not isinstance(message, dict) or message.get("type") != "lip-sync":
-            log.debug("session %s: ignored control message %.80r", self.id[:8], data)
+            self.log.debug("ignored control message %.80r", data)
             return
         video = self.senders.get("video")
         if video is not None:
@@ -277,11 +290,11 @@ class ViewerSession:
     def _background_done(self, task: asyncio.Task) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.info("session %s: ignored remote candidate: %s", self.id[:8], task.exception())
+            self.log.info("ignored remote candidate: %s", task.exception())
 
     async def _on_connection_state(self) -> None:
         state = self.pc.connectionState
-        log.info("session %s: %s", self.id[:8], state)
+        self.log.info("%s", state)
         if state == "connected" and self.connected_at is None:
             self.connected_at = time.monotonic()
         elif state in ("failed", "closed"):

@@ -71,12 +71,12 @@ class Viewers:
         except BaseException:
             await session.close()
             raise
-        log.info("viewer %s: answered (%d viewers)", session.id[:8], len(self._sessions))
+        session.log.info("answered (%d viewers)", len(self._sessions))
         return session, answer
 
     def _forget(self, session: ViewerSession) -> None:
         if self._sessions.pop(session.id, None) is not None:
-            log.info("viewer %s: gone (%d viewers)", session.id[:8], len(self._sessions))
+            session.log.info("gone (%d viewers)", len(self._sessions))
 
     @property
     def pending(self) -> int:
@@ -90,7 +90,7 @@ class Viewers:
             now = time.monotonic()
             for session in list(self._sessions.values()):
                 if session.connected_at is None and now - session.created_at > timeout:
-                    log.info("viewer %s: never connected, closing", session.id[:8])
+                    session.log.info("never connected, closing")
                     await session.close()
 
     def _camera_state_changed(self, state: str) -> None:

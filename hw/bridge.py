@@ -2,41 +2,47 @@
 
 Cameras and microphones produce data on their own threads (picamera2's encoder
 thread, a PyAV demux loop, a pacing thread). :class:`ThreadBridge` moves each
-item onto the loop with ``call_soon_threadsafe`` into a bounded queue, so that a
-stalled consumer can never make memory grow: on overflow the oldest item goes.
+item onto the loop with ``call_soon_threadsafe`` into a bounded
+:class:`~hw.consumer_queue.ConsumerQueue`, so that a stalled consumer can never
+make memory grow: on overflow the oldest item goes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from hw.consumer_queue import ConsumerQueue
 
 T = TypeVar("T")
-
-_CLOSED = object()
 
 
 class ThreadBridge(Generic[T]):
     def __init__(self, loop: asyncio.AbstractEventLoop, maxlen: int) -> None:
         self._loop = loop
-        self._items: deque[object] = deque(maxlen=maxlen)
-        self._ready = asyncio.Event()
-        self.dropped = 0
+        self._queue = self._new_queue(maxlen)
+
+    def _new_queue(self, maxlen: int) -> ConsumerQueue[T]:
+        return ConsumerQueue(maxlen)
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.dropped
 
     def put_threadsafe(self, item: T) -> None:
         """Called from the producer thread. Never blocks; ignored once the loop is gone."""
-        self._call(self._put, item)
+        self._call(self._queue.put, item)
 
     def fail_threadsafe(self, error: BaseException) -> None:
-        """Called from the producer thread: the next ``get()`` raises ``error``."""
-        self._call(self._put, error)
+        """Called from the producer thread: ``get()`` raises ``error`` once drained."""
+        self._call(self._queue.close, error)
 
     def close_threadsafe(self) -> None:
         """Called from the producer thread: ``get()`` raises ``EOFError`` once drained."""
-        self._call(self._put, _CLOSED)
+        self._call(self._queue.close, EOFError("source closed"))
 
-    def _call(self, fn, item: object) -> None:
+    def _call(self, fn: Callable[[Any], None], item: object) -> None:
         if self._loop.is_closed():
             return
         try:
@@ -44,19 +50,5 @@ class ThreadBridge(Generic[T]):
         except RuntimeError:  # loop closed between the check and the call
             pass
 
-    def _put(self, item: object) -> None:
-        if len(self._items) == self._items.maxlen:
-            self.dropped += 1
-        self._items.append(item)
-        self._ready.set()
-
     async def get(self) -> T:
-        while not self._items:
-            self._ready.clear()
-            await self._ready.wait()
-        item = self._items.popleft()
-        if item is _CLOSED:
-            raise EOFError("source closed")
-        if isinstance(item, BaseException):
-            raise item
-        return item  # type: ignore[return-value]
+        return await self._queue.get()

@@ -43,12 +43,3 @@ async def test_a_consumer_that_falls_behind_loses_whole_gops_and_a_keyframe_is_a
     assert received[0].keyframe
     assert requests == [1]
     assert bridge.dropped == 7
-
-
-async def test_an_overflowing_keyframe_starts_afresh_without_asking():
-    requests = []
-    bridge = AccessUnitBridge(asyncio.get_running_loop(), maxlen=2, request_keyframe=lambda: requests.append(1))
-    for unit in (access_unit(0, True), access_unit(1, False), access_unit(2, True)):
-        bridge._put(unit)
-    assert [(await bridge.get()).timestamp_us] == [2]
-    assert requests == [] and bridge.dropped == 2

@@ -3,7 +3,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from edge.media.fanout import Fanout, QueueClosed
+from edge.media.fanout import Fanout
+from hw.consumer_queue import QueueClosed
 
 
 @dataclass

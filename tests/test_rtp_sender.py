@@ -24,9 +24,11 @@ from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 
 from edge.media.fanout import Fanout
 from edge.media.h264 import NAL_SPS
+from edge.signaling.sdp_text import extension_sendonly
 from edge.webrtc import aiortc_ext, rtp_sender
-from edge.webrtc.rtp_sender import PLAYOUT_DELAY, FastRtpSender, SharedPayloads, h264_payloads, opus_payloads
-from edge.webrtc.session import Payloads, ViewerSession
+from edge.webrtc.payloads import Payloads
+from edge.webrtc.rtp_sender import PLAYOUT_DELAY, FastRtpSender, SharedPayloads, h264_payloads
+from edge.webrtc.session import ViewerSession
 from hw.camera import CameraSettings, H264AccessUnit
 from hw.camera.simulated import SimulatedCamera
 from hw.clock import monotonic_us
@@ -89,13 +91,6 @@ def test_every_viewer_shares_one_packetization():
     assert shared.packetized == 3
     assert all(viewer == frames[0] for viewer in frames)
     assert all(viewer[i] is frames[0][i] for viewer in frames for i in range(3))
-
-
-def test_our_answer_marks_playout_delay_sendonly():
-    answer = f"v=0\r\na=extmap:6 {PLAYOUT_DELAY}\r\na=extmap:3 x\r\n"
-    assert rtp_sender.answer_playout_delay_sendonly(answer) == (
-        f"v=0\r\na=extmap:6/sendonly {PLAYOUT_DELAY}\r\na=extmap:3 x\r\n"
-    )
 
 
 # --- a real receiver ------------------------------------------------------------------------
@@ -167,7 +162,7 @@ async def link(payloads: SharedPayloads | None = None) -> AsyncIterator[Link]:
     await receiving.setLocalDescription(await receiving.createOffer())
     await sending.setRemoteDescription(receiving.localDescription)
     await sending.setLocalDescription(await sending.createAnswer())
-    answer = rtp_sender.answer_playout_delay_sendonly(sending.localDescription.sdp)
+    answer = extension_sendonly(sending.localDescription.sdp, PLAYOUT_DELAY)
     await receiving.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     recorder = Recorder(None)
 
@@ -298,7 +293,7 @@ async def test_the_pages_lip_sync_request_switches_the_playout_delay_hint():
     viewer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     viewer.addTransceiver("video", direction="recvonly")
     await viewer.setLocalDescription(await viewer.createOffer())
-    payloads = Payloads(SharedPayloads(h264_payloads), SharedPayloads(opus_payloads))
+    payloads = Payloads.for_hubs()
     session = ViewerSession(FakeHub(), None, payloads, (), lambda _session: None)  # type: ignore[arg-type]
     try:
         await session.answer(viewer.localDescription.sdp, "42c00d", wants_audio=False)

@@ -4,8 +4,8 @@ import pytest
 
 from edge.signaling.offer import NO_H264, NO_VIDEO, OfferError, accepted_media, check_offer
 from edge.signaling.refusals import MAX_USER_AGENT_CHARS, RefusedOffers, one_line
+from edge.signaling.sdp_text import extension_sendonly, without_mdns_candidates
 from edge.signaling.sdpfrag import SdpFragError, parse_sdpfrag
-from edge.webrtc.session import without_mdns_candidates
 from tests.offers import make_offer
 
 
@@ -171,3 +171,9 @@ def test_many_addresses_are_not_remembered_for_ever():
     refused.refused("10.9.9.9", 400, "malformed", "malformed SDP", None)
     assert len(refused._addresses) == 1  # the others' minutes are over, with nothing left unlogged
     assert refused.status()["total"] == 3001
+
+
+def test_our_answer_marks_an_extension_sendonly():
+    uri = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+    answer = f"v=0\r\na=extmap:6 {uri}\r\na=extmap:3 x\r\n"
+    assert extension_sendonly(answer, uri) == f"v=0\r\na=extmap:6/sendonly {uri}\r\na=extmap:3 x\r\n"

@@ -12,9 +12,10 @@ from typing import TypedDict
 
 import av
 
-from edge.media.fanout import ConsumerQueue, Fanout
+from edge.media.fanout import Fanout
 from edge.media.supervisor import SourceState, Supervisor
 from edge.service import BackgroundTask
+from hw.consumer_queue import ConsumerQueue
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, Microphone, PcmChunk
 
 log = logging.getLogger(__name__)

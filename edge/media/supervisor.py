@@ -9,6 +9,8 @@ from collections.abc import AsyncGenerator, Callable
 from enum import StrEnum
 from typing import TypeVar
 
+from edge.backoff import Backoff
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -52,13 +54,12 @@ class Supervisor:
         self._deliver = deliver
         self._stall_timeout = stall_timeout
         self._start_timeout = max(stall_timeout, start_timeout or 0)
-        self._backoff_min, self._backoff_max = backoff
+        self._backoff = Backoff(*backoff)
         self._state = SourceState.STARTING
         self._state_listeners: list[Callable[[SourceState], None]] = []
         self.last_error: str | None = None
         self.restarts = 0
         self.items = 0
-        self.last_item_at: float | None = None
 
     @property
     def state(self) -> SourceState:
@@ -75,7 +76,6 @@ class Supervisor:
         self._state_listeners.append(listener)
 
     async def run(self) -> None:
-        delay = self._backoff_min
         while True:
             started = time.monotonic()
             try:
@@ -89,12 +89,12 @@ class Supervisor:
             except Exception as exc:  # any adapter failure degrades, never kills, the daemon
                 self.last_error = f"{self.what} failed: {exc}"
             if time.monotonic() - started > 60:
-                delay = self._backoff_min  # it ran fine for a while: start the back-off afresh
+                self._backoff.reset()  # it ran fine for a while: start the back-off afresh
             self.state = SourceState.RESTARTING
             self.restarts += 1
+            delay = self._backoff.next_delay()
             log.warning("%s; restarting in %.1f s", self.last_error, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self._backoff_max)
 
     async def _pump(self) -> None:
         stream = self._open_stream()
@@ -117,7 +117,6 @@ class Supervisor:
                     log.info("%s running", self.what)
                     self.state = SourceState.RUNNING
                 self.items += 1
-                self.last_item_at = time.monotonic()
                 self._deliver(item)
         finally:
             await stream.aclose()

@@ -8,11 +8,12 @@ import time
 from dataclasses import replace
 from typing import TypedDict
 
-from edge.media.fanout import ConsumerQueue, Fanout
+from edge.media.fanout import Fanout
 from edge.media.h264 import ParameterSetCache, baseline_profile_level_id
 from edge.media.supervisor import SourceState, Supervisor
 from edge.service import BackgroundTask
 from hw.camera import Camera, CameraSettings, H264AccessUnit
+from hw.consumer_queue import ConsumerQueue
 
 log = logging.getLogger(__name__)
 

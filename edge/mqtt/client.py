@@ -22,6 +22,7 @@ from typing import Protocol, TypedDict
 
 import aiomqtt
 
+from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.media.snapshot import Snapshots, SnapshotUnavailable
 from edge.mqtt.discovery import OFF, OFFLINE, ON, ONLINE, PRESS, Topics, discovery_configs
@@ -130,7 +131,7 @@ class MqttBridge:
     # --- running -----------------------------------------------------------------------
 
     async def run(self) -> None:
-        delay = FIRST_RETRY_S
+        backoff = Backoff(FIRST_RETRY_S, MAX_RETRY_S)
         while True:
             try:
                 await self._session()
@@ -138,9 +139,8 @@ class MqttBridge:
                 connected = self.state == MqttState.CONNECTED
                 self._set_state(MqttState.ERROR, str(exc) or type(exc).__name__)
                 if connected:
-                    delay = FIRST_RETRY_S
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RETRY_S)
+                    backoff.reset()
+            await asyncio.sleep(backoff.next_delay())
 
     async def start(self) -> None:
         self._running.start(self.run())

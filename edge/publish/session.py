@@ -1,7 +1,7 @@
 """One WHIP session's peer connection: the hubs' H.264 and Opus as they are, sent as the offerer.
 
 The same parts as a viewer's session (``edge.webrtc``): a track per hub with
-its own bounded queue and keyframe gating, :class:`FastRtpSender` with the
+its own bounded queue and keyframe gating, a ``FastRtpSender`` with the
 payloads every viewer shares, the camera's exact H.264 profile, and an ICE
 agent that can restart in place, here as the offerer.
 """
@@ -14,21 +14,20 @@ import time
 from collections.abc import Callable
 
 from aioice import Candidate
-from aiortc import RTCBundlePolicy, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import SessionDescription
 
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.signaling.sdpfrag import format_sdpfrag, parse_sdpfrag
-from edge.webrtc import aiortc_ext
+from edge.webrtc.configuration import rtc_configuration
 from edge.webrtc.ice_restart import IceAgent, ice_transport
+from edge.webrtc.payloads import Payloads
 from edge.webrtc.rtp_sender import FastRtpSender
-from edge.webrtc.session import OPUS_CLOCK_RATE, VIDEO_CLOCK_RATE, Payloads, rtc_configuration
-from edge.webrtc.tracks import Hub, ViewerTrack
+from edge.webrtc.tracks import HubTrack
+from edge.webrtc.transceivers import PROFILE_WAIT_S, send_audio, send_video
 
 log = logging.getLogger(__name__)
-
-PROFILE_WAIT_S = 5.0
 
 
 class PublishSession:
@@ -47,7 +46,7 @@ class PublishSession:
         self._audio = audio
         self._payloads = payloads
         self.senders: dict[str, FastRtpSender] = {}
-        self.tracks: list[ViewerTrack] = []
+        self.tracks: list[HubTrack] = []
         self.ice: IceAgent | None = None
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()  # the connection failed or closed
@@ -60,11 +59,13 @@ class PublishSession:
     async def offer(self) -> str:
         """Our offer, with every candidate (aiortc gathers before the offer is complete)."""
         profile = await self._video.wait_for_profile(PROFILE_WAIT_S)
-        self._add_sender("video", self._video, VIDEO_CLOCK_RATE, self._video.request_keyframe)
-        self._transceiver("video").setCodecPreferences(aiortc_ext.h264_preferences(profile))
+        video = HubTrack("video", self._video)
+        self.senders["video"] = send_video(
+            self.pc, self._add_track(video), video, self._payloads, profile, self._video.request_keyframe
+        )
         if self._audio is not None:
-            self._add_sender("audio", self._audio, OPUS_CLOCK_RATE)
-            self._transceiver("audio").setCodecPreferences(aiortc_ext.opus_preferences())
+            audio = HubTrack("audio", self._audio)
+            self.senders["audio"] = send_audio(self.pc, self._add_track(audio), audio, self._payloads)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         first = SessionDescription.parse(self.pc.localDescription.sdp).media[0]
         self._first_media = (first.kind, first.rtp.muxId or "0")
@@ -109,18 +110,9 @@ class PublishSession:
             track.stop()
         self.ended.set()
 
-    def _add_sender(
-        self, kind: str, hub: Hub, clock_rate: int, on_keyframe_request: Callable[[], None] = lambda: None
-    ) -> None:
-        track = ViewerTrack(kind, hub)
+    def _add_track(self, track: HubTrack) -> RTCRtpSender:
         self.tracks.append(track)
-        sender = self.pc.addTransceiver(track, direction="sendonly").sender
-        self.senders[kind] = FastRtpSender.adopt(
-            sender, track, getattr(self._payloads, kind), clock_rate, on_keyframe_request
-        )
-
-    def _transceiver(self, kind: str):
-        return next(t for t in self.pc.getTransceivers() if t.sender is self.senders[kind])
+        return self.pc.addTransceiver(track, direction="sendonly").sender
 
     def _on_new_path(self, local: tuple[str, int]) -> None:
         self._video.request_keyframe()  # the server lost frames while the path was down

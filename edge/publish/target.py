@@ -34,14 +34,14 @@ from typing import NoReturn, TypedDict
 
 import aiohttp
 
+from edge.backoff import Backoff
 from edge.config import PublishConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.publish import record
-from edge.publish.backoff import Backoff
 from edge.publish.session import PublishSession
 from edge.publish.whip import WhipClient, WhipError, WhipResource, server_of
-from edge.webrtc.session import Payloads
+from edge.webrtc.payloads import Payloads
 from hw.network_watch import NetworkChange
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class PublishTarget:
         self._video = video
         self._audio = audio
         self._payloads = payloads
-        self._backoff = Backoff(RETRY_FIRST_S, RETRY_CAP_S)
+        self._backoff = Backoff(RETRY_FIRST_S, RETRY_CAP_S, jitter=True)
         self._session: PublishSession | None = None
         self._resource: WhipResource | None = None
         self._link_ice_servers: tuple[dict, ...] = ()  # the server's Link headers: used from the next session

@@ -10,7 +10,7 @@ from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.publish.target import PublishTarget, PublishTargetStatus
 from edge.service import BackgroundTask
-from edge.webrtc.session import Payloads
+from edge.webrtc.payloads import Payloads
 from hw.network_watch import NetworkChange
 
 

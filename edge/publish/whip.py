@@ -21,9 +21,8 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from edge.security.hosts import DEFAULT_PORTS
+from edge.signaling.sdp_text import SDP, SDPFRAG
 
-SDP = "application/sdp"
-SDPFRAG = "application/trickle-ice-sdpfrag"
 # 4xx answers that may change without the owner doing anything: a timeout, a conflict
 # (the server still holds our previous session), too early, too many requests.
 TRANSIENT_4XX = frozenset({408, 409, 425, 429})

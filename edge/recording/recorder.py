@@ -31,7 +31,6 @@ import av
 
 from edge.config import MANUAL_TRIGGER, RecordingConfig
 from edge.media.audio import AudioHub
-from edge.media.fanout import ConsumerQueue, QueueClosed
 from edge.media.video import VideoHub
 from edge.recording.library import ClipInfo, Library
 from edge.recording.plan import ClipPlan
@@ -41,6 +40,7 @@ from edge.recording.writer import ClipWriter, describe_error
 from edge.service import BackgroundTask
 from hw.camera import H264AccessUnit
 from hw.clock import monotonic_us
+from hw.consumer_queue import ConsumerQueue, QueueClosed
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,6 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 from edge.config import RtspConfig  # noqa: E402
 from edge.media.audio import AudioHub  # noqa: E402
-from edge.media.fanout import ConsumerQueue, QueueClosed  # noqa: E402
 from edge.media.video import VideoHub  # noqa: E402
 from edge.rtsp.admission import Admission, client_budget, fd_limit  # noqa: E402
 from edge.rtsp.bursts import AcceptFailureFilter, BurstLog  # noqa: E402
@@ -45,6 +44,7 @@ from edge.rtsp.status import RtspState, RtspStatus  # noqa: E402
 from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
 from hw.clock import monotonic_us  # noqa: E402
+from hw.consumer_queue import ConsumerQueue, QueueClosed  # noqa: E402
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -14,14 +14,13 @@ from aiortc.exceptions import OperationError
 from edge.signaling.offer import MALFORMED, MAX_OFFER_BYTES, OfferError, accepted_media, check_offer
 from edge.signaling.patch import PatchKind, classify_patch, etag
 from edge.signaling.refusals import RefusedOffers
+from edge.signaling.sdp_text import SDP, SDPFRAG
 from edge.signaling.sdpfrag import SdpFragError, format_sdpfrag, parse_sdpfrag
 from edge.web.errors import ErrorResponse
 from edge.webrtc.viewers import ViewerLimit, Viewers
 
 log = logging.getLogger(__name__)
 
-SDP = "application/sdp"
-SDPFRAG = "application/trickle-ice-sdpfrag"
 VIEWERS_KEY = web.AppKey("viewers", Viewers)
 REFUSED_KEY = web.AppKey("refused_offers", RefusedOffers)
 

@@ -97,14 +97,16 @@ class RtpFrame:
     timestamp_us: int  # capture time on the monotonic clock
 
 
-class Media(Protocol):
+class EncodedMedia(Protocol):
+    """A hub's item as the sender takes it: an H.264 access unit or an Opus packet."""
+
     @property
     def data(self) -> bytes: ...
     @property
     def timestamp_us(self) -> int: ...
 
 
-M = TypeVar("M", bound=Media)
+M = TypeVar("M", bound=EncodedMedia)
 
 
 def h264_payloads(access_unit: bytes) -> tuple[bytes, ...]:
@@ -143,7 +145,7 @@ class SharedPayloads(Generic[M]):
 
 
 class ItemSource(Protocol):
-    async def recv(self) -> Media: ...
+    async def recv(self) -> EncodedMedia: ...
 
 
 def offer_playout_delay() -> None:
@@ -151,20 +153,6 @@ def offer_playout_delay() -> None:
     video = HEADER_EXTENSIONS["video"]
     if not any(e.uri == PLAYOUT_DELAY for e in video):
         video.append(RTCRtpHeaderExtensionParameters(id=max(e.id for e in video) + 1, uri=PLAYOUT_DELAY))
-
-
-def answer_playout_delay_sendonly(sdp: str) -> str:
-    """Mark our playout-delay extension ``sendonly`` in an answer (RFC 8285 section 6).
-
-    aiortc drops the direction when it reads an offer (Firefox offers the
-    extension ``recvonly``) and writes none, which would mean ``sendrecv``.
-    """
-    lines = sdp.split("\r\n")
-    for index, line in enumerate(lines):
-        if line.startswith("a=extmap:") and line.endswith(" " + PLAYOUT_DELAY):
-            ext_id = line.split()[0].removeprefix("a=extmap:").split("/")[0]
-            lines[index] = f"a=extmap:{ext_id}/sendonly {PLAYOUT_DELAY}"
-    return "\r\n".join(lines)
 
 
 def ntp_time() -> tuple[float, int]:

@@ -15,64 +15,41 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from aiortc import (
-    RTCBundlePolicy,
-    RTCConfiguration,
-    RTCDataChannel,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from edge.media.audio import AudioHub
 from edge.media.supervisor import SourceState
 from edge.media.video import VideoHub
-from edge.webrtc import aiortc_ext
+from edge.signaling.sdp_text import extension_sendonly, is_mdns_candidate, without_mdns_candidates
+from edge.webrtc.configuration import rtc_configuration
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
+from edge.webrtc.payloads import Payloads
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, RecoveryStatus, Restart
-from edge.webrtc.rtp_sender import (
-    LIP_SYNC,
-    LOW_LATENCY,
-    FastRtpSender,
-    SharedPayloads,
-    answer_playout_delay_sendonly,
-)
-from edge.webrtc.tracks import ViewerTrack
+from edge.webrtc.rtp_sender import LIP_SYNC, LOW_LATENCY, PLAYOUT_DELAY, FastRtpSender
+from edge.webrtc.tracks import HubTrack
+from edge.webrtc.transceivers import send_audio, send_video
 from hw.network_watch import NetworkChange
 
 log = logging.getLogger(__name__)
 
+
+class SessionLog(logging.LoggerAdapter):
+    """The module's logger, each line prefixed ``session <the id's first 8 characters>: ``."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(log, {})
+        self._prefix = f"session {session_id[:8]}: "
+
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[str, MutableMapping[str, Any]]:
+        return f"{self._prefix}{msg}", kwargs
+
+
 CONTROL_CHANNEL = "edge"  # the label of the page's data channel for our notices
-VIDEO_CLOCK_RATE = 90_000
-OPUS_CLOCK_RATE = 48_000
-
-
-def rtc_configuration(
-    ice_servers: tuple[dict, ...], bundle_policy: RTCBundlePolicy = RTCBundlePolicy.BALANCED
-) -> RTCConfiguration:
-    """Always explicit: ``RTCConfiguration()`` alone would use a public STUN server."""
-    return RTCConfiguration(iceServers=[RTCIceServer(**server) for server in ice_servers], bundlePolicy=bundle_policy)
-
-
-def without_mdns_candidates(sdp_text: str) -> tuple[str, bool]:
-    """The offer without its ``.local`` candidates (and then without end-of-candidates),
-    and whether it had any; see :meth:`ViewerSession.add_remote_candidates` for why."""
-    lines = sdp_text.splitlines()
-    kept = [line for line in lines if not (line.startswith("a=candidate:") and _is_mdns_candidate(line))]
-    hides = len(kept) != len(lines)
-    if hides:
-        kept = [line for line in kept if line != "a=end-of-candidates"]
-    return "".join(line + "\r\n" for line in kept), hides
-
-
-def _is_mdns_candidate(line: str) -> bool:
-    fields = line.split()
-    return len(fields) > 4 and fields[4].endswith(".local")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +60,6 @@ class RestartAnswer:
     kind: str
     mid: str
     generation: int  # the new ICE generation's number
-
-
-@dataclass(frozen=True, slots=True)
-class Payloads:
-    """The RTP payloads every viewer shares (see ``rtp_sender``)."""
-
-    video: SharedPayloads
-    audio: SharedPayloads
 
 
 class IceStatus(RecoveryStatus):
@@ -115,6 +84,7 @@ class ViewerSession:
         restart_timeout: float = 20.0,
     ) -> None:
         self.id = secrets.token_urlsafe(16)
+        self.log = SessionLog(self.id)  # for everything said about this session
         self.created_at = time.monotonic()
         self.connected_at: float | None = None
         self._video = video
@@ -137,8 +107,8 @@ class ViewerSession:
         self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self.pc.on("connectionstatechange", self._on_connection_state)
         self.pc.on("datachannel", self._on_datachannel)
-        self.video_track = ViewerTrack("video", video)
-        self.audio_track = ViewerTrack("audio", audio) if audio else None
+        self.video_track = HubTrack("video", video)
+        self.audio_track = HubTrack("audio", audio) if audio else None
 
     @property
     def state(self) -> str:
@@ -162,20 +132,21 @@ class ViewerSession:
         ``setRemoteDescription``: that is where aiortc picks the codecs.
         """
         offer = SessionDescription.parse(offer_sdp)
-        video_sender = self.pc.addTrack(self.video_track)
-        self.senders["video"] = FastRtpSender.adopt(
-            video_sender, self.video_track, self._payloads.video, VIDEO_CLOCK_RATE, self._video.request_keyframe
+        self.senders["video"] = send_video(
+            self.pc,
+            self.pc.addTrack(self.video_track),
+            self.video_track,
+            self._payloads,
+            profile_level_id,
+            self._video.request_keyframe,
         )
-        self._transceiver_of(video_sender).setCodecPreferences(aiortc_ext.h264_preferences(profile_level_id))
         if self.audio_track is not None and not wants_audio:  # a video-only player
             self.audio_track.stop()
             self.audio_track = None
         if self.audio_track is not None:
-            audio_sender = self.pc.addTrack(self.audio_track)
-            self.senders["audio"] = FastRtpSender.adopt(
-                audio_sender, self.audio_track, self._payloads.audio, OPUS_CLOCK_RATE
+            self.senders["audio"] = send_audio(
+                self.pc, self.pc.addTrack(self.audio_track), self.audio_track, self._payloads
             )
-            self._transceiver_of(audio_sender).setCodecPreferences(aiortc_ext.opus_preferences())
         offer_sdp, self._remote_hides_addresses = without_mdns_candidates(offer_sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         first = offer.media[0]
@@ -184,10 +155,7 @@ class ViewerSession:
         self._bundle_media = (first.kind, first.rtp.muxId or "0")
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self.ice = IceAgent(ice_transport(self.pc), self._on_new_pair)
-        return answer_playout_delay_sendonly(self.pc.localDescription.sdp)
-
-    def _transceiver_of(self, sender):
-        return next(t for t in self.pc.getTransceivers() if t.sender is sender)
+        return extension_sendonly(self.pc.localDescription.sdp, PLAYOUT_DELAY)
 
     def add_remote_candidates(self, candidates: list[str], end: bool) -> None:
         """Trickled candidates, added in the background (aioice may take its time).
@@ -201,7 +169,7 @@ class ViewerSession:
         empty, and the browser's checks may well arrive after its PATCH.
         """
         for line in candidates:
-            if _is_mdns_candidate("a=candidate:" + line):
+            if is_mdns_candidate("a=candidate:" + line):
                 self._remote_hides_addresses = True
                 continue
             candidate = candidate_from_sdp(line)
@@ -237,13 +205,12 @@ class ViewerSession:
             restart.answer.set_exception(ConnectionError("the session closed"))
             raise
         except Exception as exc:
-            log.warning("session %s: ICE restart failed: %s", self.id[:8], exc)
+            self.log.warning("ICE restart failed: %s", exc)
             self.generations.abandon(restart)
             restart.answer.set_exception(exc)
             return
-        log.info(
-            "session %s: ICE restart %d, offering %s",
-            self.id[:8],
+        self.log.info(
+            "ICE restart %d, offering %s",
             self.recovery.restarts,
             " ".join(c.split()[4] for c in local.candidates) or "nothing",
         )
@@ -258,7 +225,7 @@ class ViewerSession:
         """
         local = self.ice.local_address if self.ice is not None else None
         if local is not None and change.lost(local[0]):
-            log.info("session %s: path via %s lost (%s)", self.id[:8], local[0], change.describe())
+            self.log.info("path via %s lost (%s)", local[0], change.describe())
             self.recovery.trouble(change.at)
             self._arm_deadline()
         elif local is not None and self.recovery.since is not None and change.usable(local[0]):
@@ -284,9 +251,9 @@ class ViewerSession:
         self.recovery.new_pair(time.monotonic())
         self._disarm_deadline()
         if recovering:
-            log.info("session %s: new path via %s:%d after %.2f s", self.id[:8], *local, self.recovery.last_recovery_s)
+            self.log.info("new path via %s:%d after %.2f s", *local, self.recovery.last_recovery_s)
         else:
-            log.info("session %s: new path via %s:%d", self.id[:8], *local)
+            self.log.info("new path via %s:%d", *local)
 
     def _arm_deadline(self) -> None:
         if self._deadline is None and not self._closed:
@@ -300,7 +267,7 @@ class ViewerSession:
     def _deadline_passed(self) -> None:
         self._deadline = None
         if self.recovery.since is not None and self._closing is None:
-            log.warning("session %s: no new path within %g s, closing", self.id[:8], self.restart_timeout)
+            self.log.warning("no new path within %g s, closing", self.restart_timeout)
             self._closing = asyncio.create_task(self.close())
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
@@ -321,7 +288,7 @@ class ViewerSession:
         except ValueError:
             message = None
         if not isinstance(message, dict) or message.get("type") != "lip-sync":
-            log.debug("session %s: ignored control message %.80r", self.id[:8], data)
+            self.log.debug("ignored control message %.80r", data)
             return
         video = self.senders.get("video")
         if video is not None:
@@ -339,11 +306,11 @@ class ViewerSession:
     def _background_done(self, task: asyncio.Task) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.info("session %s: ignored remote candidate: %s", self.id[:8], task.exception())
+            self.log.info("ignored remote candidate: %s", task.exception())
 
     async def _on_connection_state(self) -> None:
         state = self.pc.connectionState
-        log.info("session %s: %s", self.id[:8], state)
+        self.log.info("%s", state)
         if state == "connected" and self.connected_at is None:
             self.connected_at = time.monotonic()
         elif state in ("failed", "closed"):

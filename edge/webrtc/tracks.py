@@ -1,7 +1,7 @@
-"""Per-viewer tracks: a viewer's place in a hub's fan-out, as aiortc's peer connection needs it.
+"""Tracks fed by a hub: a viewer's (or a publish target's) place in its fan-out, as aiortc needs it.
 
 A track must never be shared between peer connections (a closing sender stops
-its track), so each viewer gets its own. It subscribes to the hub when created,
+its track), so each gets its own. It subscribes to the hub when created,
 while the offer is answered: the hub asks the camera for an IDR at once, and by
 the time DTLS is up (when the viewer's sender first calls ``recv()``) that IDR
 is waiting in the queue, so the first picture leaves without another frame
@@ -15,8 +15,8 @@ from typing import Protocol
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from edge.media.fanout import ConsumerQueue, QueueClosed
-from edge.webrtc.rtp_sender import Media
+from edge.webrtc.rtp_sender import EncodedMedia
+from hw.consumer_queue import ConsumerQueue, QueueClosed
 
 
 class Hub(Protocol):
@@ -24,8 +24,8 @@ class Hub(Protocol):
     def unsubscribe(self, queue: ConsumerQueue) -> None: ...
 
 
-class ViewerTrack(MediaStreamTrack):
-    """One viewer's audio or video track, fed by a hub's bounded queue."""
+class HubTrack(MediaStreamTrack):
+    """One peer connection's audio or video track, fed by a hub's bounded queue."""
 
     def __init__(self, kind: str, hub: Hub) -> None:
         super().__init__()
@@ -34,7 +34,7 @@ class ViewerTrack(MediaStreamTrack):
         self._queue: ConsumerQueue | None = hub.subscribe()
         self.packets_sent = 0
 
-    async def recv(self) -> Media:  # type: ignore[override]
+    async def recv(self) -> EncodedMedia:  # type: ignore[override]
         if self._queue is None:
             raise MediaStreamError()
         try:

@@ -11,13 +11,12 @@ from edge.media.audio import AudioHub
 from edge.media.supervisor import SourceState
 from edge.media.video import VideoHub
 from edge.service import BackgroundTask
-from edge.webrtc.rtp_sender import SharedPayloads, h264_payloads, opus_payloads
-from edge.webrtc.session import Payloads, SessionStatus, ViewerSession
+from edge.webrtc.payloads import Payloads
+from edge.webrtc.session import SessionStatus, ViewerSession
+from edge.webrtc.transceivers import PROFILE_WAIT_S
 from hw.network_watch import NetworkChange
 
 log = logging.getLogger(__name__)
-
-PROFILE_WAIT_S = 5.0
 
 
 class ViewerLimit(Exception):
@@ -39,7 +38,7 @@ class Viewers:
         self._config = config
         self._sessions: dict[str, ViewerSession] = {}
         # Packetized once for every viewer and publish target.
-        self.payloads = Payloads(video=SharedPayloads(h264_payloads), audio=SharedPayloads(opus_payloads))
+        self.payloads = Payloads.for_hubs()
         self.total_sessions = 0
         video.supervisor.on_state_change(self._camera_state_changed)
 
@@ -80,12 +79,12 @@ class Viewers:
         except BaseException:
             await session.close()
             raise
-        log.info("viewer %s: answered (%d viewers)", session.id[:8], len(self._sessions))
+        session.log.info("answered (%d viewers)", len(self._sessions))
         return session, answer
 
     def _forget(self, session: ViewerSession) -> None:
         if self._sessions.pop(session.id, None) is not None:
-            log.info("viewer %s: gone (%d viewers)", session.id[:8], len(self._sessions))
+            session.log.info("gone (%d viewers)", len(self._sessions))
 
     @property
     def pending(self) -> int:
@@ -106,7 +105,7 @@ class Viewers:
             now = time.monotonic()
             for session in list(self._sessions.values()):
                 if session.connected_at is None and now - session.created_at > timeout:
-                    log.info("viewer %s: never connected, closing", session.id[:8])
+                    session.log.info("never connected, closing")
                     await session.close()
 
     def _camera_state_changed(self, state: SourceState) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from hw.bridge import ThreadBridge
 from hw.camera import H264AccessUnit
+from hw.consumer_queue import ConsumerQueue, KeyframeGatedQueue
 
 log = logging.getLogger(__name__)
 
@@ -22,28 +23,12 @@ class AccessUnitBridge(ThreadBridge[H264AccessUnit]):
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, maxlen: int, request_keyframe: Callable[[], None]) -> None:
-        super().__init__(loop, maxlen)
         self._request_keyframe = request_keyframe
-        self._waiting_for_keyframe = False
+        super().__init__(loop, maxlen)
 
-    def _put(self, item: object) -> None:
-        if not isinstance(item, H264AccessUnit):  # an error or the end: always delivered
-            super()._put(item)
-            return
-        if self._waiting_for_keyframe and not item.keyframe:
-            self.dropped += 1
-            return
-        self._waiting_for_keyframe = False
-        if len(self._items) == self._items.maxlen:
-            queued = [i for i in self._items if not isinstance(i, H264AccessUnit)]
-            lost = len(self._items) - len(queued)
-            self.dropped += lost
-            self._items.clear()
-            self._items.extend(queued)
-            log.warning("camera frames were not taken in time: dropped %d, waiting for a keyframe", lost)
-            if not item.keyframe:
-                self.dropped += 1
-                self._waiting_for_keyframe = True
-                self._request_keyframe()
-                return
-        super()._put(item)
+    def _new_queue(self, maxlen: int) -> ConsumerQueue[H264AccessUnit]:
+        return KeyframeGatedQueue(maxlen, self._gap, wait_for_keyframe=False)
+
+    def _gap(self, lost: int) -> None:
+        log.warning("camera frames were not taken in time: dropped %d, waiting for a keyframe", lost)
+        self._request_keyframe()

@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from edge.publish.backoff import Backoff
 from edge.publish.whip import WhipClient, WhipError, ice_servers_from_links, origin
 
 ANSWER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -173,12 +172,3 @@ def test_ice_servers_come_from_link_headers():
         {"urls": "turn:turn.example.net?transport=udp", "username": "user", "credential": "a;b,c"},
         {"urls": "stun:[2001:db8::1]:3478"},
     )
-
-
-def test_backoff_doubles_up_to_its_cap_with_half_of_each_wait_random():
-    low = Backoff(0.5, 2.0, random_fraction=lambda: 0.0)
-    high = Backoff(0.5, 2.0, random_fraction=lambda: 1.0)
-    assert [low.next_delay() for _ in range(5)] == [0.25, 0.5, 1.0, 1.0, 1.0]
-    assert [high.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 2.0, 2.0]
-    high.reset()
-    assert high.next_delay() == 0.5

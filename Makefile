@@ -35,7 +35,7 @@ TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-uti
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto \
              $(JANUS_DEBS) libjs-webrtc-adapter nodejs
 
-.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core firefox-openh264 bench clean
+.PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core typescript firefox-openh264 bench clean
 .DEFAULT_GOAL := run
 
 $(PY):
@@ -103,6 +103,11 @@ whip-server: system-deps
 axe-core: $(VENV)/.test-installed
 	@$(PY) -m testbed.axe fetch >/dev/null
 
+# TypeScript's tsc, which type-checks the page's JavaScript in `make lint` (testbed/typescript.py,
+# tsconfig.json): fetched the same way, run by Debian's nodejs.
+typescript: $(VENV)/.test-installed
+	@$(PY) -m testbed.typescript fetch >/dev/null
+
 # Firefox's OpenH264 plugin (its only H.264), built once into the venv from the sources in
 # testbed/firefox_openh264 and Debian's static libopenh264: testbed/firefox.py finds it there.
 FIREFOX_OPENH264 := $(VENV)/.firefox-openh264
@@ -125,11 +130,12 @@ test: test-deps
 test-fast: $(VENV)/.test-installed venv-gi
 	$(PY) -m pytest -m "not browser and not root and not slow" -n 3 -q $(PYTEST_ARGS)
 
-# ruff (lint, import order, format) and mypy, as CI runs them before the tests.
-lint: $(VENV)/.test-installed
+# ruff (lint, import order, format) and mypy, as CI runs them before the tests; tsc on the page's JavaScript.
+lint: $(VENV)/.test-installed typescript
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) -m testbed.typescript check
 
 # Every bench in bench/ in turn: each prints its figures; those the README charts also redraw
 # docs/bench/*.png. bench.janus compares with Janus, installed (Debian 12) or unpacked (Debian 13)

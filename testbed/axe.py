@@ -2,7 +2,7 @@
 
 axe-core is an npm package; the tests need only its one browser script, so it is
 taken straight from the npm registry's tarball (pinned version, checked against the
-registry's sha512 integrity) into the venv by ``make test-deps``:
+registry's sha512 integrity: testbed/npm.py) into the venv by ``make test-deps``:
 
     .venv/bin/python -m testbed.axe fetch
 
@@ -11,17 +11,13 @@ No npm is needed, so a fresh Debian machine gets it as easily as a CI one.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import os
 import sys
-import tarfile
-import urllib.request
 from pathlib import Path
 
+from testbed import npm
+
 VERSION = "4.14.1"
-TARBALL = f"https://registry.npmjs.org/axe-core/-/axe-core-{VERSION}.tgz"
 INTEGRITY = "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
 SCRIPT = Path(os.environ.get("EDGE_AXE_JS", Path(sys.prefix) / "axe-core" / f"axe-{VERSION}.min.js"))
 
@@ -34,13 +30,7 @@ def fetch(dest: Path = SCRIPT) -> Path:
     """Download and verify axe.min.js into ``dest`` unless it is there already."""
     if dest.exists():
         return dest
-    with urllib.request.urlopen(TARBALL, timeout=60) as response:
-        data = response.read()
-    algorithm, _, expected = INTEGRITY.partition("-")
-    digest = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
-    if digest != expected:
-        raise SystemExit(f"{TARBALL}: integrity mismatch (got {algorithm}-{digest})")
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+    with npm.tarball("axe-core", VERSION, INTEGRITY) as tar:
         member = tar.extractfile("package/axe.min.js")
         assert member is not None
         script = member.read()

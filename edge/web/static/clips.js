@@ -1,23 +1,36 @@
+// @ts-check
 // The clip list: a card per clip (its first picture, trigger, time, duration), newest
 // first, a filter by trigger, and delete with a few seconds to undo.
+
+/** @typedef {import('./dom.js').Clip} Clip */
 
 import { timedFetch } from './whep.js';
 import { api, el, fmtDuration, fmtSize, fmtWhen, keepingFocus, triggerColor } from './dom.js';
 
 const UNDO_MS = 6000;
 
-const triggersOf = (clip) => (clip.triggers?.length ? clip.triggers : [clip.trigger]);
+const triggersOf = (/** @type {Clip} */ clip) => (clip.triggers?.length ? clip.triggers : [clip.trigger]);
 
 export class ClipList {
   // onPlay(clip, opener): play it; onShown(clips): the clips now shown (filtered, not being deleted);
   // onDelete(clip): it is gone from the list (and will be from the camera unless undone)
+  /**
+   * @param {object} handlers
+   * @param {(clip: Clip, opener: HTMLElement) => void} handlers.onPlay
+   * @param {(clips: Clip[]) => void} handlers.onShown
+   * @param {(clip: Clip) => void} handlers.onDelete
+   */
   constructor({ onPlay, onShown, onDelete }) {
     this.onPlay = onPlay;
     this.onShown = onShown;
     this.onDelete = onDelete;
+    /** @type {Clip[]} */
     this.clips = [];
-    this.filter = null; // a trigger name, or null for all
-    this.pending = null; // { clip, timer }: deleted on screen, not yet on the camera
+    /** @type {string | null} a trigger name, or null for all */
+    this.filter = null;
+    /** @type {{ clip: Clip, timer: ReturnType<typeof setTimeout> } | null} deleted on screen, not yet on the camera */
+    this.pending = null;
+    /** @type {string | null} */
     this.playing = null;
     this.filters = el('div', { class: 'rec-filters', role: 'group', 'aria-label': 'Show clips from' });
     this.empty = el('p', { class: 'rec-empty', text: 'No clips yet.' });
@@ -28,14 +41,16 @@ export class ClipList {
     window.addEventListener('pagehide', () => this.commitDelete({ keepalive: true }));
   }
 
+  /** @param {Clip[]} clips */
   show(clips) {
     this.clips = clips;
     this.render();
   }
 
+  /** @param {string | null} name */
   setPlaying(name) {
     this.playing = name;
-    for (const li of this.list.children) {
+    for (const li of /** @type {HTMLCollectionOf<HTMLElement>} */ (this.list.children)) {
       if (li.dataset.name === name) li.setAttribute('aria-current', 'true');
       else li.removeAttribute('aria-current');
     }
@@ -54,7 +69,7 @@ export class ClipList {
     const names = [...new Set(clips.flatMap(triggersOf))].sort();
     if (this.filter && !names.includes(this.filter)) this.filter = null;
     this.filters.hidden = names.length < 2 && !this.filter;
-    this.filters.replaceChildren(...[null, ...names].map((name) => {
+    this.filters.replaceChildren(...[null, ...names].map((/** @type {string | null} */ name) => {
       const count = name ? clips.filter((c) => triggersOf(c).includes(name)).length : clips.length;
       const chip = el('button', {
         type: 'button', class: 'rec-chip', 'data-trigger': name ?? '', 'data-focus-key': `chip:${name ?? ''}`,
@@ -64,13 +79,15 @@ export class ClipList {
       if (name) chip.style.setProperty('--mark', triggerColor(name));
       return chip;
     }));
-    const shown = this.filter ? clips.filter((c) => triggersOf(c).includes(this.filter)) : clips;
+    const filter = this.filter;
+    const shown = filter ? clips.filter((c) => triggersOf(c).includes(filter)) : clips;
     this.empty.hidden = shown.length > 0;
     this.empty.textContent = this.filter ? `No ${this.filter} clips.` : 'No clips yet.';
     this.list.replaceChildren(...shown.map((clip) => this.card(clip)));
     this.onShown(shown);
   }
 
+  /** @param {Clip} clip */
   card(clip) {
     const url = api(clip.url);
     const when = fmtWhen(clip.started_at);
@@ -103,6 +120,7 @@ export class ClipList {
   }
 
   // Gone from the list at once; deleted on the camera after UNDO_MS unless undone.
+  /** @param {Clip} clip */
   delete(clip) {
     this.commitDelete();
     const timer = setTimeout(() => this.commitDelete(), UNDO_MS);
@@ -121,7 +139,7 @@ export class ClipList {
     this.pending = null;
     this.toast.hidden = true;
     this.render();
-    this.list.querySelector(`[data-focus-key="${CSS.escape(`play:${name}`)}"]`)?.focus();
+    /** @type {HTMLElement | null} */ (this.list.querySelector(`[data-focus-key="${CSS.escape(`play:${name}`)}"]`))?.focus();
   }
 
   commitDelete({ keepalive = false } = {}) {
@@ -131,7 +149,7 @@ export class ClipList {
     this.pending = null;
     const hadFocus = this.toast.contains(document.activeElement);
     this.toast.hidden = true;
-    if (hadFocus) this.list.querySelector('.rec-play:not(:disabled)')?.focus(); // not lost with the toast
+    if (hadFocus) /** @type {HTMLElement | null} */ (this.list.querySelector('.rec-play:not(:disabled)'))?.focus(); // not lost with the toast
     this.clips = this.clips.filter((c) => c.name !== clip.name);
     return timedFetch(api(`api/recordings/${encodeURIComponent(clip.name)}`), {
       method: 'DELETE', credentials: 'same-origin', keepalive,

@@ -1,6 +1,14 @@
+// @ts-check
 // Small helpers the recordings modules share: building elements, the API's URLs, formatting.
 
 // el('button', { class: 'x', text: 'Play', onclick: fn, 'aria-label': '…' }, ...children)
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, any>} attrs
+ * @param {(Node | string)[]} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -16,19 +24,38 @@ export function el(tag, attrs = {}, ...children) {
 // Runs render(), which may rebuild the element that has the focus, and gives the focus to
 // its rebuilt counterpart (the element with the same data-focus-key), so that a list
 // redrawn by a poll or a filter does not throw a keyboard user back to the page's start.
+/** @param {() => void} render */
 export function keepingFocus(render) {
   const focused = document.activeElement;
-  const key = focused?.dataset?.focusKey;
+  const key = /** @type {HTMLElement | null} */ (focused)?.dataset?.focusKey;
   render();
-  if (key && !focused.isConnected) document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
+  if (key && !focused?.isConnected) {
+    /** @type {HTMLElement | null} */ (document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`))?.focus();
+  }
 }
 
 // A URL of the daemon's, relative to the page (the page may sit behind a proxy's path prefix).
-export const api = (path) => new URL(path.replace(/^\//, ''), document.baseURI).href;
+export const api = (/** @type {string} */ path) => new URL(path.replace(/^\//, ''), document.baseURI).href;
 
-const sameDay = (a, b) => a.toDateString() === b.toDateString();
+/**
+ * A clip as /api/recordings lists it (edge/api/recordings.py).
+ * @typedef {object} Clip
+ * @property {string} name
+ * @property {string} trigger
+ * @property {string[]} [triggers] every trigger that fired while it was recorded
+ * @property {string} started_at ISO 8601
+ * @property {number} duration_s
+ * @property {number} size_bytes
+ * @property {boolean} complete false while being written
+ * @property {string | null} [ended_by]
+ * @property {string} url
+ * @property {string | null} poster
+ */
+
+const sameDay = (/** @type {Date} */ a, /** @type {Date} */ b) => a.toDateString() === b.toDateString();
 
 // "14:02:11" today, "yesterday 14:02", or a short date and time.
+/** @param {string} iso */
 export function fmtWhen(iso, now = new Date()) {
   const at = new Date(iso);
   const time = at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
@@ -39,8 +66,9 @@ export function fmtWhen(iso, now = new Date()) {
   return at.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
 }
 
-export const fmtSize = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(bytes / 1e3)} kB`);
+export const fmtSize = (/** @type {number} */ bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(bytes / 1e3)} kB`);
 
+/** @param {number} seconds */
 export function fmtDuration(seconds) {
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const s = Math.round(seconds);
@@ -49,6 +77,7 @@ export function fmtDuration(seconds) {
 
 // One colour per trigger name, the same wherever it shows (list, timeline, filter).
 const PALETTE = ['#e0a526', '#3fa7d6', '#8bc34a', '#e57373', '#ba68c8', '#4db6ac', '#ff8a65', '#90a4ae'];
+/** @param {string} name */
 export function triggerColor(name) {
   if (name === 'manual') return '#9e9e9e';
   let h = 0;

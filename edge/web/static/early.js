@@ -1,3 +1,4 @@
+// @ts-check
 // The first WHEP session starts here, as soon as this small module and whep.js
 // have loaded: an async module waits neither for the page's style and layout
 // nor for its other scripts, which take a browser's main thread most of the
@@ -6,6 +7,7 @@
 
 import { WhepSession } from './whep.js';
 
+/** @type {WhepSession | null} */
 let early = null;
 if (typeof RTCPeerConnection === 'function') {
   try {

@@ -1,3 +1,4 @@
+// @ts-check
 // Lip sync while the sound plays.
 //
 // Muted (as the page starts), the camera asks the browser to show every frame
@@ -14,6 +15,9 @@
 // a person hears them that output's delay later (the media-playout stats, about
 // 30 ms in Chromium), so that delay counts as the sound being behind.
 
+/** @typedef {import('./whep.js').WhepSession} WhepSession */
+/** @typedef {{ delay: number, samples: number }} PlayoutTotals media-playout stats: total delay (s), samples */
+
 const CHECK_EVERY_MS = 1000;
 const GAIN = 0.5;           // of the measured lag corrected at each check
 const MAX_DELAY_MS = 1000;
@@ -27,14 +31,20 @@ export class LipSync {
     this.session = session;
     this.tell = tell;
     this.active = false;
+    /** @type {number | null} */
     this.lagMs = null;      // how far video plays ahead of the sound, at the last check
     this.delayMs = 0;       // > 0: video held back this much; < 0: the sound
     this.outputDelayMs = 0; // the audio output's delay, at the last check
-    this._playout = null;   // the last media-playout totals: { delay, samples }
-    this._timer = null;
+    /** @type {PlayoutTotals | null} */
+    this._playout = null;   // the last media-playout totals
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this._timer = undefined;
   }
 
-  /** On while the sound plays (the video is unmuted), off otherwise. */
+  /**
+   * On while the sound plays (the video is unmuted), off otherwise.
+   * @param {boolean} active
+   */
   setActive(active) {
     if (active === this.active) return;
     this.active = active;
@@ -50,11 +60,13 @@ export class LipSync {
       clearInterval(this._timer);
       return;
     }
+    /** @type {{ audio?: number, video?: number }} */
     const playing = {};
+    /** @type {PlayoutTotals | null} */
     let playout = null;
     try {
       (await this.session.pc.getStats()).forEach((s) => {
-        const kind = ['audio', 'video'].find((k) => k === s.kind);
+        const kind = /** @type {const} */ (['audio', 'video']).find((k) => k === s.kind);
         const playingNow = s.estimatedPlayoutTimestamp ?? 0;
         if (s.type === 'inbound-rtp' && kind && playingNow > 0) playing[kind] = playingNow;
         const samples = s.totalSamplesCount ?? 0;
@@ -69,7 +81,10 @@ export class LipSync {
     this._hold(Math.max(-MAX_DELAY_MS, Math.min(MAX_DELAY_MS, this.delayMs + GAIN * this.lagMs)));
   }
 
-  /** The audio output's mean delay since the last check, in ms (over the whole session the first time). */
+  /**
+   * The audio output's mean delay since the last check, in ms (over the whole session the first time).
+   * @param {PlayoutTotals} playout
+   */
   _outputDelayMs(playout) {
     const last = this._playout ?? { delay: 0, samples: 0 };
     this._playout = playout;
@@ -77,10 +92,11 @@ export class LipSync {
     return samples > 0 ? (1000 * (playout.delay - last.delay)) / samples : this.outputDelayMs;
   }
 
+  /** @param {number} delayMs */
   _hold(delayMs) {
     this.delayMs = delayMs;
     const targets = { video: Math.max(0, delayMs), audio: Math.max(0, -delayMs) };
-    for (const kind of ['video', 'audio']) {
+    for (const kind of /** @type {const} */ (['video', 'audio'])) {
       const receiver = kind === 'video' ? this.session.videoTransceiver.receiver : this.session.audioTransceiver.receiver;
       if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = targets[kind];
     }

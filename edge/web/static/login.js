@@ -1,3 +1,4 @@
+// @ts-check
 // Logging in: the access token becomes an HttpOnly session cookie.
 //
 // The token arrives once, in the address (?token=...), as printed by the daemon
@@ -7,7 +8,10 @@
 
 const loginUrl = new URL('auth/login', document.baseURI).href;
 
-/** POST the token; resolves on success, rejects with the server's one-line reason. */
+/**
+ * POST the token; resolves on success, rejects with the server's one-line reason.
+ * @param {string} token
+ */
 export async function login(token) {
   const res = await fetch(loginUrl, {
     method: 'POST',
@@ -26,7 +30,8 @@ export function forgetTokenInAddress() {
   window.history.replaceState(window.history.state, '', url);
 }
 
-let asking = null; // { promise, close } while the form is shown: one form, one listener
+/** @type {{ promise: Promise<void>, close: () => void } | null} while the form is shown: one form, one listener */
+let asking = null;
 
 /** Show the login form until a token is accepted; resolves then (the same promise for every caller meanwhile). */
 export function askForToken() {
@@ -41,31 +46,33 @@ export function dismissLogin() {
 }
 
 function showLoginForm() {
-  const form = document.getElementById('login');
-  const input = form.querySelector('input[name="token"]');
-  const error = form.querySelector('.login-error');
-  let onSubmit;
+  const form = /** @type {HTMLFormElement} */ (document.getElementById('login'));
+  const input = /** @type {HTMLInputElement} */ (form.querySelector('input[name="token"]'));
+  const error = /** @type {HTMLElement} */ (form.querySelector('.login-error'));
+  /** @type {() => void} */
+  let answered = () => {};
+  /** @type {Promise<void>} */
+  const promise = new Promise((resolve) => { answered = resolve; });
   const close = () => {
     form.removeEventListener('submit', onSubmit);
     form.hidden = true;
     input.value = '';
   };
-  const promise = new Promise((resolve) => {
-    onSubmit = async (ev) => {
-      ev.preventDefault();
-      error.textContent = '';
-      try {
-        await login(input.value.trim());
-      } catch (err) {
-        error.textContent = err.message;
-        input.select();
-        return;
-      }
-      close();
-      asking = null;
-      resolve();
-    };
-  });
+  /** @param {SubmitEvent} ev */
+  const onSubmit = async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    try {
+      await login(input.value.trim());
+    } catch (err) {
+      error.textContent = /** @type {Error} */ (err).message;
+      input.select();
+      return;
+    }
+    close();
+    asking = null;
+    answered();
+  };
   form.addEventListener('submit', onSubmit);
   form.hidden = false;
   input.focus();

@@ -1,8 +1,9 @@
+// @ts-check
 // "Log out everywhere" (in the statistics panel): ends every browser's session, this
 // one's too, after a phone is lost. Each browser must then log in with the token again;
 // this page reloads and asks for it.
 
-const button = document.getElementById('logout-all');
+const button = /** @type {HTMLButtonElement} */ (document.getElementById('logout-all'));
 const logoutAllUrl = new URL('auth/logout-all', document.baseURI).href;
 
 async function logOutEverywhere() {
@@ -19,7 +20,7 @@ async function logOutEverywhere() {
     if (!res.ok) throw new Error((await res.text()).trim() || `HTTP ${res.status}`);
   } catch (err) {
     button.disabled = false;
-    window.alert(`Not logged out: ${err?.message ?? err}`);
+    window.alert(`Not logged out: ${/** @type {Error | undefined} */ (err)?.message ?? err}`);
     return;
   }
   // The page again, without any ?token= in the address: it asks for the token.

@@ -1,3 +1,4 @@
+// @ts-check
 // A recorded clip played where the live picture is, with the live view one tap away
 // ("Back to live", or the l / Escape keys). The live session keeps running underneath,
 // silenced while the clip plays (the m key then does nothing: the clip has its own sound
@@ -5,11 +6,19 @@
 
 import { el, fmtWhen } from './dom.js';
 
+/** @typedef {import('./dom.js').Clip} Clip */
+
 export class ClipPlayer {
+  /**
+   * @param {HTMLVideoElement} liveVideo
+   * @param {(clip: Clip | null) => void} onChange
+   */
   constructor(liveVideo, onChange) {
     this.liveVideo = liveVideo;
     this.onChange = onChange;
+    /** @type {Clip | null} */
     this.clip = null;
+    /** @type {string | null} */
     this.returnFocus = null;
     this.liveWasMuted = true;
     this.video = el('video', { controls: true, playsinline: true, preload: 'auto', 'aria-label': 'Recorded clip' });
@@ -25,6 +34,11 @@ export class ClipPlayer {
     return this.clip !== null;
   }
 
+  /**
+   * @param {Clip} clip
+   * @param {string} url
+   * @param {HTMLElement} [opener]
+   */
   play(clip, url, opener) {
     if (!this.open) {
       this.liveWasMuted = this.liveVideo.muted;
@@ -48,7 +62,9 @@ export class ClipPlayer {
     this.video.load();
     this.root.hidden = true;
     this.liveVideo.muted = this.liveWasMuted;
-    const opener = this.returnFocus && document.querySelector(`[data-focus-key="${CSS.escape(this.returnFocus)}"]`);
+    const opener = this.returnFocus
+      ? /** @type {HTMLElement | null} */ (document.querySelector(`[data-focus-key="${CSS.escape(this.returnFocus)}"]`))
+      : null;
     if (opener?.offsetParent) opener.focus(); // not if the panel was closed
     this.onChange(null);
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // Recordings on the page: a red "REC" badge with the trigger while a clip is being
 // recorded, a short flash when a trigger fires, a "motion" badge while the camera sees
 // motion, and the recordings panel: a 24-hour timeline, a filter by trigger, the clips
@@ -18,21 +19,49 @@ import { ClipList } from './clips.js';
 import { ClipPlayer } from './player.js';
 import { Timeline } from './timeline.js';
 
+/** @typedef {import('./dom.js').Clip} Clip */
+// The parts of /api/status this module reads (edge/app.py's status(), edge/recording/recorder.py,
+// edge/triggers/gpio.py and motion.py).
+/**
+ * @typedef {object} RecordingStatus
+ * @property {string} state 'recording', 'idle' or what it waits for
+ * @property {string | null} clip
+ * @property {number} clips_written
+ * @property {{ name: string, held: boolean }[]} [reasons]
+ * @property {number | null} ends_at Unix time
+ * @property {{ state: string, detail?: string | null, clips: number, clips_mb: number }} [storage]
+ * @property {string | null} [last_error]
+ */
+/**
+ * @typedef {object} TriggerInput
+ * @property {string} name
+ * @property {number} [pin]
+ * @property {string} mode
+ * @property {boolean} active
+ * @property {number} [events]
+ */
+/** @typedef {{ simulated?: boolean, inputs?: TriggerInput[] }} GpioStatus */
+/** @typedef {{ enabled?: boolean, active?: boolean, inputs?: TriggerInput[] }} MotionStatus */
+
 const HEALTH_INTERVAL_MS = 2000;
 const FLASH_MS = 4000;
 
 // Test hooks: read by browser tests; keep names and meanings stable.
 // flashes: trigger names flashed on the live view; notices: those the camera sent on the data channel.
+/**
+ * @type {{ recording: RecordingStatus | null, gpio: GpioStatus | null, motion: MotionStatus | null, clips: Clip[],
+ *          playing: string | null, flashes: string[], notices: string[] }}
+ */
 const hooks = {
   recording: null, gpio: null, motion: null, clips: [], playing: null, flashes: [], notices: [],
 };
-window.edgeRecordings = hooks;
+/** @type {any} */ (window).edgeRecordings = hooks;
 
 const ICON_LIST = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><circle cx="7" cy="12" r="3.5" fill="currentColor"/>'
   + '<path d="M13 8h7M13 12h7M13 16h7" stroke="currentColor" stroke-width="2" stroke-linecap="round" fill="none"/></svg>';
 
-const stage = document.getElementById('stage');
-const liveVideo = document.getElementById('video');
+const stage = /** @type {HTMLElement} */ (document.getElementById('stage'));
+const liveVideo = /** @type {HTMLVideoElement} */ (document.getElementById('video'));
 
 const player = new ClipPlayer(liveVideo, (clip) => {
   hooks.playing = clip?.name ?? null;
@@ -67,7 +96,7 @@ const ui = {
   inputs: el('div', { id: 'rec-inputs', class: 'rec-inputs', role: 'group', 'aria-label': 'Simulated GPIO inputs', hidden: true }),
 };
 ui.toggle.innerHTML = ICON_LIST;
-ui.panel = el('section', { id: 'recordings', class: 'rec-panel', 'aria-labelledby': 'rec-title', hidden: true },
+const panel = el('section', { id: 'recordings', class: 'rec-panel', 'aria-labelledby': 'rec-title', hidden: true },
   el('header', {},
     el('h2', { id: 'rec-title', text: 'Recordings' }),
     ui.record,
@@ -76,6 +105,7 @@ ui.panel = el('section', { id: 'recordings', class: 'rec-panel', 'aria-labelledb
 
 // --- the REC badge: what is recording, and why -----------------------------------
 
+/** @param {RecordingStatus} rec */
 function describe(rec) {
   const why = (rec.reasons ?? []).map((r) => (r.held ? `${r.name} (held)` : r.name)).join(', ');
   if (rec.state === 'recording') {
@@ -87,6 +117,7 @@ function describe(rec) {
 }
 
 let announcedRecording = '';
+/** @param {RecordingStatus | null} rec */
 function renderRecording(rec) {
   const text = rec ? describe(rec) : '';
   ui.badge.hidden = !text;
@@ -111,10 +142,14 @@ function renderRecording(rec) {
 // The camera tells the page at once on the data channel (viewer.js passes it on as an
 // 'edge-trigger' event); the status poll's activation counts catch what that missed.
 
-let seenEvents = null; // name -> activations, from the previous status
-const flashedAt = new Map(); // name -> when it last flashed
-let flashTimer = null;
+/** @type {Map<string, number> | null} name -> activations, from the previous status */
+let seenEvents = null;
+/** @type {Map<string, number>} name -> when it last flashed */
+const flashedAt = new Map();
+/** @type {number | undefined} */
+let flashTimer;
 
+/** @param {string[]} names */
 function flash(names) {
   const now = performance.now();
   const fresh = names.filter((name) => now - (flashedAt.get(name) ?? -Infinity) >= FLASH_MS);
@@ -128,39 +163,46 @@ function flash(names) {
   flashTimer = setTimeout(() => { ui.flash.hidden = true; }, FLASH_MS);
 }
 
+/** @param {TriggerInput[]} inputs */
 function flashFromStatus(inputs) {
   const counts = new Map(inputs.map((i) => [i.name, i.events ?? 0]));
-  if (seenEvents) flash(inputs.filter((i) => counts.get(i.name) > (seenEvents.get(i.name) ?? 0)).map((i) => i.name));
+  const seen = seenEvents;
+  if (seen) flash(inputs.filter((i) => /** @type {number} */ (counts.get(i.name)) > (seen.get(i.name) ?? 0)).map((i) => i.name));
   seenEvents = counts;
 }
 
 // --- simulated GPIO inputs: hold the button to hold the input ---------------------
 
+/** @param {GpioStatus | null} gpio */
 function renderInputs(gpio) {
-  const inputs = gpio?.simulated ? gpio.inputs : [];
+  const inputs = gpio?.simulated ? gpio.inputs ?? [] : [];
   ui.inputs.hidden = inputs.length === 0;
   const known = new Set();
   for (const input of inputs) {
     known.add(String(input.pin));
-    let button = ui.inputs.querySelector(`[data-pin="${input.pin}"]`);
+    let button = /** @type {HTMLButtonElement | null} */ (ui.inputs.querySelector(`[data-pin="${input.pin}"]`));
     if (!button) {
       button = el('button', {
         class: 'rec-input', type: 'button', 'data-pin': input.pin,
         title: `Simulated GPIO${input.pin} (${input.mode}): hold to keep it active`,
       });
-      wireInput(button, input.pin);
+      wireInput(button, /** @type {number} */ (input.pin));
       ui.inputs.append(button);
     }
     button.textContent = `${input.name} · GPIO${input.pin}`;
     if (!button.dataset.held) button.setAttribute('aria-pressed', String(input.active));
   }
   for (const button of ui.inputs.querySelectorAll('[data-pin]')) {
-    if (!known.has(button.dataset.pin)) button.remove();
+    if (!known.has(/** @type {HTMLElement} */ (button).dataset.pin)) button.remove();
   }
 }
 
+/**
+ * @param {HTMLButtonElement} button
+ * @param {number} pin
+ */
 function wireInput(button, pin) {
-  const drive = (active) => {
+  const drive = (/** @type {boolean} */ active) => {
     if ((button.dataset.held === '1') === active) return;
     button.dataset.held = active ? '1' : '';
     button.setAttribute('aria-pressed', String(active));
@@ -186,6 +228,10 @@ async function loadClips() {
 
 // --- polling ---------------------------------------------------------------------------
 
+/**
+ * @param {string} path
+ * @param {object} [body]
+ */
 function post(path, body) {
   return timedFetch(api(path), {
     method: 'POST', credentials: 'same-origin',
@@ -209,12 +255,13 @@ async function pollHealth() {
     // Reload the list when a clip starts, is complete (a moment after the recording stops) or goes away.
     const rec = hooks.recording;
     const signature = rec ? `${rec.clip}|${rec.clips_written}|${rec.storage?.clips}|${rec.storage?.clips_mb}` : '';
-    if (!ui.panel.hidden && signature !== listSignature) loadClips();
+    if (!panel.hidden && signature !== listSignature) loadClips();
     listSignature = signature;
   } catch { /* the viewer shows connection trouble */ }
 }
 
-let soonTimer = null;
+/** @type {number | undefined} */
+let soonTimer;
 function refreshSoon() {
   clearTimeout(soonTimer);
   soonTimer = setTimeout(pollHealth, 150);
@@ -222,9 +269,10 @@ function refreshSoon() {
 
 // --- panel -------------------------------------------------------------------------------
 
+/** @param {boolean} open */
 function setOpen(open) {
-  const focusInside = ui.panel.contains(document.activeElement) || player.root.contains(document.activeElement);
-  ui.panel.hidden = !open;
+  const focusInside = panel.contains(document.activeElement) || player.root.contains(document.activeElement);
+  panel.hidden = !open;
   stage.toggleAttribute('data-panel', open);
   ui.toggle.setAttribute('aria-pressed', String(open));
   if (open) {
@@ -236,32 +284,33 @@ function setOpen(open) {
   }
 }
 
+/** @param {KeyboardEvent} ev */
 function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-  if (ev.target.closest?.('input, textarea, select, [contenteditable], dialog')) return;
+  if (/** @type {Element} */ (ev.target).closest?.('input, textarea, select, [contenteditable], dialog')) return;
   const key = (ev.key ?? '').toLowerCase();
   if (key === 'r') {
     ev.preventDefault();
-    setOpen(ui.panel.hidden);
+    setOpen(panel.hidden === true);
   } else if ((key === 'l' || key === 'escape') && player.open) {
     ev.preventDefault();
     player.close();
-  } else if (key === 'escape' && !ui.panel.hidden) {
+  } else if (key === 'escape' && !panel.hidden) {
     setOpen(false);
   }
 }
 
 function init() {
-  const controls = stage.querySelector('.controls');
+  const controls = /** @type {HTMLElement} */ (stage.querySelector('.controls'));
   controls.prepend(ui.toggle);
-  stage.append(player.root, ui.badge, ui.motion, ui.flash, ui.panel, clipList.toast, announcer);
-  ui.toggle.addEventListener('click', () => setOpen(ui.panel.hidden));
+  stage.append(player.root, ui.badge, ui.motion, ui.flash, panel, clipList.toast, announcer);
+  ui.toggle.addEventListener('click', () => setOpen(panel.hidden === true));
   ui.record.addEventListener('click', () => {
     post(ui.record.dataset.recording === 'true' ? 'api/recordings/stop' : 'api/recordings').then(refreshSoon);
   });
   document.addEventListener('keydown', onKey);
   window.addEventListener('edge-trigger', (ev) => {
-    const { name } = ev.detail;
+    const { name } = /** @type {CustomEvent<{ name: string }>} */ (ev).detail;
     hooks.notices.push(name);
     seenEvents?.set(name, (seenEvents.get(name) ?? 0) + 1); // so that the next status does not flash it again
     flash([name]);

@@ -1,3 +1,4 @@
+// @ts-check
 // Keeps a live WhepSession's path alive across network changes, with the same
 // RTCPeerConnection: restarts ICE in place (WhepSession.restartIce) when
 //   - the camera says its network changed (a message on our data channel),
@@ -11,6 +12,16 @@
 
 import { WhepError } from './whep.js';
 
+/** @typedef {import('./whep.js').WhepSession} WhepSession */
+/**
+ * @typedef {object} PathCallbacks
+ * @property {(reason: 'no frames' | 'camera') => void} onStall
+ * @property {(recoveryMs: number) => void} onFrames
+ * @property {() => void} onRestarted
+ * @property {(error: unknown) => void} onGiveUp
+ * @property {(name: string) => void} onTrigger
+ */
+
 const STALL_FRAME_INTERVALS = 15;
 const STALL_MIN_MS = 300;
 const STALL_MAX_MS = 3000;
@@ -22,7 +33,7 @@ export class PathKeeper {
   /**
    * @param {WhepSession} session
    * @param {HTMLVideoElement} video
-   * @param {object} callbacks
+   * @param {PathCallbacks} callbacks
    *   onStall(reason)          frames stopped ('no frames'), or the camera is down ('camera'): show it
    *   onFrames(recoveryMs)     frames are back after a stall (ms since the trouble began): show 'live'
    *   onRestarted()            an ICE restart completed
@@ -35,9 +46,11 @@ export class PathKeeper {
     this.callbacks = { onStall, onFrames, onRestarted, onGiveUp, onTrigger };
     this._failedInARow = 0;
     this._restarting = false;
-    this._lastFrameAt = null;   // performance.now() of the latest presented frame
+    /** @type {number | null} performance.now() of the latest presented frame */
+    this._lastFrameAt = null;
     this._frameIntervalMs = 1000 / 30;
-    this._troubleAt = null;     // when the current trouble was first noticed
+    /** @type {number | null} when the current trouble was first noticed */
+    this._troubleAt = null;
     this._stalled = false;      // frames stopped, and the person has been told
     this._cameraDown = false;   // the server says its camera is restarting
     this._awaitingCamera = false; // it is running again: its first frames are due
@@ -45,7 +58,8 @@ export class PathKeeper {
 
     this._channel = session.control;
     this._channel.addEventListener('message', (ev) => this._onMessage(ev.data));
-    this._unsent = new Map(); // by type: the latest message of each, until the channel opens
+    /** @type {Map<unknown, object>} by type: the latest message of each, until the channel opens */
+    this._unsent = new Map();
     this._channel.addEventListener('open', () => {
       for (const message of this._unsent.values()) this._channel.send(JSON.stringify(message));
       this._unsent.clear();
@@ -62,6 +76,7 @@ export class PathKeeper {
    * The peer connection became 'disconnected' or 'failed'. Only a failed
    * DTLS transport (or a start that never played) is beyond an ICE restart;
    * ICE's own state may already have moved on to a restart's 'checking'.
+   * @param {RTCPeerConnectionState} state
    */
   connectionTrouble(state) {
     const dtls = this.session.pc.getReceivers()[0]?.transport?.state;
@@ -72,7 +87,10 @@ export class PathKeeper {
     }
   }
 
-  /** Restart ICE in place, unless one is under way or nothing has played yet. */
+  /**
+   * Restart ICE in place, unless one is under way or nothing has played yet.
+   * @param {string} reason
+   */
   async restart(reason) {
     const session = this.session;
     if (this._restarting || session.closed || this._lastFrameAt === null || this._cameraDown) return;
@@ -93,8 +111,9 @@ export class PathKeeper {
         } catch (err) {
           if (session.closed || this._cameraDown) return; // no fault of the path: wait for the camera
           this._failedInARow += 1;
-          console.warn(`ICE restart (${reason}) failed:`, err?.message ?? err);
-          if ((err?.status >= 400 && err.status < 500) || this._failedInARow >= MAX_FAILED_RESTARTS) {
+          const status = /** @type {WhepError} */ (err)?.status;
+          console.warn(`ICE restart (${reason}) failed:`, /** @type {Error} */ (err)?.message ?? err);
+          if ((status >= 400 && status < 500) || this._failedInARow >= MAX_FAILED_RESTARTS) {
             this._giveUp(err);
             return;
           }
@@ -105,12 +124,16 @@ export class PathKeeper {
     }
   }
 
-  /** Send `message` to the camera now, or (the latest of its type) once the channel opens. */
+  /**
+   * Send `message` to the camera now, or (the latest of its type) once the channel opens.
+   * @param {{ type: string } & Record<string, unknown>} message
+   */
   tell(message) {
     if (this._channel.readyState === 'open') this._channel.send(JSON.stringify(message));
     else this._unsent.set(message?.type, message);
   }
 
+  /** @param {string} data */
   _onMessage(data) {
     let message;
     try { message = JSON.parse(data); } catch { return; }
@@ -119,6 +142,7 @@ export class PathKeeper {
     if (message?.type === 'trigger') this.callbacks.onTrigger(message.name);
   }
 
+  /** @param {string} state */
   _cameraStateChanged(state) {
     const down = state !== 'running';
     if (down === this._cameraDown) return;
@@ -135,8 +159,9 @@ export class PathKeeper {
     }
   }
 
+  /** @param {unknown} err */
   _giveUp(err) {
-    console.warn('giving up on this session:', err?.message ?? err);
+    console.warn('giving up on this session:', /** @type {Error} */ (err)?.message ?? err);
     this._stop();
     this.callbacks.onGiveUp(err);
   }
@@ -149,6 +174,7 @@ export class PathKeeper {
   _watchFrames() {
     const video = this.video;
     if (typeof video.requestVideoFrameCallback !== 'function') return; // no stall detection without it
+    /** @param {DOMHighResTimeStamp} now */
     const onFrame = (now) => {
       if (this.session.closed) return;
       if (this._lastFrameAt !== null) {
@@ -159,7 +185,7 @@ export class PathKeeper {
       this._awaitingCamera = false;
       if (this._stalled) {
         this._stalled = false;
-        this.callbacks.onFrames(now - this._troubleAt);
+        this.callbacks.onFrames(now - (this._troubleAt ?? 0));
       }
       if (!this._restarting) this._troubleAt = null;
       video.requestVideoFrameCallback(onFrame);
@@ -188,6 +214,9 @@ export class PathKeeper {
   /**
    * Resolves true once a frame is presented after `since` or more than
    * `decodedBefore` are decoded (a hidden tab presents none), false after `timeoutMs`.
+   * @param {number} since
+   * @param {number} decodedBefore
+   * @param {number} timeoutMs
    */
   async _framesSince(since, decodedBefore, timeoutMs) {
     const end = performance.now() + timeoutMs;
@@ -200,6 +229,7 @@ export class PathKeeper {
   }
 }
 
+/** @param {RTCPeerConnection} pc */
 async function framesDecoded(pc) {
   let decoded = 0;
   try {

@@ -1,18 +1,40 @@
+// @ts-check
 // Turns RTCPeerConnection.getStats() reports into a small summary for the
 // overlay. Rates (fps fallback, kbit/s) need two samples, so the sampler keeps
 // the previous inbound-rtp entries and resets when the peer connection changes.
 // Any field may be absent (browsers differ: Safari, Firefox), so every read is
 // guarded (?., ??, typeof, a comparison); tests/test_page_code.py checks that.
 
+/**
+ * One entry of a getStats() report: which fields it has depends on the browser.
+ * @typedef {Record<string, any>} Stat
+ */
+/** @typedef {{ video: Stat | null, audio: Stat | null }} Inbound */
+
+/**
+ * @typedef {object} StatsSummary fields are null when unknown
+ * @property {number | null} width
+ * @property {number | null} height
+ * @property {number | null} fps
+ * @property {number | null} videoKbps
+ * @property {number | null} audioKbps
+ * @property {number | null} rttMs
+ * @property {string | null} codec
+ * @property {number | null} packetsLost
+ * @property {number | null} framesDecoded
+ */
+
 export class StatsSampler {
   constructor() {
+    /** @type {{ getStats(): Promise<RTCStatsReport> } | null} */
     this._pc = null;
+    /** @type {Inbound} */
     this._prev = { video: null, audio: null };
   }
 
   /**
-   * @returns {Promise<{width, height, fps, videoKbps, audioKbps, rttMs, codec,
-   *                    packetsLost, framesDecoded}>} fields are null when unknown
+   * @param {{ getStats(): Promise<RTCStatsReport> }} pc an RTCPeerConnection, or whatever has its getStats()
+   * @returns {Promise<StatsSummary>}
    */
   async sample(pc) {
     if (pc !== this._pc) {
@@ -40,8 +62,14 @@ export class StatsSampler {
   }
 }
 
+/**
+ * @param {RTCStatsReport} report
+ * @returns {Inbound}
+ */
 function findInbound(report) {
+  /** @type {Stat | null} */
   let video = null;
+  /** @type {Stat | null} */
   let audio = null;
   report.forEach((s) => {
     if (s.type !== 'inbound-rtp' || s.isRemote) return; // isRemote: very old Firefox
@@ -54,7 +82,12 @@ function findInbound(report) {
 
 // Spec way: transport.selectedCandidatePairId. Firefox: candidate-pair.selected.
 // Fallback: a nominated pair that succeeded.
+/**
+ * @param {RTCStatsReport} report
+ * @returns {Stat | null}
+ */
 function findSelectedPair(report) {
+  /** @type {Stat | null} */
   let pair = null;
   report.forEach((s) => {
     if (!pair && s.type === 'transport' && s.selectedCandidatePairId) {
@@ -70,13 +103,24 @@ function findSelectedPair(report) {
   return pair;
 }
 
+/**
+ * @param {RTCStatsReport} report
+ * @param {Stat | null} inbound
+ * @returns {string | null}
+ */
 function codecName(report, inbound) {
   const codec = inbound?.codecId ? report.get(inbound.codecId) : null;
   const mimeType = codec?.mimeType;
   return typeof mimeType === 'string' ? mimeType.replace(/^video\//, '') : null;
 }
 
-/** Per-second rate of a counter between two samples of the same stat. */
+/**
+ * Per-second rate of a counter between two samples of the same stat.
+ * @param {Stat | null} cur
+ * @param {Stat | null} prev
+ * @param {string} field
+ * @returns {number | null}
+ */
 function rate(cur, prev, field) {
   if (!cur || !prev || typeof cur[field] !== 'number' || typeof prev[field] !== 'number') return null;
   if (typeof cur.timestamp !== 'number' || typeof prev.timestamp !== 'number') return null;
@@ -85,6 +129,10 @@ function rate(cur, prev, field) {
   return ((cur[field] - prev[field]) * 1000) / dtMs;
 }
 
+/**
+ * @param {Stat | null} cur
+ * @param {Stat | null} prev
+ */
 function kbps(cur, prev) {
   const bytesPerSec = rate(cur, prev, 'bytesReceived');
   return bytesPerSec === null ? null : (bytesPerSec * 8) / 1000;

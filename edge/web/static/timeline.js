@@ -1,3 +1,4 @@
+// @ts-check
 // The last 24 hours as a strip with a mark per clip, coloured by trigger; a tap on a
 // mark plays that clip. Marks that would overlap go to the next of three lanes, so that
 // up to three clips close in time each keep a whole touch target; a fourth shares the lane
@@ -5,16 +6,20 @@
 
 import { el, fmtWhen, keepingFocus, triggerColor } from './dom.js';
 
+/** @typedef {import('./dom.js').Clip} Clip */
+
 const DAY_MS = 24 * 3600 * 1000;
 const MARK_PX = 32; // a touch target (WCAG 2.2 asks for 24 at least)
 const LANES = 3;
 const TICKS = 4; // axis labels every 6 hours
 
-const clock = (ms) => new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+const clock = (/** @type {number} */ ms) => new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
 
 export class Timeline {
+  /** @param {(clip: Clip, mark: HTMLElement) => void} onPick */
   constructor(onPick) {
     this.onPick = onPick;
+    /** @type {Clip[]} */
     this.clips = [];
     this.track = el('div', { class: 'tl-track', role: 'group', 'aria-label': 'Clips in the last 24 hours, oldest first' });
     this.axis = el('div', { class: 'tl-axis', 'aria-hidden': 'true' });
@@ -25,6 +30,7 @@ export class Timeline {
     setInterval(() => this.render(), 60_000); // the window moves on
   }
 
+  /** @param {Clip[]} clips */
   show(clips) {
     this.clips = clips;
     this.render();

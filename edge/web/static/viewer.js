@@ -1,3 +1,4 @@
+// @ts-check
 // Live viewer UI: connects a WhepSession to the <video>, keeps it connected,
 // and drives the status badge, controls and stats overlay.
 //
@@ -18,6 +19,16 @@ import { LipSync } from './lipsync.js';
 import { takeEarlySession } from './early.js';
 import { askForToken, dismissLogin, forgetTokenInAddress, login } from './login.js';
 
+/** @typedef {'no-webrtc' | 'no-h264'} Unsupported */
+// Safari's prefixed fullscreen API (lib.dom has only the standard one).
+/**
+ * @typedef {Document & { webkitFullscreenEnabled?: boolean, webkitExitFullscreen: () => void,
+ *                        webkitFullscreenElement?: Element | null }} WebkitDocument
+ * @typedef {HTMLElement & { webkitRequestFullscreen: () => void }} WebkitElement
+ * @typedef {HTMLVideoElement & { webkitEnterFullscreen: () => void, webkitExitFullscreen?: () => void,
+ *                                webkitDisplayingFullscreen?: boolean }} WebkitVideo
+ */
+
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
 const LIVE_TIMEOUT_MS = 10_000;   // POST ok but no video this long -> new session
@@ -30,21 +41,26 @@ let token = params.get('token'); // sent as Bearer until the session cookie repl
 const whepUrl = new URL('whep', document.baseURI).href;
 const statusUrl = new URL('api/status', document.baseURI).href; // the full status: this page is logged in
 
-const $ = (id) => document.getElementById(id);
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const ui = {
   stage: $('stage'),
-  video: $('video'),
+  video: /** @type {HTMLVideoElement} */ ($('video')),
   status: $('status'),
   unmute: $('unmute'),
   fullscreen: $('fullscreen'),
   statsToggle: $('stats-toggle'),
   stats: $('stats'),
-  shortcuts: $('shortcuts'),
+  shortcuts: /** @type {HTMLDialogElement} */ ($('shortcuts')),
   shortcutsToggle: $('shortcuts-toggle'),
 };
 
 // --- test hooks --------------------------------------------------------------
 // Browser tests read these; keep names and meanings stable.
+/**
+ * @type {{ pc: RTCPeerConnection | null, state: string, sessionsStarted: number, firstFrameAt: number | null,
+ *          lastError: string | null, iceRestarts: number, lastRecoveryMs: number | null, lipSync: LipSync | null,
+ *          unsupported: Unsupported | null, restartIce: () => Promise<void> | undefined }}
+ */
 const hooks = {
   pc: null,            // current RTCPeerConnection
   state: 'connecting', // 'connecting' | 'live' | 'reconnecting' | 'error'
@@ -57,8 +73,9 @@ const hooks = {
   unsupported: null,   // null, or why this browser cannot play the camera: 'no-webrtc' | 'no-h264'
   restartIce: () => conn.session?.restartIce(), // what the page does when the path breaks, on demand
 };
-window.edgeViewer = hooks;
+/** @type {any} */ (window).edgeViewer = hooks;
 
+/** @type {Record<string, string>} */
 const STATUS_TEXT = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…' };
 
 // Final answers, in words for the camera's owner: nothing on this page can fix them.
@@ -70,6 +87,10 @@ const UNSUPPORTED_TEXT = {
     + 'Or open this page in Chrome, Edge, Safari or another browser.',
 };
 
+/**
+ * @param {string} state
+ * @param {string} [text]
+ */
 function setState(state, text = STATUS_TEXT[state]) {
   hooks.state = state;
   ui.status.dataset.state = state;
@@ -78,14 +99,18 @@ function setState(state, text = STATUS_TEXT[state]) {
 
 // --- connection controller -----------------------------------------------------
 
+/**
+ * @type {{ running: boolean, session: WhepSession | null, lipSync: LipSync | null, live: boolean, backoffMs: number,
+ *          retryTimer: number | undefined, liveTimer: number | undefined, expectNoH264: boolean }}
+ */
 const conn = {
   running: false,
   session: null,       // current WhepSession (null while waiting to retry)
   lipSync: null,       // its LipSync
   live: false,         // current session has shown video
   backoffMs: RECONNECT_MIN_MS,
-  retryTimer: null,
-  liveTimer: null,
+  retryTimer: undefined,
+  liveTimer: undefined,
   expectNoH264: false, // the browser lists no H.264: the first failure is final
 };
 
@@ -113,7 +138,7 @@ function connect() {
     session = takeEarlySession() ?? new WhepSession(whepUrl, { token });
   } catch (err) {
     // No WebRTC at all (or disabled): retrying will not help.
-    unsupported('no-webrtc', `WebRTC unavailable: ${err?.message ?? err}`);
+    unsupported('no-webrtc', `WebRTC unavailable: ${/** @type {Error} */ (err)?.message ?? err}`);
     return;
   }
   conn.session = session;
@@ -135,8 +160,9 @@ function connect() {
   });
   watchPeerConnection(session, keeper);
   attachStream(session);
-  conn.lipSync = hooks.lipSync = new LipSync(session, (message) => keeper.tell(message));
-  conn.lipSync.setActive(!ui.video.muted);
+  const lipSync = new LipSync(session, (message) => keeper.tell(/** @type {{ type: string }} */ (message)));
+  conn.lipSync = hooks.lipSync = lipSync;
+  lipSync.setActive(!ui.video.muted);
 
   session.start().then(() => {
     if (session !== conn.session) return;
@@ -148,7 +174,11 @@ function connect() {
   }, (err) => fail(session, err));
 }
 
-/** Tear down `session` and schedule a new one. Ignores stale sessions. */
+/**
+ * Tear down `session` and schedule a new one. Ignores stale sessions.
+ * @param {WhepSession} session
+ * @param {any} err a WhepError, or whatever else was thrown
+ */
 function fail(session, err) {
   if (session !== conn.session || !conn.running) return;
   conn.session = null;
@@ -185,6 +215,8 @@ function fail(session, err) {
  * This browser cannot play the camera (`kind`: 'no-webrtc' | 'no-h264'): say
  * so for good, stop connecting, and hide the live player's controls, which
  * would do nothing. (The Recordings button stays: its clips are plain video.)
+ * @param {Unsupported} kind
+ * @param {string} detail
  */
 function unsupported(kind, detail) {
   hooks.unsupported = kind;
@@ -200,6 +232,7 @@ function unsupported(kind, detail) {
   for (const el of [ui.unmute, ui.fullscreen, ui.statsToggle, ui.stats]) el.hidden = true;
 }
 
+/** @param {WhepSession} session */
 function markLive(session) {
   if (session !== conn.session || conn.live) return;
   conn.live = true;
@@ -211,22 +244,30 @@ function markLive(session) {
 
 function clearSessionTimers() {
   clearTimeout(conn.liveTimer);
-  conn.liveTimer = null;
+  conn.liveTimer = undefined;
 }
 
-/** connectionState, falling back to iceConnectionState (older Firefox). */
+/**
+ * connectionState, falling back to iceConnectionState (older Firefox).
+ * @param {RTCPeerConnection} pc
+ * @returns {string}
+ */
 function pcState(pc) {
   if (pc.connectionState) return pc.connectionState;
   const ice = pc.iceConnectionState;
-  return { checking: 'connecting', completed: 'connected' }[ice] ?? ice;
+  return /** @type {Record<string, string>} */ ({ checking: 'connecting', completed: 'connected' })[ice] ?? ice;
 }
 
+/**
+ * @param {WhepSession} session
+ * @param {PathKeeper} keeper
+ */
 function watchPeerConnection(session, keeper) {
   const onChange = () => {
     if (session !== conn.session) return;
     renderConnectionState();
     const state = pcState(session.pc);
-    if (state === 'disconnected' || state === 'failed') keeper.connectionTrouble(state);
+    if (state === 'disconnected' || state === 'failed') keeper.connectionTrouble(/** @type {RTCPeerConnectionState} */ (state));
   };
   session.pc.addEventListener('connectionstatechange', onChange);
   session.pc.addEventListener('iceconnectionstatechange', onChange);
@@ -236,6 +277,7 @@ function watchPeerConnection(session, keeper) {
 
 let cancelFrameWatch = () => {};
 
+/** @param {WhepSession} session */
 function attachStream(session) {
   ui.video.srcObject = session.stream;
   playVideo();
@@ -247,7 +289,7 @@ function playVideo() {
   p?.catch((err) => {
     // NotAllowedError: even muted autoplay refused (e.g. iOS Low Power Mode).
     // The next tap anywhere starts playback. AbortError: srcObject replaced.
-    if (err?.name === 'NotAllowedError') {
+    if (/** @type {Error} */ (err)?.name === 'NotAllowedError') {
       document.addEventListener('pointerup', () => ui.video.play().catch(() => {}), { once: true });
     }
   });
@@ -257,6 +299,7 @@ function playVideo() {
  * Calls markLive (and sets firstFrameAt once) when a video frame of `session` is
  * presented. A session that failed still presents one: the black frame Chromium
  * shows when its tracks end, which is not a picture from the camera.
+ * @param {WhepSession} session
  */
 function watchFirstFrame(session) {
   cancelFrameWatch();
@@ -299,8 +342,9 @@ function toggleMute() {
 // Fullscreen the stage (not just the video) so the overlays stay visible.
 // iPhone Safari only supports native fullscreen on the <video> element.
 const fullscreenApi = (() => {
-  const el = ui.stage;
-  const video = ui.video;
+  const el = /** @type {WebkitElement} */ (ui.stage);
+  const video = /** @type {WebkitVideo} */ (ui.video);
+  const webkit = /** @type {WebkitDocument} */ (document);
   if (document.fullscreenEnabled && el.requestFullscreen) {
     return {
       enter: () => el.requestFullscreen(),
@@ -308,11 +352,11 @@ const fullscreenApi = (() => {
       active: () => Boolean(document.fullscreenElement),
     };
   }
-  if (document.webkitFullscreenEnabled && el.webkitRequestFullscreen) {
+  if (webkit.webkitFullscreenEnabled && el.webkitRequestFullscreen) {
     return {
       enter: () => el.webkitRequestFullscreen(),
-      exit: () => document.webkitExitFullscreen(),
-      active: () => Boolean(document.webkitFullscreenElement),
+      exit: () => webkit.webkitExitFullscreen(),
+      active: () => Boolean(webkit.webkitFullscreenElement),
     };
   }
   if (typeof video.webkitEnterFullscreen === 'function') {
@@ -341,15 +385,20 @@ function syncFullscreenButton() {
 // --- stats overlay ---------------------------------------------------------------
 
 const sampler = new StatsSampler();
-const statFields = new Map([...ui.stats.querySelectorAll('[data-stat]')].map((el) => [el.dataset.stat, el]));
-let healthTimer = null;
+const statFields = new Map([...ui.stats.querySelectorAll('[data-stat]')].map((el) => [/** @type {HTMLElement} */ (el).dataset.stat, el]));
+/** @type {number | undefined} */
+let healthTimer;
 
+/**
+ * @param {string} name
+ * @param {string} value
+ */
 function setStat(name, value) {
   const el = statFields.get(name);
   if (el && el.textContent !== value) el.textContent = value;
 }
 
-const fmt = (v, digits = 0, unit = '') => (v == null || Number.isNaN(v) ? '–' : `${v.toFixed(digits)}${unit}`);
+const fmt = (/** @type {number | null} */ v, digits = 0, unit = '') => (v == null || Number.isNaN(v) ? '–' : `${v.toFixed(digits)}${unit}`);
 
 async function pollStats() {
   const session = conn.session;
@@ -361,7 +410,7 @@ async function pollStats() {
     return; // pc closed mid-call
   }
   // Frames decoded also counts as live: rVFC does not fire in background tabs.
-  if (s.framesDecoded > 0) markLive(session);
+  if ((s.framesDecoded ?? 0) > 0) markLive(session);
   if (ui.stats.hidden) return;
 
   const w = s.width ?? (ui.video.videoWidth || null);
@@ -384,6 +433,7 @@ function renderConnectionState() {
 async function pollHealth() {
   try {
     // Bearer while the address had a token (the cookie may not be set yet), as for WHEP.
+    /** @type {Record<string, string>} */
     const auth = token ? { Authorization: `Bearer ${token}` } : {};
     const { res, text } = await timedFetch(statusUrl, { headers: { Accept: 'application/json', ...auth } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -396,23 +446,27 @@ async function pollHealth() {
     setStat('microphone', `${mic.backend ?? '?'} ${mic.state ?? '?'}`);
     setStat('publish', (h.publish ?? []).map(describeTarget).join('; ') || '–');
   } catch (err) {
-    setStat('server', `unreachable (${err?.message ?? err})`);
+    setStat('server', `unreachable (${/** @type {Error} */ (err)?.message ?? err})`);
   }
 }
 
-/** A publish target in a few words: "janus publishing", "cloud retrying (503 Service Unavailable)". */
+/**
+ * A publish target in a few words: "janus publishing", "cloud retrying (503 Service Unavailable)".
+ * @param {{ name: string, state: string, last_error?: string | null }} t one of /api/status's publish
+ */
 function describeTarget(t) {
   const why = t.state === 'publishing' || !t.last_error ? '' : ` (${t.last_error})`;
   return `${t.name} ${t.state}${why}`;
 }
 
+/** @param {boolean} visible */
 function setStatsVisible(visible) {
   if (hooks.unsupported) visible = false;
   ui.stats.hidden = !visible;
   ui.statsToggle.setAttribute('aria-pressed', String(visible));
   try { localStorage.setItem('edgeViewer.stats', visible ? '1' : '0'); } catch { /* private mode */ }
   clearInterval(healthTimer);
-  healthTimer = null;
+  healthTimer = undefined;
   if (visible) {
     renderConnectionState();
     pollStats();
@@ -428,7 +482,8 @@ function initialStatsVisible() {
 
 // --- idle: fade secondary controls and cursor after a while --------------------
 
-let idleTimer = null;
+/** @type {number | undefined} */
+let idleTimer;
 function wake() {
   document.body.classList.remove('idle');
   clearTimeout(idleTimer);
@@ -437,11 +492,13 @@ function wake() {
 
 // --- keyboard --------------------------------------------------------------------
 
+/** @param {KeyboardEvent} ev */
 function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-  if (ev.target.closest?.('input, textarea, select, [contenteditable]')) return;
+  if (/** @type {Element} */ (ev.target).closest?.('input, textarea, select, [contenteditable]')) return;
+  /** @type {Record<string, () => void>} */
   const actions = {
-    s: () => setStatsVisible(ui.stats.hidden),
+    s: () => setStatsVisible(ui.stats.hidden === true),
     f: toggleFullscreen,
     m: toggleMute,
     '?': toggleShortcuts,
@@ -472,6 +529,7 @@ function onPageHide() {
   session?.stop({ keepalive: true }); // keepalive lets the DELETE outlive the page
 }
 
+/** @param {PageTransitionEvent} ev */
 function onPageShow(ev) {
   // Restored from the back/forward cache: the old session was deleted on pagehide.
   if (ev.persisted && !conn.running && !hooks.unsupported) {
@@ -511,7 +569,7 @@ function init() {
   }
   if (hooks.unsupported) ui.fullscreen.hidden = true;
 
-  ui.statsToggle.addEventListener('click', () => setStatsVisible(ui.stats.hidden));
+  ui.statsToggle.addEventListener('click', () => setStatsVisible(ui.stats.hidden === true));
   ui.shortcutsToggle.addEventListener('click', toggleShortcuts);
   setStatsVisible(initialStatsVisible());
   setInterval(() => {
@@ -529,6 +587,7 @@ function init() {
   window.addEventListener('pageshow', onPageShow);
 }
 
+/** @param {number} ms */
 function formatSeconds(ms) {
   return `${(ms / 1000).toFixed(ms < 1000 ? 1 : 0)} s`;
 }

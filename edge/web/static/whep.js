@@ -1,3 +1,4 @@
+// @ts-check
 // WHEP (draft-ietf-wish-whep) receive-only client. No DOM dependencies: the
 // UI in viewer.js owns the <video> element, status display and reconnect policy.
 //
@@ -21,6 +22,10 @@ const MAX_RESTART_ATTEMPTS_IN_FLIGHT = 4; // of the browser's 6 connections per 
  * edge/signaling/whep.py).
  */
 export class WhepError extends Error {
+  /**
+   * @param {string} message
+   * @param {{ status?: number, retryAfterMs?: number | null, code?: string | null, cause?: unknown }} [details]
+   */
   constructor(message, { status = 0, retryAfterMs = null, code = null, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'WhepError';
@@ -29,7 +34,11 @@ export class WhepError extends Error {
     this.code = code;              // X-Edge-Reason, or null
   }
 
-  /** Build from a non-2xx response; the server sends a one-line text/plain reason. */
+  /**
+   * Build from a non-2xx response; the server sends a one-line text/plain reason.
+   * @param {Response} res
+   * @param {string} text
+   */
   static fromResponse(res, text) {
     let reason = firstLine(text);
     if (!reason || reason.startsWith('<')) reason = `${res.status} ${res.statusText}`.trim();
@@ -64,9 +73,10 @@ export function canReceiveH264() {
   return caps.codecs.some(isUsableH264);
 }
 
+/** @param {RTCRtpCodec | undefined} codec */
 function isUsableH264(codec) {
   if (String(codec?.mimeType ?? '').toLowerCase() !== 'video/h264') return false;
-  const fmtp = String(codec.sdpFmtpLine ?? '').toLowerCase();
+  const fmtp = String(codec?.sdpFmtpLine ?? '').toLowerCase();
   const mode = fmtp.match(/packetization-mode=(\d+)/);
   const profile = fmtp.match(/profile-level-id=([0-9a-f]{6})/);
   // Absent parameters: the browser did not say, so do not rule it out.
@@ -76,6 +86,10 @@ function isUsableH264(codec) {
 /**
  * fetch() with a timeout covering headers *and* body; returns { res, text }.
  * `signal` (optional) aborts early, e.g. when the owning session is stopped.
+ * @param {string} url
+ * @param {RequestInit} [init]
+ * @param {{ timeoutMs?: number, signal?: AbortSignal }} [options]
+ * @returns {Promise<{ res: Response, text: string }>}
  */
 export async function timedFetch(url, init = {}, { timeoutMs = DEFAULT_TIMEOUT_MS, signal } = {}) {
   const ctrl = new AbortController();
@@ -90,7 +104,7 @@ export async function timedFetch(url, init = {}, { timeoutMs = DEFAULT_TIMEOUT_M
     return { res, text };
   } catch (err) {
     if (timedOut) throw new WhepError(`request timed out (${timeoutMs / 1000} s)`, { cause: err });
-    if (err?.name === 'AbortError') throw err;
+    if (/** @type {Error | undefined} */ (err)?.name === 'AbortError') throw err;
     throw new WhepError('network error', { cause: err }); // fetch rejects with TypeError
   } finally {
     clearTimeout(timer);
@@ -99,6 +113,19 @@ export async function timedFetch(url, init = {}, { timeoutMs = DEFAULT_TIMEOUT_M
 }
 
 export class WhepSession {
+  // Trickle state is per ICE generation: these are the first one's; an ICE restart resets them (_resetTrickle).
+  /** @type {RTCIceCandidate[]} */
+  _pendingCandidates = [];
+  /** @type {Set<string>} "candidate:..." strings already sent */
+  _sentCandidates = new Set();
+  _gatheringDone = false;
+  _endSent = false;
+  /** @type {number | undefined} */
+  _flushTimer = undefined;
+  /** @type {Promise<unknown>} keeps PATCHes in order */
+  _trickleChain = Promise.resolve();
+  _trickleDisabled = false;
+
   /**
    * @param {string|URL} endpoint  WHEP endpoint URL (absolute or relative to the page)
    * @param {object} [opts]
@@ -113,7 +140,9 @@ export class WhepSession {
     this.timeoutMs = timeoutMs;
     this.trickleBatchMs = trickleBatchMs;
 
-    this.location = null; // absolute URL of the WHEP session resource
+    /** @type {string | null} absolute URL of the WHEP session resource */
+    this.location = null;
+    /** @type {string | null} */
     this.etag = null;
     this.closed = false;
 
@@ -138,9 +167,11 @@ export class WhepSession {
     this.control = this.pc.createDataChannel(CONTROL_CHANNEL, { maxPacketLifeTime: 1000 });
 
     this._abort = new AbortController(); // cancels PATCHes once stopped
+    /** @type {Promise<void> | null} */
     this._started = null;
+    /** @type {Promise<void> | null} */
     this._stopPromise = null;
-    this._resetTrickle();
+    this._restarting = false;
     this.pc.addEventListener('icecandidate', (ev) => this._onIceCandidate(ev));
   }
 
@@ -157,7 +188,7 @@ export class WhepSession {
 
     // POST right away; candidates follow by PATCH. Any candidate that already
     // made it into the SDP must not be sent again.
-    const sdp = this.pc.localDescription.sdp;
+    const sdp = /** @type {RTCSessionDescription} */ (this.pc.localDescription).sdp;
     for (const c of sdpCandidates(sdp)) this._sentCandidates.add(c);
 
     // Not tied to this._abort: if stop() races the POST we still want the
@@ -187,10 +218,13 @@ export class WhepSession {
    * PATCH the session resource (trickle, ICE restart). Sends If-Match (by
    * default the current ETag) and picks up a new ETag from the response.
    * Returns { res, text }; rejects with WhepError on non-2xx.
+   * @param {string | null} body
+   * @param {{ contentType?: string, ifMatch?: string | null, timeoutMs?: number, signal?: AbortSignal }} [options]
    */
   async patch(body, { contentType = SDPFRAG, ifMatch = this.etag, timeoutMs = this.timeoutMs, signal = this._abort.signal } = {}) {
     if (!this.location) throw new WhepError('no WHEP session yet');
     this._throwIfClosed();
+    /** @type {Record<string, string>} */
     const headers = this._headers({ 'Content-Type': contentType });
     if (ifMatch) headers['If-Match'] = ifMatch;
     const result = await timedFetch(this.location, { method: 'PATCH', headers, body }, { timeoutMs, signal });
@@ -226,7 +260,8 @@ export class WhepSession {
       this._throwIfClosed();
       const { text } = await this._hedgedPatch(this._buildSdpFrag([], false), { hedgeMs, attemptTimeoutMs, budgetMs });
       this._throwIfClosed();
-      await this.pc.setRemoteDescription({ type: 'answer', sdp: restartedAnswer(this.pc.remoteDescription.sdp, text) });
+      const answer = /** @type {RTCSessionDescription} */ (this.pc.remoteDescription).sdp;
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: restartedAnswer(answer, text) });
     } finally {
       this._restarting = false;
     }
@@ -250,15 +285,20 @@ export class WhepSession {
 
   // --- internals -----------------------------------------------------------
 
+  /**
+   * @param {Record<string, string>} [extra]
+   * @returns {Record<string, string>}
+   */
   _headers(extra = {}) {
     const h = { ...extra };
     if (this.token) h.Authorization = `Bearer ${this.token}`;
     return h;
   }
 
+  /** @param {boolean} keepalive */
   async _delete(keepalive) {
     try {
-      await timedFetch(this.location, { method: 'DELETE', headers: this._headers(), keepalive },
+      await timedFetch(/** @type {string} */ (this.location), { method: 'DELETE', headers: this._headers(), keepalive },
         { timeoutMs: this.timeoutMs });
     } catch { /* best effort: the server also expires dead sessions */ }
   }
@@ -267,15 +307,26 @@ export class WhepSession {
     if (this.closed) throw new WhepError('session stopped');
   }
 
-  /** The same PATCH, hedged (see restartIce): resolves with the first answer. */
+  /**
+   * The same PATCH, hedged (see restartIce): resolves with the first answer.
+   * @param {string | null} body
+   * @param {{ hedgeMs: number, attemptTimeoutMs: number, budgetMs: number }} timing
+   * @returns {Promise<{ res: Response, text: string }>}
+   */
   _hedgedPatch(body, { hedgeMs, attemptTimeoutMs, budgetMs }) {
     const hedge = new AbortController();
     const deadline = performance.now() + budgetMs;
     return new Promise((resolve, reject) => {
       let inFlight = 0;
       let lastError = new WhepError('no answer to the ICE restart');
-      let timer = null;
+      /** @type {number | undefined} */
+      let timer;
       const onStop = () => settle(reject, new WhepError('session stopped'));
+      /**
+       * @template T
+       * @param {(value: T) => void} fn
+       * @param {T} value
+       */
       const settle = (fn, value) => {
         if (hedge.signal.aborted) return;
         clearTimeout(timer);
@@ -308,17 +359,18 @@ export class WhepSession {
     });
   }
 
-  // Trickle state is per ICE generation; an ICE restart will call this again.
+  /** A new ICE generation's trickle state, as the first one's above. */
   _resetTrickle() {
     this._pendingCandidates = [];
-    this._sentCandidates = new Set(); // "candidate:..." strings already sent
+    this._sentCandidates = new Set();
     this._gatheringDone = false;
     this._endSent = false;
-    this._flushTimer = null;
-    this._trickleChain = Promise.resolve(); // keeps PATCHes in order
+    this._flushTimer = undefined;
+    this._trickleChain = Promise.resolve();
     this._trickleDisabled = false;
   }
 
+  /** @param {RTCPeerConnectionIceEvent} ev */
   _onIceCandidate(ev) {
     // null (or, in some browsers, an empty candidate string) = gathering finished.
     if (ev.candidate && ev.candidate.candidate) {
@@ -337,7 +389,7 @@ export class WhepSession {
 
   _flushCandidates() {
     clearTimeout(this._flushTimer);
-    this._flushTimer = null;
+    this._flushTimer = undefined;
     if (!this.location || this.closed || this._trickleDisabled || this._restarting) return;
 
     const candidates = this._pendingCandidates.splice(0)
@@ -356,6 +408,7 @@ export class WhepSession {
 
   // Trickle failures are non-fatal: the browser still answers the server's
   // connectivity checks, which yields peer-reflexive candidates on its side.
+  /** @param {WhepError | undefined} err */
   _onTrickleError(err) {
     if (this.closed) return;
     if (err?.status === 405 || err?.status === 501) this._trickleDisabled = true; // not supported
@@ -367,6 +420,9 @@ export class WhepSession {
    *   a=ice-ufrag / a=ice-pwd, then per media section
    *   m=<kind> 9 UDP/TLS/RTP/SAVPF 0, a=mid:<mid>, a=candidate:..., and a final
    *   a=end-of-candidates when gathering is complete.
+   * @param {RTCIceCandidate[]} candidates
+   * @param {boolean} end
+   * @returns {string | null}
    */
   _buildSdpFrag(candidates, end) {
     const sdp = this.pc.localDescription?.sdp ?? '';
@@ -375,6 +431,7 @@ export class WhepSession {
     if (!ufrag || !pwd) return null;
 
     // Map mids to kinds in m-line order so sections come out in SDP order.
+    /** @type {Map<string, { kind: string, lines: string[] }>} */
     const sections = new Map();
     for (const t of this.pc.getTransceivers()) {
       if (t.mid != null) sections.set(t.mid, { kind: t.receiver.track.kind, lines: [] });
@@ -398,11 +455,15 @@ export class WhepSession {
 
 // --- helpers -----------------------------------------------------------------
 
+/** @param {string | null | undefined} text */
 function firstLine(text) {
   return (text ?? '').trim().split(/\r?\n/, 1)[0].trim().slice(0, 200);
 }
 
-/** Retry-After is either delta-seconds or an HTTP date; returns ms or null. */
+/**
+ * Retry-After is either delta-seconds or an HTTP date; returns ms or null.
+ * @param {string | null} value
+ */
 function parseRetryAfter(value) {
   if (!value) return null;
   let ms = /^\d+$/.test(value.trim()) ? Number(value) * 1000 : Date.parse(value) - Date.now();
@@ -410,6 +471,10 @@ function parseRetryAfter(value) {
   return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
+/**
+ * @param {string} sdp
+ * @param {string} name
+ */
 function sdpAttr(sdp, name) {
   const m = sdp.match(new RegExp(`^a=${name}:(.+)$`, 'm'));
   return m ? m[1].trim() : null;
@@ -418,12 +483,15 @@ function sdpAttr(sdp, name) {
 /**
  * The remote answer again, with the credentials and candidates of an ICE
  * restart's answer (the server's sdpfrag) in place of the old ones.
+ * @param {string} answer
+ * @param {string} frag
  */
 function restartedAnswer(answer, frag) {
   const ufrag = sdpAttr(frag, 'ice-ufrag');
   const pwd = sdpAttr(frag, 'ice-pwd');
   if (!ufrag || !pwd) throw new WhepError('the ICE restart answer has no ice-ufrag/ice-pwd');
   const candidates = [...sdpCandidates(frag).map((c) => `a=${c}`), 'a=end-of-candidates'];
+  /** @type {string[]} */
   const out = [];
   for (const line of answer.split(/\r?\n/)) {
     if (!line || line.startsWith('a=candidate:') || line === 'a=end-of-candidates') continue;
@@ -436,7 +504,10 @@ function restartedAnswer(answer, frag) {
   return out.join('\r\n') + '\r\n';
 }
 
-/** "candidate:..." strings (without "a=") contained in an SDP blob. */
+/**
+ * "candidate:..." strings (without "a=") contained in an SDP blob.
+ * @param {string} sdp
+ */
 function sdpCandidates(sdp) {
   return [...sdp.matchAll(/^a=(candidate:.+?)\r?$/gm)].map((m) => m[1]);
 }

@@ -131,7 +131,7 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Every bench in bench/ in turn: each prints its figures; those the README charts also redraw
+# Every bench in bench/ in turn: each prints its figures; those docs/benchmarks.md charts also redraw
 # docs/bench/*.png. bench.janus compares with Janus, installed (Debian 12) or unpacked (Debian 13)
 # as for the WHIP tests; without it the other benches still run.
 bench: $(VENV)/.test-installed

@@ -137,7 +137,7 @@ lint: $(VENV)/.test-installed typescript
 	$(VENV)/bin/mypy
 	$(PY) -m testbed.typescript check
 
-# Every bench in bench/ in turn: each prints its figures; those the README charts also redraw
+# Every bench in bench/ in turn: each prints its figures; those docs/benchmarks.md charts also redraw
 # docs/bench/*.png. bench.janus compares with Janus, installed (Debian 12) or unpacked (Debian 13)
 # as for the WHIP tests; without it the other benches still run.
 bench: $(VENV)/.test-installed

@@ -1,1 +1,1 @@
-"""Benchmarks: scripts that measure and print figures (not tests). See README "Benchmarks"."""
+"""Benchmarks: scripts that measure and print figures (not tests). See docs/benchmarks.md."""

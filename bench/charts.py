@@ -1,4 +1,4 @@
-"""The benchmarks' figures as PNG charts, for the README: each bench calls its chart at the end of ``main()``.
+"""The benchmarks' figures as PNG charts, for docs/benchmarks.md: each bench calls its chart at the end of ``main()``.
 
 One function per chart, each taking plain numbers and the PNG's path. Charts are drawn
 with matplotlib's object API (``Figure``, no pyplot): no display and no global state, and

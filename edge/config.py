@@ -542,7 +542,7 @@ def with_overrides(config: Config, section: str, **values: Any) -> Config:
 
 
 def documented_keys() -> list[tuple[str, str, Any, str]]:
-    """(section, key, default, description) for every key: the README's tables, ``edge config template``.
+    """(section, key, default, description) for every key: docs/configuration.md's tables, ``edge config template``.
 
     Arrays of tables (``[[triggers]]``, ``[[publish]]``) are left out: their entries have required
     keys with no default to put in a template.

@@ -1,5 +1,6 @@
-"""The benchmarks' charts: each bench turns its own results into a PNG of the right size, and the
-README shows every chart in docs/bench/ (and nothing that is not there). No daemon, no browser."""
+"""The benchmarks' charts: each bench turns its own results into a PNG of the right size,
+docs/benchmarks.md shows every chart in docs/bench/ (and nothing that is not there), and the README
+shows some of them. No daemon, no browser."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bench.receivers import Measurement
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -101,12 +103,25 @@ def test_each_bench_draws_its_chart_at_the_end(module, writer: str) -> None:
     assert f"{writer}(" in inspect.getsource(module.main)
 
 
-def test_the_readme_shows_every_chart_in_docs_bench() -> None:
-    shown = set(re.findall(r"!\[[^\]]+\]\((docs/bench/[^)\s]+\.png)\)", README.read_text()))
+def charts_shown(page: Path) -> set[str]:
+    """The bench charts a page shows as images, as paths from the repository's root."""
+    images = re.findall(r"!\[[^\]]+\]\(([^)\s]+\.png)\)", page.read_text())
+    paths = {(page.parent / image).resolve().relative_to(ROOT).as_posix() for image in images}
+    return {path for path in paths if path.startswith("docs/bench/")}
+
+
+def test_the_benchmarks_page_shows_every_chart_in_docs_bench() -> None:
+    shown = charts_shown(BENCHMARKS)
     on_disk = {p.relative_to(ROOT).as_posix() for p in (ROOT / "docs" / "bench").glob("*.png")}
+    assert shown, "docs/benchmarks.md shows no bench chart"
+    assert shown - on_disk == set(), "docs/benchmarks.md shows charts that are not in docs/bench/"
+    assert on_disk - shown == set(), "charts in docs/bench/ that docs/benchmarks.md does not show"
+
+
+def test_the_readme_shows_headline_charts_from_docs_bench() -> None:
+    shown = charts_shown(README)
     assert shown, "the README shows no bench chart"
-    assert shown - on_disk == set(), "the README shows charts that are not in docs/bench/"
-    assert on_disk - shown == set(), "charts in docs/bench/ that the README does not show"
+    assert all((ROOT / path).is_file() for path in shown), "the README shows charts that are not in docs/bench/"
 
 
 def test_charts_go_to_docs_bench_by_default(monkeypatch: pytest.MonkeyPatch) -> None:

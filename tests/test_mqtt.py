@@ -228,17 +228,17 @@ def test_a_snapshot_an_earlier_run_left_retained_is_cleared(broker, daemon_facto
     late.close()
 
 
-def readme_acl() -> str:
-    """The Mosquitto ACL file in the README's MQTT section (for the camera garden-cam)."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    blocks = re.findall(r"\n *```\n((?: *#[^\n]*\n)? *user garden-cam\n.*?)\n *```", readme, re.S)
-    assert len(blocks) == 1, "the README has one Mosquitto ACL example"
+def documented_acl() -> str:
+    """The Mosquitto ACL file in docs/home-assistant.md's MQTT section (for the camera garden-cam)."""
+    page = (Path(__file__).parent.parent / "docs" / "home-assistant.md").read_text()
+    blocks = re.findall(r"\n *```\n((?: *#[^\n]*\n)? *user garden-cam\n.*?)\n *```", page, re.S)
+    assert len(blocks) == 1, "docs/home-assistant.md has one Mosquitto ACL example"
     return "\n".join(line.strip() for line in blocks[0].splitlines()) + "\n"
 
 
-def test_the_readme_acl_lets_home_assistant_in_and_keeps_other_broker_users_out(tmp_path, daemon_factory):
+def test_the_documented_acl_lets_home_assistant_in_and_keeps_other_broker_users_out(tmp_path, daemon_factory):
     acl = (
-        readme_acl()
+        documented_acl()
         .replace("user garden-cam", "user camera")
         .replace("edge/garden-cam/", f"edge/{HOST}/")
         .replace("+/garden-cam/+", f"+/{NODE}/+")

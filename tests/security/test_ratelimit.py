@@ -1,6 +1,6 @@
 """Guessing the token is slow from any number of addresses, and never locks the right token out.
 
-The figures the README gives: 5 wrong tokens a minute per address (an IPv6 /64) and 30
+The figures docs/security.md gives: 5 wrong tokens a minute per address (an IPv6 /64) and 30
 from all addresses together are checked at once; after that, tokens are checked at
 their turn, at most one a second per address and two a second in all, booked at most
 1.5 s ahead; one whose turn would come later gets 429 unchecked.

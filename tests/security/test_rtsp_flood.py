@@ -36,7 +36,7 @@ FLOOD = 500
 ADDRESSES = 50  # 127.0.0.1 to 127.0.0.50
 HOLD_S = 8.0  # the flood stays connected past the handshake deadline
 FPS = 30
-HANDSHAKE_S = 5  # the README's: a connection that has not got past the password by then is closed
+HANDSHAKE_S = 5  # docs/home-assistant.md's: a connection that has not got past the password by then is closed
 CONFIG = f"[rtsp]\nenabled = true\nport = 0\n[camera]\nwidth = 320\nheight = 240\nframerate = {FPS}\n"
 
 

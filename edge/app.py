@@ -263,7 +263,7 @@ class Daemon:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         add_security_headers(app)
         add_request_checks(app, request_checks(self.config.server, self.config.auth.enabled))
-        if self.token is not None:
+        if self.token:
             auth = self.config.auth
             server = self.config.server
             authenticator = Authenticator(
@@ -275,7 +275,7 @@ class Daemon:
         simulation.add_routes(app, self.hardware.simulated_devices)
         recordings_api.add_routes(app, self.recorder)
         snapshot_api.add_routes(app, self.snapshots)
-        metrics_api.add_routes(app, self, self.config.metrics.token if self.token is not None else "")
+        metrics_api.add_routes(app, self, self.config.metrics.token if self.token else "")
         return app
 
     async def start(self) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from edge.web.errors import ErrorResponse
-from edge.web.json_body import JsonBodyError, parse_json, read_body
+from edge.web.json_body import parse_json, read_body
 
 
 async def json_value(request: web.Request, *, allow_empty: bool = False) -> Any:
@@ -15,11 +15,8 @@ async def json_value(request: web.Request, *, allow_empty: bool = False) -> Any:
 
     :class:`ErrorResponse` (400) says what is wrong with it; an empty body is one of those,
     or with ``allow_empty`` an empty object."""
-    try:
-        raw = await read_body(request)
-        return {} if allow_empty and not raw.strip() else parse_json(raw)
-    except JsonBodyError as exc:
-        raise ErrorResponse(exc.status, exc.reason) from None
+    raw = await read_body(request)
+    return {} if allow_empty and not raw.strip() else parse_json(raw)
 
 
 async def json_body(request: web.Request) -> dict:

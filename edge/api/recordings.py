@@ -14,7 +14,7 @@ from aiohttp import web
 
 from edge.api.http import json_body
 from edge.recording.library import ClipInfo
-from edge.recording.recorder import Recorder
+from edge.recording.recorder import Recorder, RecorderState
 from edge.web.errors import ErrorResponse
 
 RECORDER_KEY = web.AppKey("recorder", Recorder)
@@ -53,7 +53,7 @@ async def start_clip(request: web.Request) -> web.Response:
         raise ErrorResponse(400, f"seconds must be a number above 0 and at most {limit:g} (recording.max_clip_seconds)")
     name = recorder.record(seconds)
     status = recorder.status()
-    if status["state"] == "idle":  # refused: no room to record
+    if status["state"] == RecorderState.IDLE:  # refused: no room to record
         raise ErrorResponse(507, status["last_error"] or "cannot record now")
     return web.json_response({"clip": name, "recording": status}, status=202)
 

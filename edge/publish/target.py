@@ -173,7 +173,7 @@ class PublishTarget:
             await self._end_session(client)
 
     async def _publish(self, client: WhipClient) -> NoReturn:
-        if self.state != "retrying":
+        if self.state != PublishState.RETRYING:
             self._set_state(PublishState.CONNECTING)
         session = self._session = PublishSession(
             self._video, self._audio, self._payloads, self.config.ice_servers + self._link_ice_servers, self._wake.set

@@ -22,7 +22,8 @@ from aiohttp import web
 
 from edge.security.ratelimit import GuessGate
 from edge.security.sessions import Sessions
-from edge.web.json_body import JsonBodyError, read_json
+from edge.web.errors import ErrorResponse
+from edge.web.json_body import read_json
 
 SESSION_COOKIE = "edge_session"
 BASIC_USER = "edge"  # the fixed user name for HTTP Basic (and RTSP): the password is the token
@@ -79,11 +80,11 @@ def _is_public(request: web.Request) -> bool:
     return request.method == "OPTIONS" or request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES)
 
 
-def _too_many(retry_after: float) -> web.Response:
+def _too_many(retry_after: float) -> ErrorResponse:
     seconds = max(1, int(retry_after + 0.999))
-    return web.Response(
-        status=429,
-        text=f"too many wrong tokens tried lately, from here or elsewhere; try again in {seconds} s\n",
+    return ErrorResponse(
+        429,
+        f"too many wrong tokens tried lately, from here or elsewhere; try again in {seconds} s",
         headers={"Retry-After": str(seconds)},
     )
 
@@ -101,13 +102,13 @@ async def require_token(request: web.Request, handler):
     else:
         client = request.remote or "?"
         if (wait := await auth.limiter.admit(client)) is not None:
-            return _too_many(wait)
+            raise _too_many(wait)
         if auth.header_matches(header):
             return await handler(request)
         auth.limiter.record_failure(client)
-    return web.Response(
-        status=401,
-        text="authentication required: open the page with ?token=<token>, or send Authorization: Bearer <token>\n",
+    raise ErrorResponse(
+        401,
+        "authentication required: open the page with ?token=<token>, or send Authorization: Bearer <token>",
         headers={"WWW-Authenticate": 'Bearer realm="edge"', "Access-Control-Allow-Origin": "*"},
     )
 
@@ -115,22 +116,19 @@ async def require_token(request: web.Request, handler):
 async def login(request: web.Request) -> web.Response:
     """``POST /auth/login`` with ``{"token": "..."}``: sets the session cookie."""
     auth: Authenticator = request.app[AUTHENTICATOR_KEY]
-    try:
-        body = await read_json(request)  # bounded: a 400 with the reason, never a RecursionError
-    except JsonBodyError as exc:
-        return web.Response(status=exc.status, text=f"{exc.reason}\n")
+    body = await read_json(request)  # bounded: a 400 with the reason, never a RecursionError
     try:
         token = body["token"]
         if not isinstance(token, str):
             raise TypeError
     except (KeyError, TypeError):
-        return web.Response(status=400, text='send JSON {"token": "<access token>"}\n')
+        raise ErrorResponse(400, 'send JSON {"token": "<access token>"}') from None
     client = request.remote or "?"
     if (wait := await auth.limiter.admit(client)) is not None:
-        return _too_many(wait)
+        raise _too_many(wait)
     if not auth.token_matches(token):
         auth.limiter.record_failure(client)
-        return web.Response(status=401, text="wrong token\n")
+        raise ErrorResponse(401, "wrong token")
     response = web.Response(status=204)
     auth.set_session_cookie(response)
     return response

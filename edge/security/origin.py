@@ -33,6 +33,7 @@ from aiohttp import web
 from edge.config import ServerConfig
 from edge.security.auth import SESSION_COOKIE
 from edge.security.hosts import CameraNames, Origin, parse_origin, split_host
+from edge.web.errors import ErrorResponse
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_TYPES = ("application/json", "application/sdp", "application/trickle-ice-sdpfrag")
@@ -40,9 +41,9 @@ SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})  # "none": the person's o
 CHECKS_KEY: web.AppKey[RequestChecks] = web.AppKey("request_checks")
 
 
-def refuse(status: int, reason: str) -> web.Response:
+def refuse(status: int, reason: str) -> ErrorResponse:
     # Readable by a page on another origin, like the 401: it says what is wrong, nothing else.
-    return web.Response(status=status, text=reason + "\n", headers={"Access-Control-Allow-Origin": "*"})
+    return ErrorResponse(status, reason, headers={"Access-Control-Allow-Origin": "*"})
 
 
 class RequestChecks:
@@ -52,7 +53,7 @@ class RequestChecks:
         self._origin_hosts = frozenset(host for _, host, _ in self.allowed_origins)
         self.auth_enabled = auth_enabled
 
-    def refusal(self, request: web.Request) -> web.Response | None:
+    def refusal(self, request: web.Request) -> ErrorResponse | None:
         """The 4xx to answer instead of handling ``request``, or None."""
         if not self.auth_enabled and (refused := self._host_refusal(request)):
             return refused
@@ -60,7 +61,7 @@ class RequestChecks:
             return None
         return self._origin_refusal(request) or self._type_refusal(request)
 
-    def _host_refusal(self, request: web.Request) -> web.Response | None:
+    def _host_refusal(self, request: web.Request) -> ErrorResponse | None:
         header = request.headers.get("Host")
         if header is None:  # HTTP/1.0 without Host: not a browser, nothing rebound
             return None
@@ -82,7 +83,7 @@ class RequestChecks:
             return False
         return SESSION_COOKIE in request.cookies or authorization[:6].lower() == "basic "
 
-    def _origin_refusal(self, request: web.Request) -> web.Response | None:
+    def _origin_refusal(self, request: web.Request) -> ErrorResponse | None:
         origin = request.headers.get("Origin")
         if origin is not None:
             if self._own_origin(parse_origin(origin), request):
@@ -113,7 +114,7 @@ class RequestChecks:
         host = split_host(request.headers.get("Host", ""), request.scheme)
         return host is not None and origin == (request.scheme, *host)
 
-    def _type_refusal(self, request: web.Request) -> web.Response | None:
+    def _type_refusal(self, request: web.Request) -> ErrorResponse | None:
         if request.method != "POST" and not request.body_exists:
             return None  # DELETE (WHEP's, a clip's) has no body
         if request.content_type in BODY_TYPES:
@@ -128,7 +129,9 @@ class RequestChecks:
 @web.middleware
 async def check_request(request: web.Request, handler):
     refused = request.app[CHECKS_KEY].refusal(request)
-    return refused if refused is not None else await handler(request)
+    if refused is not None:
+        raise refused
+    return await handler(request)
 
 
 def request_checks(server: ServerConfig, auth_enabled: bool) -> RequestChecks:

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from edge.web.errors import ErrorResponse
+
 MAX_JSON_BYTES = 64 * 1024
 MAX_DEPTH = 32
 
@@ -24,16 +26,16 @@ _NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _DEPTH_CHANGE = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
-class JsonBodyError(ValueError):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+class JsonBodyError(ErrorResponse):
+    """A body the camera will not read: a 400 with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(400, reason)
 
 
 async def read_body(request: web.Request, max_bytes: int = MAX_JSON_BYTES) -> bytes:
     """The whole body, or :class:`JsonBodyError` as soon as it is longer than ``max_bytes``."""
-    too_large = JsonBodyError(400, f"body too large: at most {max_bytes} bytes of JSON")
+    too_large = JsonBodyError(f"body too large: at most {max_bytes} bytes of JSON")
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
     body = bytearray()
@@ -57,21 +59,21 @@ def _no_constant(name: str) -> Any:
 def parse_json(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
     """``raw`` (UTF-8 JSON) parsed, or :class:`JsonBodyError` (400) saying what is wrong with it."""
     if raw.count(b"[") + raw.count(b"{") > max_depth and nesting_depth(raw) > max_depth:
-        raise JsonBodyError(400, f"JSON nested too deeply (at most {max_depth} levels)")
+        raise JsonBodyError(f"JSON nested too deeply (at most {max_depth} levels)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise JsonBodyError(400, "body must be UTF-8 JSON") from None
+        raise JsonBodyError("body must be UTF-8 JSON") from None
     try:
         value = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:  # also a number too long to convert (int_max_str_digits)
-        raise JsonBodyError(400, f"body must be JSON: {str(exc).splitlines()[0][:120]}") from None
+        raise JsonBodyError(f"body must be JSON: {str(exc).splitlines()[0][:120]}") from None
     # Only an escape ("\ud800") can bring a lone surrogate: JSON, but no text that can be encoded.
     if b"\\ud" in raw.lower():
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise JsonBodyError(400, "JSON strings must be Unicode text (no lone surrogates)") from None
+            raise JsonBodyError("JSON strings must be Unicode text (no lone surrogates)") from None
     return value
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from edge.web.errors import ErrorResponse
+
 STATIC_DIR = Path(__file__).parent / "static"
 NO_CACHE = {"Cache-Control": "no-cache"}
 
@@ -65,7 +67,7 @@ def add_routes(
     async def static(request: web.Request) -> web.Response:
         found = files.get(request.match_info["name"])
         if found is None:
-            raise web.HTTPNotFound(text="no such file")
+            raise ErrorResponse(404, "no such file")
         return found.response(request)
 
     app.router.add_get("/", index)

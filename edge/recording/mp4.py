@@ -13,6 +13,7 @@ last complete fragment. :func:`truncate_incomplete` trims a torn last fragment.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -115,10 +116,8 @@ class Mp4Clip:
 
     def abandon(self) -> None:
         """Close after a write error, ignoring further errors: what is on disk stays."""
-        try:
+        with contextlib.suppress(OSError, av.FFmpegError):
             self._container.close()
-        except (OSError, av.FFmpegError):
-            pass
 
 
 def _create(path: Path) -> None:

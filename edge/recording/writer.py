@@ -10,6 +10,7 @@ fragment ends; the loop hears about it through ``on_error``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -135,10 +136,8 @@ class ClipWriter:
             self._done.set_result(outcome)
 
     def _post(self, fn, *args) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
             self._loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass
 
 
 def _check_complete(path: Path) -> None:

@@ -8,6 +8,7 @@ hands the edge to the event loop, where :class:`Debouncer` decides.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from gpiozero import LED, DigitalInputDevice
@@ -89,10 +90,8 @@ class GpiozeroGpio(Gpio):
             at_us = self._clock()
             if loop.is_closed():
                 return
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: shutting down
                 loop.call_soon_threadsafe(debouncer.edge, raw_active != invert, at_us)
-            except RuntimeError:  # the loop closed meanwhile: shutting down
-                pass
 
         device.when_activated = lambda: edge(True)
         device.when_deactivated = lambda: edge(False)

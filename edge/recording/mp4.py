@@ -93,7 +93,9 @@ class Mp4Clip:
         self._mux(self._audio, packet.data, pts, CHUNK_SAMPLES, AUDIO_TIME_BASE, True)
         self._next_audio_pts = pts + CHUNK_SAMPLES
 
-    def _mux(self, stream, data: bytes, pts: int, duration: int, time_base: Fraction, keyframe: bool) -> None:
+    def _mux(
+        self, stream: av.stream.Stream, data: bytes, pts: int, duration: int, time_base: Fraction, keyframe: bool
+    ) -> None:
         packet = av.Packet(data)
         packet.stream = stream
         packet.time_base = time_base

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable
 
 from gpiozero import LED, DigitalInputDevice
+from gpiozero.pins import Factory
 
 from hw.clock import monotonic_us
 from hw.gpio import ChangeHandler, Gpio, GpioError
@@ -63,7 +64,7 @@ class _Output:
 class GpiozeroGpio(Gpio):
     """``factory``: a gpiozero pin factory, or None for gpiozero's default (lgpio on a Pi)."""
 
-    def __init__(self, factory=None, clock: Callable[[], int] = monotonic_us) -> None:
+    def __init__(self, factory: Factory | None = None, clock: Callable[[], int] = monotonic_us) -> None:
         self._factory = factory
         self._clock = clock
         self.backend = "gpiozero"

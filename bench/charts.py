@@ -165,7 +165,7 @@ def latency_histogram(latencies_ms: Sequence[float], seconds: float, path: Path)
 def _percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile, as bench.live prints it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def first_frames(loads_ms: Mapping[str, Sequence[float]], path: Path) -> Path:

@@ -71,7 +71,7 @@ def run_once(name: str, browser, tmp_path: Path) -> dict:
 
 def median(values: list[float | None]) -> str:
     known = [v for v in values if v is not None]
-    return f"{statistics.median(known) * 1000:5.0f}" if known else "    –"
+    return f"{statistics.median(known) * 1000:5.0f}" if known else "    \N{EN DASH}"
 
 
 def write_chart(results: dict[str, list[dict]]) -> Path:

@@ -13,6 +13,7 @@ restricted to (packets between two of the host's own addresses go through ``lo``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import queue
@@ -203,10 +204,8 @@ class ReceiverPool:
 
     def close(self) -> None:
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):  # that process has died (its error is on stderr)
                 conn.send(None)
-            except OSError:  # that process has died (its error is on stderr)
-                pass
         for proc in self._procs:
             proc.join(10)
             if proc.is_alive():

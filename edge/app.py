@@ -121,9 +121,8 @@ def process_status() -> ProcessStatus:
     """Resource use, to spot leaks from outside (tests compare it over 500 sessions)."""
     fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        with open("/proc/self/statm") as f:
-            rss_kib = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as f:
+        rss_kib = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
     return {
         "tasks": len(asyncio.all_tasks()),
         "threads": threading.active_count(),

@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 from urllib.parse import urlsplit
 
 from edge.security.hosts import parse_origin
@@ -119,11 +119,19 @@ def trigger_name(key: str, value: Any) -> str:
     return value
 
 
-def ice_servers(key: str, value: Any) -> tuple[dict[str, Any], ...]:
+class IceServer(TypedDict):
+    """One STUN/TURN server, as RTCIceServer takes it."""
+
+    urls: str | list[str]
+    username: NotRequired[str]
+    credential: NotRequired[str]
+
+
+def ice_servers(key: str, value: Any) -> tuple[IceServer, ...]:
     """A list of ``{urls = "stun:..." | [...], username = "...", credential = "..."}``."""
     if not isinstance(value, list):
         raise ConfigError(f'{key} must be a list of tables like {{ urls = "stun:host:3478" }}')
-    servers = []
+    servers: list[IceServer] = []
     for i, server in enumerate(value):
         where = f"{key}[{i}]"
         if not isinstance(server, dict):
@@ -144,7 +152,7 @@ def ice_servers(key: str, value: Any) -> tuple[dict[str, Any], ...]:
         for optional in ("username", "credential"):
             if optional in server and not isinstance(server[optional], str):
                 raise ConfigError(f"{where}.{optional} must be a string")
-        servers.append(dict(server))
+        servers.append(cast(IceServer, dict(server)))  # checked above
     return tuple(servers)
 
 
@@ -171,13 +179,13 @@ class ServerConfig:
     https: bool = key(False, boolean, "serve HTTPS instead of HTTP")
     tls_cert: str = key("", text, "PEM certificate (chain) for HTTPS; empty: a self-signed one made at first start")
     tls_key: str = key("", text, "PEM private key for tls_cert")
-    allowed_hosts: tuple = key(
+    allowed_hosts: tuple[str, ...] = key(
         (),
         host_names,
         "with [auth] enabled = false, names the camera answers to besides its own (hostname, hostname.local, "
         'localhost, its addresses), e.g. ["cam.example.org"]; other names get 403 (DNS rebinding)',
     )
-    allowed_origins: tuple = key(
+    allowed_origins: tuple[str, ...] = key(
         (),
         origins,
         "origins besides the camera's own page whose pages may send state-changing requests with the session "
@@ -219,8 +227,8 @@ class MicrophoneConfig:
 
 @dataclass(frozen=True)
 class WebRTCConfig:
-    ice_servers: tuple = key((), ice_servers, "STUN/TURN servers; none by default (LAN camera)")
-    interfaces: tuple = key(
+    ice_servers: tuple[IceServer, ...] = key((), ice_servers, "STUN/TURN servers; none by default (LAN camera)")
+    interfaces: tuple[str, ...] = key(
         (), list_of_text, 'offer host candidates only on these interfaces (e.g. ["wlan0"]); empty: all but loopback'
     )
     max_viewers: int = key(16, integer(1, 1000), "viewers at once; more get 503 with Retry-After")
@@ -313,7 +321,7 @@ class MotionConfig:
         50, integer(1, 100), "how small a change of a pixel counts (100: the smallest; 50: about 30 of 255 levels)"
     )
     min_area: float = key(1.0, number(0.01, 100), "percent of the watched picture that must change to count as motion")
-    ignore: tuple = key(
+    ignore: tuple[tuple[float, float, float, float], ...] = key(
         (),
         rectangles,
         "rectangles where motion does not count, [x0, y0, x1, y1] in percent, e.g. [[0, 0, 100, 15]]: the top",
@@ -399,7 +407,7 @@ def publish_name(key: str, value: Any) -> str:
 class PublishConfig:
     url: str = required(whip_url, "the media server's WHIP endpoint (required)")
     token: str = key("", text, "sent as Authorization: Bearer; empty: none")
-    ice_servers: tuple = key((), ice_servers, "STUN/TURN servers for this target only; none by default")
+    ice_servers: tuple[IceServer, ...] = key((), ice_servers, "STUN/TURN servers for this target only; none by default")
     enabled: bool = key(True, boolean, "false: keep the table but do not publish")
     name: str = key("", publish_name, "shown in the status, metrics and page; empty: the URL's host")
 
@@ -441,8 +449,8 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
-    triggers: tuple = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
-    publish: tuple = field(default=(), metadata={"array_of": PublishConfig})  # [[publish]]
+    triggers: tuple[TriggerConfig, ...] = field(default=(), metadata={"array_of": TriggerConfig})  # [[triggers]]
+    publish: tuple[PublishConfig, ...] = field(default=(), metadata={"array_of": PublishConfig})  # [[publish]]
 
 
 def _section_classes() -> dict[str, type]:
@@ -471,7 +479,7 @@ def _load_section(name: str, cls: type, table: Any) -> Any:
     return cls(**values)
 
 
-def _load_array(name: str, cls: type, value: Any) -> tuple:
+def _load_array(name: str, cls: type, value: Any) -> tuple[Any, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{name} must be an array of tables: write each one under [[{name}]]")
     return tuple(_load_section(f"{name}[{i}]", cls, table) for i, table in enumerate(value))

@@ -8,6 +8,7 @@ a configuration the daemon would refuse). Everything the checks read comes throu
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -57,10 +58,8 @@ def _groups_of(user: str) -> set[str] | None:
     except KeyError:
         return None
     groups = {g.gr_name for g in grp.getgrall() if user in g.gr_mem}
-    try:
+    with contextlib.suppress(KeyError):
         groups.add(grp.getgrgid(entry.pw_gid).gr_name)
-    except KeyError:
-        pass
     return groups
 
 
@@ -143,16 +142,18 @@ def check_camera(probes: Probes) -> list[Finding]:
     try:
         cameras = probes.list_cameras()
     except Exception as exc:  # libcamera's own errors are what the owner needs to see
-        return findings + [
+        return [
+            *findings,
             Finding(
                 "FAIL",
                 "cameras",
                 f"libcamera failed: {exc}",
                 "rpicam-hello --list-cameras shows libcamera's own messages",
-            )
+            ),
         ]
     if not cameras:
-        return findings + [
+        return [
+            *findings,
             Finding(
                 "FAIL",
                 "cameras",
@@ -160,10 +161,10 @@ def check_camera(probes: Probes) -> list[Finding]:
                 "power off, check the ribbon cable (both ends, contacts the right way round), "
                 "then rpicam-hello --list-cameras; camera_auto_detect=1 in "
                 "/boot/firmware/config.txt, or the dtoverlay for your sensor",
-            )
+            ),
         ]
     names = ", ".join(f"{c.model} ({c.location})" if c.location else c.model for c in cameras)
-    return findings + [Finding("ok", "cameras", names)]
+    return [*findings, Finding("ok", "cameras", names)]
 
 
 def check_devices(probes: Probes) -> list[Finding]:

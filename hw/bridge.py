@@ -10,6 +10,7 @@ make memory grow: on overflow the oldest item goes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -45,10 +46,8 @@ class ThreadBridge(Generic[T]):
     def _call(self, fn: Callable[[Any], None], item: object) -> None:
         if self._loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
             self._loop.call_soon_threadsafe(fn, item)
-        except RuntimeError:  # loop closed between the check and the call
-            pass
 
     async def get(self) -> T:
         return await self._queue.get()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import re
 import sys
@@ -50,7 +51,7 @@ def check_frame_codes(frames: list, since_ms: float, until_ms: float, result: di
     captured = [capture_time_ms_near(wrapped, int(until_ms)) for _, wrapped in codes]
     result["frame_numbers"] = indices
     result["capture_age_ms"] = [round(until_ms - t) for t in captured]
-    if any(b <= a for a, b in zip(indices, indices[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(indices)):
         return f"frame numbers do not count up: {indices}"
     # The camera may have captured the first frames a little before the request: a keyframe it kept.
     if not all(since_ms - 10_000 <= t <= until_ms + 1_000 for t in captured):
@@ -66,6 +67,7 @@ async def check(url: str, frames: int, timeout: float, token: str | None) -> dic
     t0 = time.monotonic()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     frames_future: asyncio.Future = asyncio.get_running_loop().create_future()
+    receivers: list[asyncio.Task[None]] = []  # referenced, so that a running one is not collected
 
     @pc.on("track")
     def on_track(track) -> None:
@@ -81,7 +83,7 @@ async def check(url: str, frames: int, timeout: float, token: str | None) -> dic
                 if not frames_future.done():
                     frames_future.set_exception(exc)
 
-        asyncio.ensure_future(receive())
+        receivers.append(asyncio.create_task(receive()))
 
     try:
         pc.addTransceiver("video", direction="recvonly")

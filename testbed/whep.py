@@ -33,6 +33,7 @@ async def whep_viewer(
     ``on_frame`` sees every decoded video frame."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     first = asyncio.get_running_loop().create_future()
+    receivers: list[asyncio.Task[None]] = []  # referenced, so that a running one is not collected
 
     @pc.on("track")
     def on_track(track: Any) -> None:
@@ -49,7 +50,7 @@ async def whep_viewer(
                     first.set_exception(exc)
 
         if track.kind == "video":
-            asyncio.ensure_future(receive())
+            receivers.append(asyncio.create_task(receive()))
 
     headers = headers or {}
     try:

@@ -86,7 +86,7 @@ def test_invalid_toml_and_missing_file_are_reported(tmp_path: Path):
 
 def test_overrides_are_validated_too():
     assert with_overrides(Config(), "server", port=9000).server.port == 9000
-    with pytest.raises(ConfigError, match="server.port"):
+    with pytest.raises(ConfigError, match=r"server\.port"):
         with_overrides(Config(), "server", port=-1)
 
 

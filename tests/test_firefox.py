@@ -82,10 +82,7 @@ def camera_in_a_namespace(tmp_path) -> Iterator[str]:
 )
 def test_firefox_plays_the_camera_with_sound(daemon_factory, tmp_path, mdns):
     with contextlib.ExitStack() as stack:
-        if mdns:
-            url = stack.enter_context(camera_in_a_namespace(tmp_path))
-        else:
-            url = daemon_factory(CAMERA_720P).page_url
+        url = stack.enter_context(camera_in_a_namespace(tmp_path)) if mdns else daemon_factory(CAMERA_720P).page_url
         page = stack.enter_context(firefox(mdns=mdns))
         first_frames = []
         for _ in range(3):  # the median of three loads: a cold profile's first is slower

@@ -42,27 +42,26 @@ async def test_a_pli_mid_gop_yields_an_idr(daemon_factory):
             index, _ = split_frame_code(read_frame_code(frame.to_ndarray(format="gray")))
             keyframes.append((time.monotonic(), index))
 
-    async with aiohttp.ClientSession() as http:
-        async with whep_viewer(http, daemon.url, daemon.auth, on_frame=on_frame) as viewer:
-            (receiver,) = [t.receiver for t in viewer.pc.getTransceivers() if t.kind == "video"]
-            ssrc = video_ssrc(viewer.pc.remoteDescription.sdp)
-            # Past the start: a second IDR may follow the first, asked for while the viewer was joining
-            # (its first PLI, or a request after the first IDR went out, on a loaded machine).
-            while len(decoded) < 30:
-                await asyncio.sleep(0.02)
-            for _ in range(2):
-                quiet_from = time.monotonic()
-                await asyncio.sleep(QUIET_S)
-                assert len(decoded) > QUIET_S * 30 * 0.5, "video hardly flows"
-                assert not [k for k in keyframes if k[0] > quiet_from], f"a keyframe nobody asked for: {keyframes}"
-                forced = daemon.health()["camera"]["keyframes_forced"]
-                sent_at = time.monotonic()
-                await receiver._send_rtcp_pli(ssrc)  # what aiortc's own receiver sends when it cannot decode
-                while not [k for k in keyframes if k[0] > sent_at] and time.monotonic() - sent_at < 5:
-                    await asyncio.sleep(0.01)
-                answered = [k for k in keyframes if k[0] > sent_at]
-                assert answered, f"no IDR within 5 s of the PLI; daemon log:\n{daemon.log()[-3000:]}"
-                delay = answered[0][0] - sent_at
-                print(f"IDR (frame {answered[0][1]}) decoded {delay * 1000:.0f} ms after the PLI")
-                assert delay < LIMIT_S, f"the IDR came {delay:.2f} s after the PLI"
-                assert daemon.health()["camera"]["keyframes_forced"] >= forced + 1
+    async with aiohttp.ClientSession() as http, whep_viewer(http, daemon.url, daemon.auth, on_frame=on_frame) as viewer:
+        (receiver,) = [t.receiver for t in viewer.pc.getTransceivers() if t.kind == "video"]
+        ssrc = video_ssrc(viewer.pc.remoteDescription.sdp)
+        # Past the start: a second IDR may follow the first, asked for while the viewer was joining
+        # (its first PLI, or a request after the first IDR went out, on a loaded machine).
+        while len(decoded) < 30:
+            await asyncio.sleep(0.02)
+        for _ in range(2):
+            quiet_from = time.monotonic()
+            await asyncio.sleep(QUIET_S)
+            assert len(decoded) > QUIET_S * 30 * 0.5, "video hardly flows"
+            assert not [k for k in keyframes if k[0] > quiet_from], f"a keyframe nobody asked for: {keyframes}"
+            forced = daemon.health()["camera"]["keyframes_forced"]
+            sent_at = time.monotonic()
+            await receiver._send_rtcp_pli(ssrc)  # what aiortc's own receiver sends when it cannot decode
+            while not [k for k in keyframes if k[0] > sent_at] and time.monotonic() - sent_at < 5:
+                await asyncio.sleep(0.01)
+            answered = [k for k in keyframes if k[0] > sent_at]
+            assert answered, f"no IDR within 5 s of the PLI; daemon log:\n{daemon.log()[-3000:]}"
+            delay = answered[0][0] - sent_at
+            print(f"IDR (frame {answered[0][1]}) decoded {delay * 1000:.0f} ms after the PLI")
+            assert delay < LIMIT_S, f"the IDR came {delay:.2f} s after the PLI"
+            assert daemon.health()["camera"]["keyframes_forced"] >= forced + 1

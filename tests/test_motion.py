@@ -132,5 +132,5 @@ def test_bad_motion_settings_name_the_key(motion, message):
 
 
 def test_a_gpio_trigger_may_not_take_the_motion_triggers_name():
-    with pytest.raises(ValueError, match='triggers\\[0\\].name "motion" is the motion trigger'):
+    with pytest.raises(ValueError, match=r'triggers\[0\]\.name "motion" is the motion trigger'):
         parse_config({"motion": {"enabled": True}, "triggers": [{"name": "motion", "pin": 17}]})

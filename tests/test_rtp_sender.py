@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -148,6 +149,7 @@ async def link(payloads: SharedPayloads | None = None) -> AsyncIterator[Link]:
     )
     transceiver.setCodecPreferences(aiortc_ext.h264_preferences("42c00d"))
     frames: list = []
+    receivers: list[asyncio.Task[None]] = []  # referenced, so that a running one is not collected
 
     @receiving.on("track")
     def on_track(track) -> None:
@@ -156,7 +158,7 @@ async def link(payloads: SharedPayloads | None = None) -> AsyncIterator[Link]:
                 while True:
                     frames.append(await track.recv())
 
-        asyncio.ensure_future(receive())
+        receivers.append(asyncio.create_task(receive()))
 
     receiving.addTransceiver("video", direction="recvonly")
     await receiving.setLocalDescription(await receiving.createOffer())
@@ -211,7 +213,7 @@ async def test_the_receiver_decodes_frames_and_the_packets_carry_what_was_negoti
         ids = ln.sender._extension_ids
         assert PLAYOUT_DELAY in ids and rtp_sender.MID in ids and rtp_sender.ABS_SEND_TIME in ids
         sequences = [p[2] for p in packets]
-        assert all((b - a) & 0xFFFF == 1 for a, b in zip(sequences, sequences[1:], strict=False))
+        assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(sequences))
         for _marker, payload_type, _seq, _timestamp, extensions, _payload in packets:
             assert payload_type == ln.sender._payload_type
             assert extensions[ids[PLAYOUT_DELAY]] == b"\x00\x00\x01"  # min 0, max 10 ms (10 ms units)
@@ -273,7 +275,7 @@ async def test_sender_reports_map_ntp_time_to_the_capture_clock():
 
 
 class FakeHub:
-    class supervisor:  # noqa: N801 - stands in for VideoHub.supervisor
+    class supervisor:  # lower case: stands in for VideoHub.supervisor
         state = "running"
 
     def __init__(self) -> None:

@@ -48,9 +48,10 @@ class Recorder:
         self.path = path
         self.frames = 0
         self.started = time.time()
+        source = ["-rtsp_transport", transport, "-i", url]
+        output = ["-t", str(seconds), "-c", "copy", "-progress", "pipe:1", "-stats_period", "0.2", "-y", str(path)]
         self.proc = subprocess.Popen(
-            ["ffmpeg", "-v", "error", "-nostdin", "-rtsp_transport", transport, "-i", url]
-            + ["-t", str(seconds), "-c", "copy", "-progress", "pipe:1", "-stats_period", "0.2", "-y", str(path)],
+            ["ffmpeg", "-v", "error", "-nostdin", *source, *output],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

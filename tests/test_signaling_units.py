@@ -40,7 +40,7 @@ def test_offers_without_video_or_without_h264_are_refused():
     with pytest.raises(OfferError, match="no video section") as no_video:
         check_offer(make_offer(video=False))
     assert no_video.value.code == NO_VIDEO
-    with pytest.raises(OfferError, match="no H.264") as no_h264:
+    with pytest.raises(OfferError, match=r"no H\.264") as no_h264:
         check_offer(make_offer(video_codecs="video/VP8"))
     assert no_h264.value.code == NO_H264 == "no-h264"  # the page stops retrying on this X-Edge-Reason
 

@@ -19,7 +19,7 @@ async def json_value(request: web.Request, *, allow_empty: bool = False) -> Any:
     return {} if allow_empty and not raw.strip() else parse_json(raw)
 
 
-async def json_body(request: web.Request) -> dict:
+async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object (an empty body is an empty object), or :class:`ErrorResponse` (400)."""
     body = await json_value(request, allow_empty=True)
     if not isinstance(body, dict):

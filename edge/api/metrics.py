@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
@@ -267,7 +268,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def metrics_token(request: web.Request, handler):
+async def metrics_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     """``[metrics] token`` opens ``/metrics`` (before the access token's check, which it would fail)."""
     if request.path == PATH and request.method == "GET" and request.app[METRICS_KEY].token_matches(request):
         auth = request.app.get(AUTHENTICATOR_KEY)

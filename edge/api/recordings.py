@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +22,7 @@ RECORDER_KEY = web.AppKey("recorder", Recorder)
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-def clip_json(info: ClipInfo) -> dict:
+def clip_json(info: ClipInfo) -> dict[str, Any]:
     return {
         "name": info.name,
         "trigger": info.trigger,

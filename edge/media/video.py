@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import replace
@@ -110,10 +111,8 @@ class VideoHub:
     async def wait_for_profile(self, timeout: float) -> str:
         """The camera's ``profile-level-id`` for SDP, waiting (bounded) for the first SPS so that an
         early viewer gets an honest answer; if none comes in time, the one its settings most likely give."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._profile_known.wait(), timeout)
-        except TimeoutError:
-            pass
         s = self.settings
         return self.profile_level_id or baseline_profile_level_id(s.width, s.height, s.framerate)
 

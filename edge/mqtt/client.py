@@ -100,7 +100,7 @@ class MqttBridge:
         self._changed = asyncio.Event()
         self._snapshot_wanted = False
         self._published: dict[str, str] = {}  # state topic -> payload, for this connection
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._running = BackgroundTask("mqtt")
         self._transitions: list[tuple[str, str]] = []  # trigger changes, in order, not yet published
         recorder.add_listener(self._recording_changed)

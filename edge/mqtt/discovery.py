@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from edge import __version__
 from edge.config import MqttConfig
@@ -74,7 +75,7 @@ class Topics:
         return f"{self.discovery_prefix}/{component}/{self.node}/{object_id}/config"
 
 
-def device(topics: Topics) -> dict:
+def device(topics: Topics) -> dict[str, Any]:
     return {
         "identifiers": [f"edge_{topics.node}"],
         "name": topics.hostname,
@@ -84,11 +85,11 @@ def device(topics: Topics) -> dict:
     }
 
 
-def discovery_configs(topics: Topics, triggers: list[str]) -> dict[str, dict]:
+def discovery_configs(topics: Topics, triggers: list[str]) -> dict[str, dict[str, Any]]:
     """{config topic: payload} for every entity of the camera; ``triggers``: the GPIO triggers' names."""
     common = {"availability_topic": topics.availability, "device": device(topics)}
 
-    def entity(object_id: str, name: str, **fields: object) -> dict:
+    def entity(object_id: str, name: str, **fields: object) -> dict[str, Any]:
         return {"unique_id": f"edge_{topics.node}_{object_id}", "name": name, **common, **fields}
 
     configs = {

@@ -17,6 +17,7 @@ from aioice import Candidate
 from aiortc import RTCBundlePolicy, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import SessionDescription
 
+from edge.config import IceServer
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.signaling.sdpfrag import format_sdpfrag, parse_sdpfrag
@@ -36,7 +37,7 @@ class PublishSession:
         video: VideoHub,
         audio: AudioHub | None,
         payloads: Payloads,
-        ice_servers: tuple[dict, ...],
+        ice_servers: tuple[IceServer, ...],
         on_event: Callable[[], None],
     ) -> None:
         """``on_event`` is called when :attr:`connected`, :attr:`ended` or :attr:`new_path` is set."""

@@ -35,7 +35,7 @@ from typing import NoReturn, TypedDict
 import aiohttp
 
 from edge.backoff import Backoff
-from edge.config import PublishConfig
+from edge.config import IceServer, PublishConfig
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
 from edge.publish import record
@@ -102,7 +102,7 @@ class PublishTarget:
         self._backoff = Backoff(RETRY_FIRST_S, RETRY_CAP_S, jitter=True)
         self._session: PublishSession | None = None
         self._resource: WhipResource | None = None
-        self._link_ice_servers: tuple[dict, ...] = ()  # the server's Link headers: used from the next session
+        self._link_ice_servers: tuple[IceServer, ...] = ()  # the server's Link headers: used from the next session
         self._wake = asyncio.Event()
         self._path_lost = False
         self.state = PublishState.CONNECTING if config.enabled else PublishState.DISABLED

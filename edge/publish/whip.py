@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from edge.config import IceServer
 from edge.security.hosts import DEFAULT_PORTS
 from edge.signaling.sdp_text import SDP, SDPFRAG
 
@@ -51,7 +52,7 @@ class WhipResource:
     url: str  # where PATCH and DELETE go (the Location, made absolute)
     answer: str
     etag: str | None
-    ice_servers: tuple[dict, ...] = ()  # from Link: rel="ice-server" headers
+    ice_servers: tuple[IceServer, ...] = ()  # from Link: rel="ice-server" headers
     accepts_patch: bool = False  # the server said it takes trickle/restart fragments
 
 
@@ -119,7 +120,9 @@ class WhipClient:
         if reply.status >= 400 and reply.status != 404:
             raise reply.refusal()
 
-    async def _send(self, method: str, url: str, data: str | None = None, headers: dict | None = None) -> _Reply:
+    async def _send(
+        self, method: str, url: str, data: str | None = None, headers: dict[str, str] | None = None
+    ) -> _Reply:
         """One request, read whole, within ``timeout``; no answer at all is a :class:`WhipError` too."""
         try:
             async with asyncio.timeout(self.timeout):
@@ -183,13 +186,13 @@ def origin_text(url: str) -> str:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def ice_servers_from_links(links: list[str]) -> tuple[dict, ...]:
+def ice_servers_from_links(links: list[str]) -> tuple[IceServer, ...]:
     """``Link: <turn:host?transport=udp>; rel="ice-server"; username="u"; credential="c"`` as ice_servers tables.
 
     Not aiohttp's ``ClientResponse.links``: it resolves each target as a URL relative to
     the response, which percent-encodes an IPv6 address in a ``stun:``/``turn:`` URI.
     """
-    servers = []
+    servers: list[IceServer] = []
     for header in links:
         for link in _split_outside_quotes(header, ","):
             target, _, params = link.strip().partition(">")
@@ -202,7 +205,7 @@ def ice_servers_from_links(links: list[str]) -> tuple[dict, ...]:
             url = target[1:]
             if attributes.get("rel") != "ice-server" or url.split(":", 1)[0] not in ("stun", "stuns", "turn", "turns"):
                 continue
-            server: dict = {"urls": url}
+            server: IceServer = {"urls": url}
             if "username" in attributes:
                 server["username"] = attributes["username"]
             if "credential" in attributes:

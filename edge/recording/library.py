@@ -17,6 +17,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -46,11 +47,11 @@ class ClipInfo:
     ended_by: str | None = None
     poster: bool = False  # a JPEG of its first picture beside it (<stem>.jpg)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> ClipInfo:
+    def from_json(cls, data: dict[str, Any]) -> ClipInfo:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 

@@ -13,6 +13,7 @@ last complete fragment. :func:`truncate_incomplete` trims a torn last fragment.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -92,7 +93,9 @@ class Mp4Clip:
         self._mux(self._audio, packet.data, pts, CHUNK_SAMPLES, AUDIO_TIME_BASE, True)
         self._next_audio_pts = pts + CHUNK_SAMPLES
 
-    def _mux(self, stream, data: bytes, pts: int, duration: int, time_base: Fraction, keyframe: bool) -> None:
+    def _mux(
+        self, stream: av.stream.Stream, data: bytes, pts: int, duration: int, time_base: Fraction, keyframe: bool
+    ) -> None:
         packet = av.Packet(data)
         packet.stream = stream
         packet.time_base = time_base
@@ -115,10 +118,8 @@ class Mp4Clip:
 
     def abandon(self) -> None:
         """Close after a write error, ignoring further errors: what is on disk stays."""
-        try:
+        with contextlib.suppress(OSError, av.FFmpegError):
             self._container.close()
-        except (OSError, av.FFmpegError):
-            pass
 
 
 def _create(path: Path) -> None:

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 import av
 
@@ -43,6 +43,8 @@ from hw.clock import monotonic_us
 from hw.consumer_queue import ConsumerQueue, QueueClosed
 
 log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
 
 SETTLE_US = 250_000  # besides the debounce: how late a trigger may reach us after its edge
 HOUSEKEEPING_S = 2.0
@@ -107,7 +109,7 @@ class _OpenClip:
     start_us: int
     video_cursor_us: int  # the newest video timestamp handed to the writer
     audio_cursor_us: int
-    first_save: asyncio.Task  # the sidecar that says "being written"
+    first_save: asyncio.Task[None]  # the sidecar that says "being written"
 
 
 class Recorder:
@@ -140,7 +142,7 @@ class Recorder:
         self.library = Library(root)
         self.plan = ClipPlan()
         self._clip: _OpenClip | None = None
-        self._finalizing: set[asyncio.Task] = set()
+        self._finalizing: set[asyncio.Task[None]] = set()
         self._listeners: list[Callable[[bool], None]] = []
         self._last_video_us = clock()
         self._stopping = False
@@ -345,14 +347,14 @@ class Recorder:
         snapshot = dataclasses.replace(info, triggers=list(info.triggers))  # the loop goes on changing info
         await self._disk(self.library.save, snapshot)
 
-    async def _disk(self, fn: Callable, *args) -> None:
+    async def _disk(self, fn: Callable[..., object], *args: object) -> None:
         """Run a blocking disk operation in a thread; a failure is reported, never raised."""
         try:
             await asyncio.to_thread(fn, *args)
         except OSError as exc:
             self._storage_problem(StorageState.ERROR, describe_error(exc))
 
-    def _background(self, work: Awaitable) -> asyncio.Task:
+    def _background(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._finalizing.add(task)
         task.add_done_callback(self._finalizing.discard)
@@ -460,7 +462,7 @@ class Recorder:
         }
 
 
-async def _pump(queue: ConsumerQueue, handle: Callable) -> None:
+async def _pump(queue: ConsumerQueue[Item], handle: Callable[[Item], None]) -> None:
     while True:
         try:
             item = await queue.get()

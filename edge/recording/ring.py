@@ -9,9 +9,12 @@ interval; when it bites, whole GOPs go and the pre-roll gets shorter.
 from __future__ import annotations
 
 from collections import deque
+from typing import TypeVar
 
 from edge.media.audio import OpusPacket
 from hw.camera import H264AccessUnit
+
+Item = TypeVar("Item", H264AccessUnit, OpusPacket)
 
 
 class MediaRing:
@@ -86,7 +89,7 @@ class MediaRing:
         return len(self._video) + len(self._audio)
 
 
-def _between(items: deque, after_us: int, before_us: int) -> list:
+def _between(items: deque[Item], after_us: int, before_us: int) -> list[Item]:
     """Items newer than ``after_us`` are at the end: collect them from the right."""
     found = []
     for item in reversed(items):

@@ -10,6 +10,7 @@ fragment ends; the loop hears about it through ``on_error``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -29,7 +30,6 @@ from hw.clock import monotonic_s
 log = logging.getLogger(__name__)
 
 SYNC_INTERVAL_S = 1.0
-_FINISH = object()
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class ClipWriter:
         self._opus_header = opus_header
         self._on_error = on_error
         self._loop = asyncio.get_running_loop()
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[H264AccessUnit | OpusPacket | None] = queue.SimpleQueue()  # None: finish
         self._done: asyncio.Future[ClipOutcome] = self._loop.create_future()
         self._finishing = False
         self.fed_bytes = 0  # written by the loop only
@@ -75,7 +75,7 @@ class ClipWriter:
         """Write what was handed over, close the file; the future gives the outcome."""
         if not self._finishing:
             self._finishing = True
-            self._queue.put(_FINISH)
+            self._queue.put(None)
         return self._done
 
     # --- the writer thread ---------------------------------------------------------
@@ -86,7 +86,7 @@ class ClipWriter:
         fd: int | None = None
         try:
             last_sync = monotonic_s()
-            while (item := self._queue.get()) is not _FINISH:
+            while (item := self._queue.get()) is not None:
                 if clip is None:
                     if not isinstance(item, H264AccessUnit):
                         continue  # the recorder starts clips with video; never mux audio before it
@@ -134,11 +134,9 @@ class ClipWriter:
         if not self._done.done():
             self._done.set_result(outcome)
 
-    def _post(self, fn, *args) -> None:
-        try:
+    def _post(self, fn: Callable[..., object], *args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
             self._loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass
 
 
 def _check_complete(path: Path) -> None:

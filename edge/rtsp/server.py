@@ -103,14 +103,14 @@ class _Feed:
 
     def __init__(self, element: Gst.Element) -> None:
         self._element = element
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, video: VideoHub, audio: AudioHub | None) -> None:
         self._tasks.append(asyncio.create_task(self._pump(video, "video", 0), name="rtsp video"))
         if audio is not None:
             self._tasks.append(asyncio.create_task(self._pump(audio, "audio", AUDIO_PACKET_NS), name="rtsp audio"))
 
-    def cancel(self) -> list[asyncio.Task]:
+    def cancel(self) -> list[asyncio.Task[None]]:
         """Stop feeding; the tasks (returned, to be awaited) give their queues back as they end."""
         for task in self._tasks:
             task.cancel()
@@ -133,7 +133,7 @@ class _Feed:
 
     async def _pump(self, hub: VideoHub | AudioHub, name: str, duration_ns: int) -> None:
         source = self._element.get_by_name(name)
-        queue: ConsumerQueue = hub.subscribe()
+        queue: ConsumerQueue[Any] = hub.subscribe()  # either hub's: access units or Opus packets
         playing = False
         try:
             while True:

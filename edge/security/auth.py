@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from edge.security.ratelimit import GuessGate
 from edge.security.sessions import Sessions
@@ -90,7 +91,7 @@ def _too_many(retry_after: float) -> ErrorResponse:
 
 
 @web.middleware
-async def require_token(request: web.Request, handler):
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     auth: Authenticator = request.app[AUTHENTICATOR_KEY]
     if _is_public(request):
         return await handler(request)

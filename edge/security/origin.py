@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from edge.config import ServerConfig
 from edge.security.auth import SESSION_COOKIE
@@ -127,7 +128,7 @@ class RequestChecks:
 
 
 @web.middleware
-async def check_request(request: web.Request, handler):
+async def check_request(request: web.Request, handler: Handler) -> web.StreamResponse:
     refused = request.app[CHECKS_KEY].refusal(request)
     if refused is not None:
         raise refused

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aiortc import sdp
+from aiortc import RTCRtpCodecParameters, sdp
 
 MAX_OFFER_BYTES = 64 * 1024
 H264_PROFILES_WE_SEND = ("42",)  # profile_idc 66: Baseline and Constrained Baseline
@@ -72,7 +72,7 @@ def check_offer(text: str) -> sdp.SessionDescription:
     return description
 
 
-def _is_usable_h264(codec) -> bool:
+def _is_usable_h264(codec: RTCRtpCodecParameters) -> bool:
     if codec.mimeType.lower() != "video/h264":
         return False
     params = codec.parameters

@@ -79,9 +79,6 @@ class WebServer:
     def urls(self) -> list[str]:
         """Where a browser finds the page (started: the port is known)."""
         host = self._config.host
-        if host in ("0.0.0.0", "::", ""):
-            names = [f"{socket.gethostname()}.local", "127.0.0.1"]
-        else:
-            names = [host]
+        names = [f"{socket.gethostname()}.local", "127.0.0.1"] if host in ("0.0.0.0", "::", "") else [host]
         scheme = "https" if self._config.https else "http"
         return [f"{scheme}://{name}:{self.port}/" for name in names]

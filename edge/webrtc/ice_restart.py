@@ -93,7 +93,7 @@ class IceAgent:
         self._on_selected = on_selected
         self._retired: list[StunProtocol] = []  # address gone, socket kept for the nominated pair
         self._previous_remote: list[Candidate] = []  # the remote candidates of the generation before
-        self._closing: set[asyncio.Task] = set()
+        self._closing: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self.generation = 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.webrtc.rtp_sender import SharedPayloads, h264_payloads, opus_payloads
+from edge.webrtc.rtp_sender import EncodedMedia, SharedPayloads, h264_payloads, opus_payloads
 
 VIDEO_CLOCK_RATE = 90_000  # H.264 over RTP (RFC 6184)
 OPUS_CLOCK_RATE = 48_000  # Opus over RTP (RFC 7587), whatever the sample rate
@@ -14,8 +14,8 @@ OPUS_CLOCK_RATE = 48_000  # Opus over RTP (RFC 7587), whatever the sample rate
 class Payloads:
     """The hubs' items, packetized once for every peer connection (see ``rtp_sender``)."""
 
-    video: SharedPayloads
-    audio: SharedPayloads
+    video: SharedPayloads[EncodedMedia]
+    audio: SharedPayloads[EncodedMedia]
 
     @classmethod
     def for_hubs(cls) -> Payloads:

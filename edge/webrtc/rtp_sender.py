@@ -168,7 +168,7 @@ class FastRtpSender(RTCRtpSender):
     """
 
     _source: ItemSource
-    _payloads: SharedPayloads
+    _payloads: SharedPayloads[EncodedMedia]
     _clock_rate: int
     _on_keyframe_request: Callable[[], None]
     _timestamp_origin: int
@@ -200,7 +200,7 @@ class FastRtpSender(RTCRtpSender):
         cls,
         sender: RTCRtpSender,
         source: ItemSource,
-        payloads: SharedPayloads,
+        payloads: SharedPayloads[EncodedMedia],
         clock_rate: int,
         on_keyframe_request: Callable[[], None] = lambda: None,
     ) -> FastRtpSender:

@@ -15,13 +15,14 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Coroutine, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from edge.config import IceServer
 from edge.media.audio import AudioHub
 from edge.media.supervisor import SourceState
 from edge.media.video import VideoHub
@@ -38,7 +39,7 @@ from hw.network_watch import NetworkChange
 log = logging.getLogger(__name__)
 
 
-class SessionLog(logging.LoggerAdapter):
+class SessionLog(logging.LoggerAdapter[logging.Logger]):
     """The module's logger, each line prefixed ``session <the id's first 8 characters>: ``."""
 
     def __init__(self, session_id: str) -> None:
@@ -79,7 +80,7 @@ class ViewerSession:
         video: VideoHub,
         audio: AudioHub | None,
         payloads: Payloads,
-        ice_servers: tuple[dict, ...],
+        ice_servers: tuple[IceServer, ...],
         on_closed: Callable[[ViewerSession], None],
         restart_timeout: float = 20.0,
     ) -> None:
@@ -92,11 +93,11 @@ class ViewerSession:
         self._payloads = payloads
         self._on_closed = on_closed
         self._closed = False
-        self._background: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self.restart_timeout = restart_timeout
         self.recovery = RecoveryClock()
         self._deadline: asyncio.TimerHandle | None = None
-        self._closing: asyncio.Task | None = None  # close() started by the deadline (a reference keeps it alive)
+        self._closing: asyncio.Task[None] | None = None  # close() started by the deadline (a reference keeps it alive)
         self._control: RTCDataChannel | None = None
         self._remote_hides_addresses = False  # it sent mDNS candidates: see add_remote_candidates()
         # Set by answer():
@@ -294,16 +295,16 @@ class ViewerSession:
         if video is not None:
             video.playout_delay_ms = LIP_SYNC if message.get("enabled") is True else LOW_LATENCY
 
-    def _notify(self, message: dict) -> None:
+    def _notify(self, message: dict[str, object]) -> None:
         if self._control is not None and self._control.readyState == "open":
             self._control.send(json.dumps(message))
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background_done)
 
-    def _background_done(self, task: asyncio.Task) -> None:
+    def _background_done(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.log.info("ignored remote candidate: %s", task.exception())

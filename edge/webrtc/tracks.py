@@ -11,7 +11,7 @@ viewer's :class:`~edge.webrtc.rtp_sender.FastRtpSender` sends them.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -20,8 +20,10 @@ from hw.consumer_queue import ConsumerQueue, QueueClosed
 
 
 class Hub(Protocol):
-    def subscribe(self) -> ConsumerQueue: ...
-    def unsubscribe(self, queue: ConsumerQueue) -> None: ...
+    """A video or an audio hub: its items are :class:`EncodedMedia` of one kind or the other."""
+
+    def subscribe(self) -> ConsumerQueue[Any]: ...
+    def unsubscribe(self, queue: ConsumerQueue[Any]) -> None: ...
 
 
 class HubTrack(MediaStreamTrack):
@@ -31,7 +33,7 @@ class HubTrack(MediaStreamTrack):
         super().__init__()
         self.kind = kind
         self._hub = hub
-        self._queue: ConsumerQueue | None = hub.subscribe()
+        self._queue: ConsumerQueue[EncodedMedia] | None = hub.subscribe()
         self.packets_sent = 0
 
     async def recv(self) -> EncodedMedia:  # type: ignore[override]

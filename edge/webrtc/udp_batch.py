@@ -53,7 +53,7 @@ def runs(packets: Sequence[bytes]) -> list[list[bytes]]:
 class DatagramBatcher:
     """Sends runs of datagrams to ``address`` through ``transport``'s socket, segmented by the kernel when it can."""
 
-    def __init__(self, transport: asyncio.DatagramTransport, address: tuple) -> None:
+    def __init__(self, transport: asyncio.DatagramTransport, address: tuple[str | int, ...]) -> None:
         self.transport = transport
         self.address = address
         self._sock: socket.socket | None = None

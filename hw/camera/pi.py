@@ -217,7 +217,7 @@ def _stop(camera: Any) -> None:
         camera.close()
 
 
-def _stop_in_background(start: asyncio.Future) -> None:
+def _stop_in_background(start: asyncio.Future[tuple[Any, Any]]) -> None:
     if start.cancelled() or start.exception() is not None:
         return  # nothing was opened, or _start closed it itself
     camera, _ = start.result()

@@ -8,9 +8,11 @@ hands the edge to the event loop, where :class:`Debouncer` decides.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from gpiozero import LED, DigitalInputDevice
+from gpiozero.pins import Factory
 
 from hw.clock import monotonic_us
 from hw.gpio import ChangeHandler, Gpio, GpioError
@@ -62,7 +64,7 @@ class _Output:
 class GpiozeroGpio(Gpio):
     """``factory``: a gpiozero pin factory, or None for gpiozero's default (lgpio on a Pi)."""
 
-    def __init__(self, factory=None, clock: Callable[[], int] = monotonic_us) -> None:
+    def __init__(self, factory: Factory | None = None, clock: Callable[[], int] = monotonic_us) -> None:
         self._factory = factory
         self._clock = clock
         self.backend = "gpiozero"
@@ -89,10 +91,8 @@ class GpiozeroGpio(Gpio):
             at_us = self._clock()
             if loop.is_closed():
                 return
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: shutting down
                 loop.call_soon_threadsafe(debouncer.edge, raw_active != invert, at_us)
-            except RuntimeError:  # the loop closed meanwhile: shutting down
-                pass
 
         device.when_activated = lambda: edge(True)
         device.when_deactivated = lambda: edge(False)

@@ -132,7 +132,7 @@ class NetworkWatch(abc.ABC):
                     self.last_change = change
                     yield change
 
-    def _listening(self) -> contextlib.AbstractAsyncContextManager:
+    def _listening(self) -> contextlib.AbstractAsyncContextManager[object]:
         """Around the watch: opens and closes the backend's source of events."""
         return contextlib.nullcontext()
 

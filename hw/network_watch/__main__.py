@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 
 from hw.network_watch import open_netwatch, usable_addresses
@@ -31,10 +32,8 @@ def main() -> None:
     parser.add_argument("--debounce", type=float, default=0.2)
     parser.add_argument("--poll-interval", type=float, default=10.0)
     args = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(watch(args.backend, args.debounce, args.poll_interval))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

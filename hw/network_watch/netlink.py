@@ -14,8 +14,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING
 
 from hw.network_watch import NetworkWatch
+
+if TYPE_CHECKING:
+    from pyroute2 import AsyncIPRoute
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ class NetlinkWatch(NetworkWatch):
                 await reader
             ipr.close()
 
-    async def _read(self, ipr) -> None:
+    async def _read(self, ipr: AsyncIPRoute) -> None:
         # For broadcast messages get() ends after one datagram: keep asking.
         while True:
             async for _message in ipr.get():  # any address or link message: look again

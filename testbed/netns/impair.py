@@ -117,10 +117,8 @@ def _carry(fds: tuple[int, int], control: int, loss: float, delay_s: float) -> N
             when, _, fd, packet = heapq.heappop(due)
             late_max = max(late_max, now - when)
             late_over_10ms += now - when > 0.010
-            try:
+            with contextlib.suppress(OSError):  # the far end is down or gone: a packet lost on the wire
                 os.write(fd, packet)
-            except OSError:  # the far end is down or gone: a packet lost on the wire
-                pass
 
 
 def main() -> None:

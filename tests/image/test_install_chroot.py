@@ -22,6 +22,7 @@ import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from packaging.utils import canonicalize_name
@@ -169,7 +170,7 @@ def chroot() -> Iterator[Chroot]:
 class TestInstall:
     """One chroot, steps in order (pytest keeps the definition order)."""
 
-    state: dict[str, object] = {}
+    state: ClassVar[dict[str, object]] = {}
 
     def test_refuses_other_architectures_without_override(self, chroot: Chroot) -> None:
         result = chroot.run("/bin/bash", "/root/edge/image/install.sh", check=False)

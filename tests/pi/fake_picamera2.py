@@ -23,6 +23,7 @@ import mmap
 import threading
 import time
 from types import SimpleNamespace
+from typing import ClassVar
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class FakeCamera:
     fail_in: str | None = None  # "configure" or "start": raise there
     refuse_lores = False  # libcamera finds a configuration with a lores stream invalid
     paced = True  # frames in real time; else as fast as they encode (timestamps still 1/fps apart)
-    opened: list[FakeCamera] = []  # every instance, to check that each was closed
+    opened: ClassVar[list[FakeCamera]] = []  # every instance, to check that each was closed
 
     def __init__(self) -> None:
         from picamera2 import Picamera2

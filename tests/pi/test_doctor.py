@@ -108,7 +108,7 @@ def test_publish_targets_are_asked_whether_they_answer(tmp_path, capsys):
     """Real requests: a local HTTP server that answers OPTIONS, one that refuses the token, a closed port."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_OPTIONS(self):  # noqa: N802 (the http.server API)
+        def do_OPTIONS(self):  # named by the http.server API
             self.send_response(204 if self.headers.get("Authorization") == "Bearer good-token" else 403)
             self.end_headers()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 
@@ -218,7 +219,7 @@ async def test_the_lores_y_plane_reaches_the_luma_sink_at_the_asked_rate(pi, fps
     assert abs(len(frames) - produced * fps / 30) <= 1, f"{len(frames)} pictures from {produced} frames"
     indices = [sensor_frame(fake, frame.timestamp_us) for frame in frames]
     assert indices[0] == 0
-    gaps = {b - a for a, b in zip(indices, indices[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(indices)}
     assert gaps <= {30 // fps, -(-30 // fps)}, f"frames between pictures: {gaps}"
     # The pixels: the lores buffer's Y plane of that frame, still so after the buffers were refilled
     for frame, index in zip(frames, indices, strict=True):

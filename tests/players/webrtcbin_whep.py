@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import sys
 import threading
@@ -140,10 +141,8 @@ class WhepViewer:
             request = urllib.request.Request(
                 self.resource, method="DELETE", headers={"Authorization": f"Bearer {self.args.token}"}
             )
-            try:
+            with contextlib.suppress(urllib.error.URLError, OSError):
                 urllib.request.urlopen(request, timeout=5).close()
-            except (urllib.error.URLError, OSError):
-                pass
 
     def on_state(self, *_args) -> None:
         emit(

@@ -22,9 +22,8 @@ async def test_a_hung_server_holds_up_neither_the_other_target_nor_viewers(daemo
         wait_for_target(daemon, lambda t: t["state"] == "publishing", 30, "publishing to Janus")
         stuck = wait_for_target(daemon, lambda t: t["failures"] >= 1, 30, "the hung server's time limit", name="hung")
         assert stuck["state"] == "retrying" and "no answer within 5 s" in stuck["last_error"], stuck
-        async with aiohttp.ClientSession() as http:
-            async with whep_viewer(http, daemon.url, daemon.auth, timeout=15) as viewer:
-                assert (viewer.first_frame.width, viewer.first_frame.height) == (640, 360)
+        async with aiohttp.ClientSession() as http, whep_viewer(http, daemon.url, daemon.auth, timeout=15) as viewer:
+            assert (viewer.first_frame.width, viewer.first_frame.height) == (640, 360)
         assert target(daemon)["state"] == "publishing" and target(daemon)["sessions"] == 1
     finally:
         hung.close()

@@ -13,6 +13,7 @@ only requests whose first buffer says Success).
 """
 
 import enum
+from typing import ClassVar
 
 
 class Size:
@@ -171,7 +172,7 @@ class _libcamera:  # the compiled module the real package re-exports from; picam
 class CameraManager:
     """No cameras.  picamera2 only touches this lazily (Picamera2.__init__ / global_camera_info)."""
 
-    cameras = []
+    cameras: ClassVar[list[object]] = []
 
     @staticmethod
     def singleton():

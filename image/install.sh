@@ -325,12 +325,28 @@ remove_old_venvs() {
     done
 }
 
+# The owner's front page (README.md, where the units' Documentation= points) and the pages
+# and pictures it links to (CONTRIBUTING.md, docs/), from the tree around this script: a
+# clone, or what an image build copies beside image/. docs/ is replaced whole, so a page
+# removed upstream goes.
+install_docs() {
+    local tree=$SCRIPT_DIR/.. dir files
+    [[ -f "$tree/README.md" && -d "$tree/docs" ]] || return 0
+    install -m 0644 "$tree/README.md" "$tree/CONTRIBUTING.md" "$PREFIX/"
+    rm -rf "$PREFIX/docs"
+    for dir in docs docs/screenshots docs/bench; do
+        install -d -m 0755 "$PREFIX/$dir"
+        files=("$tree/$dir"/*.md "$tree/$dir"/*.png)
+        if ((${#files[@]})); then
+            install -m 0644 "${files[@]}" "$PREFIX/$dir/"
+        fi
+    done
+}
+
 install_files() {
     # Versions before "edge config" installed the config tool here.
     rm -rf "$PREFIX/libexec"
-    if [[ -f "$SCRIPT_DIR/README.md" ]]; then
-        install -m 0644 "$SCRIPT_DIR/README.md" "$PREFIX/README.md"
-    fi
+    install_docs
     "$EDGE" config template >"$CONF_DIR/edge.toml.example.tmp"
     install -m 0644 -o root -g root "$CONF_DIR/edge.toml.example.tmp" "$CONF_DIR/edge.toml.example"
     rm -f "$CONF_DIR/edge.toml.example.tmp"

@@ -28,8 +28,9 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from testbed.pi_stubs import PI_ONLY, STUB_VERSION, build_stub_repo
-from tests.image.conftest import IMAGE, bash_lib, require_root, require_tool
+from tests.image.conftest import IMAGE, ROOT, bash_lib, require_root, require_tool
 from tests.image.constraints import read_pins
+from tests.test_doc_links import relative_links
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -148,6 +149,10 @@ def chroot() -> Iterator[Chroot]:
         ).stdout.strip()
         edge_dir = root / "root/edge"
         shutil.copytree(IMAGE, edge_dir / "image", ignore=shutil.ignore_patterns("__pycache__"))
+        # The owner's README and its pages beside image/, as in a clone.
+        for page in ("README.md", "CONTRIBUTING.md"):
+            shutil.copy(ROOT / page, edge_dir)
+        shutil.copytree(ROOT / "docs", edge_dir / "docs")
         (edge_dir / "dist").mkdir()
         shutil.copy(wheel, edge_dir / "dist")
         shutil.copytree(wheelhouse, edge_dir / "wheelhouse")
@@ -221,6 +226,16 @@ class TestInstall:
         assert "show it with: sudo edge-token" in out
         wrapper = chroot / "usr/local/sbin/edge-token"
         assert os.access(wrapper, os.X_OK)
+
+    def test_the_readme_and_the_pages_it_links_are_installed(self, chroot: Chroot) -> None:
+        """The units' Documentation= is the owner's README; its links (docs/...) work on the Pi too."""
+        readme = chroot / "opt/edge/README.md"
+        assert readme.read_text() == (ROOT / "README.md").read_text()
+        assert (chroot / "opt/edge/docs/install.md").read_text() == (ROOT / "docs/install.md").read_text()
+        missing = [link for link in relative_links(readme) if not (readme.parent / link.partition("#")[0]).exists()]
+        assert not missing, f"linked from the installed README but not installed: {missing}"
+        for unit in ("edge.service", "edge-boot-config.service"):
+            assert "Documentation=file:///opt/edge/README.md" in (IMAGE / "systemd" / unit).read_text()
 
     def test_stubbed_packages_came_through_apt(self, chroot: Chroot) -> None:
         status = chroot.run("dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Status}\\n", *STUBBED).stdout

@@ -83,7 +83,7 @@ edge_wheelhouse "$wheel" "$wheelhouse" aarch64 "$RELEASE"
 mkdir -p "$root/root/edge/dist" "$root/etc/edge"
 cp "$wheel" "$root/root/edge/dist/"
 cp -r "$wheelhouse" "$root/root/edge/wheelhouse"
-tar -C "$REPO" --exclude=__pycache__ -cf - image | tar -C "$root/root/edge" -xf -
+tar -C "$REPO" --exclude=__pycache__ -cf - image README.md CONTRIBUTING.md docs | tar -C "$root/root/edge" -xf -
 (cd "$REPO" && "$host_python" -m testbed.pi_stubs "$root/var/local/edge-stubs")
 rm -f "$root/etc/apt/sources.list.d/"*
 echo "deb [trusted=yes] file:/var/local/edge-stubs ./" >"$root/etc/apt/sources.list"

@@ -1,1 +1,2 @@
-"""What starts recordings: GPIO inputs here; the HTTP trigger lives with the API."""
+"""What starts recordings: GPIO inputs and motion here (built with the recorder in
+``edge.recording.factory``); a clip asked for over HTTP or MQTT goes to the recorder directly."""

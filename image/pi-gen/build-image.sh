@@ -84,6 +84,8 @@ cp -a "$HERE/stage-edge" "$stage"
 files="$stage/00-edge/files"
 mkdir -p "$files/dist"
 tar -C "$IMAGE_DIR" --exclude=__pycache__ -cf - . | (mkdir -p "$files/image" && tar -C "$files/image" -xf -)
+# Beside image/, as in a clone: install.sh puts the README and the pages it links in /opt/edge.
+tar -C "$SOURCE_DIR" -cf - README.md CONTRIBUTING.md docs | tar -C "$files" -xf -
 
 echo "==> building the wheel"
 python3 -m pip wheel --no-deps --quiet -w "$files/dist" "$SOURCE_DIR"

@@ -389,6 +389,8 @@ def test_build_image_against_the_branch(tmp_path: Path, release: str) -> None:
     in_chroot = script.with_suffix(".files").read_text().split()
     assert "./root/edge-install/image/install.sh" in in_chroot
     assert any(re.fullmatch(r"\./root/edge-install/dist/edge_camera-.*\.whl", f) for f in in_chroot)
+    # install.sh finds the README and the pages it links beside image/, as in a clone.
+    assert {"./root/edge-install/README.md", "./root/edge-install/docs/install.md"} <= set(in_chroot)
 
     rootfs = pi_gen / "work/edge-camera/stage-edge/rootfs"
     assert (rootfs / "boot/firmware/edge.toml.example").is_file()

@@ -121,9 +121,10 @@ test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything that needs neither root nor a browser nor a network namespace, as any user, in
-# three workers (the tests mostly wait on daemons they started): under a minute.
+# four workers (the tests mostly wait on daemons they started; the daemons' CPU, about 100 s in
+# all, is what bounds it on 2 cores).
 test-fast: $(VENV)/.test-installed venv-gi
-	$(PY) -m pytest -m "not browser and not root and not slow" -n 3 -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser and not root and not slow" -n 4 -q $(PYTEST_ARGS)
 
 # ruff (lint, import order, format) and mypy, as CI runs them before the tests.
 lint: $(VENV)/.test-installed

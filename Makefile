@@ -121,8 +121,8 @@ test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything that needs neither root nor a browser nor a network namespace, as any user, in
-# four workers (the tests mostly wait on daemons they started): 83 s on 2 cores shared with
-# another suite; its ~100 s of CPU, mostly daemons starting, make 50 s the floor on 2 idle cores.
+# four workers (the tests mostly wait on daemons they started): about 70 s on 2 quiet cores (78 s
+# in three, 68 s in six: its 110 s of CPU, mostly daemons starting, is the bound).
 test-fast: $(VENV)/.test-installed venv-gi
 	$(PY) -m pytest -m "not browser and not root and not slow" -n 4 -q $(PYTEST_ARGS)
 

@@ -85,6 +85,7 @@ def test_av_offset_in_chromium_is_within_40_ms_while_the_sound_plays(chromium, d
     assert abs(measured.median) <= BROWSER_LIMIT_MS, measured.summary()
 
 
+@pytest.mark.slow  # an 8 s clip, measured: the camera's flashes need its thread on time
 def test_av_offset_in_a_recording_is_within_one_frame(daemon_factory):
     daemon = daemon_factory(CONFIG + "[recording]\npre_seconds = 0\n")
     measured = recording_offsets(record_clip(daemon, EVENTS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 
@@ -26,24 +27,32 @@ async def watch(
     config: MotionConfig, pictures: int, script: dict[int, Callable[[SimulatedCamera], None]]
 ) -> tuple[list[MotionChange], list[float], list[int]]:
     """Run the simulated camera with a detector on its luma feed for ``pictures`` pictures;
-    ``script[n](camera)`` runs after picture ``n``. The changes seen, each picture's changed
-    percent, and the pictures' timestamps."""
+    ``script[n](camera)`` runs after picture ``n`` and shows from picture ``n + 1`` on. The changes
+    seen, each picture's changed percent, and the pictures' timestamps."""
     camera = SimulatedCamera(CAMERA)
     detector = MotionDetector(config)
     frames: asyncio.Queue[LumaFrame] = asyncio.Queue()
     loop = asyncio.get_running_loop()
-    camera.watch_luma(lambda frame: loop.call_soon_threadsafe(frames.put_nowait, frame), FPS)
+    offered = itertools.count()
+
+    def sink(frame: LumaFrame) -> None:
+        # In the camera's thread, before it renders the next picture: however far behind the detector
+        # runs on a loaded machine, the scene changes between pictures n and n + 1.
+        n = next(offered)
+        if n in script:
+            script[n](camera)
+        loop.call_soon_threadsafe(frames.put_nowait, frame)
+
+    camera.watch_luma(sink, FPS)
     changes, percents, times = [], [], []
     async with running(camera):
-        for n in range(pictures):
+        for _ in range(pictures):
             frame = await asyncio.wait_for(frames.get(), 10)
             change = detector.feed(frame.pixels, frame.timestamp_us)
             percents.append(detector.changed_percent)
             times.append(frame.timestamp_us)
             if change is not None:
                 changes.append(change)
-            if n in script:
-                script[n](camera)
     return changes, percents, times
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,9 +43,22 @@ def test_a_snapshot_is_the_picture_of_the_moment_it_was_asked_for(daemon_factory
 
 def test_twenty_requests_at_once_cost_one_decode(daemon_factory):
     daemon = daemon_factory(CAMERA)
+    # Each client connected beforehand and all sending together: at once also on a loaded machine.
+    sessions = [requests.Session() for _ in range(20)]
+    for session in sessions:
+        session.headers.update(daemon.auth)
+        session.get(daemon.url + "/healthz", timeout=10).raise_for_status()
+    together = threading.Barrier(len(sessions))
+
+    def fetch(session: requests.Session) -> requests.Response:
+        together.wait(10)
+        return session.get(daemon.url + "/api/snapshot.jpg?width=320", timeout=10)
+
     before = daemon.health()["snapshots"]["decodes"]
-    with ThreadPoolExecutor(20) as pool:
-        responses = list(pool.map(lambda _: daemon.request("GET", "/api/snapshot.jpg?width=320"), range(20)))
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        responses = list(pool.map(fetch, sessions))
+    for session in sessions:
+        session.close()
     assert [r.status_code for r in responses] == [200] * 20
     assert {decode(r.content).width for r in responses} == {320}
     assert len({r.content for r in responses}) == 1  # the same picture for all

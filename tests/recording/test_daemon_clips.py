@@ -26,12 +26,17 @@ from testbed.clips import (
 pytestmark = pytest.mark.timeout(120)
 
 PRE_S, POST_S, KEYFRAME_INTERVAL_S = 3.0, 2.0, 1.0
-CONFIG = (
-    CAMERA
-    + f"""
+# For a test that needs a clip but not its pre- and post-roll: a short one, done sooner.
+SHORT_PRE_S = SHORT_POST_S = 1.0
+
+
+def clip_config(pre_s: float, post_s: float) -> str:
+    return (
+        CAMERA
+        + f"""
 [recording]
-pre_seconds = {PRE_S}
-post_seconds = {POST_S}
+pre_seconds = {pre_s}
+post_seconds = {post_s}
 
 [[triggers]]
 name = "doorbell"
@@ -41,7 +46,10 @@ active = "low"
 debounce_ms = 30
 mode = "hold"
 """
-)
+    )
+
+
+CONFIG = clip_config(PRE_S, POST_S)
 PLAY_JS = """
 async (url) => {
   const video = document.createElement('video');
@@ -161,8 +169,8 @@ def test_a_camera_restart_during_a_clip_leaves_a_clip_that_plays_through(daemon_
 
 
 def test_a_finished_clip_has_a_poster_of_its_first_picture(daemon_factory):
-    daemon = daemon_factory(CONFIG)
-    wait_buffered(daemon, PRE_S + KEYFRAME_INTERVAL_S)
+    daemon = daemon_factory(clip_config(SHORT_PRE_S, SHORT_POST_S))
+    wait_buffered(daemon, SHORT_PRE_S + KEYFRAME_INTERVAL_S)
     drive(daemon, 17, True)
     wait_for(lambda: clips(daemon), bool, 10, "the clip to start")  # held past the debounce time
     drive(daemon, 17, False)

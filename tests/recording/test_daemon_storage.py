@@ -94,6 +94,7 @@ def test_sigterm_finalizes_the_open_clip(daemon_factory):
     assert codes[-1][1] - codes[0][1] == pytest.approx(sidecar["duration_s"], abs=0.1)
 
 
+@pytest.mark.slow  # 4 s of a clip, a kill and a second daemon recovering it: about 10 s
 def test_kill_9_leaves_a_playable_file_up_to_about_the_last_second(daemon_factory):
     daemon = daemon_factory(SHORT)
     clip = start_manual_clip(daemon)

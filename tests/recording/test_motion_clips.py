@@ -19,7 +19,7 @@ from testbed.daemon import DaemonProcess
 
 pytestmark = pytest.mark.timeout(120)
 
-PRE_S, POST_S, HOLD_S, KEYFRAME_INTERVAL_S = 3.0, 2.0, 1.0, 1.0
+PRE_S, POST_S, HOLD_S, KEYFRAME_INTERVAL_S = 1.0, 1.0, 1.0, 1.0
 CONFIG = (
     CAMERA
     + f"[recording]\npre_seconds = {PRE_S}\npost_seconds = {POST_S}\n"

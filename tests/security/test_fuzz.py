@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -207,6 +208,7 @@ def json_bodies() -> st.SearchStrategy[bytes]:
     return st.one_of(encoded, nested, truncated, numbers, raw)
 
 
+@pytest.mark.slow  # 1500 requests: about 10 s of both cores (a search, not an edit-loop check)
 def test_fuzzing_every_json_route_finds_no_5xx(daemon_factory, tmp_path):
     daemon = daemon_factory(CAMERA_SMALL + JSON_ROUTES_TOML)
     routes = state_changing(route_table(JSON_ROUTES_CONFIG, tmp_path), pin="17")

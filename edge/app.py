@@ -25,7 +25,8 @@ from edge.media.audio import AudioHub, MicrophoneStatus, NoMicrophone
 from edge.media.snapshot import Snapshots, SnapshotsStatus
 from edge.media.supervisor import SourceState
 from edge.media.video import CameraStatus, VideoHub
-from edge.mqtt.client import MqttBridge, MqttStatus
+from edge.mqtt import open_mqtt
+from edge.mqtt.status import MqttStatus
 from edge.network_follower import follow_network
 from edge.publish.target import PublishState, PublishTargetStatus
 from edge.publish.targets import PublishTargets
@@ -37,7 +38,7 @@ from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.headers import add_security_headers
 from edge.security.origin import add_request_checks, request_checks
-from edge.service import Off, OffStatus, Service, start_all, stop_all
+from edge.service import OffState, OffStatus, Service, start_all, stop_all
 from edge.signaling import whep
 from edge.signaling.refusals import RefusedOffers, RefusedOffersStatus
 from edge.triggers.gpio import GpioStatus
@@ -96,7 +97,7 @@ class PublicCameraStatus(TypedDict):
 
 class PublicMicrophoneStatus(TypedDict):
     backend: str
-    state: SourceState
+    state: SourceState | OffState
 
 
 class PublicSessionStatus(TypedDict):
@@ -158,24 +159,15 @@ class Daemon:
             gpio_simulated=hardware.simulated_devices.gpio is not None,
         )
         self.triggers.add_listener(self.viewers.trigger_changed)
-        self.mqtt: MqttBridge | Off = (
-            MqttBridge(
-                config.mqtt,
-                self.recorder,
-                self.triggers,
-                self.triggers.names(),
-                lambda: len(self.viewers),
-                self.snapshots,
-            )
-            if config.mqtt.host
-            else Off("mqtt")
-        )
+        self.mqtt = open_mqtt(config.mqtt, self.recorder, self.triggers, lambda: len(self.viewers), self.snapshots)
         self.rtsp = open_rtsp(config.rtsp, config.server.host, self.video, audio, self.token)
         self.web = WebServer(config.server, self.make_app)
-        # Started in this order, each after what it needs; stopped in reverse. Motion comes
-        # before the camera (a Pi's camera sets its small luma stream up as it starts); the
-        # recorder comes last so that it stops first: an open clip gets its index before
-        # anything else goes.
+        # Started in this order, each after what it needs; stopped in reverse, within the
+        # 4.5 s that systemd is promised (serve()), so what must happen on a clean stop comes
+        # last: the recorder (an open clip gets its index before anything else goes), then
+        # MQTT (says "offline": a clean stop sends no will), then the publish targets (each
+        # DELETEs its session). Motion comes before the camera: a Pi's camera sets its small
+        # luma stream up as it starts.
         self.services: list[Service] = [
             self.triggers.motion,
             self.video,
@@ -183,10 +175,10 @@ class Daemon:
             self.triggers.gpio,
             self.viewers,
             self.network,
-            self.publish,
-            self.mqtt,
             self.web,
             self.rtsp,
+            self.publish,
+            self.mqtt,
             self.recorder,
         ]
         self._logouts: set[asyncio.Task[None]] = set()
@@ -206,7 +198,7 @@ class Daemon:
         microphone = self.microphone.status()
         degraded = (
             camera["state"] != SourceState.RUNNING
-            or microphone["state"] not in (SourceState.RUNNING, SourceState.OFF)
+            or microphone["state"] not in (SourceState.RUNNING, OffState.OFF)
             or self.recorder.storage != StorageState.OK
             or any(t["state"] in (PublishState.RETRYING, PublishState.REFUSED) for t in self.publish.status())
         )
@@ -294,6 +286,9 @@ class Daemon:
 
     async def stop(self) -> None:
         await stop_all(self.services)
+        for task in self._logouts:
+            task.cancel()
+        await asyncio.gather(*self._logouts, return_exceptions=True)
         self.hardware.gpio.close()
         aiortc_ext.restrict_host_interfaces(())
 

@@ -83,8 +83,15 @@ class BackgroundTask:
 
 
 async def start_all(services: list[Service]) -> None:
-    for service in services:
-        await service.start()
+    """In order; if one fails to start, those started already are stopped again (in reverse)."""
+    started: list[Service] = []
+    try:
+        for service in services:
+            started.append(service)
+            await service.start()
+    except BaseException:
+        await stop_all(started)
+        raise
 
 
 async def stop_all(services: list[Service]) -> None:

@@ -88,15 +88,23 @@ class ConsumerQueue(Generic[T]):
 class KeyframeGatedQueue(ConsumerQueue[K]):
     """A :class:`ConsumerQueue` of H.264 access units that only ever drops whole GOPs.
 
-    When full, every queued item goes; unless the new item is a keyframe, nothing
-    passes until the next one, and ``on_gap(lost)`` is called (to ask the camera
-    for one) with the number of items that went. ``wait_for_keyframe``: whether
-    the queue starts so, as a new viewer's does (it cannot decode the middle of a GOP).
+    When full, every queued item goes and ``on_overflow(lost)`` hears how many;
+    unless the new item is a keyframe, nothing passes until the next one, and
+    ``on_gap(lost)`` is called (to ask the camera for one). ``wait_for_keyframe``:
+    whether the queue starts so, as a new viewer's does (it cannot decode the middle of a GOP).
     """
 
-    def __init__(self, maxlen: int, on_gap: Callable[[int], None], *, wait_for_keyframe: bool) -> None:
+    def __init__(
+        self,
+        maxlen: int,
+        on_gap: Callable[[int], None],
+        *,
+        wait_for_keyframe: bool,
+        on_overflow: Callable[[int], None] = lambda _lost: None,
+    ) -> None:
         super().__init__(maxlen)
         self._on_gap = on_gap
+        self._on_overflow = on_overflow
         self._waiting_for_keyframe = wait_for_keyframe
 
     def put(self, item: K) -> None:
@@ -108,6 +116,7 @@ class KeyframeGatedQueue(ConsumerQueue[K]):
 
     def _make_room(self, item: K) -> bool:
         lost = self._flush()
+        self._on_overflow(lost)
         if item.keyframe:
             return True
         self._waiting_for_keyframe = True

@@ -15,6 +15,7 @@ from aiortc.rtcdtlstransport import SRTP_AES128_CM_SHA1_80, RTCCertificate, RTCD
 from OpenSSL import SSL
 
 from edge.webrtc import aiortc_ext
+from edge.webrtc.peer_state import DtlsState, PeerConnectionState
 from hw import network_watch
 from hw.host_addresses import host_addresses
 
@@ -309,3 +310,18 @@ def test_dtls_client_agrees_with_an_rsa_certificate_server(monkeypatch):
     assert offered[:2] == ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256"]
     assert all(name.startswith("ECDHE-") for name in offered)
     assert _handshake(ours, _rsa_dtls_server()) == "ECDHE-RSA-AES128-GCM-SHA256"
+
+
+async def test_aiortc_reports_the_connection_states_we_name():
+    """edge.webrtc.peer_state names aiortc's states: a state aiortc renamed must fail here."""
+    pc = aiortc.RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    dtls = pc.getTransceivers()[0].sender.transport
+    assert pc.connectionState == PeerConnectionState.NEW
+    assert dtls.state == DtlsState.NEW
+    source = inspect.getsource(aiortc.RTCPeerConnection) + inspect.getsource(RTCDtlsTransport)
+    for state in [*PeerConnectionState, *DtlsState]:
+        assert f'"{state}"' in source, f"aiortc no longer has the state {state!r}"
+    await pc.close()
+    assert pc.connectionState == PeerConnectionState.CLOSED

@@ -78,8 +78,12 @@ def test_an_overflowing_p_frame_drops_the_gop_and_waits_for_the_next_keyframe():
 
 def test_an_overflowing_keyframe_starts_afresh_without_asking():
     gaps: list[int] = []
-    queue: KeyframeGatedQueue[Item] = KeyframeGatedQueue(2, gaps.append, wait_for_keyframe=False)
+    overflows: list[int] = []
+    queue: KeyframeGatedQueue[Item] = KeyframeGatedQueue(
+        2, gaps.append, wait_for_keyframe=False, on_overflow=overflows.append
+    )
     for item in (Item(0, True), Item(1, False), Item(2, True)):
         queue.put(item)
     assert queued(queue) == [2]
     assert gaps == [] and queue.dropped == 2
+    assert overflows == [2]  # still heard: the camera's hand-off logs every overflow

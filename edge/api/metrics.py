@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 
 from edge import __version__
 from edge.media.supervisor import SourceState
-from edge.mqtt.client import MqttState
+from edge.mqtt.status import MqttState
 from edge.publish.target import PublishState
 from edge.recording.recorder import StorageState
 from edge.security.auth import AUTHENTICATOR_KEY
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from edge.webrtc.session import ViewerSession
 
 PATH = "/metrics"
-CAMERA_STATES = tuple(state for state in SourceState if state is not SourceState.OFF)
 METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics")
 
 
@@ -117,7 +116,7 @@ class DaemonCollector(Collector):
         yield CounterMetricFamily(
             "edge_camera_restarts", "camera restarts after a failure or stall", supervisor.restarts
         )
-        yield _state_gauge("edge_camera_state", "the camera's state (1: current)", supervisor.state, CAMERA_STATES)
+        yield _state_gauge("edge_camera_state", "the camera's state (1: current)", supervisor.state, SourceState)
 
     def _viewers(self) -> Iterator[Metric]:
         d = self._daemon

@@ -10,9 +10,10 @@ import time
 
 from aiohttp import web
 
-from edge.api.http import json_body, json_value
+from edge.api.http import json_body
 from edge.hardware import SimulatedDevices
 from edge.web.errors import ErrorResponse
+from edge.web.json_body import read_json
 from hw.camera.simulated import SimulatedCamera
 from hw.gpio.simulated import SimulatedGpio
 
@@ -28,7 +29,7 @@ def add_routes(app: web.Application, simulated: SimulatedDevices) -> None:
 def _add_camera_fault_route(app: web.Application, camera: SimulatedCamera) -> None:
     async def inject(request: web.Request) -> web.Response:
         """``POST /api/sim/camera/fault`` with ``{"kind": "crash" | "stall" | "unplugged", "seconds": N}``."""
-        body = await json_value(request)
+        body = await read_json(request)
         try:
             seconds = body.get("seconds", 0)
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):

@@ -14,7 +14,7 @@ import av
 
 from edge.media.fanout import Fanout
 from edge.media.supervisor import SourceState, Supervisor
-from edge.service import BackgroundTask
+from edge.service import BackgroundTask, OffState
 from hw.consumer_queue import ConsumerQueue
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, Microphone, PcmChunk
 
@@ -65,7 +65,7 @@ class OpusEncoder:
 
 class MicrophoneStatus(TypedDict):
     backend: str
-    state: SourceState
+    state: SourceState | OffState  # off: no microphone
     restarts: int
     last_error: str | None
 
@@ -130,4 +130,4 @@ class NoMicrophone:
         pass
 
     def status(self) -> MicrophoneStatus:
-        return {"backend": "none", "state": SourceState.OFF, "restarts": 0, "last_error": None}
+        return {"backend": "none", "state": OffState.OFF, "restarts": 0, "last_error": None}

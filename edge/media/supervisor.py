@@ -27,7 +27,6 @@ class SourceState(StrEnum):
     RUNNING = "running"
     RESTARTING = "restarting"  # after a failure or a stall, waiting out the back-off
     STOPPED = "stopped"
-    OFF = "off"  # not configured (no microphone)
 
 
 class Supervisor:

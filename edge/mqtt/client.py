@@ -17,8 +17,7 @@ import json
 import logging
 import ssl
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Protocol, TypedDict
+from typing import Protocol
 
 import aiomqtt
 
@@ -26,8 +25,9 @@ from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.media.snapshot import Snapshots, SnapshotUnavailable
 from edge.mqtt.discovery import OFF, OFFLINE, ON, ONLINE, PRESS, Topics, discovery_configs
+from edge.mqtt.status import MqttState, MqttStatus
 from edge.service import BackgroundTask
-from edge.triggers.source import InputStatus
+from edge.triggers.source import TriggerSource
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +36,6 @@ MAX_RETRY_S = 60.0
 POLL_S = 0.25  # how often the viewer count is looked at
 CONNECT_TIMEOUT_S = 10.0
 SNAPSHOT_WIDTH = 640
-
-
-class MqttState(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    ERROR = "error"  # retrying, with the reason in last_error
-
-
-class MqttStatus(TypedDict):
-    state: MqttState
-    last_error: str | None
-    broker: str
-    topic_prefix: str
 
 
 class RecorderLike(Protocol):
@@ -64,14 +51,6 @@ class RecorderLike(Protocol):
     def add_listener(self, listener: Callable[[bool], None]) -> None: ...
 
 
-class TriggersLike(Protocol):
-    """What the bridge needs of ``edge.triggers.gpio.GpioTriggers``."""
-
-    def inputs(self) -> list[InputStatus]: ...
-
-    def add_listener(self, listener: Callable[[str, bool], None]) -> None: ...
-
-
 class MqttBridge:
     """A service: started, it keeps a connection to the broker, and says ``offline`` when stopped."""
 
@@ -81,7 +60,7 @@ class MqttBridge:
         self,
         config: MqttConfig,
         recorder: RecorderLike,
-        triggers: TriggersLike,
+        triggers: TriggerSource,
         trigger_names: list[str],
         viewer_count: Callable[[], int],
         snapshots: Snapshots,

@@ -24,6 +24,7 @@ from edge.signaling.sdpfrag import format_sdpfrag, parse_sdpfrag
 from edge.webrtc.configuration import rtc_configuration
 from edge.webrtc.ice_restart import IceAgent, ice_transport
 from edge.webrtc.payloads import Payloads
+from edge.webrtc.peer_state import ENDED, PeerConnectionState
 from edge.webrtc.rtp_sender import FastRtpSender
 from edge.webrtc.tracks import HubTrack
 from edge.webrtc.transceivers import PROFILE_WAIT_S, send_audio, send_video
@@ -122,9 +123,9 @@ class PublishSession:
 
     async def _on_connection_state(self) -> None:
         state = self.pc.connectionState
-        if state == "connected" and self.connected_at is None:
+        if state == PeerConnectionState.CONNECTED and self.connected_at is None:
             self.connected_at = time.monotonic()
             self.connected.set()
-        elif state in ("failed", "closed"):
+        elif state in ENDED:
             self.ended.set()
         self._on_event()

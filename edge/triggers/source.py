@@ -32,6 +32,8 @@ class InputStatus(TypedDict):
 
 
 class TriggerSource(Protocol):
+    """Inputs that change (GPIO pins, the camera's motion, all of them together)."""
+
     def inputs(self) -> list[InputStatus]: ...
 
     def add_listener(self, listener: Callable[[str, bool], None]) -> None:

@@ -77,6 +77,8 @@ def parse_json(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
-async def read_json(request: web.Request) -> Any:
-    """The request's body as JSON, within the size and depth bounds (:class:`JsonBodyError` otherwise)."""
-    return parse_json(await read_body(request))
+async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
+    """The request's body as JSON, within the size and depth bounds (:class:`JsonBodyError` otherwise);
+    an empty body is one of those, or with ``allow_empty`` an empty object."""
+    raw = await read_body(request)
+    return {} if allow_empty and not raw.strip() else parse_json(raw)

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 # reusing a kept-alive connection to the old address would hang (aiohttp keeps
 # them an hour by default), and the page's ICE restart would wait for it.
 KEEPALIVE_S = 2.0
+# On stop, requests still being answered get this long (aiohttp waits 60 s by default).
+SHUTDOWN_S = 1.0
 
 
 def dual_stack_socket(port: int) -> socket.socket:
@@ -52,7 +54,11 @@ class WebServer:
     async def start(self) -> None:
         config = self._config
         self._runner = web.AppRunner(
-            self._make_app(), access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_S
+            self._make_app(),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=KEEPALIVE_S,
+            shutdown_timeout=SHUTDOWN_S,
         )
         await self._runner.setup()
         ssl_context = None

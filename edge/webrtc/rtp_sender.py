@@ -51,6 +51,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpByePacket, RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPacket
 
+from edge.webrtc.peer_state import DtlsState
 from edge.webrtc.udp_batch import DatagramBatcher
 from hw.clock import monotonic_us
 
@@ -333,7 +334,7 @@ class FastRtpSender(RTCRtpSender):
 
     def _path(self) -> DatagramBatcher | None:
         """The selected ICE pair's socket and address (None when there is none this moment)."""
-        if self.transport.state != "connected":
+        if self.transport.state != DtlsState.CONNECTED:
             raise ConnectionError("DTLS is not connected")
         pair = self.transport.transport._connection._nominated.get(1)
         if pair is None or pair.protocol.transport is None:

@@ -30,6 +30,7 @@ from edge.signaling.sdp_text import extension_sendonly, is_mdns_candidate, witho
 from edge.webrtc.configuration import rtc_configuration
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
 from edge.webrtc.payloads import Payloads
+from edge.webrtc.peer_state import ENDED, PeerConnectionState
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, RecoveryStatus, Restart
 from edge.webrtc.rtp_sender import LIP_SYNC, LOW_LATENCY, PLAYOUT_DELAY, FastRtpSender
 from edge.webrtc.tracks import HubTrack
@@ -117,7 +118,7 @@ class ViewerSession:
 
     @property
     def connected(self) -> bool:
-        return self.pc.connectionState == "connected"
+        return self.pc.connectionState == PeerConnectionState.CONNECTED
 
     @property
     def generations(self) -> IceGenerations:
@@ -312,9 +313,9 @@ class ViewerSession:
     async def _on_connection_state(self) -> None:
         state = self.pc.connectionState
         self.log.info("%s", state)
-        if state == "connected" and self.connected_at is None:
+        if state == PeerConnectionState.CONNECTED and self.connected_at is None:
             self.connected_at = time.monotonic()
-        elif state in ("failed", "closed"):
+        elif state in ENDED:
             await self.close()
 
     async def close(self) -> None:

@@ -27,8 +27,10 @@ class AccessUnitBridge(ThreadBridge[H264AccessUnit]):
         super().__init__(loop, maxlen)
 
     def _new_queue(self, maxlen: int) -> ConsumerQueue[H264AccessUnit]:
-        return KeyframeGatedQueue(maxlen, self._gap, wait_for_keyframe=False)
+        return KeyframeGatedQueue(
+            maxlen, lambda _lost: self._request_keyframe(), wait_for_keyframe=False, on_overflow=self._overflowed
+        )
 
-    def _gap(self, lost: int) -> None:
+    @staticmethod
+    def _overflowed(lost: int) -> None:
         log.warning("camera frames were not taken in time: dropped %d, waiting for a keyframe", lost)
-        self._request_keyframe()

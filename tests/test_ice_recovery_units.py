@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from edge.signaling.patch import PatchKind, classify_patch, etag
-from edge.signaling.sdpfrag import format_sdpfrag, parse_sdpfrag
 from edge.webrtc.recovery import KEEP_GENERATIONS, IceGenerations, RecoveryClock
+from edge.webrtc.sdp_fragments import format_sdpfrag, parse_sdpfrag
 from hw.network_watch import Interface, NetworkChange, open_netwatch
 
 FIRST = ("abcd", "p" * 22)

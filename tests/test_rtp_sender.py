@@ -25,10 +25,10 @@ from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
 
 from edge.media.fanout import Fanout
 from edge.media.h264 import NAL_SPS
-from edge.signaling.sdp_text import extension_sendonly
 from edge.webrtc import aiortc_ext, rtp_sender
 from edge.webrtc.payloads import Payloads
 from edge.webrtc.rtp_sender import PLAYOUT_DELAY, FastRtpSender, SharedPayloads, h264_payloads
+from edge.webrtc.sdp import extension_sendonly
 from edge.webrtc.session import ViewerSession
 from hw.camera import CameraSettings, H264AccessUnit
 from hw.camera.simulated import SimulatedCamera

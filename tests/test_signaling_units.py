@@ -4,8 +4,8 @@ import pytest
 
 from edge.signaling.offer import NO_H264, NO_VIDEO, OfferError, accepted_media, check_offer
 from edge.signaling.refusals import MAX_USER_AGENT_CHARS, RefusedOffers, one_line
-from edge.signaling.sdp_text import extension_sendonly, without_mdns_candidates
-from edge.signaling.sdpfrag import SdpFragError, parse_sdpfrag
+from edge.webrtc.sdp import extension_sendonly, without_mdns_candidates
+from edge.webrtc.sdp_fragments import SdpFragError, parse_sdpfrag
 from tests.offers import make_offer
 
 

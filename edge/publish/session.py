@@ -20,12 +20,12 @@ from aiortc.sdp import SessionDescription
 from edge.config import IceServer
 from edge.media.audio import AudioHub
 from edge.media.video import VideoHub
-from edge.signaling.sdpfrag import format_sdpfrag, parse_sdpfrag
 from edge.webrtc.configuration import rtc_configuration
 from edge.webrtc.ice_restart import IceAgent, ice_transport
 from edge.webrtc.payloads import Payloads
 from edge.webrtc.peer_state import ENDED, PeerConnectionState
 from edge.webrtc.rtp_sender import FastRtpSender
+from edge.webrtc.sdp_fragments import format_sdpfrag, parse_sdpfrag
 from edge.webrtc.tracks import HubTrack
 from edge.webrtc.transceivers import PROFILE_WAIT_S, send_audio, send_video
 

@@ -22,7 +22,7 @@ from multidict import CIMultiDictProxy
 
 from edge.config import IceServer
 from edge.security.hosts import DEFAULT_PORTS
-from edge.signaling.sdp_text import SDP, SDPFRAG
+from edge.webrtc.sdp import SDP, SDPFRAG
 
 # 4xx answers that may change without the owner doing anything: a timeout, a conflict
 # (the server still holds our previous session), too early, too many requests.

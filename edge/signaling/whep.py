@@ -1,7 +1,8 @@
 """WHEP (draft-ietf-wish-whep) signaling: POST an offer, PATCH trickle or ICE restart, DELETE to leave.
 
-Signaling owns the wire format (SDP offer checks, sdpfrag, ETag and
-``If-Match``) and calls the viewer sessions of ``edge.webrtc`` with plain values.
+Signaling owns the HTTP side of WHEP (content types, offer checks, ETag and
+``If-Match``, refusals) and calls the viewer sessions of ``edge.webrtc`` with plain
+values; ``edge.webrtc`` owns SDP (``sdp``, ``sdp_fragments``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from aiortc.exceptions import OperationError
 from edge.signaling.offer import MALFORMED, MAX_OFFER_BYTES, OfferError, accepted_media, check_offer
 from edge.signaling.patch import PatchKind, classify_patch, etag
 from edge.signaling.refusals import RefusedOffers
-from edge.signaling.sdp_text import SDP, SDPFRAG
-from edge.signaling.sdpfrag import SdpFragError, format_sdpfrag, parse_sdpfrag
 from edge.web.errors import ErrorResponse
+from edge.webrtc.sdp import SDP, SDPFRAG
+from edge.webrtc.sdp_fragments import SdpFragError, format_sdpfrag, parse_sdpfrag
 from edge.webrtc.viewers import ViewerLimit, Viewers
 
 log = logging.getLogger(__name__)

@@ -26,13 +26,13 @@ from edge.config import IceServer
 from edge.media.audio import AudioHub
 from edge.media.supervisor import SourceState
 from edge.media.video import VideoHub
-from edge.signaling.sdp_text import extension_sendonly, is_mdns_candidate, without_mdns_candidates
 from edge.webrtc.configuration import rtc_configuration
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
 from edge.webrtc.payloads import Payloads
 from edge.webrtc.peer_state import ENDED, PeerConnectionState
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, RecoveryStatus, Restart
 from edge.webrtc.rtp_sender import LIP_SYNC, LOW_LATENCY, PLAYOUT_DELAY, FastRtpSender
+from edge.webrtc.sdp import extension_sendonly, is_mdns_candidate, without_mdns_candidates
 from edge.webrtc.tracks import HubTrack
 from edge.webrtc.transceivers import send_audio, send_video
 from hw.network_watch import NetworkChange

@@ -1,4 +1,5 @@
-"""``application/trickle-ice-sdpfrag`` bodies (RFC 8840), as WHEP clients PATCH them."""
+"""``application/trickle-ice-sdpfrag`` bodies (RFC 8840): what WHEP clients PATCH to us, and
+what the WHIP client PATCHes to media servers."""
 
 from __future__ import annotations
 

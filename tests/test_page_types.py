@@ -16,7 +16,7 @@ def test_every_page_script_starts_with_ts_check():
     assert unchecked == [], f"these do not start with `// @ts-check`, so tsc does not check them: {unchecked}"
 
 
-def test_tsc_is_given_every_page_script():
+def test_tsc_is_given_every_page_script_and_the_status_types():
     config = json.loads((ROOT / "tsconfig.json").read_text())
-    assert config["include"] == ["edge/web/static/*.js"]
+    assert config["include"] == ["edge/web/static/*.js", "edge/web/types/*.d.ts"]
     assert config["compilerOptions"]["checkJs"] is True and config["compilerOptions"]["strict"] is True

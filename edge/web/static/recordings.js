@@ -20,28 +20,14 @@ import { ClipPlayer } from './player.js';
 import { Timeline } from './timeline.js';
 
 /** @typedef {import('./dom.js').Clip} Clip */
-// The parts of /api/status this module reads (edge/app.py's status(), edge/recording/recorder.py,
-// edge/triggers/gpio.py and motion.py).
+// What /api/status says (edge/web/types/status.d.ts).
 /**
- * @typedef {object} RecordingStatus
- * @property {string} state 'recording', 'idle' or what it waits for
- * @property {string | null} clip
- * @property {number} clips_written
- * @property {{ name: string, held: boolean }[]} [reasons]
- * @property {number | null} ends_at Unix time
- * @property {{ state: string, detail?: string | null, clips: number, clips_mb: number }} [storage]
- * @property {string | null} [last_error]
+ * @typedef {import('../types/status').DaemonStatus} DaemonStatus
+ * @typedef {import('../types/status').RecorderStatus} RecorderStatus
+ * @typedef {import('../types/status').InputStatus} InputStatus
+ * @typedef {import('../types/status').GpioStatus} GpioStatus
+ * @typedef {import('../types/status').MotionStatus} MotionStatus
  */
-/**
- * @typedef {object} TriggerInput
- * @property {string} name
- * @property {number} [pin]
- * @property {string} mode
- * @property {boolean} active
- * @property {number} [events]
- */
-/** @typedef {{ simulated?: boolean, inputs?: TriggerInput[] }} GpioStatus */
-/** @typedef {{ enabled?: boolean, active?: boolean, inputs?: TriggerInput[] }} MotionStatus */
 
 const HEALTH_INTERVAL_MS = 2000;
 const FLASH_MS = 4000;
@@ -49,7 +35,7 @@ const FLASH_MS = 4000;
 // Test hooks: read by browser tests; keep names and meanings stable.
 // flashes: trigger names flashed on the live view; notices: those the camera sent on the data channel.
 /**
- * @type {{ recording: RecordingStatus | null, gpio: GpioStatus | null, motion: MotionStatus | null, clips: Clip[],
+ * @type {{ recording: RecorderStatus | null, gpio: GpioStatus | null, motion: MotionStatus | null, clips: Clip[],
  *          playing: string | null, flashes: string[], notices: string[] }}
  */
 const hooks = {
@@ -105,7 +91,7 @@ const panel = el('section', { id: 'recordings', class: 'rec-panel', 'aria-labell
 
 // --- the REC badge: what is recording, and why -----------------------------------
 
-/** @param {RecordingStatus} rec */
+/** @param {RecorderStatus} rec */
 function describe(rec) {
   const why = (rec.reasons ?? []).map((r) => (r.held ? `${r.name} (held)` : r.name)).join(', ');
   if (rec.state === 'recording') {
@@ -117,7 +103,7 @@ function describe(rec) {
 }
 
 let announcedRecording = '';
-/** @param {RecordingStatus | null} rec */
+/** @param {RecorderStatus | null} rec */
 function renderRecording(rec) {
   const text = rec ? describe(rec) : '';
   ui.badge.hidden = !text;
@@ -163,7 +149,7 @@ function flash(names) {
   flashTimer = setTimeout(() => { ui.flash.hidden = true; }, FLASH_MS);
 }
 
-/** @param {TriggerInput[]} inputs */
+/** @param {InputStatus[]} inputs */
 function flashFromStatus(inputs) {
   const counts = new Map(inputs.map((i) => [i.name, i.events ?? 0]));
   const seen = seenEvents;
@@ -244,6 +230,7 @@ async function pollHealth() {
   try {
     const { res, text } = await timedFetch(api('api/status'), { credentials: 'same-origin' });
     if (!res.ok) return;
+    /** @type {DaemonStatus} */
     const health = JSON.parse(text);
     hooks.recording = health.recording ?? null;
     hooks.gpio = health.gpio ?? null;

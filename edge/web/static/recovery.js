@@ -13,6 +13,8 @@
 import { WhepError } from './whep.js';
 
 /** @typedef {import('./whep.js').WhepSession} WhepSession */
+/** @typedef {import('../types/status').Notice} Notice */
+/** @typedef {import('../types/status').SourceState} SourceState */
 /**
  * @typedef {object} PathCallbacks
  * @property {(reason: 'no frames' | 'camera') => void} onStall
@@ -135,6 +137,7 @@ export class PathKeeper {
 
   /** @param {string} data */
   _onMessage(data) {
+    /** @type {Notice} */
     let message;
     try { message = JSON.parse(data); } catch { return; }
     if (message?.type === 'network-change') this.restart('the camera\'s network changed');
@@ -142,7 +145,7 @@ export class PathKeeper {
     if (message?.type === 'trigger') this.callbacks.onTrigger(message.name);
   }
 
-  /** @param {string} state */
+  /** @param {SourceState} state */
   _cameraStateChanged(state) {
     const down = state !== 'running';
     if (down === this._cameraDown) return;

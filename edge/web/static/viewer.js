@@ -20,6 +20,13 @@ import { takeEarlySession } from './early.js';
 import { askForToken, dismissLogin, forgetTokenInAddress, login } from './login.js';
 
 /** @typedef {'no-webrtc' | 'no-h264'} Unsupported */
+// What /api/status says (edge/web/types/status.d.ts).
+/**
+ * @typedef {import('../types/status').DaemonStatus} DaemonStatus
+ * @typedef {import('../types/status').CameraStatus} CameraStatus
+ * @typedef {import('../types/status').MicrophoneStatus} MicrophoneStatus
+ * @typedef {import('../types/status').PublishTargetStatus} PublishTargetStatus
+ */
 // Safari's prefixed fullscreen API (lib.dom has only the standard one).
 /**
  * @typedef {Document & { webkitFullscreenEnabled?: boolean, webkitExitFullscreen: () => void,
@@ -437,8 +444,11 @@ async function pollHealth() {
     const auth = token ? { Authorization: `Bearer ${token}` } : {};
     const { res, text } = await timedFetch(statusUrl, { headers: { Accept: 'application/json', ...auth } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    /** @type {DaemonStatus} */
     const h = JSON.parse(text);
+    /** @type {Partial<CameraStatus>} */
     const cam = h.camera ?? {};
+    /** @type {Partial<MicrophoneStatus>} */
     const mic = h.microphone ?? {};
     const mode = cam.width && cam.height ? ` ${cam.width}×${cam.height}@${cam.framerate ?? '?'}` : '';
     setStat('server', `${h.status ?? '?'}, ${h.viewers ?? '?'} viewer(s)`);
@@ -452,7 +462,7 @@ async function pollHealth() {
 
 /**
  * A publish target in a few words: "janus publishing", "cloud retrying (503 Service Unavailable)".
- * @param {{ name: string, state: string, last_error?: string | null }} t one of /api/status's publish
+ * @param {PublishTargetStatus} t one of /api/status's publish
  */
 function describeTarget(t) {
   const why = t.state === 'publishing' || !t.last_error ? '' : ` (${t.last_error})`;

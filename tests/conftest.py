@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,15 +13,20 @@ TESTS = Path(__file__).parent
 NEEDS_ROOT = ("netns/", "image/test_install_chroot.py", "image/test_check_whep.py", "publish/test_publish_")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tiers: ``browser`` (a real Chromium) and ``root`` are marked here, so that
-    ``make test-fast`` can leave them out; ``make test`` runs everything."""
+    ``make test-fast`` can leave them out; ``make test`` runs everything. Tests that share a
+    module's daemon go to one worker under ``--dist loadgroup``, so that it starts once."""
     for item in items:
         relative = item.path.relative_to(TESTS).as_posix()
-        if "chromium" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "chromium" in fixtures:
             item.add_marker(pytest.mark.browser)
         if relative.startswith(NEEDS_ROOT):
             item.add_marker(pytest.mark.root)
+        if "module_daemon_factory" in fixtures:
+            item.add_marker(pytest.mark.xdist_group(relative))
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +40,38 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def daemon_factory(tmp_path):
-    started: list[DaemonProcess] = []
+class Daemons:
+    """Daemons started in one directory, each in a subdirectory of its own, all stopped at the end."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.started: list[DaemonProcess] = []
 
     def start(
-        config_text: str = "", *, loopback_only: bool = True, state_from: DaemonProcess | None = None, **kwargs
+        self, config_text: str = "", *, loopback_only: bool = True, state_from: DaemonProcess | None = None, **kwargs
     ) -> DaemonProcess:
         """Start a daemon; ``state_from`` reuses another's directory (a restart)."""
-        directory = state_from.directory if state_from else tmp_path / f"d{len(started)}"
+        directory = state_from.directory if state_from else self.directory / f"d{len(self.started)}"
         d = start_daemon((LOOPBACK_ONLY if loopback_only else "") + config_text, directory, **kwargs)
-        started.append(d)
+        self.started.append(d)
         return d
 
-    yield start
-    for d in started:
-        d.stop()
+    def stop(self) -> None:
+        for d in self.started:
+            d.stop()
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
+    daemons = Daemons(tmp_path)
+    yield daemons.start
+    daemons.stop()
+
+
+@pytest.fixture(scope="module")
+def module_daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., DaemonProcess]]:
+    """Daemons a module's tests share: for tests that change nothing another of them reads (a daemon
+    costs about a second of CPU to start and stop, the bound of ``make test-fast``)."""
+    daemons = Daemons(tmp_path_factory.mktemp("module"))
+    yield daemons.start
+    daemons.stop()

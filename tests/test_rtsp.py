@@ -27,6 +27,12 @@ CONFIG = (
 )
 
 
+@pytest.fixture(scope="module")
+def daemon(module_daemon_factory) -> DaemonProcess:
+    """Shared by the tests that only watch, and the one wrong password test (three failures: under the limit)."""
+    return module_daemon_factory(CONFIG)
+
+
 def rtsp_url(daemon: DaemonProcess, password: str | None = None, user: str = "edge") -> str:
     """The daemon's RTSP URL (its port read from the status), with credentials."""
     url = wait_for(daemon.health, lambda h: "url" in h["rtsp"], 10, "the RTSP server")["rtsp"]["url"]
@@ -76,8 +82,7 @@ class Recorder:
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_ffprobe_reads_the_cameras_h264_and_opus(daemon_factory, transport: str):
-    daemon = daemon_factory(CONFIG)
+def test_ffprobe_reads_the_cameras_h264_and_opus(daemon, transport: str):
     result = ffprobe(rtsp_url(daemon), "-v", "debug", "-rtsp_transport", transport)
     assert result.returncode == 0, result.stderr[-3000:]
     streams = {s["codec_type"]: s for s in json.loads(result.stdout)["streams"]}
@@ -107,8 +112,7 @@ def test_a_recording_over_tcp_has_every_frame_from_a_keyframe_on(daemon_factory,
     assert [s["codec_name"] for s in json.loads(result.stdout)["streams"]] == ["h264", "opus"]
 
 
-def test_a_wrong_password_gets_401(daemon_factory):
-    daemon = daemon_factory(CONFIG)
+def test_a_wrong_password_gets_401(daemon):
     for url in (
         rtsp_url(daemon, password="wrong-password"),
         rtsp_url(daemon, user="admin"),
@@ -170,14 +174,13 @@ def test_three_clients_and_two_browsers_at_once_and_one_leaving_disturbs_no_othe
         assert first_capture_s - recorder.started < 1.5, f"{recorder.path.name} waited for its first keyframe"
 
 
-def test_gstreamer_rtspsrc_decodes_the_stream(daemon_factory):
+def test_gstreamer_rtspsrc_decodes_the_stream(daemon):
     import gi
 
     gi.require_version("Gst", "1.0")
     from gi.repository import Gst
 
     Gst.init(None)
-    daemon = daemon_factory(CONFIG)
     pipeline = Gst.parse_launch(
         f'rtspsrc location="{rtsp_url(daemon).replace("edge:" + daemon.token + "@", "")}" '
         f"user-id=edge user-pw={daemon.token} protocols=udp latency=200 "

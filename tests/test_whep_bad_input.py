@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from testbed.daemon import DaemonProcess
 from tests.offers import make_offer
 from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_for_stats, wait_live
 
@@ -21,6 +22,12 @@ def offers() -> dict[str, str]:
         "no_video": make_offer(video=False),
         "no_h264": make_offer(video_codecs="video/VP8"),
     }
+
+
+@pytest.fixture(scope="module")
+def daemon(module_daemon_factory) -> DaemonProcess:
+    """Shared by the tests that end the sessions they make and count nothing."""
+    return module_daemon_factory(CAMERA_SMALL)
 
 
 def test_bad_input_is_refused_clearly_while_a_viewer_keeps_watching(chromium, daemon_factory, offers):
@@ -81,8 +88,7 @@ def test_bad_input_is_refused_clearly_while_a_viewer_keeps_watching(chromium, da
     assert daemon.proc.poll() is None
 
 
-def test_whep_options_and_cors(daemon_factory):
-    daemon = daemon_factory(CAMERA_SMALL)
+def test_whep_options_and_cors(daemon):
     response = requests.options(
         daemon.url + "/whep", headers={"Origin": "http://player.example", "Access-Control-Request-Method": "POST"}
     )
@@ -93,8 +99,7 @@ def test_whep_options_and_cors(daemon_factory):
     assert "If-Match" in response.headers["Access-Control-Allow-Headers"]
 
 
-def test_post_answers_with_location_etag_and_the_cameras_real_profile(daemon_factory, offers):
-    daemon = daemon_factory(CAMERA_SMALL)
+def test_post_answers_with_location_etag_and_the_cameras_real_profile(daemon, offers):
     response = daemon.request("POST", "/whep", data=offers["good"], headers=SDP)
     assert response.status_code == 201
     assert response.headers["Content-Type"].startswith("application/sdp")
@@ -110,8 +115,7 @@ def test_post_answers_with_location_etag_and_the_cameras_real_profile(daemon_fac
     daemon.request("DELETE", response.headers["Location"])
 
 
-def test_a_video_only_player_gets_video_only(daemon_factory):
-    daemon = daemon_factory(CAMERA_SMALL)
+def test_a_video_only_player_gets_video_only(daemon):
     response = daemon.request("POST", "/whep", data=make_offer(audio=False), headers=SDP)
     assert response.status_code == 201, response.text
     assert "m=video" in response.text and "m=audio" not in response.text

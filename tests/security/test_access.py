@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from edge.app import Daemon
 from edge.config import parse_config
 from edge.hardware import open_hardware
+from edge.media.snapshot import Snapshots
 from edge.security.auth import AUTHENTICATOR_KEY, PUBLIC_PATHS
 from testbed.daemon import TEST_TOKEN
 from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_live
@@ -23,6 +24,7 @@ async def test_every_route_but_the_public_ones_needs_the_token(tmp_path):
     """Walks the application's real route table, so routes added later are covered too."""
     config = parse_config({"auth": {"token": TEST_TOKEN}, "server": {"state_dir": str(tmp_path)}})
     daemon = Daemon(config, open_hardware(config, force_simulated=True))
+    daemon.snapshots = Snapshots(daemon.video, timeout_s=0)  # no camera runs here: a 503 at once, not after 5 s
     app = daemon.make_app()
     limiter = app[AUTHENTICATOR_KEY].limiter
     async with TestClient(TestServer(app)) as client:

@@ -116,6 +116,7 @@ def test_the_record_button_records_a_clip(broker, daemon_factory):
     watcher.close()
 
 
+@pytest.mark.slow  # a real broker restart, waited out with the daemon's back-off (1, 2, 4 s...)
 def test_after_a_broker_restart_it_reconnects_and_announces_again(broker, daemon_factory):
     daemon = daemon_factory(mqtt_config(broker))
     watcher = watch(broker)
@@ -148,6 +149,7 @@ def test_home_assistant_coming_online_gets_discovery_again(broker, daemon_factor
     watcher.close()
 
 
+@pytest.mark.slow  # three refused logins, 1 s then 2 s apart: the daemon's back-off, waited out
 def test_credentials(tmp_path, daemon_factory):
     """Refused credentials: one warning, an error in the status, streaming untouched; good ones connect."""
     broker = make_broker(tmp_path / "mosquitto", users={"camera": "right-password"})

@@ -10,6 +10,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hw.camera.framecode import BAND_ROWS, read_frame_code, split_frame_code
 from tests.test_browser_live import CAMERA_720P
@@ -44,6 +45,7 @@ def watch_with_webrtcbin(daemon, seconds: float) -> list[dict]:
     return events
 
 
+@pytest.mark.slow  # 3 s of 720p through a second WebRTC stack: about 5 s and most of a core
 def test_webrtcbin_decodes_the_camera_and_hears_the_microphone(daemon_factory):
     daemon = daemon_factory(CAMERA_720P)
     events = watch_with_webrtcbin(daemon, seconds=3)

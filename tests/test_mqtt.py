@@ -71,6 +71,7 @@ def test_discovery_is_retained_and_the_last_will_says_offline(broker, daemon_fac
     watcher = watch(broker)
     watcher.wait(f"{PREFIX}/availability", "online")
     configs = watcher.wait_topics(f"{DISCOVERY}/", ENTITIES)
+    watcher.wait(f"{PREFIX}/viewers", "0")  # the states follow the configs: published before a later client comes
     watcher.close()
     late = watch(broker)  # a client that comes later gets all of it retained
     found = check_discovery(late.wait_topics(f"{DISCOVERY}/", ENTITIES))

@@ -129,7 +129,7 @@ test: test-deps
 # four workers (the tests mostly wait on daemons they started): about 70 s on 2 quiet cores (78 s
 # in three, 68 s in six: its 110 s of CPU, mostly daemons starting, is the bound).
 test-fast: $(VENV)/.test-installed venv-gi
-	$(PY) -m pytest -m "not browser and not root and not slow" -n 4 --dist loadgroup -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser and not root and not slow" -n 4 --dist worksteal -q $(PYTEST_ARGS)
 
 # ruff (lint, import order, format) and mypy, as CI runs them before the tests; tsc on the page's JavaScript.
 lint: $(VENV)/.test-installed typescript

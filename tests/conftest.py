@@ -13,20 +13,15 @@ TESTS = Path(__file__).parent
 NEEDS_ROOT = ("netns/", "image/test_install_chroot.py", "image/test_check_whep.py", "publish/test_publish_")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tiers: ``browser`` (a real Chromium) and ``root`` are marked here, so that
-    ``make test-fast`` can leave them out; ``make test`` runs everything. Tests that share a
-    module's daemon go to one worker under ``--dist loadgroup``, so that it starts once."""
+    ``make test-fast`` can leave them out; ``make test`` runs everything."""
     for item in items:
         relative = item.path.relative_to(TESTS).as_posix()
-        fixtures = getattr(item, "fixturenames", ())
-        if "chromium" in fixtures:
+        if "chromium" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
         if relative.startswith(NEEDS_ROOT):
             item.add_marker(pytest.mark.root)
-        if "module_daemon_factory" in fixtures:
-            item.add_marker(pytest.mark.xdist_group(relative))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +66,8 @@ def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
 @pytest.fixture(scope="module")
 def module_daemon_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., DaemonProcess]]:
     """Daemons a module's tests share: for tests that change nothing another of them reads (a daemon
-    costs about a second of CPU to start and stop, the bound of ``make test-fast``)."""
+    costs about a second of CPU to start and stop). ``make test-fast``'s ``--dist worksteal`` hands
+    each worker a run of tests in file order, so a module's tests mostly share one worker's daemon."""
     daemons = Daemons(tmp_path_factory.mktemp("module"))
     yield daemons.start
     daemons.stop()

@@ -1,18 +1,24 @@
-"""Thousands of malformed requests: never a 5xx, never a crash, and a viewer keeps watching."""
+"""Thousands of malformed requests: never a 5xx, never a crash, and a viewer keeps watching.
+
+Hypothesis is imported where it is used: importing it takes about 0.6 s, in every
+``make test-fast`` worker, which runs none of the tests that use it.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from testbed.daemon import DaemonProcess
 from tests.offers import make_offer
 from tests.security.routes import route_table, state_changing
 from tests.test_browser_live import CAMERA_SMALL, open_viewer, wait_for_stats, wait_live
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 LIMITS = '[webrtc]\ninterfaces = ["lo"]\nmax_viewers = 1000\nmax_pending = 1000\npending_timeout = 2\n'
 CONTENT_TYPES = [
@@ -25,7 +31,9 @@ CONTENT_TYPES = [
 ]
 
 
-def sdp_like(good_offer: str) -> st.SearchStrategy[bytes]:
+def sdp_like(good_offer: str) -> SearchStrategy[bytes]:
+    from hypothesis import strategies as st
+
     lines = good_offer.splitlines()
     mutated_offer = st.lists(st.sampled_from(lines), min_size=1, max_size=len(lines)).map(lambda ls: "\r\n".join(ls))
     attribute = st.tuples(st.sampled_from("vosctmab"), st.text(max_size=60)).map(lambda t: f"{t[0]}={t[1]}")
@@ -61,6 +69,8 @@ def sdp_like(good_offer: str) -> st.SearchStrategy[bytes]:
 
 
 def requests_strategy(good_offer: str, session_path: str):
+    from hypothesis import strategies as st
+
     paths = st.one_of(
         st.sampled_from(
             [
@@ -95,6 +105,8 @@ def requests_strategy(good_offer: str, session_path: str):
 
 
 def test_fuzzing_signaling_and_api(chromium, daemon_factory):
+    from hypothesis import HealthCheck, given, settings
+
     daemon = daemon_factory(CAMERA_SMALL + LIMITS, loopback_only=False)
     page = open_viewer(chromium, daemon)
     wait_live(page)
@@ -179,7 +191,9 @@ def test_deep_or_huge_json_gets_a_4xx_with_a_reason_on_every_json_route(daemon_f
 KEYS = ["token", "seconds", "active", "kind", "brightness"]
 
 
-def json_bodies() -> st.SearchStrategy[bytes]:
+def json_bodies() -> SearchStrategy[bytes]:
+    from hypothesis import strategies as st
+
     scalars = (
         st.none()
         | st.booleans()
@@ -210,6 +224,9 @@ def json_bodies() -> st.SearchStrategy[bytes]:
 
 @pytest.mark.slow  # 1500 requests: about 10 s of both cores (a search, not an edit-loop check)
 def test_fuzzing_every_json_route_finds_no_5xx(daemon_factory, tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
     daemon = daemon_factory(CAMERA_SMALL + JSON_ROUTES_TOML)
     routes = state_changing(route_table(JSON_ROUTES_CONFIG, tmp_path), pin="17")
     http = requests.Session()

@@ -125,11 +125,11 @@ test-deps: system-deps whip-server $(VENV)/.test-installed venv-gi axe-core fire
 test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Everything that needs neither root nor a browser nor a network namespace, as any user, in
-# four workers (the tests mostly wait on daemons they started): about 70 s on 2 quiet cores (78 s
-# in three, 68 s in six: its 110 s of CPU, mostly daemons starting, is the bound).
+# Everything that needs neither root nor a browser nor a network namespace, as any user, in six
+# workers, each handed a run of tests in file order (worksteal: a module's shared daemon starts about
+# once): about 50 s on 2 quiet cores, 90 s of CPU (60 s in four workers, 56 s in eight).
 test-fast: $(VENV)/.test-installed venv-gi
-	$(PY) -m pytest -m "not browser and not root and not slow" -n 4 --dist worksteal -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser and not root and not slow" -n 6 --dist worksteal -q $(PYTEST_ARGS)
 
 # ruff (lint, import order, format) and mypy, as CI runs them before the tests; tsc on the page's JavaScript.
 lint: $(VENV)/.test-installed typescript

@@ -69,12 +69,16 @@ class BackgroundTask:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
+        """Cancel the task and wait for it to end: at most ``timeout`` seconds, if given (a task that
+        takes longer is left to end by itself, and the log says so)."""
         task, self._task = self._task, None
         if task is None:
             return
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            log.warning("%s did not stop within %g s; going on without it", self.name, timeout)
 
     def _ended(self, task: asyncio.Task[Any]) -> None:
         """A service's task should run until it is stopped: an early end is a bug worth a log line."""

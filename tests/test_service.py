@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -100,3 +101,19 @@ def test_the_daemon_stops_what_must_finish_on_a_clean_stop_first(tmp_path):
     assert stop_order[:3] == ["recorder", "mqtt", "publish"]
     start_order = [service.name for service in daemon.services]
     assert start_order.index("motion") < start_order.index("camera")  # a Pi's camera sets up lores at start
+
+
+async def test_a_bounded_stop_goes_on_without_a_task_that_will_not_end(caplog):
+    released = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not released.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await released.wait()
+
+    running = BackgroundTask("stubborn")
+    running.start(stubborn())
+    await asyncio.sleep(0)  # it runs
+    await running.stop(timeout=0.05)
+    assert "stubborn did not stop within 0.05 s" in caplog.text
+    released.set()

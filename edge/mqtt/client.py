@@ -35,6 +35,7 @@ FIRST_RETRY_S = 1.0
 MAX_RETRY_S = 60.0
 POLL_S = 0.25  # how often the viewer count is looked at
 CONNECT_TIMEOUT_S = 10.0
+STOP_S = 2.0  # saying "offline" (bounded at 2 s itself) and disconnecting
 SNAPSHOT_WIDTH = 640
 
 
@@ -125,8 +126,9 @@ class MqttBridge:
         self._running.start(self.run())
 
     async def stop(self) -> None:
-        """Say ``offline`` (a clean stop sends no will) and disconnect."""
-        await self._running.stop()
+        """Say ``offline`` (a clean stop sends no will) and disconnect, bounded: what is stopped
+        after MQTT (the publish targets' DELETEs) must still fit in the daemon's stop."""
+        await self._running.stop(timeout=STOP_S)
 
     def _client(self) -> aiomqtt.Client:
         config = self.config

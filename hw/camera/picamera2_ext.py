@@ -83,8 +83,18 @@ def sensor_time_us(request: Any) -> int:
 
 
 def boottime_minus_monotonic_us() -> int:
-    """How far CLOCK_BOOTTIME is ahead of CLOCK_MONOTONIC: the time spent suspended (0 on a Pi)."""
-    return (time.clock_gettime_ns(time.CLOCK_BOOTTIME) - time.monotonic_ns()) // 1000
+    """How far CLOCK_BOOTTIME is ahead of CLOCK_MONOTONIC: the time spent suspended (0 on a Pi).
+
+    Read between two readings of the monotonic clock, three times, keeping the closest pair:
+    a thread preempted between two plain readings (a loaded machine) would be off by as long as
+    it waited, and a frame's time with it."""
+    readings = []  # (how long the reading took, the difference)
+    for _ in range(3):
+        before = time.monotonic_ns()
+        boottime = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        after = time.monotonic_ns()
+        readings.append((after - before, boottime - (before + after) // 2))
+    return min(readings)[1] // 1000
 
 
 class _KeyframeMarkingStream:

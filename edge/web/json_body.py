@@ -35,14 +35,14 @@ class JsonBodyError(ErrorResponse):
 
 async def read_body(request: web.Request, max_bytes: int = MAX_JSON_BYTES) -> bytes:
     """The whole body, or :class:`JsonBodyError` as soon as it is longer than ``max_bytes``."""
-    too_large = JsonBodyError(f"body too large: at most {max_bytes} bytes of JSON")
+    too_large = f"body too large: at most {max_bytes} bytes of JSON"
     if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large
+        raise JsonBodyError(too_large)
     body = bytearray()
     while chunk := await request.content.read(max_bytes + 1 - len(body)):
         body += chunk
         if len(body) > max_bytes:
-            raise too_large
+            raise JsonBodyError(too_large)
     return bytes(body)
 
 

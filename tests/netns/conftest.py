@@ -23,3 +23,12 @@ def netns():
     namespace = CameraNamespace()
     yield namespace
     namespace.close()
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    """Playwright's sync API, for tests that launch their own browsers (in a namespace: testbed/netns/remote.py)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p

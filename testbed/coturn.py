@@ -1,0 +1,113 @@
+"""Debian's coturn (``turnserver``) in a network namespace, configured from docs/examples/turnserver.conf.
+
+The rig fills in the example's placeholders, so the documented configuration is the one the tests run:
+TURN over UDP and TCP on 3478 and over TLS on 443 (a certificate made here, for the server's IP
+address), REST credentials (``use-auth-secret``). :func:`rest_credentials` mints them as the daemon does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import subprocess
+import time
+from pathlib import Path
+from string import Template
+
+from testbed.certificates import make_certificate
+
+TURNSERVER = "/usr/bin/turnserver"
+EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "turnserver.conf"
+REALM = "edge.test"
+# The sockets it listens on once ready (coturn logs them only when verbose): (ss's netid, port).
+LISTENING = {("udp", 3478), ("tcp", 3478), ("tcp", 443)}
+
+
+def rest_credentials(secret: str, expiry: float, user: str = "edge") -> tuple[str, str]:
+    """(username, password) of coturn's ``use-auth-secret`` scheme: ``<expiry>:<user>``, base64 HMAC-SHA1."""
+    username = f"{int(expiry)}:{user}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()
+
+
+class Coturn:
+    """``turnserver`` listening on ``address`` inside ``netns``; :meth:`stop` ends it."""
+
+    def __init__(self, netns: str, address: str, directory: Path, timeout: float = 15) -> None:
+        self.address = address
+        self.secret = secrets.token_hex(16)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.cert_file, key_file = directory / "turn-cert.pem", directory / "turn-key.pem"
+        make_certificate(self.cert_file, key_file, address)
+        self.log_file = directory / "turnserver.log"
+        self.config_file = directory / "turnserver.conf"
+        self.config_file.write_text(
+            Template(EXAMPLE.read_text()).substitute(
+                PUBLIC_IP=address,
+                CERT_FILE=self.cert_file,
+                KEY_FILE=key_file,
+                SECRET=self.secret,
+                REALM=REALM,
+                LOG_FILE=self.log_file,
+            )
+        )
+        self._netns = netns
+        # --verbose: the log says why a request was refused; its pid file and database stay in directory.
+        self.proc = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                TURNSERVER,
+                "-c",
+                str(self.config_file),
+                "--verbose",
+                "--pidfile",
+                str(directory / "turnserver.pid"),
+                "--userdb",
+                str(directory / "turndb"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._wait_listening(timeout)
+
+    @property
+    def urls(self) -> list[str]:
+        """Every way to reach it, as ``[webrtc] ice_servers`` and RTCIceServer take them."""
+        return [
+            f"turn:{self.address}:3478?transport=udp",
+            f"turn:{self.address}:3478?transport=tcp",
+            f"turns:{self.address}:443?transport=tcp",
+        ]
+
+    def credentials(self, lifetime_s: float = 3600) -> tuple[str, str]:
+        return rest_credentials(self.secret, time.time() + lifetime_s)
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def _wait_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._listening() >= LISTENING:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"turnserver did not start listening:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+
+    def _listening(self) -> set[tuple[str, int]]:
+        command = ["ip", "netns", "exec", self._netns, "ss", "-Hlntu"]
+        lines = subprocess.run(command, capture_output=True, text=True, timeout=10).stdout.splitlines()
+        return {(line.split()[0], int(line.split()[4].rsplit(":", 1)[1])) for line in lines}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

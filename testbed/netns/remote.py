@@ -1,0 +1,170 @@
+"""A viewer away from home: the daemon behind NAT A, Chromium behind NAT B, coturn on the internet between.
+
+:class:`RemoteRig` builds the :class:`~testbed.netns.internet.Internet`, starts coturn at its public
+address (``testbed/coturn.py``), the daemon in the camera's namespace (TURN REST credentials from the
+server's secret, and the test CA for ``turns:``) and Chromium in the viewer's namespace, which opens
+the page through NAT A's forwarded port. The page records every WHEP answer it receives (the POST's
+SDP, each PATCH's sdpfrag) and every presented frame's frame code, so that tests can say which
+candidates the viewer was offered and when frames stopped and came back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, STATS_JS, warm_up_webrtc
+from testbed.coturn import Coturn
+from testbed.daemon import DaemonProcess, start_daemon
+from testbed.netns.internet import HTTP_PORT, Internet
+from testbed.netns.scenarios import CAMERA, WATCH_FRAMES_JS
+
+# Every WHEP response's method, status and body, as the page received them: window.__whep.
+RECORD_WHEP_JS = """
+(() => {
+  window.__whep = [];
+  const fetch = window.fetch.bind(window);
+  window.fetch = async (resource, init) => {
+    const response = await fetch(resource, init);
+    const url = String(resource instanceof Request ? resource.url : resource);
+    if (url.includes('/whep')) {
+      const method = (init && init.method) || 'GET';
+      response.clone().text().then((body) => window.__whep.push({method, status: response.status, body}));
+    }
+    return response;
+  };
+})();
+"""
+
+# The selected candidate pair of the page's peer connection: each end's type, protocol and, for a
+# relay candidate, how the browser reaches its TURN server (relayProtocol: udp, tcp or tls).
+SELECTED_PAIR_JS = """
+async () => {
+  const report = await window.edgeViewer.pc.getStats();
+  let pair = null;
+  report.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+  });
+  if (!pair) return null;
+  const end = (id) => {
+    const c = report.get(id);
+    return {type: c.candidateType, protocol: c.protocol, relayProtocol: c.relayProtocol || null,
+            address: c.address, url: c.url || null};
+  };
+  return {local: end(pair.localCandidateId), remote: end(pair.remoteCandidateId),
+          bytesReceived: pair.bytesReceived};
+}
+"""
+
+# Until the daemon hands the page its ICE servers: the page's peer connections get the TURN server.
+GIVE_ICE_SERVERS_JS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (config) { return new Original({...config, iceServers: [SERVER]}); };
+  window.RTCPeerConnection.prototype = Original.prototype;
+})();
+"""
+
+TURN_CREDENTIAL_LIFETIME_S = 3600
+
+
+def chromium_in_namespace(playwright: Any, ns: str, directory: Path) -> Any:
+    """Debian's Chromium launched inside ``ns`` (Playwright drives it over a pipe, which crosses namespaces)."""
+    wrapper = directory / "chromium-in-netns"
+    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    # Chromium checks a turns: server's certificate against its own trust store, and refused the
+    # rig's self-signed one (coturn logged each TLS handshake cut short): the rig's one exception.
+    browser = playwright.chromium.launch(
+        executable_path=str(wrapper), args=[*CHROMIUM_ARGS, "--ignore-certificate-errors"], headless=True
+    )
+    warm_up_webrtc(browser)
+    return browser
+
+
+class RemoteRig:
+    def __init__(self, playwright: Any, tmp_path: Path, webrtc: str = "", viewer_tcp_only: bool = False) -> None:
+        """``webrtc``: more ``[webrtc]`` lines for the daemon; ``viewer_tcp_only``: NAT B lets no UDP out."""
+        self.net = Internet()
+        self.coturn: Coturn | None = None
+        self._daemon: DaemonProcess | None = None
+        self.browser = None
+        try:
+            if viewer_tcp_only:
+                self.net.viewer_tcp_only()
+            self.coturn = Coturn(self.net.internet, self.net.public_address, tmp_path / "coturn")
+            username, credential = self.coturn.credentials(TURN_CREDENTIAL_LIFETIME_S)
+            server = {"urls": self.coturn.urls, "username": username, "credential": credential}
+            config = (
+                f'{CAMERA}[webrtc]\ninterfaces = ["{self.net.camera_if}"]\n'
+                f'ice_servers = [{{ urls = {json.dumps(self.coturn.urls)}, username = "{username}", '
+                f'credential = "{credential}" }}]\n{webrtc}[network]\ndebounce = 0.1\n'
+            )
+            self._daemon = start_daemon(
+                config,
+                tmp_path / "daemon",
+                "--port",
+                str(HTTP_PORT),
+                prefix=self.net.exec_prefix(self.net.camera),
+                host="0.0.0.0",
+                env={"SSL_CERT_FILE": str(self.coturn.cert_file)},
+            )
+            self.browser = chromium_in_namespace(playwright, self.net.viewer, tmp_path)
+            self.page = self.browser.new_page()
+            self.console: list[str] = []  # the page's messages, for failure reports
+            self.page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
+            self.page.add_init_script(RECORD_WHEP_JS)
+            self.page.add_init_script(GIVE_ICE_SERVERS_JS.replace("SERVER", json.dumps(server)))
+            self.page.goto(f"{self.net.camera_url}/?token={self.daemon.token}")
+            self.page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null",
+                                        timeout=30000)  # fmt: skip
+            self.page.evaluate(WATCH_FRAMES_JS)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def daemon(self) -> DaemonProcess:
+        assert self._daemon is not None, "started in __init__"
+        return self._daemon
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The daemon's HTTP API, reached from the host as the viewer reaches it (NAT A's forwarded port)."""
+        kwargs.setdefault("timeout", 10)
+        return requests.request(method, self.net.camera_url + path, **kwargs)
+
+    def status(self) -> dict:
+        return self.api("GET", "/api/status", headers=self.daemon.auth).json()
+
+    def selected_pair(self) -> dict | None:
+        return self.page.evaluate(SELECTED_PAIR_JS)
+
+    def wait_for_stats(self, predicate: str, timeout_s: float = 20) -> dict:
+        """Waits until the page's inbound RTP stats (``testbed/browser.py``'s STATS_JS) satisfy ``predicate``
+        (JavaScript over ``s``) and returns them."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stats = self.page.evaluate(STATS_JS)
+            if stats and self.page.evaluate(f"(s) => Boolean({predicate})", stats):
+                return stats
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stats never satisfied {predicate}: {stats}\n{self.failure_report()}")
+            self.page.wait_for_timeout(200)
+
+    def failure_report(self) -> str:
+        coturn_log = self.coturn.log()[-2000:] if self.coturn else ""
+        console = "\n".join(self.console[-30:])
+        return f"page:\n{console}\ndaemon:\n{self.daemon.log()[-3000:]}\ncoturn:\n{coturn_log}"
+
+    def close(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+        if self._daemon is not None:
+            self._daemon.stop()
+        if self.coturn is not None:
+            self.coturn.stop()
+        self.net.close()

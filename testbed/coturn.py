@@ -17,6 +17,7 @@ from pathlib import Path
 from string import Template
 
 from testbed.certificates import make_certificate
+from testbed.processes import stop_process
 
 TURNSERVER = "/usr/bin/turnserver"
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "turnserver.conf"
@@ -104,10 +105,4 @@ class Coturn:
         return {(line.split()[0], int(line.split()[4].rsplit(":", 1)[1])) for line in lines}
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)

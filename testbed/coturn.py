@@ -77,13 +77,17 @@ class Coturn:
         self._wait_listening(timeout)
 
     @property
+    def urls_by_transport(self) -> dict[str, str]:
+        """Every way to reach it, as ``[webrtc] ice_servers`` and RTCIceServer take them, by how."""
+        return {
+            "udp": f"turn:{self.address}:3478?transport=udp",
+            "tcp": f"turn:{self.address}:3478?transport=tcp",
+            "tls": f"turns:{self.address}:443?transport=tcp",
+        }
+
+    @property
     def urls(self) -> list[str]:
-        """Every way to reach it, as ``[webrtc] ice_servers`` and RTCIceServer take them."""
-        return [
-            f"turn:{self.address}:3478?transport=udp",
-            f"turn:{self.address}:3478?transport=tcp",
-            f"turns:{self.address}:443?transport=tcp",
-        ]
+        return list(self.urls_by_transport.values())
 
     def credentials(self, lifetime_s: float = 3600) -> tuple[str, str]:
         return rest_credentials(self.secret, time.time() + lifetime_s)

@@ -178,11 +178,12 @@ class Internet:
 
     # --- the changes the tests make ----------------------------------------------------
 
-    def viewer_tcp_only(self) -> None:
-        """NAT B lets out only TCP to the TURN server's TLS port and to the camera's page: no UDP at all."""
+    def viewer_tcp_only(self, turn_ports: tuple[int, ...]) -> None:
+        """NAT B lets out only TCP to these ports of the TURN server and to the camera's page: no UDP at all."""
         nat = self.nat_b
         iptables(nat.ns, "-D", "FORWARD", "-i", nat.lan_if, "-o", nat.wan_if, "-j", "ACCEPT")
-        for address, port in ((self.public_address, 443), (self.nat_a.wan_address, HTTP_PORT)):
+        allowed = [(self.public_address, port) for port in turn_ports] + [(self.nat_a.wan_address, HTTP_PORT)]
+        for address, port in allowed:
             iptables(nat.ns, "-A", "FORWARD", "-i", nat.lan_if, "-o", nat.wan_if, "-p", "tcp", "-d", address,
                      "--dport", str(port), "-j", "ACCEPT")  # fmt: skip
 

@@ -23,7 +23,7 @@ from testbed.daemon import DaemonProcess, start_daemon
 from testbed.netns.internet import HTTP_PORT, Internet
 from testbed.netns.scenarios import CAMERA, WATCH_FRAMES_JS
 
-# Every WHEP response's method, status and body, as the page received them: window.__whep.
+# Every WHEP response's arrival (Date.now()), method, status and body, as the page received them: window.__whep.
 RECORD_WHEP_JS = """
 (() => {
   window.__whep = [];
@@ -33,7 +33,8 @@ RECORD_WHEP_JS = """
     const url = String(resource instanceof Request ? resource.url : resource);
     if (url.includes('/whep')) {
       const method = (init && init.method) || 'GET';
-      response.clone().text().then((body) => window.__whep.push({method, status: response.status, body}));
+      const status = response.status;
+      response.clone().text().then((body) => window.__whep.push({at: Date.now(), method, status, body}));
     }
     return response;
   };
@@ -87,22 +88,33 @@ def chromium_in_namespace(playwright: Any, ns: str, directory: Path) -> Any:
 
 
 class RemoteRig:
-    def __init__(self, playwright: Any, tmp_path: Path, webrtc: str = "", viewer_tcp_only: bool = False) -> None:
-        """``webrtc``: more ``[webrtc]`` lines for the daemon; ``viewer_tcp_only``: NAT B lets no UDP out."""
+    def __init__(
+        self,
+        playwright: Any,
+        tmp_path: Path,
+        webrtc: str = "",
+        viewer_tcp_ports: tuple[int, ...] = (),
+        only_turn: str | None = None,
+    ) -> None:
+        """``webrtc``: more ``[webrtc]`` lines for the daemon. ``viewer_tcp_ports``: NAT B lets out no UDP, only
+        TCP to these ports of the TURN server (and to the camera's page). ``only_turn``: the daemon and the page
+        are given only the TURN server's URL for this transport ("udp", "tcp" or "tls"), not all three."""
         self.net = Internet()
         self.coturn: Coturn | None = None
         self._daemon: DaemonProcess | None = None
         self.browser = None
+        self.console: list[str] = []  # the pages' messages, for failure reports
         try:
-            if viewer_tcp_only:
-                self.net.viewer_tcp_only()
+            if viewer_tcp_ports:
+                self.net.viewer_tcp_only(viewer_tcp_ports)
             self.coturn = Coturn(self.net.internet, self.net.public_address, tmp_path / "coturn")
             username, credential = self.coturn.credentials(TURN_CREDENTIAL_LIFETIME_S)
-            server = {"urls": self.coturn.urls, "username": username, "credential": credential}
+            urls = [self.coturn.urls_by_transport[only_turn]] if only_turn else self.coturn.urls
+            self._page_server = {"urls": urls, "username": username, "credential": credential}
             config = (
                 f'{CAMERA}[webrtc]\ninterfaces = ["{self.net.camera_if}"]\n'
-                f'ice_servers = [{{ urls = {json.dumps(self.coturn.urls)}, username = "{username}", '
-                f'credential = "{credential}" }}]\n{webrtc}[network]\ndebounce = 0.1\n'
+                f"ice_servers = [{{ urls = {json.dumps(urls)}, "
+                f'username = "{username}", credential = "{credential}" }}]\n{webrtc}[network]\ndebounce = 0.1\n'
             )
             self._daemon = start_daemon(
                 config,
@@ -114,18 +126,22 @@ class RemoteRig:
                 env={"SSL_CERT_FILE": str(self.coturn.cert_file)},
             )
             self.browser = chromium_in_namespace(playwright, self.net.viewer, tmp_path)
-            self.page = self.browser.new_page()
-            self.console: list[str] = []  # the page's messages, for failure reports
-            self.page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
-            self.page.add_init_script(RECORD_WHEP_JS)
-            self.page.add_init_script(GIVE_ICE_SERVERS_JS.replace("SERVER", json.dumps(server)))
-            self.page.goto(f"{self.net.camera_url}/?token={self.daemon.token}")
-            self.page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null",
-                                        timeout=30000)  # fmt: skip
+            self.page = self.open_page()
             self.page.evaluate(WATCH_FRAMES_JS)
         except BaseException:
             self.close()
             raise
+
+    def open_page(self) -> Any:
+        """The page in a new browser context (no cache, no open connections), once it shows its first frame."""
+        assert self.browser is not None, "launched in __init__"
+        page = self.browser.new_context().new_page()
+        page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
+        page.add_init_script(RECORD_WHEP_JS)
+        page.add_init_script(GIVE_ICE_SERVERS_JS.replace("SERVER", json.dumps(self._page_server)))
+        page.goto(f"{self.net.camera_url}/?token={self.daemon.token}")
+        page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null", timeout=30000)
+        return page
 
     @property
     def daemon(self) -> DaemonProcess:

@@ -53,7 +53,7 @@ def test_through_two_symmetric_nats_the_viewer_plays_video_and_audio_over_a_rela
 
 def test_with_udp_blocked_at_the_viewer_it_plays_through_turn_over_tls(rig_factory):
     """NAT B lets out only TCP to the TURN server's port 443 (and to the camera's page): TURN over TLS."""
-    rig = rig_factory(viewer_tcp_only=True)
+    rig = rig_factory(viewer_tcp_ports=(443,))
     rig.wait_for_stats("s.video && s.video.framesDecoded > 60")
     pair = rig.selected_pair()
     assert_relayed(pair)

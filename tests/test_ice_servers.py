@@ -185,3 +185,9 @@ def test_the_page_uses_the_ice_servers_the_camera_names(chromium, daemon_with_de
     )
     assert servers[0]["username"].endswith(":edge") and servers[0]["credential"]
     page.close()
+
+
+def test_metrics_show_the_turn_servers_state(daemon_with_dead_turn):
+    wait_for_turn_state(daemon_with_dead_turn, "unreachable")
+    text = daemon_with_dead_turn.request("GET", "/metrics").text
+    assert 'edge_turn_state{state="unreachable"} 1.0' in text and 'edge_turn_state{state="ok"} 0.0' in text

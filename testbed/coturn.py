@@ -2,20 +2,19 @@
 
 The rig fills in the example's placeholders, so the documented configuration is the one the tests run:
 TURN over UDP and TCP on 3478 and over TLS on 443 (a certificate made here, for the server's IP
-address), REST credentials (``use-auth-secret``). :func:`rest_credentials` mints them as the daemon does.
+address), REST credentials (``use-auth-secret``), which :meth:`Coturn.credentials` mints with the daemon's
+own function.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 import subprocess
 import time
 from pathlib import Path
 from string import Template
 
+from edge.webrtc.ice_servers import rest_credentials
 from testbed.certificates import make_certificate
 from testbed.processes import stop_process
 
@@ -24,13 +23,6 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "turnse
 REALM = "edge.test"
 # The sockets it listens on once ready (coturn logs them only when verbose): (ss's netid, port).
 LISTENING = {("udp", 3478), ("tcp", 3478), ("tcp", 443)}
-
-
-def rest_credentials(secret: str, expiry: float, user: str = "edge") -> tuple[str, str]:
-    """(username, password) of coturn's ``use-auth-secret`` scheme: ``<expiry>:<user>``, base64 HMAC-SHA1."""
-    username = f"{int(expiry)}:{user}"
-    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
-    return username, base64.b64encode(digest).decode()
 
 
 class Coturn:
@@ -90,7 +82,7 @@ class Coturn:
         return list(self.urls_by_transport.values())
 
     def credentials(self, lifetime_s: float = 3600) -> tuple[str, str]:
-        return rest_credentials(self.secret, time.time() + lifetime_s)
+        return rest_credentials(self.secret, int(time.time() + lifetime_s))
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""

@@ -1,11 +1,12 @@
 """A viewer away from home: the daemon behind NAT A, Chromium behind NAT B, coturn on the internet between.
 
 :class:`RemoteRig` builds the :class:`~testbed.netns.internet.Internet`, starts coturn at its public
-address (``testbed/coturn.py``), the daemon in the camera's namespace (TURN REST credentials from the
-server's secret, and the test CA for ``turns:``) and Chromium in the viewer's namespace, which opens
-the page through NAT A's forwarded port. The page records every WHEP answer it receives (the POST's
-SDP, each PATCH's sdpfrag) and every presented frame's frame code, so that tests can say which
-candidates the viewer was offered and when frames stopped and came back.
+address (``testbed/coturn.py``), the daemon in the camera's namespace (``turn_secret``: it mints TURN
+REST credentials; the test CA for ``turns:``) and Chromium in the viewer's namespace, which opens the
+page through NAT A's forwarded port and gets the TURN servers from the daemon, as any viewer does. The
+page records every WHEP answer it receives (the POST's SDP, each PATCH's sdpfrag) and every presented
+frame's frame code, so that tests can say which candidates the viewer was offered and when frames
+stopped and came back.
 """
 
 from __future__ import annotations
@@ -61,15 +62,6 @@ async () => {
 }
 """
 
-# Until the daemon hands the page its ICE servers: the page's peer connections get the TURN server.
-GIVE_ICE_SERVERS_JS = """
-(() => {
-  const Original = window.RTCPeerConnection;
-  window.RTCPeerConnection = function (config) { return new Original({...config, iceServers: [SERVER]}); };
-  window.RTCPeerConnection.prototype = Original.prototype;
-})();
-"""
-
 TURN_CREDENTIAL_LIFETIME_S = 3600
 
 
@@ -108,13 +100,12 @@ class RemoteRig:
             if viewer_tcp_ports:
                 self.net.viewer_tcp_only(viewer_tcp_ports)
             self.coturn = Coturn(self.net.internet, self.net.public_address, tmp_path / "coturn")
-            username, credential = self.coturn.credentials(TURN_CREDENTIAL_LIFETIME_S)
             urls = [self.coturn.urls_by_transport[only_turn]] if only_turn else self.coturn.urls
-            self._page_server = {"urls": urls, "username": username, "credential": credential}
             config = (
                 f'{CAMERA}[webrtc]\ninterfaces = ["{self.net.camera_if}"]\n'
-                f"ice_servers = [{{ urls = {json.dumps(urls)}, "
-                f'username = "{username}", credential = "{credential}" }}]\n{webrtc}[network]\ndebounce = 0.1\n'
+                f"ice_servers = [{{ urls = {json.dumps(urls)} }}]\n"
+                f'turn_secret = "{self.coturn.secret}"\nturn_credential_lifetime = {TURN_CREDENTIAL_LIFETIME_S}\n'
+                f"{webrtc}[network]\ndebounce = 0.1\n"
             )
             self._daemon = start_daemon(
                 config,
@@ -138,7 +129,6 @@ class RemoteRig:
         page = self.browser.new_context().new_page()
         page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
         page.add_init_script(RECORD_WHEP_JS)
-        page.add_init_script(GIVE_ICE_SERVERS_JS.replace("SERVER", json.dumps(self._page_server)))
         page.goto(f"{self.net.camera_url}/?token={self.daemon.token}")
         page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null", timeout=30000)
         return page

@@ -1,4 +1,4 @@
-"""A TURN server that does not answer costs LAN viewers nothing, and only authorised clients learn of it.
+"""A TURN server that does not answer costs LAN viewers nothing, and the daemon says it does not answer.
 
 The daemon runs in a camera namespace (``testbed/netns/topology.py``) with Chromium on the host as a
 viewer on its LAN. Its TURN server's address is routed into a dead end (``dead_end_route``): packets
@@ -11,7 +11,7 @@ import statistics
 
 import pytest
 import requests
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Error as PlaywrightError
 
 from testbed.daemon import DaemonProcess, start_daemon
 from testbed.netns.internet import dead_end_route
@@ -46,20 +46,29 @@ def lan(tmp_path):
         netns.close()
 
 
-def first_frame_ms(browser, url: str) -> float:
-    """The page's first frame, ms after navigation started (the page's own ``firstFrameAt``)."""
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(url)
+def first_frame_ms(browser, url: str, attempts: int = 3) -> float:
+    """The page's first frame, ms after navigation started (the page's own ``firstFrameAt``).
+
+    A load spoilt by a change of the host's network (other tests make links; Chromium then aborts
+    loads under way: ERR_NETWORK_CHANGED) is made again: only a clean start is measured.
+    """
+    for attempt in range(attempts):
+        context = browser.new_context()
         try:
-            page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null", timeout=20000)
-        except PlaywrightTimeout:
-            state = page.evaluate("({state: window.edgeViewer.state, lastError: window.edgeViewer.lastError})")
-            raise AssertionError(f"{url}: no first frame within 20 s: {state}") from None
-        return page.evaluate("window.edgeViewer.firstFrameAt")
-    finally:
-        context.close()
+            page = context.new_page()
+            page.goto(url)
+            page.wait_for_function(
+                "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
+                " && window.edgeViewer.sessionsStarted === 1",
+                timeout=20000,
+            )
+            return page.evaluate("window.edgeViewer.firstFrameAt")
+        except PlaywrightError:  # a timeout too
+            if attempt == attempts - 1:
+                raise
+        finally:
+            context.close()
+    raise AssertionError("unreachable: the last attempt raises")
 
 
 def test_a_turn_server_that_does_not_answer_does_not_delay_a_lan_viewers_first_frame(chromium, lan):
@@ -68,26 +77,16 @@ def test_a_turn_server_that_does_not_answer_does_not_delay_a_lan_viewers_first_f
     for page in pages.values():  # once each unmeasured: the host's new link, the page's cache
         first_frame_ms(chromium, page)
     times: dict[str, list[float]] = {name: [] for name in pages}
-    for _ in range(RUNS):  # interleaved: the machine's load falls on both alike
-        for name, page in pages.items():
-            times[name].append(first_frame_ms(chromium, page))
+    order = list(pages)
+    for _ in range(RUNS):  # interleaved, each first in turn: the machine's load falls on both alike
+        for name in order:
+            times[name].append(first_frame_ms(chromium, pages[name]))
+        order.reverse()
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(
         f"first frame, median of {RUNS}: {NO_TURN} {medians[NO_TURN]:.0f} ms, {TURN_DOWN} {medians[TURN_DOWN]:.0f} ms"
         f" (runs: {times})"
     )
     assert medians[TURN_DOWN] - medians[NO_TURN] <= LIMIT_MS, times
-
-
-def test_only_an_authorised_client_is_told_the_ice_servers(lan):
-    urls, daemons = lan
-    url = f"{urls[TURN_DOWN]}/whep"
-
-    def ice_server_links(response: requests.Response) -> list[str]:
-        return [link for link in response.headers.get("Link", "").split(",") if 'rel="ice-server"' in link]
-
-    assert ice_server_links(requests.options(url, timeout=10)) == []
-    refused = requests.post(url, data="v=0\r\n", headers={"Content-Type": "application/sdp"}, timeout=10)
-    assert refused.status_code == 401 and ice_server_links(refused) == []
-    authorised = requests.options(url, headers=daemons[TURN_DOWN].auth, timeout=10)
-    assert any("<turn:" in link for link in ice_server_links(authorised)), authorised.headers
+    turn = requests.get(f"{urls[TURN_DOWN]}/api/status", headers=daemons[TURN_DOWN].auth, timeout=10).json()["turn"]
+    assert turn["state"] == "unreachable", turn

@@ -178,6 +178,25 @@ class Internet:
 
     # --- the changes the tests make ----------------------------------------------------
 
+    def add_lan_viewer(self) -> str:
+        """A namespace on the camera's side of NAT A (another subnet of the same home, routed, not NATed):
+        a viewer at home. Returns its name; the camera is at :attr:`camera_address` from there."""
+        nat, tag = self.nat_a, self.internet[2:]
+        ns, subnet = f"tl{tag}", _free_subnets(1)[0]
+        ip("netns", "add", ns)
+        self._namespaces.append(ns)
+        ip("link", "set", "lo", "up", ns=ns)
+        router_if, viewer_if = f"tax{tag}", f"tlv{tag}"
+        ip("link", "add", router_if, "netns", nat.ns, "type", "veth", "peer", "name", viewer_if, "netns", ns)
+        ip("addr", "add", f"{subnet.network_address + 1}/24", "dev", router_if, ns=nat.ns)
+        ip("addr", "add", f"{subnet.network_address + 2}/24", "dev", viewer_if, ns=ns)
+        ip("link", "set", router_if, "up", ns=nat.ns)
+        ip("link", "set", viewer_if, "up", ns=ns)
+        ip("route", "add", "default", "via", str(subnet.network_address + 1), ns=ns)
+        for inbound, outbound in ((router_if, nat.lan_if), (nat.lan_if, router_if)):
+            iptables(nat.ns, "-A", "FORWARD", "-i", inbound, "-o", outbound, "-j", "ACCEPT")
+        return ns
+
     def viewer_tcp_only(self, turn_ports: tuple[int, ...]) -> None:
         """NAT B lets out only TCP to these ports of the TURN server and to the camera's page: no UDP at all."""
         nat = self.nat_b

@@ -87,10 +87,13 @@ class RemoteRig:
         webrtc: str = "",
         viewer_tcp_ports: tuple[int, ...] = (),
         only_turn: str | None = None,
+        at_home: bool = False,
     ) -> None:
         """``webrtc``: more ``[webrtc]`` lines for the daemon. ``viewer_tcp_ports``: NAT B lets out no UDP, only
         TCP to these ports of the TURN server (and to the camera's page). ``only_turn``: the daemon and the page
-        are given only the TURN server's URL for this transport ("udp", "tcp" or "tls"), not all three."""
+        are given only the TURN server's URL for this transport ("udp", "tcp" or "tls"), not all three.
+        ``at_home``: Chromium runs on the camera's side of NAT A instead, and opens the page at the camera's
+        own address (a viewer at home, for comparison)."""
         self.net = Internet()
         self.coturn: Coturn | None = None
         self._daemon: DaemonProcess | None = None
@@ -116,7 +119,9 @@ class RemoteRig:
                 host="0.0.0.0",
                 env={"SSL_CERT_FILE": str(self.coturn.cert_file)},
             )
-            self.browser = chromium_in_namespace(playwright, self.net.viewer, tmp_path)
+            viewer = self.net.add_lan_viewer() if at_home else self.net.viewer
+            self.page_url = f"http://{self.net.camera_address}:{HTTP_PORT}" if at_home else self.net.camera_url
+            self.browser = chromium_in_namespace(playwright, viewer, tmp_path)
             self.page = self.open_page()
             self.page.evaluate(WATCH_FRAMES_JS)
         except BaseException:
@@ -129,7 +134,7 @@ class RemoteRig:
         page = self.browser.new_context().new_page()
         page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
         page.add_init_script(RECORD_WHEP_JS)
-        page.goto(f"{self.net.camera_url}/?token={self.daemon.token}")
+        page.goto(f"{self.page_url}/?token={self.daemon.token}")
         page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null", timeout=30000)
         return page
 

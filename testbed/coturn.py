@@ -1,6 +1,6 @@
 """Debian's coturn (``turnserver``) in a network namespace, configured from docs/examples/turnserver.conf.
 
-The rig fills in the example's placeholders, so the documented configuration is the one the tests run:
+The rig fills in the example's ``@NAME@`` placeholders, so the documented configuration is the one the tests run:
 TURN over UDP and TCP on 3478 and over TLS on 443 (a certificate made here, for the server's IP
 address), REST credentials (``use-auth-secret``), which :meth:`Coturn.credentials` mints with the daemon's
 own function.
@@ -8,11 +8,11 @@ own function.
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 import time
 from pathlib import Path
-from string import Template
 
 from edge.webrtc.ice_servers import rest_credentials
 from testbed.certificates import make_certificate
@@ -23,6 +23,16 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "turnse
 REALM = "edge.test"
 # The sockets it listens on once ready (coturn logs them only when verbose): (ss's netid, port).
 LISTENING = {("udp", 3478), ("tcp", 3478), ("tcp", 443)}
+
+
+def fill(template: Path, values: dict[str, str]) -> str:
+    """The example with every ``@NAME@`` replaced; one left unfilled (the example changed) is an error."""
+    text = template.read_text()
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", value)
+    if left := re.findall(r"@[A-Z_]+@", text):
+        raise ValueError(f"{template.name}: the rig does not fill {sorted(set(left))}")
+    return text
 
 
 class Coturn:
@@ -36,16 +46,15 @@ class Coturn:
         make_certificate(self.cert_file, key_file, address)
         self.log_file = directory / "turnserver.log"
         self.config_file = directory / "turnserver.conf"
-        self.config_file.write_text(
-            Template(EXAMPLE.read_text()).substitute(
-                PUBLIC_IP=address,
-                CERT_FILE=self.cert_file,
-                KEY_FILE=key_file,
-                SECRET=self.secret,
-                REALM=REALM,
-                LOG_FILE=self.log_file,
-            )
-        )
+        values = {
+            "PUBLIC_IP": address,
+            "CERT_FILE": str(self.cert_file),
+            "KEY_FILE": str(key_file),
+            "SECRET": self.secret,
+            "REALM": REALM,
+            "LOG_FILE": str(self.log_file),
+        }
+        self.config_file.write_text(fill(EXAMPLE, values))
         self._netns = netns
         # --verbose: the log says why a request was refused; its pid file and database stay in directory.
         self.proc = subprocess.Popen(

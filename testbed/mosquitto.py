@@ -18,8 +18,6 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 
-from testbed.processes import stop_process
-
 MOSQUITTO = "/usr/sbin/mosquitto"
 
 
@@ -60,8 +58,13 @@ class Mosquitto:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self.proc = None
 
 

@@ -1,12 +1,14 @@
 """A self-signed TLS certificate for a server the tests reach by IP address (coturn's TLS listener).
 
 It is its own CA: a client trusts it by loading the certificate file as its CA bundle
-(``SSL_CERT_FILE`` for the daemon).
+(``SSL_CERT_FILE`` for the daemon), Chromium by its key (:func:`spki_sha256`).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
 import ipaddress
 from pathlib import Path
 
@@ -37,3 +39,10 @@ def make_certificate(cert_path: Path, key_path: Path, address: str) -> None:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def spki_sha256(cert_path: Path) -> str:
+    """The certificate's public key hash, as Chromium's ``--ignore-certificate-errors-spki-list`` takes it."""
+    key = x509.load_pem_x509_certificate(cert_path.read_bytes()).public_key()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()

@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from testbed.browser import CHROMIUM, CHROMIUM_ARGS, STATS_JS, warm_up_webrtc
+from testbed.certificates import spki_sha256
 from testbed.coturn import Coturn
 from testbed.daemon import DaemonProcess, start_daemon
 from testbed.netns.internet import HTTP_PORT, Internet
@@ -65,15 +66,19 @@ async () => {
 TURN_CREDENTIAL_LIFETIME_S = 3600
 
 
-def chromium_in_namespace(playwright: Any, ns: str, directory: Path) -> Any:
-    """Debian's Chromium launched inside ``ns`` (Playwright drives it over a pipe, which crosses namespaces)."""
+def chromium_in_namespace(playwright: Any, ns: str, directory: Path, trusted_spki: str) -> Any:
+    """Debian's Chromium launched inside ``ns`` (Playwright drives it over a pipe, which crosses namespaces),
+    trusting the certificate whose public key hash is ``trusted_spki`` (``testbed/certificates.py``)."""
     wrapper = directory / "chromium-in-netns"
     wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns} {CHROMIUM} "$@"\n')
     wrapper.chmod(0o755)
-    # Chromium checks a turns: server's certificate against its own trust store, and refused the
-    # rig's self-signed one (coturn logged each TLS handshake cut short): the rig's one exception.
+    # Chromium checks a turns: server's certificate against its own trust store, and refused the rig's
+    # self-signed one (coturn logged each TLS handshake cut short): it trusts that one key, as a person's
+    # browser that accepted the certificate would.
     browser = playwright.chromium.launch(
-        executable_path=str(wrapper), args=[*CHROMIUM_ARGS, "--ignore-certificate-errors"], headless=True
+        executable_path=str(wrapper),
+        args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={trusted_spki}"],
+        headless=True,
     )
     warm_up_webrtc(browser)
     return browser
@@ -121,7 +126,7 @@ class RemoteRig:
             )
             viewer = self.net.add_lan_viewer() if at_home else self.net.viewer
             self.page_url = f"http://{self.net.camera_address}:{HTTP_PORT}" if at_home else self.net.camera_url
-            self.browser = chromium_in_namespace(playwright, viewer, tmp_path)
+            self.browser = chromium_in_namespace(playwright, viewer, tmp_path, spki_sha256(self.coturn.cert_file))
             self.page = self.open_page()
             self.page.evaluate(WATCH_FRAMES_JS)
         except BaseException:

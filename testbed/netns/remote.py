@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from testbed.browser import CHROMIUM, CHROMIUM_ARGS, STATS_JS, warm_up_webrtc
 from testbed.certificates import spki_sha256
@@ -140,7 +141,11 @@ class RemoteRig:
         page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
         page.add_init_script(RECORD_WHEP_JS)
         page.goto(f"{self.page_url}/?token={self.daemon.token}")
-        page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null", timeout=30000)
+        try:
+            page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null", timeout=30000)
+        except PlaywrightTimeout:
+            state = page.evaluate("window.edgeViewer && [window.edgeViewer.state, window.edgeViewer.lastError]")
+            raise AssertionError(f"the page did not play within 30 s: {state}\n{self.failure_report()}") from None
         return page
 
     @property

@@ -20,7 +20,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import requests
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Error as PlaywrightError
 
 from testbed.browser import FRAME_CODE_JS
 from testbed.clips import recordings_dir, wall_frame_codes
@@ -100,25 +100,8 @@ class Rig:
             self.close()
             raise
 
-    def _load_page(self, attempts: int = 3) -> None:
-        """Until the page plays; again if its start was spoilt.
-
-        Making the links changed the host's network, and Chromium aborts loads
-        under way when that happens (ERR_NETWORK_CHANGED): a module or the first
-        POST may be lost. Only what happens after a clean start is under test.
-        """
-        for attempt in range(attempts):
-            self.page.goto(f"{self.forwarder.url}/?token={self.daemon.token}")
-            try:
-                self.page.wait_for_function(
-                    "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
-                    " && window.edgeViewer.sessionsStarted === 1",
-                    timeout=12000,
-                )
-                return
-            except PlaywrightTimeout:
-                if attempt == attempts - 1:
-                    raise
+    def _load_page(self) -> None:
+        load_until_playing(self.page, f"{self.forwarder.url}/?token={self.daemon.token}")
 
     def ice_status(self) -> dict:
         """The watching session's "ice" in /api/status (a spoilt start may have left another one pending)."""
@@ -208,6 +191,28 @@ class Rig:
         if self._daemon is not None:
             self._daemon.stop()
         self.netns.close()
+
+
+def load_until_playing(page, url: str, attempts: int = 3) -> None:
+    """Open ``url`` until the page plays; again if its start was spoilt.
+
+    Making links or tunnels changes the host's network, and Chromium aborts loads
+    under way when that happens (ERR_NETWORK_CHANGED): a module or the first
+    POST may be lost. Only what happens after a clean start is under test.
+    """
+    for attempt in range(attempts):
+        try:
+            page.goto(url)
+            page.wait_for_function(
+                "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
+                " && window.edgeViewer.sessionsStarted === 1",
+                timeout=12000,
+            )
+            return
+        except PlaywrightError:  # the load aborted (ERR_NETWORK_CHANGED), or no picture in time
+            if attempt == attempts - 1:
+                raise
+            page.goto("about:blank")  # an error page would reload itself over the next attempt
 
 
 def resumption(frames: list[list[int]], changed_at: float) -> tuple[float, float] | None:

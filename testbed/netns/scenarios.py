@@ -13,8 +13,9 @@ meanwhile shows whether the change disturbed the camera side at all.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -83,9 +84,7 @@ class Rig:
                 self.links = self.netns.add_links(links)
             else:
                 self.links = [self.netns.add_impaired_link(impairment)]
-            interfaces = ", ".join(f'"{link.camera_if}"' for link in self.links)
-            config = CAMERA + f"[webrtc]\ninterfaces = [{interfaces}]\n[network]\ndebounce = 0.1\n"
-            self._daemon = start_daemon(config, tmp_path, prefix=self.netns.exec_prefix, host="0.0.0.0")
+            self._daemon = start_camera_daemon(self.netns, [link.camera_if for link in self.links], tmp_path)
             self._forwarder = Forwarder((self.links[0].camera_address, self._daemon.port))
             self.context = browser.new_context()
             self.page = self.context.new_page()
@@ -193,6 +192,15 @@ class Rig:
         self.netns.close()
 
 
+def start_camera_daemon(
+    netns: CameraNamespace, interfaces: Iterable[str], tmp_path: Path, extra_config: str = ""
+) -> DaemonProcess:
+    """The daemon in ``netns`` on all its addresses, candidates on ``interfaces`` only, network changes seen at once."""
+    offered = ", ".join(f'"{name}"' for name in interfaces)
+    config = f"{CAMERA}[webrtc]\ninterfaces = [{offered}]\n[network]\ndebounce = 0.1\n{extra_config}"
+    return start_daemon(config, tmp_path, prefix=netns.exec_prefix, host="0.0.0.0")
+
+
 def load_until_playing(page, url: str, attempts: int = 3) -> None:
     """Open ``url`` until the page plays; again if its start was spoilt.
 
@@ -201,18 +209,19 @@ def load_until_playing(page, url: str, attempts: int = 3) -> None:
     POST may be lost. Only what happens after a clean start is under test.
     """
     for attempt in range(attempts):
-        try:
+        # An aborted load leaves Chromium's error page, which reloads the page itself: wait for that too.
+        with contextlib.suppress(PlaywrightError):
             page.goto(url)
+        try:
             page.wait_for_function(
                 "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
                 " && window.edgeViewer.sessionsStarted === 1",
                 timeout=12000,
             )
             return
-        except PlaywrightError:  # the load aborted (ERR_NETWORK_CHANGED), or no picture in time
+        except PlaywrightError:  # no picture in time, or the page navigated meanwhile
             if attempt == attempts - 1:
                 raise
-            page.goto("about:blank")  # an error page would reload itself over the next attempt
 
 
 def resumption(frames: list[list[int]], changed_at: float) -> tuple[float, float] | None:

@@ -66,7 +66,7 @@ class WireGuardEnd:
         self.interface = interface
         self.ns = ns
         self.config = config
-        self.address = _address(config.read_text())
+        self.address, self._prefix_length = _address(config.read_text())
         self._process: subprocess.Popen[bytes] | None = None
 
     def up(self) -> None:
@@ -81,7 +81,7 @@ class WireGuardEnd:
             ["wg-quick", "strip", str(self.config)], capture_output=True, text=True, timeout=10, check=True
         ).stdout
         wg("setconf", self.interface, "/dev/stdin", ns=self.ns, stdin=stripped)
-        ip("addr", "add", f"{self.address}/24", "dev", self.interface, ns=self.ns)
+        ip("addr", "add", f"{self.address}/{self._prefix_length}", "dev", self.interface, ns=self.ns)
         ip("link", "set", self.interface, "up", ns=self.ns)
 
     def _wait_for_socket(self) -> None:
@@ -114,11 +114,12 @@ class WireGuardEnd:
                 self._process.wait()
 
 
-def _address(config: str) -> str:
-    match = re.search(r"^Address\s*=\s*([0-9.]+)/", config, re.MULTILINE)
+def _address(config: str) -> tuple[str, int]:
+    """The ``Address`` of a wg-quick file: the address and its prefix length."""
+    match = re.search(r"^Address\s*=\s*([0-9.]+)/([0-9]+)", config, re.MULTILINE)
     if match is None:
-        raise ValueError("a wg-quick file without Address")
-    return match.group(1)
+        raise ValueError("a wg-quick file without an IPv4 Address")
+    return match.group(1), int(match.group(2))
 
 
 class WireGuardTunnel:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import requests
 
-from testbed.daemon import DaemonProcess, start_daemon
-from testbed.netns.scenarios import CAMERA, load_until_playing
+from testbed.daemon import DaemonProcess
+from testbed.netns.scenarios import load_until_playing, start_camera_daemon
 from testbed.netns.topology import CameraNamespace
 from testbed.netns.vpn import WireGuardTunnel
 
@@ -31,8 +31,7 @@ class VpnRig:
             self.tunnel = WireGuardTunnel(self.netns, self.link, tmp_path / "wireguard")
             self.tunnel.phone.up()
             offered = self.tunnel.camera.interface if through_tunnel else self.link.camera_if
-            config = CAMERA + f'[webrtc]\ninterfaces = ["{offered}"]\n[network]\ndebounce = 0.1\n'
-            self._daemon = start_daemon(config, tmp_path / "daemon", prefix=self.netns.exec_prefix, host="0.0.0.0")
+            self._daemon = start_camera_daemon(self.netns, [offered], tmp_path / "daemon")
             self.netns.wait_until_host_settled()
         except BaseException:
             self.close()

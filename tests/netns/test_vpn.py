@@ -73,7 +73,7 @@ def test_chromium_plays_through_a_tunnel_that_came_up_after_the_daemon(chromium,
         # And the media came out of the tunnel at the phone's end: 60 frames of 640x360 and more.
         assert phone.received_bytes() > 100_000
 
-        # Plain http over a VPN is not a secure context (docs/remote-vpn.md): no microphone for the page.
+        # Plain http over a VPN is not a secure context (docs/remote.md): no microphone for the page.
         assert page.evaluate("window.isSecureContext") is False
         frames = stats["video"]["framesDecoded"]
         wireguard_cpu = cpu_seconds(camera.pid) + cpu_seconds(phone.pid) - cpu_before

@@ -24,8 +24,9 @@ endif
 #   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3;
 #   gst-rtsp-server for [rtsp], and rtspsrc as an RTSP client
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
-#   network namespaces: iproute2; viewers away from home (tests/netns/test_remote_viewers.py):
-#   coturn (the TURN server) and iptables (the NATs between it, the camera and the viewer)
+#   network namespaces: iproute2; a WireGuard tunnel into one (testbed/netns/vpn.py): wireguard-go (userspace,
+#   for kernels without the module) and wireguard-tools (wg, wg-quick strip); viewers away from home
+#   (tests/netns/test_remote_viewers.py): coturn (the TURN server) and iptables (the NATs around it)
 #   an MQTT broker for the Home Assistant tests: mosquitto
 #   the WHIP server the publisher's tests send to (testbed/whip_rig.py): Janus (JANUS_DEBS), and
 #   nodejs for simple-whip-server (see whip-server below); its Chromium subscriber: janus.js
@@ -33,7 +34,8 @@ endif
 TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils \
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
-             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 coturn iptables mosquitto \
+             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 wireguard-go wireguard-tools \
+             coturn iptables mosquitto \
              $(JANUS_DEBS) libjs-webrtc-adapter nodejs
 
 .PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core typescript firefox-openh264 bench clean

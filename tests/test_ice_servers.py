@@ -162,7 +162,8 @@ def test_viewers_that_send_the_token_get_the_ice_servers_with_fresh_credentials(
 def test_a_turn_server_that_does_not_answer_is_reported_and_left_out(daemon_with_dead_turn):
     daemon = daemon_with_dead_turn
     turn = wait_for_turn_state(daemon, "unreachable")
-    assert "within 0.5 s" in turn["detail"] and turn["server"].startswith("turn:127.0.0.1:")
+    assert turn["detail"] in ("no answer within 5 s", "a viewer got no relay within 0.5 s")
+    assert turn["server"].startswith("turn:127.0.0.1:")
     assert daemon.health()["status"] == "degraded"
     assert daemon.request("GET", "/healthz").json()["status"] == "degraded"
 

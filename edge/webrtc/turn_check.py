@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 RECHECK_OK_S = 300.0  # a working server is checked this often
 RECHECK_FAILING_S = 15.0  # a failing one this often, until it answers
+# A check delays nobody: it may wait longer than a viewer's answer does (turn_timeout), so that
+# a server that is merely slow (or a Pi busy starting up) is not called unreachable.
+CHECK_TIMEOUT_S = 5.0
 # Unauthorized, Forbidden, Allocation Mismatch, Stale Nonce, Wrong Credentials
 REFUSED_CODES = (401, 403, 437, 438, 441)
 
@@ -141,7 +144,7 @@ class TurnWatch:
             self._recheck.clear()
             server = self._servers.relay()  # fresh credentials each time
             assert server is not None, "only watched when configured"
-            check = await check_turn(server, self._timeout)
+            check = await check_turn(server, max(self._timeout, CHECK_TIMEOUT_S))
             if check.state is not TurnState.OK and (self._last is None or self._last.state is TurnState.OK):
                 log.warning("TURN server %s: %s (%s)", server.url, check.state, check.detail)
             elif check.state is TurnState.OK and self._last is not None and self._last.state is not TurnState.OK:

@@ -30,7 +30,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from testbed.netns.topology import _free_subnets, ip, sysctl
+from testbed.netns.topology import free_subnets, ip, sysctl
 
 HTTP_PORT = 8080
 
@@ -88,7 +88,7 @@ class Internet:
         self.viewer = f"tv{tag}"
         self._namespaces = [self.internet, self.camera, self.viewer, f"ta{tag}", f"tb{tag}"]
         self._host_if = f"tih{tag}"
-        window, public, wan_a, wan_b, lan_a, lan_b = _free_subnets(6)
+        window, public, wan_a, wan_b, lan_a, lan_b = free_subnets(6)
         self.public_address = str(public.network_address + 1)
         self.nat_a = Nat(f"ta{tag}", f"tal{tag}", f"taw{tag}", lan_a, wan_a)
         self.nat_b = Nat(f"tb{tag}", f"tbl{tag}", f"tbw{tag}", lan_b, wan_b)
@@ -124,6 +124,9 @@ class Internet:
         ip("addr", "add", f"{self.public_address}/32", "dev", dead_end, ns=self.internet)
         host_address, internet_address = str(window.network_address + 1), str(window.network_address + 2)
         ip("link", "add", self._host_if, "type", "veth", "peer", "name", f"tiw{tag}", "netns", self.internet)
+        # No IPv6 on it: its address settling later would be one more host network change, on which
+        # browsers on the host (other tests') abort their loads.
+        sysctl(f"net.ipv6.conf.{self._host_if}.disable_ipv6=1")
         ip("addr", "add", f"{host_address}/24", "dev", self._host_if)
         ip("addr", "add", f"{internet_address}/24", "dev", f"tiw{tag}", ns=self.internet)
         ip("link", "set", self._host_if, "up")
@@ -182,7 +185,7 @@ class Internet:
         """A namespace on the camera's side of NAT A (another subnet of the same home, routed, not NATed):
         a viewer at home. Returns its name; the camera is at :attr:`camera_address` from there."""
         nat, tag = self.nat_a, self.internet[2:]
-        ns, subnet = f"tl{tag}", _free_subnets(1)[0]
+        ns, subnet = f"tl{tag}", free_subnets(1)[0]
         ip("netns", "add", ns)
         self._namespaces.append(ns)
         ip("link", "set", "lo", "up", ns=ns)

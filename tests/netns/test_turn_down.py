@@ -11,12 +11,11 @@ import statistics
 
 import pytest
 import requests
-from playwright.sync_api import Error as PlaywrightError
 
 from testbed.daemon import DaemonProcess, start_daemon
 from testbed.netns.internet import dead_end_route
-from testbed.netns.scenarios import CAMERA
-from testbed.netns.topology import CameraNamespace, _free_subnets
+from testbed.netns.scenarios import CAMERA, load_until_playing
+from testbed.netns.topology import CameraNamespace, free_subnets
 
 NO_TURN, TURN_DOWN = "no TURN", "TURN down"
 RUNS = 5
@@ -31,7 +30,8 @@ def lan(tmp_path):
     daemons: dict[str, DaemonProcess] = {}
     try:
         link = netns.add_links(1)[0]
-        dead = str(_free_subnets(1)[0].network_address + 1)
+        netns.wait_until_host_settled()
+        dead = str(free_subnets(1)[0].network_address + 1)
         dead_end_route(netns.name, f"ecd{netns.tag}", f"{dead}/32")
         base = f'{CAMERA}[webrtc]\ninterfaces = ["{link.camera_if}"]\n'
         turn = (
@@ -60,32 +60,21 @@ MARK_WHEP_JS = """
 """
 
 
-def first_frame_ms(browser, url: str, attempts: int = 3) -> float:
-    """The page's first frame, ms after it first asked the camera's WHEP endpoint.
+def first_frame_ms(browser, url: str) -> float:
+    """The page's first frame, ms after it first asked the camera's WHEP endpoint, in a new browser context.
 
     From there on is what a TURN server could delay (the ICE servers, the answer, ICE, DTLS); the
     page's own loading before, which it cannot, is left out: on a loaded machine it is most of the
-    noise. A load spoilt by a change of the host's network (other tests make links; Chromium then
-    aborts loads under way: ERR_NETWORK_CHANGED) is made again: only a clean start is measured.
+    noise. A load spoilt by a change of the host's network is made again (``load_until_playing``).
     """
-    for attempt in range(attempts):
-        context = browser.new_context()
-        try:
-            page = context.new_page()
-            page.add_init_script(MARK_WHEP_JS)
-            page.goto(url)
-            page.wait_for_function(
-                "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
-                " && window.edgeViewer.sessionsStarted === 1",
-                timeout=20000,
-            )
-            return page.evaluate("window.edgeViewer.firstFrameAt - window.__whepAt")
-        except PlaywrightError:  # a timeout too
-            if attempt == attempts - 1:
-                raise
-        finally:
-            context.close()
-    raise AssertionError("unreachable: the last attempt raises")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.add_init_script(MARK_WHEP_JS)
+        load_until_playing(page, url)
+        return page.evaluate("window.edgeViewer.firstFrameAt - window.__whepAt")
+    finally:
+        context.close()
 
 
 def test_a_turn_server_that_does_not_answer_does_not_delay_a_lan_viewers_first_frame(chromium, lan):

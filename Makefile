@@ -26,7 +26,8 @@ endif
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
 #   network namespaces: iproute2; a WireGuard tunnel into one (testbed/netns/vpn.py): wireguard-go (userspace,
 #   for kernels without the module) and wireguard-tools (wg, wg-quick strip); viewers away from home
-#   (tests/netns/test_remote_viewers.py): coturn (the TURN server) and iptables (the NATs around it)
+#   (tests/netns/test_remote_viewers.py): coturn (the TURN server), iptables (the NATs around it) and
+#   conntrack (a NAT forgets its mappings)
 #   an MQTT broker for the Home Assistant tests: mosquitto
 #   the WHIP server the publisher's tests send to (testbed/whip_rig.py): Janus (JANUS_DEBS), and
 #   nodejs for simple-whip-server (see whip-server below); its Chromium subscriber: janus.js
@@ -35,7 +36,7 @@ TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-uti
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 wireguard-go wireguard-tools \
-             coturn iptables mosquitto \
+             coturn iptables conntrack mosquitto \
              $(JANUS_DEBS) libjs-webrtc-adapter nodejs
 
 .PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core typescript firefox-openh264 bench clean

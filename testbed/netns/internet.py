@@ -210,13 +210,15 @@ class Internet:
                      "--dport", str(port), "-j", "ACCEPT")  # fmt: skip
 
     def viewer_readdress(self, host: int = 99) -> str:
-        """NAT B's public address changes (a phone moving from Wi-Fi to mobile data): the old one goes,
-        and with it every mapping made through it; the new one is added. Returns the new address."""
+        """NAT B's public address changes (a phone moving from Wi-Fi to mobile data): the old address
+        goes, the new one comes, and NAT B forgets every mapping it had (its connection tracking table
+        flushed). Returns the new address, usable on return."""
         nat = self.nat_b
         new = str(nat.wan.network_address + host)
         ip("addr", "del", f"{nat.wan_address}/24", "dev", nat.wan_if, ns=nat.ns)
         ip("addr", "add", f"{new}/24", "dev", nat.wan_if, ns=nat.ns)
         ip("route", "replace", "default", "via", str(nat.wan.network_address + 1), ns=nat.ns)
+        subprocess.run(["ip", "netns", "exec", nat.ns, "conntrack", "-F"], capture_output=True, timeout=10, check=True)
         nat.wan_address = new
         return new
 

@@ -105,9 +105,10 @@ class FirefoxPage:
 
 
 @contextmanager
-def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage]:
+def firefox(*, openh264: bool = True, mdns: bool = True, accept_insecure_certs: bool = False) -> Iterator[FirefoxPage]:
     """A fresh headless Firefox ESR (new profile). ``openh264=False``: a Firefox without H.264;
-    ``mdns``: Firefox hides its host addresses behind mDNS names (its default) or not."""
+    ``mdns``: Firefox hides its host addresses behind mDNS names (its default) or not;
+    ``accept_insecure_certs``: a self-signed certificate is taken as a person who accepted it once."""
     prefs = {**PREFS, "media.peerconnection.ice.obfuscate_host_addresses": mdns}
     saved = os.environ.get("MOZ_GMP_PATH")
     if openh264:
@@ -125,7 +126,7 @@ def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage
         gecko_log=GECKO_LOG,
     )
     try:
-        marionette.start_session()
+        marionette.start_session({"acceptInsecureCerts": accept_insecure_certs})
         marionette.timeout.script = 60
         yield FirefoxPage(marionette)
     finally:

@@ -1,0 +1,134 @@
+"""The camera behind Debian's nginx and Caddy at ``https://127.0.0.1:<port>/cam/`` with a self-signed certificate,
+each running the configuration docs/examples shows: the page logs in with the token, plays, loads the snapshot,
+restarts ICE and plays a clip, in Chromium and in Firefox, and every request the browser makes stays under
+``/cam/`` (the proxy's own access log says so)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from testbed.browser import FRAME_CODE_JS, ChromiumPage
+from testbed.clips import CAMERA, wait_buffered, wait_finished, wait_for
+from testbed.daemon import DaemonProcess
+from testbed.firefox import FirefoxPage, firefox
+from testbed.proxy import PREFIX, Caddy, LoggedRequest, Nginx, Proxy, running
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+PIN = 17
+CONFIG = (
+    CAMERA
+    + '[server]\ntrusted_proxies = ["127.0.0.1"]\n'
+    + f'[recording]\npre_seconds = 1\npost_seconds = 1\n[[triggers]]\nname = "doorbell"\npin = {PIN}\nmode = "hold"\n'
+)
+Page = ChromiumPage | FirefoxPage
+
+
+@pytest.fixture(params=[Nginx, Caddy], ids=["nginx", "caddy"])
+def behind_proxy(request, daemon_factory, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Proxy]]:
+    daemon = daemon_factory(CONFIG)
+    with running(request.param(tmp_path / "proxy", daemon.port)) as proxy:
+        yield daemon, proxy
+
+
+def through(proxy: Proxy, daemon: DaemonProcess, method: str, path: str, **kwargs) -> requests.Response:
+    """A script's request to the camera through the proxy (Bearer token; the test's certificate)."""
+    return requests.request(method, proxy.url + path, headers=daemon.auth, verify=str(proxy.cert), timeout=10, **kwargs)
+
+
+def frames_advance(page: Page, what: str) -> None:
+    before = page.evaluate(f"({FRAME_CODE_JS})().frameIndex")
+    page.wait_for(f"({FRAME_CODE_JS})().frameIndex >= {before + 15}", 10, what=what)
+
+
+def watch_through(page: Page, daemon: DaemonProcess, proxy: Proxy) -> None:
+    """What a person does at https://home.example/cam: open the printed address, watch, look at a clip."""
+    # The address without its final slash: the proxy sends the browser to /cam/, token and all.
+    page.goto(f"{proxy.url.rstrip('/')}?token={daemon.token}")
+    page.wait_for("window.edgeViewer && window.edgeViewer.firstFrameAt !== null", 20, what="the first frame")
+    page.wait_for(f"window.location.pathname === '{PREFIX}/' && !window.location.search", 15, what="the login")
+    frames_advance(page, "live frames")
+
+    size = page.evaluate_async(
+        "const img = new Image(); img.src = 'api/snapshot.jpg'; await img.decode();"
+        "return [img.naturalWidth, img.naturalHeight];"
+    )
+    assert size == [640, 360], size
+
+    page.evaluate("window.__pcBefore = window.edgeViewer.pc")
+    result = page.evaluate_async("await window.edgeViewer.restartIce(); return 'restarted';")
+    assert result == "restarted", result
+    assert page.evaluate("window.edgeViewer.pc === window.__pcBefore"), "a new peer connection"
+    (session,) = daemon.health()["sessions"]
+    assert session["ice"]["restarts"] == 1, session  # the restart PATCH reached the daemon
+    frames_advance(page, "frames after the ICE restart")
+
+    wait_buffered(daemon, 1)
+    assert through(proxy, daemon, "POST", f"api/sim/gpio/{PIN}", json={"active": True}).status_code == 200
+    wait_for(daemon.health, lambda h: h["recording"]["state"] == "recording", 10, "the doorbell's clip to start")
+    assert through(proxy, daemon, "POST", f"api/sim/gpio/{PIN}", json={"active": False}).status_code == 200
+    (clip,) = wait_finished(daemon)
+    listed = through(proxy, daemon, "GET", "api/recordings").json()
+    assert listed[0]["url"] == f"{PREFIX}/recordings/{clip['name']}", listed[0]
+    page.wait_for("window.edgeRecordings && window.edgeRecordings.gpio", 20, what="the recordings panel")
+    page.click("#recordings-toggle")
+    page.wait_for("window.edgeRecordings.clips.some((c) => c.complete)", 20, what="the clip in the list")
+    page.wait_for("document.querySelector('#rec-list li .rec-play') !== null", 10)
+    page.click("#rec-list li .rec-play")
+    page.wait_for(
+        "(v => v && v.readyState >= 2 && v.currentTime > 1)(document.querySelector('#rec-player video'))",
+        20,
+        what=f"{clip['name']} to play",
+    )
+    source = page.evaluate("document.querySelector('#rec-player video').currentSrc")
+    assert source == f"{proxy.url}recordings/{clip['name']}", source
+    page.goto("about:blank")  # leaving: the page DELETEs its session (a keepalive request: the browser stays open)
+    wait_for(
+        proxy.requests, lambda r: any(x.method == "DELETE" for x in r), 15, f"the page's DELETE in {proxy.access_log}"
+    )
+
+
+def assert_all_under_the_prefix(proxy: Proxy) -> list[LoggedRequest]:
+    """Every request the proxy saw (the browser's and the test's) was for /cam/..., or /cam to be sent there."""
+    logged = proxy.requests()
+    outside = [r for r in logged if not (r.path.startswith(f"{PREFIX}/") or r.path.startswith(f"{PREFIX}?"))]
+    assert not outside, f"requests outside {PREFIX}/: {outside}"
+    assert not [r for r in logged if r.status == 405], "a method the proxy did not pass"
+    for method, start, statuses in [
+        ("GET", f"{PREFIX}?token=", {301}),  # the address as printed
+        ("POST", f"{PREFIX}/auth/login", {204}),
+        ("POST", f"{PREFIX}/whep", {201}),
+        ("PATCH", f"{PREFIX}/whep/", {200}),  # the ICE restart, at the Location the daemon gave
+        # 404: the browser's closing peer connection (DTLS close) can end the session first.
+        ("DELETE", f"{PREFIX}/whep/", {200, 404}),
+        ("GET", f"{PREFIX}/api/snapshot.jpg", {200}),
+        ("GET", f"{PREFIX}/recordings/", {206}),  # the clip, played with Range requests
+    ]:
+        assert any(r.method == method and r.path.startswith(start) and r.status in statuses for r in logged), (
+            f"no {method} {start}... {statuses} in {logged}"
+        )
+    assert not [r for r in logged if r.status == 404 and r.method != "DELETE"], logged
+    return logged
+
+
+def test_chromium_watches_through_the_proxy(behind_proxy, chromium):
+    daemon, proxy = behind_proxy
+    context = chromium.new_context(ignore_https_errors=True)
+    try:
+        watch_through(ChromiumPage(context.new_page()), daemon, proxy)
+    finally:
+        context.close()
+    logged = assert_all_under_the_prefix(proxy)
+    print(f"Chromium through {proxy.name}: {len(logged)} requests, all under {PREFIX}/")
+
+
+def test_firefox_watches_through_the_proxy(behind_proxy):
+    daemon, proxy = behind_proxy
+    with firefox(mdns=False, accept_insecure_certs=True) as page:  # loopback: as tests/test_firefox.py
+        watch_through(page, daemon, proxy)
+    logged = assert_all_under_the_prefix(proxy)
+    print(f"Firefox through {proxy.name}: {len(logged)} requests, all under {PREFIX}/")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from typing import Any
 
 from marionette_driver.marionette import Marionette
 from marionette_driver.wait import Wait
+
+from testbed.processes import free_port
 
 FIREFOX = shutil.which("firefox-esr") or "/usr/bin/firefox-esr"
 OPENH264_ENV = "EDGE_FIREFOX_OPENH264"
@@ -64,12 +65,6 @@ def openh264_path() -> str:
             f"`make test-deps` builds it, or set {OPENH264_ENV} to a plugin folder"
         )
     return str(built[0].parent)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class FirefoxPage:
@@ -118,7 +113,7 @@ def firefox(*, openh264: bool = True, mdns: bool = True, accept_insecure_certs: 
         os.environ.pop("MOZ_GMP_PATH", None)
     marionette = Marionette(
         host="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         bin=FIREFOX,
         headless=True,
         prefs=prefs,

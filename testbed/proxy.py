@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.security.tls import make_self_signed
-from testbed.mosquitto import free_port
+from testbed.processes import free_port, stop_process
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -75,7 +75,20 @@ class Proxy(ABC):
         return f"https://127.0.0.1:{self.port}{PREFIX}/"
 
     @abstractmethod
-    def command(self) -> list[str]: ...
+    def command(self) -> list[str]:
+        """Writes the configuration (:meth:`site` and the rig's own part) and returns the command that runs it."""
+
+    def site(self, example: str, **values: str) -> Path:
+        """The example of ``docs/examples`` filled in for this rig, written beside it."""
+        path = self.directory / f"cam-{example}"
+        common = {
+            "CERT": str(self.cert),
+            "KEY": str(self.key),
+            "CAMERA": self.camera,
+            "ACCESS_LOG": str(self.access_log),
+        }
+        path.write_text(fill(EXAMPLES / example, {**common, **values}))
+        return path
 
     @abstractmethod
     def requests(self) -> list[LoggedRequest]:
@@ -104,33 +117,14 @@ class Proxy(ABC):
         return True
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class Nginx(Proxy):
     name = "nginx"
 
     def command(self) -> list[str]:
-        server = self.directory / "cam.conf"
-        server.write_text(
-            fill(
-                EXAMPLES / "nginx-cam.conf",
-                {
-                    "LISTEN": f"127.0.0.1:{self.port}",
-                    "SERVER_NAME": "127.0.0.1",
-                    "CERT": str(self.cert),
-                    "KEY": str(self.key),
-                    "CAMERA": self.camera,
-                    "ACCESS_LOG": str(self.access_log),
-                },
-            )
-        )
+        server = self.site("nginx-cam.conf", LISTEN=f"127.0.0.1:{self.port}", SERVER_NAME="127.0.0.1")
         temp = self.directory / "temp"
         temp.mkdir(exist_ok=True)
         # Workers run as whoever runs the test (root: else nginx's "nobody", which cannot enter
@@ -162,19 +156,7 @@ class Caddy(Proxy):
     name = "caddy"
 
     def command(self) -> list[str]:
-        site = self.directory / "cam.Caddyfile"
-        site.write_text(
-            fill(
-                EXAMPLES / "Caddyfile",
-                {
-                    "SITE": f"127.0.0.1:{self.port}",
-                    "CERT": str(self.cert),
-                    "KEY": str(self.key),
-                    "CAMERA": self.camera,
-                    "ACCESS_LOG": str(self.access_log),
-                },
-            )
-        )
+        site = self.site("Caddyfile", SITE=f"127.0.0.1:{self.port}")
         main = self.directory / "Caddyfile"
         main.write_text(
             "{\n\tadmin off\n\tauto_https disable_redirects\n\tskip_install_trust\n"

@@ -51,12 +51,18 @@ def act(daemon: DaemonProcess, logged_in: requests.Response, origin: str) -> req
     return requests.post(daemon.url + "/api/recordings/stop", json={}, headers=headers, timeout=10)
 
 
-def test_a_trusted_proxys_prefix_scheme_and_host_are_what_the_daemon_hands_out(behind_proxy):
-    created = behind_proxy.request("POST", "/whep", data=make_offer(), headers={**SDP, **FROM_PROXY})
+def offer_and_login(daemon: DaemonProcess) -> tuple[str, requests.Response]:
+    """A WHEP offer's ``Location`` and a login's response, both with the proxy's headers."""
+    created = daemon.request("POST", "/whep", data=make_offer(), headers={**SDP, **FROM_PROXY})
     assert created.status_code == 201, created.text
-    assert created.headers["Location"].startswith("/cam/whep/"), created.headers["Location"]
-    logged_in = login(behind_proxy, FROM_PROXY)
+    logged_in = login(daemon, FROM_PROXY)
     assert logged_in.status_code == 204, logged_in.text
+    return created.headers["Location"], logged_in
+
+
+def test_a_trusted_proxys_prefix_scheme_and_host_are_what_the_daemon_hands_out(behind_proxy):
+    location, logged_in = offer_and_login(behind_proxy)
+    assert location.startswith("/cam/whep/"), location
     cookie = logged_in.headers["Set-Cookie"]
     assert "Path=/cam/;" in cookie and "Secure" in cookie and "HttpOnly" in cookie, cookie
     # The browser's page is https://home.example:8443/cam/: its origin is the daemon's own.
@@ -89,12 +95,9 @@ def test_a_trusted_proxy_sending_nonsense_gets_a_400_naming_the_header(behind_pr
 
 
 def test_an_untrusted_peers_forwarding_headers_are_ignored(not_trusting):
-    created = not_trusting.request("POST", "/whep", data=make_offer(), headers={**SDP, **FROM_PROXY})
-    assert created.status_code == 201, created.text
-    assert created.headers["Location"].startswith("/whep/"), created.headers["Location"]
+    location, logged_in = offer_and_login(not_trusting)
+    assert location.startswith("/whep/"), location
     # It can neither make the cookie Secure or its path the prefix, nor claim the proxy's origin.
-    logged_in = login(not_trusting, FROM_PROXY)
-    assert logged_in.status_code == 204, logged_in.text
     cookie = logged_in.headers["Set-Cookie"]
     assert "Path=/;" in cookie and "Secure" not in cookie, cookie
     refused = act(not_trusting, logged_in, PAGE)

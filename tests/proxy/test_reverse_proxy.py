@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from testbed.browser import FRAME_CODE_JS, ChromiumPage
-from testbed.clips import CAMERA, wait_buffered, wait_finished, wait_for
+from testbed.clips import CAMERA, play_in_the_recordings_panel, wait_buffered, wait_finished, wait_for
 from testbed.daemon import DaemonProcess
 from testbed.firefox import FirefoxPage, firefox
 from testbed.proxy import PREFIX, Caddy, LoggedRequest, Nginx, Proxy, running
@@ -72,18 +72,10 @@ def watch_through(page: Page, daemon: DaemonProcess, proxy: Proxy) -> None:
     wait_for(daemon.health, lambda h: h["recording"]["state"] == "recording", 10, "the doorbell's clip to start")
     assert through(proxy, daemon, "POST", f"api/sim/gpio/{PIN}", json={"active": False}).status_code == 200
     (clip,) = wait_finished(daemon)
+    assert through(proxy, daemon, "GET", "metrics").status_code == 200
     listed = through(proxy, daemon, "GET", "api/recordings").json()
     assert listed[0]["url"] == f"{PREFIX}/recordings/{clip['name']}", listed[0]
-    page.wait_for("window.edgeRecordings && window.edgeRecordings.gpio", 20, what="the recordings panel")
-    page.click("#recordings-toggle")
-    page.wait_for("window.edgeRecordings.clips.some((c) => c.complete)", 20, what="the clip in the list")
-    page.wait_for("document.querySelector('#rec-list li .rec-play') !== null", 10)
-    page.click("#rec-list li .rec-play")
-    page.wait_for(
-        "(v => v && v.readyState >= 2 && v.currentTime > 1)(document.querySelector('#rec-player video'))",
-        20,
-        what=f"{clip['name']} to play",
-    )
+    play_in_the_recordings_panel(page, clip["name"])
     source = page.evaluate("document.querySelector('#rec-player video').currentSrc")
     assert source == f"{proxy.url}recordings/{clip['name']}", source
     page.goto("about:blank")  # leaving: the page DELETEs its session (a keepalive request: the browser stays open)
@@ -107,6 +99,7 @@ def assert_all_under_the_prefix(proxy: Proxy) -> list[LoggedRequest]:
         ("DELETE", f"{PREFIX}/whep/", {200, 404}),
         ("GET", f"{PREFIX}/api/snapshot.jpg", {200}),
         ("GET", f"{PREFIX}/recordings/", {206}),  # the clip, played with Range requests
+        ("GET", f"{PREFIX}/metrics", {200}),
     ]:
         assert any(r.method == method and r.path.startswith(start) and r.status in statuses for r in logged), (
             f"no {method} {start}... {statuses} in {logged}"

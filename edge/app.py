@@ -48,6 +48,7 @@ from edge.web.forwarded import TrustedProxies, add_forwarded
 from edge.web.server import WebServer
 from edge.webrtc import aiortc_ext, rtp_sender
 from edge.webrtc.session import SessionStatus
+from edge.webrtc.turn_check import TurnState, TurnStatus
 from edge.webrtc.viewers import Viewers
 from hw.network_watch import NetworkWatchStatus
 
@@ -58,7 +59,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 class Health(StrEnum):
     OK = "ok"
-    DEGRADED = "degraded"  # a part does not work: the camera, the microphone, storage or a publish target
+    DEGRADED = "degraded"  # a part does not work: the camera, the microphone, storage, a publish target, TURN
 
 
 class ProcessStatus(TypedDict):
@@ -86,6 +87,7 @@ class DaemonStatus(TypedDict):
     mqtt: MqttStatus | OffStatus
     rtsp: RtspStatus | OffStatus
     publish: list[PublishTargetStatus]
+    turn: TurnStatus
 
 
 class PublicCameraStatus(TypedDict):
@@ -174,6 +176,7 @@ class Daemon:
             self.video,
             self.microphone,
             self.triggers.gpio,
+            self.viewers.turn,
             self.viewers,
             self.network,
             self.web,
@@ -202,6 +205,7 @@ class Daemon:
             or microphone["state"] not in (SourceState.RUNNING, OffState.OFF)
             or self.recorder.storage != StorageState.OK
             or any(t["state"] in (PublishState.RETRYING, PublishState.REFUSED) for t in self.publish.status())
+            or self.viewers.turn.state in (TurnState.UNREACHABLE, TurnState.REFUSED)
         )
         return {
             "status": Health.DEGRADED if degraded else Health.OK,
@@ -221,6 +225,7 @@ class Daemon:
             "mqtt": self.mqtt.status(),
             "rtsp": self.rtsp.status(),
             "publish": self.publish.status(),
+            "turn": self.viewers.turn.status(),
         }
 
     def public_status(self) -> PublicStatus:

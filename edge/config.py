@@ -165,11 +165,33 @@ def ice_servers(key: str, value: Any) -> tuple[IceServer, ...]:
             )
         ):
             raise ConfigError(f"{where}.urls must be a stun:, stuns:, turn: or turns: URL or a list of them")
+        for url in url_list:
+            _check_ice_url(f"{where}.urls", url)
         for optional in ("username", "credential"):
             if optional in server and not isinstance(server[optional], str):
                 raise ConfigError(f"{where}.{optional} must be a string")
         servers.append(cast(IceServer, dict(server)))  # checked above
     return tuple(servers)
+
+
+def _check_ice_url(key: str, url: str) -> None:
+    """The URL as aiortc reads it (RFC 7064/7065: ``turn:host[:port][?transport=udp|tcp]``)."""
+    from aiortc.rtcicetransport import parse_stun_turn_uri  # the parser that will read it; loaded only here
+
+    try:
+        parsed = parse_stun_turn_uri(url)
+    except ValueError:
+        raise ConfigError(
+            f'{key}: "{url}" is not a STUN/TURN URL like "turn:host:3478?transport=udp" or "stun:host:3478" '
+            "(host: a name or an IPv4 address)"
+        ) from None
+    if parsed.get("transport", "udp") not in ("udp", "tcp"):
+        raise ConfigError(f'{key}: "{url}" has transport={parsed["transport"]}; TURN runs over udp or tcp')
+
+
+def _urls(server: IceServer) -> list[str]:
+    urls = server["urls"]
+    return [urls] if isinstance(urls, str) else urls
 
 
 def key(default: Any, check: Validator, doc: str) -> Any:
@@ -262,6 +284,44 @@ class WebRTCConfig:
         "seconds a viewer whose path broke, or that asked for an ICE restart, has to get a new path "
         "before its session is closed",
     )
+    turn_secret: str = key(
+        "",
+        text,
+        "a TURN server's shared secret (coturn: use-auth-secret, static-auth-secret): TURN entries of ice_servers "
+        "without username get credentials made from it for each viewer, valid turn_credential_lifetime seconds; "
+        "the secret itself never leaves the daemon",
+    )
+    turn_credential_lifetime: float = key(
+        86400.0, number(600, 30 * 86400), "seconds the TURN credentials made from turn_secret stay valid"
+    )
+    ice_transport_policy: str = key(
+        "all",
+        one_of("all", "relay"),
+        "relay: the camera offers viewers only TURN relay candidates, so its addresses never reach them "
+        "(needs a TURN server in ice_servers)",
+    )
+    turn_timeout: float = key(
+        1.5,
+        number(0.1, 10),
+        "seconds a new viewer's answer waits for the camera's TURN allocation; a TURN server that does not "
+        "answer in time is checked again in the background and left out until it answers",
+    )
+
+    def __post_init__(self) -> None:
+        turn = [i for i, server in enumerate(self.ice_servers) if any(u.startswith("turn") for u in _urls(server))]
+        for i in turn:
+            server = self.ice_servers[i]
+            if ("username" in server) != ("credential" in server):
+                raise ConfigError(f"webrtc.ice_servers[{i}] needs both username and credential, or neither")
+            if "username" not in server and not self.turn_secret:
+                raise ConfigError(
+                    f"webrtc.ice_servers[{i}] is a TURN server without username and credential: "
+                    "set them, or set webrtc.turn_secret (the server's shared secret)"
+                )
+        if self.ice_transport_policy == "relay" and not turn:
+            raise ConfigError(
+                'webrtc.ice_transport_policy = "relay" needs a turn: or turns: server in webrtc.ice_servers'
+            )
 
 
 @dataclass(frozen=True)

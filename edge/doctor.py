@@ -8,6 +8,7 @@ a configuration the daemon would refuse). Everything the checks read comes throu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import grp
 import os
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from edge.config import Config, ConfigError, PublishConfig, load_config
 from edge.hardware import check_encoder_limits
+from edge.webrtc.ice_servers import IceServerList, RelayServer
+from edge.webrtc.turn_check import TurnCheck, TurnState, check_turn
 from hw.camera.pi import MIN_PICAMERA2, CameraInfo, list_cameras, picamera2_version
 from hw.platform import Platform
 
@@ -31,6 +34,7 @@ SERVICE_USER = "edge"
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
 STATE_DIR = Path("/var/lib/edge")
 WHIP_TIMEOUT_S = 5.0
+TURN_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ def _whip_answer(target: PublishConfig) -> int:
         return error.code
 
 
+def _turn_answer(server: RelayServer) -> TurnCheck:
+    return asyncio.run(check_turn(server, TURN_TIMEOUT_S))
+
+
 @dataclass
 class Probes:
     """Where the checks look; the defaults read this machine."""
@@ -85,6 +93,7 @@ class Probes:
     groups_of: Callable[[str], set[str] | None] = _groups_of
     hostname: Callable[[], str] = socket.gethostname
     whip_answer: Callable[[PublishConfig], int] = _whip_answer
+    turn_answer: Callable[[RelayServer], TurnCheck] = _turn_answer
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -319,13 +328,29 @@ def check_publish(config: Config, probes: Probes) -> list[Finding]:
     return findings
 
 
+def check_turn_server(config: Config, probes: Probes) -> list[Finding]:
+    """The TURN server the camera relays through gives it a relay, with the configured credentials."""
+    server = IceServerList(config.webrtc).relay()
+    if server is None:
+        return []
+    subject = f"TURN {server.url}"
+    check = probes.turn_answer(server)
+    if check.state is TurnState.OK:
+        return [Finding("ok", subject, f"allocates ({check.detail}, {check.seconds * 1000:.0f} ms)")]
+    if check.state is TurnState.REFUSED:
+        fix = "check webrtc.turn_secret against the server's static-auth-secret (or username/credential)"
+        return [Finding("warn", subject, f"refuses the camera's allocation: {check.detail}", fix)]
+    fix = "check the URL, that the server runs, and that the Pi's network lets it through"
+    return [Finding("warn", subject, f"does not answer: {check.detail}; viewers away from home get no relay", fix)]
+
+
 def diagnose(config_path: Path | None, probes: Probes) -> list[Finding]:
     findings = check_system(probes) + check_camera(probes) + check_devices(probes)
     config, config_findings = check_config(config_path)
     findings += config_findings
     if config is not None:
         findings += check_limits(config, probes) + check_storage(config, config_path) + check_service(config, probes)
-        findings += check_publish(config, probes)
+        findings += check_publish(config, probes) + check_turn_server(config, probes)
     return findings
 
 

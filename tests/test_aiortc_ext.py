@@ -3,6 +3,8 @@ read edge/webrtc/aiortc_ext.py before anything else."""
 
 import asyncio
 import inspect
+import socket
+import time
 
 import aioice
 import aioice.ice
@@ -119,8 +121,10 @@ def test_what_the_ice_restart_relies_on_is_still_there():
         "turn_server",
         "remote_username",
         "remote_password",
+        "_transport_policy",
     ):
         assert hasattr(connection, name), name
+    assert connection._transport_policy is aioice.ice.TransportPolicy.ALL
     assert connection._components == {1}  # one component: ice_restart.COMPONENT
     # The public credentials are the private fields, read at each check.
     assert "self._local_username" in inspect.getsource(aioice.Connection.local_username.fget)
@@ -325,3 +329,39 @@ async def test_aiortc_reports_the_connection_states_we_name():
         assert f'"{state}"' in source, f"aiortc no longer has the state {state!r}"
     await pc.close()
     assert pc.connectionState == PeerConnectionState.CLOSED
+
+
+async def test_a_restart_with_the_relay_policy_offers_no_host_candidate(monkeypatch):
+    """``ice_transport_policy = "relay"``: the camera's addresses stay out of every generation's answer."""
+    from aiortc import RTCIceTransportPolicy
+    from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+
+    from edge.webrtc.ice_restart import IceAgent
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    transport = RTCIceTransport(RTCIceGatherer(iceServers=[], iceTransportPolicy=RTCIceTransportPolicy.RELAY))
+    await transport.iceGatherer.gather()
+    assert transport._connection.local_candidates == []  # no TURN server here: nothing at all
+    local = await IceAgent(transport, lambda address: None).restart("abcd", "p" * 22)
+    assert local.candidates == () and transport._connection._protocols == []
+    await transport.stop()
+
+
+async def test_gathering_waits_no_longer_than_its_bound_for_a_turn_server_that_does_not_answer():
+    """aioice waits 5 s for STUN/TURN servers; ``bound_gathering`` shortens that per connection."""
+    from aiortc import RTCIceServer
+    from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+
+    from edge.webrtc.aiortc_ext import bound_gathering
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # reads, never answers
+        silent.bind(("127.0.0.1", 0))
+        server = RTCIceServer(f"turn:127.0.0.1:{silent.getsockname()[1]}", username="u", credential="c")
+        transport = RTCIceTransport(RTCIceGatherer(iceServers=[server]))
+        bound_gathering(transport, 0.2)
+        started = time.monotonic()
+        await transport.iceGatherer.gather()
+        took = time.monotonic() - started
+        await transport.stop()
+    assert took < 3, f"gathering took {took:.1f} s: the bound did not reach aioice (its own wait is 5 s)"
+    assert not [c for c in transport.iceGatherer.getLocalCandidates() if c.type == "relay"]

@@ -90,6 +90,7 @@ def test_every_state_is_a_str_enum_member_and_no_state_is_written_as_a_string():
         "edge.recording.recorder.StorageState",
         "edge.publish.target.PublishState",
         "edge.mqtt.status.MqttState",
+        "edge.webrtc.turn_check.TurnState",
         "edge.webrtc.peer_state.PeerConnectionState",
         "edge.webrtc.peer_state.DtlsState",
         "edge.rtsp.status.RtspState",

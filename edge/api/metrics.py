@@ -39,6 +39,7 @@ from edge.recording.recorder import StorageState
 from edge.security.auth import AUTHENTICATOR_KEY
 from edge.service import Off
 from edge.triggers.motion import NoMotion
+from edge.webrtc.turn_check import TurnState
 
 if TYPE_CHECKING:
     from edge.app import Daemon
@@ -200,6 +201,9 @@ class DaemonCollector(Collector):
         if not isinstance(d.mqtt, Off):
             connected = d.mqtt.state == MqttState.CONNECTED
             yield GaugeMetricFamily("edge_mqtt_connected", "1: connected to the MQTT broker", float(connected))
+        turn = d.viewers.turn.state
+        if turn is not TurnState.OFF:
+            yield _state_gauge("edge_turn_state", "the camera's TURN server (1: current)", turn, TurnState)
 
     def _publish(self) -> Iterator[Metric]:
         targets = self._daemon.publish.targets

@@ -22,6 +22,7 @@ from multidict import CIMultiDictProxy
 
 from edge.config import IceServer
 from edge.security.hosts import DEFAULT_PORTS
+from edge.webrtc.ice_servers import ice_servers_from_links
 from edge.webrtc.sdp import SDP, SDPFRAG
 
 # 4xx answers that may change without the owner doing anything: a timeout, a conflict
@@ -184,47 +185,3 @@ def origin_text(url: str) -> str:
     """``scheme://host:port``: never a user name, password or path (any may be a secret)."""
     scheme, host, port = origin(url)
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
-
-
-def ice_servers_from_links(links: list[str]) -> tuple[IceServer, ...]:
-    """``Link: <turn:host?transport=udp>; rel="ice-server"; username="u"; credential="c"`` as ice_servers tables.
-
-    Not aiohttp's ``ClientResponse.links``: it resolves each target as a URL relative to
-    the response, which percent-encodes an IPv6 address in a ``stun:``/``turn:`` URI.
-    """
-    servers: list[IceServer] = []
-    for header in links:
-        for link in _split_outside_quotes(header, ","):
-            target, _, params = link.strip().partition(">")
-            if not target.startswith("<"):
-                continue
-            attributes = {}
-            for param in _split_outside_quotes(params, ";"):
-                name, _, value = param.strip().partition("=")
-                attributes[name.strip().lower()] = value.strip().strip('"')
-            url = target[1:]
-            if attributes.get("rel") != "ice-server" or url.split(":", 1)[0] not in ("stun", "stuns", "turn", "turns"):
-                continue
-            server: IceServer = {"urls": url}
-            if "username" in attributes:
-                server["username"] = attributes["username"]
-            if "credential" in attributes:
-                server["credential"] = attributes["credential"]
-            servers.append(server)
-    return tuple(servers)
-
-
-def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        if char == separator and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return [p for p in parts if p.strip()]

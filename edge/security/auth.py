@@ -96,23 +96,29 @@ def _too_many(retry_after: float) -> ErrorResponse:
     )
 
 
-@web.middleware
-async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    auth: Authenticator = request.app[AUTHENTICATOR_KEY]
-    if _is_public(request):
-        return await handler(request)
+async def authorised(request: web.Request) -> bool:
+    """Whether the request carries the token (Bearer or Basic) or a valid session cookie; always true
+    with auth off. Raises 429 while wrong tokens pile up, and counts a wrong one."""
+    auth = request.app.get(AUTHENTICATOR_KEY)
+    if auth is None:
+        return True
     header = request.headers.get("Authorization")
     if header is None:
         cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie is not None and auth.sessions.valid(cookie):
-            return await handler(request)
-    else:
-        client = request.remote or "?"
-        if (wait := await auth.limiter.admit(client)) is not None:
-            raise _too_many(wait)
-        if auth.header_matches(header):
-            return await handler(request)
-        auth.limiter.record_failure(client)
+        return cookie is not None and auth.sessions.valid(cookie)
+    client = request.remote or "?"
+    if (wait := await auth.limiter.admit(client)) is not None:
+        raise _too_many(wait)
+    if auth.header_matches(header):
+        return True
+    auth.limiter.record_failure(client)
+    return False
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if _is_public(request) or await authorised(request):
+        return await handler(request)
     raise ErrorResponse(
         401,
         "authentication required: open the page with ?token=<token>, or send Authorization: Bearer <token>",
@@ -173,4 +179,4 @@ def add_auth(app: web.Application, authenticator: Authenticator) -> None:
     app.router.add_get("/api/session", session_status)
 
 
-__all__ = ["Authenticator", "add_auth"]
+__all__ = ["Authenticator", "add_auth", "authorised"]

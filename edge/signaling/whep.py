@@ -12,11 +12,13 @@ import logging
 from aiohttp import web
 from aiortc.exceptions import OperationError
 
+from edge.security.auth import authorised
 from edge.signaling.offer import MALFORMED, MAX_OFFER_BYTES, OfferError, accepted_media, check_offer
 from edge.signaling.patch import PatchKind, classify_patch, etag
 from edge.signaling.refusals import RefusedOffers
 from edge.web.errors import ErrorResponse
 from edge.web.forwarded import prefix
+from edge.webrtc.ice_servers import link_headers
 from edge.webrtc.sdp import SDP, SDPFRAG
 from edge.webrtc.sdp_fragments import SdpFragError, format_sdpfrag, parse_sdpfrag
 from edge.webrtc.viewers import ViewerLimit, Viewers
@@ -64,8 +66,18 @@ async def _read_text(request: web.Request, content_type: str) -> str:
         raise _refusal(400, "body is not UTF-8 text", "not-utf8") from None
 
 
+async def _with_ice_servers(request: web.Request, response: web.Response) -> web.Response:
+    """RFC 9725 section 4.6: the ICE servers (TURN credentials made for this request) as ``Link``
+    headers, for an authorised client only (a CORS preflight carries no credentials: it gets none)."""
+    if await authorised(request):
+        for link in link_headers(request.app[VIEWERS_KEY].ice_servers.minted()):
+            response.headers.add("Link", link)
+    return response
+
+
 async def options(request: web.Request) -> web.Response:
-    return web.Response(status=204, headers={**CORS_HEADERS, "Accept-Post": SDP, "Accept-Patch": SDPFRAG})
+    response = web.Response(status=204, headers={**CORS_HEADERS, "Accept-Post": SDP, "Accept-Patch": SDPFRAG})
+    return await _with_ice_servers(request, response)
 
 
 async def post_offer(request: web.Request) -> web.Response:
@@ -96,7 +108,7 @@ async def _answer_offer(request: web.Request) -> web.Response:
     except (ValueError, OperationError) as exc:  # aiortc found nothing it can answer
         raise _refusal(400, f"cannot answer this offer: {exc}", "cannot-answer") from None
     location = prefix(request) + str(request.app.router["whep_session"].url_for(session_id=session.id))
-    return web.Response(
+    response = web.Response(
         status=201,
         text=answer,
         content_type=SDP,
@@ -107,6 +119,7 @@ async def _answer_offer(request: web.Request) -> web.Response:
             "Accept-Patch": SDPFRAG,
         },
     )
+    return await _with_ice_servers(request, response)
 
 
 async def patch_session(request: web.Request) -> web.Response:

@@ -1,6 +1,6 @@
 """Everything we rely on inside aiortc and aioice, in one place.
 
-aiortc has no public hook for three things this daemon needs; each is reached
+aiortc has no public hook for four things this daemon needs; each is reached
 here, and ``tests/test_aiortc_ext.py`` fails loudly if a new release moves what
 we touch. Two larger reaches have sibling modules, guarded by their own tests:
 the in-place ICE restart (``ice_restart``) and the RTP sending path, which
@@ -12,19 +12,25 @@ packetizes once for every viewer and answers keyframe requests (``rtp_sender``).
 2. Host candidates: aioice offers every address but loopback. We choose which
    interfaces are offered (a Pi often also has docker0, a VPN, usb0), by the
    rule in ``hw/host_addresses.py`` that the network watch shares.
-3. DTLS cipher suites: aiortc offers only ECDHE-ECDSA suites, so a peer whose
+3. Candidate gathering's wait: aioice waits up to 5 s for STUN and TURN
+   servers before the answer can go out. Each viewer's connection waits only
+   ``turn_timeout`` (a TURN server that is slow or down must not hold up a LAN
+   viewer's first picture).
+4. DTLS cipher suites: aiortc offers only ECDHE-ECDSA suites, so a peer whose
    DTLS server has an RSA certificate (GStreamer's webrtcbin, under ``whepsrc``
    and many NVRs) fails with "no shared cipher". We offer RSA suites as well.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import aioice.ice
 from aiortc import RTCRtpSender
 from aiortc.codecs import CODECS
 from aiortc.rtcdtlstransport import RTCCertificate, SRTPProtectionProfile
+from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
 from OpenSSL import SSL
 
@@ -108,6 +114,16 @@ def restrict_host_interfaces(interfaces: Iterable[str]) -> None:
         return [address for addresses in by_interface.values() for address in addresses]
 
     aioice.ice.get_host_addresses = get_host_addresses
+
+
+def bound_gathering(transport: RTCIceTransport, timeout: float) -> None:
+    """Gather for at most ``timeout`` seconds (aioice: 5) on this transport's connection: the STUN and
+    TURN servers that answered by then give candidates, the others none. Call before ``setLocalDescription``."""
+    connection = transport._connection
+    connection.get_component_candidates = functools.partial(  # type: ignore[method-assign]
+        connection.get_component_candidates,
+        timeout=timeout,  # type: ignore[arg-type]  # annotated int, used as asyncio.wait's float
+    )
 
 
 def offer_dtls_ciphers_for_rsa_peers() -> None:

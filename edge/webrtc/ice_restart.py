@@ -20,7 +20,8 @@ aioice ``Connection``
     read-only ``local_username``/``local_password``, which authenticate
     incoming checks and sign their responses. ``remote_username``/
     ``remote_password`` (public). ``_protocols`` and ``_local_candidates``:
-    sockets and what we offer. ``get_component_candidates()``: binds sockets for
+    sockets and what we offer; ``_transport_policy`` (relay: no host sockets
+    are bound). ``get_component_candidates()``: binds sockets for
     given addresses; ``turn_server`` is cleared meanwhile so that a restart does
     not allocate a second relay. ``_check_list``, ``_remote_candidates``,
     ``_remote_candidates_end``: the old generation, dropped. ``_nominated`` and
@@ -114,6 +115,17 @@ class IceAgent:
         pair = self._connection._nominated.get(COMPONENT)
         return pair.local_addr if pair is not None else None
 
+    @property
+    def local_type(self) -> str | None:
+        """The type of our end of the nominated pair ("host", "srflx", "relay"), if any."""
+        pair = self._connection._nominated.get(COMPONENT)
+        return pair.local_candidate.type if pair is not None else None
+
+    @property
+    def has_relay(self) -> bool:
+        """Whether we offer a TURN relay candidate."""
+        return any(c.type == "relay" for c in self._connection.local_candidates)
+
     async def restart(self, remote_ufrag: str, remote_pwd: str) -> LocalIce:
         """Start a new generation with the browser's new credentials; returns ours."""
         async with self._lock:
@@ -148,8 +160,13 @@ class IceAgent:
     async def _new_generation(self) -> LocalIce:
         """New local credentials and sockets for the addresses there are now, an empty check list."""
         connection = self._connection
-        # Same rule as gathering (and our interface restriction, which replaces this function).
-        addresses = set(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True))
+        # Same rule as gathering (and our interface restriction, which replaces this function);
+        # with the relay policy, none: the relay candidate stays the only one offered.
+        addresses = (
+            set(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True))
+            if connection._transport_policy is aioice.ice.TransportPolicy.ALL
+            else set()
+        )
         bound = {p.local_candidate.host: p for p in self._host_protocols()}
         new = sorted(addresses - set(bound))
         gathered = await self._bind(new) if new else []

@@ -19,14 +19,13 @@ from collections.abc import Callable, Coroutine, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
-from edge.config import IceServer
 from edge.media.audio import AudioHub
 from edge.media.supervisor import SourceState
 from edge.media.video import VideoHub
-from edge.webrtc.configuration import rtc_configuration
+from edge.webrtc.aiortc_ext import bound_gathering
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
 from edge.webrtc.payloads import Payloads
 from edge.webrtc.peer_state import ENDED, PeerConnectionState
@@ -66,6 +65,7 @@ class RestartAnswer:
 
 class IceStatus(RecoveryStatus):
     local: str | None  # our address:port on the selected pair
+    local_type: str | None  # its candidate type: "host", "srflx" (behind NAT, via STUN) or "relay" (TURN)
 
 
 class SessionStatus(TypedDict):
@@ -81,10 +81,13 @@ class ViewerSession:
         video: VideoHub,
         audio: AudioHub | None,
         payloads: Payloads,
-        ice_servers: tuple[IceServer, ...],
+        configuration: RTCConfiguration,
         on_closed: Callable[[ViewerSession], None],
         restart_timeout: float = 20.0,
+        gather_timeout: float = 5.0,
     ) -> None:
+        """``configuration``: ICE servers (with fresh TURN credentials) and policy; ``gather_timeout``:
+        how long the answer may wait for STUN and TURN servers."""
         self.id = secrets.token_urlsafe(16)
         self.log = SessionLog(self.id)  # for everything said about this session
         self.created_at = time.monotonic()
@@ -106,7 +109,8 @@ class ViewerSession:
         self.ice: IceAgent | None = None
         self.senders: dict[str, FastRtpSender] = {}  # by kind
         self._bundle_media: tuple[str, str] = ("video", "0")  # kind and mid of the first m-section
-        self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
+        self._gather_timeout = gather_timeout
+        self.pc = RTCPeerConnection(configuration)
         self.pc.on("connectionstatechange", self._on_connection_state)
         self.pc.on("datachannel", self._on_datachannel)
         self.video_track = HubTrack("video", video)
@@ -155,8 +159,10 @@ class ViewerSession:
         assert first.ice is not None, "check_offer insists on ice-ufrag and ice-pwd"
         self._generations = IceGenerations((first.ice.usernameFragment or "", first.ice.password or ""))
         self._bundle_media = (first.kind, first.rtp.muxId or "0")
+        transport = ice_transport(self.pc)
+        bound_gathering(transport, self._gather_timeout)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        self.ice = IceAgent(ice_transport(self.pc), self._on_new_pair)
+        self.ice = IceAgent(transport, self._on_new_pair)
         return extension_sendonly(self.pc.localDescription.sdp, PLAYOUT_DELAY)
 
     def add_remote_candidates(self, candidates: list[str], end: bool) -> None:
@@ -339,5 +345,9 @@ class ViewerSession:
             "state": self.state,
             "age_s": round(now - self.created_at, 1),
             "video_frames_sent": self.video_track.packets_sent,
-            "ice": {"local": f"{local[0]}:{local[1]}" if local else None, **self.recovery.status(now)},
+            "ice": {
+                "local": f"{local[0]}:{local[1]}" if local else None,
+                "local_type": self.ice.local_type if self.ice is not None else None,
+                **self.recovery.status(now),
+            },
         }

@@ -11,9 +11,12 @@ from edge.media.audio import AudioHub
 from edge.media.supervisor import SourceState
 from edge.media.video import VideoHub
 from edge.service import BackgroundTask
+from edge.webrtc.configuration import rtc_configuration
+from edge.webrtc.ice_servers import IceServerList
 from edge.webrtc.payloads import Payloads
 from edge.webrtc.session import SessionStatus, ViewerSession
 from edge.webrtc.transceivers import PROFILE_WAIT_S
+from edge.webrtc.turn_check import TurnState, TurnWatch
 from hw.network_watch import NetworkChange
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,8 @@ class Viewers:
 
     def __init__(self, video: VideoHub, audio: AudioHub | None, config: WebRTCConfig) -> None:
         self._reaper = BackgroundTask("viewer reaper")
+        self.ice_servers = IceServerList(config)
+        self.turn = TurnWatch(self.ice_servers, config.turn_timeout)  # a service of its own, started before us
         self._video = video
         self._audio = audio
         self._config = config
@@ -64,13 +69,19 @@ class Viewers:
         if self.pending >= self._config.max_pending:
             raise ViewerLimit("too many viewers are connecting at once", retry_after=2)
         profile = await self._video.wait_for_profile(PROFILE_WAIT_S)
+        # A TURN server known not to answer is left out (with the relay policy there is nothing else).
+        relay_policy = self._config.ice_transport_policy == "relay"
+        use_turn = self.turn.state is not TurnState.OFF and (self.turn.usable or relay_policy)
         session = ViewerSession(
             self._video,
             self._audio,
             self.payloads,
-            self._config.ice_servers,
+            rtc_configuration(
+                self.ice_servers.minted(turn=use_turn), transport_policy=self._config.ice_transport_policy
+            ),
             self._forget,
             restart_timeout=self._config.restart_timeout,
+            gather_timeout=self._config.turn_timeout,
         )
         self._sessions[session.id] = session
         self.total_sessions += 1
@@ -79,6 +90,8 @@ class Viewers:
         except BaseException:
             await session.close()
             raise
+        if use_turn and session.ice is not None and not session.ice.has_relay:
+            self.turn.relay_missing()
         session.log.info("answered (%d viewers)", len(self._sessions))
         return session, answer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import socket
 import threading
@@ -10,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from edge.doctor import Probes, run_doctor
+from edge.webrtc.turn_check import check_turn
 from tests.pi.fake_system import fake_system, pi4
 from tests.pi.picamera2_env import TRIXIE, picamera2_as
 
@@ -137,3 +139,27 @@ def test_publish_targets_are_asked_whether_they_answer(tmp_path, capsys):
     assert "warn  publish bad: the server refuses the token (HTTP 403)\n      -> check its token" in out
     assert "warn  publish gone: no answer from the server ([Errno 111] Connection refused)" in out
     assert "info  publish off: disabled (enabled = false)" in out
+
+
+def test_a_turn_server_that_does_not_answer_is_a_warning(tmp_path, capsys):
+    """A real Allocate, to a loopback port that reads and never answers (a TURN server that is down)."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[webrtc]\nice_servers = [{{ urls = "turn:127.0.0.1:{port}" }}]\nturn_secret = "s"\n')
+    try:
+        status, out = doctor(
+            capsys,
+            config,
+            platform=fake_system(tmp_path, None),
+            service_state=lambda: "no systemd",
+            turn_answer=lambda server: asyncio.run(check_turn(server, 0.5)),
+        )
+    finally:
+        silent.close()
+    assert status == 0, out  # viewers on the LAN still watch
+    assert (
+        f"warn  TURN turn:127.0.0.1:{port}?transport=udp: does not answer: no answer within 0.5 s; "
+        "viewers away from home get no relay\n      -> check the URL" in out
+    )

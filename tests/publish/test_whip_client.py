@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from edge.publish.whip import WhipClient, WhipError, ice_servers_from_links, origin
+from edge.publish.whip import WhipClient, WhipError, origin
+from edge.webrtc.ice_servers import ice_servers_from_links
 
 ANSWER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 RESTART_ANSWER = "a=ice-ufrag:abcd\r\na=ice-pwd:" + "p" * 24 + "\r\n"

@@ -15,6 +15,9 @@ const CONTROL_CHANNEL = 'edge'; // the camera's notices and the page's requests 
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
 const MAX_RETRY_AFTER_MS = 30_000;
 const MAX_RESTART_ATTEMPTS_IN_FLIGHT = 4; // of the browser's 6 connections per server
+// TURN credentials from the camera expire (turn_credential_lifetime, at least 10 minutes): fresh ones
+// are fetched this often, for the next ICE restart.
+const ICE_SERVERS_REFRESH_MS = 5 * 60_000;
 
 /**
  * An error with an optional HTTP status, server-provided Retry-After, and the
@@ -132,7 +135,8 @@ export class WhepSession {
    * @param {string|null} [opts.token]   sent as "Authorization: Bearer <token>"
    * @param {number} [opts.timeoutMs]    per-request timeout
    * @param {number} [opts.trickleBatchMs] how long to accumulate candidates per PATCH
-   * @param {RTCConfiguration} [opts.rtcConfig] merged over { iceServers: [] }
+   * @param {RTCConfiguration} [opts.rtcConfig] merged over { iceServers: [] }; without iceServers
+   *   in it, the camera's (Link headers on OPTIONS, RFC 9725) are used
    */
   constructor(endpoint, { token = null, timeoutMs = DEFAULT_TIMEOUT_MS, trickleBatchMs = 50, rtcConfig = {} } = {}) {
     this.endpoint = new URL(endpoint, globalThis.location?.href).href;
@@ -146,8 +150,11 @@ export class WhepSession {
     this.etag = null;
     this.closed = false;
 
-    // LAN camera: host candidates are enough, and no STUN keeps gathering instant.
+    // None until the camera names some (_useCameraIceServers): a LAN camera needs none.
     this.pc = new RTCPeerConnection({ iceServers: [], ...rtcConfig });
+    this._askForIceServers = !('iceServers' in rtcConfig);
+    /** @type {number | undefined} */
+    this._iceServersTimer = undefined;
     this.videoTransceiver = this.pc.addTransceiver('video', { direction: 'recvonly' });
     this.audioTransceiver = this.pc.addTransceiver('audio', { direction: 'recvonly' });
     // A live camera: ask for the smallest jitter buffer the browser allows (the
@@ -182,8 +189,12 @@ export class WhepSession {
   }
 
   async _start() {
-    const offer = await this.pc.createOffer();
+    // The camera's STUN/TURN servers must be set before gathering starts (setLocalDescription).
+    const [offer] = await Promise.all([this.pc.createOffer(), this._useCameraIceServers()]);
     await this.pc.setLocalDescription(offer);
+    if (this._askForIceServers) {
+      this._iceServersTimer = setInterval(() => this._useCameraIceServers(), ICE_SERVERS_REFRESH_MS);
+    }
     this._throwIfClosed();
 
     // POST right away; candidates follow by PATCH. Any candidate that already
@@ -277,6 +288,7 @@ export class WhepSession {
     if (this._stopPromise) return this._stopPromise;
     this.closed = true;
     clearTimeout(this._flushTimer);
+    clearInterval(this._iceServersTimer);
     this._abort.abort();
     try { this.pc.close(); } catch { /* already closed */ }
     this._stopPromise = this.location ? this._delete(keepalive) : Promise.resolve();
@@ -284,6 +296,21 @@ export class WhepSession {
   }
 
   // --- internals -----------------------------------------------------------
+
+  /**
+   * Ask the camera which STUN/TURN servers to use (RFC 9725 section 4.6: Link headers on OPTIONS, with
+   * TURN credentials made for this viewer) and use them from the next gathering on. Never rejects:
+   * without an answer the LAN still works.
+   */
+  async _useCameraIceServers() {
+    if (!this._askForIceServers || this.closed) return;
+    try {
+      const { res } = await timedFetch(this.endpoint, { method: 'OPTIONS', headers: this._headers() },
+        { timeoutMs: this.timeoutMs });
+      const iceServers = iceServersFromLinks(res.headers.get('Link'));
+      if (iceServers.length && !this.closed) this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch { /* no answer: go on with what the connection has */ }
+  }
 
   /**
    * @param {Record<string, string>} [extra]
@@ -454,6 +481,31 @@ export class WhepSession {
 }
 
 // --- helpers -----------------------------------------------------------------
+
+/**
+ * RFC 9725 section 4.6: `Link: <turn:host?transport=udp>; rel="ice-server"; username="u"; credential="c"`
+ * as RTCIceServers (fetch joins several Link headers with ", ").
+ * @param {string | null} header
+ * @returns {RTCIceServer[]}
+ */
+export function iceServersFromLinks(header) {
+  /** @type {RTCIceServer[]} */
+  const servers = [];
+  for (const link of (header ?? '').matchAll(/<([^>]*)>((?:\s*;\s*[\w-]+\s*=\s*(?:"[^"]*"|[^;,"]*))*)/g)) {
+    /** @type {Record<string, string>} */
+    const params = {};
+    for (const p of link[2].matchAll(/;\s*([\w-]+)\s*=\s*(?:"([^"]*)"|([^;,"]*))/g)) {
+      params[p[1].toLowerCase()] = p[2] ?? p[3].trim();
+    }
+    if (params.rel !== 'ice-server' || !/^(stuns?|turns?):/.test(link[1])) continue;
+    /** @type {RTCIceServer} */
+    const server = { urls: link[1] };
+    if (params.username !== undefined) server.username = params.username;
+    if (params.credential !== undefined) server.credential = params.credential;
+    servers.push(server);
+  }
+  return servers;
+}
 
 /** @param {string | null | undefined} text */
 function firstLine(text) {

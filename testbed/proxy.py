@@ -10,7 +10,9 @@ nothing listens on port 80 or 443, Caddy's admin endpoint is off.
 
 from __future__ import annotations
 
+import base64
 import getpass
+import hashlib
 import json
 import os
 import re
@@ -24,6 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from edge.security.tls import make_self_signed
 from testbed.processes import free_port, stop_process
 
@@ -32,6 +37,26 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 PREFIX = "/cam"
 PLACEHOLDER = re.compile(r"@[A-Z_]+@")
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A self-signed certificate for 127.0.0.1 (and localhost), made by the test."""
+
+    cert: Path
+    key: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> Certificate:
+        certificate = cls(directory / "cert.pem", directory / "key.pem")
+        make_self_signed(certificate.cert, certificate.key, "home")
+        return certificate
+
+    def spki_sha256(self) -> str:
+        """Its public key's hash, as Chromium's ``--ignore-certificate-errors-spki-list`` takes it."""
+        key = x509.load_pem_x509_certificate(self.cert.read_bytes()).public_key()
+        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 @dataclass(frozen=True)
@@ -58,13 +83,12 @@ class Proxy(ABC):
 
     name: str
 
-    def __init__(self, directory: Path, camera_port: int) -> None:
+    def __init__(self, directory: Path, camera_port: int, certificate: Certificate) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.port = free_port()
         self.camera = f"127.0.0.1:{camera_port}"
-        self.cert, self.key = directory / "cert.pem", directory / "key.pem"
-        make_self_signed(self.cert, self.key, "home")  # also for 127.0.0.1
+        self.cert, self.key = certificate.cert, certificate.key
         self.access_log = directory / "access.log"
         self.output = directory / f"{self.name}.out"
         self.proc: subprocess.Popen | None = None
@@ -187,4 +211,4 @@ def running(proxy: Proxy) -> Iterator[Proxy]:
         proxy.stop()
 
 
-__all__ = ["PREFIX", "Caddy", "LoggedRequest", "Nginx", "Proxy", "running"]
+__all__ = ["PREFIX", "Caddy", "Certificate", "LoggedRequest", "Nginx", "Proxy", "running"]

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from testbed.browser import FRAME_CODE_JS, ChromiumPage
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, FRAME_CODE_JS, ChromiumPage, warm_up_webrtc
 from testbed.clips import CAMERA, play_in_the_recordings_panel, wait_buffered, wait_finished, wait_for
 from testbed.daemon import DaemonProcess
 from testbed.firefox import FirefoxPage, firefox
-from testbed.proxy import PREFIX, Caddy, LoggedRequest, Nginx, Proxy, running
+from testbed.proxy import PREFIX, Caddy, Certificate, LoggedRequest, Nginx, Proxy, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -28,10 +28,30 @@ CONFIG = (
 Page = ChromiumPage | FirefoxPage
 
 
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    return Certificate.make(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def chromium_trusting(certificate: Certificate):
+    """A Chromium that takes the test's certificate, as a person's that accepted it once: for every request,
+    also the DELETE a leaving page sends with ``keepalive`` (a context's ``ignore_https_errors`` leaves that one
+    to fail its TLS handshake when it needs a new connection)."""
+    from playwright.sync_api import sync_playwright
+
+    args = [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={certificate.spki_sha256()}"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        warm_up_webrtc(browser)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(params=[Nginx, Caddy], ids=["nginx", "caddy"])
-def behind_proxy(request, daemon_factory, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Proxy]]:
+def behind_proxy(request, daemon_factory, tmp_path: Path, certificate) -> Iterator[tuple[DaemonProcess, Proxy]]:
     daemon = daemon_factory(CONFIG)
-    with running(request.param(tmp_path / "proxy", daemon.port)) as proxy:
+    with running(request.param(tmp_path / "proxy", daemon.port, certificate)) as proxy:
         yield daemon, proxy
 
 
@@ -108,9 +128,9 @@ def assert_all_under_the_prefix(proxy: Proxy) -> list[LoggedRequest]:
     return logged
 
 
-def test_chromium_watches_through_the_proxy(behind_proxy, chromium):
+def test_chromium_watches_through_the_proxy(behind_proxy, chromium_trusting):
     daemon, proxy = behind_proxy
-    context = chromium.new_context(ignore_https_errors=True)
+    context = chromium_trusting.new_context()
     try:
         watch_through(ChromiumPage(context.new_page()), daemon, proxy)
     finally:

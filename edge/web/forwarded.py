@@ -84,7 +84,7 @@ class TrustedProxies:
     def forwarded(self, request: web.Request) -> web.Request:
         """``request`` as the browser made it, if its peer is trusted; else ``request`` itself."""
         peer = request.remote
-        if peer is None or not self.trusts(peer):
+        if not self._networks or peer is None or not self.trusts(peer):
             return request
         scheme = _first(request, "X-Forwarded-Proto") or request.scheme
         if scheme.lower() not in SCHEMES:

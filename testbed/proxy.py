@@ -2,7 +2,8 @@
 
 Each runs the configuration the documentation shows (``docs/examples/nginx-cam.conf``,
 ``docs/examples/Caddyfile``) with its ``@NAME@`` placeholders filled in: a loopback port of
-its own, a self-signed certificate made here, an access log in the rig's folder. The rig's own
+its own, a self-signed certificate the test makes (:class:`Certificate`), an access log in the
+rig's folder. The rig's own
 part around it (nginx's main context, Caddy's global options) only keeps the server to that
 folder: no pid file, log, temporary file or certificate storage of the system's is touched,
 nothing listens on port 80 or 443, Caddy's admin endpoint is off.

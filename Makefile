@@ -24,7 +24,8 @@ endif
 #   GStreamer's webrtcbin as an independent WebRTC viewer, run by Debian's python3;
 #   gst-rtsp-server for [rtsp], and rtspsrc as an RTSP client
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
-#   network namespaces: iproute2
+#   network namespaces: iproute2; a WireGuard tunnel into one (testbed/netns/vpn.py): wireguard-go (userspace,
+#   for kernels without the module) and wireguard-tools (wg, wg-quick strip)
 #   an MQTT broker for the Home Assistant tests: mosquitto
 #   the WHIP server the publisher's tests send to (testbed/whip_rig.py): Janus (JANUS_DEBS), and
 #   nodejs for simple-whip-server (see whip-server below); its Chromium subscriber: janus.js
@@ -38,7 +39,7 @@ TEST_SERVER_DEBS := nginx caddy
 TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils \
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
-             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 mosquitto \
+             shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 wireguard-go wireguard-tools mosquitto \
              $(JANUS_DEBS) libjs-webrtc-adapter nodejs $(TEST_SERVER_DEBS)
 
 .PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core typescript firefox-openh264 bench clean

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import requests
 
-from testbed.daemon import DaemonProcess, start_daemon
+from testbed.daemon import DaemonProcess
 from testbed.netns.forwarder import Forwarder
-from testbed.netns.scenarios import CAMERA
+from testbed.netns.scenarios import start_camera_daemon
 from testbed.netns.topology import CameraNamespace, Link
 from testbed.whip_rig import WhipServer
 
@@ -33,11 +33,8 @@ class PublishingCamera:
             self.link: Link = self.netns.add_links(1)[0]
             self.server = WhipServer(host=self.link.host_address, ice_address=self.link.host_address)
             url = self.server.create_endpoint("cam1", token=TOKEN)
-            config = (
-                f'{CAMERA}[webrtc]\ninterfaces = ["{self.link.camera_if}"]\n[network]\ndebounce = 0.1\n'
-                f'[[publish]]\nurl = "{url}"\ntoken = "{TOKEN}"\nname = "{TARGET}"\n'
-            )
-            self._daemon = start_daemon(config, tmp_path, prefix=self.netns.exec_prefix, host="0.0.0.0")
+            publish = f'[[publish]]\nurl = "{url}"\ntoken = "{TOKEN}"\nname = "{TARGET}"\n'
+            self._daemon = start_camera_daemon(self.netns, [self.link.camera_if], tmp_path, publish)
             self._forwarder = Forwarder((self.link.camera_address, self._daemon.port))
         except BaseException:
             self.close()

@@ -13,14 +13,15 @@ meanwhile shows whether the change disturbed the camera side at all.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
 import requests
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Error as PlaywrightError
 
 from testbed.browser import FRAME_CODE_JS
 from testbed.clips import recordings_dir, wall_frame_codes
@@ -83,9 +84,7 @@ class Rig:
                 self.links = self.netns.add_links(links)
             else:
                 self.links = [self.netns.add_impaired_link(impairment)]
-            interfaces = ", ".join(f'"{link.camera_if}"' for link in self.links)
-            config = CAMERA + f"[webrtc]\ninterfaces = [{interfaces}]\n[network]\ndebounce = 0.1\n"
-            self._daemon = start_daemon(config, tmp_path, prefix=self.netns.exec_prefix, host="0.0.0.0")
+            self._daemon = start_camera_daemon(self.netns, [link.camera_if for link in self.links], tmp_path)
             self._forwarder = Forwarder((self.links[0].camera_address, self._daemon.port))
             self.context = browser.new_context()
             self.page = self.context.new_page()
@@ -100,25 +99,8 @@ class Rig:
             self.close()
             raise
 
-    def _load_page(self, attempts: int = 3) -> None:
-        """Until the page plays; again if its start was spoilt.
-
-        Making the links changed the host's network, and Chromium aborts loads
-        under way when that happens (ERR_NETWORK_CHANGED): a module or the first
-        POST may be lost. Only what happens after a clean start is under test.
-        """
-        for attempt in range(attempts):
-            self.page.goto(f"{self.forwarder.url}/?token={self.daemon.token}")
-            try:
-                self.page.wait_for_function(
-                    "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
-                    " && window.edgeViewer.sessionsStarted === 1",
-                    timeout=12000,
-                )
-                return
-            except PlaywrightTimeout:
-                if attempt == attempts - 1:
-                    raise
+    def _load_page(self) -> None:
+        load_until_playing(self.page, f"{self.forwarder.url}/?token={self.daemon.token}")
 
     def ice_status(self) -> dict:
         """The watching session's "ice" in /api/status (a spoilt start may have left another one pending)."""
@@ -208,6 +190,38 @@ class Rig:
         if self._daemon is not None:
             self._daemon.stop()
         self.netns.close()
+
+
+def start_camera_daemon(
+    netns: CameraNamespace, interfaces: Iterable[str], tmp_path: Path, extra_config: str = ""
+) -> DaemonProcess:
+    """The daemon in ``netns`` on all its addresses, candidates on ``interfaces`` only, network changes seen at once."""
+    offered = ", ".join(f'"{name}"' for name in interfaces)
+    config = f"{CAMERA}[webrtc]\ninterfaces = [{offered}]\n[network]\ndebounce = 0.1\n{extra_config}"
+    return start_daemon(config, tmp_path, prefix=netns.exec_prefix, host="0.0.0.0")
+
+
+def load_until_playing(page, url: str, attempts: int = 3) -> None:
+    """Open ``url`` until the page plays; again if its start was spoilt.
+
+    Making links or tunnels changes the host's network, and Chromium aborts loads
+    under way when that happens (ERR_NETWORK_CHANGED): a module or the first
+    POST may be lost. Only what happens after a clean start is under test.
+    """
+    for attempt in range(attempts):
+        # An aborted load leaves Chromium's error page, which reloads the page itself: wait for that too.
+        with contextlib.suppress(PlaywrightError):
+            page.goto(url)
+        try:
+            page.wait_for_function(
+                "() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null"
+                " && window.edgeViewer.sessionsStarted === 1",
+                timeout=12000,
+            )
+            return
+        except PlaywrightError:  # no picture in time, or the page navigated meanwhile
+            if attempt == attempts - 1:
+                raise
 
 
 def resumption(frames: list[list[int]], changed_at: float) -> tuple[float, float] | None:

@@ -42,7 +42,7 @@ def sysctl(*settings: str, ns: str | None = None) -> None:
     subprocess.run([*prefix, "sh", "-ec", script], check=True, timeout=10)
 
 
-def _free_subnets(count: int) -> list[ipaddress.IPv4Network]:
+def free_subnets(count: int) -> list[ipaddress.IPv4Network]:
     """/24s in 10.0.0.0/8 that no host address or route is in."""
     used = ip("-4", "addr") + ip("-4", "route")
     subnets: list[ipaddress.IPv4Network] = []
@@ -51,6 +51,12 @@ def _free_subnets(count: int) -> list[ipaddress.IPv4Network]:
         if str(net.network_address).removesuffix("0") not in used and net not in subnets:
             subnets.append(net)
     return subnets
+
+
+def _has_tentative_address(interface: str) -> bool:
+    """Whether an IPv6 address of ``interface`` (in the host's namespace) is still being checked for duplicates."""
+    shown = json.loads(ip("-6", "-j", "addr", "show", "dev", interface))
+    return any(address.get("tentative") for link in shown for address in link["addr_info"])
 
 
 @dataclass
@@ -98,7 +104,7 @@ class CameraNamespace:
         return Link(f"ech{self.tag}{n}", f"ecc{self.tag}{n}", subnet, host, camera)
 
     def add_links(self, count: int) -> list[Link]:
-        for subnet in _free_subnets(count):
+        for subnet in free_subnets(count):
             link = self._new_link(subnet)
             ip("link", "add", link.host_if, "type", "veth", "peer", "name", link.camera_if, "netns", self.name)
             self._host_ifs.append(link.host_if)
@@ -108,7 +114,7 @@ class CameraNamespace:
 
     def add_impaired_link(self, impairment: Impairment) -> Link:
         """A link that delays and loses packets (``testbed/netns/impair.py``): TUN devices, not veths."""
-        link = self._new_link(*_free_subnets(1))
+        link = self._new_link(*free_subnets(1))
         self._impaired[link.host_if] = ImpairedLinkProcess(link.host_if, link.camera_if, self.name, impairment)
         self._host_ifs.append(link.host_if)
         sysctl(f"net.ipv4.conf.{link.host_if}.rp_filter=1")
@@ -122,6 +128,20 @@ class CameraNamespace:
         ip("link", "set", link.host_if, "up")
         ip("link", "set", link.camera_if, "up", ns=self.name)
         self.links.append(link)
+
+    def wait_until_host_settled(self, timeout: float = 10) -> None:
+        """Until the host's ends of the links have finished IPv6 duplicate address detection.
+
+        A second or two after a link comes up, its link-local address stops being
+        tentative: a host network change of its own, on which Chromium aborts the
+        loads under way (ERR_NETWORK_CHANGED).
+        """
+        deadline = time.monotonic() + timeout
+        for name in self._host_ifs:
+            while _has_tentative_address(name):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name}'s IPv6 address still tentative after {timeout} s")
+                time.sleep(0.05)
 
     def link_lateness(self, link: Link) -> dict[str, float]:
         """How late the impaired ``link`` let packets out, for want of CPU (``ImpairedLinkProcess.lateness``)."""

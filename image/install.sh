@@ -334,7 +334,7 @@ install_docs() {
     [[ -f "$tree/README.md" && -d "$tree/docs" ]] || return 0
     install -m 0644 "$tree/README.md" "$tree/CONTRIBUTING.md" "$PREFIX/"
     rm -rf "$PREFIX/docs"
-    # docs/examples: the reverse proxies' configurations (remote.md links them).
+    # docs/examples: the configurations remote.md links (reverse proxies, TURN, WireGuard).
     for dir in docs docs/screenshots docs/bench docs/examples; do
         install -d -m 0755 "$PREFIX/$dir"
         files=("$tree/$dir"/*.md "$tree/$dir"/*.png "$tree/$dir"/*.conf "$tree/$dir"/*Caddyfile)

@@ -26,18 +26,24 @@ endif
 #   image tests: shellcheck, systemd, debootstrap, zstd, util-linux, dpkg-dev
 #   network namespaces: iproute2; a WireGuard tunnel into one (testbed/netns/vpn.py): wireguard-go (userspace,
 #   for kernels without the module) and wireguard-tools (wg, wg-quick strip); viewers away from home
-#   (tests/netns/test_remote_viewers.py): coturn (the TURN server), iptables (the NATs around it) and
-#   conntrack (a NAT forgets its mappings)
+#   (tests/netns/test_remote_viewers.py): iptables (the NATs around the TURN server) and conntrack
+#   (a NAT forgets its mappings)
 #   an MQTT broker for the Home Assistant tests: mosquitto
 #   the WHIP server the publisher's tests send to (testbed/whip_rig.py): Janus (JANUS_DEBS), and
 #   nodejs for simple-whip-server (see whip-server below); its Chromium subscriber: janus.js
 #   (JANUS_DEBS), libjs-webrtc-adapter
+#   servers the tests start themselves, each with its own configuration on a loopback port or in
+#   a network namespace (TEST_SERVER_DEBS): reverse proxies with TLS in front of the daemon, nginx
+#   and caddy (testbed/proxy.py), and the TURN server coturn (testbed/coturn.py). Debian starts
+#   their own services (a web server on port 80, a TURN server) when it installs them:
+#   apt-need.sh --no-services stops and disables those of the packages it has just installed,
+#   where systemd runs, so that make test leaves no server running.
+TEST_SERVER_DEBS := nginx caddy coturn
 TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-utils \
              python3-gi gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
              gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-libav \
              shellcheck systemd debootstrap zstd util-linux dpkg-dev iproute2 wireguard-go wireguard-tools \
-             coturn iptables conntrack mosquitto \
-             $(JANUS_DEBS) libjs-webrtc-adapter nodejs
+             iptables conntrack mosquitto $(JANUS_DEBS) libjs-webrtc-adapter nodejs $(TEST_SERVER_DEBS)
 
 .PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core typescript firefox-openh264 bench clean
 .DEFAULT_GOAL := run
@@ -88,6 +94,7 @@ run: run-deps venv-gi
 	$(VENV)/bin/edge run $(ARGS)
 
 system-deps:
+	@bash image/lib/apt-need.sh --no-services $(TEST_SERVER_DEBS)
 	@bash image/lib/apt-need.sh $(TEST_DEBS)
 
 # simple-whip-server and the node-* and libjs-* packages it needs, unpacked from Debian's .debs

@@ -44,6 +44,7 @@ from edge.signaling.refusals import RefusedOffers, RefusedOffersStatus
 from edge.triggers.gpio import GpioStatus
 from edge.triggers.motion import MotionOffStatus, MotionStatus
 from edge.web import routes
+from edge.web.forwarded import TrustedProxies, add_forwarded
 from edge.web.server import WebServer
 from edge.webrtc import aiortc_ext, rtp_sender
 from edge.webrtc.session import SessionStatus
@@ -259,11 +260,10 @@ class Daemon:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         add_security_headers(app)
         add_request_checks(app, request_checks(self.config.server, self.config.auth.enabled))
+        server = self.config.server
         if self.token:
-            auth = self.config.auth
-            server = self.config.server
             authenticator = Authenticator(
-                self.token, auth.session_days, server.https, server.state_path, self._browsers_logged_out
+                self.token, self.config.auth.session_days, server.state_path, self._browsers_logged_out
             )
             add_auth(app, authenticator)
         routes.add_routes(app, self.public_status, self.status)
@@ -272,6 +272,7 @@ class Daemon:
         recordings_api.add_routes(app, self.recorder)
         snapshot_api.add_routes(app, self.snapshots)
         metrics_api.add_routes(app, self, self.config.metrics.token if self.token else "")
+        add_forwarded(app, TrustedProxies(server.trusted_proxies))  # outermost: the others see the browser's side
         return app
 
     async def start(self) -> None:

@@ -9,6 +9,7 @@ the key and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -105,6 +106,21 @@ def origins(key: str, value: Any) -> tuple[str, ...]:
         if not isinstance(origin, str) or parse_origin(origin) is None:
             raise ConfigError(f"{key}: {_describe(origin)} is not an origin (scheme://host[:port]), {example}")
     return tuple(v.rstrip("/").lower() for v in value)
+
+
+def networks(key: str, value: Any) -> tuple[str, ...]:
+    """IP addresses or CIDR networks (``10.0.0.0/8``, ``::1``), as written."""
+    example = 'e.g. ["127.0.0.1", "10.0.0.0/8"]'
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of addresses or networks, {example}; got {_describe(value)}")
+    for network in value:
+        try:
+            if not isinstance(network, str):  # ip_network takes an int as an address
+                raise ValueError("not a string")
+            ipaddress.ip_network(network)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {_describe(network)} is not an address or network ({exc}), {example}") from None
+    return tuple(value)
 
 
 MANUAL_TRIGGER = "manual"  # the name of clips started over HTTP
@@ -212,6 +228,12 @@ class ServerConfig:
         origins,
         "origins besides the camera's own page whose pages may send state-changing requests with the session "
         'cookie or with auth off, e.g. a reverse proxy\'s ["https://cam.example.org"]',
+    )
+    trusted_proxies: tuple[str, ...] = key(
+        (),
+        networks,
+        "reverse proxies (addresses or networks) whose X-Forwarded-Proto, -Host, -Prefix and -For headers "
+        "count; from anyone else they are ignored",
     )
 
     @property

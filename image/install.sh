@@ -334,9 +334,10 @@ install_docs() {
     [[ -f "$tree/README.md" && -d "$tree/docs" ]] || return 0
     install -m 0644 "$tree/README.md" "$tree/CONTRIBUTING.md" "$PREFIX/"
     rm -rf "$PREFIX/docs"
-    for dir in docs docs/screenshots docs/bench; do
+    # docs/examples: the configurations remote.md links (reverse proxies, TURN, WireGuard).
+    for dir in docs docs/screenshots docs/bench docs/examples; do
         install -d -m 0755 "$PREFIX/$dir"
-        files=("$tree/$dir"/*.md "$tree/$dir"/*.png)
+        files=("$tree/$dir"/*.md "$tree/$dir"/*.png "$tree/$dir"/*.conf "$tree/$dir"/*Caddyfile)
         if ((${#files[@]})); then
             install -m 0644 "${files[@]}" "$PREFIX/$dir/"
         fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -85,3 +86,31 @@ def warm_up_webrtc(browser) -> None:
         }"""
     )
     page.close()
+
+
+class ChromiumPage:
+    """A Playwright page with :class:`testbed.firefox.FirefoxPage`'s methods: one scenario drives either browser."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+
+    def goto(self, url: str) -> None:
+        self.page.goto(url)
+
+    def evaluate(self, expression: str) -> Any:
+        return self.page.evaluate(f"() => ({expression})")
+
+    def evaluate_async(self, body: str) -> Any:
+        """Runs ``body``, an async function's body; its return value is the result."""
+        return self.page.evaluate(f"async () => {{ {body} }}")
+
+    def wait_for(self, expression: str, timeout: float = 15, what: str = "") -> Any:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # as conftest: only where a browser runs
+
+        try:
+            return self.page.wait_for_function(f"() => ({expression})", timeout=timeout * 1000).json_value()
+        except PlaywrightTimeout:
+            raise AssertionError(f"timed out after {timeout} s {what or f'waiting for {expression}'}") from None
+
+    def click(self, selector: str) -> None:
+        self.evaluate(f"document.querySelector({selector!r}).click()")

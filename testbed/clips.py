@@ -63,6 +63,22 @@ def wait_finished(daemon: DaemonProcess, count: int = 1, timeout: float = 30) ->
     return list(reversed(done))
 
 
+def play_in_the_recordings_panel(page, name: str) -> None:
+    """Open the page's recordings, play the newest clip (``name``), until it is past its first second.
+
+    ``page``: a :class:`testbed.firefox.FirefoxPage` or :class:`testbed.browser.ChromiumPage`."""
+    page.wait_for("window.edgeRecordings && window.edgeRecordings.gpio", 20, what="the recordings panel")
+    page.click("#recordings-toggle")
+    page.wait_for("window.edgeRecordings.clips.some((c) => c.complete)", 20, what="the clip in the list")
+    page.wait_for("document.querySelector('#rec-list li .rec-play') !== null", 10)
+    page.click("#rec-list li .rec-play")
+    page.wait_for(
+        "(v => v && v.readyState >= 2 && v.currentTime > 1)(document.querySelector('#rec-player video'))",
+        20,
+        what=f"{name} to play",
+    )
+
+
 def recordings_dir(daemon: DaemonProcess) -> Path:
     return daemon.directory / "state" / "recordings"
 

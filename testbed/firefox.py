@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from typing import Any
 
 from marionette_driver.marionette import Marionette
 from marionette_driver.wait import Wait
+
+from testbed.processes import free_port
 
 FIREFOX = shutil.which("firefox-esr") or "/usr/bin/firefox-esr"
 OPENH264_ENV = "EDGE_FIREFOX_OPENH264"
@@ -66,12 +67,6 @@ def openh264_path() -> str:
     return str(built[0].parent)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class FirefoxPage:
     """The one tab of a Firefox, with what tests need: navigate, run script, wait for a condition."""
 
@@ -105,9 +100,10 @@ class FirefoxPage:
 
 
 @contextmanager
-def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage]:
+def firefox(*, openh264: bool = True, mdns: bool = True, accept_insecure_certs: bool = False) -> Iterator[FirefoxPage]:
     """A fresh headless Firefox ESR (new profile). ``openh264=False``: a Firefox without H.264;
-    ``mdns``: Firefox hides its host addresses behind mDNS names (its default) or not."""
+    ``mdns``: Firefox hides its host addresses behind mDNS names (its default) or not;
+    ``accept_insecure_certs``: a self-signed certificate is taken as a person who accepted it once."""
     prefs = {**PREFS, "media.peerconnection.ice.obfuscate_host_addresses": mdns}
     saved = os.environ.get("MOZ_GMP_PATH")
     if openh264:
@@ -117,7 +113,7 @@ def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage
         os.environ.pop("MOZ_GMP_PATH", None)
     marionette = Marionette(
         host="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         bin=FIREFOX,
         headless=True,
         prefs=prefs,
@@ -125,7 +121,7 @@ def firefox(*, openh264: bool = True, mdns: bool = True) -> Iterator[FirefoxPage
         gecko_log=GECKO_LOG,
     )
     try:
-        marionette.start_session()
+        marionette.start_session({"acceptInsecureCerts": accept_insecure_certs})
         marionette.timeout.script = 60
         yield FirefoxPage(marionette)
     finally:

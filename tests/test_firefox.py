@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from testbed.browser import FRAME_CODE_JS, STATS_JS
-from testbed.clips import CAMERA, drive, wait_buffered, wait_finished
+from testbed.clips import CAMERA, drive, play_in_the_recordings_panel, wait_buffered, wait_finished
 from testbed.daemon import start_daemon
 from testbed.firefox import FirefoxPage, firefox
 from testbed.netns.topology import CameraNamespace
@@ -118,16 +118,7 @@ def test_firefox_plays_a_recorded_clip_in_the_recordings_panel(daemon_factory):
         wait_live(page)
         drive(daemon, 17, False)
         clip = wait_finished(daemon)[0]
-        page.wait_for("window.edgeRecordings && window.edgeRecordings.gpio", 20, what="the recordings panel")
-        page.click("#recordings-toggle")
-        page.wait_for("window.edgeRecordings.clips.some((c) => c.complete)", 20, what="the clip in the list")
-        page.wait_for("document.querySelector('#rec-list li .rec-play') !== null", 10)
-        page.click("#rec-list li .rec-play")
-        page.wait_for(
-            "(v => v && v.readyState >= 2 && v.currentTime > 1)(document.querySelector('#rec-player video'))",
-            20,
-            what=f"{clip['name']} to play",
-        )
+        play_in_the_recordings_panel(page, clip["name"])
 
 
 def test_an_ice_restart_in_firefox_keeps_the_same_peer_connection(daemon_factory):

@@ -17,12 +17,14 @@ from edge.api.http import json_body
 from edge.recording.library import ClipInfo
 from edge.recording.recorder import Recorder, RecorderState
 from edge.web.errors import ErrorResponse
+from edge.web.forwarded import prefix
 
 RECORDER_KEY = web.AppKey("recorder", Recorder)
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-def clip_json(info: ClipInfo) -> dict[str, Any]:
+def clip_json(info: ClipInfo, path_prefix: str) -> dict[str, Any]:
+    """A clip as the API lists it; its links start with ``path_prefix`` (a trusted proxy's, ``/cam``)."""
     return {
         "name": info.name,
         "trigger": info.trigger,
@@ -33,14 +35,14 @@ def clip_json(info: ClipInfo) -> dict[str, Any]:
         "has_audio": info.has_audio,
         "complete": info.complete,
         "ended_by": info.ended_by,
-        "url": f"/recordings/{info.name}",
-        "poster": f"/recordings/{info.name.removesuffix('.mp4')}.jpg" if info.poster else None,
+        "url": f"{path_prefix}/recordings/{info.name}",
+        "poster": f"{path_prefix}/recordings/{info.name.removesuffix('.mp4')}.jpg" if info.poster else None,
     }
 
 
 async def list_clips(request: web.Request) -> web.Response:
     library = request.app[RECORDER_KEY].library
-    return web.json_response([clip_json(c) for c in library.clips()], headers=NO_CACHE)
+    return web.json_response([clip_json(c, prefix(request)) for c in library.clips()], headers=NO_CACHE)
 
 
 async def start_clip(request: web.Request) -> web.Response:

@@ -24,6 +24,7 @@ from aiohttp.typedefs import Handler
 from edge.security.ratelimit import GuessGate
 from edge.security.sessions import Sessions
 from edge.web.errors import ErrorResponse
+from edge.web.forwarded import prefix
 from edge.web.json_body import read_json
 
 SESSION_COOKIE = "edge_session"
@@ -38,13 +39,11 @@ class Authenticator:
         self,
         token: str,
         session_days: int,
-        secure_cookie: bool,
         state_dir: Path,
         on_all_logged_out: Callable[[], None] = lambda: None,
     ) -> None:
         self._token = token.encode()
         self.sessions = Sessions(state_dir, token, session_days * 86400, on_all_logged_out)
-        self._secure_cookie = secure_cookie
         self.limiter = GuessGate()
 
     def token_matches(self, candidate: str) -> bool:
@@ -65,16 +64,23 @@ class Authenticator:
             return self._basic_matches(header[6:].strip())
         return False
 
-    def set_session_cookie(self, response: web.StreamResponse) -> None:
+    def set_session_cookie(self, request: web.Request, response: web.StreamResponse) -> None:
+        """``Secure`` when the browser came over HTTPS (to the daemon, or to a trusted proxy); the
+        path is the daemon's own (under a proxy's prefix: not sent to other sites behind it)."""
         response.set_cookie(
             SESSION_COOKIE,
             self.sessions.new(),
             max_age=self.sessions.seconds,
-            path="/",
+            path=_cookie_path(request),
             httponly=True,
             samesite="Strict",
-            secure=self._secure_cookie,
+            secure=request.secure,
         )
+
+
+def _cookie_path(request: web.Request) -> str:
+    """The daemon's own path: ``/``, or a trusted proxy's prefix (``/cam/``)."""
+    return prefix(request) + "/"
 
 
 def _is_public(request: web.Request) -> bool:
@@ -137,7 +143,7 @@ async def login(request: web.Request) -> web.Response:
         auth.limiter.record_failure(client)
         raise ErrorResponse(401, "wrong token")
     response = web.Response(status=204)
-    auth.set_session_cookie(response)
+    auth.set_session_cookie(request, response)
     return response
 
 
@@ -147,7 +153,7 @@ async def logout(request: web.Request) -> web.Response:
     if cookie is not None:
         request.app[AUTHENTICATOR_KEY].sessions.revoke(cookie)
     response = web.Response(status=204)
-    response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(SESSION_COOKIE, path=_cookie_path(request))
     return response
 
 
@@ -155,7 +161,7 @@ async def logout_all(request: web.Request) -> web.Response:
     """``POST /auth/logout-all`` (logged in): ends every browser's session, this one's too."""
     request.app[AUTHENTICATOR_KEY].sessions.revoke_all()
     response = web.Response(status=204)
-    response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(SESSION_COOKIE, path=_cookie_path(request))
     return response
 
 

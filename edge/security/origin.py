@@ -11,7 +11,8 @@ to the camera, and with ``[auth] enabled = false`` every request is trusted: suc
    off, or with the session cookie or Basic credentials and no ``Authorization: Bearer``:
 
    - an ``Origin`` must be the camera's own (the scheme, host and port the request
-     came to) or one of ``[server] allowed_origins``;
+     came to; from a trusted reverse proxy, those the browser asked it for,
+     :mod:`edge.web.forwarded`) or one of ``[server] allowed_origins``;
    - without ``Origin``, a ``Sec-Fetch-Site`` must be ``same-origin`` (or ``none``);
    - with neither, only auth off lets it through (a script on the network); a request
      with the session cookie comes from a browser and must say where from;
@@ -42,6 +43,12 @@ SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})  # "none": the person's o
 CHECKS_KEY: web.AppKey[RequestChecks] = web.AppKey("request_checks")
 
 
+def _host(request: web.Request) -> str | None:
+    """The host the browser asked for: ``Host``, or what a trusted proxy forwarded (scheme too:
+    ``request.scheme``; see :mod:`edge.web.forwarded`). None without ``Host`` (never a DNS lookup)."""
+    return request.host if "Host" in request.headers else None
+
+
 def refuse(status: int, reason: str) -> ErrorResponse:
     # Readable by a page on another origin, like the 401: it says what is wrong, nothing else.
     return ErrorResponse(status, reason, headers={"Access-Control-Allow-Origin": "*"})
@@ -63,7 +70,7 @@ class RequestChecks:
         return self._origin_refusal(request) or self._type_refusal(request)
 
     def _host_refusal(self, request: web.Request) -> ErrorResponse | None:
-        header = request.headers.get("Host")
+        header = _host(request)
         if header is None:  # HTTP/1.0 without Host: not a browser, nothing rebound
             return None
         parsed = split_host(header, request.scheme)
@@ -92,7 +99,8 @@ class RequestChecks:
             return refuse(
                 403,
                 f"cross-origin request refused: Origin {origin[:100]!r} is not this camera's page "
-                "(a reverse proxy's address: add it to [server] allowed_origins)",
+                "(a reverse proxy's address: add the proxy to [server] trusted_proxies, or this origin to "
+                "allowed_origins)",
             )
         site = request.headers.get("Sec-Fetch-Site")
         if site is not None:
@@ -112,7 +120,7 @@ class RequestChecks:
             return False
         if origin in self.allowed_origins:
             return True
-        host = split_host(request.headers.get("Host", ""), request.scheme)
+        host = split_host(_host(request) or "", request.scheme)
         return host is not None and origin == (request.scheme, *host)
 
     def _type_refusal(self, request: web.Request) -> ErrorResponse | None:

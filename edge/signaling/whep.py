@@ -17,6 +17,7 @@ from edge.signaling.offer import MALFORMED, MAX_OFFER_BYTES, OfferError, accepte
 from edge.signaling.patch import PatchKind, classify_patch, etag
 from edge.signaling.refusals import RefusedOffers
 from edge.web.errors import ErrorResponse
+from edge.web.forwarded import prefix
 from edge.webrtc.ice_servers import link_headers
 from edge.webrtc.sdp import SDP, SDPFRAG
 from edge.webrtc.sdp_fragments import SdpFragError, format_sdpfrag, parse_sdpfrag
@@ -106,7 +107,7 @@ async def _answer_offer(request: web.Request) -> web.Response:
         raise _refusal(503, str(exc), "viewer-limit", **{"Retry-After": str(exc.retry_after)}) from None
     except (ValueError, OperationError) as exc:  # aiortc found nothing it can answer
         raise _refusal(400, f"cannot answer this offer: {exc}", "cannot-answer") from None
-    location = f"{request.app.router['whep_session'].url_for(session_id=session.id)}"
+    location = prefix(request) + str(request.app.router["whep_session"].url_for(session_id=session.id))
     response = web.Response(
         status=201,
         text=answer,

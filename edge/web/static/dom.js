@@ -34,8 +34,10 @@ export function keepingFocus(render) {
   }
 }
 
-// A URL of the daemon's, relative to the page (the page may sit behind a proxy's path prefix).
-export const api = (/** @type {string} */ path) => new URL(path.replace(/^\//, ''), document.baseURI).href;
+// A URL of the daemon's. The page's own paths are relative (`api/recordings`): under the page's folder,
+// so behind a proxy's path prefix too. Paths the daemon hands out (a clip's `url`) are absolute and
+// already under the prefix a trusted proxy told it (X-Forwarded-Prefix).
+export const api = (/** @type {string} */ path) => new URL(path, document.baseURI).href;
 
 /**
  * A clip as /api/recordings lists it (edge/api/recordings.py).

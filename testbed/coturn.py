@@ -8,7 +8,6 @@ own function.
 
 from __future__ import annotations
 
-import re
 import secrets
 import subprocess
 import time
@@ -16,23 +15,13 @@ from pathlib import Path
 
 from edge.webrtc.ice_servers import rest_credentials
 from testbed.certificates import make_certificate
+from testbed.examples import EXAMPLES, fill
 from testbed.processes import stop_process
 
 TURNSERVER = "/usr/bin/turnserver"
-EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "turnserver.conf"
 REALM = "edge.test"
 # The sockets it listens on once ready (coturn logs them only when verbose): (ss's netid, port).
 LISTENING = {("udp", 3478), ("tcp", 3478), ("tcp", 443)}
-
-
-def fill(template: Path, values: dict[str, str]) -> str:
-    """The example with every ``@NAME@`` replaced; one left unfilled (the example changed) is an error."""
-    text = template.read_text()
-    for name, value in values.items():
-        text = text.replace(f"@{name}@", value)
-    if left := re.findall(r"@[A-Z_]+@", text):
-        raise ValueError(f"{template.name}: the rig does not fill {sorted(set(left))}")
-    return text
 
 
 class Coturn:
@@ -54,7 +43,7 @@ class Coturn:
             "REALM": REALM,
             "LOG_FILE": str(self.log_file),
         }
-        self.config_file.write_text(fill(EXAMPLE, values))
+        self.config_file.write_text(fill(EXAMPLES / "turnserver.conf", values))
         self._netns = netns
         # --verbose: the log says why a request was refused; its pid file and database stay in directory.
         self.proc = subprocess.Popen(

@@ -11,9 +11,7 @@ nothing listens on port 80 or 443, Caddy's admin endpoint is off.
 
 from __future__ import annotations
 
-import base64
 import getpass
-import hashlib
 import json
 import os
 import re
@@ -27,17 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
 from edge.security.tls import make_self_signed
+from testbed.certificates import spki_sha256
+from testbed.examples import EXAMPLES, fill
 from testbed.processes import free_port, stop_process
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
 PREFIX = "/cam"
-PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
 
 @dataclass(frozen=True)
@@ -55,9 +50,7 @@ class Certificate:
 
     def spki_sha256(self) -> str:
         """Its public key's hash, as Chromium's ``--ignore-certificate-errors-spki-list`` takes it."""
-        key = x509.load_pem_x509_certificate(self.cert.read_bytes()).public_key()
-        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        return base64.b64encode(hashlib.sha256(der).digest()).decode()
+        return spki_sha256(self.cert)
 
 
 @dataclass(frozen=True)
@@ -65,18 +58,6 @@ class LoggedRequest:
     method: str
     path: str  # with its query
     status: int
-
-
-def fill(template: Path, values: dict[str, str]) -> str:
-    """The example with every ``@NAME@`` replaced; one left unfilled (the example changed) is an error."""
-    text = template.read_text()
-    for name, value in values.items():
-        if f"@{name}@" not in text:
-            raise ValueError(f"{template.name} has no @{name}@ any more")
-        text = text.replace(f"@{name}@", value)
-    if left := PLACEHOLDER.findall(text):
-        raise ValueError(f"{template.name}: the rig does not fill {sorted(set(left))}")
-    return text
 
 
 class Proxy(ABC):

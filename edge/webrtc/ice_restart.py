@@ -153,9 +153,19 @@ class IceAgent:
         connection.remote_password = remote_pwd
         for candidate in candidates or [c for c in self._previous_remote if c.type != "prflx"]:
             await connection.add_remote_candidate(candidate)
-        for pair in connection._check_list:
+        self.check_new_pairs()
+
+    def check_new_pairs(self) -> None:
+        """Start the checks of pairs that wait (after a restart, aioice's pacing loop has ended long ago).
+
+        Without this, a candidate the peer trickles after a restart is paired and never
+        checked: we never send to its address, so a TURN relay of ours never permits it,
+        and only pairs the peer checks itself can work (seconds later, or never)."""
+        if self.generation == 0:
+            return  # the first generation's checks are aioice's own
+        for pair in self._connection._check_list:
             if pair.state in (CandidatePair.State.FROZEN, CandidatePair.State.WAITING):
-                connection.check_start_task(pair)
+                self._connection.check_start_task(pair)
 
     async def _new_generation(self) -> LocalIce:
         """New local credentials and sockets for the addresses there are now, an empty check list."""

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from edge.media.audio import AudioHub
@@ -182,9 +182,14 @@ class ViewerSession:
                 continue
             candidate = candidate_from_sdp(line)
             candidate.sdpMLineIndex = 0  # max-bundle: every candidate belongs to the one transport
-            self._spawn(self.pc.addIceCandidate(candidate))
+            self._spawn(self._add_remote_candidate(candidate))
         if end and not self._remote_hides_addresses:
             self._spawn(self.pc.addIceCandidate(None))
+
+    async def _add_remote_candidate(self, candidate: RTCIceCandidate) -> None:
+        await self.pc.addIceCandidate(candidate)
+        if self.ice is not None:
+            self.ice.check_new_pairs()
 
     async def restart_ice(self, remote_ufrag: str, remote_pwd: str) -> RestartAnswer:
         """Our side of an ICE restart to the page's new credentials; the same again for a retry.

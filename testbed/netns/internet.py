@@ -96,6 +96,9 @@ class Internet:
         try:
             for ns in self._namespaces:
                 ip("netns", "add", ns)
+                # IPv4 only: an IPv6 address settling after Chromium started in the viewer's namespace
+                # is a network change there, on which it aborts the page's loads (ERR_NETWORK_CHANGED).
+                sysctl("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=ns)
                 ip("link", "set", "lo", "up", ns=ns)
             self._make_internet(tag, window)
             for nat, inside, inside_if in ((self.nat_a, self.camera, self.camera_if), (self.nat_b, self.viewer, None)):

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Error as PlaywrightError
 
 from testbed.browser import CHROMIUM, CHROMIUM_ARGS, STATS_JS, warm_up_webrtc
 from testbed.certificates import spki_sha256
 from testbed.coturn import Coturn
 from testbed.daemon import DaemonProcess, start_daemon
 from testbed.netns.internet import HTTP_PORT, Internet
-from testbed.netns.scenarios import CAMERA, WATCH_FRAMES_JS
+from testbed.netns.scenarios import CAMERA, WATCH_FRAMES_JS, load_until_playing
 
 # Every WHEP response's arrival (Date.now()), method, status and body, as the page received them: window.__whep.
 RECORD_WHEP_JS = """
@@ -140,12 +140,11 @@ class RemoteRig:
         page = self.browser.new_context().new_page()
         page.on("console", lambda message: self.console.append(f"{time.time():.3f} {message.text}"))
         page.add_init_script(RECORD_WHEP_JS)
-        page.goto(f"{self.page_url}/?token={self.daemon.token}")
         try:
-            page.wait_for_function("() => window.edgeViewer && window.edgeViewer.firstFrameAt !== null", timeout=30000)
-        except PlaywrightTimeout:
+            load_until_playing(page, f"{self.page_url}/?token={self.daemon.token}")
+        except PlaywrightError:
             state = page.evaluate("window.edgeViewer && [window.edgeViewer.state, window.edgeViewer.lastError]")
-            raise AssertionError(f"the page did not play within 30 s: {state}\n{self.failure_report()}") from None
+            raise AssertionError(f"the page did not play in 3 loads: {state}\n{self.failure_report()}") from None
         return page
 
     @property

@@ -32,7 +32,8 @@ from playwright.sync_api import sync_playwright
 
 from bench.live import COLLECT_LATENCY_JS, percentile
 from bench.procstat import cpu_seconds
-from testbed.netns.remote import SELECTED_PAIR_JS, RemoteRig
+from testbed.browser import SELECTED_PAIR_JS
+from testbed.netns.remote import RemoteRig
 
 # (how the page and the daemon reach the TURN server, the TCP ports NAT B lets out to it: none, UDP is open)
 TURN_PATHS = (("udp", ()), ("tcp", (3478,)), ("tls", (443,)))

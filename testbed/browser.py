@@ -114,3 +114,25 @@ class ChromiumPage:
 
     def click(self, selector: str) -> None:
         self.evaluate(f"document.querySelector({selector!r}).click()")
+
+
+# The selected candidate pair of the page's peer connection: each end's type, protocol, address ("" for
+# a host candidate hidden behind an mDNS name) and, for a relay candidate, how the browser reaches its
+# TURN server (relayProtocol: udp, tcp or tls).
+SELECTED_PAIR_JS = """
+async () => {
+  const report = await window.edgeViewer.pc.getStats();
+  let pair = null;
+  report.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+  });
+  if (!pair) return null;
+  const end = (id) => {
+    const c = report.get(id);
+    return {type: c.candidateType, protocol: c.protocol, relayProtocol: c.relayProtocol || null,
+            address: c.address, url: c.url || null};
+  };
+  return {local: end(pair.localCandidateId), remote: end(pair.remoteCandidateId),
+          bytesReceived: pair.bytesReceived};
+}
+"""

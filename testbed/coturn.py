@@ -13,8 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from edge.security.tls import make_self_signed
 from edge.webrtc.ice_servers import rest_credentials
-from testbed.certificates import make_certificate
 from testbed.examples import EXAMPLES, fill
 from testbed.processes import stop_process
 
@@ -32,7 +32,7 @@ class Coturn:
         self.secret = secrets.token_hex(16)
         directory.mkdir(parents=True, exist_ok=True)
         self.cert_file, key_file = directory / "turn-cert.pem", directory / "turn-key.pem"
-        make_certificate(self.cert_file, key_file, address)
+        make_self_signed(self.cert_file, key_file, "turn", addresses=(address,))
         self.log_file = directory / "turnserver.log"
         self.config_file = directory / "turnserver.conf"
         values = {

@@ -6,6 +6,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography import x509
@@ -20,8 +21,9 @@ def self_signed_paths(state_dir: Path) -> tuple[Path, Path]:
     return state_dir / "tls" / "cert.pem", state_dir / "tls" / "key.pem"
 
 
-def make_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
-    """An ECDSA P-256 certificate for ``hostname``, ``hostname.local``, localhost, 127.0.0.1 and ::1; 10 years."""
+def make_self_signed(cert_path: Path, key_path: Path, hostname: str, addresses: Iterable[str] = ()) -> None:
+    """An ECDSA P-256 certificate for ``hostname``, ``hostname.local``, localhost, 127.0.0.1, ::1 and
+    ``addresses``; 10 years."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{hostname}.local")])
     now = datetime.datetime.now(datetime.UTC)
@@ -31,6 +33,7 @@ def make_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
         x509.DNSName("localhost"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address("::1")),
+        *(x509.IPAddress(ipaddress.ip_address(address)) for address in addresses),
     ]
     certificate = (
         x509.CertificateBuilder()

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from playwright.sync_api import Error as PlaywrightError
 
-from testbed.browser import CHROMIUM, CHROMIUM_ARGS, STATS_JS, warm_up_webrtc
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, SELECTED_PAIR_JS, STATS_JS, warm_up_webrtc
 from testbed.certificates import spki_sha256
 from testbed.coturn import Coturn
 from testbed.daemon import DaemonProcess, start_daemon
@@ -42,26 +42,6 @@ RECORD_WHEP_JS = """
     return response;
   };
 })();
-"""
-
-# The selected candidate pair of the page's peer connection: each end's type, protocol and, for a
-# relay candidate, how the browser reaches its TURN server (relayProtocol: udp, tcp or tls).
-SELECTED_PAIR_JS = """
-async () => {
-  const report = await window.edgeViewer.pc.getStats();
-  let pair = null;
-  report.forEach((s) => {
-    if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
-  });
-  if (!pair) return null;
-  const end = (id) => {
-    const c = report.get(id);
-    return {type: c.candidateType, protocol: c.protocol, relayProtocol: c.relayProtocol || null,
-            address: c.address, url: c.url || null};
-  };
-  return {local: end(pair.localCandidateId), remote: end(pair.remoteCandidateId),
-          bytesReceived: pair.bytesReceived};
-}
 """
 
 TURN_CREDENTIAL_LIFETIME_S = 3600

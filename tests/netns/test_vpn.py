@@ -12,22 +12,9 @@ plays video and sound over the tunnel.
 from __future__ import annotations
 
 from bench.procstat import cpu_seconds
-from testbed.browser import STATS_JS
+from testbed.browser import SELECTED_PAIR_JS, STATS_JS
 from testbed.clips import wait_for
 from testbed.netns.vpn_rig import VpnRig
-
-# The pair Chromium selected: its own address ("" for a host candidate, hidden behind an mDNS name), the camera's.
-SELECTED_PAIR_JS = """
-async () => {
-  const report = await window.edgeViewer.pc.getStats();
-  let pair = null;
-  report.forEach((s) => {
-    if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
-  });
-  if (!pair) return null;
-  return [report.get(pair.localCandidateId).address, report.get(pair.remoteCandidateId).address];
-}
-"""
 
 
 def test_chromium_plays_through_a_tunnel_that_came_up_after_the_daemon(chromium, tmp_path):
@@ -66,7 +53,8 @@ def test_chromium_plays_through_a_tunnel_that_came_up_after_the_daemon(chromium,
         assert stats["audio"]["mimeType"] == "audio/opus"
 
         # Both ends of the media path are the tunnel's: Chromium's selected pair, and the camera's session.
-        own, camera_seen = page.evaluate(SELECTED_PAIR_JS)
+        pair = page.evaluate(SELECTED_PAIR_JS)
+        own, camera_seen = pair["local"]["address"], pair["remote"]["address"]
         assert own in ("", phone.address) and camera_seen == camera.address, (own, camera_seen)
         (session,) = rig.status()["sessions"]
         assert session["ice"]["local"].startswith(f"{camera.address}:"), session["ice"]

@@ -143,6 +143,10 @@ class IceServer(TypedDict):
     credential: NotRequired[str]
 
 
+# What a Link header's quoted-string carries as it is (RFC 9725 section 4.6 passes credentials so).
+_LINK_SAFE = re.compile(r'[^"\\\x00-\x1f\x7f]*')
+
+
 def ice_servers(key: str, value: Any) -> tuple[IceServer, ...]:
     """A list of ``{urls = "stun:..." | [...], username = "...", credential = "..."}``."""
     if not isinstance(value, list):
@@ -168,8 +172,11 @@ def ice_servers(key: str, value: Any) -> tuple[IceServer, ...]:
         for url in url_list:
             _check_ice_url(f"{where}.urls", url)
         for optional in ("username", "credential"):
-            if optional in server and not isinstance(server[optional], str):
-                raise ConfigError(f"{where}.{optional} must be a string")
+            given = server.get(optional)
+            if optional in server and (not isinstance(given, str) or not _LINK_SAFE.fullmatch(given)):
+                raise ConfigError(
+                    f"{where}.{optional} must be a string of printable characters without quotes or backslashes"
+                )
         servers.append(cast(IceServer, dict(server)))  # checked above
     return tuple(servers)
 
@@ -187,11 +194,17 @@ def _check_ice_url(key: str, url: str) -> None:
         ) from None
     if parsed.get("transport", "udp") not in ("udp", "tcp"):
         raise ConfigError(f'{key}: "{url}" has transport={parsed["transport"]}; TURN runs over udp or tcp')
+    if parsed["scheme"] == "turns" and parsed["transport"] != "tcp":
+        raise ConfigError(f'{key}: "{url}": turns: (TURN over TLS) runs over tcp only')
 
 
-def _urls(server: IceServer) -> list[str]:
+def urls_of(server: IceServer) -> list[str]:
     urls = server["urls"]
-    return [urls] if isinstance(urls, str) else urls
+    return [urls] if isinstance(urls, str) else list(urls)
+
+
+def is_turn(server: IceServer) -> bool:
+    return any(url.split(":", 1)[0] in ("turn", "turns") for url in urls_of(server))
 
 
 def key(default: Any, check: Validator, doc: str) -> Any:
@@ -308,7 +321,7 @@ class WebRTCConfig:
     )
 
     def __post_init__(self) -> None:
-        turn = [i for i, server in enumerate(self.ice_servers) if any(u.startswith("turn") for u in _urls(server))]
+        turn = [i for i, server in enumerate(self.ice_servers) if is_turn(server)]
         for i in turn:
             server = self.ice_servers[i]
             if ("username" in server) != ("credential" in server):

@@ -337,11 +337,14 @@ def check_turn_server(config: Config, probes: Probes) -> list[Finding]:
     check = probes.turn_answer(server)
     if check.state is TurnState.OK:
         return [Finding("ok", subject, f"allocates ({check.detail}, {check.seconds * 1000:.0f} ms)")]
+    # With the relay policy the camera offers nothing else: no viewer can watch without it.
+    relay_only = config.webrtc.ice_transport_policy == "relay"
+    status, effect = ("FAIL", "no viewer can watch") if relay_only else ("warn", "viewers away from home get no relay")
     if check.state is TurnState.REFUSED:
         fix = "check webrtc.turn_secret against the server's static-auth-secret (or username/credential)"
-        return [Finding("warn", subject, f"refuses the camera's allocation: {check.detail}", fix)]
+        return [Finding(status, subject, f"refuses the camera's allocation: {check.detail}; {effect}", fix)]
     fix = "check the URL, that the server runs, and that the Pi's network lets it through"
-    return [Finding("warn", subject, f"does not answer: {check.detail}; viewers away from home get no relay", fix)]
+    return [Finding(status, subject, f"does not answer: {check.detail}; {effect}", fix)]
 
 
 def diagnose(config_path: Path | None, probes: Probes) -> list[Finding]:

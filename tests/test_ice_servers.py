@@ -192,3 +192,29 @@ def test_metrics_show_the_turn_servers_state(daemon_with_dead_turn):
     wait_for_turn_state(daemon_with_dead_turn, "unreachable")
     text = daemon_with_dead_turn.request("GET", "/metrics").text
     assert 'edge_turn_state{state="unreachable"} 1.0' in text and 'edge_turn_state{state="ok"} 0.0' in text
+
+
+def test_with_access_control_off_another_sites_page_gets_no_turn_credentials(module_daemon_factory):
+    daemon = module_daemon_factory(
+        CAMERA_SMALL
+        + '[auth]\nenabled = false\n[webrtc]\ninterfaces = ["lo"]\nice_servers = [{ urls = "turn:127.0.0.1:9" }]\n'
+        + f'turn_secret = "{SECRET}"\n',
+        loopback_only=False,
+    )
+    url = daemon.url + "/whep"
+    assert "Link" in requests.options(url, timeout=5).headers  # a player on the LAN: anyone may watch
+    assert "Link" in requests.options(url, headers={"Origin": daemon.url}, timeout=5).headers  # the page
+    foreign = requests.options(url, headers={"Origin": "https://evil.example"}, timeout=5)
+    assert foreign.status_code == 204 and "Link" not in foreign.headers
+
+
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        ({"urls": "turns:t.example.org?transport=udp"}, "turns: (TURN over TLS) runs over tcp only"),
+        ({"urls": "turn:t.example.org", "username": 'a"b', "credential": "c"}, "without quotes or backslashes"),
+    ],
+)
+def test_turn_servers_the_camera_cannot_use_or_announce_are_refused(server, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config({"webrtc": {"ice_servers": [server], "turn_secret": SECRET}})

@@ -115,6 +115,11 @@ class RequestChecks:
             )
         return None
 
+    def from_own_page(self, request: web.Request) -> bool:
+        """No ``Origin`` (not a browser's cross-origin request), or the camera's own (or an allowed) one."""
+        origin = request.headers.get("Origin")
+        return origin is None or self._own_origin(parse_origin(origin), request)
+
     def _own_origin(self, origin: Origin | None, request: web.Request) -> bool:
         if origin is None:
             return False
@@ -155,4 +160,4 @@ def add_request_checks(app: web.Application, checks: RequestChecks) -> None:
     app.middlewares.append(check_request)
 
 
-__all__ = ["RequestChecks", "add_request_checks", "request_checks"]
+__all__ = ["CHECKS_KEY", "RequestChecks", "add_request_checks", "request_checks"]

@@ -12,7 +12,8 @@ import logging
 from aiohttp import web
 from aiortc.exceptions import OperationError
 
-from edge.security.auth import authorised
+from edge.security.auth import AUTHENTICATOR_KEY, authorised
+from edge.security.origin import CHECKS_KEY
 from edge.signaling.offer import MALFORMED, MAX_OFFER_BYTES, OfferError, accepted_media, check_offer
 from edge.signaling.patch import PatchKind, classify_patch, etag
 from edge.signaling.refusals import RefusedOffers
@@ -66,18 +67,26 @@ async def _read_text(request: web.Request, content_type: str) -> str:
         raise _refusal(400, "body is not UTF-8 text", "not-utf8") from None
 
 
-async def _with_ice_servers(request: web.Request, response: web.Response) -> web.Response:
-    """RFC 9725 section 4.6: the ICE servers (TURN credentials made for this request) as ``Link``
-    headers, for an authorised client only (a CORS preflight carries no credentials: it gets none)."""
-    if await authorised(request):
-        for link in link_headers(request.app[VIEWERS_KEY].ice_servers.minted()):
-            response.headers.add("Link", link)
+def _add_ice_servers(request: web.Request, response: web.Response) -> web.Response:
+    """RFC 9725 section 4.6: the ICE servers, TURN credentials made for this request, as ``Link`` headers."""
+    for link in link_headers(request.app[VIEWERS_KEY].ice_servers.minted()):
+        response.headers.add("Link", link)
     return response
+
+
+async def _may_have_ice_servers(request: web.Request) -> bool:
+    """With access control on: the token or a session (a CORS preflight carries neither). Off: anyone
+    who may watch, but not another site's page in the browser of someone on the LAN (``Access-Control-
+    Allow-Origin: *`` would let it read the TURN credentials)."""
+    if AUTHENTICATOR_KEY in request.app:
+        return await authorised(request)
+    checks = request.app.get(CHECKS_KEY)
+    return checks is None or checks.from_own_page(request)
 
 
 async def options(request: web.Request) -> web.Response:
     response = web.Response(status=204, headers={**CORS_HEADERS, "Accept-Post": SDP, "Accept-Patch": SDPFRAG})
-    return await _with_ice_servers(request, response)
+    return _add_ice_servers(request, response) if await _may_have_ice_servers(request) else response
 
 
 async def post_offer(request: web.Request) -> web.Response:
@@ -119,7 +128,7 @@ async def _answer_offer(request: web.Request) -> web.Response:
             "Accept-Patch": SDPFRAG,
         },
     )
-    return await _with_ice_servers(request, response)
+    return _add_ice_servers(request, response)  # the request was let in: it may have them
 
 
 async def patch_session(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from typing import Any
 from aiortc import RTCIceServer
 from aiortc.rtcicetransport import connection_kwargs
 
-from edge.config import IceServer, WebRTCConfig
+from edge.config import IceServer, WebRTCConfig, is_turn, urls_of
 
 REST_USER = "edge"  # the name part of minted usernames: what coturn's logs show
 
@@ -29,15 +29,6 @@ def rest_credentials(secret: str, expires_at: int, user: str = REST_USER) -> tup
     username = f"{expires_at}:{user}"
     digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
     return username, base64.b64encode(digest).decode()
-
-
-def urls_of(server: IceServer) -> list[str]:
-    urls = server["urls"]
-    return [urls] if isinstance(urls, str) else list(urls)
-
-
-def is_turn(server: IceServer) -> bool:
-    return any(url.split(":", 1)[0] in ("turn", "turns") for url in urls_of(server))
 
 
 class IceServerList:
@@ -52,10 +43,6 @@ class IceServerList:
         self._secret = config.turn_secret
         self._lifetime = config.turn_credential_lifetime
         self._clock = clock
-
-    @property
-    def has_turn(self) -> bool:
-        return any(is_turn(server) for server in self._servers)
 
     def minted(self, *, turn: bool = True) -> tuple[IceServer, ...]:
         """Every server, TURN ones with usable credentials; ``turn=False`` leaves TURN servers out."""
@@ -109,7 +96,9 @@ def link_headers(servers: tuple[IceServer, ...]) -> list[str]:
             credentials = (
                 f'; username="{server["username"]}"; credential="{server["credential"]}"; credential-type="password"'
             )
-        values += [f'<{url}>; rel="ice-server"{credentials}' for url in urls_of(server)]
+        values += [
+            f'<{url}>; rel="ice-server"{credentials if url.startswith("turn") else ""}' for url in urls_of(server)
+        ]
     return values
 
 

@@ -30,6 +30,7 @@ RECHECK_FAILING_S = 15.0  # a failing one this often, until it answers
 # A check delays nobody: it may wait longer than a viewer's answer does (turn_timeout), so that
 # a server that is merely slow (or a Pi busy starting up) is not called unreachable.
 CHECK_TIMEOUT_S = 5.0
+RELEASE_TIMEOUT_S = 1.0  # for the server to confirm the check's allocation is gone
 # Unauthorized, Forbidden, Allocation Mismatch, Stale Nonce, Wrong Credentials
 REFUSED_CODES = (401, 403, 437, 438, 441)
 
@@ -56,10 +57,17 @@ async def check_turn(server: RelayServer, timeout: float) -> TurnCheck:
     def result(state: TurnState, detail: str) -> TurnCheck:
         return TurnCheck(state, detail, time.monotonic() - started)
 
+    closed = asyncio.get_running_loop().create_future()
+
+    class Released(asyncio.DatagramProtocol):
+        def connection_lost(self, exc: Exception | None) -> None:  # aioice: once the allocation is deleted
+            if not closed.done():
+                closed.set_result(None)
+
     try:
         transport, _ = await asyncio.wait_for(
             create_turn_endpoint(
-                asyncio.DatagramProtocol,
+                Released,
                 server.address,
                 server.username,
                 server.password,
@@ -73,11 +81,14 @@ async def check_turn(server: RelayServer, timeout: float) -> TurnCheck:
     except stun.TransactionFailed as exc:
         code = exc.response.attributes.get("ERROR-CODE", (0, ""))[0]
         return result(TurnState.REFUSED if code in REFUSED_CODES else TurnState.UNREACHABLE, str(exc))
-    except (OSError, ConnectionError, stun.TransactionTimeout) as exc:
+    except Exception as exc:  # no connection, no answer, TLS refused, or anything else aioice raises
         return result(TurnState.UNREACHABLE, str(exc) or type(exc).__name__)
     relayed = transport.get_extra_info("sockname")
-    transport.close()
-    return result(TurnState.OK, f"relay address {relayed[0]}:{relayed[1]}")
+    checked = result(TurnState.OK, f"relay address {relayed[0]}:{relayed[1]}")
+    transport.close()  # deletes the allocation on the server
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(closed, RELEASE_TIMEOUT_S)
+    return checked
 
 
 class TurnStatus(TypedDict):
@@ -101,6 +112,7 @@ class TurnWatch:
         self._last: TurnCheck | None = None
         self._checked_at: float | None = None
         self._server = servers.relay()
+        self._strict = False  # whether a check must answer within turn_timeout (not CHECK_TIMEOUT_S) to count
 
     @property
     def state(self) -> TurnState:
@@ -114,12 +126,14 @@ class TurnWatch:
         return self.state in (TurnState.OK, TurnState.CHECKING)
 
     def relay_missing(self) -> None:
-        """A session asked for a relay and got none in time: leave the server out until it answers."""
-        if self._server is None:
+        """A session asked for a relay and got none in time: leave the server out until it answers
+        within turn_timeout again (a refusing server stays refused: the check said why)."""
+        if self._server is None or self.state is TurnState.REFUSED:
             return
         if self.state is not TurnState.UNREACHABLE:
             log.warning("TURN server %s gave a viewer no relay within %g s", self._server.url, self._timeout)
         self._record(TurnCheck(TurnState.UNREACHABLE, f"a viewer got no relay within {self._timeout:g} s", 0.0))
+        self._strict = True  # back in use once it answers within turn_timeout, not merely within 5 s
         self._recheck.set()
 
     async def start(self) -> None:
@@ -145,11 +159,18 @@ class TurnWatch:
             server = self._servers.relay()  # fresh credentials each time
             assert server is not None, "only watched when configured"
             check = await check_turn(server, max(self._timeout, CHECK_TIMEOUT_S))
+            if self._strict and check.state is TurnState.OK and check.seconds > self._timeout:
+                check = TurnCheck(  # a viewer would go without again
+                    TurnState.UNREACHABLE,
+                    f"answers in {check.seconds:.1f} s, more than turn_timeout ({self._timeout:g} s)",
+                    check.seconds,
+                )
             if check.state is not TurnState.OK and (self._last is None or self._last.state is TurnState.OK):
                 log.warning("TURN server %s: %s (%s)", server.url, check.state, check.detail)
             elif check.state is TurnState.OK and self._last is not None and self._last.state is not TurnState.OK:
                 log.info("TURN server %s answers again", server.url)
             self._record(check)
+            self._strict = check.state is not TurnState.OK
             wait = RECHECK_OK_S if check.state is TurnState.OK else RECHECK_FAILING_S
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._recheck.wait(), wait)

@@ -192,6 +192,7 @@ export class WhepSession {
     // The camera's STUN/TURN servers must be set before gathering starts (setLocalDescription).
     const [offer] = await Promise.all([this.pc.createOffer(), this._useCameraIceServers()]);
     await this.pc.setLocalDescription(offer);
+    this._throwIfClosed(); // stop() may have run meanwhile: no timer to outlive it
     if (this._askForIceServers) {
       this._iceServersTimer = setInterval(() => this._useCameraIceServers(), ICE_SERVERS_REFRESH_MS);
     }
@@ -306,10 +307,12 @@ export class WhepSession {
     if (!this._askForIceServers || this.closed) return;
     try {
       const { res } = await timedFetch(this.endpoint, { method: 'OPTIONS', headers: this._headers() },
-        { timeoutMs: this.timeoutMs });
+        { timeoutMs: this.timeoutMs, signal: this._abort.signal });
       const iceServers = iceServersFromLinks(res.headers.get('Link'));
       if (iceServers.length && !this.closed) this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
-    } catch { /* no answer: go on with what the connection has */ }
+    } catch (err) { // no answer, or servers this browser refuses: go on with what the connection has
+      if (!this.closed) console.warn('the camera\'s ICE servers are not used:', /** @type {Error} */ (err)?.message ?? err);
+    }
   }
 
   /**

@@ -15,7 +15,7 @@ import pytest
 from testbed.netns.remote import RemoteRig
 from testbed.netns.scenarios import resumption
 
-RECOVERY_LIMIT_S = 5.0  # the issue asks 3 s: met by about 60 % of changes (docs/remote.md)
+RECOVERY_LIMIT_S = 5.0  # the issue asks 3 s: met by 29 of 33 changes measured, half of them in ~1 s (docs/remote.md)
 
 
 def assert_relayed(pair: dict | None) -> None:
@@ -65,7 +65,7 @@ def test_when_the_viewers_public_address_changes_frames_resume_on_the_same_peer_
     """NAT B is re-addressed (Wi-Fi to mobile data): its mappings go with the old address. Three changes,
     on one peer connection.
 
-    Recovery is bimodal (``docs/remote.md``): 0.8-1.1 s, or 2.8-3.5 s when Chromium validates no pair of
+    Recovery is bimodal (``docs/remote.md``): 0.75-1.1 s, or 2.7-3.5 s when Chromium validates no pair of
     its new ICE generation before it gives up on the old one (2.4 s without packets): each change must
     recover within RECOVERY_LIMIT_S."""
     rig = rig_factory()

@@ -28,6 +28,8 @@ from edge.media.video import CameraStatus, VideoHub
 from edge.mqtt import open_mqtt
 from edge.mqtt.status import MqttStatus
 from edge.network_follower import follow_network
+from edge.onvif import open_onvif
+from edge.onvif.status import OnvifStatus
 from edge.publish.target import PublishState, PublishTargetStatus
 from edge.publish.targets import PublishTargets
 from edge.recording.factory import build_recorder
@@ -86,6 +88,7 @@ class DaemonStatus(TypedDict):
     motion: MotionStatus | MotionOffStatus
     mqtt: MqttStatus | OffStatus
     rtsp: RtspStatus | OffStatus
+    onvif: OnvifStatus | OffStatus
     publish: list[PublishTargetStatus]
     turn: TurnStatus
 
@@ -164,6 +167,9 @@ class Daemon:
         self.triggers.add_listener(self.viewers.trigger_changed)
         self.mqtt = open_mqtt(config.mqtt, self.recorder, self.triggers, lambda: len(self.viewers), self.snapshots)
         self.rtsp = open_rtsp(config.rtsp, config.server.host, self.video, audio, self.token)
+        self.onvif = open_onvif(
+            config, self.triggers, audio is not None, self.rtsp.status, lambda: self.web.port, self.token
+        )
         self.web = WebServer(config.server, self.make_app)
         # Started in this order, each after what it needs; stopped in reverse, within the
         # 4.5 s that systemd is promised (serve()), so what must happen on a clean stop comes
@@ -181,6 +187,7 @@ class Daemon:
             self.network,
             self.web,
             self.rtsp,
+            self.onvif,
             self.publish,
             self.mqtt,
             self.recorder,
@@ -224,6 +231,7 @@ class Daemon:
             "motion": self.triggers.motion.status(),
             "mqtt": self.mqtt.status(),
             "rtsp": self.rtsp.status(),
+            "onvif": self.onvif.status(),
             "publish": self.publish.status(),
             "turn": self.viewers.turn.status(),
         }
@@ -271,6 +279,7 @@ class Daemon:
         simulation.add_routes(app, self.hardware.simulated_devices)
         recordings_api.add_routes(app, self.recorder)
         snapshot_api.add_routes(app, self.snapshots)
+        self.onvif.add_routes(app)
         metrics_api.add_routes(app, self, self.config.metrics.token if self.token else "")
         add_forwarded(app, TrustedProxies(server.trusted_proxies))  # outermost: the others see the browser's side
         return app

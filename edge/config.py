@@ -482,6 +482,23 @@ class RtspConfig:
             )
 
 
+@dataclass(frozen=True)
+class OnvifConfig:
+    enabled: bool = key(
+        False,
+        boolean,
+        "be an ONVIF Profile S camera on the HTTP port (/onvif/device_service) for Home Assistant's ONVIF "
+        "integration and NVRs; needs [rtsp] enabled = true",
+    )
+    discovery: bool = key(
+        True,
+        boolean,
+        "answer WS-Discovery probes (UDP 3702, multicast) so clients find the camera; only on [server] host's "
+        "interface when that is one address",
+    )
+    max_subscriptions: int = key(10, integer(1, 100), "event pull-point subscriptions at once (motion, GPIO inputs)")
+
+
 def whip_url(key: str, value: Any) -> str:
     """An http:// or https:// URL with a host: a WHIP endpoint."""
     parts = urlsplit(value) if isinstance(value, str) else None
@@ -541,6 +558,7 @@ class Config:
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     rtsp: RtspConfig = field(default_factory=RtspConfig)
+    onvif: OnvifConfig = field(default_factory=OnvifConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
@@ -619,6 +637,8 @@ def parse_config(data: dict[str, Any]) -> Config:
     config = Config(**loaded)
     _check_pins(config)
     _check_publish_names(config)
+    if config.onvif.enabled and not config.rtsp.enabled:
+        raise ConfigError("onvif.enabled needs rtsp.enabled = true: ONVIF clients play the camera over RTSP")
     return config
 
 

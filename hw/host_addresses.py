@@ -8,6 +8,8 @@ so that a viewer session judging "was my path lost?" compares like with like.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
 
 import ifaddr
 
@@ -37,3 +39,28 @@ def host_addresses(
             if offered and (named or address not in LOOPBACK):
                 by_interface.setdefault(adapter.nice_name, []).append(address)
     return by_interface
+
+
+@dataclass(frozen=True)
+class Ipv4Interface:
+    """An interface with IPv4 addresses (loopback left out), as ONVIF's GetNetworkInterfaces lists it."""
+
+    name: str
+    hardware_address: str | None  # "dc:a6:32:..." from sysfs; None where there is none
+    addresses: tuple[tuple[str, int], ...]  # (address, prefix length)
+
+
+def ipv4_interfaces(sys_net: Path = Path("/sys/class/net")) -> list[Ipv4Interface]:
+    found = []
+    for adapter in ifaddr.get_adapters():
+        addresses = tuple(
+            (ip.ip, ip.network_prefix) for ip in adapter.ips if isinstance(ip.ip, str) and ip.ip not in LOOPBACK
+        )
+        if not addresses:
+            continue
+        try:
+            mac: str | None = (sys_net / adapter.name / "address").read_text().strip() or None
+        except OSError:
+            mac = None
+        found.append(Ipv4Interface(adapter.nice_name, mac, addresses))
+    return found

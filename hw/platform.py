@@ -8,6 +8,7 @@ hardware library: choosing backends must work on a Pi whose camera stack is brok
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,17 @@ class Platform:
             return (self.root / relative).read_text(errors="replace")
         except OSError:
             return None
+
+    @property
+    def serial_number(self) -> str | None:
+        """The board's serial (device tree), else a hash of ``/etc/machine-id``: stable for this system."""
+        serial = (self._read("proc/device-tree/serial-number") or "").rstrip("\x00\n ")
+        if serial:
+            return serial
+        machine_id = (self._read("etc/machine-id") or "").strip()
+        if machine_id:
+            return hashlib.sha256(b"edge-camera:" + machine_id.encode()).hexdigest()[:16]
+        return None
 
     @property
     def model(self) -> str | None:

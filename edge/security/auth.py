@@ -20,7 +20,9 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
 
+from edge.security.digest import DigestAuth, DigestResult
 from edge.security.ratelimit import GuessGate
 from edge.security.sessions import Sessions
 from edge.web.errors import ErrorResponse
@@ -30,7 +32,10 @@ from edge.web.json_body import read_json
 SESSION_COOKIE = "edge_session"
 BASIC_USER = "edge"  # the fixed user name for HTTP Basic (and RTSP): the password is the token
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/logout"})
-PUBLIC_PREFIXES = ("/static/",)
+# ONVIF's SOAP services check credentials themselves (edge.onvif.access): WS-UsernameToken is in the body.
+PUBLIC_PREFIXES = ("/static/", "/onvif/")
+# What ONVIF clients fetch with HTTP Digest: their 401 offers it besides Bearer.
+DIGEST_PATHS = frozenset({"/api/snapshot.jpg"})
 AUTHENTICATOR_KEY: web.AppKey[Authenticator] = web.AppKey("authenticator")
 
 
@@ -45,6 +50,7 @@ class Authenticator:
         self._token = token.encode()
         self.sessions = Sessions(state_dir, token, session_days * 86400, on_all_logged_out)
         self.limiter = GuessGate()
+        self.digest = DigestAuth(BASIC_USER, token)
 
     def token_matches(self, candidate: str) -> bool:
         return hmac.compare_digest(candidate.encode(), self._token)
@@ -109,21 +115,36 @@ async def authorised(request: web.Request) -> bool:
     client = request.remote or "?"
     if (wait := await auth.limiter.admit(client)) is not None:
         raise _too_many(wait)
-    if auth.header_matches(header):
+    if header[:7].lower() == "digest ":
+        result = auth.digest.check(header, request.method, request.path_qs)
+        if result is DigestResult.STALE:
+            raise _unauthorised(request, stale=True)
+        if result is DigestResult.OK:
+            return True
+    elif auth.header_matches(header):
         return True
     auth.limiter.record_failure(client)
     return False
+
+
+def _unauthorised(request: web.Request, stale: bool = False) -> ErrorResponse:
+    headers = CIMultiDict({"WWW-Authenticate": 'Bearer realm="edge"', "Access-Control-Allow-Origin": "*"})
+    auth = request.app.get(AUTHENTICATOR_KEY)
+    if auth is not None and request.path in DIGEST_PATHS:
+        for challenge in auth.digest.challenges(stale):
+            headers.add("WWW-Authenticate", challenge)
+    return ErrorResponse(
+        401,
+        "authentication required: open the page with ?token=<token>, or send Authorization: Bearer <token>",
+        headers=headers,
+    )
 
 
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     if _is_public(request) or await authorised(request):
         return await handler(request)
-    raise ErrorResponse(
-        401,
-        "authentication required: open the page with ?token=<token>, or send Authorization: Bearer <token>",
-        headers={"WWW-Authenticate": 'Bearer realm="edge"', "Access-Control-Allow-Origin": "*"},
-    )
+    raise _unauthorised(request)
 
 
 async def login(request: web.Request) -> web.Response:

@@ -1,6 +1,6 @@
 """Refusing requests that another site makes through a viewer's browser (CSRF) or by DNS rebinding.
 
-A browser adds its session cookie (or cached HTTP Basic credentials) to any request
+A browser adds its session cookie (or cached HTTP Basic or Digest credentials) to any request
 to the camera, and with ``[auth] enabled = false`` every request is trusted: such
 *ambient* requests must come from the camera's own page. Rules, in order:
 
@@ -8,7 +8,7 @@ to the camera, and with ``[auth] enabled = false`` every request is trusted: suc
    (:class:`~edge.security.hosts.CameraNames`, ``[server] allowed_hosts``, the hosts of
    ``[server] allowed_origins``): a rebound name is refused before anything is read.
 2. A state-changing request (POST, PUT, PATCH, DELETE) that is ambient, i.e. with auth
-   off, or with the session cookie or Basic credentials and no ``Authorization: Bearer``:
+   off, or with the session cookie or Basic or Digest credentials and no ``Authorization: Bearer``:
 
    - an ``Origin`` must be the camera's own (the scheme, host and port the request
      came to; from a trusted reverse proxy, those the browser asked it for,
@@ -19,6 +19,9 @@ to the camera, and with ``[auth] enabled = false`` every request is trusted: suc
    - a POST, and any request with a body, must be ``application/json`` (or WHEP's
      ``application/sdp``, ``application/trickle-ice-sdpfrag``): types another site's
      form or ``no-cors`` fetch cannot send without the browser asking the camera first.
+
+   ONVIF's endpoints (``/onvif/``) apply the last rule themselves: they take SOAP's
+   content types only, so no other rule is needed for them.
 
 A request with ``Authorization: Bearer`` (auth on) carries its credential explicitly,
 not by the browser's doing: WHEP players on other origins and scripts keep working,
@@ -41,6 +44,9 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_TYPES = ("application/json", "application/sdp", "application/trickle-ice-sdpfrag")
 SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})  # "none": the person's own action (address bar)
 CHECKS_KEY: web.AppKey[RequestChecks] = web.AppKey("request_checks")
+# ONVIF's SOAP endpoints take only SOAP content types (edge.onvif.endpoint), which another site's page
+# cannot send without a CORS preflight the camera never grants: rule 2 is theirs already.
+SOAP_PREFIX = "/onvif/"
 
 
 def _host(request: web.Request) -> str | None:
@@ -65,7 +71,7 @@ class RequestChecks:
         """The 4xx to answer instead of handling ``request``, or None."""
         if not self.auth_enabled and (refused := self._host_refusal(request)):
             return refused
-        if request.method not in STATE_CHANGING or not self._ambient(request):
+        if request.method not in STATE_CHANGING or request.path.startswith(SOAP_PREFIX) or not self._ambient(request):
             return None
         return self._origin_refusal(request) or self._type_refusal(request)
 
@@ -89,7 +95,9 @@ class RequestChecks:
         authorization = request.headers.get("Authorization", "")
         if authorization[:7].lower() == "bearer ":
             return False
-        return SESSION_COOKIE in request.cookies or authorization[:6].lower() == "basic "
+        # Browsers keep Basic and Digest credentials and send them unasked, like the cookie.
+        scheme = authorization.partition(" ")[0].lower()
+        return SESSION_COOKIE in request.cookies or scheme in ("basic", "digest")
 
     def _origin_refusal(self, request: web.Request) -> ErrorResponse | None:
         origin = request.headers.get("Origin")

@@ -1,0 +1,71 @@
+"""What the camera says it is: ONVIF's device information, its scopes, its addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from edge import __version__
+from hw.host_addresses import Ipv4Interface, ipv4_interfaces
+from hw.platform import Platform
+
+MANUFACTURER = "edge"
+SIMULATED_MODEL = "simulated"
+
+
+@dataclass(frozen=True)
+class Identity:
+    model: str  # the Pi's model, or "simulated" off a Pi
+    serial: str
+    hostname: str
+    firmware: str = __version__
+    manufacturer: str = MANUFACTURER
+
+    @property
+    def endpoint_reference(self) -> str:
+        """WS-Discovery's stable address of this device: a UUID made from the serial number."""
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"edge-camera:{self.serial}").urn
+
+    def scopes(self) -> list[str]:
+        """ONVIF's discovery scopes: Profile S, video and audio, the camera's name and hardware."""
+        return [
+            "onvif://www.onvif.org/Profile/Streaming",
+            "onvif://www.onvif.org/type/video_encoder",
+            "onvif://www.onvif.org/type/audio_encoder",
+            f"onvif://www.onvif.org/name/{quote(self.hostname, safe='')}",
+            f"onvif://www.onvif.org/hardware/{quote(self.model, safe='')}",
+        ]
+
+
+def read_identity(platform: Platform | None = None) -> Identity:
+    platform = platform or Platform()
+    hostname = socket.gethostname()
+    return Identity(
+        model=platform.model or SIMULATED_MODEL,
+        serial=platform.serial_number or hostname,
+        hostname=hostname,
+    )
+
+
+def served_interfaces(listen_host: str) -> list[Ipv4Interface]:
+    """The interfaces clients can reach the HTTP server on: all with IPv4, or the one ``[server] host`` names."""
+    interfaces = ipv4_interfaces()
+    if _is_any(listen_host):
+        return interfaces
+    return [
+        Ipv4Interface(i.name, i.hardware_address, tuple(a for a in i.addresses if a[0] == listen_host))
+        for i in interfaces
+        if any(address == listen_host for address, _ in i.addresses)
+    ]
+
+
+def _is_any(host: str) -> bool:
+    if host in ("", "0.0.0.0", "::"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False

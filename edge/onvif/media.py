@@ -1,0 +1,239 @@
+"""ONVIF's media service (``/onvif/media_service``): one profile, the camera's H.264 stream and its sound.
+
+The profile describes what the RTSP server sends: H.264 (Constrained Baseline) at the
+configured size, frame rate and bitrate, and AAC-LC at 48 kHz mono when there is a
+microphone. GetStreamUri gives the RTSP URL on the address the client reached the
+HTTP server on (not a ``.local`` name, which NVRs often cannot resolve).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
+
+from edge.config import CameraConfig
+from edge.onvif.device import media_capabilities_xml
+from edge.onvif.endpoint import Call, Handler, Operation
+from edge.onvif.soap import TRT, SoapFault, sender_fault
+
+PROFILE_TOKEN = "main"
+VIDEO_SOURCE_TOKEN = "video_source"
+VIDEO_SOURCE_CONFIGURATION_TOKEN = "video_source"
+VIDEO_ENCODER_TOKEN = "video_encoder"
+AUDIO_SOURCE_TOKEN = "audio_source"
+AUDIO_SOURCE_CONFIGURATION_TOKEN = "audio_source"
+AUDIO_ENCODER_TOKEN = "audio_encoder"
+SNAPSHOT_PATH = "/api/snapshot.jpg"
+AAC_SAMPLE_RATE_KHZ = 48
+AAC_BITRATE_KBPS = 64
+_NO_MULTICAST = (
+    "<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0</tt:IPv4Address></tt:Address>"
+    "<tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false</tt:AutoStart></tt:Multicast>"
+    "<tt:SessionTimeout>PT60S</tt:SessionTimeout>"
+)
+
+
+@dataclass(frozen=True)
+class Rtsp:
+    """Where the RTSP server serves: its port and path, or why it does not."""
+
+    port: int | None
+    path: str
+    reason: str
+
+
+def rtsp_from_status(status: Mapping[str, object]) -> Rtsp:
+    """From the RTSP service's status (``state``, ``url``, ``last_error``; ``off`` without RTSP)."""
+    if status.get("state") != "serving":
+        reason = str(status.get("last_error") or f"RTSP is {status.get('state')}")
+        return Rtsp(None, "", reason)
+    url = urlsplit(str(status["url"]))
+    return Rtsp(url.port, url.path, "")
+
+
+class MediaService:
+    def __init__(self, camera: CameraConfig, audio: bool, rtsp: Callable[[], Rtsp]) -> None:
+        self._camera = camera
+        self._audio = audio
+        self._rtsp = rtsp
+
+    def operations(self) -> dict[tuple[str, str], Operation]:
+        handlers: dict[str, Handler] = {
+            "GetServiceCapabilities": self.get_service_capabilities,
+            "GetProfiles": self.get_profiles,
+            "GetProfile": self.get_profile,
+            "GetStreamUri": self.get_stream_uri,
+            "GetSnapshotUri": self.get_snapshot_uri,
+            "GetVideoSources": self.get_video_sources,
+            "GetVideoSourceConfigurations": self.get_video_source_configurations,
+            "GetVideoSourceConfiguration": self.get_video_source_configuration,
+            "GetVideoEncoderConfigurations": self.get_video_encoder_configurations,
+            "GetVideoEncoderConfiguration": self.get_video_encoder_configuration,
+            "GetAudioSources": self.get_audio_sources,
+            "GetAudioSourceConfigurations": self.get_audio_source_configurations,
+            "GetAudioSourceConfiguration": self.get_audio_source_configuration,
+            "GetAudioEncoderConfigurations": self.get_audio_encoder_configurations,
+            "GetAudioEncoderConfiguration": self.get_audio_encoder_configuration,
+        }
+        return {(TRT, name): Operation(handler, f"{TRT}/{name}Response") for name, handler in handlers.items()}
+
+    # --- the parts of the profile ---------------------------------------------------------
+
+    def _video_source_configuration(self, element: str) -> str:
+        c = self._camera
+        return (
+            f'<{element} token="{VIDEO_SOURCE_CONFIGURATION_TOKEN}">'
+            "<tt:Name>camera</tt:Name><tt:UseCount>1</tt:UseCount>"
+            f"<tt:SourceToken>{VIDEO_SOURCE_TOKEN}</tt:SourceToken>"
+            f'<tt:Bounds x="0" y="0" width="{c.width}" height="{c.height}"/></{element}>'
+        )
+
+    def _video_encoder_configuration(self, element: str) -> str:
+        c = self._camera
+        gov = max(1, round(c.keyframe_interval * c.framerate))
+        return (
+            f'<{element} token="{VIDEO_ENCODER_TOKEN}"><tt:Name>H.264</tt:Name><tt:UseCount>1</tt:UseCount>'
+            "<tt:Encoding>H264</tt:Encoding>"
+            f"<tt:Resolution><tt:Width>{c.width}</tt:Width><tt:Height>{c.height}</tt:Height></tt:Resolution>"
+            "<tt:Quality>5</tt:Quality>"
+            f"<tt:RateControl><tt:FrameRateLimit>{c.framerate}</tt:FrameRateLimit>"
+            f"<tt:EncodingInterval>1</tt:EncodingInterval><tt:BitrateLimit>{c.bitrate // 1000}</tt:BitrateLimit>"
+            "</tt:RateControl>"
+            f"<tt:H264><tt:GovLength>{gov}</tt:GovLength><tt:H264Profile>Baseline</tt:H264Profile></tt:H264>"
+            f"{_NO_MULTICAST}</{element}>"
+        )
+
+    def _audio_source_configuration(self, element: str) -> str:
+        return (
+            f'<{element} token="{AUDIO_SOURCE_CONFIGURATION_TOKEN}"><tt:Name>microphone</tt:Name>'
+            f"<tt:UseCount>1</tt:UseCount><tt:SourceToken>{AUDIO_SOURCE_TOKEN}</tt:SourceToken></{element}>"
+        )
+
+    def _audio_encoder_configuration(self, element: str) -> str:
+        return (
+            f'<{element} token="{AUDIO_ENCODER_TOKEN}"><tt:Name>AAC</tt:Name><tt:UseCount>1</tt:UseCount>'
+            f"<tt:Encoding>AAC</tt:Encoding><tt:Bitrate>{AAC_BITRATE_KBPS}</tt:Bitrate>"
+            f"<tt:SampleRate>{AAC_SAMPLE_RATE_KHZ}</tt:SampleRate>{_NO_MULTICAST}</{element}>"
+        )
+
+    def _profile(self, element: str) -> str:
+        audio_source = self._audio_source_configuration("tt:AudioSourceConfiguration") if self._audio else ""
+        audio_encoder = self._audio_encoder_configuration("tt:AudioEncoderConfiguration") if self._audio else ""
+        return (
+            f'<{element} token="{PROFILE_TOKEN}" fixed="true"><tt:Name>main</tt:Name>'
+            f"{self._video_source_configuration('tt:VideoSourceConfiguration')}{audio_source}"
+            f"{self._video_encoder_configuration('tt:VideoEncoderConfiguration')}{audio_encoder}</{element}>"
+        )
+
+    # --- operations -------------------------------------------------------------------------
+
+    async def get_service_capabilities(self, call: Call) -> str:
+        return (
+            '<trt:GetServiceCapabilitiesResponse><trt:Capabilities SnapshotUri="true" Rotation="false" '
+            f'VideoSourceMode="false" OSD="false">{media_capabilities_xml()}</trt:Capabilities>'
+            "</trt:GetServiceCapabilitiesResponse>"
+        )
+
+    async def get_profiles(self, call: Call) -> str:
+        return f"<trt:GetProfilesResponse>{self._profile('trt:Profiles')}</trt:GetProfilesResponse>"
+
+    async def get_profile(self, call: Call) -> str:
+        self._check_profile(call)
+        return f"<trt:GetProfileResponse>{self._profile('trt:Profile')}</trt:GetProfileResponse>"
+
+    async def get_stream_uri(self, call: Call) -> str:
+        self._check_profile(call)
+        rtsp = self._rtsp()
+        if rtsp.port is None:
+            raise SoapFault("env:Receiver", ("ter:Action", "ter:NoSuchService"), f"no RTSP stream: {rtsp.reason}")
+        return _media_uri("GetStreamUriResponse", f"rtsp://{call.host}:{rtsp.port}{rtsp.path}")
+
+    async def get_snapshot_uri(self, call: Call) -> str:
+        self._check_profile(call)
+        return _media_uri("GetSnapshotUriResponse", f"{call.base_url}{SNAPSHOT_PATH}")
+
+    async def get_video_sources(self, call: Call) -> str:
+        c = self._camera
+        return (
+            f'<trt:GetVideoSourcesResponse><trt:VideoSources token="{VIDEO_SOURCE_TOKEN}">'
+            f"<tt:Framerate>{c.framerate}</tt:Framerate>"
+            f"<tt:Resolution><tt:Width>{c.width}</tt:Width><tt:Height>{c.height}</tt:Height></tt:Resolution>"
+            "</trt:VideoSources></trt:GetVideoSourcesResponse>"
+        )
+
+    async def get_video_source_configurations(self, call: Call) -> str:
+        listed = self._video_source_configuration("trt:Configurations")
+        return f"<trt:GetVideoSourceConfigurationsResponse>{listed}</trt:GetVideoSourceConfigurationsResponse>"
+
+    async def get_video_source_configuration(self, call: Call) -> str:
+        self._check_configuration(call, VIDEO_SOURCE_CONFIGURATION_TOKEN)
+        found = self._video_source_configuration("trt:Configuration")
+        return f"<trt:GetVideoSourceConfigurationResponse>{found}</trt:GetVideoSourceConfigurationResponse>"
+
+    async def get_video_encoder_configurations(self, call: Call) -> str:
+        listed = self._video_encoder_configuration("trt:Configurations")
+        return f"<trt:GetVideoEncoderConfigurationsResponse>{listed}</trt:GetVideoEncoderConfigurationsResponse>"
+
+    async def get_video_encoder_configuration(self, call: Call) -> str:
+        self._check_configuration(call, VIDEO_ENCODER_TOKEN)
+        found = self._video_encoder_configuration("trt:Configuration")
+        return f"<trt:GetVideoEncoderConfigurationResponse>{found}</trt:GetVideoEncoderConfigurationResponse>"
+
+    async def get_audio_sources(self, call: Call) -> str:
+        listed = (
+            f'<trt:AudioSources token="{AUDIO_SOURCE_TOKEN}"><tt:Channels>1</tt:Channels></trt:AudioSources>'
+            if self._audio
+            else ""
+        )
+        return f"<trt:GetAudioSourcesResponse>{listed}</trt:GetAudioSourcesResponse>"
+
+    async def get_audio_source_configurations(self, call: Call) -> str:
+        listed = self._audio_source_configuration("trt:Configurations") if self._audio else ""
+        return f"<trt:GetAudioSourceConfigurationsResponse>{listed}</trt:GetAudioSourceConfigurationsResponse>"
+
+    async def get_audio_source_configuration(self, call: Call) -> str:
+        self._check_audio_configuration(call, AUDIO_SOURCE_CONFIGURATION_TOKEN)
+        found = self._audio_source_configuration("trt:Configuration")
+        return f"<trt:GetAudioSourceConfigurationResponse>{found}</trt:GetAudioSourceConfigurationResponse>"
+
+    async def get_audio_encoder_configurations(self, call: Call) -> str:
+        listed = self._audio_encoder_configuration("trt:Configurations") if self._audio else ""
+        return f"<trt:GetAudioEncoderConfigurationsResponse>{listed}</trt:GetAudioEncoderConfigurationsResponse>"
+
+    async def get_audio_encoder_configuration(self, call: Call) -> str:
+        self._check_audio_configuration(call, AUDIO_ENCODER_TOKEN)
+        found = self._audio_encoder_configuration("trt:Configuration")
+        return f"<trt:GetAudioEncoderConfigurationResponse>{found}</trt:GetAudioEncoderConfigurationResponse>"
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def _check_profile(self, call: Call) -> None:
+        token = call.soap.text(f"{{{TRT}}}ProfileToken")
+        if token != PROFILE_TOKEN:
+            raise SoapFault(
+                "env:Sender",
+                ("ter:InvalidArgVal", "ter:NoProfile"),
+                f"no profile {str(token)[:60]!r}: the one is {PROFILE_TOKEN!r}",
+            )
+
+    def _check_configuration(self, call: Call, expected: str) -> None:
+        token = call.soap.text(f"{{{TRT}}}ConfigurationToken")
+        if token != expected:
+            raise SoapFault(
+                "env:Sender", ("ter:InvalidArgVal", "ter:NoConfig"), f"no configuration {str(token)[:60]!r}"
+            )
+
+    def _check_audio_configuration(self, call: Call, expected: str) -> None:
+        if not self._audio:
+            raise sender_fault("ter:InvalidArgVal", "this camera has no microphone")
+        self._check_configuration(call, expected)
+
+
+def _media_uri(element: str, uri: str) -> str:
+    return (
+        f"<trt:{element}><trt:MediaUri><tt:Uri>{escape(uri)}</tt:Uri>"
+        "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot>"
+        f"<tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:{element}>"
+    )

@@ -16,9 +16,13 @@ import base64
 import hashlib
 import json
 import os
+import queue
 import secrets
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +96,36 @@ def ws_discovery(timeout: float) -> list[dict[str, Any]]:
     ]
 
 
+class Announcements:
+    """A WS-Discovery listener in a subprocess: its Hello and Bye messages, waited for one by one."""
+
+    def __init__(self, command: list[str]) -> None:
+        self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self._heard: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.next(lambda message: "listening" in message, 30)
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None  # stdout=PIPE
+        for line in self._proc.stdout:
+            self._heard.put(json.loads(line))
+
+    def next(self, wanted: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        """The next message ``wanted`` says yes to (others are passed over), within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self._heard.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"no such WS-Discovery message within {timeout} s") from None
+            if wanted(message):
+                return message
+
+    def close(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+
+
 class ProbeNamespace:
     """A namespace linked only to ``camera``'s: the LAN a probing client is on."""
 
@@ -125,14 +159,38 @@ class ProbeNamespace:
             raise RuntimeError(f"the probe failed: {result.stderr[-2000:]}")
         return json.loads(result.stdout)
 
+    def listener(self) -> Announcements:
+        """Hello and Bye messages heard here, from now on."""
+        return Announcements(["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif", "--listen"])
+
     def close(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=10, check=False)
 
 
+def listen() -> None:
+    """Print a JSON line for each Hello and Bye heard (after a first ``{"listening": true}``), until killed."""
+    from wsdiscovery.discovery import ThreadedWSDiscovery
+
+    def say(**what: Any) -> None:
+        print(json.dumps(what), flush=True)
+
+    discovery = ThreadedWSDiscovery()
+    discovery.setRemoteServiceHelloCallback(lambda service: say(hello=service.getEPR(), xaddrs=service.getXAddrs()))
+    discovery.setRemoteServiceByeCallback(lambda epr: say(bye=epr))
+    discovery.start()
+    say(listening=True)
+    threading.Event().wait()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="WS-Discovery probe for ONVIF cameras, as Home Assistant's")
-    parser.add_argument("--timeout", type=float, default=5)
-    print(json.dumps(ws_discovery(parser.parse_args().timeout)))
+    parser = argparse.ArgumentParser(description="WS-Discovery for ONVIF cameras, as Home Assistant's")
+    parser.add_argument("--timeout", type=float, default=5, help="how long the probe waits for answers")
+    parser.add_argument("--listen", action="store_true", help="print Hello and Bye messages instead of probing")
+    args = parser.parse_args()
+    if args.listen:
+        listen()
+    else:
+        print(json.dumps(ws_discovery(args.timeout)))
 
 
 if __name__ == "__main__":

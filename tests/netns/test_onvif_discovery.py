@@ -120,3 +120,26 @@ async def add_as_home_assistant(daemon: DaemonProcess, host: str, port: int) -> 
         assert (audio["codec_name"], audio["sample_rate"]) == ("aac", "48000")
     finally:
         await camera.close()
+
+
+def test_hello_on_start_bye_on_stop_and_only_on_the_interface_of_server_host(netns, tmp_path):
+    """With ``[server] host`` one address, the camera is announced there only."""
+    (link,) = netns.add_links(1)
+    probe = ProbeNamespace(netns)
+    listener = probe.listener()
+    daemon = None
+    try:
+        daemon = start_daemon(CONFIG, tmp_path, prefix=netns.exec_prefix, host=probe.camera_address)
+        hello = listener.next(lambda message: "hello" in message, 30)
+        assert hello["xaddrs"] == [f"http://{probe.camera_address}:{daemon.port}/onvif/device_service"]
+        [found] = probe.probe(timeout=5)
+        assert found["xaddrs"] == hello["xaddrs"], f"not offered on {link.camera_address}"
+        assert found["epr"] == hello["hello"]
+        assert daemon.stop() == 0
+        bye = listener.next(lambda message: "bye" in message, 30)
+        assert bye["bye"] == hello["hello"]
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        listener.close()
+        probe.close()

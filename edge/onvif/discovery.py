@@ -59,9 +59,10 @@ class _Publisher(ThreadedWSPublishing):
 class Discovery:
     """Announces the device service while started."""
 
-    def __init__(self, identity: Identity, listen_host: str, port: Callable[[], int | None]) -> None:
+    def __init__(self, identity: Identity, listen_host: str, scheme: str, port: Callable[[], int | None]) -> None:
         self._identity = identity
         self._listen_host = listen_host
+        self._scheme = scheme
         self._port = port
         self._publisher: _Publisher | None = None
         self._lock = threading.Lock()  # publishing happens on the loop's executor and the library's thread
@@ -86,7 +87,7 @@ class Discovery:
                 return
             self.addresses = self._addresses()
             port = self._port()
-            xaddrs = [f"http://{address}:{port}{DEVICE_PATH}" for address in self.addresses]
+            xaddrs = [f"{self._scheme}://{address}:{port}{DEVICE_PATH}" for address in self.addresses]
             scopes = [Scope(scope) for scope in self._identity.scopes()]
             publisher.publishService(types=[NETWORK_VIDEO_TRANSMITTER, DEVICE], scopes=scopes, xAddrs=xaddrs)
 

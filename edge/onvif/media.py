@@ -17,6 +17,7 @@ from edge.config import CameraConfig
 from edge.onvif.device import media_capabilities_xml
 from edge.onvif.endpoint import Call, Handler, Operation
 from edge.onvif.soap import TRT, SoapFault, sender_fault
+from edge.rtsp.status import RtspState
 
 PROFILE_TOKEN = "main"
 VIDEO_SOURCE_TOKEN = "video_source"
@@ -46,7 +47,7 @@ class Rtsp:
 
 def rtsp_from_status(status: Mapping[str, object]) -> Rtsp:
     """From the RTSP service's status (``state``, ``url``, ``last_error``; ``off`` without RTSP)."""
-    if status.get("state") != "serving":
+    if status.get("state") != RtspState.SERVING:
         reason = str(status.get("last_error") or f"RTSP is {status.get('state')}")
         return Rtsp(None, "", reason)
     url = urlsplit(str(status["url"]))

@@ -45,7 +45,8 @@ class OnvifServer:
         self._media = SoapEndpoint(MediaService(config.camera, audio, rtsp).operations(), self._auth)
         self._events = SoapEndpoint(events.operations(), self._auth)
         self._subscription = SoapEndpoint(events.subscription_operations(), self._auth)
-        self._discovery = Discovery(identity, config.server.host, http_port) if config.onvif.discovery else None
+        scheme = "https" if config.server.https else "http"
+        self._discovery = Discovery(identity, config.server.host, scheme, http_port) if config.onvif.discovery else None
         self._rtsp = rtsp
         self.state = OnvifState.STOPPED
 

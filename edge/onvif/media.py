@@ -68,15 +68,8 @@ class MediaService:
             "GetStreamUri": self.get_stream_uri,
             "GetSnapshotUri": self.get_snapshot_uri,
             "GetVideoSources": self.get_video_sources,
-            "GetVideoSourceConfigurations": self.get_video_source_configurations,
-            "GetVideoSourceConfiguration": self.get_video_source_configuration,
-            "GetVideoEncoderConfigurations": self.get_video_encoder_configurations,
-            "GetVideoEncoderConfiguration": self.get_video_encoder_configuration,
             "GetAudioSources": self.get_audio_sources,
-            "GetAudioSourceConfigurations": self.get_audio_source_configurations,
-            "GetAudioSourceConfiguration": self.get_audio_source_configuration,
-            "GetAudioEncoderConfigurations": self.get_audio_encoder_configurations,
-            "GetAudioEncoderConfiguration": self.get_audio_encoder_configuration,
+            **self._configuration_operations(),
         }
         return {(TRT, name): Operation(handler, f"{TRT}/{name}Response") for name, handler in handlers.items()}
 
@@ -164,24 +157,6 @@ class MediaService:
             "</trt:VideoSources></trt:GetVideoSourcesResponse>"
         )
 
-    async def get_video_source_configurations(self, call: Call) -> str:
-        listed = self._video_source_configuration("trt:Configurations")
-        return f"<trt:GetVideoSourceConfigurationsResponse>{listed}</trt:GetVideoSourceConfigurationsResponse>"
-
-    async def get_video_source_configuration(self, call: Call) -> str:
-        self._check_configuration(call, VIDEO_SOURCE_CONFIGURATION_TOKEN)
-        found = self._video_source_configuration("trt:Configuration")
-        return f"<trt:GetVideoSourceConfigurationResponse>{found}</trt:GetVideoSourceConfigurationResponse>"
-
-    async def get_video_encoder_configurations(self, call: Call) -> str:
-        listed = self._video_encoder_configuration("trt:Configurations")
-        return f"<trt:GetVideoEncoderConfigurationsResponse>{listed}</trt:GetVideoEncoderConfigurationsResponse>"
-
-    async def get_video_encoder_configuration(self, call: Call) -> str:
-        self._check_configuration(call, VIDEO_ENCODER_TOKEN)
-        found = self._video_encoder_configuration("trt:Configuration")
-        return f"<trt:GetVideoEncoderConfigurationResponse>{found}</trt:GetVideoEncoderConfigurationResponse>"
-
     async def get_audio_sources(self, call: Call) -> str:
         listed = (
             f'<trt:AudioSources token="{AUDIO_SOURCE_TOKEN}"><tt:Channels>1</tt:Channels></trt:AudioSources>'
@@ -190,23 +165,41 @@ class MediaService:
         )
         return f"<trt:GetAudioSourcesResponse>{listed}</trt:GetAudioSourcesResponse>"
 
-    async def get_audio_source_configurations(self, call: Call) -> str:
-        listed = self._audio_source_configuration("trt:Configurations") if self._audio else ""
-        return f"<trt:GetAudioSourceConfigurationsResponse>{listed}</trt:GetAudioSourceConfigurationsResponse>"
+    def _configuration_operations(self) -> dict[str, Handler]:
+        """Get<Kind>Configurations and Get<Kind>Configuration for each kind of configuration in the profile."""
+        kinds: dict[str, tuple[Callable[[str], str], str, bool]] = {
+            "VideoSource": (self._video_source_configuration, VIDEO_SOURCE_CONFIGURATION_TOKEN, False),
+            "VideoEncoder": (self._video_encoder_configuration, VIDEO_ENCODER_TOKEN, False),
+            "AudioSource": (self._audio_source_configuration, AUDIO_SOURCE_CONFIGURATION_TOKEN, True),
+            "AudioEncoder": (self._audio_encoder_configuration, AUDIO_ENCODER_TOKEN, True),
+        }
+        handlers: dict[str, Handler] = {}
+        for kind, (build, token, needs_audio) in kinds.items():
+            handlers[f"Get{kind}Configurations"] = self._all_configurations(kind, build, needs_audio)
+            handlers[f"Get{kind}Configuration"] = self._one_configuration(kind, build, token, needs_audio)
+        return handlers
 
-    async def get_audio_source_configuration(self, call: Call) -> str:
-        self._check_audio_configuration(call, AUDIO_SOURCE_CONFIGURATION_TOKEN)
-        found = self._audio_source_configuration("trt:Configuration")
-        return f"<trt:GetAudioSourceConfigurationResponse>{found}</trt:GetAudioSourceConfigurationResponse>"
+    def _all_configurations(self, kind: str, build: Callable[[str], str], needs_audio: bool) -> Handler:
+        async def handler(call: Call) -> str:
+            listed = "" if needs_audio and not self._audio else build("trt:Configurations")
+            return f"<trt:Get{kind}ConfigurationsResponse>{listed}</trt:Get{kind}ConfigurationsResponse>"
 
-    async def get_audio_encoder_configurations(self, call: Call) -> str:
-        listed = self._audio_encoder_configuration("trt:Configurations") if self._audio else ""
-        return f"<trt:GetAudioEncoderConfigurationsResponse>{listed}</trt:GetAudioEncoderConfigurationsResponse>"
+        return handler
 
-    async def get_audio_encoder_configuration(self, call: Call) -> str:
-        self._check_audio_configuration(call, AUDIO_ENCODER_TOKEN)
-        found = self._audio_encoder_configuration("trt:Configuration")
-        return f"<trt:GetAudioEncoderConfigurationResponse>{found}</trt:GetAudioEncoderConfigurationResponse>"
+    def _one_configuration(self, kind: str, build: Callable[[str], str], token: str, needs_audio: bool) -> Handler:
+        async def handler(call: Call) -> str:
+            if needs_audio and not self._audio:
+                raise sender_fault("ter:InvalidArgVal", "this camera has no microphone")
+            found = call.soap.text(f"{{{TRT}}}ConfigurationToken")
+            if found != token:
+                raise SoapFault(
+                    "env:Sender", ("ter:InvalidArgVal", "ter:NoConfig"), f"no configuration {str(found)[:60]!r}"
+                )
+            return (
+                f"<trt:Get{kind}ConfigurationResponse>{build('trt:Configuration')}</trt:Get{kind}ConfigurationResponse>"
+            )
+
+        return handler
 
     # --- tokens -------------------------------------------------------------------------------
 
@@ -218,18 +211,6 @@ class MediaService:
                 ("ter:InvalidArgVal", "ter:NoProfile"),
                 f"no profile {str(token)[:60]!r}: the one is {PROFILE_TOKEN!r}",
             )
-
-    def _check_configuration(self, call: Call, expected: str) -> None:
-        token = call.soap.text(f"{{{TRT}}}ConfigurationToken")
-        if token != expected:
-            raise SoapFault(
-                "env:Sender", ("ter:InvalidArgVal", "ter:NoConfig"), f"no configuration {str(token)[:60]!r}"
-            )
-
-    def _check_audio_configuration(self, call: Call, expected: str) -> None:
-        if not self._audio:
-            raise sender_fault("ter:InvalidArgVal", "this camera has no microphone")
-        self._check_configuration(call, expected)
 
 
 def _media_uri(element: str, uri: str) -> str:

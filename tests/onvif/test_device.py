@@ -48,6 +48,10 @@ async def test_media_lists_its_sources_and_encoders(camera):
     assert (encoder.Encoding, encoder.H264.H264Profile) == ("H264", "Baseline")
     [audio] = await media.GetAudioEncoderConfigurations()
     assert (audio.Encoding, audio.SampleRate) == ("AAC", 48)
+    one = await media.GetVideoEncoderConfiguration({"ConfigurationToken": encoder.token})
+    assert (one.Resolution.Width, one.RateControl.FrameRateLimit) == (1280, 30)
+    with pytest.raises(Fault, match="no configuration"):
+        await media.GetAudioEncoderConfiguration({"ConfigurationToken": "other"})
     profile = await media.GetProfile({"ProfileToken": "main"})
     assert profile.VideoSourceConfiguration.SourceToken == source.token
     with pytest.raises(Fault, match="no profile"):

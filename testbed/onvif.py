@@ -37,6 +37,8 @@ PASSWORD_DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-usern
 SOAP_TYPE = "application/soap+xml; charset=utf-8"
 NETWORK_VIDEO_TRANSMITTER = ("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dp0")
 PROFILE_STREAMING = "onvif://www.onvif.org/Profile/Streaming"
+# A daemon with ONVIF on; WS-Discovery off: it multicasts, which only tests in namespaces may do.
+ONVIF_CONFIG = "[onvif]\nenabled = true\ndiscovery = false\n[rtsp]\nenabled = true\nport = 0\n"
 
 
 def onvif_camera(host: str, port: int, user: str | None, password: str | None) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from edge.onvif.auth import PRE_AUTH
 from edge.onvif.endpoint import Call, Handler, Operation
@@ -178,7 +178,7 @@ class DeviceService:
                 else ""
             )
             listed.append(
-                f'<tds:NetworkInterfaces token="{escape(interface.name)}"><tt:Enabled>true</tt:Enabled>'
+                f"<tds:NetworkInterfaces token={quoteattr(interface.name)}><tt:Enabled>true</tt:Enabled>"
                 f"<tt:Info><tt:Name>{escape(interface.name)}</tt:Name>{mac}</tt:Info>"
                 f"<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>{addresses}<tt:DHCP>false</tt:DHCP></tt:Config>"
                 "</tt:IPv4></tds:NetworkInterfaces>"

@@ -62,7 +62,8 @@ class OnvifServer:
         rtsp = self._rtsp()
         if rtsp.port is None:
             log.warning("ONVIF: there is no RTSP stream to offer clients (%s)", rtsp.reason)
-        log.info("ONVIF device service at %s%s", "" if self._auth.open else "(user edge, the token) ", DEVICE_PATH)
+        access = "open to anyone: access control is off" if self._auth.open else "user edge, the access token"
+        log.info("ONVIF device service at %s on the HTTP port (%s)", DEVICE_PATH, access)
         if self._discovery is not None:
             await self._discovery.start()
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from testbed.daemon import DaemonProcess
-
-ONVIF_CONFIG = "[onvif]\nenabled = true\ndiscovery = false\n[rtsp]\nenabled = true\nport = 0\n"
+from testbed.onvif import ONVIF_CONFIG
 
 
 @pytest.fixture(scope="module")

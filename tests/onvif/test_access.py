@@ -13,7 +13,7 @@ from defusedxml import ElementTree
 from zeep.exceptions import Fault
 
 from testbed.daemon import DaemonProcess
-from testbed.onvif import ENV, onvif_camera, soap, username_token
+from testbed.onvif import ENV, ONVIF_CONFIG, onvif_camera, soap, username_token
 
 TER = "http://www.onvif.org/ver10/error"
 DEVICE_INFORMATION = "<tds:GetDeviceInformation/>"
@@ -131,7 +131,7 @@ async def test_an_unknown_operation_gets_action_not_supported(onvif_daemon):
 
 
 def test_wrong_passwords_pile_up_to_a_pause_for_that_address(daemon_factory):
-    daemon = daemon_factory("[onvif]\nenabled = true\ndiscovery = false\n[rtsp]\nenabled = true\nport = 0\n")
+    daemon = daemon_factory(ONVIF_CONFIG)
     for _ in range(5):
         refused = post(daemon, soap(DEVICE_INFORMATION, username_token("edge", "guess-0123456789abcdef")))
         assert "wrong user or password" in refused.text

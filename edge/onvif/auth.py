@@ -114,8 +114,7 @@ class OnvifAuth:
             raise
 
     def _challenge(self, stale: bool = False) -> dict[str, str]:
-        # One challenge (MD5, the most widely understood) keeps the headers a plain mapping.
-        return {"WWW-Authenticate": self.digest.challenges(stale)[0]}
+        return {"WWW-Authenticate": self.digest.challenge(stale)}
 
     def _check_digest(self, request: web.Request, header: str) -> None:
         result = self.digest.check(header, request.method, request.raw_path)

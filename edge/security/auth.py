@@ -131,8 +131,7 @@ def _unauthorised(request: web.Request, stale: bool = False) -> ErrorResponse:
     headers: CIMultiDict[str] = CIMultiDict()
     auth = request.app.get(AUTHENTICATOR_KEY)
     if auth is not None and request.path in DIGEST_PATHS:
-        for challenge in auth.digest.challenges(stale):  # first: clients read only the first challenge
-            headers.add("WWW-Authenticate", challenge)
+        headers.add("WWW-Authenticate", auth.digest.challenge(stale))  # first: clients read only the first
     headers.add("WWW-Authenticate", 'Bearer realm="edge"')
     headers.add("Access-Control-Allow-Origin", "*")
     return ErrorResponse(

@@ -1,4 +1,4 @@
-"""HTTP Digest (RFC 7616, ``qop=auth``) with user ``edge`` and the access token as password.
+"""HTTP Digest (RFC 7616, MD5, ``qop=auth``) with user ``edge`` and the access token as password.
 
 ONVIF clients fetch the snapshot URI, and some talk to the ONVIF services, with Digest
 rather than Basic. Nonces are stateless (a time and its HMAC under a key made at start),
@@ -17,11 +17,9 @@ import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
 from enum import Enum
-from typing import Any
 
 NONCE_SECONDS = 300.0
 MAX_NONCES = 4096
-ALGORITHMS: dict[str, Callable[[bytes], Any]] = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
 
 class DigestResult(Enum):
@@ -56,34 +54,30 @@ class DigestAuth:
         except ValueError:
             return None
 
-    def challenges(self, stale: bool = False) -> list[str]:
-        """``WWW-Authenticate`` values, MD5 first: what most cameras' clients know."""
-        nonce = self._nonce()
+    def challenge(self, stale: bool = False) -> str:
+        """A ``WWW-Authenticate`` value."""
         extra = ", stale=true" if stale else ""
-        return [
-            f'Digest realm="{self.realm}", qop="auth", algorithm={name}, nonce="{nonce}", opaque="{self.realm}"{extra}'
-            for name in ALGORITHMS
-        ]
+        return f'Digest realm="{self.realm}", qop="auth", algorithm=MD5, nonce="{self._nonce()}"{extra}'
 
     def check(self, header: str, method: str, path: str) -> DigestResult:
         """``header`` is the ``Authorization`` value (``Digest ...``) of a request with ``method`` for ``path``
         (with its query)."""
-        fields = urllib.request.parse_keqv_list(urllib.request.parse_http_list(header[7:]))
         try:
+            fields = urllib.request.parse_keqv_list(urllib.request.parse_http_list(header[7:]))
             nonce, uri, response = fields["nonce"], fields["uri"], fields["response"]
             user = fields["username"]
-        except KeyError:
+        except (ValueError, IndexError, KeyError):  # "key" without "=value", "key=" with none, a field missing
             return DigestResult.WRONG
-        algorithm = ALGORITHMS.get(fields.get("algorithm", "MD5").upper())
+        md5 = fields.get("algorithm", "MD5").upper() == "MD5"  # RFC 7616: none named is MD5
         age = self._nonce_age(nonce)
-        if uri != path or algorithm is None or age is None or user != self.user or fields.get("realm") != self.realm:
+        if uri != path or not md5 or age is None or user != self.user or fields.get("realm") != self.realm:
             return DigestResult.WRONG
         qop, nc, cnonce = fields.get("qop"), fields.get("nc", ""), fields.get("cnonce", "")
         if qop != "auth" or not nc or not cnonce:
             return DigestResult.WRONG
 
         def digest(text: str) -> str:
-            return algorithm(text.encode()).hexdigest()
+            return hashlib.md5(text.encode()).hexdigest()
 
         ha1 = digest(f"{user}:{self.realm}:{self._password}")
         ha2 = digest(f"{method}:{uri}")

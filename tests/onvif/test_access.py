@@ -137,3 +137,23 @@ def test_wrong_passwords_pile_up_to_a_pause_for_that_address(daemon_factory):
         assert "wrong user or password" in refused.text
     right = post(daemon, soap(DEVICE_INFORMATION, username_token("edge", daemon.token)))
     assert right.status_code == 400 and "too many wrong passwords" in right.text
+
+
+async def test_with_access_control_off_onvif_is_open_but_takes_only_soap(daemon_factory):
+    """As the HTTP API then: anyone on the network; another site's page still cannot post to it
+    (SOAP's content types need a CORS preflight, which the camera never grants)."""
+    daemon = daemon_factory(ONVIF_CONFIG + "[auth]\nenabled = false\n")
+    camera = onvif_camera("127.0.0.1", daemon.port, "", "")  # what Home Assistant sends with no user given
+    try:
+        await camera.update_xaddrs()
+        info = await (await camera.create_devicemgmt_service()).GetDeviceInformation()
+        assert info.Manufacturer == "edge"
+        [profile] = await (await camera.create_media_service()).GetProfiles()
+        assert profile.token == "main"
+    finally:
+        await camera.close()
+    as_a_form = post(
+        daemon, soap(DEVICE_INFORMATION), **{"Content-Type": "text/plain", "Origin": "http://evil.example"}
+    )
+    assert as_a_form.status_code == 415
+    assert fault_subcodes(as_a_form) == ["ter:InvalidArgs"]

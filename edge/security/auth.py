@@ -32,7 +32,7 @@ from edge.web.json_body import read_json
 SESSION_COOKIE = "edge_session"
 BASIC_USER = "edge"  # the fixed user name for HTTP Basic (and RTSP): the password is the token
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/auth/login", "/auth/logout"})
-# ONVIF's SOAP services check credentials themselves (edge.onvif.access): WS-UsernameToken is in the body.
+# ONVIF's SOAP services check credentials themselves (edge.onvif.auth): WS-UsernameToken is in the body.
 PUBLIC_PREFIXES = ("/static/", "/onvif/")
 # What ONVIF clients fetch with HTTP Digest: their 401 offers it besides Bearer.
 DIGEST_PATHS = frozenset({"/api/snapshot.jpg"})

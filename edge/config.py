@@ -473,6 +473,12 @@ class RtspConfig:
     max_clients_per_address: int = key(
         8, integer(1, 1024), "RTSP connections at once from one address (IPv6: one /64); at most max_clients"
     )
+    audio: str = key(
+        "aac",
+        one_of("aac", "opus", "off"),
+        "the microphone's sound for RTSP clients: aac (AAC-LC, what Home Assistant and NVRs keep), "
+        "opus (as WebRTC viewers get it) or off (video only)",
+    )
 
     def __post_init__(self) -> None:
         if self.max_clients_per_address > self.max_clients:

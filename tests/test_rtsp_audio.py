@@ -1,17 +1,22 @@
-"""RTSP's sound as ffprobe and ffmpeg get it (``[rtsp] audio``)."""
+"""RTSP's sound as ffprobe and ffmpeg get it (``[rtsp] audio``), and an RTSP port someone else holds."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from edge.rtsp.status import RtspState
 from testbed.avsync import CONFIG as AV_SYNC
 from testbed.avsync import recording_offsets
-from testbed.daemon import DaemonProcess
+from testbed.clips import wait_for
+from testbed.daemon import EDGE, DaemonProcess
+from testbed.processes import free_port
 from tests.test_rtsp import Recorder, ffprobe, rtsp_url
 
 RTSP = "[rtsp]\nenabled = true\nport = 0\n"
@@ -69,3 +74,36 @@ def test_ten_seconds_recorded_by_ffmpeg_run_on_without_gaps_and_the_sound_is_in_
     print("RTSP recording:", measured.summary())
     assert len(measured.offsets_ms) >= 9, measured
     assert max(abs(offset) for offset in measured.offsets_ms) <= LIP_SYNC_MS, measured.summary()
+
+
+def doctor(daemon: DaemonProcess) -> str:
+    """``edge doctor`` with the daemon's configuration file, as its owner would run it."""
+    result = subprocess.run(
+        [EDGE, "doctor", "--config", str(daemon.directory / "edge.toml")], capture_output=True, text=True, timeout=60
+    )
+    return result.stdout + result.stderr
+
+
+def test_a_port_in_use_is_named_with_its_holder_in_the_status_the_log_and_doctor(daemon_factory):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        me = f"(by {Path('/proc/self/comm').read_text().strip()}, pid {os.getpid()})"
+        daemon = daemon_factory(f"[rtsp]\nenabled = true\nport = {port}\n")
+        rtsp = wait_for(daemon.health, lambda h: h["rtsp"]["state"] != RtspState.STARTING, 10, "RTSP")["rtsp"]
+        assert (rtsp["state"], rtsp["last_error"]) == (RtspState.FAILED, f"port {port} is in use {me}")
+        line = f"RTSP: port {port} is in use {me}: no RTSP; set [rtsp] port to a free one"
+        assert any(line in logged and " ERROR " in logged for logged in daemon.lines), daemon.log()
+        out = doctor(daemon)
+        assert f"warn  RTSP: port {port} is in use {me}: the daemon cannot serve RTSP" in out, out
+        assert "set [rtsp] port to a free one" in out
+
+
+def test_doctor_finds_the_port_free_or_the_daemons_own(daemon_factory, tmp_path: Path):
+    port = free_port()
+    daemon = daemon_factory(f"[rtsp]\nenabled = true\nport = {port}\n")
+    wait_for(daemon.health, lambda h: h["rtsp"]["state"] == RtspState.SERVING, 10, "RTSP serving")
+    assert f"ok    RTSP: port {port} is the daemon's (pid {daemon.proc.pid})" in doctor(daemon)
+    daemon.stop()
+    assert f"ok    RTSP: port {port} is free" in doctor(daemon)

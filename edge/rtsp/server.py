@@ -34,7 +34,7 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 from edge.config import RtspConfig  # noqa: E402
 from edge.media.aac import FRAME_NS, AacEncoder, AacFrame  # noqa: E402
@@ -49,6 +49,7 @@ from edge.security.ratelimit import FailureLimiter  # noqa: E402
 from hw.clock import monotonic_us  # noqa: E402
 from hw.consumer_queue import ConsumerQueue, QueueClosed  # noqa: E402
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, PcmChunk  # noqa: E402
+from hw.port_holders import port_use  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -285,10 +286,17 @@ class RtspServer:
     async def start(self) -> None:
         """Listen and serve; when the port cannot be had, the state says so (and the log)."""
         self._loop = asyncio.get_running_loop()
-        port = self._listener.open()
-        if port is None:
-            self.state, self.last_error = RtspState.FAILED, f"cannot listen on port {self.port}"
-            log.error("RTSP: cannot listen on %s port %s: no RTSP", self._host, self.port)
+        try:
+            port = self._listener.open()
+        except GLib.Error as exc:
+            in_use = exc.matches(Gio.io_error_quark(), Gio.IOErrorEnum.ADDRESS_IN_USE)
+            if in_use:
+                use = await asyncio.to_thread(port_use, self.port)  # reads every process's descriptors
+                reason = str(use) if use is not None else f"port {self.port} is in use"
+            else:
+                reason = f"cannot listen on {self._host or '0.0.0.0'} port {self.port} ({exc.message})"
+            self.state, self.last_error = RtspState.FAILED, reason
+            log.error("RTSP: %s: no RTSP%s", reason, "; set [rtsp] port to a free one" if in_use else "")
             return
         self.state = RtspState.SERVING
         self.port = port

@@ -72,7 +72,9 @@ def test_ten_seconds_recorded_by_ffmpeg_run_on_without_gaps_and_the_sound_is_in_
     assert abs(times["audio"][0] - times["video"][0]) < 0.1, "the sound does not start with the picture"
     measured = recording_offsets(path)
     print("RTSP recording:", measured.summary())
-    assert len(measured.offsets_ms) >= 9, measured
+    # 10 whole seconds in 10 s: a beep in the file's first 0.3 s is not told from its start (testbed/avsync.py),
+    # and a loaded machine's camera may skip one flash frame (a gap of two frames, allowed above).
+    assert len(measured.offsets_ms) >= 8, measured
     assert max(abs(offset) for offset in measured.offsets_ms) <= LIP_SYNC_MS, measured.summary()
 
 

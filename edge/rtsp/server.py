@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +33,7 @@ gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
+from edge.addresses import url_host  # noqa: E402
 from edge.config import RtspConfig  # noqa: E402
 from edge.media.audio import AudioHub  # noqa: E402
 from edge.media.video import VideoHub  # noqa: E402
@@ -67,12 +67,6 @@ def launch_line(audio: bool) -> str:
     if not audio:
         return f"( {video} )"
     return f'( {video}  appsrc name=audio {SOURCE} caps="{AUDIO_CAPS}" ! rtpopuspay name=pay1 pt=97 )'
-
-
-def url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
-        return f"{socket.gethostname()}.local"
-    return f"[{host}]" if ":" in host else host
 
 
 class TokenAuth(GstRtspServer.RTSPAuth):

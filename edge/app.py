@@ -26,9 +26,9 @@ from edge.media.snapshot import Snapshots, SnapshotsStatus
 from edge.media.supervisor import SourceState
 from edge.media.video import CameraStatus, VideoHub
 from edge.mqtt import open_mqtt
-from edge.mqtt.status import MqttStatus
+from edge.mqtt.status import Audience, MqttStatus
 from edge.network_follower import follow_network
-from edge.publish.target import PublishState, PublishTargetStatus
+from edge.publish.target import ON_AIR, PublishState, PublishTargetStatus
 from edge.publish.targets import PublishTargets
 from edge.recording.factory import build_recorder
 from edge.recording.recorder import RecorderStatus, StorageState
@@ -38,7 +38,7 @@ from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.headers import add_security_headers
 from edge.security.origin import add_request_checks, request_checks
-from edge.service import OffState, OffStatus, Service, start_all, stop_all
+from edge.service import Off, OffState, OffStatus, Service, start_all, stop_all
 from edge.signaling import whep
 from edge.signaling.refusals import RefusedOffers, RefusedOffersStatus
 from edge.triggers.gpio import GpioStatus
@@ -162,7 +162,15 @@ class Daemon:
             gpio_simulated=hardware.simulated_devices.gpio is not None,
         )
         self.triggers.add_listener(self.viewers.trigger_changed)
-        self.mqtt = open_mqtt(config.mqtt, self.recorder, self.triggers, lambda: len(self.viewers), self.snapshots)
+        self.mqtt = open_mqtt(
+            config.mqtt,
+            self.recorder,
+            self.triggers,
+            {trigger.name: trigger.device_class for trigger in config.triggers},
+            self.audience,
+            self.snapshots,
+            lambda: self.web.urls()[0],
+        )
         self.rtsp = open_rtsp(config.rtsp, config.server.host, self.video, audio, self.token)
         self.web = WebServer(config.server, self.make_app)
         # Started in this order, each after what it needs; stopped in reverse, within the
@@ -196,6 +204,13 @@ class Daemon:
             return self.config.auth.token
         token, self.token_created = access_token.load_or_create_token(self.config.server.state_path)
         return token
+
+    def audience(self) -> Audience:
+        return {
+            "webrtc": len(self.viewers),
+            "rtsp": 0 if isinstance(self.rtsp, Off) else self.rtsp.clients,
+            "publish": sum(t["state"] in ON_AIR for t in self.publish.status()),
+        }
 
     def status(self) -> DaemonStatus:
         camera = self.video.status()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
@@ -36,6 +35,7 @@ gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
+from edge.addresses import url_host  # noqa: E402
 from edge.config import RtspConfig  # noqa: E402
 from edge.media.aac import FRAME_NS, AacEncoder, AacFrame  # noqa: E402
 from edge.media.audio import AudioHub  # noqa: E402
@@ -80,12 +80,6 @@ def launch_line(audio: str | None) -> str:
         return f"( {video} )"
     payloader = "rtpopuspay" if audio == "opus" else "rtpmp4gpay"
     return f'( {video}  appsrc name=audio {SOURCE} caps="{audio_caps(audio)}" ! {payloader} name=pay1 pt=97 )'
-
-
-def url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
-        return f"{socket.gethostname()}.local"
-    return f"[{host}]" if ":" in host else host
 
 
 class TokenAuth(GstRtspServer.RTSPAuth):

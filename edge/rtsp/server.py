@@ -6,9 +6,9 @@ while the media exists (from the first client to the last), one consumer queue o
 hub feeds them from the asyncio loop (pushing to an ``appsrc`` is thread-safe). The
 camera's H.264 goes as it is; the sound (``[rtsp] audio``) as AAC-LC, encoded once for the
 media from the microphone's PCM (RFC 3640 ``mpeg4-generic``, what ffmpeg, Home Assistant
-and NVRs read, by ``rtpmp4gpay``), or as the hub's Opus packets. Buffer times are the capture times mapped onto the
-pipeline's running time through its clock, buffer by buffer, so audio and video stay in
-step. GStreamer's own main loop runs on a thread of its own; what it
+and NVRs read, by ``rtpmp4gpay``), or as the hub's Opus packets. Buffer times are the
+capture times mapped onto the pipeline's running time through its clock, buffer by buffer,
+so audio and video stay in step. GStreamer's own main loop runs on a thread of its own; what it
 tells the daemon (a client plays) goes to the asyncio loop with ``call_soon_threadsafe``.
 
 Clients log in with RTSP Basic auth: user ``edge``, the access token as password;

@@ -102,7 +102,7 @@ def test_a_port_in_use_is_named_with_its_holder_in_the_status_the_log_and_doctor
         assert "set [rtsp] port to a free one" in out
 
 
-def test_doctor_finds_the_port_free_or_the_daemons_own(daemon_factory, tmp_path: Path):
+def test_doctor_finds_the_port_free_or_the_daemons_own(daemon_factory):
     port = free_port()
     daemon = daemon_factory(f"[rtsp]\nenabled = true\nport = {port}\n")
     wait_for(daemon.health, lambda h: h["rtsp"]["state"] == RtspState.SERVING, 10, "RTSP serving")

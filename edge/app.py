@@ -33,7 +33,7 @@ from edge.publish.targets import PublishTargets
 from edge.recording.factory import build_recorder
 from edge.recording.recorder import RecorderStatus, StorageState
 from edge.rtsp import open_rtsp
-from edge.rtsp.status import RtspStatus
+from edge.rtsp.status import RtspState, RtspStatus
 from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.headers import add_security_headers
@@ -59,7 +59,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 class Health(StrEnum):
     OK = "ok"
-    DEGRADED = "degraded"  # a part does not work: the camera, the microphone, storage, a publish target, TURN
+    DEGRADED = "degraded"  # a part does not work: camera, microphone, storage, a publish target, TURN, RTSP
 
 
 class ProcessStatus(TypedDict):
@@ -221,6 +221,7 @@ class Daemon:
             or self.recorder.storage != StorageState.OK
             or any(t["state"] in (PublishState.RETRYING, PublishState.REFUSED) for t in self.publish.status())
             or self.viewers.turn.state in (TurnState.UNREACHABLE, TurnState.REFUSED)
+            or self.rtsp.status()["state"] == RtspState.FAILED
         )
         return {
             "status": Health.DEGRADED if degraded else Health.OK,

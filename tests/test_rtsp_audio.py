@@ -95,6 +95,7 @@ def test_a_port_in_use_is_named_with_its_holder_in_the_status_the_log_and_doctor
         daemon = daemon_factory(f"[rtsp]\nenabled = true\nport = {port}\n")
         rtsp = wait_for(daemon.health, lambda h: h["rtsp"]["state"] != RtspState.STARTING, 10, "RTSP")["rtsp"]
         assert (rtsp["state"], rtsp["last_error"]) == (RtspState.FAILED, f"port {port} is in use {me}")
+        assert daemon.health()["status"] == "degraded"
         line = f"RTSP: port {port} is in use {me}: no RTSP; set [rtsp] port to a free one"
         assert any(line in logged and " ERROR " in logged for logged in daemon.lines), daemon.log()
         out = doctor(daemon)

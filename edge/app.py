@@ -26,21 +26,21 @@ from edge.media.snapshot import Snapshots, SnapshotsStatus
 from edge.media.supervisor import SourceState
 from edge.media.video import CameraStatus, VideoHub
 from edge.mqtt import open_mqtt
-from edge.mqtt.status import MqttStatus
+from edge.mqtt.status import Audience, MqttStatus
 from edge.network_follower import follow_network
 from edge.onvif import open_onvif
 from edge.onvif.status import OnvifStatus
-from edge.publish.target import PublishState, PublishTargetStatus
+from edge.publish.target import ON_AIR, PublishState, PublishTargetStatus
 from edge.publish.targets import PublishTargets
 from edge.recording.factory import build_recorder
 from edge.recording.recorder import RecorderStatus, StorageState
 from edge.rtsp import open_rtsp
-from edge.rtsp.status import RtspStatus
+from edge.rtsp.status import RtspState, RtspStatus
 from edge.security import token as access_token
 from edge.security.auth import Authenticator, add_auth
 from edge.security.headers import add_security_headers
 from edge.security.origin import add_request_checks, request_checks
-from edge.service import OffState, OffStatus, Service, start_all, stop_all
+from edge.service import Off, OffState, OffStatus, Service, start_all, stop_all
 from edge.signaling import whep
 from edge.signaling.refusals import RefusedOffers, RefusedOffersStatus
 from edge.triggers.gpio import GpioStatus
@@ -61,7 +61,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 class Health(StrEnum):
     OK = "ok"
-    DEGRADED = "degraded"  # a part does not work: the camera, the microphone, storage, a publish target, TURN
+    DEGRADED = "degraded"  # a part does not work: camera, microphone, storage, a publish target, TURN, RTSP
 
 
 class ProcessStatus(TypedDict):
@@ -165,7 +165,15 @@ class Daemon:
             gpio_simulated=hardware.simulated_devices.gpio is not None,
         )
         self.triggers.add_listener(self.viewers.trigger_changed)
-        self.mqtt = open_mqtt(config.mqtt, self.recorder, self.triggers, lambda: len(self.viewers), self.snapshots)
+        self.mqtt = open_mqtt(
+            config.mqtt,
+            self.recorder,
+            self.triggers,
+            {trigger.name: trigger.device_class for trigger in config.triggers},
+            self.audience,
+            self.snapshots,
+            lambda: self.web.urls()[0],
+        )
         self.rtsp = open_rtsp(config.rtsp, config.server.host, self.video, audio, self.token)
         self.onvif = open_onvif(
             config, self.triggers, audio is not None, self.rtsp.status, lambda: self.web.port, self.token
@@ -204,6 +212,13 @@ class Daemon:
         token, self.token_created = access_token.load_or_create_token(self.config.server.state_path)
         return token
 
+    def audience(self) -> Audience:
+        return {
+            "webrtc": len(self.viewers),
+            "rtsp": 0 if isinstance(self.rtsp, Off) else self.rtsp.clients,
+            "publish": sum(t["state"] in ON_AIR for t in self.publish.status()),
+        }
+
     def status(self) -> DaemonStatus:
         camera = self.video.status()
         microphone = self.microphone.status()
@@ -213,6 +228,7 @@ class Daemon:
             or self.recorder.storage != StorageState.OK
             or any(t["state"] in (PublishState.RETRYING, PublishState.REFUSED) for t in self.publish.status())
             or self.viewers.turn.state in (TurnState.UNREACHABLE, TurnState.REFUSED)
+            or self.rtsp.status()["state"] == RtspState.FAILED
         )
         return {
             "status": Health.DEGRADED if degraded else Health.OK,

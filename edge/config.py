@@ -135,6 +135,17 @@ def trigger_name(key: str, value: Any) -> str:
     return value
 
 
+# Home Assistant's binary sensor device classes (BinarySensorDeviceClass, 2026.2), and what
+# [[triggers]] device_class takes besides them.
+BINARY_SENSOR_CLASSES = (
+    "battery", "battery_charging", "carbon_monoxide", "cold", "connectivity", "door", "garage_door", "gas", "heat",
+    "light", "lock", "moisture", "motion", "moving", "occupancy", "opening", "plug", "power", "presence", "problem",
+    "running", "safety", "smoke", "sound", "tamper", "update", "vibration", "window",
+)  # fmt: skip
+AUTO_DEVICE_CLASS = "auto"  # from the trigger's name (edge.mqtt.discovery.input_device_class)
+NO_DEVICE_CLASS = "none"
+
+
 class IceServer(TypedDict):
     """One STUN/TURN server, as RTCIceServer takes it."""
 
@@ -391,6 +402,13 @@ class TriggerConfig:
     active: str = key("low", one_of("low", "high"), 'the level that means "triggered" (a button to ground: low)')
     debounce_ms: int = key(50, integer(0, 10_000), "a change counts once it has held this long")
     mode: str = key("event", one_of("event", "hold"), "event: a clip around each activation; hold: record while active")
+    device_class: str = key(
+        AUTO_DEVICE_CLASS,
+        one_of(AUTO_DEVICE_CLASS, NO_DEVICE_CLASS, *BINARY_SENSOR_CLASSES),
+        'what Home Assistant shows the input as ("door": Open/Closed, "motion": Detected/Clear, "none": On/Off); '
+        '"auto": from a word of the name (door, window, garage, gate, motion, pir, occupancy, presence, '
+        "vibration, smoke, leak, water), otherwise none",
+    )
 
 
 def rectangles(key: str, value: Any) -> tuple[tuple[float, float, float, float], ...]:
@@ -425,6 +443,18 @@ class MotionConfig:
     fps: int = key(5, integer(1, 30), "pictures a second the detector looks at (320x240 luma, not decoded)")
 
 
+def page_url(key: str, value: Any) -> str:
+    """Empty, or an http:// or https:// URL with a host and no credentials."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if value == "":
+        return value
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ConfigError(
+            f"{key} must be empty or an http:// or https:// URL without a password; got {_describe(value)}"
+        )
+    return value
+
+
 def mqtt_topic(key: str, value: Any) -> str:
     """An MQTT topic to publish under: no wildcards, no empty levels ("" passes: the default)."""
     if not isinstance(value, str) or (value and (re.search(r"[+#\x00]", value) or "" in value.split("/"))):
@@ -456,6 +486,12 @@ class MqttConfig:
         "keep the last snapshot on the broker (retained) for clients that subscribe later, such as Home Assistant "
         "after a restart; any client allowed to read the topic gets it then",
     )
+    configuration_url: str = key(
+        "",
+        page_url,
+        "the link to the camera's page on its Home Assistant device, e.g. a reverse proxy's "
+        '"https://cam.example.org/"; empty: the page\'s own URL (http://<hostname>.local:<port>/)',
+    )
 
 
 @dataclass(frozen=True)
@@ -472,6 +508,12 @@ class RtspConfig:
     )
     max_clients_per_address: int = key(
         8, integer(1, 1024), "RTSP connections at once from one address (IPv6: one /64); at most max_clients"
+    )
+    audio: str = key(
+        "aac",
+        one_of("aac", "opus", "off"),
+        "the microphone's sound for RTSP clients: aac (AAC-LC, what Home Assistant and NVRs keep), "
+        "opus (as WebRTC viewers get it) or off (video only)",
     )
 
     def __post_init__(self) -> None:

@@ -28,6 +28,7 @@ from edge.webrtc.ice_servers import IceServerList, RelayServer
 from edge.webrtc.turn_check import TurnCheck, TurnState, check_turn
 from hw.camera.pi import MIN_PICAMERA2, CameraInfo, list_cameras, picamera2_version
 from hw.platform import Platform
+from hw.port_holders import PortHolder, PortUse, port_use
 
 SERVICE = "edge.service"
 SERVICE_USER = "edge"
@@ -94,6 +95,7 @@ class Probes:
     hostname: Callable[[], str] = socket.gethostname
     whip_answer: Callable[[PublishConfig], int] = _whip_answer
     turn_answer: Callable[[RelayServer], TurnCheck] = _turn_answer
+    port_use: Callable[[int], PortUse | None] = port_use
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -347,13 +349,37 @@ def check_turn_server(config: Config, probes: Probes) -> list[Finding]:
     return [Finding(status, subject, f"does not answer: {check.detail}; {effect}", fix)]
 
 
+def _is_the_daemon(holder: PortHolder) -> bool:
+    """``edge run`` (the service's command, or ``python -m edge run``)."""
+    names = [Path(arg).name for arg in holder.cmdline]
+    return any(names[i : i + 2] == ["edge", "run"] for i in range(len(names)))
+
+
+def check_rtsp(config: Config, probes: Probes) -> list[Finding]:
+    """The RTSP port is free for the daemon, or the daemon's own; else who holds it."""
+    port = config.rtsp.port
+    if not config.rtsp.enabled or port == 0:
+        return []
+    use = probes.port_use(port)
+    if use is None:
+        return [Finding("ok", "RTSP", f"port {port} is free")]
+    daemons = [holder for holder in use.holders if _is_the_daemon(holder)]
+    if daemons:
+        return [Finding("ok", "RTSP", f"port {port} is the daemon's (pid {daemons[0].pid})")]
+    if not use.holders:
+        unseen = f"{use} by a process this user cannot look into (the daemon, if it runs as a service)"
+        return [Finding("info", "RTSP", unseen, "sudo edge doctor names it")]
+    fix = f"stop that program, or set [rtsp] port to a free one and sudo systemctl restart {SERVICE}"
+    return [Finding("warn", "RTSP", f"{use}: the daemon cannot serve RTSP", fix)]
+
+
 def diagnose(config_path: Path | None, probes: Probes) -> list[Finding]:
     findings = check_system(probes) + check_camera(probes) + check_devices(probes)
     config, config_findings = check_config(config_path)
     findings += config_findings
     if config is not None:
         findings += check_limits(config, probes) + check_storage(config, config_path) + check_service(config, probes)
-        findings += check_publish(config, probes) + check_turn_server(config, probes)
+        findings += check_rtsp(config, probes) + check_publish(config, probes) + check_turn_server(config, probes)
     return findings
 
 

@@ -38,6 +38,18 @@ def test_defaults_match_the_documented_ones():
         ({"server": {"trusted_proxies": [2130706433]}}, "server.trusted_proxies: 2130706433 is not an address"),
         ({"publish": {"url": "http://x/whip"}}, "publish must be an array of tables: write each one under [[publish]]"),
         ({"publish": [{"token": "t"}]}, "publish[0].url is required"),
+        (
+            {"triggers": [{"name": "door", "pin": 17, "device_class": "contact"}]},
+            'triggers[0].device_class must be one of "auto", "none", "battery"',
+        ),
+        (
+            {"mqtt": {"configuration_url": "cam.local"}},
+            "mqtt.configuration_url must be empty or an http:// or https://",
+        ),
+        (
+            {"mqtt": {"configuration_url": "https://edge:secret@cam.example.org/"}},
+            "mqtt.configuration_url must be empty or an http:// or https:// URL without a password",
+        ),
         ({"publish": [{"url": "http://u:p@x/whip"}]}, "publish[0].url must not hold a user name or password"),
         ({"publish": [{"url": "rtmp://x/live"}]}, "publish[0].url must be an http:// or https:// URL"),
         ({"publish": [{"url": "https://x/whip", "ice_servers": [{"urls": "x"}]}]}, "publish[0].ice_servers[0].urls"),

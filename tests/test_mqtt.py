@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from testbed.clips import CAMERA, clips, drive, wait_for
 from testbed.mosquitto import Mosquitto, make_broker, watch
+from testbed.processes import stop_process
 
 HOST = socket.gethostname()
 NODE = re.sub(r"[^A-Za-z0-9_-]", "_", HOST)
@@ -76,7 +78,10 @@ def test_discovery_is_retained_and_the_last_will_says_offline(broker, daemon_fac
     late = watch(broker)  # a client that comes later gets all of it retained
     found = check_discovery(late.wait_topics(f"{DISCOVERY}/", ENTITIES))
     assert set(configs) == set(late.wait_topics(f"{DISCOVERY}/", ENTITIES))
-    assert {c["name"] for c in found["binary_sensor"]} == {"doorbell", "Recording"}
+    assert {c["name"] for c in found["binary_sensor"]} == {"Doorbell", "Recording"}, "names in one style"
+    doorbell = next(c for c in found["binary_sensor"] if c["name"] == "Doorbell")
+    assert "device_class" not in doorbell, "a doorbell button shows On/Off"
+    assert {c["device"]["configuration_url"] for v in found.values() for c in v} == {f"{daemon.url}/"}, "links the page"
     assert late.wait(f"{PREFIX}/availability", "online").retain
     assert late.wait(f"{PREFIX}/viewers", "0").retain
     assert wait_for(daemon.health, lambda h: h["mqtt"]["state"] == "connected", 20, "MQTT connected")
@@ -177,7 +182,7 @@ def test_motion_is_a_binary_sensor_too(broker, daemon_factory):
     daemon = daemon_factory(mqtt_config(broker, "[motion]\nenabled = true\nhold_seconds = 0.5\n"))
     watcher = watch(broker)
     motion = json.loads(watcher.wait(f"{DISCOVERY}/binary_sensor/{NODE}/trigger_motion/config").payload)
-    assert motion["name"] == "motion"
+    assert motion["name"] == "Motion" and motion["device_class"] == "motion"  # HA: Detected/Clear, a motion icon
     watcher.wait(motion["state_topic"], "OFF")
     daemon.request("POST", "/api/sim/motion", json={"active": True}).raise_for_status()
     watcher.wait(motion["state_topic"], "ON", timeout=20)
@@ -272,3 +277,49 @@ def test_the_documented_acl_lets_home_assistant_in_and_keeps_other_broker_users_
         home_assistant.close()
     finally:
         broker.stop()
+
+
+def test_gpio_inputs_get_device_classes_from_their_name_or_their_config(broker, daemon_factory):
+    triggers = (
+        '[[triggers]]\nname = "front_door"\npin = 22\n'
+        '[[triggers]]\nname = "hall"\npin = 23\ndevice_class = "occupancy"\n'
+        '[[triggers]]\nname = "garage-pir"\npin = 24\ndevice_class = "none"\n'
+    )
+    link = 'configuration_url = "https://cam.example.org/"\n'
+    daemon_factory(mqtt_config(broker, link) + triggers)
+    watcher = watch(broker)
+    configs = configs_by_component(watcher.wait_topics(f"{DISCOVERY}/", ENTITIES + 3))
+    classes = {c["name"]: c.get("device_class") for c in configs["binary_sensor"]}
+    assert classes == {
+        "Doorbell": None,
+        "Front door": "door",
+        "Hall": "occupancy",
+        "Garage pir": None,
+        "Recording": "running",
+    }
+    assert configs["sensor"][0]["device"]["configuration_url"] == "https://cam.example.org/"
+    watcher.close()
+
+
+def test_the_viewers_sensor_counts_rtsp_clients_too(broker, daemon_factory):
+    """Home Assistant streaming the camera over RTSP is a viewer (it was 0 while HA itself streamed)."""
+    daemon = daemon_factory(mqtt_config(broker, "[rtsp]\nenabled = true\nport = 0\n"))
+    watcher = watch(broker)
+    viewers = json.loads(watcher.wait(f"{DISCOVERY}/sensor/{NODE}/viewers/config").payload)
+    attributes = viewers["json_attributes_topic"]
+    watcher.wait(viewers["state_topic"], "0")
+    watcher.wait(attributes, lambda text: json.loads(text) == {"webrtc": 0, "rtsp": 0, "publish": 0})
+    url = wait_for(daemon.health, lambda h: "url" in h["rtsp"], 10, "the RTSP server")["rtsp"]["url"]
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    client = subprocess.Popen(
+        ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", f"rtsp://edge:{daemon.token}@127.0.0.1:{port}/camera",
+         "-f", "null", "-"],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        watcher.wait(attributes, lambda text: json.loads(text)["rtsp"] == 1, timeout=20)
+        watcher.wait(viewers["state_topic"], "1")
+    finally:
+        stop_process(client)
+    watcher.wait(viewers["state_topic"], "0", timeout=20)
+    watcher.close()

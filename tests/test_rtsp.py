@@ -82,14 +82,14 @@ class Recorder:
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_ffprobe_reads_the_cameras_h264_and_opus(daemon, transport: str):
+def test_ffprobe_reads_the_cameras_h264_and_aac(daemon, transport: str):
     result = ffprobe(rtsp_url(daemon), "-v", "debug", "-rtsp_transport", transport)
     assert result.returncode == 0, result.stderr[-3000:]
     streams = {s["codec_type"]: s for s in json.loads(result.stdout)["streams"]}
     assert streams["video"]["codec_name"] == "h264"
     assert (streams["video"]["width"], streams["video"]["height"]) == (640, 360)
-    assert streams["audio"]["codec_name"] == "opus"
-    assert streams["audio"]["sample_rate"] == "48000"
+    assert (streams["audio"]["codec_name"], streams["audio"]["profile"]) == ("aac", "LC")  # [rtsp] audio's default
+    assert (streams["audio"]["sample_rate"], streams["audio"]["channels"]) == ("48000", 1)
     # The SDP describes the camera's own SPS, as the daemon reports it.
     sdp_profile = re.search(r"profile-level-id=([0-9a-fA-F]{6})", result.stderr)
     assert sdp_profile, "no profile-level-id in the SDP"
@@ -109,7 +109,7 @@ def test_a_recording_over_tcp_has_every_frame_from_a_keyframe_on(daemon_factory,
     # keeping 30 fps, which it may not quite on a loaded machine (294 seen once).
     assert len(codes) >= 0.8 * 10 * FPS, f"{len(codes)} frames in 10 s"
     result = ffprobe(str(tmp_path / "out.mkv"), "-v", "error")
-    assert [s["codec_name"] for s in json.loads(result.stdout)["streams"]] == ["h264", "opus"]
+    assert [s["codec_name"] for s in json.loads(result.stdout)["streams"]] == ["h264", "aac"]
 
 
 def test_a_wrong_password_gets_401(daemon):

@@ -1,4 +1,8 @@
-"""The audio hub: one microphone, encoded to Opus once, shared by every consumer."""
+"""The audio hub: one microphone, encoded to Opus once, shared by every consumer.
+
+Consumers that encode for themselves (RTSP's AAC) take the microphone's PCM chunks
+instead (:meth:`AudioHub.subscribe_pcm`); with none subscribed that costs nothing.
+"""
 
 from __future__ import annotations
 
@@ -80,6 +84,7 @@ class AudioHub:
         self._running = BackgroundTask("microphone")
         self._bitrate = bitrate
         self._fanout: Fanout[OpusPacket] = Fanout(gated=False)
+        self._pcm: Fanout[PcmChunk] = Fanout(gated=False)
         self.supervisor = Supervisor(
             f"microphone ({microphone.name})", self._encoded, self._fanout.publish, stall_timeout=3.0
         )
@@ -88,6 +93,7 @@ class AudioHub:
         encoder = OpusEncoder(self._bitrate)
         async with aclosing(self.microphone.chunks()) as chunks:
             async for chunk in chunks:
+                self._pcm.publish(chunk)
                 for packet in encoder.encode(chunk):
                     yield packet
 
@@ -99,6 +105,13 @@ class AudioHub:
 
     def subscribe(self, maxlen: int = 25) -> ConsumerQueue[OpusPacket]:
         return self._fanout.subscribe(maxlen)
+
+    def subscribe_pcm(self, maxlen: int = 25) -> ConsumerQueue[PcmChunk]:
+        """The microphone's chunks as they come, for a consumer that encodes them itself."""
+        return self._pcm.subscribe(maxlen)
+
+    def unsubscribe_pcm(self, queue: ConsumerQueue[PcmChunk]) -> None:
+        self._pcm.unsubscribe(queue)
 
     @property
     def opus_header(self) -> bytes | None:

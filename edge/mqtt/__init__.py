@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from edge.config import MqttConfig
 from edge.media.snapshot import Snapshots
+from edge.mqtt.status import Audience
 from edge.service import Off
 
 if TYPE_CHECKING:
@@ -22,12 +23,19 @@ def open_mqtt(
     config: MqttConfig,
     recorder: RecorderLike,
     triggers: Triggers,
-    viewer_count: Callable[[], int],
+    device_classes: dict[str, str],
+    audience: Callable[[], Audience],
     snapshots: Snapshots,
+    page_url: Callable[[], str],
 ) -> MqttBridge | Off:
-    """The bridge to ``[mqtt] host``; off when no broker is set."""
+    """The bridge to ``[mqtt] host``; off when no broker is set.
+
+    ``device_classes``: each GPIO input's configured ``device_class`` (motion's is "motion").
+    """
     if not config.host:
         return Off("mqtt")
     from edge.mqtt.client import MqttBridge
+    from edge.mqtt.discovery import input_device_class
 
-    return MqttBridge(config, recorder, triggers, triggers.names(), viewer_count, snapshots)
+    inputs = {name: input_device_class(name, device_classes.get(name, "auto")) for name in triggers.names()}
+    return MqttBridge(config, recorder, triggers, inputs, audience, snapshots, page_url)

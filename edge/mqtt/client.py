@@ -4,9 +4,10 @@ A broker that is down or refuses us never touches streaming or recording: the
 bridge retries with back-off (1 s doubling to 60 s), logs one line per change of
 state, and shows its state in ``/api/status``. States are published when they
 change: recording and the GPIO inputs at once (their listeners; each input change
-in order, so a short press shows), the number of viewers when a short poll sees
-a change. A snapshot goes out when a clip starts, retained only with
-``retain_snapshot``; without it, one that an earlier run left retained is cleared.
+in order, so a short press shows), the number of viewers (WebRTC, RTSP and publish
+targets; each count an attribute) when a short poll sees a change. A snapshot goes
+out when a clip starts, retained only with ``retain_snapshot``; without it, one that
+an earlier run left retained is cleared.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.media.snapshot import Snapshots, SnapshotUnavailable
 from edge.mqtt.discovery import OFF, OFFLINE, ON, ONLINE, PRESS, Topics, discovery_configs
-from edge.mqtt.status import MqttState, MqttStatus
+from edge.mqtt.status import Audience, MqttState, MqttStatus
 from edge.service import BackgroundTask
 from edge.triggers.source import TriggerSource
 
@@ -62,9 +63,10 @@ class MqttBridge:
         config: MqttConfig,
         recorder: RecorderLike,
         triggers: TriggerSource,
-        trigger_names: list[str],
-        viewer_count: Callable[[], int],
+        inputs: dict[str, str | None],
+        audience: Callable[[], Audience],
         snapshots: Snapshots,
+        page_url: Callable[[], str],
         hostname: str | None = None,
     ) -> None:
         self.config = config
@@ -72,8 +74,9 @@ class MqttBridge:
         self.client_id = config.client_id or f"edge-{self.topics.hostname}"
         self._recorder = recorder
         self._triggers = triggers
-        self._trigger_names = trigger_names
-        self._viewer_count = viewer_count
+        self._inputs = inputs
+        self._audience = audience
+        self._page_url = page_url
         self._snapshots = snapshots
         self.state = MqttState.CONNECTING
         self.last_error: str | None = None
@@ -172,7 +175,8 @@ class MqttBridge:
 
     async def _announce(self, client: aiomqtt.Client) -> None:
         """Discovery configs, availability and every state (all retained): at connect, and when HA restarts."""
-        for topic, payload in discovery_configs(self.topics, self._trigger_names).items():
+        configuration_url = self.config.configuration_url or self._page_url()
+        for topic, payload in discovery_configs(self.topics, self._inputs, configuration_url).items():
             await client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1, retain=True)
         await client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
         self._published.clear()
@@ -212,7 +216,9 @@ class MqttBridge:
     def _states(self) -> dict[str, str]:
         states = {self.topics.trigger(i["name"]): ON if i["active"] else OFF for i in self._triggers.inputs()}
         states[self.topics.recording] = ON if self._recorder.recording else OFF
-        states[self.topics.viewers] = str(self._viewer_count())
+        audience = self._audience()
+        states[self.topics.viewers] = str(audience["webrtc"] + audience["rtsp"] + audience["publish"])
+        states[self.topics.viewer_counts] = json.dumps(audience, separators=(",", ":"))
         return states
 
     async def _publish_states(self, client: aiomqtt.Client) -> None:

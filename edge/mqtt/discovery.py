@@ -14,13 +14,46 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge import __version__
-from edge.config import MqttConfig
+from edge.config import AUTO_DEVICE_CLASS, NO_DEVICE_CLASS, MqttConfig
 
 ONLINE = "online"
 OFFLINE = "offline"
 ON = "ON"
 OFF = "OFF"
 PRESS = "PRESS"
+
+
+# [[triggers]] device_class = "auto": a word of the input's name -> Home Assistant's device class.
+DEVICE_CLASS_WORDS = {
+    "door": "door",
+    "window": "window",
+    "garage": "garage_door",
+    "gate": "opening",
+    "motion": "motion",
+    "pir": "motion",
+    "occupancy": "occupancy",
+    "presence": "presence",
+    "vibration": "vibration",
+    "smoke": "smoke",
+    "leak": "moisture",
+    "water": "moisture",
+}
+
+
+def input_device_class(name: str, configured: str = AUTO_DEVICE_CLASS) -> str | None:
+    """The device class of an input's binary sensor; None: plain On/Off."""
+    if configured == NO_DEVICE_CLASS:
+        return None
+    if configured != AUTO_DEVICE_CLASS:
+        return configured
+    words = re.split(r"[-_]", name.lower())
+    return next((DEVICE_CLASS_WORDS[w] for w in words if w in DEVICE_CLASS_WORDS), None)
+
+
+def display_name(name: str) -> str:
+    """A trigger's name as Home Assistant shows entity names: "front_door" -> "Front door"."""
+    words = re.sub(r"[-_]+", " ", name).strip()
+    return words[:1].upper() + words[1:]
 
 
 def _node(hostname: str) -> str:
@@ -56,6 +89,11 @@ class Topics:
         return f"{self.prefix}/viewers"
 
     @property
+    def viewer_counts(self) -> str:
+        """The Viewers sensor's attributes: WebRTC viewers, RTSP clients and publish targets apart."""
+        return f"{self.prefix}/viewers/attributes"
+
+    @property
     def record_command(self) -> str:
         return f"{self.prefix}/record/press"
 
@@ -75,34 +113,52 @@ class Topics:
         return f"{self.discovery_prefix}/{component}/{self.node}/{object_id}/config"
 
 
-def device(topics: Topics) -> dict[str, Any]:
+def device(topics: Topics, configuration_url: str) -> dict[str, Any]:
     return {
         "identifiers": [f"edge_{topics.node}"],
         "name": topics.hostname,
         "manufacturer": "edge",
         "model": "edge camera daemon",
         "sw_version": __version__,
+        "configuration_url": configuration_url,
     }
 
 
-def discovery_configs(topics: Topics, triggers: list[str]) -> dict[str, dict[str, Any]]:
-    """{config topic: payload} for every entity of the camera; ``triggers``: the GPIO triggers' names."""
-    common = {"availability_topic": topics.availability, "device": device(topics)}
+def discovery_configs(
+    topics: Topics, inputs: dict[str, str | None], configuration_url: str
+) -> dict[str, dict[str, Any]]:
+    """{config topic: payload} for every entity of the camera.
+
+    ``inputs``: each trigger's name (GPIO inputs and motion) and its binary sensor's device
+    class; ``configuration_url``: the camera's page, linked from the device in Home Assistant.
+    """
+    common = {"availability_topic": topics.availability, "device": device(topics, configuration_url)}
 
     def entity(object_id: str, name: str, **fields: object) -> dict[str, Any]:
-        return {"unique_id": f"edge_{topics.node}_{object_id}", "name": name, **common, **fields}
+        present = {k: v for k, v in fields.items() if v is not None}
+        return {"unique_id": f"edge_{topics.node}_{object_id}", "name": name, **common, **present}
 
     configs = {
         topics.config("binary_sensor", f"trigger_{_node(name)}"): entity(
-            f"trigger_{_node(name)}", name, state_topic=topics.trigger(name), payload_on=ON, payload_off=OFF
+            f"trigger_{_node(name)}",
+            display_name(name),
+            state_topic=topics.trigger(name),
+            payload_on=ON,
+            payload_off=OFF,
+            device_class=device_class,
         )
-        for name in triggers
+        for name, device_class in inputs.items()
     }
     configs[topics.config("binary_sensor", "recording")] = entity(
         "recording", "Recording", state_topic=topics.recording, payload_on=ON, payload_off=OFF, device_class="running"
     )
     configs[topics.config("sensor", "viewers")] = entity(
-        "viewers", "Viewers", state_topic=topics.viewers, state_class="measurement", icon="mdi:eye"
+        "viewers",
+        "Viewers",
+        state_topic=topics.viewers,
+        json_attributes_topic=topics.viewer_counts,
+        state_class="measurement",
+        icon="mdi:eye",
     )
     configs[topics.config("button", "record_clip")] = entity(
         "record_clip", "Record clip", command_topic=topics.record_command, payload_press=PRESS, icon="mdi:record-rec"

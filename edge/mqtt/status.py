@@ -17,3 +17,11 @@ class MqttStatus(TypedDict):
     last_error: str | None
     broker: str
     topic_prefix: str
+
+
+class Audience(TypedDict):
+    """Who watches: the Viewers sensor's state is their sum, each count an attribute."""
+
+    webrtc: int  # browsers and WHEP players
+    rtsp: int  # RTSP clients (NVRs, Home Assistant's stream, VLC)
+    publish: int  # WHIP targets being published to

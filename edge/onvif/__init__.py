@@ -29,12 +29,15 @@ class OnvifOff(Off):
 def open_onvif(
     config: Config,
     triggers: TriggerSource,
-    audio: bool,
+    microphone: bool,
     rtsp_status: Callable[[], Mapping[str, object]],
     http_port: Callable[[], int | None],
     token: str | None,
 ) -> OnvifServer | OnvifOff:
-    """The ONVIF device when ``[onvif] enabled``; off otherwise."""
+    """The ONVIF device when ``[onvif] enabled``; off otherwise.
+
+    The profile has sound when RTSP sends AAC: ONVIF's media service (ver10) names no Opus.
+    """
     if not config.onvif.enabled:
         return OnvifOff("onvif")
     from edge.onvif.identity import read_identity
@@ -44,4 +47,5 @@ def open_onvif(
     def rtsp() -> Rtsp:
         return rtsp_from_status(rtsp_status())
 
-    return OnvifServer(config, read_identity(), triggers, audio, rtsp, http_port, token)
+    aac = microphone and config.rtsp.audio == "aac"
+    return OnvifServer(config, read_identity(), triggers, aac, rtsp, http_port, token)

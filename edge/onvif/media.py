@@ -2,7 +2,7 @@
 
 The profile describes what the RTSP server sends: H.264 (Constrained Baseline) at the
 configured size, frame rate and bitrate, and AAC-LC at 48 kHz mono when there is a
-microphone. GetStreamUri gives the RTSP URL on the address the client reached the
+microphone and ``[rtsp] audio = "aac"``. GetStreamUri gives the RTSP URL on the address the client reached the
 HTTP server on (not a ``.local`` name, which NVRs often cannot resolve).
 """
 
@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 from edge.config import CameraConfig
+from edge.media.aac import BITRATE
 from edge.onvif.device import media_capabilities_xml
 from edge.onvif.endpoint import Call, Handler, Operation
 from edge.onvif.soap import TRT, SoapFault, sender_fault
 from edge.rtsp.status import RtspState
+from hw.microphone import SAMPLE_RATE
 
 PROFILE_TOKEN = "main"
 VIDEO_SOURCE_TOKEN = "video_source"
@@ -27,8 +29,8 @@ AUDIO_SOURCE_TOKEN = "audio_source"
 AUDIO_SOURCE_CONFIGURATION_TOKEN = "audio_source"
 AUDIO_ENCODER_TOKEN = "audio_encoder"
 SNAPSHOT_PATH = "/api/snapshot.jpg"
-AAC_SAMPLE_RATE_KHZ = 48
-AAC_BITRATE_KBPS = 64
+AAC_SAMPLE_RATE_KHZ = SAMPLE_RATE // 1000
+AAC_BITRATE_KBPS = BITRATE // 1000
 _NO_MULTICAST = (
     "<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0</tt:IPv4Address></tt:Address>"
     "<tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false</tt:AutoStart></tt:Multicast>"

@@ -68,6 +68,9 @@ class PublishState(StrEnum):
     STOPPED = "stopped"
 
 
+ON_AIR = (PublishState.PUBLISHING, PublishState.RECOVERING)  # the server has (or is about to have again) the stream
+
+
 class PublishTargetStatus(TypedDict):
     name: str
     server: str

@@ -39,14 +39,10 @@ class Listener:
         self._failed = BurstLog(log)
         self.refused = 0
 
-    def open(self) -> int | None:
-        """Listen; the port, or None (logged by the caller) when it cannot be had."""
+    def open(self) -> int:
+        """Listen; the port. Raises ``GLib.Error`` (for the caller to say) when it cannot be had."""
         self._server.set_backlog(BACKLOG)
-        try:
-            self._socket = self._server.create_socket(None)
-        except GLib.Error as exc:
-            log.debug("RTSP: %s", exc.message)
-            return None
+        self._socket = self._server.create_socket(None)
         return self._socket.get_local_address().get_port()
 
     def attach(self) -> None:

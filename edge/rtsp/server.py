@@ -1,12 +1,14 @@
-"""The RTSP server: gst-rtsp-server through PyGObject, fed with the camera's H.264 and the Opus packets as they are.
+"""The RTSP server: gst-rtsp-server through PyGObject, fed with the camera's H.264 and the microphone's sound.
 
 One shared media at ``/camera``: every client gets the same RTP streams, over UDP or
-interleaved in the RTSP connection (TCP). Its pipeline starts at ``appsrc`` elements,
-nothing is decoded or encoded again: while the media exists (from the first client to
-the last), one consumer queue of each hub feeds them from the asyncio loop (pushing to
-an ``appsrc`` is thread-safe). Buffer times are the capture times mapped onto the
-pipeline's running time through its clock, buffer by buffer, so audio and video stay in
-step. GStreamer's own main loop runs on a thread of its own; what it
+interleaved in the RTSP connection (TCP). Its pipeline starts at ``appsrc`` elements:
+while the media exists (from the first client to the last), one consumer queue of each
+hub feeds them from the asyncio loop (pushing to an ``appsrc`` is thread-safe). The
+camera's H.264 goes as it is; the sound (``[rtsp] audio``) as AAC-LC, encoded once for the
+media from the microphone's PCM (RFC 3640 ``mpeg4-generic``, what ffmpeg, Home Assistant
+and NVRs read, by ``rtpmp4gpay``), or as the hub's Opus packets. Buffer times are the
+capture times mapped onto the pipeline's running time through its clock, buffer by buffer,
+so audio and video stay in step. GStreamer's own main loop runs on a thread of its own; what it
 tells the daemon (a client plays) goes to the asyncio loop with ``call_soon_threadsafe``.
 
 Clients log in with RTSP Basic auth: user ``edge``, the access token as password;
@@ -22,19 +24,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any, Protocol, TypeVar
 
 import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
+from edge.addresses import url_host  # noqa: E402
 from edge.config import RtspConfig  # noqa: E402
+from edge.media.aac import FRAME_NS, AacEncoder, AacFrame  # noqa: E402
 from edge.media.audio import AudioHub  # noqa: E402
 from edge.media.video import VideoHub  # noqa: E402
 from edge.rtsp.admission import Admission, client_budget, fd_limit  # noqa: E402
@@ -45,34 +48,38 @@ from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
 from hw.clock import monotonic_us  # noqa: E402
 from hw.consumer_queue import ConsumerQueue, QueueClosed  # noqa: E402
-from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE  # noqa: E402
+from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, PcmChunk  # noqa: E402
+from hw.port_holders import port_use  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 PATH = "/camera"
 ROLE = "viewer"
 VIDEO_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
-AUDIO_CAPS = f"audio/x-opus,channel-mapping-family=0,channels=1,rate={SAMPLE_RATE}"
-AUDIO_PACKET_NS = CHUNK_SAMPLES * Gst.SECOND // SAMPLE_RATE
+OPUS_CAPS = f"audio/x-opus,channel-mapping-family=0,channels=1,rate={SAMPLE_RATE}"
+OPUS_PACKET_NS = CHUNK_SAMPLES * Gst.SECOND // SAMPLE_RATE
 SOURCE = "is-live=true format=time do-timestamp=false min-latency=0"
 STOP_TIMEOUT_S = 3.0
 HANDSHAKE_S = 5  # a connection not answered a DESCRIBE or SETUP by then is closed
 
 
-def launch_line(audio: bool) -> str:
-    """The media's pipeline: H.264 access units and Opus packets in, RTP out (pay0, pay1)."""
+def audio_caps(codec: str) -> str:
+    """What the audio ``appsrc`` is fed: Opus packets, or raw AAC frames described by their AudioSpecificConfig."""
+    if codec == "opus":
+        return OPUS_CAPS
+    config = AacEncoder().audio_specific_config.hex()
+    return f"audio/mpeg,mpegversion=4,stream-format=raw,channels=1,rate={SAMPLE_RATE},codec_data=(buffer){config}"
+
+
+def launch_line(audio: str | None) -> str:
+    """The media's pipeline: H.264 access units and ``audio`` ("aac", "opus" or None) in, RTP out (pay0, pay1)."""
     video = (
         f'appsrc name=video {SOURCE} caps="{VIDEO_CAPS}" ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1'
     )
-    if not audio:
+    if audio is None:
         return f"( {video} )"
-    return f'( {video}  appsrc name=audio {SOURCE} caps="{AUDIO_CAPS}" ! rtpopuspay name=pay1 pt=97 )'
-
-
-def url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
-        return f"{socket.gethostname()}.local"
-    return f"[{host}]" if ":" in host else host
+    payloader = "rtpopuspay" if audio == "opus" else "rtpmp4gpay"
+    return f'( {video}  appsrc name=audio {SOURCE} caps="{audio_caps(audio)}" ! {payloader} name=pay1 pt=97 )'
 
 
 class TokenAuth(GstRtspServer.RTSPAuth):
@@ -98,6 +105,37 @@ class TokenAuth(GstRtspServer.RTSPAuth):
         return True
 
 
+class _Timed(Protocol):
+    """What an ``appsrc`` is fed: an access unit, an Opus packet or an AAC frame."""
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def timestamp_us(self) -> int: ...
+
+    @property
+    def keyframe(self) -> bool: ...
+
+
+T = TypeVar("T")
+Item = TypeVar("Item", bound=_Timed)
+
+
+async def _drain(queue: ConsumerQueue[T]) -> AsyncGenerator[T, None]:
+    """A queue's items until its hub closes it."""
+    with contextlib.suppress(QueueClosed):
+        while True:
+            yield await queue.get()
+
+
+async def _aac(chunks: AsyncIterator[PcmChunk]) -> AsyncGenerator[AacFrame, None]:
+    encoder = AacEncoder()
+    async for chunk in chunks:
+        for frame in encoder.encode(chunk):
+            yield frame
+
+
 class _Feed:
     """One media's appsrcs and the asyncio tasks that feed them from the hubs."""
 
@@ -105,10 +143,13 @@ class _Feed:
         self._element = element
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self, video: VideoHub, audio: AudioHub | None) -> None:
-        self._tasks.append(asyncio.create_task(self._pump(video, "video", 0), name="rtsp video"))
-        if audio is not None:
-            self._tasks.append(asyncio.create_task(self._pump(audio, "audio", AUDIO_PACKET_NS), name="rtsp audio"))
+    def start(self, video: VideoHub, audio: AudioHub | None, codec: str | None) -> None:
+        """Feed the video, and the audio as ``codec`` (none without a microphone or ``codec``)."""
+        self._tasks.append(asyncio.create_task(self._video(video), name="rtsp video"))
+        if audio is not None and codec == "opus":
+            self._tasks.append(asyncio.create_task(self._opus(audio), name="rtsp audio"))
+        elif audio is not None and codec == "aac":
+            self._tasks.append(asyncio.create_task(self._aac(audio), name="rtsp audio"))
 
     def cancel(self) -> list[asyncio.Task[None]]:
         """Stop feeding; the tasks (returned, to be awaited) give their queues back as they end."""
@@ -131,31 +172,47 @@ class _Feed:
         pts = running_now - (monotonic_us() - timestamp_us) * 1000
         return pts if pts >= 0 else None
 
-    async def _pump(self, hub: VideoHub | AudioHub, name: str, duration_ns: int) -> None:
-        source = self._element.get_by_name(name)
-        queue: ConsumerQueue[Any] = hub.subscribe()  # either hub's: access units or Opus packets
-        playing = False
+    async def _video(self, hub: VideoHub) -> None:
+        queue = hub.subscribe()
         try:
-            while True:
-                item = await queue.get()
-                pts = self._pts(item.timestamp_us)
-                if pts is None:
-                    continue
-                if pts != Gst.CLOCK_TIME_NONE and not playing:
-                    playing = True
-                    if isinstance(hub, VideoHub):  # what came before the media played reached no client
-                        hub.request_keyframe()
-                buffer = Gst.Buffer.new_wrapped(item.data)
-                buffer.pts = pts
-                if duration_ns:
-                    buffer.duration = duration_ns
-                if not item.keyframe:
-                    buffer.set_flags(Gst.BufferFlags.DELTA_UNIT)
-                source.emit("push-buffer", buffer)  # refused only while the media goes away ("unprepared")
-        except QueueClosed:
-            return
+            # What came before the media played reached no client: a keyframe for them.
+            await self._pump("video", _drain(queue), 0, hub.request_keyframe)
         finally:
             hub.unsubscribe(queue)
+
+    async def _opus(self, hub: AudioHub) -> None:
+        queue = hub.subscribe()
+        try:
+            await self._pump("audio", _drain(queue), OPUS_PACKET_NS)
+        finally:
+            hub.unsubscribe(queue)
+
+    async def _aac(self, hub: AudioHub) -> None:
+        queue = hub.subscribe_pcm()
+        try:
+            await self._pump("audio", _aac(_drain(queue)), FRAME_NS)
+        finally:
+            hub.unsubscribe_pcm(queue)
+
+    async def _pump(
+        self, name: str, items: AsyncIterator[Item], duration_ns: int, on_playing: Callable[[], None] = lambda: None
+    ) -> None:
+        source = self._element.get_by_name(name)
+        playing = False
+        async for item in items:
+            pts = self._pts(item.timestamp_us)
+            if pts is None:
+                continue
+            if pts != Gst.CLOCK_TIME_NONE and not playing:
+                playing = True
+                on_playing()
+            buffer = Gst.Buffer.new_wrapped(item.data)
+            buffer.pts = pts
+            if duration_ns:
+                buffer.duration = duration_ns
+            if not item.keyframe:
+                buffer.set_flags(Gst.BufferFlags.DELTA_UNIT)
+            source.emit("push-buffer", buffer)  # refused only while the media goes away ("unprepared")
 
 
 class RtspServer:
@@ -170,6 +227,7 @@ class RtspServer:
         self._host = host
         self._video = video
         self._audio = audio
+        self._audio_codec = None if audio is None or config.audio == "off" else config.audio
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context = GLib.MainContext.new()
         self._mainloop = GLib.MainLoop.new(self._context, False)
@@ -187,7 +245,7 @@ class RtspServer:
         self._server.set_address(host or "0.0.0.0")
         self._server.set_service(str(config.port))
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(launch_line(audio is not None))
+        factory.set_launch(launch_line(self._audio_codec))
         factory.set_shared(True)
         factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.TCP)
         factory.connect("media-configure", self._on_media_configure)
@@ -222,10 +280,17 @@ class RtspServer:
     async def start(self) -> None:
         """Listen and serve; when the port cannot be had, the state says so (and the log)."""
         self._loop = asyncio.get_running_loop()
-        port = self._listener.open()
-        if port is None:
-            self.state, self.last_error = RtspState.FAILED, f"cannot listen on port {self.port}"
-            log.error("RTSP: cannot listen on %s port %s: no RTSP", self._host, self.port)
+        try:
+            port = self._listener.open()
+        except GLib.Error as exc:
+            in_use = exc.matches(Gio.io_error_quark(), Gio.IOErrorEnum.ADDRESS_IN_USE)
+            if in_use:
+                use = await asyncio.to_thread(port_use, self.port)  # reads every process's descriptors
+                reason = str(use) if use is not None else f"port {self.port} is in use"
+            else:
+                reason = f"cannot listen on {self._host or '0.0.0.0'} port {self.port} ({exc.message})"
+            self.state, self.last_error = RtspState.FAILED, reason
+            log.error("RTSP: %s: no RTSP%s", reason, "; set [rtsp] port to a free one" if in_use else "")
             return
         self.state = RtspState.SERVING
         self.port = port
@@ -316,7 +381,7 @@ class RtspServer:
 
     def _start_feed(self, feed: _Feed) -> None:
         self._feeds.add(feed)
-        feed.start(self._video, self._audio)
+        feed.start(self._video, self._audio, self._audio_codec)
         log.info("RTSP: streaming (a client asked)")
 
     def _end_feed(self, feed: _Feed) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from edge.addresses import WILDCARDS, url_host
 from edge.config import ServerConfig
 from edge.security.tls import server_ssl_context
 
@@ -85,6 +86,6 @@ class WebServer:
     def urls(self) -> list[str]:
         """Where a browser finds the page (started: the port is known)."""
         host = self._config.host
-        names = [f"{socket.gethostname()}.local", "127.0.0.1"] if host in ("0.0.0.0", "::", "") else [host]
+        names = [url_host(host), "127.0.0.1"] if host in WILDCARDS else [url_host(host)]
         scheme = "https" if self._config.https else "http"
         return [f"{scheme}://{name}:{self.port}/" for name in names]

@@ -22,6 +22,11 @@ class PcmChunk:
     samples: bytes
     timestamp_us: int
 
+    @property
+    def keyframe(self) -> bool:
+        """Playback can start at any chunk (what a fan-out's queue asks of its items)."""
+        return True
+
 
 class MicrophoneError(RuntimeError):
     """The microphone cannot be opened or has stopped delivering audio."""

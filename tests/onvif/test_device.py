@@ -7,7 +7,7 @@ import pytest
 from zeep.exceptions import Fault
 
 from edge.config import ConfigError, parse_config
-from testbed.onvif import onvif_camera
+from testbed.onvif import ONVIF_CONFIG, onvif_camera
 
 
 @pytest.fixture
@@ -71,3 +71,18 @@ def test_the_status_says_onvif_serves_and_is_off_by_default(onvif_daemon, module
 def test_onvif_without_rtsp_is_a_configuration_error_naming_both():
     with pytest.raises(ConfigError, match=r"onvif\.enabled needs rtsp\.enabled = true"):
         parse_config({"onvif": {"enabled": True}})
+
+
+async def test_with_opus_for_rtsp_the_profile_has_no_sound(daemon_factory):
+    """ONVIF's media service (ver10) has no name for Opus: the profile then offers video only."""
+    daemon = daemon_factory(ONVIF_CONFIG.replace("port = 0\n", 'port = 0\naudio = "opus"\n'))
+    client = onvif_camera("127.0.0.1", daemon.port, "edge", daemon.token)
+    try:
+        await client.update_xaddrs()
+        media = await client.create_media_service()
+        [profile] = await media.GetProfiles()
+        assert profile.VideoEncoderConfiguration.Encoding == "H264"
+        assert profile.AudioEncoderConfiguration is None
+        assert not await media.GetAudioEncoderConfigurations()
+    finally:
+        await client.close()

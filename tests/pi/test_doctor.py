@@ -12,6 +12,7 @@ import pytest
 
 from edge.doctor import Probes, run_doctor
 from edge.webrtc.turn_check import check_turn
+from hw.port_holders import PortUse
 from tests.pi.fake_system import fake_system, pi4
 from tests.pi.picamera2_env import TRIXIE, picamera2_as
 
@@ -163,3 +164,13 @@ def test_a_turn_server_that_does_not_answer_is_a_warning(tmp_path, capsys):
         f"warn  TURN turn:127.0.0.1:{port}?transport=udp: does not answer: no answer within 0.5 s; "
         "viewers away from home get no relay\n      -> check the URL" in out
     )
+
+
+def test_an_rtsp_port_held_by_a_process_this_user_cannot_see_into(tmp_path, capsys):
+    """As a user, the service's process (user edge) is not ours to read: the port is in use, by nobody named."""
+    config = tmp_path / "edge.toml"
+    config.write_text("[rtsp]\nenabled = true\n")
+    status, out = doctor(capsys, config, platform=fake_system(tmp_path, None), port_use=lambda port: PortUse(port, ()))
+    assert status == 0
+    assert "info  RTSP: port 8554 is in use by a process this user cannot look into" in out
+    assert "-> sudo edge doctor names it" in out

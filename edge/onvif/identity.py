@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from edge import __version__
+from edge.addresses import WILDCARDS
 from hw.host_addresses import Ipv4Interface, ipv4_interfaces
 from hw.platform import Platform
 
@@ -53,19 +53,10 @@ def read_identity(platform: Platform | None = None) -> Identity:
 def served_interfaces(listen_host: str) -> list[Ipv4Interface]:
     """The interfaces clients can reach the HTTP server on: all with IPv4, or the one ``[server] host`` names."""
     interfaces = ipv4_interfaces()
-    if _is_any(listen_host):
+    if listen_host in WILDCARDS:
         return interfaces
     return [
         Ipv4Interface(i.name, i.hardware_address, tuple(a for a in i.addresses if a[0] == listen_host))
         for i in interfaces
         if any(address == listen_host for address, _ in i.addresses)
     ]
-
-
-def _is_any(host: str) -> bool:
-    if host in ("", "0.0.0.0", "::"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_unspecified
-    except ValueError:
-        return False

@@ -41,19 +41,19 @@ def media_capabilities_xml() -> str:
     )
 
 
-def events_capabilities_attributes() -> str:
+def events_capabilities_attributes(max_pull_points: int) -> str:
     return (
         'WSSubscriptionPolicySupport="false" WSPullPointSupport="true" '
         'WSPausableSubscriptionManagerInterfaceSupport="false" MaxNotificationProducers="0" '
-        'MaxPullPoints="10" PersistentNotificationStorage="false"'
+        f'MaxPullPoints="{max_pull_points}" PersistentNotificationStorage="false"'
     )
 
 
 class DeviceService:
-    def __init__(self, identity: Identity, listen_host: str, events: bool) -> None:
+    def __init__(self, identity: Identity, listen_host: str, max_pull_points: int) -> None:
         self._identity = identity
         self._listen_host = listen_host
-        self._events = events
+        self._max_pull_points = max_pull_points
 
     def operations(self) -> dict[tuple[str, str], Operation]:
         handlers: dict[str, Handler] = {
@@ -106,8 +106,6 @@ class DeviceService:
             "<tt:WSPullPointSupport>true</tt:WSPullPointSupport>"
             "<tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport>"
             "</tt:Events>"
-            if self._events
-            else ""
         )
         major, minor = DEVICE_VERSION
         return (
@@ -138,11 +136,13 @@ class DeviceService:
         services = [
             (TDS, DEVICE_PATH, DEVICE_VERSION, f"<tds:Capabilities>{device_capabilities_xml()}</tds:Capabilities>"),
             (TRT, MEDIA_PATH, MEDIA_VERSION, f"<trt:Capabilities>{media_capabilities_xml()}</trt:Capabilities>"),
+            (
+                TEV,
+                EVENTS_PATH,
+                EVENTS_VERSION,
+                f"<tev:Capabilities {events_capabilities_attributes(self._max_pull_points)}/>",
+            ),
         ]
-        if self._events:
-            services.append(
-                (TEV, EVENTS_PATH, EVENTS_VERSION, f"<tev:Capabilities {events_capabilities_attributes()}/>")
-            )
         listed = "".join(
             f"<tds:Service><tds:Namespace>{namespace}</tds:Namespace>"
             f"<tds:XAddr>{escape(call.base_url)}{path}</tds:XAddr>"

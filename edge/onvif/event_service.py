@@ -42,8 +42,9 @@ def _translated(handler: Handler) -> Handler:
 
 
 class EventService:
-    def __init__(self, pull_points: PullPoints, clock: Callable[[], datetime]) -> None:
+    def __init__(self, pull_points: PullPoints, max_pull_points: int, clock: Callable[[], datetime]) -> None:
         self._pull_points = pull_points
+        self._max_pull_points = max_pull_points
         self._clock = clock
 
     def operations(self) -> dict[tuple[str, str], Operation]:
@@ -79,10 +80,9 @@ class EventService:
     # --- the events service -------------------------------------------------------------
 
     async def get_service_capabilities(self, call: Call) -> str:
-        return (
-            f"<tev:GetServiceCapabilitiesResponse><tev:Capabilities {events_capabilities_attributes()}/>"
-            "</tev:GetServiceCapabilitiesResponse>"
-        )
+        attributes = events_capabilities_attributes(self._max_pull_points)
+        capabilities = f"<tev:Capabilities {attributes}/>"
+        return f"<tev:GetServiceCapabilitiesResponse>{capabilities}</tev:GetServiceCapabilitiesResponse>"
 
     async def get_event_properties(self, call: Call) -> str:
         return event_properties_xml()

@@ -37,11 +37,10 @@ class OnvifServer:
         token: str | None,
     ) -> None:
         self._auth = OnvifAuth(token)
-        self.pull_points = PullPoints(
-            triggers, config.onvif.max_subscriptions, video_source_token=VIDEO_SOURCE_CONFIGURATION_TOKEN
-        )
-        events = EventService(self.pull_points, utc_now)
-        self._device = SoapEndpoint(DeviceService(identity, config.server.host, events=True).operations(), self._auth)
+        most = config.onvif.max_subscriptions
+        self.pull_points = PullPoints(triggers, most, video_source_token=VIDEO_SOURCE_CONFIGURATION_TOKEN)
+        events = EventService(self.pull_points, most, utc_now)
+        self._device = SoapEndpoint(DeviceService(identity, config.server.host, most).operations(), self._auth)
         self._media = SoapEndpoint(MediaService(config.camera, audio, rtsp).operations(), self._auth)
         self._events = SoapEndpoint(events.operations(), self._auth)
         self._subscription = SoapEndpoint(events.subscription_operations(), self._auth)

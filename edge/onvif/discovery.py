@@ -9,9 +9,10 @@ The library follows every interface's IPv4 addresses (``ifaddr``, every few seco
 :class:`_Publisher` narrows that to the addresses the HTTP server listens on (one, when
 ``[server] host`` names one), and announces the XAddrs again when they change: the
 library's own ``{ip}`` XAddr template is broken for hosts with IPv6 addresses in 2.1.2.
-The two hooks it overrides (``_networkAddressAdded``, ``_networkAddressRemoved``) are the
-library's own extension points for address changes; tests/onvif/test_discovery.py fails if
-they stop being called.
+The two methods it overrides (``_networkAddressAdded``, ``_networkAddressRemoved``) are the
+library's private ones, called when an address appears or goes: the Hello test in
+``tests/netns/test_onvif_discovery.py`` (only ``[server] host``'s address announced) fails if a
+release stops calling them.
 """
 
 from __future__ import annotations

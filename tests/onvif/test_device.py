@@ -3,6 +3,8 @@ ONVIF entry of /api/status."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from zeep.exceptions import Fault
 
@@ -86,3 +88,25 @@ async def test_with_opus_for_rtsp_the_profile_has_no_sound(daemon_factory):
         assert not await media.GetAudioEncoderConfigurations()
     finally:
         await client.close()
+
+
+async def test_without_a_serving_rtsp_server_get_stream_uri_says_why(daemon_factory):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        daemon = daemon_factory(ONVIF_CONFIG.replace("port = 0", f"port = {port}"))
+        client = onvif_camera("127.0.0.1", daemon.port, "edge", daemon.token)
+        try:
+            await client.update_xaddrs()
+            media = await client.create_media_service()
+            with pytest.raises(Fault, match=f"no RTSP stream: .*{port}"):
+                await media.GetStreamUri(
+                    {
+                        "ProfileToken": "main",
+                        "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                    }
+                )
+        finally:
+            await client.close()
+    assert "ONVIF: there is no RTSP stream to offer clients" in daemon.log()

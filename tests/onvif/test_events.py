@@ -166,3 +166,15 @@ async def test_renew_and_unsubscribe(home_assistant):
     await subscription.Unsubscribe()
     with pytest.raises(Fault):
         await ha.pull()
+
+
+async def test_a_bad_termination_time_and_one_subscription_too_many_get_faults(home_assistant):
+    events = await home_assistant.camera.create_events_service()
+    with pytest.raises(Fault, match="not in the future"):
+        await events.CreatePullPointSubscription({"InitialTerminationTime": "2000-01-01T00:00:00Z"})
+    for _ in range(9):  # Home Assistant's is the first of the ten
+        await events.CreatePullPointSubscription({"InitialTerminationTime": "PT60S"})
+    with pytest.raises(Fault, match="at most 10"):
+        await events.CreatePullPointSubscription({"InitialTerminationTime": "PT60S"})
+    assert home_assistant.daemon.health()["onvif"]["subscriptions"] == 10
+    assert await home_assistant.wait(DIGITAL_INPUT, False), "Home Assistant's subscription still works"

@@ -176,7 +176,8 @@ class Subscription:
         else none after ``timeout_s`` (at most ``MAX_PULL_TIMEOUT_S``) or when the subscription ends."""
         if limit < 1:
             raise _invalid(f"MessageLimit must be at least 1, not {limit}")
-        deadline = asyncio.get_running_loop().time() + min(max(timeout_s, 0.0), MAX_PULL_TIMEOUT_S)
+        wait_s = min(timeout_s, MAX_PULL_TIMEOUT_S) if timeout_s > 0 else 0.0  # NaN: no wait
+        deadline = asyncio.get_running_loop().time() + wait_s
         while not self._queue and not self.closed:
             self._arrived.clear()
             remaining = deadline - asyncio.get_running_loop().time()

@@ -118,7 +118,7 @@ class OnvifAuth:
         return {"WWW-Authenticate": self.digest.challenges(stale)[0]}
 
     def _check_digest(self, request: web.Request, header: str) -> None:
-        result = self.digest.check(header, request.method, request.path_qs)
+        result = self.digest.check(header, request.method, request.raw_path)
         if result is DigestResult.STALE:
             raise not_authorized("the digest's nonce is stale", headers=self._challenge(stale=True), status=401)
         if result is not DigestResult.OK:

@@ -116,7 +116,7 @@ async def authorised(request: web.Request) -> bool:
     if (wait := await auth.limiter.admit(client)) is not None:
         raise _too_many(wait)
     if header[:7].lower() == "digest ":
-        result = auth.digest.check(header, request.method, request.path_qs)
+        result = auth.digest.check(header, request.method, request.raw_path)
         if result is DigestResult.STALE:
             raise _unauthorised(request, stale=True)
         if result is DigestResult.OK:
@@ -128,11 +128,13 @@ async def authorised(request: web.Request) -> bool:
 
 
 def _unauthorised(request: web.Request, stale: bool = False) -> ErrorResponse:
-    headers = CIMultiDict({"WWW-Authenticate": 'Bearer realm="edge"', "Access-Control-Allow-Origin": "*"})
+    headers: CIMultiDict[str] = CIMultiDict()
     auth = request.app.get(AUTHENTICATOR_KEY)
     if auth is not None and request.path in DIGEST_PATHS:
-        for challenge in auth.digest.challenges(stale):
+        for challenge in auth.digest.challenges(stale):  # first: clients read only the first challenge
             headers.add("WWW-Authenticate", challenge)
+    headers.add("WWW-Authenticate", 'Bearer realm="edge"')
+    headers.add("Access-Control-Allow-Origin", "*")
     return ErrorResponse(
         401,
         "authentication required: open the page with ?token=<token>, or send Authorization: Bearer <token>",

@@ -1,0 +1,139 @@
+"""Who may use the ONVIF services: user ``edge`` with the token, by WS-UsernameToken digest or HTTP
+Digest; the camera's clock for anyone. Clients: onvif-zeep-async (Home Assistant's), aiohttp's
+Digest middleware, and raw SOAP for what no honest client sends (a replayed token)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+import requests
+from defusedxml import ElementTree
+from zeep.exceptions import Fault
+
+from testbed.daemon import DaemonProcess
+from testbed.onvif import ENV, onvif_camera, soap, username_token
+
+TER = "http://www.onvif.org/ver10/error"
+DEVICE_INFORMATION = "<tds:GetDeviceInformation/>"
+
+
+def post(daemon: DaemonProcess, body: bytes, path: str = "/onvif/device_service", **headers: str) -> requests.Response:
+    return requests.post(
+        daemon.url + path,
+        data=body,
+        headers={"Content-Type": "application/soap+xml; charset=utf-8", **headers},
+        timeout=10,
+    )
+
+
+def fault_subcodes(response: requests.Response) -> list[str]:
+    """The fault's subcode values (``ter:NotAuthorized``, ...); fails when the answer is no SOAP fault."""
+    root = ElementTree.fromstring(response.content)
+    fault = root.find(f"{{{ENV}}}Body/{{{ENV}}}Fault")
+    assert fault is not None, response.text
+    return [value.text or "" for value in fault.iter(f"{{{ENV}}}Value")][1:]
+
+
+def is_auth_error(fault: Fault) -> bool:
+    """Home Assistant's test (homeassistant/components/onvif/util.py): a NotAuthorized subcode."""
+    subcodes = fault.subcodes or []
+    return any("NotAuthorized" in (code.text if hasattr(code, "text") else str(code)) for code in subcodes)
+
+
+async def test_the_clock_is_open_to_anyone_and_right(onvif_daemon):
+    camera = onvif_camera("127.0.0.1", onvif_daemon.port, None, None)
+    try:
+        device = await camera.create_devicemgmt_service()
+        answer = await device.authless_GetSystemDateAndTime()
+    finally:
+        await camera.close()
+    utc = answer.UTCDateTime
+    told = datetime(
+        utc.Date.Year, utc.Date.Month, utc.Date.Day, utc.Time.Hour, utc.Time.Minute, utc.Time.Second, tzinfo=UTC
+    )
+    assert abs(told - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+async def test_home_assistant_with_the_token_gets_in_and_with_a_wrong_one_is_told_so(onvif_daemon):
+    right = onvif_camera("127.0.0.1", onvif_daemon.port, "edge", onvif_daemon.token)
+    wrong = onvif_camera("127.0.0.1", onvif_daemon.port, "edge", "not-the-token-0123456789")
+    try:
+        await right.update_xaddrs()  # GetCapabilities: open, as ONVIF's PRE_AUTH set has it
+        info = await (await right.create_devicemgmt_service()).GetDeviceInformation()
+        assert info.Manufacturer == "edge"
+        await wrong.update_xaddrs()
+        with pytest.raises(Fault) as refused:
+            await (await wrong.create_devicemgmt_service()).GetDeviceInformation()
+        assert is_auth_error(refused.value), refused.value
+        with pytest.raises(Fault) as refused:
+            await (await wrong.create_media_service()).GetProfiles()
+        assert is_auth_error(refused.value), refused.value
+    finally:
+        await right.close()
+        await wrong.close()
+
+
+def test_no_credentials_are_refused_with_a_digest_challenge(onvif_daemon):
+    response = post(onvif_daemon, soap(DEVICE_INFORMATION))
+    assert response.status_code == 401
+    assert fault_subcodes(response) == ["ter:NotAuthorized"]
+    assert response.headers["WWW-Authenticate"].startswith("Digest ")
+
+
+def test_a_replayed_or_stale_username_token_is_refused(onvif_daemon):
+    token = username_token("edge", onvif_daemon.token)
+    first = post(onvif_daemon, soap(DEVICE_INFORMATION, token))
+    assert first.status_code == 200, first.text
+    again = post(onvif_daemon, soap(DEVICE_INFORMATION, token))
+    assert (again.status_code, fault_subcodes(again)) == (400, ["ter:NotAuthorized"])
+    assert "replayed" in again.text
+
+    long_ago = (datetime.now(UTC) - timedelta(minutes=30)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    stale = post(onvif_daemon, soap(DEVICE_INFORMATION, username_token("edge", onvif_daemon.token, created=long_ago)))
+    assert (stale.status_code, fault_subcodes(stale)) == (400, ["ter:NotAuthorized"])
+    assert "GetSystemDateAndTime" in stale.text, "the fault says how to fix the clock difference"
+
+
+async def test_http_digest_works_for_the_services_and_the_snapshot(onvif_daemon):
+    digest = aiohttp.DigestAuthMiddleware("edge", onvif_daemon.token)
+    async with aiohttp.ClientSession(middlewares=(digest,)) as session:
+        async with session.post(
+            onvif_daemon.url + "/onvif/media_service",
+            data=soap("<trt:GetProfiles/>"),
+            headers={"Content-Type": "application/soap+xml"},
+        ) as response:
+            assert response.status == 200, await response.text()
+            assert b"<tt:Encoding>H264</tt:Encoding>" in await response.read()
+        async with session.get(onvif_daemon.url + "/api/snapshot.jpg") as response:
+            assert response.status == 200
+            assert (await response.read())[:2] == b"\xff\xd8"
+    wrong = aiohttp.DigestAuthMiddleware("edge", "not-the-token-0123456789")
+    async with (
+        aiohttp.ClientSession(middlewares=(wrong,)) as session,
+        session.get(onvif_daemon.url + "/api/snapshot.jpg") as response,
+    ):
+        assert response.status == 401
+
+
+async def test_an_unknown_operation_gets_action_not_supported(onvif_daemon):
+    camera = onvif_camera("127.0.0.1", onvif_daemon.port, "edge", onvif_daemon.token)
+    try:
+        await camera.update_xaddrs()
+        device = await camera.create_devicemgmt_service()
+        with pytest.raises(Fault) as refused:
+            await device.SystemReboot()
+    finally:
+        await camera.close()
+    subcodes = [code.text if hasattr(code, "text") else str(code) for code in refused.value.subcodes or []]
+    assert any(code.endswith("ActionNotSupported") for code in subcodes), subcodes
+
+
+def test_wrong_passwords_pile_up_to_a_pause_for_that_address(daemon_factory):
+    daemon = daemon_factory("[onvif]\nenabled = true\ndiscovery = false\n[rtsp]\nenabled = true\nport = 0\n")
+    for _ in range(5):
+        refused = post(daemon, soap(DEVICE_INFORMATION, username_token("edge", "guess-0123456789abcdef")))
+        assert "wrong user or password" in refused.text
+    right = post(daemon, soap(DEVICE_INFORMATION, username_token("edge", daemon.token)))
+    assert right.status_code == 400 and "too many wrong passwords" in right.text

@@ -8,25 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import onvif
 import onvif_parsers
 import pytest
-from onvif import ONVIFCamera
 from zeep.exceptions import Fault
 
 from testbed.daemon import DaemonProcess
+from testbed.onvif import onvif_camera
+from tests.onvif.conftest import ONVIF_CONFIG
 
-CONFIG = (
-    "[onvif]\nenabled = true\ndiscovery = false\n"  # WS-Discovery multicasts: only in a namespace
-    "[rtsp]\nenabled = true\nport = 0\n"
-    "[motion]\nenabled = true\nhold_seconds = 0.5\n"
-    '[[triggers]]\nname = "doorbell"\npin = 17\n'
-)
+CONFIG = ONVIF_CONFIG + '[motion]\nenabled = true\nhold_seconds = 0.5\n[[triggers]]\nname = "doorbell"\npin = 17\n'
 SUBSCRIPTION_TIME = dt.timedelta(minutes=10)  # what Home Assistant asks for
 MESSAGE_LIMIT, PULL_TIMEOUT = 100, dt.timedelta(seconds=60)  # how Home Assistant pulls
 MOTION = "tns1:RuleEngine/CellMotionDetector/Motion"
@@ -48,9 +42,7 @@ class HomeAssistant:
 
     def __init__(self, daemon: DaemonProcess) -> None:
         self.daemon = daemon
-        self.camera = ONVIFCamera(
-            "127.0.0.1", daemon.port, "edge", daemon.token, f"{os.path.dirname(onvif.__file__)}/wsdl/", no_cache=True
-        )
+        self.camera = onvif_camera("127.0.0.1", daemon.port, "edge", daemon.token)
         self.lost = asyncio.Event()
         self.seen: list[Seen] = []
 

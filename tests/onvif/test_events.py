@@ -101,7 +101,9 @@ async def test_home_assistant_sees_motion_start_and_end(home_assistant):
     ha = home_assistant
     initial = await ha.wait(MOTION, False)
     assert initial.operation == "Initialized"
-    assert initial.uid.startswith(f"camera_{MOTION}_")  # one motion sensor, whatever the message
+    media = await ha.camera.create_media_service()
+    source = (await media.GetProfiles())[0].VideoSourceConfiguration.token
+    assert initial.uid.startswith(f"camera_{MOTION}_{source}_"), "motion names the profile's video source"
 
     started = await poke(ha.daemon, "/api/sim/motion", True)
     on = await ha.wait(MOTION, True)

@@ -144,7 +144,7 @@ class Subscription:
         self._states = states
         self._queue: deque[str] = deque()
         self._arrived = asyncio.Event()
-        self.closed = False
+        self._closed = False
 
     def expired(self, now: datetime) -> bool:
         return now >= self.termination
@@ -168,7 +168,7 @@ class Subscription:
 
     def close(self) -> None:
         """End it: a pull waiting on it returns."""
-        self.closed = True
+        self._closed = True
         self._arrived.set()
 
     async def pull(self, timeout_s: float, limit: int) -> list[str]:
@@ -178,7 +178,7 @@ class Subscription:
             raise _invalid(f"MessageLimit must be at least 1, not {limit}")
         wait_s = min(timeout_s, MAX_PULL_TIMEOUT_S) if timeout_s > 0 else 0.0  # NaN: no wait
         deadline = asyncio.get_running_loop().time() + wait_s
-        while not self._queue and not self.closed:
+        while not self._queue and not self._closed:
             self._arrived.clear()
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:

@@ -144,7 +144,7 @@ class Subscription:
         self._states = states
         self._queue: deque[str] = deque()
         self._arrived = asyncio.Event()
-        self.closed = False
+        self._closed = False
 
     def expired(self, now: datetime) -> bool:
         return now >= self.termination
@@ -168,7 +168,7 @@ class Subscription:
 
     def close(self) -> None:
         """End it: a pull waiting on it returns."""
-        self.closed = True
+        self._closed = True
         self._arrived.set()
 
     async def pull(self, timeout_s: float, limit: int) -> list[str]:
@@ -176,8 +176,9 @@ class Subscription:
         else none after ``timeout_s`` (at most ``MAX_PULL_TIMEOUT_S``) or when the subscription ends."""
         if limit < 1:
             raise _invalid(f"MessageLimit must be at least 1, not {limit}")
-        deadline = asyncio.get_running_loop().time() + min(max(timeout_s, 0.0), MAX_PULL_TIMEOUT_S)
-        while not self._queue and not self.closed:
+        wait_s = min(timeout_s, MAX_PULL_TIMEOUT_S) if timeout_s > 0 else 0.0  # NaN: no wait
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while not self._queue and not self._closed:
             self._arrived.clear()
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:

@@ -8,25 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import onvif
 import onvif_parsers
 import pytest
-from onvif import ONVIFCamera
 from zeep.exceptions import Fault
 
 from testbed.daemon import DaemonProcess
+from testbed.onvif import onvif_camera
+from tests.onvif.conftest import ONVIF_CONFIG
 
-CONFIG = (
-    "[onvif]\nenabled = true\ndiscovery = false\n"  # WS-Discovery multicasts: only in a namespace
-    "[rtsp]\nenabled = true\nport = 0\n"
-    "[motion]\nenabled = true\nhold_seconds = 0.5\n"
-    '[[triggers]]\nname = "doorbell"\npin = 17\n'
-)
+CONFIG = ONVIF_CONFIG + '[motion]\nenabled = true\nhold_seconds = 0.5\n[[triggers]]\nname = "doorbell"\npin = 17\n'
 SUBSCRIPTION_TIME = dt.timedelta(minutes=10)  # what Home Assistant asks for
 MESSAGE_LIMIT, PULL_TIMEOUT = 100, dt.timedelta(seconds=60)  # how Home Assistant pulls
 MOTION = "tns1:RuleEngine/CellMotionDetector/Motion"
@@ -48,9 +42,7 @@ class HomeAssistant:
 
     def __init__(self, daemon: DaemonProcess) -> None:
         self.daemon = daemon
-        self.camera = ONVIFCamera(
-            "127.0.0.1", daemon.port, "edge", daemon.token, f"{os.path.dirname(onvif.__file__)}/wsdl/", no_cache=True
-        )
+        self.camera = onvif_camera("127.0.0.1", daemon.port, "edge", daemon.token)
         self.lost = asyncio.Event()
         self.seen: list[Seen] = []
 
@@ -109,7 +101,9 @@ async def test_home_assistant_sees_motion_start_and_end(home_assistant):
     ha = home_assistant
     initial = await ha.wait(MOTION, False)
     assert initial.operation == "Initialized"
-    assert initial.uid.startswith(f"camera_{MOTION}_")  # one motion sensor, whatever the message
+    media = await ha.camera.create_media_service()
+    source = (await media.GetProfiles())[0].VideoSourceConfiguration.token
+    assert initial.uid.startswith(f"camera_{MOTION}_{source}_"), "motion names the profile's video source"
 
     started = await poke(ha.daemon, "/api/sim/motion", True)
     on = await ha.wait(MOTION, True)
@@ -166,3 +160,15 @@ async def test_renew_and_unsubscribe(home_assistant):
     await subscription.Unsubscribe()
     with pytest.raises(Fault):
         await ha.pull()
+
+
+async def test_a_bad_termination_time_and_one_subscription_too_many_get_faults(home_assistant):
+    events = await home_assistant.camera.create_events_service()
+    with pytest.raises(Fault, match="not in the future"):
+        await events.CreatePullPointSubscription({"InitialTerminationTime": "2000-01-01T00:00:00Z"})
+    for _ in range(9):  # Home Assistant's is the first of the ten
+        await events.CreatePullPointSubscription({"InitialTerminationTime": "PT60S"})
+    with pytest.raises(Fault, match="at most 10"):
+        await events.CreatePullPointSubscription({"InitialTerminationTime": "PT60S"})
+    assert home_assistant.daemon.health()["onvif"]["subscriptions"] == 10
+    assert await home_assistant.wait(DIGITAL_INPUT, False), "Home Assistant's subscription still works"

@@ -183,6 +183,12 @@ async def test_a_pull_with_nothing_to_say_returns_empty_after_its_timeout(points
     assert loop.time() - started >= 0.19
 
 
+@pytest.mark.parametrize("timeout", [0, -5, float("nan")])
+async def test_a_pull_with_no_time_to_wait_returns_at_once(points, clock, timeout):
+    subscription = await drained(points.create("PT60S", clock.now))
+    assert await asyncio.wait_for(subscription.pull(timeout, 100), 10) == []
+
+
 @pytest.mark.parametrize("end", ["unsubscribe", "stop"])
 async def test_unsubscribing_or_stopping_ends_a_waiting_pull(points, clock, end):
     subscription = await drained(points.create("PT60S", clock.now))

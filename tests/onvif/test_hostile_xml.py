@@ -6,14 +6,11 @@ from __future__ import annotations
 import random
 import time
 
-import pytest
 import requests
 from defusedxml import ElementTree
 
 from testbed.daemon import DaemonProcess
 from testbed.onvif import ENV, soap, username_token
-
-pytestmark = pytest.mark.slow
 
 VALID = soap("<tds:GetDeviceInformation/>")
 LAUGHS = (

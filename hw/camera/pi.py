@@ -87,6 +87,29 @@ def open_picamera2(picamera2_class: Any = None) -> Any:
     return picamera2_class()
 
 
+class _Starting:
+    """Between ``frames()`` and the thread that starts the camera: who closes a camera started after
+    ``frames()`` gave up (the daemon stopping, a start beyond its limit). Not the event loop: by then
+    it may be stopped, the start's task cancelled, and a done callback never called."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._camera: Any = None
+        self._abandoned = False
+
+    def started(self, camera: Any) -> bool:
+        """On the starting thread: the camera is recording; False if it is no longer wanted (close it)."""
+        with self._lock:
+            self._camera = camera
+            return not self._abandoned
+
+    def abandon(self) -> Any:
+        """``frames()`` ends: the started camera for it to close, or None (the starting thread closes it)."""
+        with self._lock:
+            self._abandoned = True
+            return self._camera
+
+
 class PiCamera(Camera):
     name = "picamera2"
 
@@ -104,25 +127,26 @@ class PiCamera(Camera):
 
     async def frames(self) -> AsyncGenerator[H264AccessUnit, None]:
         bridge = AccessUnitBridge(asyncio.get_running_loop(), maxlen=60, request_keyframe=self.request_keyframe)
-        start = asyncio.ensure_future(asyncio.to_thread(self._start, bridge))
-        camera = None
+        starting = _Starting()
+        start = asyncio.ensure_future(asyncio.to_thread(self._start, bridge, starting))
         try:
             camera, self._encoder = await asyncio.shield(start)
             while True:
                 yield await bridge.get()
         finally:
             self._encoder = None
-            if camera is None:  # gave up (or failed) while starting: close it once started
-                start.add_done_callback(_stop_in_background)
-            else:
+            camera = starting.abandon()
+            if camera is not None:
                 try:
                     async with asyncio.timeout(_STOP_TIMEOUT_S):
                         await asyncio.to_thread(_stop, camera)
                 except TimeoutError:
                     log.error("the Pi camera did not stop within %g s", _STOP_TIMEOUT_S)
 
-    def _start(self, bridge: AccessUnitBridge) -> tuple[Any, Any]:
-        """On a worker thread: open, configure and start recording; returns (camera, encoder)."""
+    def _start(self, bridge: AccessUnitBridge, starting: _Starting) -> tuple[Any, Any]:
+        """On a worker thread: open, configure and start recording; returns (camera, encoder).
+
+        Should ``frames()`` have given up meanwhile, the camera is stopped and closed here."""
         s = self.settings
         camera = self._open_camera()
         try:
@@ -138,6 +162,10 @@ class PiCamera(Camera):
         except Exception as exc:
             _stop(camera)
             raise CameraError(f"cannot start the Pi camera: {exc}") from exc
+        if not starting.started(camera):
+            log.info("the Pi camera started after it was no longer wanted: closing it")
+            _stop(camera)
+            return camera, encoder
         kind = "software (libx264)" if picamera2_ext.is_software_encoder(encoder) else "VideoCore hardware"
         log.info(
             "Pi camera started: %dx%d@%d, %s H.264 encoder, picamera2 %s",
@@ -215,10 +243,3 @@ def _stop(camera: Any) -> None:
         log.debug("stop_recording: %s", exc)
     finally:
         camera.close()
-
-
-def _stop_in_background(start: asyncio.Future[tuple[Any, Any]]) -> None:
-    if start.cancelled() or start.exception() is not None:
-        return  # nothing was opened, or _start closed it itself
-    camera, _ = start.result()
-    threading.Thread(target=_stop, args=(camera,), name="pi-camera-stop", daemon=True).start()

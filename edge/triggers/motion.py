@@ -16,8 +16,10 @@
   rectangles are not watched). Two pictures in a row start motion (a single one
   may be a glitch); motion ends ``hold_seconds`` after the last picture with motion.
 
-:class:`MotionTrigger` runs the detector on the camera's thread as pictures come
-(well under a millisecond each) and tells the recorder on the event loop: ``hold``
+:class:`MotionTrigger` runs the detector on a thread of its own (well under a millisecond a
+picture here, more on a Pi): the camera's thread only hands each picture over, and should
+the detector fall behind, the pictures it had no time for are dropped (``dropped`` in the
+status), never the camera's frames. It tells the recorder on the event loop: ``hold``
 from the last picture before the motion (it began after that one, so the pre-roll
 counts from no later than its start), ``release`` at the last picture with motion
 (so the clip ends ``post_seconds`` after the motion stopped).
@@ -38,6 +40,7 @@ from edge.config import MotionConfig
 from edge.service import OffState
 from edge.triggers.source import ClipRecorder, InputStatus
 from hw.camera import Camera, LumaFrame
+from hw.worker import DroppingWorker
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ ADAPT = 0.05  # of the difference taken into the background per picture
 ADAPT_WHERE_MOVING = 0.005
 LIGHTING_AREA = 50.0  # percent changed even after the brightness guard: the light changed
 START_PICTURES = 2
+WAITING_PICTURES = 1  # pictures held for a busy detector: the newest replaces the one waiting
+_STOP_TIMEOUT_S = 5.0
 
 
 def threshold(sensitivity: int) -> float:
@@ -148,6 +153,7 @@ class MotionStatus(TypedDict):
     last_started: float | None
     changed_percent: float
     pictures: int
+    dropped: int
     lighting_changes: int
     error: str | None
 
@@ -175,6 +181,9 @@ class MotionTrigger:
         self.pictures = 0
         self.last_started: float | None = None  # Unix time
         self.busy_s = 0.0  # the detector's own time, all pictures
+        self._worker: DroppingWorker[LumaFrame] = DroppingWorker(
+            "motion-detector", self._on_picture, maxlen=WAITING_PICTURES
+        )
 
     def add_listener(self, listener: Callable[[str, bool], None]) -> None:
         """``listener(name, active)`` hears motion start and end (as GPIO inputs' listeners do)."""
@@ -182,13 +191,15 @@ class MotionTrigger:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._camera.watch_luma(self._on_picture, self.config.fps)
+        self._worker.start()
+        self._camera.watch_luma(self._worker.offer, self.config.fps)
 
     async def stop(self) -> None:
         self._loop = None  # pictures still on their way are not passed on
+        await asyncio.to_thread(self._worker.stop, False, _STOP_TIMEOUT_S)
 
     def _on_picture(self, frame: LumaFrame) -> None:
-        """On the camera's thread."""
+        """On the detector's thread."""
         started = time.thread_time()
         change = self.detector.feed(frame.pixels, frame.timestamp_us)
         self.busy_s += time.thread_time() - started
@@ -220,6 +231,7 @@ class MotionTrigger:
             "last_started": self.last_started,
             "changed_percent": round(self.detector.changed_percent, 2),
             "pictures": self.pictures,
+            "dropped": self._worker.dropped,
             "lighting_changes": self.detector.lighting_changes,
             "error": self._camera.luma_error,  # e.g. the Pi's camera refused the small stream
         }

@@ -196,44 +196,51 @@ class PiCamera(Camera):
             self.luma_error = f"the camera refused a {width}x{height} lores stream: {exc}"
             log.warning("%s; recording without a luma feed: motion detection sees nothing", self.luma_error)
             return
-        camera.post_callback = _LumaTap(self.luma_sink, self.luma_fps, picamera2_ext.lores_size(camera))
+        camera.post_callback = _LumaTap(
+            self.luma_sink, self.luma_fps, s.framerate, picamera2_ext.lores_size(camera), self._luma_failed
+        )
+
+    def _luma_failed(self, error: str) -> None:
+        self.luma_error = error
 
 
 class _LumaTap:
     """picamera2's ``post_callback``: on its camera thread, for every completed request, hands
-    the lores Y plane to the sink about ``fps`` times a second (by the sensor's timestamps).
+    the lores Y plane to the sink about ``fps`` times a second.
 
-    Never raises: an exception would end picamera2's camera thread, and the video with it.
+    It runs for every frame while picamera2 holds its lock: the frames it passes on are chosen
+    by counting (``fps`` of the camera's ``camera_fps``), and only theirs is the sensor's
+    timestamp read. Never raises: an exception would end picamera2's camera thread, and the
+    video with it; a failure is logged once and given to ``failed`` (the camera's ``luma_error``).
     """
 
-    def __init__(self, sink: LumaSink, fps: float, size: tuple[int, int]) -> None:
+    def __init__(
+        self, sink: LumaSink, fps: float, camera_fps: float, size: tuple[int, int], failed: Callable[[str], None]
+    ) -> None:
         self._sink = sink
-        self._period_us = 1e6 / fps if fps > 0 else 1e6
+        self._fps = min(fps, camera_fps) if fps > 0 else 1.0
+        self._camera_fps = camera_fps
         self._size = size
-        self._due_us: float | None = None  # sensor time (CLOCK_BOOTTIME) of the next picture wanted
-        self._previous_us: int | None = None
-        self._failed = False
+        self._failed = failed
+        self._frames = 0  # completed requests seen
+        self._offered = 0  # pictures handed on
+        self._failing = False
 
     def __call__(self, request: Any) -> None:
+        frame = self._frames
+        self._frames += 1
+        if frame * self._fps < self._offered * self._camera_fps:
+            return  # not this frame's turn
+        self._offered += 1
         try:
-            self._offer(request)
-        except Exception:
-            if not self._failed:
-                self._failed = True
+            sensor_us = picamera2_ext.sensor_time_us(request)
+            pixels = picamera2_ext.lores_luma(request, self._size)
+            self._sink(LumaFrame(pixels, sensor_us - picamera2_ext.boottime_minus_monotonic_us()))
+        except Exception as exc:
+            if not self._failing:
+                self._failing = True
                 log.exception("the luma feed failed (logged once; the video goes on)")
-
-    def _offer(self, request: Any) -> None:
-        sensor_us = picamera2_ext.sensor_time_us(request)
-        interval_us = 0 if self._previous_us is None else sensor_us - self._previous_us
-        self._previous_us = sensor_us
-        due_us = self._due_us
-        if due_us is not None and sensor_us + interval_us / 2 < due_us:
-            return  # the frame nearest the due time is yet to come
-        if due_us is None or sensor_us - due_us >= self._period_us:  # first, or frames went missing
-            due_us = sensor_us
-        self._due_us = due_us + self._period_us
-        pixels = picamera2_ext.lores_luma(request, self._size)
-        self._sink(LumaFrame(pixels, sensor_us - picamera2_ext.boottime_minus_monotonic_us()))
+                self._failed(f"the luma feed failed: {exc}")
 
 
 def _stop(camera: Any) -> None:

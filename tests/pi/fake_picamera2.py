@@ -66,7 +66,8 @@ class FakeCamera:
     start_delay_s = 0.0  # start_recording() blocks this long
     fail_in: str | None = None  # "configure" or "start": raise there
     refuse_lores = False  # libcamera finds a configuration with a lores stream invalid
-    paced = True  # frames in real time; else as fast as they encode (timestamps still 1/fps apart)
+    paced = True  # frames in real time; else as fast as they encode (timestamps still 1/fps apart): the
+    # next frame comes once the encoders have taken the first one and every request but the newest is back
     opened: ClassVar[list[FakeCamera]] = []  # every instance, to check that each was closed
 
     def __init__(self) -> None:
@@ -108,6 +109,7 @@ class FakeCamera:
         # What the tests look at.
         self.video_configuration_args: dict | None = None
         self.sensor_timestamps_ns: list[int] = []
+        self.metadata_reads: list[int] = []  # per frame: how often its metadata was converted for Python
         self.loop_error: BaseException | None = None
         self.closed = False
         self.closed_event = threading.Event()  # set by close(), from whichever thread closes it
@@ -207,6 +209,8 @@ class FakeCamera:
                 delay = start + index * interval - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+            else:
+                self._wait_until_encoded_before(index)
             # libcamera's request i carries buffer i of each stream (Picamera2._make_requests)
             buffers = {
                 self.stream_map[name]: stream_buffers[index % len(stream_buffers)]
@@ -216,7 +220,8 @@ class FakeCamera:
             try:
                 self._fill(index)
                 self.sensor_timestamps_ns.append(sensor_ns)
-                request = CompletedRequest(_LibcameraRequest(buffers, sensor_ns), self)
+                self.metadata_reads.append(0)
+                request = CompletedRequest(_LibcameraRequest(buffers, sensor_ns, self.metadata_reads, index), self)
                 with self._requestslock:
                     self._requests.append(request)
                 self.process_requests(display)
@@ -225,6 +230,19 @@ class FakeCamera:
                 return
             self.frames_encoded += 1
             index += 1
+
+    def _wait_until_encoded_before(self, index: int, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self.allocator.released:  # notified at each release; the first frame's time notifies nothing
+            while not self._encoded_before(index) and time.monotonic() < deadline:
+                self.allocator.released.wait(0.005)
+
+    def _encoded_before(self, index: int) -> bool:
+        """Frame ``index`` may come: the encoders have read the first frame's time (``firsttimestamp``,
+        set as they take it), and all requests but the newest were released (picamera2's software
+        encoder keeps the newest it encoded, so the one before is back once the newest was encoded)."""
+        taken = index == 0 or all(encoder.firsttimestamp is not None for encoder in self._encoders)
+        return taken and self.allocator.released_count >= index - 1
 
     def _fill(self, index: int) -> None:
         self._fill_main(self._buffer("main", index), index)
@@ -281,6 +299,8 @@ def _MappedAllocator(base: type) -> object:
         def __init__(self) -> None:
             super().__init__()
             self.mapped_buffers: dict = {}
+            self.released = threading.Condition()  # notified as each request comes back (released_count)
+            self.released_count = 0
             allocator = self
 
             class Sync:
@@ -307,17 +327,33 @@ def _MappedAllocator(base: type) -> object:
             self.mapped_buffers[buffer] = mmap.mmap(-1, size)
             return buffer
 
+        def release(self, buffers: dict) -> None:
+            """A request's buffers are back (``CompletedRequest.release``, its last reference gone)."""
+            with self.released:
+                self.released_count += 1
+                self.released.notify_all()
+
     return MappedAllocator()
 
 
 class _LibcameraRequest:
-    """libcamera.Request as CompletedRequest reads it: buffers by stream, metadata, reuse()."""
+    """libcamera.Request as CompletedRequest reads it: buffers by stream, metadata, reuse().
 
-    def __init__(self, buffers: dict, sensor_timestamp_ns: int) -> None:
+    As in libcamera's Python bindings, every read of ``metadata`` converts the whole list
+    (here: counts a read in ``reads[index]``)."""
+
+    def __init__(self, buffers: dict, sensor_timestamp_ns: int, reads: list[int], index: int) -> None:
+        self.buffers = buffers
+        self._sensor_timestamp_ns = sensor_timestamp_ns
+        self._reads = reads
+        self._index = index
+
+    @property
+    def metadata(self) -> dict:
         import libcamera
 
-        self.buffers = buffers
-        self.metadata = {libcamera.controls.SensorTimestamp: sensor_timestamp_ns}
+        self._reads[self._index] += 1
+        return {libcamera.controls.SensorTimestamp: self._sensor_timestamp_ns}
 
     def reuse(self) -> None:
         pass

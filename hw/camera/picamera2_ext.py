@@ -46,8 +46,14 @@ from typing import Any
 import numpy as np
 
 from hw.camera import CameraSettings
+from hw.worker import DroppingWorker
 
 H264_PROFILE = "constrained baseline"
+
+# libx264 on a Pi 5 (6. above; chosen by bench/pi5_encode.py, docs/picamera2.md "The Pi 5's encode budget"):
+X264_PRESET = "ultrafast"
+X264_THREADS = 4  # slice threads: each frame split across the Pi 5's four cores, none held back
+X264_WAITING_FRAMES = 1  # frames waiting for a busy encoder: a newer one replaces it
 
 # (data, keyframe, sensor capture time in µs on CLOCK_BOOTTIME)
 AccessUnitSink = Callable[[bytes, bool, int], None]
@@ -78,8 +84,11 @@ def lores_luma(request: Any, size: tuple[int, int]) -> np.ndarray:
 
 
 def sensor_time_us(request: Any) -> int:
-    """The request's capture time in µs on libcamera's clock (CLOCK_BOOTTIME), as the encoders read it (see 3.)."""
-    return int(request.get_metadata()["SensorTimestamp"]) // 1000
+    """The request's capture time in µs on libcamera's clock (CLOCK_BOOTTIME), read as the encoders read it (see 3.):
+    from libcamera's metadata itself, not ``request.get_metadata()``, which converts every entry into a new dict."""
+    from libcamera import controls
+
+    return int(request.request.metadata[controls.SensorTimestamp]) // 1000
 
 
 def boottime_minus_monotonic_us() -> int:
@@ -119,22 +128,55 @@ class _KeyframeMarkingStream:
 _keyframe_safe_classes: dict[type, type] = {}
 
 
+def _release(item: tuple[Any, Any]) -> None:
+    _stream_name, request = item
+    request.release()
+
+
 def _keyframe_safe(libav_encoder: type) -> type:
-    """``LibavH264Encoder`` with a ``force_key_frame()`` that works on PyAV >= 14 (see 2. above)."""
+    """``LibavH264Encoder`` encoding off the camera thread, with a ``force_key_frame()`` that works on
+    PyAV >= 14 (see 2. and 6. above)."""
     if libav_encoder not in _keyframe_safe_classes:
 
         class KeyframeSafeLibavH264Encoder(libav_encoder):
             keyframe_wanted = False
             _stream: Any  # picamera2's PyAV output stream, made by _start()
+            _worker: DroppingWorker[tuple[Any, Any]]
 
             def force_key_frame(self) -> None:
                 self.keyframe_wanted = True
 
             def _start(self) -> None:
+                import av
+
                 super()._start()
                 codec = self._stream.codec_context
                 codec.options = {**codec.options, "forced-idr": "1"}
+                codec.thread_type = av.codec.context.ThreadType.SLICE  # picamera2 sets FRAME: frames held back
                 self._stream = _KeyframeMarkingStream(self._stream, self)
+                self._worker = DroppingWorker("libx264", self._encode_now, X264_WAITING_FRAMES, discard=_release)
+                self._worker.start()
+
+            def _encode(self, stream: Any, request: Any) -> None:
+                """On picamera2's camera thread: the frame goes to the encoding thread, or is dropped."""
+                request.acquire()  # held until encoded (picamera2's own hold is taken then)
+                self._worker.offer((stream, request))
+
+            def _encode_now(self, item: tuple[Any, Any]) -> None:
+                stream, request = item
+                try:
+                    super()._encode(stream, request)
+                finally:
+                    request.release()
+
+            def _stop(self) -> None:
+                self._worker.stop(drain=True)
+                super()._stop()
+
+            @property
+            def frames_dropped(self) -> int:
+                """Frames the camera gave while the encoder was still busy: never encoded."""
+                return self._worker.dropped
 
         _keyframe_safe_classes[libav_encoder] = KeyframeSafeLibavH264Encoder
     return _keyframe_safe_classes[libav_encoder]
@@ -154,7 +196,8 @@ def make_h264_encoder(settings: CameraSettings) -> Any:
     )
     if issubclass(H264Encoder, LibavH264Encoder):  # Pi 5: software
         encoder = _keyframe_safe(LibavH264Encoder)(**options)
-        encoder.threads = 1  # frame threading holds 2-5 frames back: latency
+        encoder.threads = X264_THREADS
+        encoder.preset = X264_PRESET
         return encoder
     return H264Encoder(**options)
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
+import numpy as np
+
+from edge.config import MotionConfig
+from edge.triggers.motion import MotionChange, MotionDetector, MotionTrigger
+from hw.camera import H264AccessUnit, LumaFrame
 from hw.camera.pi import PiCamera, open_picamera2
 from tests.pi.fake_picamera2 import FakeCamera
-from tests.pi.test_picamera2_contract import SMALL
+from tests.pi.test_picamera2_contract import SMALL, FastCamera, collect, pi_camera, sensor_frame, the_camera
 
 
 class BlockingStart(FakeCamera):
@@ -47,3 +53,139 @@ async def test_a_daemon_stopping_during_the_start_leaves_the_camera_closed(pi):
     fake = FakeCamera.opened[0]
     assert await asyncio.to_thread(fake.closed_event.wait, 20), "the camera started after the stop is still open"
     assert len(FakeCamera.opened) == 1
+
+
+async def test_the_sensor_time_is_read_only_for_the_frames_the_luma_feed_uses(pi):
+    """picamera2's ``get_metadata()`` converts a frame's whole metadata, holding its lock: beyond the
+    encoders' own reading (one a frame, as picamera2 does), only the frames passed on are read."""
+    camera = pi_camera(camera_class=FastCamera)
+    frames: list[LumaFrame] = []
+    camera.watch_luma(frames.append, 5)
+    await collect(camera, 90)
+    fake = the_camera()
+    used = {sensor_frame(fake, frame.timestamp_us) for frame in frames}
+    assert 14 <= len(used) <= 17, f"{len(used)} pictures from {len(fake.metadata_reads)} frames"
+    unused_reads = {reads for index, reads in enumerate(fake.metadata_reads) if index not in used}
+    assert unused_reads <= {0, 1}, f"metadata read {unused_reads} times for frames the luma feed did not use"
+    assert all(fake.metadata_reads[index] <= 2 for index in used)
+
+
+class LoresMismatch(FakeCamera):
+    """libcamera's lores buffers are smaller than the stream's configuration says: mapping them fails."""
+
+    def configure(self, config: dict) -> None:
+        super().configure(config)
+        lores = self.camera_config["lores"]
+        if lores is not None:
+            self.camera_config["lores"] = {**lores, "stride": lores["stride"] * 2}
+
+    def _fill_lores(self, memory: object, index: int) -> None:
+        pass
+
+
+class StubRecorder:
+    recording = False
+
+    def event(self, name: str, at_us: int) -> None: ...
+
+    def hold(self, name: str, at_us: int | None = None) -> None: ...
+
+    def release(self, name: str, at_us: int) -> None: ...
+
+    def add_listener(self, listener: object) -> None: ...
+
+
+async def test_a_failing_luma_feed_shows_in_the_motion_status_and_the_video_goes_on(pi):
+    camera = pi_camera(camera_class=LoresMismatch)
+    motion = MotionTrigger(MotionConfig(enabled=True, fps=5), camera, StubRecorder())
+    await motion.start()
+    try:
+        units = await collect(camera, 30)
+    finally:
+        await motion.stop()
+    assert len(units) == 30 and the_camera().loop_error is None
+    status = motion.status()
+    assert status["pictures"] == 0
+    assert status["error"] is not None and "luma feed failed" in status["error"], status["error"]
+
+
+class BlockingDetector(MotionDetector):
+    """A detector that takes as long as the test wants (a Pi busy elsewhere)."""
+
+    def __init__(self) -> None:
+        super().__init__(MotionConfig(enabled=True))
+        self.entered = threading.Event()
+        self.go_on = threading.Event()
+
+    def feed(self, pixels: np.ndarray, timestamp_us: int) -> MotionChange | None:
+        self.entered.set()
+        self.go_on.wait(60)
+        return super().feed(pixels, timestamp_us)
+
+
+async def test_a_slow_motion_detector_does_not_slow_the_camera(pi):
+    """A detector stuck on its first picture: frames still come at the camera's 30 a second;
+    the pictures it had no time for are dropped and counted."""
+    camera = pi_camera()
+    motion = MotionTrigger(MotionConfig(enabled=True, fps=10), camera, StubRecorder())
+    detector = motion.detector = BlockingDetector()
+    await motion.start()
+    arrivals: list[float] = []
+    try:
+        await collect(camera, 75, lambda index: arrivals.append(time.monotonic()))
+        assert detector.entered.is_set(), "the detector never got a picture"
+        status = motion.status()
+    finally:
+        detector.go_on.set()
+        await motion.stop()
+    rate = (len(arrivals) - 16) / (arrivals[-1] - arrivals[15])
+    assert rate >= 20, f"{rate:.1f} frames a second while the detector was stuck"
+    assert status["pictures"] == 0 and status["dropped"] >= 10, status
+
+
+async def test_a_slow_pi5_encode_does_not_slow_the_camera(pi5):
+    """libx264 taking far longer than a frame: the camera's thread goes on at its rate (the frames the
+    encoder had no time for are dropped), and the video goes on when the encoder catches up."""
+    camera = pi_camera()
+    gate = threading.Event()
+    gate.set()
+    stream = camera.frames()
+    units: list[H264AccessUnit] = []
+    try:
+        async with asyncio.timeout(60):
+            units.append(await anext(stream))
+            encoder = camera._encoder
+            fast_stream = encoder._stream
+            encoder._stream = SlowStream(fast_stream, gate)
+            gate.clear()
+            fake = the_camera()
+            before = fake.frames_encoded
+            started = time.monotonic()
+            while fake.frames_encoded < before + 45:
+                await asyncio.sleep(0.01)
+            rate = 45 / (time.monotonic() - started)
+            gate.set()
+            while len(units) < 20:
+                units.append(await anext(stream))
+    finally:
+        gate.set()
+        await stream.aclose()
+    assert rate >= 20, f"the camera ran at {rate:.1f} frames a second while the encoder was stuck"
+    assert encoder.frames_dropped >= 40
+    assert fake.loop_error is None and fake.closed
+
+
+class SlowStream:
+    """The encoder's PyAV stream, each frame waiting for ``gate``."""
+
+    def __init__(self, stream: object, gate: threading.Event) -> None:
+        self._stream = stream
+        self._gate = gate
+
+    def encode(self, frame: object = None) -> object:
+        if frame is not None:
+            assert self._gate.wait(60), "the test never let the encoder go on"
+        return self._stream.encode(frame)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)

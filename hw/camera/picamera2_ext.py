@@ -35,6 +35,11 @@ what we touch:
    that thread and, with it, the video. ``MappedArray(request, "lores")`` maps the
    buffer without copying, a YUV420 one as ``(height * 3 / 2, stride)`` rows: the Y
    plane is the first ``height`` rows, each ``width`` of ``stride`` bytes.
+6. Pi 5 encoding off the camera thread: ``LibavH264Encoder._encode`` maps, encodes and
+   outputs on picamera2's camera thread, with frame threading (frames held back). Our
+   subclass only takes a reference to the request there and hands it to a thread of its
+   own (dropping a frame when one already waits), which runs picamera2's ``_encode``; x264
+   gets slice threads instead.
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ H264_PROFILE = "constrained baseline"
 
 # libx264 on a Pi 5 (6. above; chosen by bench/pi5_encode.py, docs/picamera2.md "The Pi 5's encode budget"):
 X264_PRESET = "ultrafast"
-X264_THREADS = 4  # slice threads: each frame split across the Pi 5's four cores, none held back
+X264_THREADS = 4  # threads of X264_THREAD_TYPE: the Pi 5 has four cores
+X264_THREAD_TYPE = "SLICE"  # each frame split across the threads: none held back (picamera2's FRAME holds 2-5)
 X264_WAITING_FRAMES = 1  # frames waiting for a busy encoder: a newer one replaces it
 
 # (data, keyframe, sensor capture time in µs on CLOCK_BOOTTIME)
@@ -152,7 +158,7 @@ def _keyframe_safe(libav_encoder: type) -> type:
                 super()._start()
                 codec = self._stream.codec_context
                 codec.options = {**codec.options, "forced-idr": "1"}
-                codec.thread_type = av.codec.context.ThreadType.SLICE  # picamera2 sets FRAME: frames held back
+                codec.thread_type = av.codec.context.ThreadType[X264_THREAD_TYPE]
                 self._stream = _KeyframeMarkingStream(self._stream, self)
                 self._worker = DroppingWorker("libx264", self._encode_now, X264_WAITING_FRAMES, discard=_release)
                 self._worker.start()

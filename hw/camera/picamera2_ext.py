@@ -38,12 +38,13 @@ what we touch:
 6. Pi 5 encoding off the camera thread: ``LibavH264Encoder._encode`` maps, encodes and
    outputs on picamera2's camera thread, with frame threading (frames held back). Our
    subclass only takes a reference to the request there and hands it to a thread of its
-   own (dropping a frame when one already waits), which runs picamera2's ``_encode``; x264
+   own (dropping the oldest frame when two already wait), which runs picamera2's ``_encode``; x264
    gets slice threads instead.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,13 +54,15 @@ import numpy as np
 from hw.camera import CameraSettings
 from hw.worker import DroppingWorker
 
+log = logging.getLogger(__name__)
+
 H264_PROFILE = "constrained baseline"
 
 # libx264 on a Pi 5 (6. above; chosen by bench/pi5_encode.py, docs/picamera2.md "The Pi 5's encode budget"):
 X264_PRESET = "ultrafast"
 X264_THREADS = 4  # threads of X264_THREAD_TYPE: the Pi 5 has four cores
 X264_THREAD_TYPE = "SLICE"  # each frame split across the threads: none held back (picamera2's FRAME holds 2-5)
-X264_WAITING_FRAMES = 1  # frames waiting for a busy encoder: a newer one replaces it
+X264_WAITING_FRAMES = 2  # frames waiting for a busy encoder (a stall of 2 frames loses none); then the oldest goes
 
 # (data, keyframe, sensor capture time in µs on CLOCK_BOOTTIME)
 AccessUnitSink = Callable[[bytes, bool, int], None]
@@ -177,6 +180,8 @@ def _keyframe_safe(libav_encoder: type) -> type:
 
             def _stop(self) -> None:
                 self._worker.stop(drain=True)
+                if self._worker.dropped:
+                    log.warning("libx264 fell behind the camera: %d frames were not encoded", self._worker.dropped)
                 super()._stop()
 
             @property

@@ -135,6 +135,7 @@ class PiCamera(Camera):
                 yield await bridge.get()
         finally:
             self._encoder = None
+            start.add_done_callback(_retrieve_failure)
             camera = starting.abandon()
             if camera is not None:
                 try:
@@ -241,6 +242,13 @@ class _LumaTap:
                 self._failing = True
                 log.exception("the luma feed failed (logged once; the video goes on)")
                 self._failed(f"the luma feed failed: {exc}")
+
+
+def _retrieve_failure(start: asyncio.Future[tuple[Any, Any]]) -> None:
+    """The start's error, if any, for a start ``frames()`` may have given up on (else asyncio warns
+    that nobody retrieved it); when ``frames()`` awaited it, it was raised there too."""
+    if not start.cancelled() and (error := start.exception()) is not None:
+        log.debug("the Pi camera's start failed: %s", error)
 
 
 def _stop(camera: Any) -> None:

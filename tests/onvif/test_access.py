@@ -5,6 +5,7 @@ Digest middleware, and raw SOAP for what no honest client sends (a replayed toke
 from __future__ import annotations
 
 import base64
+import http.client
 import secrets
 import string
 from datetime import UTC, datetime, timedelta
@@ -17,9 +18,11 @@ from zeep.exceptions import Fault
 
 from testbed.daemon import DaemonProcess
 from testbed.onvif import ENV, ONVIF_CONFIG, onvif_camera, soap, username_token
+from tests.security.guessing import try_tokens
 
 TER = "http://www.onvif.org/ver10/error"
 DEVICE_INFORMATION = "<tds:GetDeviceInformation/>"
+GUESSING_ADDRESSES = 7  # x 5 wrong passwords: past the global budget of 30
 BASE64_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
 
 
@@ -208,3 +211,28 @@ async def test_with_access_control_off_onvif_is_open_but_takes_only_soap(daemon_
     )
     assert as_a_form.status_code == 415
     assert fault_subcodes(as_a_form) == ["ter:InvalidArgs"]
+
+
+def onvif_guess(daemon: DaemonProcess, source: str) -> str:
+    """A WS-UsernameToken with a wrong password from ``source`` (a loopback address); the fault's reason."""
+    connection = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30, source_address=(source, 0))
+    try:
+        body = soap(DEVICE_INFORMATION, username_token("edge", "guess-0123456789abcdef"))
+        connection.request("POST", "/onvif/device_service", body, {"Content-Type": "application/soap+xml"})
+        return connection.getresponse().read().decode()
+    finally:
+        connection.close()
+
+
+def test_wrong_onvif_passwords_slow_the_http_apis_guessing_too(daemon_factory):
+    """ONVIF and the HTTP API take the same token: guesses at either count in one global budget
+    (docs/security.md: 30 a minute from all addresses), so ONVIF is no way around the API's."""
+    daemon = daemon_factory(ONVIF_CONFIG)
+    for n in range(GUESSING_ADDRESSES):  # 5 from each: no address over its own ONVIF limit
+        for _ in range(5):
+            assert "wrong user or password" in onvif_guess(daemon, f"127.0.0.{100 + n}")
+    fresh = [f"127.0.0.{200 + n}" for n in range(8)]  # one guess each, at once: none over its own allowance
+    api = try_tokens(daemon.url, fresh, "not-the-token-at-all-0000")
+    assert {a.status for a in api} == {401, 429}, "the budget ONVIF spent slows the API's guesses"
+    (right,) = try_tokens(daemon.url, fresh[:1], daemon.token)
+    assert right.status == 200 and right.seconds < 2.0, right

@@ -13,7 +13,7 @@ as RTSP does; a source over its limit is refused unchecked for a while) and in t
 API's :class:`~edge.security.ratelimit.GuessGate`, where they take their turn with the
 API's: guessing the token is as slow through ONVIF as through the API, from any number of
 addresses. A right password on a stale Digest nonce is no wrong guess, here as in the API
-(:func:`edge.security.auth.gated_check`). With access control off (no token) everything is
+(:func:`edge.security.auth.authorised`). With access control off (no token) everything is
 open, as the HTTP API is.
 """
 

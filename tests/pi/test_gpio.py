@@ -8,6 +8,7 @@ gpiozero reads the Pi's revision from /proc; here it is told a Pi 4's, and only 
 
 from __future__ import annotations
 
+import grp
 import logging
 import os
 import subprocess
@@ -41,18 +42,14 @@ def fake_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def add_chip(root: Path, mode: int = 0o660, group: str = "root") -> Path:
+def add_chip(root: Path, mode: int = 0o660, group: str | None = None) -> Path:
+    """``/dev/gpiochip0`` in the fake tree; ``group``: owned by root and that group (as root only)."""
     chip = root / "dev" / "gpiochip0"
     chip.touch()
-    os.chown(chip, 0, _gid(group))
+    if group is not None:
+        os.chown(chip, 0, grp.getgrnam(group).gr_gid)
     chip.chmod(mode)
     return chip
-
-
-def _gid(group: str) -> int:
-    import grp
-
-    return grp.getgrnam(group).gr_gid
 
 
 @pytest.fixture
@@ -104,6 +101,7 @@ async def test_no_gpio_chip_says_this_is_not_a_pi(lgpio: FakeLgpio, fake_root: P
         open_doorbell(GpiozeroGpio(root=fake_root), lambda a, t: None)
 
 
+@pytest.mark.root
 def test_a_chip_the_user_may_not_open_names_the_group_or_the_udev_rule(lgpio: FakeLgpio, fake_root: Path) -> None:
     chip = add_chip(fake_root, 0o660, "dialout")  # a udev rule gave it to a group "nobody" is not in
     reason = gpio_unavailable_reason(fake_root, user="nobody")
@@ -119,9 +117,10 @@ def test_a_chip_the_user_may_not_open_names_the_group_or_the_udev_rule(lgpio: Fa
     assert gpio_unavailable_reason(fake_root) is None  # this process (root) opens it
 
 
+@pytest.mark.root
 def test_this_process_is_refused_the_chip_as_lgpio_would_be(lgpio: FakeLgpio, fake_root: Path) -> None:
     """Without root's power over file modes (as the service user has none), the chip's mode decides."""
-    add_chip(fake_root, 0o000)
+    add_chip(fake_root, 0o000, "root")
     script = (
         "import sys; from pathlib import Path; from tests.pi.fake_lgpio import FakeLgpio;"
         "sys.modules['lgpio'] = FakeLgpio(Path(sys.argv[1]) / 'dev');"
@@ -151,15 +150,15 @@ async def test_edges_are_stamped_with_lgpios_timestamp_not_when_python_ran(lgpio
     doorbell = open_doorbell(gpio, lambda active, at_us: changes.append((active, at_us)))
     try:
         assert gpio.backend == "gpiozero (LGPIOFactory)" and not doorbell.active  # pulled up: not pressed
-        # The press happened 40 ms before lgpio's thread got to report it (a busy Pi).
-        lgpio.edge(17, 0, time.monotonic_ns() - 40_000_000)
+        # The press happened 100 ms before lgpio's thread got to report it (a busy Pi).
+        lgpio.edge(17, 0, time.monotonic_ns() - 100_000_000)
         await until(lambda: changes, what="the press")
-        (active, at_us), expected_us = changes[0], clock.now_us - 40_000
+        (active, at_us), expected_us = changes[0], clock.now_us - 100_000
         assert active and doorbell.active
-        assert abs(at_us - expected_us) < 5_000, f"stamped {clock.now_us - at_us} us before the callback, not 40 ms"
+        assert abs(at_us - expected_us) < 20_000, f"stamped {clock.now_us - at_us} us before the callback, not 100 ms"
         lgpio.edge(17, 1, time.monotonic_ns())  # released, reported at once
         await until(lambda: len(changes) == 2, what="the release")
-        assert changes[1][0] is False and abs(changes[1][1] - clock.now_us) < 5_000
+        assert changes[1][0] is False and abs(changes[1][1] - clock.now_us) < 20_000
     finally:
         gpio.close()  # gpiozero keeps its pin reservations in a class attribute: release them whatever happened
 
@@ -213,9 +212,9 @@ async def test_gpio_is_retried_until_the_chip_appears_and_then_records(
         status = triggers.status()
         assert status["last_error"] is None and status["backend"] == "gpiozero (LGPIOFactory)"
         assert "the pins are open now" in caplog.text
-        lgpio.edge(17, 0, time.monotonic_ns() - 30_000_000)
+        lgpio.edge(17, 0, time.monotonic_ns() - 100_000_000)
         await until(lambda: recorder.events, what="the press to start a clip")
-        assert recorder.events[0][0] == "doorbell" and abs(recorder.events[0][1] - (clock.now_us - 30_000)) < 5_000
+        assert recorder.events[0][0] == "doorbell" and abs(recorder.events[0][1] - (clock.now_us - 100_000)) < 20_000
     finally:
         await triggers.stop()
         triggers.gpio.close()

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from edge.config import Config, ConfigError
+from edge.media import h264
 from hw.camera import Camera, CameraSettings, open_camera
 from hw.camera.simulated import SimulatedCamera
 from hw.gpio import Gpio, open_gpio
@@ -68,8 +69,7 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
     camera_backend = "simulated" if force_simulated else cam.backend
     if camera_backend == "auto":
         camera_backend = "picamera2" if on_pi else "simulated"
-    if camera_backend == "picamera2":
-        check_encoder_limits(config, platform.h264_encoder())
+    check_encoder_limits(config, platform.h264_encoder() if camera_backend == "picamera2" else None)
     settings = CameraSettings(
         width=cam.width,
         height=cam.height,
@@ -108,17 +108,40 @@ def _open_microphone(config: Config, force_simulated: bool, on_pi: bool, platfor
 
 
 def check_encoder_limits(config: Config, encoder: EncoderLimits | None) -> None:
-    """Refuse, at start-up, settings the camera's encoder cannot do, naming the key and the limit."""
-    if encoder is None:
-        return
+    """Refuse, at start-up, settings the camera's encoder cannot do, naming the keys and the limit.
+
+    Without a Pi's encoder (``None``: simulated, or no Pi) only H.264's own limits apply: those
+    of the highest level the daemon declares."""
     cam = config.camera
-    for key_name, value in (("width", cam.width), ("height", cam.height)):
-        if value > encoder.max_side:
+    if encoder is None:
+        level = h264.HIGHEST_LEVEL
+        holder = "H.264 allows"
+        why = f"level {level.name}, the highest the daemon declares"
+    else:
+        for key_name, value in (("width", cam.width), ("height", cam.height)):
+            if value > encoder.max_side:
+                raise ConfigError(
+                    f"camera.{key_name} {value} is more than the {encoder.name} takes: at most {encoder.max_side}"
+                )
+        if not encoder.min_bitrate <= cam.bitrate <= encoder.max_bitrate:
             raise ConfigError(
-                f"camera.{key_name} {value} is more than the {encoder.name} takes: at most {encoder.max_side}"
+                f"camera.bitrate {cam.bitrate} is outside what the {encoder.name} takes: "
+                f"{encoder.min_bitrate} to {encoder.max_bitrate}"
             )
-    if not encoder.min_bitrate <= cam.bitrate <= encoder.max_bitrate:
+        level = h264.level(encoder.level)
+        holder = f"the {encoder.name} takes"
+        why = f"H.264 level {level.name}: {encoder.level_reason}"
+    size = f"{cam.width}x{cam.height}"
+    frame = h264.macroblocks(cam.width, cam.height)
+    if frame > level.max_frame_macroblocks:
         raise ConfigError(
-            f"camera.bitrate {cam.bitrate} is outside what the {encoder.name} takes: "
-            f"{encoder.min_bitrate} to {encoder.max_bitrate}"
+            f"camera.width and camera.height: {size} is {frame:,} macroblocks a picture, more than {holder}: "
+            f"at most {level.max_frame_macroblocks:,} ({why})"
+        )
+    rate = frame * cam.framerate
+    if rate > level.max_macroblocks_per_second:
+        raise ConfigError(
+            f"camera.framerate {cam.framerate} at {size} is {rate:,} macroblocks a second, more than {holder}: "
+            f"at most {level.max_macroblocks_per_second:,} ({why}); at {size} at most "
+            f"{level.max_macroblocks_per_second // frame} fps"
         )

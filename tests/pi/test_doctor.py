@@ -101,6 +101,16 @@ def test_settings_the_encoder_cannot_do_and_a_broken_config_are_named(tmp_path, 
     assert status == 1 and "FAIL  configuration: unknown key camera.widht" in out
 
 
+def test_settings_beyond_the_encoders_h264_level_are_named_with_the_limit(tmp_path, capsys, libcamera_sees):
+    libcamera_sees("imx708")
+    config = tmp_path / "edge.toml"
+    config.write_text("[camera]\nwidth = 1920\nheight = 1080\nframerate = 60\n")
+    status, out = doctor(capsys, config, platform=pi4(tmp_path / "pi"))
+    assert status == 1
+    assert "FAIL  camera settings: camera.framerate 60 at 1920x1080 is 489,600 macroblocks a second" in out
+    assert "at most 245,760 (H.264 level 4.0: 1080p30, what its driver rates the hardware for)" in out
+
+
 def test_off_a_pi_nothing_blocks(tmp_path, capsys):
     status, out = doctor(capsys, platform=fake_system(tmp_path, None), service_state=lambda: "no systemd")
     assert status == 0

@@ -9,11 +9,13 @@ trigger buttons still work). Anywhere else everything is simulated.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from edge.config import Config, ConfigError
 from edge.media import h264
 from hw.camera import Camera, CameraSettings, open_camera
+from hw.camera.pi import MIN_PICAMERA2, picamera2_version
 from hw.camera.simulated import SimulatedCamera
 from hw.gpio import Gpio, open_gpio
 from hw.gpio.simulated import SimulatedGpio
@@ -69,6 +71,8 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
     camera_backend = "simulated" if force_simulated else cam.backend
     if camera_backend == "auto":
         camera_backend = "picamera2" if on_pi else "simulated"
+    if camera_backend == "picamera2":
+        check_picamera2_version(picamera2_version())
     check_encoder_limits(config, platform.h264_encoder() if camera_backend == "picamera2" else None)
     settings = CameraSettings(
         width=cam.width,
@@ -105,6 +109,26 @@ def _open_microphone(config: Config, force_simulated: bool, on_pi: bool, platfor
         device = found[0].plughw
         log.info("Microphone: %s (%s)", device, found[0].name)
     return open_microphone("alsa", device)
+
+
+class Picamera2TooOld(Exception):
+    """The installed picamera2 is older than the oldest the daemon supports (``MIN_PICAMERA2``)."""
+
+    fix = "sudo apt update && sudo apt full-upgrade (picamera2 alone: sudo apt install python3-picamera2)"
+
+    def __init__(self, version: str) -> None:
+        oldest = ".".join(map(str, MIN_PICAMERA2))
+        self.problem = (
+            f"{version} is older than {oldest}, the oldest supported "
+            "(before it, a viewer who joins waits for the next periodic keyframe)"
+        )
+        super().__init__(f"picamera2 {self.problem}; update it: {self.fix}")
+
+
+def check_picamera2_version(version: str | None) -> None:
+    """Refuse an old picamera2 at start-up; a missing one is the camera's to report (it retries)."""
+    if version is not None and tuple(int(part) for part in re.findall(r"\d+", version)[:3]) < MIN_PICAMERA2:
+        raise Picamera2TooOld(version)
 
 
 def check_encoder_limits(config: Config, encoder: EncoderLimits | None) -> None:

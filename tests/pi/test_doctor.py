@@ -76,9 +76,12 @@ def test_missing_or_old_picamera2(tmp_path, capsys, libcamera_sees):
     libcamera_sees("imx219")
     status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: None)
     assert status == 1 and "FAIL  picamera2: not installed\n      -> sudo apt install python3-picamera2" in out
-    status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: "0.3.30")
-    assert status == 0 and "warn  picamera2: 0.3.30 is older than 0.3.32" in out
-    assert "sudo apt install --only-upgrade python3-picamera2" in out
+    status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: "0.3.31")
+    assert status == 1 and "FAIL  picamera2: 0.3.31 is older than 0.3.32, the oldest supported" in out
+    assert "; the daemon does not start\n      -> sudo apt update && sudo apt full-upgrade" in out
+    assert "1 problem(s) block streaming" in out
+    status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: "0.3.32")
+    assert status == 0 and "ok    picamera2: 0.3.32" in out
 
 
 def test_a_pi_without_the_encoder_device_or_groups(tmp_path, capsys, libcamera_sees):

@@ -4,16 +4,22 @@ kernel files (tests/pi/fake_system.py) and picamera2's installed version."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from edge.config import ConfigError, parse_config
-from edge.hardware import open_hardware
+from edge.hardware import Picamera2TooOld, open_hardware
 from hw.camera.pi import PiCamera
 from hw.camera.simulated import SimulatedCamera
 from tests.pi.fake_system import PI5_MODEL, fake_system, pi4
+from tests.pi.picamera2_env import installed_picamera2
 
+REPO = Path(__file__).resolve().parents[2]
 VC4 = "the VideoCore hardware encoder (bcm2835-codec) takes"
 VC4_LEVEL = "(H.264 level 4.0: 1080p30, what its driver rates the hardware for)"
 PI5 = "the Pi 5 software encoder (libx264 via picamera2) takes"
@@ -102,3 +108,49 @@ def test_a_simulated_camera_is_held_to_h264s_own_limits_only(tmp_path):
         "camera.framerate 120 at 4096x2160 is 4,147,200 macroblocks a second, more than H.264 allows: "
         "at most 2,073,600 (level 5.2, the highest the daemon declares); at 4096x2160 at most 60 fps"
     )
+
+
+def test_a_picamera2_older_than_0_3_32_is_refused_with_the_upgrade_command(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(installed_picamera2(tmp_path / "old", "0.3.31")))
+    with pytest.raises(Picamera2TooOld) as error:
+        open_hardware(camera(1280, 720), force_simulated=False, platform=pi4(tmp_path / "pi"))
+    assert str(error.value) == (
+        "picamera2 0.3.31 is older than 0.3.32, the oldest supported (before it, a viewer who joins waits for "
+        "the next periodic keyframe); update it: sudo apt update && sudo apt full-upgrade "
+        "(picamera2 alone: sudo apt install python3-picamera2)"
+    )
+    simulated = open_hardware(camera(1280, 720), force_simulated=True, platform=pi4(tmp_path / "pi"))
+    assert isinstance(simulated.camera, SimulatedCamera)  # --simulate needs no picamera2
+
+
+@pytest.mark.parametrize("version", ["0.3.32", "0.3.37"])
+def test_a_supported_picamera2_starts(tmp_path, monkeypatch, version):
+    monkeypatch.syspath_prepend(str(installed_picamera2(tmp_path / version, version)))
+    hardware = open_hardware(camera(1280, 720), force_simulated=False, platform=pi4(tmp_path / "pi"))
+    assert isinstance(hardware.camera, PiCamera)
+
+
+def test_edge_with_an_old_picamera2_exits_at_once_saying_how_to_upgrade(tmp_path):
+    """The command the service runs: it stops with status 2 (systemd does not restart it) and says why."""
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = 0\nstate_dir = "{tmp_path / "state"}"\n[camera]\nbackend = "picamera2"\n'
+    )
+    old = installed_picamera2(tmp_path / "old", "0.3.30")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from edge.cli import main; sys.exit(main())",
+            "run",
+            "--config",
+            str(config),
+        ],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(old), str(REPO)))},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "edge: cannot start: picamera2 0.3.30 is older than 0.3.32" in result.stderr
+    assert "sudo apt update && sudo apt full-upgrade" in result.stderr

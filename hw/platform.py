@@ -34,7 +34,7 @@ class EncoderLimits:
 # 1920 px per side, and level 4.0 (1080p30): "the hardware spec is level 4.0", says the
 # driver; picamera2 declares up to 4.2 only for rates beyond 4.0's. The Pi 5 has no H.264
 # block: picamera2 encodes with libx264 on the CPU, held to the same 1080p30 until a Pi 5
-# is measured (x264 then writes level 4.0, or 4.1 above 20 Mbit/s).
+# is measured (x264 then writes level 4.0; 4.1 at 25 Mbit/s, measured with PyAV 18.1).
 VC4_ENCODER = EncoderLimits(
     "VideoCore hardware encoder (bcm2835-codec)",
     True,

@@ -79,7 +79,7 @@ t0=$SECONDS
 edge_chroot_extract "$tarball" "$root"
 wheel="$(edge_build_wheel "$work/dist")"
 wheelhouse="$(edge_cache_dir)/wheelhouse-$RELEASE-aarch64"
-edge_wheelhouse "$wheel" "$wheelhouse" aarch64 "$RELEASE"
+edge_wheelhouse "$wheelhouse" aarch64 "$RELEASE"
 mkdir -p "$root/root/edge/dist" "$root/etc/edge"
 cp "$wheel" "$root/root/edge/dist/"
 cp -r "$wheelhouse" "$root/root/edge/wheelhouse"

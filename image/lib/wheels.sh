@@ -69,41 +69,46 @@ edge_release_glibc() {
     esac
 }
 
-# edge_constraint_pins FILE: name==version of each package in a file made by `make
-# constraints`, without its markers and hashes (pip download evaluates markers for the
-# Python it runs on, not for --python-version: every pinned version is taken).
-edge_constraint_pins() {
-    sed -nE 's/^([A-Za-z0-9][A-Za-z0-9._-]*==[^ ;\\]+).*/\1/p' "$1"
-}
+# Dependencies published as source only. Pure Python: pip builds each on the Pi in a second
+# (no compiler), with setuptools from the wheelhouse; the sdist is what constraints.txt
+# hashes, so install.sh checks it as it checks every wheel.
+EDGE_SOURCE_ONLY="wsdiscovery"
 
-# edge_wheelhouse WHEEL DIR [PLATFORM [RELEASE]]: download every dependency of WHEEL as
-# binary wheels into DIR, at the versions image/constraints.txt pins (install.sh installs
-# those, checking their hashes). PLATFORM "host" (default) matches this Python; "aarch64"
-# means Debian RELEASE's (default bookworm) CPython on manylinux aarch64 up to its glibc.
-# Binary wheels only: a dependency without one fails here, named in the log, instead of
-# being compiled on a Pi.
+# edge_wheelhouse DIR [PLATFORM [RELEASE]]: download every dependency of our wheel into
+# DIR: what image/constraints.txt pins for that platform (install.sh installs exactly those,
+# checking their hashes), as binary wheels but for EDGE_SOURCE_ONLY. PLATFORM "host"
+# (default) matches this Python; "aarch64" means Debian RELEASE's (default bookworm) CPython
+# on manylinux aarch64 up to its glibc. A dependency with no binary wheel fails here, named
+# in the log, instead of being compiled on a Pi.
 edge_wheelhouse() {
-    local wheel="$1" dir="$2" platform="${3:-host}" release="${4:-bookworm}" py python glibc pins
+    local dir="$1" platform="${2:-host}" release="${3:-bookworm}" py python glibc pins src
     py="$(edge_host_python)"
+    src="$(edge_source_dir)"
     python="$(edge_release_python "$release")"
     glibc="$(edge_release_glibc "$release")"
     mkdir -p "$dir"
     pins="$dir.pins"
-    edge_constraint_pins "$(edge_source_dir)/image/constraints.txt" >"$pins"
-    [[ -s "$pins" ]] || edge_die "no pins in $(edge_source_dir)/image/constraints.txt"
-    local args=(--only-binary=:all: -c "$pins" -d "$dir")
+    local target=()
+    [[ "$platform" == aarch64 ]] && target=("$python" aarch64)
+    "$py" "$src/image/lib/target_pins.py" "$src/image/constraints.txt" "${target[@]}" >"$pins" ||
+        edge_die "cannot read the pins of $src/image/constraints.txt"
+    [[ -s "$pins" ]] || edge_die "no pins in $src/image/constraints.txt"
+    local source_only="^(${EDGE_SOURCE_ONLY// /|})=="
+    grep -Ev "$source_only" "$pins" >"$pins.binary" || true
+    grep -E "$source_only" "$pins" >"$pins.source" || true
+    local args=(--disable-pip-version-check --no-deps -d "$dir")
+    local binary=(--only-binary=:all:)
     if [[ "$platform" == aarch64 ]]; then
-        args+=(--python-version "$python" --implementation cp --abi "cp${python/./}" --abi abi3 --abi none
+        binary+=(--python-version "$python" --implementation cp --abi "cp${python/./}" --abi abi3 --abi none
             --platform manylinux2014_aarch64)
         local minor
         for minor in $(seq 17 "${glibc#2.}"); do
-            args+=(--platform "manylinux_2_${minor}_aarch64")
+            binary+=(--platform "manylinux_2_${minor}_aarch64")
         done
     fi
-    if ! "$py" -m pip download --disable-pip-version-check "${args[@]}" "$wheel" >"$dir.log" 2>&1; then
+    if ! "$py" -m pip download "${args[@]}" "${binary[@]}" -r "$pins.binary" >"$dir.log" 2>&1 ||
+        ! "$py" -m pip download "${args[@]}" --no-binary=:all: -r "$pins.source" >>"$dir.log" 2>&1; then
         tail -n 40 "$dir.log" >&2
         edge_die "downloading the wheelhouse failed: a dependency without a binary wheel for $platform on $release (Python $python) would be compiled on a Pi (log: $dir.log)"
     fi
-    # Our own wheel is installed from its own path.
-    rm -f "$dir"/edge_camera-*.whl
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from dataclasses import dataclass
@@ -20,6 +21,18 @@ PYTHONS = ("3.11", "3.13")
 FROM_THE_SYSTEM = {"numpy": {"3.11", "3.13"}, "av": {"3.13"}}
 
 
+def _target_pins_module():
+    """image/lib/target_pins.py, which the wheelhouse is made with (a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("target_pins", IMAGE / "lib" / "target_pins.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+target_pins = _target_pins_module()
+
+
 @dataclass(frozen=True)
 class Pin:
     name: str
@@ -29,16 +42,7 @@ class Pin:
 
     def applies(self, python: str) -> bool:
         """On a Pi (Linux, CPython, aarch64) with this Python; on the x86_64 test machines alike."""
-        environment = {
-            "python_version": python,
-            "python_full_version": f"{python}.0",
-            "sys_platform": "linux",
-            "platform_system": "Linux",
-            "implementation_name": "cpython",
-            "platform_python_implementation": "CPython",
-            "platform_machine": "aarch64",
-        }
-        return self.marker is None or self.marker.evaluate(environment)
+        return self.marker is None or self.marker.evaluate(target_pins.target_environment(python, "aarch64"))
 
 
 def read_pins() -> list[Pin]:

@@ -13,7 +13,7 @@ import re
 import pytest
 from packaging.utils import canonicalize_name
 
-from tests.image.constraints import CONSTRAINTS, FROM_THE_SYSTEM, PYTHONS, dependencies, read_pins
+from tests.image.constraints import CONSTRAINTS, FROM_THE_SYSTEM, PYTHONS, dependencies, read_pins, target_pins
 
 
 def test_it_is_made_by_make_constraints() -> None:
@@ -45,6 +45,16 @@ def test_every_pin_has_the_hashes_of_its_files() -> None:
 
 
 def test_one_version_per_package() -> None:
-    """What wheels.sh downloads for another Python than its own takes every pin, markers aside."""
+    """install.sh's pip takes every pin whose marker holds: two of one package would clash."""
     names = [pin.name for pin in read_pins()]
     assert len(names) == len(set(names)), sorted(name for name in names if names.count(name) > 1)
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_the_wheelhouse_takes_what_install_sh_installs_on_a_pi(python: str) -> None:
+    """image/lib/target_pins.py (the wheelhouse's list) agrees with the pins that apply there."""
+    environment = target_pins.target_environment(python, "aarch64")
+    listed = target_pins.target_pins(CONSTRAINTS.read_text(), environment)
+    expected = [f"{pin.name}=={pin.version}" for pin in read_pins() if pin.applies(python)]
+    assert sorted(canonicalize_name(p.split("==")[0]) + "==" + p.split("==")[1] for p in listed) == sorted(expected)
+    assert ("av==" in " ".join(listed)) == (python == "3.11"), "Trixie's av is the system's"

@@ -145,7 +145,7 @@ def chroot() -> Iterator[Chroot]:
         cache = Path(bash_lib("edge_cache_dir").stdout.strip())
         wheelhouse = cache / f"wheelhouse-{SUITE}-{os.uname().machine}"
         wheel = bash_lib(
-            f'w="$(edge_build_wheel "{work / "dist"}")"; edge_wheelhouse "$w" "{wheelhouse}" host; echo "$w"'
+            f'w="$(edge_build_wheel "{work / "dist"}")"; edge_wheelhouse "{wheelhouse}" host; echo "$w"'
         ).stdout.strip()
         edge_dir = root / "root/edge"
         shutil.copytree(IMAGE, edge_dir / "image", ignore=shutil.ignore_patterns("__pycache__"))

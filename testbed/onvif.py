@@ -119,6 +119,17 @@ def ws_discovery(timeout: float) -> list[dict[str, Any]]:
     ]
 
 
+def home_assistant_lists(scopes: list[str]) -> dict[str, str]:
+    """The name and hardware HA's config flow lists a discovered camera by: what follows the scope's last "/", as is
+    (``homeassistant/components/onvif/config_flow.py``, ``async_discovery``, in 2026.2.3)."""
+    seen = {}
+    for scope in scopes:
+        for key in ("name", "hardware"):
+            if scope.lower().startswith(f"onvif://www.onvif.org/{key}"):
+                seen[key] = scope.split("/")[-1]
+    return seen
+
+
 def probe_message(message_id: str | None = None, padding: int = 0) -> bytes:
     """Home Assistant's probe as the ``WSDiscovery`` library writes it; ``padding`` spaces after it."""
     from wsdiscovery.actions import constructProbe, createProbeMessage
@@ -245,7 +256,7 @@ class ProbeNamespace:
         tag = secrets.token_hex(3)
         self.name = f"eo{tag}"
         self._camera = camera
-        self._camera_if = f"eoc{tag}"
+        self.camera_interface = f"eoc{tag}"  # in the camera's namespace
         subnet = free_subnets(1)[0]
         self.address = str(subnet.network_address + 1)
         self.camera_address = str(subnet.network_address + 2)
@@ -256,15 +267,24 @@ class ProbeNamespace:
             if not ipv6:
                 sysctl("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=self.name)
             ip("link", "set", "lo", "up", ns=self.name)
-            ip("link", "add", self.interface, "netns", self.name, "type", "veth", "peer", "name", self._camera_if)
-            ip("link", "set", self._camera_if, "netns", camera.name)
+            ip("link", "add", self.interface, "netns", self.name, "type", "veth", "peer", "name", self.camera_interface)
+            ip("link", "set", self.camera_interface, "netns", camera.name)
             ip("addr", "add", f"{self.address}/24", "dev", self.interface, ns=self.name)
-            ip("addr", "add", f"{self.camera_address}/24", "dev", self._camera_if, ns=camera.name)
+            ip("addr", "add", f"{self.camera_address}/24", "dev", self.camera_interface, ns=camera.name)
             if ipv6:
                 ip("-6", "addr", "add", "fd00::1/64", "dev", self.interface, "nodad", ns=self.name)
-                ip("-6", "addr", "add", f"{self.camera_address6}/64", "dev", self._camera_if, "nodad", ns=camera.name)
+                ip(
+                    "-6",
+                    "addr",
+                    "add",
+                    f"{self.camera_address6}/64",
+                    "dev",
+                    self.camera_interface,
+                    "nodad",
+                    ns=camera.name,
+                )
             ip("link", "set", self.interface, "up", ns=self.name)
-            ip("link", "set", self._camera_if, "up", ns=camera.name)
+            ip("link", "set", self.camera_interface, "up", ns=camera.name)
         except BaseException:
             self.close()
             raise
@@ -288,37 +308,50 @@ class ProbeNamespace:
 
     def listener(self) -> Announcements:
         """Hello and Bye messages heard here, from now on."""
-        return Announcements(["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif", "--listen"])
+        command = ["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif", "--listen", self.address]
+        return Announcements(command)
 
     def close(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=10, check=False)
 
 
-def listen() -> None:
-    """Print a JSON line for each Hello and Bye heard (after a first ``{"listening": true}``), until killed."""
-    from wsdiscovery.discovery import ThreadedWSDiscovery
+def listen(address: str) -> None:
+    """Print a JSON line for each Hello and Bye heard on ``address``'s interface (after a first
+    ``{"listening": true}``), until killed: with the AppSequence's InstanceId and the MetadataVersion."""
+    from wsdiscovery.actions import NS_ACTION_BYE, NS_ACTION_HELLO
+    from wsdiscovery.message import parseSOAPMessage
 
     def say(**what: Any) -> None:
         print(json.dumps(what), flush=True)
 
-    discovery = ThreadedWSDiscovery()
-    discovery.setRemoteServiceHelloCallback(lambda service: say(hello=service.getEPR(), xaddrs=service.getXAddrs()))
-    discovery.setRemoteServiceByeCallback(lambda epr: say(bye=epr))
-    discovery.start()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("", 3702))
+    group = socket.inet_aton("239.255.255.250") + socket.inet_aton(address)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
     say(listening=True)
-    threading.Event().wait()
+    while True:
+        message = parseSOAPMessage(sock.recv(65536), "camera")  # the camera's: trusted here
+        if message is None:
+            continue
+        instance = message.getInstanceId()
+        if message.getAction() == NS_ACTION_HELLO:
+            xaddrs, version = message.getXAddrs(), message.getMetadataVersion()
+            say(hello=message.getEPR(), xaddrs=xaddrs, instance_id=instance, metadata_version=version)
+        elif message.getAction() == NS_ACTION_BYE:
+            say(bye=message.getEPR(), instance_id=instance)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="WS-Discovery for ONVIF cameras, as Home Assistant's")
     parser.add_argument("--timeout", type=float, default=5, help="how long the probe waits for answers")
-    parser.add_argument("--listen", action="store_true", help="print Hello and Bye messages instead of probing")
+    parser.add_argument("--listen", metavar="ADDRESS", help="print Hello and Bye heard on ADDRESS's interface instead")
     parser.add_argument(
         "--hostile", nargs=4, metavar=("CAMERA", "OTHER", "CAMERA6", "INTERFACE6"), help="send hostile probes instead"
     )
     args = parser.parse_args()
     if args.listen:
-        listen()
+        listen(args.listen)
     elif args.hostile:
         print(json.dumps(hostile_probes(*args.hostile)))
     else:

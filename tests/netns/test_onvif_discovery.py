@@ -24,7 +24,7 @@ import requests
 from hw.camera.framecode import capture_time_ms_near, read_frame_code, split_frame_code
 from testbed.daemon import TEST_TOKEN, DaemonProcess, start_daemon
 from testbed.netns.topology import Link, ip
-from testbed.onvif import PROFILE_STREAMING, ProbeNamespace, onvif_camera
+from testbed.onvif import PROFILE_STREAMING, ProbeNamespace, home_assistant_lists, onvif_camera
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -56,16 +56,6 @@ def routed_to(probe: ProbeNamespace, link: Link) -> Iterator[None]:
         yield
     finally:
         ip("route", "del", f"{probe.camera_address}/32", "via", link.camera_address)
-
-
-def home_assistant_sees(scopes: list[str]) -> dict[str, str]:
-    """The name and hardware HA's config flow reads from the scopes (``async_discovery``), as it lists them."""
-    seen = {}
-    for scope in scopes:
-        for key in ("name", "hardware"):
-            if scope.lower().startswith(f"onvif://www.onvif.org/{key}"):
-                seen[key] = scope.split("/")[-1]
-    return seen
 
 
 def rss_kib(pid: int) -> int:
@@ -106,7 +96,7 @@ def test_home_assistant_discovers_adds_and_plays_the_camera(camera_daemon):
         assert "{http://www.onvif.org/ver10/network/wsdl}NetworkVideoTransmitter" in found["types"]
         assert PROFILE_STREAMING in found["scopes"]
         assert "onvif://www.onvif.org/type/audio_encoder" in found["scopes"], "the profile has AAC"
-        assert home_assistant_sees(found["scopes"])["hardware"] == "simulated"
+        assert home_assistant_lists(found["scopes"])["hardware"] == "simulated"
         assert found["xaddrs"][0] == f"http://{probe.camera_address}:{port}/onvif/device_service"
         assert found["reachable"], "the first XAddr, the one HA takes, answers from the prober's link"
         assert not any(other.camera_address in xaddr for other in probes for xaddr in found["xaddrs"] if other != probe)
@@ -207,6 +197,32 @@ def test_hello_on_start_bye_on_stop_and_only_on_the_interface_of_server_host(net
         assert daemon.stop() == 0
         bye = listener.next(lambda message: "bye" in message, 30)
         assert bye["bye"] == hello["hello"]
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        listener.close()
+        probe.close()
+
+
+def test_a_new_address_is_announced_by_the_same_instance_with_a_new_metadata_version(netns, tmp_path):
+    probe = ProbeNamespace(netns)
+    listener = probe.listener()
+    daemon = None
+    try:
+        daemon = start_daemon(CONFIG, tmp_path, prefix=netns.exec_prefix, host="0.0.0.0")
+        first = listener.next(lambda message: "hello" in message, 30)
+        xaddr = f"http://{probe.camera_address}:{daemon.port}/onvif/device_service"
+        assert first["xaddrs"] == [xaddr], "only the address on the listener's link"
+        added = probe.camera_address.rsplit(".", 1)[0] + ".3"
+        ip("addr", "add", f"{added}/24", "dev", probe.camera_interface, ns=netns.name)
+        again = listener.next(lambda message: "hello" in message, 30)
+        assert again["xaddrs"] == [xaddr, f"http://{added}:{daemon.port}/onvif/device_service"]
+        assert again["instance_id"] == first["instance_id"], "InstanceId changes only when the daemon restarts"
+        assert int(again["metadata_version"]) == int(first["metadata_version"]) + 1
+        assert daemon.stop() == 0
+        bye = listener.next(lambda message: "bye" in message, 30)
+        assert (bye["bye"], bye["instance_id"]) == (first["hello"], first["instance_id"])
+        assert "Traceback" not in daemon.log(), daemon.log()
     finally:
         if daemon is not None:
             daemon.stop()

@@ -163,8 +163,11 @@ class Discovery:
         self._links = {}
 
     async def _follow_changes(self, watch: NetworkWatch) -> None:
-        async for _change in watch.changes():
-            self._follow_links()
+        try:
+            async for _change in watch.changes():
+                self._follow_links()
+        except OSError as exc:
+            log.warning("ONVIF: WS-Discovery no longer follows address changes (%s)", exc)
 
     def _follow_links(self) -> None:
         """Join the group on the served interfaces as they are now; Hello on each when the addresses changed."""

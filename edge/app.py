@@ -61,7 +61,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 class Health(StrEnum):
     OK = "ok"
-    DEGRADED = "degraded"  # a part does not work: camera, microphone, storage, a publish target, TURN, RTSP
+    DEGRADED = "degraded"  # a part does not work: camera, microphone, storage, GPIO, a publish target, TURN, RTSP
 
 
 class ProcessStatus(TypedDict):
@@ -229,6 +229,7 @@ class Daemon:
             or any(t["state"] in (PublishState.RETRYING, PublishState.REFUSED) for t in self.publish.status())
             or self.viewers.turn.state in (TurnState.UNREACHABLE, TurnState.REFUSED)
             or self.rtsp.status()["state"] == RtspState.FAILED
+            or self.triggers.gpio.status()["last_error"] is not None
         )
         return {
             "status": Health.DEGRADED if degraded else Health.OK,

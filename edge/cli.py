@@ -137,9 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
         if overrides:
             config = with_overrides(config, "server", **overrides)
-        from edge.hardware import open_hardware
+        from edge.hardware import Picamera2TooOld, open_hardware
 
-        hardware = open_hardware(config, force_simulated=args.simulate)
+        try:
+            hardware = open_hardware(config, force_simulated=args.simulate)
+        except Picamera2TooOld as exc:  # no restart makes it newer: 2 is the unit's RestartPreventExitStatus
+            print(f"edge: cannot start: {exc}", file=sys.stderr)
+            return 2
     except ConfigError as exc:
         print(f"edge: configuration error: {exc}", file=sys.stderr)
         return 2

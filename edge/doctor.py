@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.config import Config, ConfigError, PublishConfig, load_config
-from edge.hardware import check_encoder_limits
+from edge.hardware import Picamera2TooOld, check_encoder_limits, check_picamera2_version
 from edge.webrtc.ice_servers import IceServerList, RelayServer
 from edge.webrtc.turn_check import TurnCheck, TurnState, check_turn
-from hw.camera.pi import MIN_PICAMERA2, CameraInfo, list_cameras, picamera2_version
+from hw.camera.pi import CameraInfo, list_cameras, picamera2_version
 from hw.platform import Platform
 from hw.port_holders import PortHolder, PortUse, port_use
 
@@ -98,10 +98,6 @@ class Probes:
     port_use: Callable[[int], PortUse | None] = port_use
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
-
-
 def check_system(probes: Probes) -> list[Finding]:
     platform = probes.platform
     release = platform.os_release().get("PRETTY_NAME", "unknown")
@@ -137,19 +133,11 @@ def check_camera(probes: Probes) -> list[Finding]:
     version = probes.picamera2_version()
     if version is None:
         return [Finding("FAIL", "picamera2", "not installed", "sudo apt install python3-picamera2")]
-    findings = []
-    if _version_tuple(version) < MIN_PICAMERA2:
-        findings.append(
-            Finding(
-                "warn",
-                "picamera2",
-                f"{version} is older than {'.'.join(map(str, MIN_PICAMERA2))}: "
-                "new viewers wait up to a keyframe interval for their first picture",
-                "sudo apt update && sudo apt install --only-upgrade python3-picamera2",
-            )
-        )
-    else:
-        findings.append(Finding("ok", "picamera2", version))
+    try:
+        check_picamera2_version(version)
+        findings = [Finding("ok", "picamera2", version)]
+    except Picamera2TooOld as too_old:
+        findings = [Finding("FAIL", "picamera2", f"{too_old.problem}; the daemon does not start", too_old.fix)]
     try:
         cameras = probes.list_cameras()
     except Exception as exc:  # libcamera's own errors are what the owner needs to see

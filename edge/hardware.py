@@ -9,10 +9,13 @@ trigger buttons still work). Anywhere else everything is simulated.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from edge.config import Config, ConfigError
+from edge.media import h264
 from hw.camera import Camera, CameraSettings, open_camera
+from hw.camera.pi import MIN_PICAMERA2, picamera2_version
 from hw.camera.simulated import SimulatedCamera
 from hw.gpio import Gpio, open_gpio
 from hw.gpio.simulated import SimulatedGpio
@@ -69,7 +72,8 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
     if camera_backend == "auto":
         camera_backend = "picamera2" if on_pi else "simulated"
     if camera_backend == "picamera2":
-        check_encoder_limits(config, platform.h264_encoder())
+        check_picamera2_version(picamera2_version())
+    check_encoder_limits(config, platform.h264_encoder() if camera_backend == "picamera2" else None)
     settings = CameraSettings(
         width=cam.width,
         height=cam.height,
@@ -107,18 +111,61 @@ def _open_microphone(config: Config, force_simulated: bool, on_pi: bool, platfor
     return open_microphone("alsa", device)
 
 
+class Picamera2TooOld(Exception):
+    """The installed picamera2 is older than the oldest the daemon supports (``MIN_PICAMERA2``)."""
+
+    fix = "sudo apt update && sudo apt full-upgrade (picamera2 alone: sudo apt install python3-picamera2)"
+
+    def __init__(self, version: str) -> None:
+        oldest = ".".join(map(str, MIN_PICAMERA2))
+        self.problem = (
+            f"{version} is older than {oldest}, the oldest supported "
+            "(before it, a viewer who joins waits for the next periodic keyframe)"
+        )
+        super().__init__(f"picamera2 {self.problem}; update it: {self.fix}")
+
+
+def check_picamera2_version(version: str | None) -> None:
+    """Refuse an old picamera2 at start-up; a missing one is the camera's to report (it retries)."""
+    if version is not None and tuple(int(part) for part in re.findall(r"\d+", version)[:3]) < MIN_PICAMERA2:
+        raise Picamera2TooOld(version)
+
+
 def check_encoder_limits(config: Config, encoder: EncoderLimits | None) -> None:
-    """Refuse, at start-up, settings the camera's encoder cannot do, naming the key and the limit."""
-    if encoder is None:
-        return
+    """Refuse, at start-up, settings the camera's encoder cannot do, naming the keys and the limit.
+
+    Without a Pi's encoder (``None``: simulated, or no Pi) only H.264's own limits apply: those
+    of the highest level the daemon declares."""
     cam = config.camera
-    for key_name, value in (("width", cam.width), ("height", cam.height)):
-        if value > encoder.max_side:
+    if encoder is None:
+        level = h264.HIGHEST_LEVEL
+        holder = "H.264 allows"
+        why = f"level {level.name}, the highest the daemon declares"
+    else:
+        for key_name, value in (("width", cam.width), ("height", cam.height)):
+            if value > encoder.max_side:
+                raise ConfigError(
+                    f"camera.{key_name} {value} is more than the {encoder.name} takes: at most {encoder.max_side}"
+                )
+        if not encoder.min_bitrate <= cam.bitrate <= encoder.max_bitrate:
             raise ConfigError(
-                f"camera.{key_name} {value} is more than the {encoder.name} takes: at most {encoder.max_side}"
+                f"camera.bitrate {cam.bitrate} is outside what the {encoder.name} takes: "
+                f"{encoder.min_bitrate} to {encoder.max_bitrate}"
             )
-    if not encoder.min_bitrate <= cam.bitrate <= encoder.max_bitrate:
+        level = h264.level(encoder.level)
+        holder = f"the {encoder.name} takes"
+        why = f"H.264 level {level.name}: {encoder.level_reason}"
+    size = f"{cam.width}x{cam.height}"
+    frame = h264.macroblocks(cam.width, cam.height)
+    if frame > level.max_frame_macroblocks:
         raise ConfigError(
-            f"camera.bitrate {cam.bitrate} is outside what the {encoder.name} takes: "
-            f"{encoder.min_bitrate} to {encoder.max_bitrate}"
+            f"camera.width and camera.height: {size} is {frame:,} macroblocks a picture, more than {holder}: "
+            f"at most {level.max_frame_macroblocks:,} ({why})"
+        )
+    rate = frame * cam.framerate
+    if rate > level.max_macroblocks_per_second:
+        raise ConfigError(
+            f"camera.framerate {cam.framerate} at {size} is {rate:,} macroblocks a second, more than {holder}: "
+            f"at most {level.max_macroblocks_per_second:,} ({why}); at {size} at most "
+            f"{level.max_macroblocks_per_second // frame} fps"
         )

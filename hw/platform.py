@@ -26,13 +26,33 @@ class EncoderLimits:
     max_side: int  # pixels, width and height each
     min_bitrate: int
     max_bitrate: int
+    level: int  # the H.264 level_idc whose picture size and macroblock rate it is held to
+    level_reason: str  # why that level, as the refusal says it
 
 
 # The VC4 encoder: 25 kbit/s .. 25 Mbit/s (bcm2835-v4l2-codec's bitrate control), at most
-# 1920 px per side. The Pi 5 has no H.264 block: picamera2 encodes with libx264 on the CPU,
-# which keeps to level 4.2's 1080p too in practice (higher is far from real time there).
-VC4_ENCODER = EncoderLimits("VideoCore hardware encoder (bcm2835-codec)", True, 1920, 25_000, 25_000_000)
-PI5_SOFTWARE_ENCODER = EncoderLimits("Pi 5 software encoder (libx264 via picamera2)", False, 1920, 25_000, 25_000_000)
+# 1920 px per side, and level 4.0 (1080p30): "the hardware spec is level 4.0", says the
+# driver; picamera2 declares up to 4.2 only for rates beyond 4.0's. The Pi 5 has no H.264
+# block: picamera2 encodes with libx264 on the CPU, held to the same 1080p30 until a Pi 5
+# is measured (x264 then writes level 4.0; 4.1 at 25 Mbit/s, measured with PyAV 18.1).
+VC4_ENCODER = EncoderLimits(
+    "VideoCore hardware encoder (bcm2835-codec)",
+    True,
+    1920,
+    25_000,
+    25_000_000,
+    40,
+    "1080p30, what its driver rates the hardware for",
+)
+PI5_SOFTWARE_ENCODER = EncoderLimits(
+    "Pi 5 software encoder (libx264 via picamera2)",
+    False,
+    1920,
+    25_000,
+    25_000_000,
+    40,
+    "1080p30, a cautious budget for libx264 on the Pi 5's CPU",
+)
 
 
 @dataclass(frozen=True)

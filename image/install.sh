@@ -201,7 +201,7 @@ ensure_picamera2_version() {
         die "apt-get install --only-upgrade python3-picamera2 failed"
     version="$(package_version python3-picamera2)"
     if ! dpkg --compare-versions "$version" ge "$MIN_PICAMERA2"; then
-        warn "python3-picamera2 is still $version (older than $MIN_PICAMERA2): new viewers may wait up to a keyframe interval for their first picture. Update Raspberry Pi OS (sudo apt full-upgrade)."
+        warn "python3-picamera2 is still $version (older than $MIN_PICAMERA2): edge does not start with it. Update Raspberry Pi OS (sudo apt update && sudo apt full-upgrade)."
     fi
 }
 

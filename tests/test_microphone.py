@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import random
 import sys
 import textwrap
 import threading
@@ -267,6 +268,47 @@ def test_timeline_ignores_a_stall_but_follows_lost_audio() -> None:
         sample += CHUNK_SAMPLES
     assert stamps[-1] == t + 299 * 20_000  # re-anchored
     assert (np.diff(stamps) > 0).all()
+
+
+DRIFT_PERIOD_SAMPLES = 1024  # an ALSA period as USB sound cards often have it
+
+
+def drifting_device_stamps(ppm: float, seconds: int) -> tuple[np.ndarray, np.ndarray]:
+    """A sound card whose clock is ``ppm`` off, read as ``AlsaMicrophone`` reads it, on a simulated clock.
+
+    Returns each chunk's stamp and the true capture time of its first sample (µs). Each period is read when its last
+    sample exists plus a scheduling delay: 0.2-3 ms mostly, a 30 ms stall now and then.
+    """
+    rng = random.Random(27)
+    rate = SAMPLE_RATE * (1 + ppm / 1e6)  # samples per second of the monotonic clock
+    t0_us = 5_000_000_000
+    timeline = _Timeline()
+    stamps, truths = [], []
+    written = emitted = 0
+    while written < seconds * SAMPLE_RATE:
+        written_after = written + DRIFT_PERIOD_SAMPLES
+        delay_us = 30_000 if rng.random() < 0.001 else 200 + rng.expovariate(1 / 800)
+        read_us = t0_us + written_after * 1e6 / rate + delay_us
+        length_us = DRIFT_PERIOD_SAMPLES * 1_000_000 // SAMPLE_RATE  # what _captured_us subtracts
+        timeline.observe(written, round(read_us) - length_us)
+        written = written_after
+        while written - emitted >= CHUNK_SAMPLES:
+            stamps.append(timeline.stamp(emitted))
+            truths.append(t0_us + emitted * 1e6 / rate)
+            emitted += CHUNK_SAMPLES
+    return np.array(stamps), np.array(truths)
+
+
+@pytest.mark.parametrize("ppm", [-100, 100], ids=["100ppm-slow", "100ppm-fast"])
+def test_timeline_follows_a_drifting_device_clock_for_an_hour_in_small_steps(ppm: int) -> None:
+    stamps, truths = drifting_device_stamps(ppm, seconds=3600)
+    settled = SAMPLE_RATE // CHUNK_SAMPLES  # the first second: the first read's own lateness is taken back at once
+    error_us = (stamps - truths)[settled:]
+    step_us = np.abs(np.diff(stamps)[settled:] - 20_000)
+    # Audio never leads or lags video by more than 3 ms, however long it runs (100 ppm is 360 ms an hour) ...
+    assert np.abs(error_us).max() < 3_000, f"max error {np.abs(error_us).max():.0f} us"
+    # ... and the stamps get there by steps of at most 20 µs per 20 ms chunk: no jump a listener could hear.
+    assert step_us.max() <= 20, f"max step {step_us.max()} us"
 
 
 # --- SimulatedMicrophone ---------------------------------------------------------------------------------------------

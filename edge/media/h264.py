@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 NAL_IDR = 5
 NAL_SPS = 7
@@ -34,24 +35,49 @@ def profile_level_id(sps: bytes) -> str:
     return sps[1:4].hex()
 
 
-# (level_idc, MaxFS in macroblocks, MaxMBPS), from ITU-T H.264 table A-1: the levels tried, lowest first.
-LEVEL_LIMITS = (
-    (31, 3600, 108000),
-    (32, 5120, 216000),
-    (40, 8192, 245760),
-    (42, 8704, 522240),
-    (51, 36864, 983040),
+@dataclass(frozen=True)
+class Level:
+    """An H.264 level's limits on the picture size and the rate, in macroblocks (ITU-T H.264 table A-1)."""
+
+    idc: int  # level_idc: 40 for level 4.0
+    max_frame_macroblocks: int
+    max_macroblocks_per_second: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.idc // 10}.{self.idc % 10}"
+
+
+# The levels a profile-level-id is chosen from, lowest first; the last is the highest the daemon declares.
+LEVELS = (
+    Level(31, 3_600, 108_000),
+    Level(32, 5_120, 216_000),
+    Level(40, 8_192, 245_760),
+    Level(42, 8_704, 522_240),
+    Level(51, 36_864, 983_040),
+    Level(52, 36_864, 2_073_600),
 )
+HIGHEST_LEVEL = LEVELS[-1]
+
+
+def level(idc: int) -> Level:
+    return next(known for known in LEVELS if known.idc == idc)
+
+
+def macroblocks(width: int, height: int) -> int:
+    """The 16x16 macroblocks of one picture (a partial one at an edge counts whole)."""
+    return ((width + 15) // 16) * ((height + 15) // 16)
 
 
 def baseline_profile_level_id(width: int, height: int, framerate: int) -> str:
-    """Constrained Baseline at the lowest level that fits a picture size and rate (level 5.2 if none does)."""
-    macroblocks = ((width + 15) // 16) * ((height + 15) // 16)
-    rate = macroblocks * framerate
-    for level, max_frame, max_rate in LEVEL_LIMITS:
-        if macroblocks <= max_frame and rate <= max_rate:
-            return f"42e0{level:02x}"
-    return "42e034"
+    """Constrained Baseline at the lowest level that fits a picture size and rate (the highest if none does)."""
+    frame = macroblocks(width, height)
+    fitting = (
+        known
+        for known in LEVELS
+        if frame <= known.max_frame_macroblocks and frame * framerate <= known.max_macroblocks_per_second
+    )
+    return f"42e0{next(fitting, HIGHEST_LEVEL).idc:02x}"
 
 
 class ParameterSetCache:

@@ -4,10 +4,17 @@ Two ways, as ONVIF's core specification has them: WS-UsernameToken in the SOAP h
 (``PasswordDigest``: Base64(SHA-1(nonce + created + password)); a plain-text password
 is refused, it would cross the network as is), and HTTP Digest. A digest's ``Created``
 must be within :data:`WINDOW_SECONDS` of the camera's clock, and a nonce is accepted
-once (the nonces of the window are remembered, at most :data:`MAX_NONCES`). Wrong
-credentials are counted per source (:class:`~edge.security.ratelimit.FailureLimiter`, as
-RTSP does); a source over its limit is refused unchecked for a while. With access control
-off (no token) everything is open, as the HTTP API is.
+once: the (nonce bytes, created) pairs of the window are remembered (at most
+:data:`MAX_NONCES`), and a nonce must be written in canonical base64, so that the same
+bytes spelled otherwise (the unused bits of a final ``=`` group) are no second nonce.
+
+Wrong credentials are counted per source (:class:`~edge.security.ratelimit.FailureLimiter`,
+as RTSP does; a source over its limit is refused unchecked for a while) and in the HTTP
+API's :class:`~edge.security.ratelimit.GuessGate`, where they take their turn with the
+API's: guessing the token is as slow through ONVIF as through the API, from any number of
+addresses. A right password on a stale Digest nonce is no wrong guess, here as in the API
+(:func:`edge.security.auth.authorised`). With access control off (no token) everything is
+open, as the HTTP API is.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from edge.onvif.soap import SoapFault, SoapRequest
-from edge.security.auth import BASIC_USER
+from edge.security.auth import BASIC_USER, digest_uri, guess_gate
 from edge.security.digest import DigestAuth, DigestResult
 from edge.security.ratelimit import FailureLimiter
 
@@ -53,6 +60,22 @@ def not_authorized(reason: str, headers: dict[str, str] | None = None, status: i
     return SoapFault("env:Sender", ("ter:NotAuthorized",), reason, status=status, headers=headers)
 
 
+class WrongCredentials(SoapFault):
+    """A ``ter:NotAuthorized`` fault that counts as a guess: a wrong password, a replay, a malformed token."""
+
+    def __init__(self, reason: str, headers: dict[str, str] | None = None, status: int = 400) -> None:
+        super().__init__("env:Sender", ("ter:NotAuthorized",), reason, status=status, headers=headers)
+
+
+def canonical_nonce(text: str) -> bytes | None:
+    """The nonce's bytes, if ``text`` is their one base64 spelling (padding, no unused bits set); else None."""
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        return None
+    return decoded if base64.b64encode(decoded).decode() == text else None
+
+
 class NonceCache:
     """The (nonce, created) pairs seen within the window: each is good once."""
 
@@ -60,9 +83,9 @@ class NonceCache:
         self._seconds = seconds
         self._capacity = capacity
         self._clock = clock
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._seen: OrderedDict[tuple[bytes, str], float] = OrderedDict()
 
-    def first_use(self, nonce: str, created: str) -> bool:
+    def first_use(self, nonce: bytes, created: str) -> bool:
         now = self._clock()
         while self._seen and next(iter(self._seen.values())) < now:
             self._seen.popitem(last=False)
@@ -88,7 +111,7 @@ class OnvifAuth:
     def open(self) -> bool:
         return self._token is None
 
-    def check(self, request: web.Request, soap: SoapRequest) -> None:
+    async def check(self, request: web.Request, soap: SoapRequest) -> None:
         """Returns when the request may go on; raises a ``ter:NotAuthorized`` fault otherwise."""
         secret = self._token
         if secret is None:
@@ -104,46 +127,55 @@ class OnvifAuth:
                 headers=self._challenge(),
                 status=401,
             )
+        gate = guess_gate(request)
+        if gate is not None and (wait := await gate.admit(client)) is not None:
+            raise not_authorized(
+                f"too many wrong passwords tried lately, from here or elsewhere; try again in {int(wait) + 1} s"
+            )
         try:
             if token is not None:
                 self._check_username_token(secret, *token)
             else:
                 self._check_digest(request, header)
-        except SoapFault:
+        except WrongCredentials:
             self.limiter.record_failure(client)
+            if gate is not None:
+                gate.record_failure(client)
             raise
 
     def _challenge(self, stale: bool = False) -> dict[str, str]:
         return {"WWW-Authenticate": self.digest.challenge(stale)}
 
     def _check_digest(self, request: web.Request, header: str) -> None:
-        result = self.digest.check(header, request.method, request.raw_path)
-        if result is DigestResult.STALE:
+        result = self.digest.check(header, request.method, digest_uri(request))
+        if result is DigestResult.STALE:  # the right password: no guess, as in the HTTP API
             raise not_authorized("the digest's nonce is stale", headers=self._challenge(stale=True), status=401)
         if result is not DigestResult.OK:
-            raise not_authorized("wrong user or password", headers=self._challenge(), status=401)
+            raise WrongCredentials("wrong user or password", headers=self._challenge(), status=401)
 
     def _check_username_token(self, secret: str, user: str, password: str, kind: str, nonce: str, created: str) -> None:
         if not kind.endswith(PASSWORD_DIGEST):
-            raise not_authorized("send the password as a PasswordDigest (with Nonce and Created)")
+            raise WrongCredentials("send the password as a PasswordDigest (with Nonce and Created)")
+        nonce_bytes = canonical_nonce(nonce)
         try:
-            nonce_bytes = base64.b64decode(nonce, validate=True)
             when = datetime.fromisoformat(created)
-        except (binascii.Error, ValueError):
-            raise not_authorized("the UsernameToken's Nonce or Created is malformed") from None
+        except ValueError:
+            when = None
+        if nonce_bytes is None or when is None:
+            raise WrongCredentials("the UsernameToken's Nonce (canonical base64) or Created is malformed")
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         skew = abs(self._clock() - when.timestamp())
         expected = base64.b64encode(hashlib.sha1(nonce_bytes + created.encode() + secret.encode()).digest()).decode()
         if user != BASIC_USER or not hmac.compare_digest(expected.encode(), password.encode()):
-            raise not_authorized("wrong user or password")
+            raise WrongCredentials("wrong user or password")
         if skew > WINDOW_SECONDS:
-            raise not_authorized(
+            raise WrongCredentials(
                 f"the UsernameToken's Created is {int(skew)} s away from the camera's clock "
                 f"(at most {int(WINDOW_SECONDS)} s): read GetSystemDateAndTime"
             )
-        if not self._nonces.first_use(nonce, created):
-            raise not_authorized("this UsernameToken was used before (replayed nonce)")
+        if not self._nonces.first_use(nonce_bytes, created):
+            raise WrongCredentials("this UsernameToken was used before (replayed nonce)")
 
 
 def _username_token(soap: SoapRequest) -> tuple[str, str, str, str, str] | None:

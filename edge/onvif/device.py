@@ -16,6 +16,8 @@ EVENTS_PATH = "/onvif/events_service"
 DEVICE_VERSION = (2, 60)  # ONVIF Core 2.6, what the answers follow
 MEDIA_VERSION = (2, 60)
 EVENTS_VERSION = (2, 60)
+# GetWsdlUrl's answer: the camera serves no WSDL of its own, it follows ONVIF's published ones.
+WSDL_URL = "http://www.onvif.org/onvif/ver10/device/wsdl/devicemgmt.wsdl"
 
 
 def device_capabilities_xml() -> str:
@@ -65,6 +67,8 @@ class DeviceService:
             "GetScopes": self.get_scopes,
             "GetNetworkInterfaces": self.get_network_interfaces,
             "GetHostname": self.get_hostname,
+            "GetWsdlUrl": self.get_wsdl_url,
+            "GetEndpointReference": self.get_endpoint_reference,
         }
         return {
             (TDS, name): Operation(handler, f"{TDS}/{name}Response", open=name in PRE_AUTH)
@@ -190,3 +194,11 @@ class DeviceService:
             "<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>"
             f"<tt:Name>{escape(self._identity.hostname)}</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>"
         )
+
+    async def get_wsdl_url(self, call: Call) -> str:
+        return f"<tds:GetWsdlUrlResponse><tds:WsdlUrl>{WSDL_URL}</tds:WsdlUrl></tds:GetWsdlUrlResponse>"
+
+    async def get_endpoint_reference(self, call: Call) -> str:
+        """The device service's endpoint reference address: the one WS-Discovery announces."""
+        guid = escape(self._identity.endpoint_reference)
+        return f"<tds:GetEndpointReferenceResponse><tds:GUID>{guid}</tds:GUID></tds:GetEndpointReferenceResponse>"

@@ -20,6 +20,7 @@ from edge.onvif.soap import (
     read_body,
     xml_response,
 )
+from edge.web.forwarded import prefix
 
 # SOAP 1.2's type, and SOAP 1.1's that some clients send for 1.2 envelopes. Neither is one another
 # site's page can POST without a CORS preflight (see edge.security.origin).
@@ -35,8 +36,9 @@ class Call:
 
     @property
     def base_url(self) -> str:
-        """``http://<the address the client used>:<port>``: where the client reaches the camera."""
-        return f"{self.request.scheme}://{self.request.host}"
+        """``http://<the address the client used>:<port>``, and a trusted proxy's path prefix (``/cam``)
+        if any: where the client reaches the camera."""
+        return f"{self.request.scheme}://{self.request.host}{prefix(self.request)}"
 
     @property
     def host(self) -> str:
@@ -74,7 +76,7 @@ class SoapEndpoint:
             if operation is None:
                 raise action_not_supported(soap.name)
             if not operation.open:
-                self._auth.check(request, soap)
+                await self._auth.check(request, soap)
             body = await operation.handler(Call(request, soap))
         except SoapFault as fault:
             return fault_response(fault)

@@ -8,11 +8,12 @@ NVRs turn into a motion sensor and binary sensors.
 A subscription made (or synchronised) gets the current state of every input
 first (``PropertyOperation="Initialized"``), then each change (``"Changed"``).
 Everything is bounded: the number of subscriptions (expired ones are dropped
-first), each subscription's queue (the oldest messages go, counted), how long a
+first), each subscription's queue (the oldest messages go), how long a
 subscription lives without a renewal and how long a pull waits.
 
-This module knows nothing of SOAP: the ONVIF service parses the requests, calls
-these, wraps the XML given back and turns :class:`EventsFault` into a SOAP fault.
+This module parses no SOAP (it takes only the namespace prefixes of :mod:`edge.onvif.soap`):
+the ONVIF service parses the requests, calls these, wraps the XML given back and turns
+:class:`EventsFault` into a SOAP fault.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from xml.sax.saxutils import quoteattr
 
 import isodate
 
+from edge.onvif.soap import declarations
 from edge.triggers.source import TriggerSource
 
 DEFAULT_TERMINATION = timedelta(seconds=60)  # when a request names none
@@ -38,15 +40,8 @@ DIGITAL_INPUT_TOPIC = "tns1:Device/Trigger/DigitalInput"
 VIDEO_ANALYTICS_TOKEN = "analytics"
 MOTION_RULE = "MotionDetectorRule"
 
-NAMESPACES = {
-    "wsnt": "http://docs.oasis-open.org/wsn/b-2",
-    "wstop": "http://docs.oasis-open.org/wsn/t-1",
-    "tev": "http://www.onvif.org/ver10/events/wsdl",
-    "tt": "http://www.onvif.org/ver10/schema",
-    "tns1": "http://www.onvif.org/ver10/topics",
-    "xs": "http://www.w3.org/2001/XMLSchema",
-}
-_XMLNS = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in NAMESPACES.items())
+# Declared on the elements this module writes, which are whole without the envelope around them.
+_XMLNS = declarations("wsnt", "wstop", "tev", "tt", "tns1", "xs")
 CONCRETE_SET_DIALECT = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
 
 
@@ -140,9 +135,8 @@ class Subscription:
     def __init__(self, termination: datetime, states: Callable[[str], list[str]]) -> None:
         self.id = secrets.token_urlsafe(18)
         self.termination = termination
-        self.dropped = 0  # messages lost because the queue was full (a client that stopped pulling)
         self._states = states
-        self._queue: deque[str] = deque()
+        self._queue: deque[str] = deque(maxlen=MAX_QUEUED)  # a client that stops pulling loses the oldest
         self._arrived = asyncio.Event()
         self._closed = False
 
@@ -155,9 +149,6 @@ class Subscription:
         return self.termination
 
     def queue(self, message: str) -> None:
-        if len(self._queue) >= MAX_QUEUED:
-            self._queue.popleft()
-            self.dropped += 1
         self._queue.append(message)
         self._arrived.set()
 

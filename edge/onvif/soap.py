@@ -30,10 +30,32 @@ TDS = "http://www.onvif.org/ver10/device/wsdl"
 TRT = "http://www.onvif.org/ver10/media/wsdl"
 TEV = "http://www.onvif.org/ver10/events/wsdl"
 WSNT = "http://docs.oasis-open.org/wsn/b-2"
+WSTOP = "http://docs.oasis-open.org/wsn/t-1"
+TNS1 = "http://www.onvif.org/ver10/topics"
+XS = "http://www.w3.org/2001/XMLSchema"
 
 # The prefixes every answer declares on its envelope, so handlers write ``tt:Name`` and so on.
-PREFIXES = {"env": ENV, "wsa": WSA, "ter": TER, "tt": TT, "tds": TDS, "trt": TRT, "tev": TEV, "wsnt": WSNT}
-_DECLARATIONS = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in PREFIXES.items())
+PREFIXES = {
+    "env": ENV,
+    "wsa": WSA,
+    "ter": TER,
+    "tt": TT,
+    "tds": TDS,
+    "trt": TRT,
+    "tev": TEV,
+    "wsnt": WSNT,
+    "wstop": WSTOP,
+    "tns1": TNS1,
+    "xs": XS,
+}
+
+
+def declarations(*prefixes: str) -> str:
+    """``xmlns:`` attributes for these prefixes of :data:`PREFIXES` (all of them when none is named)."""
+    return " ".join(f'xmlns:{prefix}="{PREFIXES[prefix]}"' for prefix in prefixes or PREFIXES)
+
+
+_DECLARATIONS = declarations()
 
 
 class SoapFault(Exception):

@@ -102,9 +102,21 @@ def _too_many(retry_after: float) -> ErrorResponse:
     )
 
 
+def digest_uri(request: web.Request) -> str:
+    """The path (with its query) a Digest client signs: the one it asked for, under a trusted proxy's prefix too."""
+    return prefix(request) + request.raw_path
+
+
+def guess_gate(request: web.Request) -> GuessGate | None:
+    """The gate every token and password tried against this daemon takes its turn at (None with auth off)."""
+    auth = request.app.get(AUTHENTICATOR_KEY)
+    return None if auth is None else auth.limiter
+
+
 async def authorised(request: web.Request) -> bool:
     """Whether the request carries the token (Bearer or Basic) or a valid session cookie; always true
-    with auth off. Raises 429 while wrong tokens pile up, and counts a wrong one."""
+    with auth off. Raises 429 while wrong tokens pile up, and counts a wrong one; a Digest answer on
+    a stale nonce (the right password, an old nonce) is challenged again and not counted."""
     auth = request.app.get(AUTHENTICATOR_KEY)
     if auth is None:
         return True
@@ -116,7 +128,7 @@ async def authorised(request: web.Request) -> bool:
     if (wait := await auth.limiter.admit(client)) is not None:
         raise _too_many(wait)
     if header[:7].lower() == "digest ":
-        result = auth.digest.check(header, request.method, request.raw_path)
+        result = auth.digest.check(header, request.method, digest_uri(request))
         if result is DigestResult.STALE:
             raise _unauthorised(request, stale=True)
         if result is DigestResult.OK:
@@ -201,4 +213,4 @@ def add_auth(app: web.Application, authenticator: Authenticator) -> None:
     app.router.add_get("/api/session", session_status)
 
 
-__all__ = ["Authenticator", "add_auth", "authorised"]
+__all__ = ["Authenticator", "add_auth", "authorised", "digest_uri", "guess_gate"]

@@ -10,7 +10,10 @@ what we touch:
    (libx264 on the CPU). Their constructors differ: we pass only what both take, and
    always an integer ``framerate`` (x264 budgets its bitrate per declared frame: left
    at its default of 30, a 15 fps camera gets half the bitrate asked for, a 60 fps
-   one double; a float is refused by PyAV).
+   one double; a float is refused by PyAV). The V4L2 encoder also gets
+   ``enable_sps_framerate=True``, without which it never sends the rate to the driver
+   (``VIDIOC_S_PARM``), whose rate control then budgets for 30 fps whatever the camera
+   gives; ``LibavH264Encoder`` has no such argument.
 2. Pi 5 keyframes: ``LibavH264Encoder.force_key_frame()`` makes the next ``encode()``
    set ``frame.pict_type = "I"``, which PyAV >= 14 refuses with ``TypeError``: the
    frame is lost and, in picamera2's camera loop, its request is never released, so
@@ -156,7 +159,7 @@ def make_h264_encoder(settings: CameraSettings) -> Any:
         encoder = _keyframe_safe(LibavH264Encoder)(**options)
         encoder.threads = 1  # frame threading holds 2-5 frames back: latency
         return encoder
-    return H264Encoder(**options)
+    return H264Encoder(**options, enable_sps_framerate=True)
 
 
 def is_software_encoder(encoder: Any) -> bool:

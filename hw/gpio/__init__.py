@@ -25,6 +25,13 @@ class GpioError(RuntimeError):
     """A pin cannot be used (busy, absent, no GPIO chip on this machine)."""
 
 
+class GpioUnavailable(GpioError):
+    """No pin can be used, for a cause that can be fixed while the daemon runs (its message names it and the fix).
+
+    lgpio not installed, the GPIO chip not there or not to be opened by this user: see :mod:`hw.gpio.cause`.
+    """
+
+
 class DigitalInput(Protocol):
     pin: int
 

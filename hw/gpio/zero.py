@@ -1,22 +1,39 @@
 """GPIO through gpiozero: its default pin factory on a Pi (``hw.gpio.simulated`` gives it mock pins).
 
 gpiozero calls back on its own threads (lgpio's) or, for mock pins, in the
-thread that drives the pin; either way the callback only stamps the time and
-hands the edge to the event loop, where :class:`Debouncer` decides.
+thread that drives the pin; either way the callback only turns the edge's time
+into the daemon's clock and hands the edge to the event loop, where
+:class:`Debouncer` decides. lgpio's callbacks carry the kernel's timestamp of the
+edge, so a callback that runs late (a busy thread) still reports when the wire
+changed; other factories stamp in Python, so the time is taken there.
+
+When gpiozero's default factory cannot be loaded (it tries every one and says
+only "Unable to load any default pin factory!"), :mod:`hw.gpio.cause` names the
+real cause and the pin fails with :class:`~hw.gpio.GpioUnavailable`: worth
+retrying once the cause is fixed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import warnings
 from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
-from gpiozero import LED, DigitalInputDevice
+from gpiozero import LED, InputDevice, PinFactoryFallback
 from gpiozero.pins import Factory
 
 from hw.clock import monotonic_us
-from hw.gpio import ChangeHandler, Gpio, GpioError
+from hw.gpio import ChangeHandler, Gpio, GpioError, GpioUnavailable
+from hw.gpio.cause import gpio_unavailable_reason
 from hw.gpio.debounce import Debouncer
+
+# Pin factories whose ``when_changed`` ticks are the time of the edge itself (lgpio: the kernel's event timestamp),
+# by class name: importing them needs their hardware library.
+_EDGE_TIMESTAMP_FACTORIES = frozenset({"LGPIOFactory"})
+_Device = TypeVar("_Device", InputDevice, LED)
 
 
 class _Input:
@@ -24,8 +41,9 @@ class _Input:
         self,
         pin: int,
         active_high: bool,
-        device: DigitalInputDevice,
+        device: InputDevice,
         debouncer: Debouncer,
+        on_change: Callable[[object, object], None],
         release: Callable[[int], object],
     ) -> None:
         self.pin = pin
@@ -33,6 +51,7 @@ class _Input:
         self.active_high = active_high
         self.device = device
         self.debouncer = debouncer
+        self.on_change = on_change  # gpiozero keeps only a weak reference to it
 
     @property
     def active(self) -> bool:
@@ -40,6 +59,7 @@ class _Input:
 
     def close(self) -> None:
         self.debouncer.close()
+        self.device.pin.when_changed = None
         self.device.close()
         self._release(self.pin)
 
@@ -62,11 +82,17 @@ class _Output:
 
 
 class GpiozeroGpio(Gpio):
-    """``factory``: a gpiozero pin factory, or None for gpiozero's default (lgpio on a Pi)."""
+    """``factory``: a gpiozero pin factory, or None for gpiozero's default (lgpio on a Pi).
 
-    def __init__(self, factory: Factory | None = None, clock: Callable[[], int] = monotonic_us) -> None:
+    ``root``: where ``/dev`` is, for finding out why the default factory fails (tests pass a fake tree).
+    """
+
+    def __init__(
+        self, factory: Factory | None = None, clock: Callable[[], int] = monotonic_us, root: Path = Path("/")
+    ) -> None:
         self._factory = factory
         self._clock = clock
+        self._root = root
         self.backend = "gpiozero"
         self._inputs: dict[int, _Input] = {}
         self._outputs: dict[int, _Output] = {}
@@ -76,36 +102,58 @@ class GpiozeroGpio(Gpio):
     ) -> _Input:
         loop = asyncio.get_running_loop()
         pull_up = {"up": True, "down": False, "none": None}[pull]
-        try:
-            device = DigitalInputDevice(
+        device = self._open(
+            pin,
+            lambda: InputDevice(
                 pin, pull_up=pull_up, active_state=active_high if pull_up is None else None, pin_factory=self._factory
-            )
-        except Exception as exc:  # gpiozero's, lgpio's (not GPIOZeroError), OSError: a pin we cannot have
-            raise GpioError(f"GPIO{pin}: {exc}") from exc
-        # With a pull resistor gpiozero infers the polarity (pulled up: active low);
-        # the config may say otherwise, so translate here.
-        invert = pull_up is not None and pull_up == active_high
-        debouncer = Debouncer(loop, debounce_s, device.is_active != invert, on_change)
+            ),
+        )
+        # The polarity is the config's, whatever gpiozero infers from the pull: the pin's level says it.
+        debouncer = Debouncer(loop, debounce_s, bool(device.pin.state) == active_high, on_change)
+        edge_time = self._edge_time(device.pin_factory)
 
-        def edge(raw_active: bool) -> None:
-            at_us = self._clock()
+        def changed(ticks: object, state: object) -> None:
+            at_us = edge_time(ticks)
             if loop.is_closed():
                 return
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: shutting down
-                loop.call_soon_threadsafe(debouncer.edge, raw_active != invert, at_us)
+                loop.call_soon_threadsafe(debouncer.edge, bool(state) == active_high, at_us)
 
-        device.when_activated = lambda: edge(True)
-        device.when_deactivated = lambda: edge(False)
-        self._inputs[pin] = _Input(pin, active_high, device, debouncer, lambda pin: self._inputs.pop(pin, None))
+        device.pin.edges = "both"
+        gpio_input = _Input(pin, active_high, device, debouncer, changed, lambda pin: self._inputs.pop(pin, None))
+        device.pin.when_changed = gpio_input.on_change
+        self._inputs[pin] = gpio_input
         if self._factory is None:  # gpiozero chose its default factory with the first pin: name it
             self.backend = f"gpiozero ({type(device.pin_factory).__name__})"
-        return self._inputs[pin]
+        return gpio_input
+
+    def _edge_time(self, factory: Factory) -> Callable[[object], int]:
+        """The daemon's clock at an edge gpiozero reports with ``ticks`` (the factory's own time of it)."""
+        if type(factory).__name__ not in _EDGE_TIMESTAMP_FACTORIES:
+            return lambda ticks: self._clock()
+
+        def from_ticks(ticks: object) -> int:
+            age_s = factory.ticks_diff(factory.ticks(), ticks)  # how long ago the edge was, on the factory's clock
+            return self._clock() - max(0, round(age_s * 1_000_000))
+
+        return from_ticks
+
+    def _open(self, pin: int, make: Callable[[], _Device]) -> _Device:
+        """``make()`` the device for ``pin``, or raise the GpioError that says why it cannot be had."""
+        with warnings.catch_warnings(record=True) as caught:  # gpiozero warns of each default factory it skips
+            warnings.simplefilter("always", PinFactoryFallback)
+            try:
+                return make()
+            except Exception as exc:  # gpiozero's, lgpio's (not GPIOZeroError), OSError: a pin we cannot have
+                if self._factory is None:
+                    reason = gpio_unavailable_reason(self._root)
+                    if reason is not None:
+                        raise GpioUnavailable(f"GPIO{pin}: {reason}") from exc
+                fallbacks: list[str] = [str(w.message) for w in caught if issubclass(w.category, PinFactoryFallback)]
+                raise GpioError("; ".join([f"GPIO{pin}: {exc}", *fallbacks])) from exc
 
     def add_output(self, pin: int, *, active_high: bool) -> _Output:
-        try:
-            led = LED(pin, active_high=active_high, initial_value=False, pin_factory=self._factory)
-        except Exception as exc:
-            raise GpioError(f"GPIO{pin}: {exc}") from exc
+        led = self._open(pin, lambda: LED(pin, active_high=active_high, initial_value=False, pin_factory=self._factory))
         self._outputs[pin] = _Output(pin, led, lambda pin: self._outputs.pop(pin, None))
         return self._outputs[pin]
 

@@ -12,8 +12,9 @@ Why it looks like this:
   resampled to s16 mono 48 kHz and re-chunked to exactly 20 ms with ``av.AudioFifo``.
 * Timestamps are capture times on the monotonic clock (the camera's clock). Each packet's read time minus its
   length only bounds its capture time (the thread may have been late), so it anchors a sample counter instead:
-  chunk ``k`` is stamped ``anchor + k * 20 ms``, exactly 20 ms apart while the device is steady, re-anchored when
-  the clock disagrees (see :class:`_Timeline`). FFmpeg's own packet pts is not used: it is on the wall clock, and
+  chunk ``k`` is stamped ``anchor + k * 20 ms``, exactly 20 ms apart while the device is steady. A sound card's
+  clock is off by up to ~100 ppm, so the anchor follows the monotonic clock continuously, a few µs per chunk, and
+  jumps only for lost audio (see :class:`_Timeline`). FFmpeg's own packet pts is not used: it is on the wall clock, and
   it subtracts the delay ALSA reports, which plugins can misreport (``null`` reports a full buffer: 2.7 s).
 * Stopping: the thread checks a flag after every period (a few ms on real hardware), then closes the container;
   ``chunks()`` waits for that in its ``finally`` so no thread outlives the consumer.
@@ -37,8 +38,11 @@ from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, Microphone, MicrophoneErro
 log = logging.getLogger(__name__)
 
 _QUEUE_CHUNKS = 50  # 1 s of audio waiting for a slow consumer, then the oldest is dropped
-_MAX_DRIFT_US = 100_000  # stamps later than the clock by this much for a whole second: re-anchor
-_EARLY_SLACK_US = 2_000  # stamps later than an observation by more than this: move back at once
+_WINDOW_SAMPLES = SAMPLE_RATE  # reads are judged by the earliest of each second of audio
+_DEAD_BAND_US = 1_000  # the earliest read of a window later than the stamps by less than this: read-time noise
+_LOST_AUDIO_US = 20_000  # later by more than this over a whole window: samples were lost (an overrun), jump
+_EARLY_SLACK_US = 2_000  # stamps later than an observation by more than this: a late start, move back at once
+_SLEW_US_PER_CHUNK = 10  # drift corrections move stamps at most this much per 20 ms chunk (500 ppm)
 _STOP_TIMEOUT_S = 2.0
 
 
@@ -53,16 +57,21 @@ def _reason(exc: BaseException) -> str:
 
 
 class _Timeline:
-    """Capture times of sample indices: a start time plus a sample count, corrected when it drifts.
+    """Capture times of sample indices: a start time plus a sample count, following the clock as the device drifts.
 
     An observation (read time minus the packet's length) is never earlier than the true capture time: lateness
-    comes from scheduling, a stalled thread or ALSA's buffer, never the other way. So an early observation is
-    proof the anchor is late (moved back at once); a late one is trusted only when all observations over a second
-    of audio were late by more than the limit (samples were lost, or the device's clock is slow).
+    comes from scheduling, a stalled thread or ALSA's buffer, never the other way. So the earliest observation of
+    each second of audio bounds how late the stamps are, and:
+
+    * an observation earlier than the stamps by more than a little proves a late start: moved back at once;
+    * within a second, the earliest one being earlier than the stamps (a fast device clock), or later by more than
+      read-time noise (a slow one), sets a correction that the stamps take up a few µs per chunk, never a jump;
+    * later by more than any drift over a whole second: samples were lost (an overrun), the stamps jump forward.
     """
 
     def __init__(self) -> None:
-        self._anchor_us: int | None = None  # capture time of sample 0
+        self._anchor_us: int | None = None  # capture time of sample 0, as the stamps use it now
+        self._target_us = 0  # where drift corrections are taking the anchor
         self._last_us: int | None = None
         self._window_start = 0  # first sample of the current window of observations
         self._window_min_late_us: int | None = None
@@ -74,21 +83,28 @@ class _Timeline:
     def observe(self, sample: int, captured_us: int) -> None:
         """The clock says ``sample`` was captured at ``captured_us`` (or earlier)."""
         implied = captured_us - self._offset_us(sample)
-        if self._anchor_us is None or implied < self._anchor_us - _EARLY_SLACK_US:
-            self._anchor_us = implied
-            self._window_start, self._window_min_late_us = sample, None
+        if self._anchor_us is None or implied < self._target_us - _EARLY_SLACK_US:
+            self._jump(implied, sample)
             return
-        late = implied - self._anchor_us
+        late = implied - self._target_us
         if self._window_min_late_us is None or late < self._window_min_late_us:
             self._window_min_late_us = late
-        if sample - self._window_start >= SAMPLE_RATE:
-            if self._window_min_late_us > _MAX_DRIFT_US:
-                self._anchor_us += self._window_min_late_us
+        if sample - self._window_start >= _WINDOW_SAMPLES:
+            if self._window_min_late_us > _LOST_AUDIO_US:
+                self._jump(self._target_us + self._window_min_late_us, sample)
+                return
+            if self._window_min_late_us > _DEAD_BAND_US or self._window_min_late_us < 0:
+                self._target_us += self._window_min_late_us
             self._window_start, self._window_min_late_us = sample, None
 
+    def _jump(self, anchor_us: int, sample: int) -> None:
+        self._anchor_us = self._target_us = anchor_us
+        self._window_start, self._window_min_late_us = sample, None
+
     def stamp(self, sample: int) -> int:
-        """The capture time of ``sample``: strictly increasing from call to call."""
+        """The capture time of ``sample``: strictly increasing from call to call (call it once per chunk)."""
         assert self._anchor_us is not None, "observe() first"
+        self._anchor_us += max(-_SLEW_US_PER_CHUNK, min(_SLEW_US_PER_CHUNK, self._target_us - self._anchor_us))
         ts = self._anchor_us + self._offset_us(sample)
         if self._last_us is not None and ts <= self._last_us:  # moved back past what was handed out
             ts = self._last_us + 1

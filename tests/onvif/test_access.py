@@ -4,6 +4,10 @@ Digest middleware, and raw SOAP for what no honest client sends (a replayed toke
 
 from __future__ import annotations
 
+import base64
+import http.client
+import secrets
+import string
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -14,9 +18,12 @@ from zeep.exceptions import Fault
 
 from testbed.daemon import DaemonProcess
 from testbed.onvif import ENV, ONVIF_CONFIG, onvif_camera, soap, username_token
+from tests.security.guessing import try_tokens
 
 TER = "http://www.onvif.org/ver10/error"
 DEVICE_INFORMATION = "<tds:GetDeviceInformation/>"
+GUESSING_ADDRESSES = 7  # x 5 wrong passwords: past the global budget of 30
+BASE64_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
 
 
 def post(daemon: DaemonProcess, body: bytes, path: str = "/onvif/device_service", **headers: str) -> requests.Response:
@@ -96,6 +103,53 @@ def test_a_replayed_or_stale_username_token_is_refused(onvif_daemon):
     assert "GetSystemDateAndTime" in stale.text, "the fault says how to fix the clock difference"
 
 
+def respelled(token: str, nonce: bytes) -> str:
+    """``token`` with its nonce written otherwise: the same bytes, the unused bits of the last base64 group set."""
+    canonical = base64.b64encode(nonce).decode()
+    assert canonical.endswith("=="), "a 16-byte nonce leaves 4 unused bits"
+    last = BASE64_ALPHABET.index(canonical[-3])
+    other = canonical[:-3] + BASE64_ALPHABET[last | 0b1111] + "=="
+    assert other != canonical and base64.b64decode(other) == nonce
+    return token.replace(f">{canonical}<", f">{other}<")
+
+
+def test_a_nonce_spelled_otherwise_is_no_new_nonce(daemon_factory):
+    """Base64 of 16 bytes can be written 16 ways: a captured token re-spelled is still a replay.
+    (A daemon of its own: the module's has counted other tests' wrong passwords from this address.)"""
+    onvif_daemon = daemon_factory(ONVIF_CONFIG)
+    nonce = secrets.token_bytes(16)
+    token = username_token("edge", onvif_daemon.token, nonce=nonce)
+    first = post(onvif_daemon, soap(DEVICE_INFORMATION, token))
+    assert first.status_code == 200, first.text
+    replayed = post(onvif_daemon, soap(DEVICE_INFORMATION, respelled(token, nonce)))
+    assert (replayed.status_code, fault_subcodes(replayed)) == (400, ["ter:NotAuthorized"])
+
+    fresh = secrets.token_bytes(16)
+    only_respelled = respelled(username_token("edge", onvif_daemon.token, nonce=fresh), fresh)
+    refused = post(onvif_daemon, soap(DEVICE_INFORMATION, only_respelled))
+    assert (refused.status_code, fault_subcodes(refused)) == (400, ["ter:NotAuthorized"])
+    assert "canonical base64" in refused.text, "the fault says what is wrong with the nonce"
+
+
+@pytest.mark.parametrize(
+    ("operation", "answer"),
+    [
+        ("GetWsdlUrl", "<tds:WsdlUrl>http://www.onvif.org/"),
+        ("GetServices", "<tds:XAddr>"),
+        ("GetServiceCapabilities", 'UsernameToken="true"'),
+        ("GetCapabilities", "<tt:XAddr>"),
+        ("GetHostname", "<tt:Name>"),
+        ("GetSystemDateAndTime", "<tt:UTCDateTime>"),
+        ("GetEndpointReference", "<tds:GUID>urn:uuid:"),
+    ],
+)
+def test_every_pre_auth_operation_is_answered_without_credentials(onvif_daemon, operation, answer):
+    """ONVIF Core's PRE_AUTH set: what a client asks before it can authenticate."""
+    response = post(onvif_daemon, soap(f"<tds:{operation}/>"))
+    assert response.status_code == 200, response.text
+    assert answer in response.text
+
+
 async def test_http_digest_works_for_the_services_and_the_snapshot(onvif_daemon):
     digest = aiohttp.DigestAuthMiddleware("edge", onvif_daemon.token)
     async with aiohttp.ClientSession(middlewares=(digest,)) as session:
@@ -157,3 +211,28 @@ async def test_with_access_control_off_onvif_is_open_but_takes_only_soap(daemon_
     )
     assert as_a_form.status_code == 415
     assert fault_subcodes(as_a_form) == ["ter:InvalidArgs"]
+
+
+def onvif_guess(daemon: DaemonProcess, source: str) -> str:
+    """A WS-UsernameToken with a wrong password from ``source`` (a loopback address); the fault's reason."""
+    connection = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30, source_address=(source, 0))
+    try:
+        body = soap(DEVICE_INFORMATION, username_token("edge", "guess-0123456789abcdef"))
+        connection.request("POST", "/onvif/device_service", body, {"Content-Type": "application/soap+xml"})
+        return connection.getresponse().read().decode()
+    finally:
+        connection.close()
+
+
+def test_wrong_onvif_passwords_slow_the_http_apis_guessing_too(daemon_factory):
+    """ONVIF and the HTTP API take the same token: guesses at either count in one global budget
+    (docs/security.md: 30 a minute from all addresses), so ONVIF is no way around the API's."""
+    daemon = daemon_factory(ONVIF_CONFIG)
+    for n in range(GUESSING_ADDRESSES):  # 5 from each: no address over its own ONVIF limit
+        for _ in range(5):
+            assert "wrong user or password" in onvif_guess(daemon, f"127.0.0.{100 + n}")
+    fresh = [f"127.0.0.{200 + n}" for n in range(8)]  # one guess each, at once: none over its own allowance
+    api = try_tokens(daemon.url, fresh, "not-the-token-at-all-0000")
+    assert {a.status for a in api} == {401, 429}, "the budget ONVIF spent slows the API's guesses"
+    (right,) = try_tokens(daemon.url, fresh[:1], daemon.token)
+    assert right.status == 200 and right.seconds < 2.0, right

@@ -40,9 +40,10 @@ class Seen:
 class HomeAssistant:
     """A PullPoint subscription made and pulled as HA's ONVIF integration does."""
 
-    def __init__(self, daemon: DaemonProcess) -> None:
+    def __init__(self, daemon: DaemonProcess, port: int | None = None) -> None:
+        """``port``: where HA reaches the camera (a relay in front of it), the daemon's own by default."""
         self.daemon = daemon
-        self.camera = onvif_camera("127.0.0.1", daemon.port, "edge", daemon.token)
+        self.camera = onvif_camera("127.0.0.1", port or daemon.port, "edge", daemon.token)
         self.lost = asyncio.Event()
         self.seen: list[Seen] = []
 
@@ -136,7 +137,7 @@ async def test_home_assistant_sees_a_gpio_press_as_its_digital_input(home_assist
     assert not ha.lost.is_set()
 
 
-async def test_a_pull_waits_for_its_timeout_or_until_something_happens(home_assistant):
+async def test_a_pull_with_nothing_to_say_waits_for_its_timeout(home_assistant):
     ha = home_assistant
     await ha.wait(DIGITAL_INPUT, False)
     while await ha.pull(dt.timedelta(0)):  # what is left of the subscription's first states
@@ -145,11 +146,64 @@ async def test_a_pull_waits_for_its_timeout_or_until_something_happens(home_assi
     assert await ha.pull(dt.timedelta(seconds=1)) == []
     assert time.monotonic() - asked >= 0.9, "a pull with nothing to say waits for its timeout"
 
-    pull = asyncio.create_task(ha.pull())
-    pressed = await poke(ha.daemon, "/api/sim/gpio/17", True)
-    [seen] = await asyncio.wait_for(pull, 30)
-    assert (seen.topic, seen.value) == (DIGITAL_INPUT, True)
-    assert seen.received - pressed < 5, "a waiting pull returns as soon as something happens"
+
+class PullRelay:
+    """A loopback TCP relay in front of the daemon that says when a whole PullMessages request has gone through."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.pull_sent = asyncio.Event()
+
+    async def __aenter__(self) -> PullRelay:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        self.port: int = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        await asyncio.gather(
+            self._pipe(reader, up_writer, watch=True),
+            self._pipe(up_reader, writer, watch=False),
+            return_exceptions=True,
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watch: bool) -> None:
+        request = b""
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+                request += data if watch else b""
+                if request.rstrip().endswith(b"Envelope>"):  # a whole SOAP request went to the daemon
+                    if b"PullMessages" in request:
+                        self.pull_sent.set()
+                    request = b""
+        finally:
+            writer.close()
+
+
+async def test_a_waiting_pull_returns_on_the_event_long_before_its_own_timeout(daemon_factory):
+    daemon = daemon_factory(CONFIG)
+    async with PullRelay(daemon.port) as relay:
+        ha = HomeAssistant(daemon, relay.port)
+        await ha.subscribe()
+        try:
+            await ha.wait(DIGITAL_INPUT, False)
+            while await ha.pull(dt.timedelta(0)):  # what is left of the subscription's first states
+                pass
+            relay.pull_sent.clear()
+            pull = asyncio.create_task(ha.pull())  # waits up to PULL_TIMEOUT (60 s), as Home Assistant's
+            await asyncio.wait_for(relay.pull_sent.wait(), 30)
+            assert not pull.done(), "nothing has happened: the pull waits"
+            pressed = await poke(daemon, "/api/sim/gpio/17", True)
+            [seen] = await asyncio.wait_for(pull, PULL_TIMEOUT.total_seconds() / 2)
+        finally:
+            await ha.close()
+    assert (seen.topic, seen.value, seen.operation) == (DIGITAL_INPUT, True, "Changed")
+    print(f"the waiting pull returned {seen.received - pressed:.3f} s after the press")
 
 
 async def test_renew_and_unsubscribe(home_assistant):

@@ -6,16 +6,21 @@ picamera2/encoders/v4l2_encoder.py reaches the kernel only through four module g
   mmap.mmap(fileno, length, prot, flags, offset=)    -> anonymous mmap per CAPTURE buffer
   select.poll()                                      -> FakePoll (reports POLLOUT/POLLIN when the fake has work)
 install(fake) patches exactly those names *inside picamera2.encoders.v4l2_encoder* (nothing process-wide).
-The ioctl log and the last value of each control are what the tests assert on.
+The ioctl log, the last value of each control and the frame rate the encoder runs at are what the tests
+assert on. The frame rate is the driver's (bcm2835-v4l2-codec.c): 30/1 from open until VIDIOC_S_PARM on the
+OUTPUT queue sets another (EINVAL for another queue or a zero fraction); the encoder component is created at the
+first VIDIOC_REQBUFS with the rate set by then, so a rate set later never reaches it.
 The "encoding" is fake: CAPTURE buffers get dummy Annex-B NALs (SPS/PPS/IDR on key frames, non-IDR slice
 otherwise); the OUTPUT buffer timestamp is copied to the CAPTURE buffer as the real M2M driver does.
 """
 
 import collections
 import ctypes
+import errno
 import mmap as _mmap
 import select as _select
 import threading
+from fractions import Fraction
 from types import SimpleNamespace
 from unittest import mock
 
@@ -59,6 +64,8 @@ class FakeM2M:
         self.frames = 0
         self.force_pending = False
         self.qbuf_output = []  # (index, dmabuf fd, bytesused, tv_sec, tv_usec)
+        self.framerate = Fraction(30)  # the driver's ctx->framerate_num / framerate_denom until S_PARM
+        self.encoder_framerate = None  # the rate the encoder component was created with (first REQBUFS)
 
     # --- file-object surface used by picamera2 ---
     def fileno(self):
@@ -103,8 +110,14 @@ class FakeM2M:
         elif req == v.VIDIOC_S_PARM:
             t = arg.parm.output.timeperframe
             d = dict(type=_BUF_TYPES.get(arg.type), timeperframe=f"{t.numerator}/{t.denominator}")
+            if arg.type != v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE or not t.numerator or not t.denominator:
+                raise OSError(errno.EINVAL, "Invalid argument")
+            self.framerate = Fraction(t.denominator, t.numerator)
+            arg.parm.output.capability = v.V4L2_CAP_TIMEPERFRAME
         elif req == v.VIDIOC_REQBUFS:
             d = dict(type=_BUF_TYPES.get(arg.type), count=arg.count, memory=_MEM.get(arg.memory))
+            if self.encoder_framerate is None:
+                self.encoder_framerate = self.framerate
         elif req == v.VIDIOC_QUERYBUF:
             arg.m.planes[0].length = self.CAPTURE_SIZE
             arg.m.planes[0].m.mem_offset = arg.index * self.CAPTURE_SIZE

@@ -27,6 +27,16 @@ STUBBED = ("libcamera", "pykms", "prctl", "pidng")
 PLATFORMS = {"pi5": "PISP", "pi4": "VC4"}
 
 
+def installed_picamera2(root: Path, version: str) -> Path:
+    """A directory for ``sys.path`` in which picamera2 ``version`` is installed, as far as
+    ``importlib.metadata`` (how the daemon and doctor read the version) can tell: its
+    dist-info alone, no code; for versions the tests have no copy of."""
+    dist_info = root / f"picamera2-{version}.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: picamera2\nVersion: {version}\n")
+    return root
+
+
 def _forget_picamera2() -> None:
     for name in list(sys.modules):
         if name.split(".")[0] in ("picamera2", *STUBBED):

@@ -76,9 +76,12 @@ def test_missing_or_old_picamera2(tmp_path, capsys, libcamera_sees):
     libcamera_sees("imx219")
     status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: None)
     assert status == 1 and "FAIL  picamera2: not installed\n      -> sudo apt install python3-picamera2" in out
-    status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: "0.3.30")
-    assert status == 0 and "warn  picamera2: 0.3.30 is older than 0.3.32" in out
-    assert "sudo apt install --only-upgrade python3-picamera2" in out
+    status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: "0.3.31")
+    assert status == 1 and "FAIL  picamera2: 0.3.31 is older than 0.3.32, the oldest supported" in out
+    assert "; the daemon does not start\n      -> sudo apt update && sudo apt full-upgrade" in out
+    assert "1 problem(s) block streaming" in out
+    status, out = doctor(capsys, platform=pi4(tmp_path), picamera2_version=lambda: "0.3.32")
+    assert status == 0 and "ok    picamera2: 0.3.32" in out
 
 
 def test_a_pi_without_the_encoder_device_or_groups(tmp_path, capsys, libcamera_sees):
@@ -99,6 +102,16 @@ def test_settings_the_encoder_cannot_do_and_a_broken_config_are_named(tmp_path, 
     config.write_text("[camera]\nwidht = 1280\n")
     status, out = doctor(capsys, config, platform=pi4(tmp_path / "pi"))
     assert status == 1 and "FAIL  configuration: unknown key camera.widht" in out
+
+
+def test_settings_beyond_the_encoders_h264_level_are_named_with_the_limit(tmp_path, capsys, libcamera_sees):
+    libcamera_sees("imx708")
+    config = tmp_path / "edge.toml"
+    config.write_text("[camera]\nwidth = 1920\nheight = 1080\nframerate = 60\n")
+    status, out = doctor(capsys, config, platform=pi4(tmp_path / "pi"))
+    assert status == 1
+    assert "FAIL  camera settings: camera.framerate 60 at 1920x1080 is 489,600 macroblocks a second" in out
+    assert "at most 245,760 (H.264 level 4.0: 1080p30, what its driver rates the hardware for)" in out
 
 
 def test_off_a_pi_nothing_blocks(tmp_path, capsys):

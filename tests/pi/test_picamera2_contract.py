@@ -135,6 +135,14 @@ async def test_the_pi4_encoder_gets_the_settings_as_v4l2_controls(pi4):
     assert (formats[0]["width"], formats[0]["height"], formats[0]["pixelformat"]) == (1280, 720, "YU12")
 
 
+@pytest.mark.parametrize("framerate", [15, 30, 60])
+async def test_the_pi4_encoder_runs_at_the_cameras_frame_rate(pi4, framerate):
+    """The driver's rate control spends the bitrate over the frames it expects a second: 30 unless told."""
+    settings = CameraSettings(width=640, height=480, framerate=framerate, bitrate=1_000_000, keyframe_interval=2)
+    await collect(pi_camera(settings, FastCamera), 3)
+    assert pi4.device.encoder_framerate == framerate
+
+
 async def test_the_camera_keeps_picamera2s_video_buffer_count(pi):
     await collect(pi_camera(), 2)
     assert the_camera().video_configuration_args["buffer_count"] >= 6  # encoder + queue hold some

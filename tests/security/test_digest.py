@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 import urllib.request
+from unittest import mock
 
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edge.onvif.auth import OnvifAuth
+from edge.onvif.soap import SoapFault, parse
+from edge.security.auth import AUTHENTICATOR_KEY, Authenticator, authorised
 from edge.security.digest import NONCE_SECONDS, DigestAuth, DigestResult
+from edge.web.errors import ErrorResponse
+from testbed.onvif import soap
 
 TOKEN = "the-token-0123456789abcdef"
 PATH = "/api/snapshot.jpg"
@@ -28,9 +36,11 @@ def client(password: str = TOKEN) -> urllib.request.AbstractDigestAuthHandler:
     return urllib.request.AbstractDigestAuthHandler(passwords)
 
 
-def answer(handler: urllib.request.AbstractDigestAuthHandler, challenge: str, path: str = PATH) -> str:
+def answer(
+    handler: urllib.request.AbstractDigestAuthHandler, challenge: str, path: str = PATH, method: str = "GET"
+) -> str:
     fields = urllib.request.parse_keqv_list(urllib.request.parse_http_list(challenge.removeprefix("Digest ")))
-    authorization = handler.get_authorization(urllib.request.Request("http://camera" + path), fields)
+    authorization = handler.get_authorization(urllib.request.Request("http://camera" + path, method=method), fields)
     assert authorization is not None
     return "Digest " + authorization
 
@@ -83,3 +93,48 @@ FIELDS = st.lists(
 @given(FIELDS)
 def test_any_made_up_header_is_wrong_never_an_exception(fields: str):
     assert DigestAuth("edge", TOKEN).check("Digest " + fields, "GET", PATH) is DigestResult.WRONG
+
+
+STALE_TIMES = 10  # more than the 5 wrong passwords an address may send
+
+
+def mocked(app: web.Application, method: str, path: str, header: str) -> web.Request:
+    transport = mock.Mock()
+    transport.get_extra_info.return_value = ("192.0.2.10", 40000)
+    return make_mocked_request(method, path, headers={"Authorization": header}, app=app, transport=transport)
+
+
+async def test_a_stale_nonce_with_the_right_password_is_no_wrong_guess_for_the_api_nor_onvif(tmp_path):
+    """An NVR that keeps a nonce too long is challenged again (stale=true) as often as that happens,
+    and is never slowed down or locked out for it, by the HTTP API or by ONVIF."""
+    clock = Clock()
+    authenticator = Authenticator(TOKEN, 1, tmp_path)
+    authenticator.digest = DigestAuth("edge", TOKEN, clock=clock)
+    onvif = OnvifAuth(TOKEN)
+    onvif.digest = DigestAuth("edge", TOKEN, realm="edge-onvif", clock=clock)
+    app = web.Application()
+    app[AUTHENTICATOR_KEY] = authenticator
+    operation = parse(soap("<tds:GetDeviceInformation/>"))
+
+    async def api(challenge: str) -> int:
+        try:
+            assert await authorised(mocked(app, "GET", PATH, answer(client(), challenge)))
+        except ErrorResponse as refused:
+            return refused.status
+        return 200
+
+    async def device_service(challenge: str) -> str:
+        path = "/onvif/device_service"
+        try:
+            await onvif.check(mocked(app, "POST", path, answer(client(), challenge, path, "POST")), operation)
+        except SoapFault as refused:
+            return refused.reason
+        return "ok"
+
+    for _ in range(STALE_TIMES):
+        old_api, old_onvif = authenticator.digest.challenge(), onvif.digest.challenge()
+        clock.now += NONCE_SECONDS + 1
+        assert await api(old_api) == 401
+        assert await device_service(old_onvif) == "the digest's nonce is stale"
+    assert await api(authenticator.digest.challenge()) == 200
+    assert await device_service(onvif.digest.challenge()) == "ok"

@@ -148,12 +148,9 @@ async def add_as_home_assistant(daemon: DaemonProcess, host: str, port: int) -> 
         assert (info.Manufacturer, info.Model) == ("edge", "simulated")
         assert info.SerialNumber
         interfaces = await device.GetNetworkInterfaces()
-        mac = None
-        for interface in interfaces:  # HA's ONVIFDevice.async_get_device_info: the last enabled interface's
-            if interface.Enabled:
-                mac = interface.Info.HwAddress
-        assert mac, "HA's unique id is that interface's MAC"
-        assert interfaces[0].Enabled and interfaces[0].Info.HwAddress
+        enabled = [interface for interface in interfaces if interface.Enabled]
+        assert enabled[0].Info.HwAddress, "the config entry's unique id: the first enabled interface's MAC"
+        assert enabled[-1].Info.HwAddress, "the device's MAC in HA's registry: the last enabled interface's"
 
         media = await camera.create_media_service()
         [profile] = await media.GetProfiles()

@@ -535,8 +535,8 @@ class OnvifConfig:
     discovery: bool = key(
         True,
         boolean,
-        "answer WS-Discovery probes (UDP 3702, multicast) so clients find the camera; only on [server] host's "
-        "interface when that is one address",
+        "answer WS-Discovery probes (UDP 3702, multicast, IPv4) so clients find the camera: only from the subnets "
+        "of the interfaces the HTTP server is reachable on ([server] host's when that is one address)",
     )
     max_subscriptions: int = key(10, integer(1, 100), "event pull-point subscriptions at once (motion, GPIO inputs)")
 

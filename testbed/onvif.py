@@ -7,6 +7,8 @@
   subprocess: its multicast stays between the two namespaces.
 - :func:`soap` and :func:`username_token`: raw SOAP 1.2 requests, for what no well-behaved
   client sends (replays, stale digests, hostile documents).
+- :func:`hostile_probes`: what a hostile LAN sends to WS-Discovery (oversized, entity, IPv6,
+  floods, probes to an address discovery is not on), run in a :class:`ProbeNamespace`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import json
 import os
 import queue
 import secrets
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -73,8 +78,23 @@ def soap(body: str, header: str = "") -> bytes:
     ).encode()
 
 
+def answers_soap(xaddr: str) -> bool:
+    """Whether the device service at ``xaddr`` answers GetSystemDateAndTime (what a client asks first)."""
+    request = urllib.request.Request(
+        xaddr, data=soap("<tds:GetSystemDateAndTime/>"), headers={"Content-Type": SOAP_TYPE}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status == 200 and b"GetSystemDateAndTimeResponse" in response.read()
+    except OSError:
+        return False
+
+
 def ws_discovery(timeout: float) -> list[dict[str, Any]]:
-    """Home Assistant's probe (``homeassistant/components/onvif/config_flow.py``: ``wsdiscovery``)."""
+    """Home Assistant's probe (``homeassistant/components/onvif/config_flow.py``: ``wsdiscovery``).
+
+    ``reachable``: whether the first XAddr, the one HA takes, answers from here.
+    """
     from wsdiscovery.discovery import ThreadedWSDiscovery
     from wsdiscovery.qname import QName
     from wsdiscovery.scope import Scope
@@ -93,9 +113,109 @@ def ws_discovery(timeout: float) -> list[dict[str, Any]]:
             "xaddrs": list(service.getXAddrs()),
             "scopes": [scope.getValue() for scope in service.getScopes()],
             "types": [f"{{{t.getNamespace()}}}{t.getLocalname()}" for t in service.getTypes()],
+            "reachable": answers_soap(service.getXAddrs()[0]),
         }
         for service in services
     ]
+
+
+def home_assistant_lists(scopes: list[str]) -> dict[str, str]:
+    """The name and hardware HA's config flow lists a discovered camera by: what follows the scope's last "/", as is
+    (``homeassistant/components/onvif/config_flow.py``, ``async_discovery``, in 2026.2.3)."""
+    seen = {}
+    for scope in scopes:
+        for key in ("name", "hardware"):
+            if scope.lower().startswith(f"onvif://www.onvif.org/{key}"):
+                seen[key] = scope.split("/")[-1]
+    return seen
+
+
+def probe_message(message_id: str | None = None, padding: int = 0) -> bytes:
+    """Home Assistant's probe as the ``WSDiscovery`` library writes it; ``padding`` spaces after it."""
+    from wsdiscovery.actions import constructProbe, createProbeMessage
+    from wsdiscovery.qname import QName
+    from wsdiscovery.scope import Scope
+
+    probe = constructProbe([QName(*NETWORK_VIDEO_TRANSMITTER)], [Scope(PROFILE_STREAMING)])
+    if message_id is not None:
+        probe.setMessageId(message_id)
+    return (createProbeMessage(probe) + " " * padding).encode()
+
+
+def entity_probe() -> bytes:
+    """A probe whose MessageID is a billion laughs: ten levels of ten entities, 10 GB once expanded."""
+    levels = ['<!ENTITY l0 "ha">'] + [f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10)]
+    declaration, rest = probe_message("urn:uuid:&l9;").decode().split("\n", 1)
+    return f"{declaration}\n<!DOCTYPE s:Envelope [{''.join(levels)}]>\n{rest}".encode()
+
+
+class Prober:
+    """A UDP socket sending probes and reading the answers' RelatesTo, in order."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self._sock.bind(("", 0))
+        self.largest_answer = 0
+
+    def send(self, payload: bytes, to: str) -> None:
+        self._sock.sendto(payload, (to, 3702))
+
+    def answered_before(self, sentinel_to: str, timeout: float = 120) -> list[str]:
+        """The MessageIDs answered before a well-formed probe sent now to ``sentinel_to`` is answered.
+
+        The camera reads datagrams in order, so anything it answers that came before the
+        sentinel is answered before the sentinel is.
+        """
+        from wsdiscovery.message import parseSOAPMessage
+
+        sentinel = uuid.uuid4().urn
+        self.send(probe_message(sentinel), sentinel_to)
+        deadline = time.monotonic() + timeout
+        answered: list[str] = []
+        while True:
+            self._sock.settimeout(max(0.01, deadline - time.monotonic()))
+            data = self._sock.recv(65536)
+            self.largest_answer = max(self.largest_answer, len(data))
+            relates_to = parseSOAPMessage(data, "camera").getRelatesTo()  # the camera's answer: trusted here
+            if relates_to == sentinel:
+                return answered
+            answered.append(relates_to)
+
+
+def hostile_probes(camera: str, other: str, camera6: str, interface6: str) -> dict[str, Any]:
+    """What the camera at ``camera`` answers to a hostile LAN, each kind followed by a well-formed probe.
+
+    ``other`` is an address of the camera that discovery is not on; ``camera6`` its IPv6 address on
+    ``interface6``, this side's interface. Returns the MessageIDs answered for each kind.
+    """
+    prober = Prober()
+    answered: dict[str, Any] = {}
+    oversized = probe_message("urn:uuid:oversized", padding=5000)
+    prober.send(oversized, camera)
+    answered["oversized"] = prober.answered_before(camera)
+    prober.send(entity_probe(), camera)
+    answered["entities"] = prober.answered_before(camera)
+    prober.send(probe_message("urn:uuid:not-allowed"), other)
+    answered["not_allowed_address"] = prober.answered_before(camera)
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as six:
+        six.sendto(probe_message("urn:uuid:ipv6-unicast"), (camera6, 3702))
+        index = socket.if_nametoindex(interface6)
+        six.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        six.sendto(probe_message("urn:uuid:ipv6-multicast"), ("ff02::c", 3702, 0, index))
+        answered["ipv6"] = prober.answered_before(camera)
+    flood = [f"urn:uuid:{uuid.uuid4()}" for _ in range(2000)]
+    answered["flood"] = []
+    for batch in range(0, len(flood), 50):  # what the camera's socket buffer holds, so that no sentinel is lost
+        for message_id in flood[batch : batch + 50]:
+            prober.send(probe_message(message_id), camera)
+        answered["flood"] += prober.answered_before(camera)
+    for message_id in flood[-10:]:
+        prober.send(probe_message(message_id), camera)
+    answered["flood_repeated"] = prober.answered_before(camera)
+    answered["largest_answer"] = prober.largest_answer
+    answered["flood_probe_size"] = len(probe_message(flood[0]))
+    return answered
 
 
 class Announcements:
@@ -131,66 +251,109 @@ class Announcements:
 class ProbeNamespace:
     """A namespace linked only to ``camera``'s: the LAN a probing client is on."""
 
-    def __init__(self, camera: CameraNamespace) -> None:
+    def __init__(self, camera: CameraNamespace, ipv6: bool = False) -> None:
+        """``ipv6``: IPv6 on, and fd00::1 here and :attr:`camera_address6` at the camera's end."""
         tag = secrets.token_hex(3)
         self.name = f"eo{tag}"
         self._camera = camera
-        self._camera_if = f"eoc{tag}"
+        self.camera_interface = f"eoc{tag}"  # in the camera's namespace
         subnet = free_subnets(1)[0]
         self.address = str(subnet.network_address + 1)
         self.camera_address = str(subnet.network_address + 2)
+        self.interface = f"eop{tag}"
+        self.camera_address6 = "fd00::2"
         ip("netns", "add", self.name)
         try:
-            sysctl("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=self.name)
+            if not ipv6:
+                sysctl("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", ns=self.name)
             ip("link", "set", "lo", "up", ns=self.name)
-            ip("link", "add", f"eop{tag}", "netns", self.name, "type", "veth", "peer", "name", self._camera_if)
-            ip("link", "set", self._camera_if, "netns", camera.name)
-            ip("addr", "add", f"{self.address}/24", "dev", f"eop{tag}", ns=self.name)
-            ip("addr", "add", f"{self.camera_address}/24", "dev", self._camera_if, ns=camera.name)
-            ip("link", "set", f"eop{tag}", "up", ns=self.name)
-            ip("link", "set", self._camera_if, "up", ns=camera.name)
+            ip("link", "add", self.interface, "netns", self.name, "type", "veth", "peer", "name", self.camera_interface)
+            ip("link", "set", self.camera_interface, "netns", camera.name)
+            ip("addr", "add", f"{self.address}/24", "dev", self.interface, ns=self.name)
+            ip("addr", "add", f"{self.camera_address}/24", "dev", self.camera_interface, ns=camera.name)
+            if ipv6:
+                ip("-6", "addr", "add", "fd00::1/64", "dev", self.interface, "nodad", ns=self.name)
+                ip(
+                    "-6",
+                    "addr",
+                    "add",
+                    f"{self.camera_address6}/64",
+                    "dev",
+                    self.camera_interface,
+                    "nodad",
+                    ns=camera.name,
+                )
+            ip("link", "set", self.interface, "up", ns=self.name)
+            ip("link", "set", self.camera_interface, "up", ns=camera.name)
         except BaseException:
             self.close()
             raise
 
+    def _run(self, *args: str, timeout: float) -> Any:
+        command = ["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif", *args]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"testbed.onvif {' '.join(args)} failed: {result.stderr[-2000:]}")
+        return json.loads(result.stdout)
+
     def probe(self, timeout: float = 5) -> list[dict[str, Any]]:
         """What Home Assistant's probe finds from here (run in this namespace: its multicast stays here)."""
-        command = ["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif", "--timeout", str(timeout)]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"the probe failed: {result.stderr[-2000:]}")
-        return json.loads(result.stdout)
+        return self._run("--timeout", str(timeout), timeout=timeout + 30)
+
+    def hostile_probes(self, other: str) -> dict[str, Any]:
+        """:func:`hostile_probes` from here; ``other``: a camera address discovery is not on (routed via the camera)."""
+        ip("route", "replace", f"{other}/32", "via", self.camera_address, ns=self.name)
+        args = ("--hostile", self.camera_address, other, self.camera_address6, self.interface)
+        return self._run(*args, timeout=600)
 
     def listener(self) -> Announcements:
         """Hello and Bye messages heard here, from now on."""
-        return Announcements(["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif", "--listen"])
+        command = ["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif", "--listen", self.address]
+        return Announcements(command)
 
     def close(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=10, check=False)
 
 
-def listen() -> None:
-    """Print a JSON line for each Hello and Bye heard (after a first ``{"listening": true}``), until killed."""
-    from wsdiscovery.discovery import ThreadedWSDiscovery
+def listen(address: str) -> None:
+    """Print a JSON line for each Hello and Bye heard on ``address``'s interface (after a first
+    ``{"listening": true}``), until killed: with the AppSequence's InstanceId and the MetadataVersion."""
+    from wsdiscovery.actions import NS_ACTION_BYE, NS_ACTION_HELLO
+    from wsdiscovery.message import parseSOAPMessage
 
     def say(**what: Any) -> None:
         print(json.dumps(what), flush=True)
 
-    discovery = ThreadedWSDiscovery()
-    discovery.setRemoteServiceHelloCallback(lambda service: say(hello=service.getEPR(), xaddrs=service.getXAddrs()))
-    discovery.setRemoteServiceByeCallback(lambda epr: say(bye=epr))
-    discovery.start()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("", 3702))
+    group = socket.inet_aton("239.255.255.250") + socket.inet_aton(address)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
     say(listening=True)
-    threading.Event().wait()
+    while True:
+        message = parseSOAPMessage(sock.recv(65536), "camera")  # the camera's: trusted here
+        if message is None:
+            continue
+        instance = message.getInstanceId()
+        if message.getAction() == NS_ACTION_HELLO:
+            xaddrs, version = message.getXAddrs(), message.getMetadataVersion()
+            say(hello=message.getEPR(), xaddrs=xaddrs, instance_id=instance, metadata_version=version)
+        elif message.getAction() == NS_ACTION_BYE:
+            say(bye=message.getEPR(), instance_id=instance)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="WS-Discovery for ONVIF cameras, as Home Assistant's")
     parser.add_argument("--timeout", type=float, default=5, help="how long the probe waits for answers")
-    parser.add_argument("--listen", action="store_true", help="print Hello and Bye messages instead of probing")
+    parser.add_argument("--listen", metavar="ADDRESS", help="print Hello and Bye heard on ADDRESS's interface instead")
+    parser.add_argument(
+        "--hostile", nargs=4, metavar=("CAMERA", "OTHER", "CAMERA6", "INTERFACE6"), help="send hostile probes instead"
+    )
     args = parser.parse_args()
     if args.listen:
-        listen()
+        listen(args.listen)
+    elif args.hostile:
+        print(json.dumps(hostile_probes(*args.hostile)))
     else:
         print(json.dumps(ws_discovery(args.timeout)))
 

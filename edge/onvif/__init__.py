@@ -48,4 +48,4 @@ def open_onvif(
         return rtsp_from_status(rtsp_status())
 
     aac = microphone and config.rtsp.audio == "aac"
-    return OnvifServer(config, read_identity(), triggers, aac, rtsp, http_port, token)
+    return OnvifServer(config, read_identity(aac), triggers, aac, rtsp, http_port, token)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import uuid
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from edge import __version__
 from edge.addresses import WILDCARDS
@@ -14,6 +14,7 @@ from hw.platform import Platform
 
 MANUFACTURER = "edge"
 SIMULATED_MODEL = "simulated"
+NOT_IN_A_SCOPE = re.compile(r"[^A-Za-z0-9._~-]+")  # what is not an unreserved URI character
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Identity:
     model: str  # the Pi's model, or "simulated" off a Pi
     serial: str
     hostname: str
+    audio: bool = False  # the media profile has an AAC audio encoder
     firmware: str = __version__
     manufacturer: str = MANUFACTURER
 
@@ -30,23 +32,33 @@ class Identity:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"edge-camera:{self.serial}").urn
 
     def scopes(self) -> list[str]:
-        """ONVIF's discovery scopes: Profile S, video and audio, the camera's name and hardware."""
+        """ONVIF's discovery scopes: Profile S, video (and audio when there is), the camera's name and hardware."""
         return [
             "onvif://www.onvif.org/Profile/Streaming",
             "onvif://www.onvif.org/type/video_encoder",
-            "onvif://www.onvif.org/type/audio_encoder",
-            f"onvif://www.onvif.org/name/{quote(self.hostname, safe='')}",
-            f"onvif://www.onvif.org/hardware/{quote(self.model, safe='')}",
+            *(["onvif://www.onvif.org/type/audio_encoder"] if self.audio else []),
+            f"onvif://www.onvif.org/name/{scope_segment(self.hostname)}",
+            f"onvif://www.onvif.org/hardware/{scope_segment(self.model)}",
         ]
 
 
-def read_identity(platform: Platform | None = None) -> Identity:
+def scope_segment(text: str) -> str:
+    """``text`` as one path segment of a scope, readable as it is: "Raspberry Pi 4 Model B" -> "Raspberry_Pi_4_Model_B".
+
+    Home Assistant shows what follows the scope's last "/" without percent-decoding it, and
+    scopes are separated by spaces: so neither is kept, nor anything else a URI would encode.
+    """
+    return NOT_IN_A_SCOPE.sub("_", text).strip("_") or "_"
+
+
+def read_identity(audio: bool, platform: Platform | None = None) -> Identity:
     platform = platform or Platform()
     hostname = socket.gethostname()
     return Identity(
         model=platform.model or SIMULATED_MODEL,
         serial=platform.serial_number or hostname,
         hostname=hostname,
+        audio=audio,
     )
 
 

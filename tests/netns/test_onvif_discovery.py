@@ -1,26 +1,30 @@
 """Home Assistant's ONVIF integration finding and adding the camera, with its own libraries.
 
-The daemon runs in a camera namespace with two links: one to a probe namespace, where Home
-Assistant's WS-Discovery probe runs (its multicast goes nowhere else), and one to the host,
-where the test plays Home Assistant's ONVIF client (onvif-zeep-async, the version HA pins)
-on the address the probe found on that link.
+The daemon runs in a camera namespace with links to probe namespaces, where Home Assistant's
+WS-Discovery probe runs (its multicast goes nowhere else), and one to the host, where the test
+plays Home Assistant's ONVIF client (onvif-zeep-async, the version HA pins) on the first
+address the probe found, routed through the camera's namespace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import subprocess
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import av
 import pytest
+import requests
 
 from hw.camera.framecode import capture_time_ms_near, read_frame_code, split_frame_code
 from testbed.daemon import TEST_TOKEN, DaemonProcess, start_daemon
-from testbed.onvif import PROFILE_STREAMING, ProbeNamespace, onvif_camera
+from testbed.netns.topology import Link, ip
+from testbed.onvif import PROFILE_STREAMING, ProbeNamespace, home_assistant_lists, onvif_camera
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -35,11 +39,28 @@ CONFIG = (
 @pytest.fixture
 def camera_daemon(netns, tmp_path):
     (link,) = netns.add_links(1)
-    probe = ProbeNamespace(netns)
+    probes = [ProbeNamespace(netns, ipv6=True), ProbeNamespace(netns)]
     daemon = start_daemon(CONFIG, tmp_path, prefix=netns.exec_prefix, host="0.0.0.0")
-    yield daemon, link, probe
+    yield daemon, link, probes
     daemon.stop()
-    probe.close()
+    for probe in probes:
+        probe.close()
+    assert "Traceback" not in daemon.log(), daemon.log()
+
+
+@contextlib.contextmanager
+def routed_to(probe: ProbeNamespace, link: Link) -> Iterator[None]:
+    """The host reaches the camera's address on ``probe``'s link through ``link``."""
+    ip("route", "add", f"{probe.camera_address}/32", "via", link.camera_address)
+    try:
+        yield
+    finally:
+        ip("route", "del", f"{probe.camera_address}/32", "via", link.camera_address)
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
 def captured_ms(jpeg: bytes) -> int:
@@ -67,20 +88,54 @@ def with_credentials(uri: str, user: str, password: str) -> str:
 
 
 def test_home_assistant_discovers_adds_and_plays_the_camera(camera_daemon):
-    daemon, link, probe = camera_daemon
-    [found] = probe.probe(timeout=5)
-
-    assert "{http://www.onvif.org/ver10/network/wsdl}NetworkVideoTransmitter" in found["types"]
-    scopes = found["scopes"]
-    assert PROFILE_STREAMING in scopes
-    assert "onvif://www.onvif.org/hardware/simulated" in scopes
-    assert any(scope.startswith("onvif://www.onvif.org/name/") for scope in scopes)
+    """Each prober, on its own link, is offered first the camera's address on that link."""
+    daemon, link, probes = camera_daemon
     port = daemon.port
-    assert f"http://{probe.camera_address}:{port}/onvif/device_service" in found["xaddrs"]
-    xaddr = f"http://{link.camera_address}:{port}/onvif/device_service"
-    assert xaddr in found["xaddrs"], "every address of the camera is offered"
+    for probe in probes:
+        [found] = probe.probe(timeout=5)
+        assert "{http://www.onvif.org/ver10/network/wsdl}NetworkVideoTransmitter" in found["types"]
+        assert PROFILE_STREAMING in found["scopes"]
+        assert "onvif://www.onvif.org/type/audio_encoder" in found["scopes"], "the profile has AAC"
+        assert home_assistant_lists(found["scopes"])["hardware"] == "simulated"
+        assert found["xaddrs"][0] == f"http://{probe.camera_address}:{port}/onvif/device_service"
+        assert found["reachable"], "the first XAddr, the one HA takes, answers from the prober's link"
+        assert not any(other.camera_address in xaddr for other in probes for xaddr in found["xaddrs"] if other != probe)
+        assert not any(link.camera_address in xaddr for xaddr in found["xaddrs"]), "not another link's address"
 
-    asyncio.run(add_as_home_assistant(daemon, urlsplit(xaddr).hostname or "", port))
+    host = urlsplit(found["xaddrs"][0]).hostname or ""
+    with routed_to(probes[-1], link):
+        asyncio.run(add_as_home_assistant(daemon, host, port))
+
+
+def test_a_hostile_lan_gets_silence_and_home_assistant_still_finds_the_camera(camera_daemon):
+    """Oversized, entity, IPv6 and flooding probes and probes to an address discovery is not on."""
+    daemon, link, probes = camera_daemon
+    probe = probes[0]  # the one with IPv6 on
+    [found] = probe.probe(timeout=5)  # discovery is up
+    rss_before = rss_kib(daemon.proc.pid)
+
+    answered = probe.hostile_probes(other=link.camera_address)
+
+    assert answered["oversized"] == [], "a datagram over 4 KiB is not read"
+    assert answered["entities"] == [], "a probe with a DTD is not read"
+    assert answered["not_allowed_address"] == [], "a probe to another link's address of the camera gets silence"
+    assert answered["ipv6"] == [], "IPv6 is not served"
+    assert len(set(answered["flood"])) == 2000, "each of 2,000 distinct probes answered once"
+    assert answered["flood_repeated"] == [], "a probe is answered once"
+    assert answered["largest_answer"] < 3 * answered["flood_probe_size"], "no amplification beyond a ProbeMatch"
+    grown_kib = rss_kib(daemon.proc.pid) - rss_before
+    assert grown_kib < 20_000, f"2,000 probes grew the daemon by {grown_kib} KiB"
+
+    [after] = probe.probe(timeout=5)
+    assert after["xaddrs"][0] == found["xaddrs"][0] and after["reachable"]
+    onvif = daemon_status(daemon, link)["onvif"]
+    assert onvif["discovery"] == "announcing"
+    assert set(onvif["discovery_addresses"]) == {link.camera_address, *(p.camera_address for p in probes)}
+
+
+def daemon_status(daemon: DaemonProcess, link: Link) -> dict:
+    url = f"http://{link.camera_address}:{daemon.port}/api/status"
+    return requests.get(url, headers=daemon.auth, timeout=10).json()
 
 
 async def add_as_home_assistant(daemon: DaemonProcess, host: str, port: int) -> None:
@@ -93,7 +148,9 @@ async def add_as_home_assistant(daemon: DaemonProcess, host: str, port: int) -> 
         assert (info.Manufacturer, info.Model) == ("edge", "simulated")
         assert info.SerialNumber
         interfaces = await device.GetNetworkInterfaces()
-        assert any(i.Enabled and i.Info.HwAddress for i in interfaces), "HA's unique id is an interface's MAC"
+        enabled = [interface for interface in interfaces if interface.Enabled]
+        assert enabled[0].Info.HwAddress, "the config entry's unique id: the first enabled interface's MAC"
+        assert enabled[-1].Info.HwAddress, "the device's MAC in HA's registry: the last enabled interface's"
 
         media = await camera.create_media_service()
         [profile] = await media.GetProfiles()
@@ -138,6 +195,32 @@ def test_hello_on_start_bye_on_stop_and_only_on_the_interface_of_server_host(net
         assert daemon.stop() == 0
         bye = listener.next(lambda message: "bye" in message, 30)
         assert bye["bye"] == hello["hello"]
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        listener.close()
+        probe.close()
+
+
+def test_a_new_address_is_announced_by_the_same_instance_with_a_new_metadata_version(netns, tmp_path):
+    probe = ProbeNamespace(netns)
+    listener = probe.listener()
+    daemon = None
+    try:
+        daemon = start_daemon(CONFIG, tmp_path, prefix=netns.exec_prefix, host="0.0.0.0")
+        first = listener.next(lambda message: "hello" in message, 30)
+        xaddr = f"http://{probe.camera_address}:{daemon.port}/onvif/device_service"
+        assert first["xaddrs"] == [xaddr], "only the address on the listener's link"
+        added = probe.camera_address.rsplit(".", 1)[0] + ".3"
+        ip("addr", "add", f"{added}/24", "dev", probe.camera_interface, ns=netns.name)
+        again = listener.next(lambda message: "hello" in message, 30)
+        assert again["xaddrs"] == [xaddr, f"http://{added}:{daemon.port}/onvif/device_service"]
+        assert again["instance_id"] == first["instance_id"], "InstanceId changes only when the daemon restarts"
+        assert int(again["metadata_version"]) == int(first["metadata_version"]) + 1
+        assert daemon.stop() == 0
+        bye = listener.next(lambda message: "bye" in message, 30)
+        assert (bye["bye"], bye["instance_id"]) == (first["hello"], first["instance_id"])
+        assert "Traceback" not in daemon.log(), daemon.log()
     finally:
         if daemon is not None:
             daemon.stop()

@@ -64,3 +64,18 @@ def ipv4_interfaces(sys_net: Path = Path("/sys/class/net")) -> list[Ipv4Interfac
             mac = None
         found.append(Ipv4Interface(adapter.nice_name, mac, addresses))
     return found
+
+
+def hardware_interfaces(sys_net: Path = Path("/sys/class/net")) -> list[tuple[str, str]]:
+    """(name, MAC) of each network device that is hardware (``eth0``, ``wlan0``), by name, address or not."""
+    found = []
+    for path in sorted(sys_net.iterdir()) if sys_net.is_dir() else ():
+        if not (path / "device").exists():
+            continue  # virtual: lo, veth, docker0, wg0, tailscale0
+        try:
+            mac = (path / "address").read_text().strip()
+        except OSError:
+            continue
+        if mac:
+            found.append((path.name, mac))
+    return found

@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from edge.onvif.auth import PRE_AUTH
 from edge.onvif.endpoint import Call, Handler, Operation
-from edge.onvif.identity import Identity, served_interfaces
+from edge.onvif.identity import Identity, listed_interfaces
 from edge.onvif.soap import TDS, TEV, TRT
 
 DEVICE_PATH = "/onvif/device_service"
@@ -171,7 +171,7 @@ class DeviceService:
 
     async def get_network_interfaces(self, call: Call) -> str:
         listed = []
-        for interface in served_interfaces(self._listen_host):
+        for interface in listed_interfaces(self._listen_host):
             addresses = "".join(
                 f"<tt:Manual><tt:Address>{address}</tt:Address><tt:PrefixLength>{prefix}</tt:PrefixLength></tt:Manual>"
                 for address, prefix in interface.addresses
@@ -184,7 +184,8 @@ class DeviceService:
             listed.append(
                 f"<tds:NetworkInterfaces token={quoteattr(interface.name)}><tt:Enabled>true</tt:Enabled>"
                 f"<tt:Info><tt:Name>{escape(interface.name)}</tt:Name>{mac}</tt:Info>"
-                f"<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>{addresses}<tt:DHCP>false</tt:DHCP></tt:Config>"
+                f"<tt:IPv4><tt:Enabled>{'true' if addresses else 'false'}</tt:Enabled>"
+                f"<tt:Config>{addresses}<tt:DHCP>false</tt:DHCP></tt:Config>"
                 "</tt:IPv4></tds:NetworkInterfaces>"
             )
         return f"<tds:GetNetworkInterfacesResponse>{''.join(listed)}</tds:GetNetworkInterfacesResponse>"

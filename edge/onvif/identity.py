@@ -6,10 +6,11 @@ import re
 import socket
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge import __version__
 from edge.addresses import WILDCARDS
-from hw.host_addresses import Ipv4Interface, ipv4_interfaces
+from hw.host_addresses import Ipv4Interface, hardware_interfaces, ipv4_interfaces
 from hw.platform import Platform
 
 MANUFACTURER = "edge"
@@ -60,6 +61,22 @@ def read_identity(audio: bool, platform: Platform | None = None) -> Identity:
         hostname=hostname,
         audio=audio,
     )
+
+
+def listed_interfaces(listen_host: str, sys_net: Path = Path("/sys/class/net")) -> list[Ipv4Interface]:
+    """What GetNetworkInterfaces lists: the board's own network devices, whether connected or not.
+
+    Home Assistant keys the camera on the MAC of the first interface listed (and its device
+    on the last): listing the hardware interfaces by name, addresses or not, keeps both the
+    same when Wi-Fi or a cable comes and goes. Where there are none (a container, a network
+    namespace), or with ``[server] host`` naming one address, the served interfaces.
+    """
+    served = served_interfaces(listen_host)
+    hardware = hardware_interfaces(sys_net)
+    if listen_host not in WILDCARDS or not hardware:
+        return served
+    by_name = {interface.name: interface for interface in served}
+    return [by_name.get(name, Ipv4Interface(name, mac, ())) for name, mac in hardware]
 
 
 def served_interfaces(listen_host: str) -> list[Ipv4Interface]:

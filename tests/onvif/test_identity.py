@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from edge.onvif import identity
 from edge.onvif.identity import Identity
+from hw.host_addresses import Ipv4Interface
 from testbed.onvif import home_assistant_lists
 
 PI = Identity(model="Raspberry Pi 4 Model B Rev 1.4", serial="10000000abcdef", hostname="garden-cam")
@@ -19,3 +23,31 @@ def test_audio_is_announced_only_when_the_profile_has_it():
     audio = "onvif://www.onvif.org/type/audio_encoder"
     assert audio not in PI.scopes()
     assert audio in Identity(model="m", serial="s", hostname="h", audio=True).scopes()
+
+
+def fake_sys_net(root: Path, devices: dict[str, str], virtual: dict[str, str]) -> Path:
+    for name, mac in {**devices, **virtual}.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "address").write_text(mac + "\n")
+        if name in devices:
+            (root / name / "device").mkdir()
+    return root
+
+
+def test_the_interface_home_assistant_keys_the_camera_on_stays_when_networks_come_and_go(tmp_path, monkeypatch):
+    """HA takes the first enabled interface's MAC as the camera's id (and the last one's for its device)."""
+    sys_net = fake_sys_net(
+        tmp_path, {"eth0": "dc:a6:32:00:00:01", "wlan0": "dc:a6:32:00:00:02"}, {"docker0": "02:42:00:00:00:03"}
+    )
+    wifi_only = [Ipv4Interface("wlan0", "dc:a6:32:00:00:02", (("192.168.1.20", 24),))]
+    both = [Ipv4Interface("eth0", "dc:a6:32:00:00:01", (("192.168.1.21", 24),)), *wifi_only]
+    seen = []
+    for served in (wifi_only, both, wifi_only):
+        monkeypatch.setattr(identity, "served_interfaces", lambda _host, served=served: served)
+        listed = identity.listed_interfaces("0.0.0.0", sys_net)
+        seen.append([(i.name, i.hardware_address, bool(i.addresses)) for i in listed])
+    assert seen[0] == seen[2] == [("eth0", "dc:a6:32:00:00:01", False), ("wlan0", "dc:a6:32:00:00:02", True)]
+    assert seen[1] == [("eth0", "dc:a6:32:00:00:01", True), ("wlan0", "dc:a6:32:00:00:02", True)]
+    monkeypatch.setattr(identity, "served_interfaces", lambda _host: wifi_only)
+    assert identity.listed_interfaces("192.168.1.20", sys_net) == wifi_only, "[server] host: its interface alone"
+    assert identity.listed_interfaces("0.0.0.0", tmp_path / "none") == wifi_only, "no hardware: what is served"

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 _QUEUE_CHUNKS = 50  # 1 s of audio waiting for a slow consumer, then the oldest is dropped
 _WINDOW_SAMPLES = SAMPLE_RATE  # reads are judged by the earliest of each second of audio
 _DEAD_BAND_US = 1_000  # the earliest read of a window later than the stamps by less than this: read-time noise
-_LOST_AUDIO_US = 20_000  # later by more than this over a whole window: samples were lost (an overrun), jump
+_LOST_AUDIO_US = 20_000  # later by more than this over two whole windows running: samples were lost, jump
 _EARLY_SLACK_US = 2_000  # stamps later than an observation by more than this: a late start, move back at once
 _SLEW_US_PER_CHUNK = 10  # drift corrections move stamps at most this much per 20 ms chunk (500 ppm)
 _STOP_TIMEOUT_S = 2.0
@@ -66,7 +66,10 @@ class _Timeline:
     * an observation earlier than the stamps by more than a little proves a late start: moved back at once;
     * within a second, the earliest one being earlier than the stamps (a fast device clock), or later by more than
       read-time noise (a slow one), sets a correction that the stamps take up a few µs per chunk, never a jump;
-    * later by more than any drift over a whole second: samples were lost (an overrun), the stamps jump forward.
+    * later by more than any drift over two whole seconds running: samples were lost (an overrun), the stamps jump
+      forward. One second is not proof: a thread starved of CPU can read every period of a second 20-60 ms late and
+      then drain its backlog with no sample lost; jumping then would jump straight back at the next on-time read (a
+      gap, then overlapping audio).
     """
 
     def __init__(self) -> None:
@@ -75,6 +78,7 @@ class _Timeline:
         self._last_us: int | None = None
         self._window_start = 0  # first sample of the current window of observations
         self._window_min_late_us: int | None = None
+        self._late_window_us: int | None = None  # the previous window's lateness, if it looked like lost audio
 
     @staticmethod
     def _offset_us(sample: int) -> int:
@@ -90,16 +94,21 @@ class _Timeline:
         if self._window_min_late_us is None or late < self._window_min_late_us:
             self._window_min_late_us = late
         if sample - self._window_start >= _WINDOW_SAMPLES:
-            if self._window_min_late_us > _LOST_AUDIO_US:
-                self._jump(self._target_us + self._window_min_late_us, sample)
-                return
-            if self._window_min_late_us > _DEAD_BAND_US or self._window_min_late_us < 0:
-                self._target_us += self._window_min_late_us
+            window_late = self._window_min_late_us
+            if window_late > _LOST_AUDIO_US:
+                if self._late_window_us is not None:  # the second late window running: lost audio
+                    self._jump(self._target_us + min(window_late, self._late_window_us), sample)
+                    return
+                self._late_window_us = window_late  # a backlog or lost audio: the next window tells
+            else:
+                self._late_window_us = None
+                if window_late > _DEAD_BAND_US or window_late < 0:
+                    self._target_us += window_late
             self._window_start, self._window_min_late_us = sample, None
 
     def _jump(self, anchor_us: int, sample: int) -> None:
         self._anchor_us = self._target_us = anchor_us
-        self._window_start, self._window_min_late_us = sample, None
+        self._window_start, self._window_min_late_us, self._late_window_us = sample, None, None
 
     def stamp(self, sample: int) -> int:
         """The capture time of ``sample``: strictly increasing from call to call (call it once per chunk)."""

@@ -135,7 +135,9 @@ def check_encoder_limits(config: Config, encoder: EncoderLimits | None) -> None:
     """Refuse, at start-up, settings the camera's encoder cannot do, naming the keys and the limit.
 
     Without a Pi's encoder (``None``: simulated, or no Pi) only H.264's own limits apply: those
-    of the highest level the daemon declares."""
+    of the highest level the daemon declares. The bitrate is held to the encoder's range, not to
+    the level's picture limits: above 10 Mbit/s a 1080p30 stream is level 4.1 (the same pictures
+    as 4.0), which the encoders write and the daemon declares (``h264.stream_level``)."""
     cam = config.camera
     if encoder is None:
         level = h264.HIGHEST_LEVEL

@@ -26,15 +26,18 @@ class EncoderLimits:
     max_side: int  # pixels, width and height each
     min_bitrate: int
     max_bitrate: int
-    level: int  # the H.264 level_idc whose picture size and macroblock rate it is held to
+    level: int  # the H.264 level_idc whose picture size and macroblock rate it is held to (not its bitrate: below)
     level_reason: str  # why that level, as the refusal says it
 
 
 # The VC4 encoder: 25 kbit/s .. 25 Mbit/s (bcm2835-v4l2-codec's bitrate control), at most
-# 1920 px per side, and level 4.0 (1080p30): "the hardware spec is level 4.0", says the
-# driver; picamera2 declares up to 4.2 only for rates beyond 4.0's. The Pi 5 has no H.264
-# block: picamera2 encodes with libx264 on the CPU, held to the same 1080p30 until a Pi 5
-# is measured (x264 then writes level 4.0; 4.1 at 25 Mbit/s, measured with PyAV 18.1).
+# 1920 px per side, and level 4.0's pictures and rate (1080p30): "the hardware spec is level
+# 4.0", says the driver; picamera2 declares up to 4.2 only for rates beyond 4.0's. The Pi 5
+# has no H.264 block: picamera2 encodes with libx264 on the CPU, held to the same 1080p30
+# until a Pi 5 is measured. Level 4.0 allows 20 Mbit/s at the peak, and both encoders take
+# the peak as twice the average bitrate: above 10 Mbit/s picamera2 (VC4) and libx264 write
+# level 4.1, the same pictures and rate up to 50 Mbit/s, so 25 Mbit/s is 4.1's limit too
+# (edge.media.h264.stream_level names the level; tests/pi/test_encoder_limits.py checks it).
 VC4_ENCODER = EncoderLimits(
     "VideoCore hardware encoder (bcm2835-codec)",
     True,

@@ -34,17 +34,20 @@ def test_profile_level_id_comes_from_the_sps():
 
 
 @pytest.mark.parametrize(
-    "width, height, framerate, expected",
+    "width, height, framerate, bitrate, expected",
     [
-        (1280, 720, 30, "42e01f"),  # 3600 macroblocks at 30/s: level 3.1 exactly
-        (1280, 720, 60, "42e020"),  # level 3.2
-        (1920, 1080, 30, "42e028"),  # 8160 macroblocks (1088 lines): level 4.0
-        (1920, 1080, 60, "42e02a"),  # level 4.2
-        (4096, 2160, 30, "42e034"),  # beyond 5.1: the highest
+        (1280, 720, 30, 2_000_000, "42e01f"),  # 3600 macroblocks at 30/s: level 3.1 exactly
+        (1280, 720, 30, 7_000_000, "42e01f"),  # a 14 Mbit/s peak: 3.1's limit
+        (1280, 720, 30, 7_001_000, "42e020"),  # beyond it: level 3.2
+        (1280, 720, 60, 2_000_000, "42e020"),  # level 3.2
+        (1920, 1080, 30, 2_000_000, "42e028"),  # 8160 macroblocks (1088 lines): level 4.0
+        (1920, 1080, 30, 10_001_000, "42e029"),  # a peak over 4.0's 20 Mbit/s: level 4.1
+        (1920, 1080, 60, 2_000_000, "42e02a"),  # level 4.2
+        (4096, 2160, 30, 2_000_000, "42e034"),  # beyond 5.1: the highest
     ],
 )
-def test_baseline_profile_level_id_is_the_lowest_level_that_fits(width, height, framerate, expected):
-    assert baseline_profile_level_id(width, height, framerate) == expected
+def test_baseline_profile_level_id_is_the_lowest_level_that_fits(width, height, framerate, bitrate, expected):
+    assert baseline_profile_level_id(width, height, framerate, bitrate) == expected
 
 
 def test_an_idr_without_headers_gets_the_last_ones():

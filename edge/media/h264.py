@@ -37,11 +37,12 @@ def profile_level_id(sps: bytes) -> str:
 
 @dataclass(frozen=True)
 class Level:
-    """An H.264 level's limits on the picture size and the rate, in macroblocks (ITU-T H.264 table A-1)."""
+    """An H.264 level's limits (ITU-T H.264 table A-1): the picture size and the rate in macroblocks, the bitrate."""
 
     idc: int  # level_idc: 40 for level 4.0
     max_frame_macroblocks: int
     max_macroblocks_per_second: int
+    max_bitrate: int  # bit/s: MaxBR x 1000, table A-1's figure for Baseline's VCL (the NAL figure is 1.2 times it)
 
     @property
     def name(self) -> str:
@@ -50,14 +51,19 @@ class Level:
 
 # The levels a profile-level-id is chosen from, lowest first; the last is the highest the daemon declares.
 LEVELS = (
-    Level(31, 3_600, 108_000),
-    Level(32, 5_120, 216_000),
-    Level(40, 8_192, 245_760),
-    Level(42, 8_704, 522_240),
-    Level(51, 36_864, 983_040),
-    Level(52, 36_864, 2_073_600),
+    Level(31, 3_600, 108_000, 14_000_000),
+    Level(32, 5_120, 216_000, 20_000_000),
+    Level(40, 8_192, 245_760, 20_000_000),
+    Level(41, 8_192, 245_760, 50_000_000),  # 4.0's pictures at a higher bitrate
+    Level(42, 8_704, 522_240, 50_000_000),
+    Level(51, 36_864, 983_040, 240_000_000),
+    Level(52, 36_864, 2_073_600, 240_000_000),
 )
 HIGHEST_LEVEL = LEVELS[-1]
+
+# An average-bitrate stream's peak, as both Pi encoders judge a level by it: libx264 (rate control by average, no
+# VBV: it takes twice the bitrate as the maximum) and picamera2's V4L2 encoder (level 4.1 above 10 Mbit/s).
+PEAK_PER_AVERAGE_BITRATE = 2
 
 
 def level(idc: int) -> Level:
@@ -69,15 +75,22 @@ def macroblocks(width: int, height: int) -> int:
     return ((width + 15) // 16) * ((height + 15) // 16)
 
 
-def baseline_profile_level_id(width: int, height: int, framerate: int) -> str:
-    """Constrained Baseline at the lowest level that fits a picture size and rate (the highest if none does)."""
+def stream_level(width: int, height: int, framerate: int, bitrate: int) -> Level:
+    """The lowest level a stream of these settings fits, as the encoders choose it (the highest if none does)."""
     frame = macroblocks(width, height)
     fitting = (
         known
         for known in LEVELS
-        if frame <= known.max_frame_macroblocks and frame * framerate <= known.max_macroblocks_per_second
+        if frame <= known.max_frame_macroblocks
+        and frame * framerate <= known.max_macroblocks_per_second
+        and bitrate * PEAK_PER_AVERAGE_BITRATE <= known.max_bitrate
     )
-    return f"42e0{next(fitting, HIGHEST_LEVEL).idc:02x}"
+    return next(fitting, HIGHEST_LEVEL)
+
+
+def baseline_profile_level_id(width: int, height: int, framerate: int, bitrate: int) -> str:
+    """Constrained Baseline at the level a stream of these settings fits (see :func:`stream_level`)."""
+    return f"42e0{stream_level(width, height, framerate, bitrate).idc:02x}"
 
 
 class ParameterSetCache:

@@ -114,7 +114,7 @@ class VideoHub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._profile_known.wait(), timeout)
         s = self.settings
-        return self.profile_level_id or baseline_profile_level_id(s.width, s.height, s.framerate)
+        return self.profile_level_id or baseline_profile_level_id(s.width, s.height, s.framerate, s.bitrate)
 
     def status(self) -> CameraStatus:
         s = self.settings

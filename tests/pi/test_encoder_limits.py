@@ -1,9 +1,11 @@
 """What the daemon refuses at start-up on a Pi: settings beyond its H.264 encoder's level, and a
 picamera2 too old; both named with what to do. Read as ``edge`` reads them: the fake Pi's
-kernel files (tests/pi/fake_system.py) and picamera2's installed version."""
+kernel files (tests/pi/fake_system.py) and picamera2's installed version. And the level the
+daemon declares for a stream is the one each Pi encoder writes, bitrate included."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,8 +16,11 @@ import pytest
 
 from edge.config import ConfigError, parse_config
 from edge.hardware import Picamera2TooOld, open_hardware
-from hw.camera.pi import PiCamera
+from edge.media.h264 import NAL_SPS, baseline_profile_level_id, nal_type, split_nal_units
+from hw.camera import CameraSettings
+from hw.camera.pi import PiCamera, open_picamera2
 from hw.camera.simulated import SimulatedCamera
+from tests.pi.fake_picamera2 import FakeCamera
 from tests.pi.fake_system import PI5_MODEL, fake_system, pi4
 from tests.pi.picamera2_env import installed_picamera2
 
@@ -24,6 +29,9 @@ VC4 = "the VideoCore hardware encoder (bcm2835-codec) takes"
 VC4_LEVEL = "(H.264 level 4.0: 1080p30, what its driver rates the hardware for)"
 PI5 = "the Pi 5 software encoder (libx264 via picamera2) takes"
 PI5_LEVEL = "(H.264 level 4.0: 1080p30, a cautious budget for libx264 on the Pi 5's CPU)"
+# linux/v4l2-controls.h: enum v4l2_mpeg_video_h264_level, as level_idc
+V4L2_H264_LEVELS = {11: 40, 12: 41, 13: 42}
+VC4_DEFAULT_LEVEL = 40  # bcm2835-codec's level control starts at 4.0
 
 
 def camera(width: int, height: int, framerate: int = 30, backend: str = "auto"):
@@ -154,3 +162,28 @@ def test_edge_with_an_old_picamera2_exits_at_once_saying_how_to_upgrade(tmp_path
     assert result.returncode == 2, result.stderr
     assert "edge: cannot start: picamera2 0.3.30 is older than 0.3.32" in result.stderr
     assert "sudo apt update && sudo apt full-upgrade" in result.stderr
+
+
+async def first_access_unit(settings: CameraSettings) -> bytes:
+    stream = PiCamera(settings, open_camera=lambda: open_picamera2(FakeCamera)).frames()
+    try:
+        async with asyncio.timeout(60):
+            return (await anext(stream)).data
+    finally:
+        await stream.aclose()
+
+
+@pytest.mark.parametrize("bitrate", [10_000_000, 12_000_000, 25_000_000], ids=["10Mbit", "12Mbit", "25Mbit"])
+async def test_the_level_declared_for_1080p30_is_the_one_the_encoder_writes(pi, bitrate):
+    """Level 4.0 allows 20 Mbit/s; both encoders take an average bitrate's peak as twice it, so above 10 Mbit/s they
+    write level 4.1 (the same pictures, up to 50 Mbit/s): a viewer told the level before the first SPS is told that."""
+    settings = CameraSettings(width=1920, height=1080, framerate=30, bitrate=bitrate, keyframe_interval=60)
+    unit = await first_access_unit(settings)
+    if pi.device is None:  # libx264 really encodes: read its SPS
+        sps = next(n for n in split_nal_units(unit) if nal_type(n) == NAL_SPS)
+        written = sps[3]
+    else:  # the VideoCore encoder is told its level, or keeps its default
+        control = pi.device.controls.get("V4L2_CID_MPEG_VIDEO_H264_LEVEL")
+        written = VC4_DEFAULT_LEVEL if control is None else V4L2_H264_LEVELS[control]
+    declared = int(baseline_profile_level_id(1920, 1080, 30, bitrate)[4:], 16)
+    assert declared == written == (40 if bitrate <= 10_000_000 else 41)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +35,31 @@ from hw.gpio.debounce import Debouncer
 # by class name: importing them needs their hardware library.
 _EDGE_TIMESTAMP_FACTORIES = frozenset({"LGPIOFactory"})
 _Device = TypeVar("_Device", InputDevice, LED)
+
+
+_WARNINGS_LOCK = threading.Lock()  # catch_warnings swaps process-wide state: one of ours at a time
+
+
+@contextlib.contextmanager
+def _catching_factory_fallbacks() -> Iterator[list[warnings.WarningMessage]]:
+    """Catches gpiozero's ``PinFactoryFallback`` warnings (one per default factory it skips) raised within.
+
+    They are for the error if no factory loads, and go nowhere else. Every other warning raised meanwhile (gpiozero's
+    ``NativePinFactoryFallback``, or one from another thread while the warnings are caught: recording catches all) is
+    shown as it would have been, once the block is over.
+    """
+    caught: list[warnings.WarningMessage] = []
+    with _WARNINGS_LOCK:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", PinFactoryFallback)
+                yield caught
+        finally:  # the process's own warning setup is back: show the others there, whether make() worked or not
+            for other in caught:
+                if not issubclass(other.category, PinFactoryFallback):  # already filtered: shown, not warned again
+                    warnings.showwarning(
+                        other.message, other.category, other.filename, other.lineno, other.file, other.line
+                    )
 
 
 class _Input:
@@ -140,8 +166,7 @@ class GpiozeroGpio(Gpio):
 
     def _open(self, pin: int, make: Callable[[], _Device]) -> _Device:
         """``make()`` the device for ``pin``, or raise the GpioError that says why it cannot be had."""
-        with warnings.catch_warnings(record=True) as caught:  # gpiozero warns of each default factory it skips
-            warnings.simplefilter("always", PinFactoryFallback)
+        with _catching_factory_fallbacks() as caught:
             try:
                 return make()
             except Exception as exc:  # gpiozero's, lgpio's (not GPIOZeroError), OSError: a pin we cannot have

@@ -13,13 +13,17 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import gpiozero.pins.local
+import gpiozero.pins.native
 import pytest
-from gpiozero import Device
+from gpiozero import Device, NativePinFactoryFallback
+from gpiozero.pins.mock import MockFactory
 
 from edge.backoff import Backoff
 from edge.config import RecordingConfig, TriggerConfig
@@ -94,6 +98,42 @@ async def test_lgpio_missing_names_the_package_not_gpiozeros_fallbacks(lgpio_mis
     assert "lgpio is not installed" in str(failure.value)
     assert "sudo apt install python3-lgpio" in str(failure.value)
     assert "Unable to load any default pin factory" not in str(failure.value)
+
+
+async def test_gpiozeros_other_warnings_still_reach_the_owner(
+    lgpio_missing, monkeypatch: pytest.MonkeyPatch, fake_root: Path
+) -> None:
+    """Only the fall-backs' warnings go into errors; the one saying gpiozero settled for its experimental native
+    factory (here a mock standing in, since the real one would probe this machine's memory) is shown as always."""
+    monkeypatch.setattr(gpiozero.pins.native, "NativeFactory", MockFactory)
+    add_chip(fake_root)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        doorbell = open_doorbell(GpiozeroGpio(root=fake_root), lambda a, t: None)
+    doorbell.close()
+    assert [w.category for w in shown] == [NativePinFactoryFallback], [str(w.message) for w in shown]
+    assert "Falling back to the experimental pin factory NativeFactory" in str(shown[0].message)
+
+
+class SlowPinFactory(MockFactory):
+    """Mock pins; while one is made, another thread of the process warns (as any library may, at any time)."""
+
+    def pin(self, name, **kwargs):
+        other = threading.Thread(target=warnings.warn, args=("the disk is nearly full", ResourceWarning))
+        other.start()
+        other.join()
+        return super().pin(name, **kwargs)
+
+
+async def test_a_warning_another_thread_raises_while_a_pin_opens_is_not_lost() -> None:
+    factory = SlowPinFactory()
+    try:
+        with warnings.catch_warnings(record=True) as shown:
+            warnings.simplefilter("default")
+            open_doorbell(GpiozeroGpio(factory), lambda a, t: None).close()
+    finally:
+        factory.close()
+    assert [(w.category, str(w.message)) for w in shown] == [(ResourceWarning, "the disk is nearly full")]
 
 
 async def test_no_gpio_chip_says_this_is_not_a_pi(lgpio: FakeLgpio, fake_root: Path) -> None:

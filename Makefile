@@ -48,11 +48,29 @@ TEST_DEBS := chromium libatomic1 firefox-esr g++ libopenh264-dev ffmpeg alsa-uti
 .PHONY: run run-deps venv-gi test test-fast lint venv test-deps system-deps whip-server axe-core typescript firefox-openh264 bench clean
 .DEFAULT_GOAL := run
 
-$(PY):
-	@$(PYTHON3) -c 'import ensurepip, venv' 2>/dev/null || bash image/lib/apt-need.sh python3-venv
-	$(PYTHON3) -m venv $(VENV)
+# On Raspberry Pi OS the venv sees the system's packages, as the installer's does (install.sh):
+# picamera2, libcamera's bindings and lgpio come only from apt, and numpy (and av on Trixie) stay
+# the system's, which those are built against. That is: on a Raspberry Pi, or wherever Debian's
+# Python finds picamera2 (python3-picamera2). Elsewhere (plain Debian 12/13) it sees none of
+# Debian's python3-* packages, whose av and numpy would stand in for the pinned ones.
+SYSTEM_SITE := $(shell grep -qs '^Raspberry Pi' /proc/device-tree/model /sys/firmware/devicetree/base/model \
+	|| $(PYTHON3) -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("picamera2") is None)' \
+	2>/dev/null && echo true || echo false)
+# The venv as this machine wants it; one made the other way (say, before picamera2 was
+# installed) is made again, empty, rather than keep PyPI's numpy over the system's.
+VENV_MADE := $(VENV)/.system-site-packages-$(SYSTEM_SITE)
 
-$(VENV)/.installed: pyproject.toml | $(PY)
+$(VENV_MADE):
+	@$(PYTHON3) -c 'import ensurepip, venv' 2>/dev/null || bash image/lib/apt-need.sh python3-venv
+	@if [ "$$(sed -n 's/^include-system-site-packages *= *//p' $(VENV)/pyvenv.cfg 2>/dev/null)" != $(SYSTEM_SITE) ]; then \
+		echo "$(PYTHON3) -m venv --clear $(if $(filter true,$(SYSTEM_SITE)),--system-site-packages )$(VENV)"; \
+		$(PYTHON3) -m venv --clear $(if $(filter true,$(SYSTEM_SITE)),--system-site-packages) $(VENV); \
+	fi
+	@touch $@
+
+$(PY): $(VENV_MADE)
+
+$(VENV)/.installed: pyproject.toml $(VENV_MADE)
 	$(PIP) install --upgrade pip
 	$(PIP) install -e .
 	@touch $@
@@ -66,12 +84,12 @@ run-deps:
 	@bash image/lib/apt-need.sh $(RUN_DEBS) || echo "(only [rtsp] needs these; the daemon runs without them)"
 
 # Debian's PyGObject has no wheel: a venv made from Debian's /usr/bin/python3 sees it through
-# a link, as Raspberry Pi OS's venv (--system-site-packages) does.
+# a link (one with the system's site packages, as on Raspberry Pi OS, sees it anyway).
 DEBIAN_GI := /usr/lib/python3/dist-packages/gi
 
 venv-gi: $(VENV)/.installed
 	@site="$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"; \
-	if [ -d $(DEBIAN_GI) ] && [ "$$(readlink -f $(PY))" = "$$(readlink -f /usr/bin/python3)" ] \
+	if [ $(SYSTEM_SITE) = false ] && [ -d $(DEBIAN_GI) ] && [ "$$(readlink -f $(PY))" = "$$(readlink -f /usr/bin/python3)" ] \
 		&& [ ! -e "$$site/gi" ]; then ln -s $(DEBIAN_GI) "$$site/gi"; fi
 
 # The picamera2 releases the Pi camera adapter's contract tests run (tests/pi/picamera2_env.py):

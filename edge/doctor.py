@@ -13,12 +13,13 @@ import contextlib
 import grp
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +28,10 @@ from edge.hardware import Picamera2TooOld, check_encoder_limits, check_picamera2
 from edge.webrtc.ice_servers import IceServerList, RelayServer
 from edge.webrtc.turn_check import TurnCheck, TurnState, check_turn
 from hw.camera.pi import CameraInfo, list_cameras, picamera2_version
-from hw.platform import Platform
-from hw.port_holders import PortHolder, PortUse, port_use
+from hw.gpio.lgpio_import import lgpio_location
+from hw.host_addresses import host_addresses
+from hw.platform import CaptureDevice, Platform
+from hw.port_holders import PortHolder, PortUse, port_use, processes_holding
 
 SERVICE = "edge.service"
 SERVICE_USER = "edge"
@@ -36,6 +39,7 @@ DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
 STATE_DIR = Path("/var/lib/edge")
 WHIP_TIMEOUT_S = 5.0
 TURN_TIMEOUT_S = 5.0
+RESOLVE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,44 @@ class Finding:
         return f"{text}\n      -> {self.fix}" if self.fix else text
 
 
-def _service_state() -> str:
+def _unit_state(unit: str) -> str:
     if shutil.which("systemctl") is None:
         return "no systemd"
-    result = subprocess.run(["systemctl", "is-active", SERVICE], capture_output=True, text=True, check=False)
+    result = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True, check=False)
     return result.stdout.strip() or "unknown"
+
+
+def _service_state() -> str:
+    return _unit_state(SERVICE)
+
+
+def _avahi_state() -> str:
+    return _unit_state("avahi-daemon")
+
+
+def _resolve(name: str) -> list[str]:
+    """The addresses ``name`` resolves to here, as other programs see it (glibc's NSS: mDNS through nss-mdns)."""
+    try:
+        result = subprocess.run(
+            ["getent", "ahosts", name], capture_output=True, text=True, timeout=RESOLVE_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return sorted({line.split()[0] for line in result.stdout.splitlines() if line.strip()})
+
+
+def _file_access(path: Path) -> tuple[str, str, int]:
+    """A file's owner, group and permission bits."""
+    stat = path.stat()
+    try:
+        owner = pwd.getpwuid(stat.st_uid).pw_name
+    except KeyError:
+        owner = str(stat.st_uid)
+    try:
+        group = grp.getgrgid(stat.st_gid).gr_name
+    except KeyError:
+        group = str(stat.st_gid)
+    return owner, group, stat.st_mode & 0o777
 
 
 def _groups_of(user: str) -> set[str] | None:
@@ -96,6 +133,13 @@ class Probes:
     whip_answer: Callable[[PublishConfig], int] = _whip_answer
     turn_answer: Callable[[RelayServer], TurnCheck] = _turn_answer
     port_use: Callable[[int], PortUse | None] = port_use
+    processes_holding: Callable[[Collection[str]], dict[PortHolder, tuple[str, ...]]] = processes_holding
+    sees_all_processes: Callable[[], bool] = lambda: os.geteuid() == 0
+    addresses: Callable[[], dict[str, list[str]]] = host_addresses
+    avahi_state: Callable[[], str] = _avahi_state
+    resolve: Callable[[str], list[str]] = _resolve
+    lgpio_location: Callable[[], str] = lgpio_location
+    file_access: Callable[[Path], tuple[str, str, int]] = _file_access
 
 
 def check_system(probes: Probes) -> list[Finding]:
@@ -183,6 +227,7 @@ def check_devices(probes: Probes) -> list[Finding]:
         )
     if not platform.is_raspberry_pi:
         return findings
+    findings.append(_lgpio(probes))
     chips = platform.gpio_chips()
     if not chips:
         findings.append(Finding("warn", "GPIO", "no /dev/gpiochip*: triggers and the LED cannot work"))
@@ -207,15 +252,150 @@ def check_devices(probes: Probes) -> list[Finding]:
                     f"sudo usermod -aG {','.join(missing)} {SERVICE_USER} && sudo systemctl restart {SERVICE}",
                 )
             )
-        elif chips:
-            findings.append(
-                Finding(
-                    "ok",
-                    "GPIO",
-                    f"{', '.join(c.name for c in chips)}; {SERVICE_USER} may use the camera, GPIO and sound",
-                )
-            )
+        if chips:
+            findings.append(_gpio_access(probes, chips, groups))
     return findings
+
+
+def _lgpio(probes: Probes) -> Finding:
+    try:
+        where = probes.lgpio_location()
+    except (ImportError, OSError) as exc:
+        return Finding(
+            "warn",
+            "lgpio",
+            f"does not import ({exc}): GPIO triggers and the LED cannot work",
+            "sudo apt install python3-lgpio (a venv sees it with --system-site-packages, as make run and "
+            "install.sh make theirs)",
+        )
+    return Finding("ok", "lgpio", f"imports from {where}")
+
+
+def _may_read_write(owner: str, group: str, mode: int, groups: set[str]) -> bool:
+    return (
+        (owner == SERVICE_USER and mode & 0o600 == 0o600)
+        or (group in groups and mode & 0o060 == 0o060)
+        or mode & 0o006 == 0o006
+    )
+
+
+def _gpio_access(probes: Probes, chips: list[Path], groups: set[str]) -> Finding:
+    """Whether the service user may open each GPIO chip (lgpio opens it read-write)."""
+    closed = []
+    for chip in chips:
+        owner, group, mode = probes.file_access(chip)
+        if not _may_read_write(owner, group, mode, groups):
+            closed.append((chip.name, owner, group, mode))
+    names = ", ".join(chip.name for chip in chips)
+    if not closed:
+        return Finding("ok", "GPIO", f"{names}; {SERVICE_USER} may open them")
+    described = ", ".join(f"/dev/{name} ({owner}:{group} {mode:04o})" for name, owner, group, mode in closed)
+    _, _, group, mode = closed[0]
+    if group not in groups and mode & 0o060 == 0o060:
+        fix = f"sudo usermod -aG {group} {SERVICE_USER} && sudo systemctl restart {SERVICE}"
+    else:
+        fix = (
+            'give the chips to group gpio: a udev rule SUBSYSTEM=="gpio", GROUP="gpio", MODE="0660" '
+            "(Raspberry Pi OS's /etc/udev/rules.d/99-com.rules has it), then reboot"
+        )
+    return Finding("warn", "GPIO", f"{SERVICE_USER} may not open {described}: triggers and the LED cannot work", fix)
+
+
+def check_camera_users(probes: Probes) -> list[Finding]:
+    """Whether another program has the camera's device nodes open (libcamera lets one program have a camera)."""
+    if not probes.platform.is_raspberry_pi:
+        return []
+    devices = probes.platform.camera_devices()
+    if not devices:
+        return []
+    held = {holder: nodes for holder, nodes in probes.processes_holding(devices).items() if holder.pid != os.getpid()}
+    others = {holder: nodes for holder, nodes in held.items() if not _is_the_daemon(holder)}
+    seen = "" if probes.sees_all_processes() else " among this user's programs (sudo edge doctor sees all)"
+    if not others:
+        daemon = next(iter(held), None)
+        detail = f"open in the daemon only (pid {daemon.pid})" if daemon else f"no other program has it open{seen}"
+        return [Finding("ok", "camera users", detail)]
+    described = "; ".join(
+        f"{holder.name} (pid {holder.pid}) has {', '.join(nodes)}" for holder, nodes in others.items()
+    )
+    # A pipeline's media device open elsewhere means libcamera there holds the camera; a video node
+    # alone (the codec's, the ISP's) may be shared.
+    status = "FAIL" if any(node.startswith("/dev/media") for nodes in others.values() for node in nodes) else "warn"
+    fix = (
+        "stop it (an rpicam-* app, another edge, PipeWire, motion...): sudo systemctl stop its service, or "
+        f"sudo kill {next(iter(others)).pid}; then sudo systemctl restart {SERVICE}"
+    )
+    return [Finding(status, "camera users", f"open elsewhere: {described}", fix)]
+
+
+def check_network(config: Config, probes: Probes) -> list[Finding]:
+    """An interface up with an address, and the ``<hostname>.local`` name answering with one of them."""
+    addresses = probes.addresses()
+    if not addresses:
+        return [
+            Finding(
+                "FAIL",
+                "network",
+                "no interface has an address: no viewer can reach the camera",
+                "check the cable or the Wi-Fi: nmcli device status; sudo nmtui connects to Wi-Fi",
+            )
+        ]
+    ours = {address for found in addresses.values() for address in found}
+    listed = "; ".join(f"{name} {', '.join(found)}" for name, found in addresses.items())
+    findings = [Finding("ok", "network", listed)]
+    name = f"{probes.hostname()}.local"
+    any_address = min(ours, key=lambda address: (":" in address, address))  # IPv4 first
+    by_address = f"open http://{any_address if ':' not in any_address else f'[{any_address}]'}:{config.server.port}/"
+    avahi = probes.avahi_state()
+    if avahi not in ("active", "no systemd", "unknown"):
+        fix = "sudo apt install avahi-daemon && sudo systemctl enable --now avahi-daemon"
+        findings.append(Finding("warn", name, f"avahi-daemon is {avahi}: the name does not answer; {by_address}", fix))
+        return findings
+    resolved = probes.resolve(name)
+    if not resolved:
+        fix = "sudo apt install avahi-daemon libnss-mdns"
+        findings.append(Finding("warn", name, f"does not resolve here; {by_address}", fix))
+    elif ours.isdisjoint(resolved):
+        fix = "give this camera a name of its own: sudo hostnamectl set-hostname NAME (or [system] hostname)"
+        detail = f"resolves to {', '.join(resolved)}, none of this machine's: another device has the name"
+        findings.append(Finding("warn", name, detail, fix))
+    else:
+        findings.append(Finding("ok", name, f"answers ({', '.join(sorted(ours.intersection(resolved)))})"))
+    return findings
+
+
+def _alsa_card(device: str) -> str | None:
+    """The card an ALSA device name names (``hw:1,0``, ``plughw:CARD=Device,DEV=0``, ``hw:Device``); None for
+    other names (``default``, a PCM of the ALSA configuration), which only ALSA itself can check."""
+    match = re.fullmatch(r"(?:plug)?hw:(?:CARD=)?([^,]+)(?:,.*)?", device)
+    return match.group(1) if match else None
+
+
+def _is_card(device: CaptureDevice, card: str) -> bool:
+    return card in (device.card_id, str(device.card))
+
+
+def check_microphone(config: Config, probes: Probes) -> list[Finding]:
+    """Which sound card ``device = "auto"`` picks, or whether the configured one is there to record from."""
+    mic = config.microphone
+    if mic.backend == "none" or (mic.backend == "auto" and not probes.platform.is_raspberry_pi):
+        return []
+    found = probes.platform.capture_devices()
+    if mic.device == "auto":
+        if not found:
+            return []  # check_devices says so
+        return [Finding("ok", "microphone", f'"auto" picks {found[0].plughw} ({found[0].name})')]
+    card = _alsa_card(mic.device)
+    if card is None:
+        fix = f"arecord -D {mic.device} -d 1 -f S16_LE /dev/null tries it"
+        return [Finding("info", "microphone", f"{mic.device} is an ALSA name this check cannot look up", fix)]
+    match = next((device for device in found if _is_card(device, card)), None)
+    if match is None:
+        cards = ", ".join(device.plughw for device in found) or "none"
+        fix = f'set [microphone] device = "auto" or one of those (arecord -l lists them); then restart {SERVICE}'
+        detail = f"{mic.device}: no sound card {card} that can record (there are: {cards}): video only"
+        return [Finding("warn", "microphone", detail, fix)]
+    return [Finding("ok", "microphone", f"{mic.device} ({match.name})")]
 
 
 def check_config(config_path: Path | None) -> tuple[Config | None, list[Finding]]:
@@ -362,11 +542,12 @@ def check_rtsp(config: Config, probes: Probes) -> list[Finding]:
 
 
 def diagnose(config_path: Path | None, probes: Probes) -> list[Finding]:
-    findings = check_system(probes) + check_camera(probes) + check_devices(probes)
+    findings = check_system(probes) + check_camera(probes) + check_camera_users(probes) + check_devices(probes)
     config, config_findings = check_config(config_path)
     findings += config_findings
     if config is not None:
-        findings += check_limits(config, probes) + check_storage(config, config_path) + check_service(config, probes)
+        findings += check_microphone(config, probes) + check_limits(config, probes) + check_storage(config, config_path)
+        findings += check_service(config, probes) + check_network(config, probes)
         findings += check_rtsp(config, probes) + check_publish(config, probes) + check_turn_server(config, probes)
     return findings
 

@@ -1,5 +1,5 @@
 """What machine this is, read from the kernel: the Pi model, its H.264 encoder, sound
-cards that can record, GPIO chips.
+cards that can record, GPIO chips, the camera's device nodes.
 
 Everything is read below ``root`` (``/`` on a real machine), so tests and ``edge
 doctor`` checks run on a fake tree of the same files. Nothing here imports a
@@ -160,3 +160,10 @@ class Platform:
 
     def gpio_chips(self) -> list[Path]:
         return sorted((self.root / "dev").glob("gpiochip*"))
+
+    def camera_devices(self) -> list[str]:
+        """The device nodes a camera program opens: ``/dev/media*`` (libcamera's pipelines) and
+        ``/dev/video*`` (the sensor's, the ISP's, the codec's), as their paths on the machine."""
+        dev = self.root / "dev"
+        nodes = sorted([*dev.glob("media[0-9]*"), *dev.glob("video[0-9]*")])
+        return [f"/dev/{node.name}" for node in nodes]

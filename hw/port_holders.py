@@ -1,4 +1,4 @@
-"""Who listens on a TCP port: Linux's socket tables (``/proc/net/tcp``, ``tcp6``) and each process's descriptors.
+"""Who listens on a TCP port (or holds a device open): the socket tables and each process's descriptors.
 
 A listening socket's line in the table gives its inode; a process holds it when one of
 ``/proc/<pid>/fd/*`` links to ``socket:[<inode>]``. Other users' processes cannot be looked
@@ -8,6 +8,7 @@ into without root: then the port is known to be in use, by nobody named.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ LISTEN = "0A"  # TCP_LISTEN, as the tables write a socket's state
 
 @dataclass(frozen=True)
 class PortHolder:
+    """A process holding a port (or a device: :func:`processes_holding`)."""
+
     pid: int
     name: str  # the process's command name (``/proc/<pid>/comm``)
     cmdline: tuple[str, ...]  # empty when it cannot be read
@@ -62,13 +65,21 @@ def port_use(port: int, proc: Path = PROC) -> PortUse | None:
     inodes = listening_inodes(port, proc)
     if not inodes:
         return None
-    links = {f"socket:[{inode}]" for inode in inodes}
-    holders = []
+    return PortUse(port, tuple(processes_holding({f"socket:[{inode}]" for inode in inodes}, proc)))
+
+
+def processes_holding(links: Collection[str], proc: Path = PROC) -> dict[PortHolder, tuple[str, ...]]:
+    """The processes with a descriptor on any of ``links`` (what ``/proc/<pid>/fd/*`` point at: a
+    ``socket:[inode]``, a device such as ``/dev/video0``), each with those it holds, in pid order.
+    Processes this user may not look into are left out."""
+    wanted = set(links)
+    held = {}
     for process in sorted(proc.glob("[0-9]*"), key=lambda p: int(p.name)):
         with contextlib.suppress(OSError):  # not ours to read, or gone meanwhile
-            if any(_link(fd) in links for fd in (process / "fd").iterdir()):
-                holders.append(_holder(process))
-    return PortUse(port, tuple(holders))
+            found = wanted.intersection(_link(fd) for fd in (process / "fd").iterdir())
+            if found:
+                held[_holder(process)] = tuple(sorted(found))
+    return held
 
 
 def _link(fd: Path) -> str:

@@ -2,9 +2,10 @@
 
 ``image/install.sh`` installs python3-picamera2, python3-lgpio, libcamera-ipa and
 rpicam-apps-lite from Raspberry Pi's archive, which these machines cannot reach. Empty
-``.deb`` files of the same names (the Python ones with an importable, empty module) let
-install.sh's apt path run for real in a Debian chroot: the install test
-(tests/image/test_install_chroot.py) and ``make check-arm64`` use them.
+``.deb`` files of the same names (the Python ones with an importable, empty module and its
+version in the distribution's metadata) let install.sh's apt path run for real in a Debian
+chroot: the install test (tests/image/test_install_chroot.py), the make-run venv test
+(tests/image/test_make_venv.py) and ``make check-arm64`` use them.
 
     python -m testbed.pi_stubs DIR     # the Pi-only packages, ready for "deb [trusted=yes] file:DIR ./"
 """
@@ -43,9 +44,7 @@ def build_stub_repo(
                 f"Description: stand-in for Raspberry Pi OS's {package} (tests only)\n"
             )
             if package in MODULES:
-                module = tree / "usr/lib/python3/dist-packages" / MODULES[package]
-                module.mkdir(parents=True)
-                (module / "__init__.py").write_text("EDGE_TEST_STUB = True\n")
+                _stub_module(tree / "usr/lib/python3/dist-packages", MODULES[package], version)
             deb = repo / f"{package}_{version}_all.deb"
             subprocess.run(
                 ["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)], check=True, capture_output=True
@@ -55,6 +54,17 @@ def build_stub_repo(
         ["dpkg-scanpackages", "--multiversion", "."], cwd=repo, check=True, capture_output=True, text=True
     )
     (repo / "Packages").write_text(index.stdout)
+
+
+def _stub_module(dist_packages: Path, name: str, deb_version: str) -> None:
+    """An importable, empty module with its distribution's metadata (what ``edge doctor`` reads the version from)."""
+    module = dist_packages / name
+    module.mkdir(parents=True)
+    (module / "__init__.py").write_text("EDGE_TEST_STUB = True\n")
+    upstream = deb_version.split("-")[0].split("~")[0]
+    info = dist_packages / f"{name}-{upstream}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {upstream}\n")
 
 
 if __name__ == "__main__":

@@ -43,3 +43,36 @@ edge_debs_unpack() {
     rm -rf "$dest"
     mv "$work" "$dest"
 }
+
+# edge_apt_options STATE [ARCH]: options (one a line) that give apt a configuration of its own
+# under STATE (sources.list, lists, downloads), for ARCH's packages (default: this machine's).
+# The machine's apt sources are not changed.
+edge_apt_options() {
+    local state="$1" arch="${2:-}"
+    printf '%s\n' -o "Dir::Etc::SourceList=$state/sources.list" -o "Dir::Etc::SourceParts=$state/none" \
+        -o "Dir::Etc::Preferences=$state/none" -o "Dir::Etc::PreferencesParts=$state/none" \
+        -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" -o "APT::Sandbox::User=root" \
+        -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Acquire::Languages=none -o Acquire::GzipIndexes=true
+    if [[ -n "$arch" ]]; then
+        printf '%s\n' -o "APT::Architecture=$arch" -o "APT::Architectures=$arch"
+    fi
+}
+
+# edge_release_deb RELEASE ARCH PACKAGE: the path of Debian RELEASE's PACKAGE for ARCH, downloaded
+# once into $EDGE_TEST_CACHE/apt-RELEASE-ARCH (needs root then) from this machine's Debian mirror.
+edge_release_deb() {
+    local release="$1" arch="$2" package="$3" state debs opts file
+    state="$(edge_cache_dir)/apt-$release-$arch"
+    debs="$state/debs"
+    mapfile -t opts < <(edge_apt_options "$state" "$arch")
+    file="$(find "$debs" -maxdepth 1 -name "${package}_*_$arch.deb" -print -quit 2>/dev/null)"
+    if [[ -z "$file" ]]; then
+        mkdir -p "$state/none" "$state/lists/partial" "$state/cache/archives/partial" "$debs"
+        echo "deb $(edge_debian_mirror) $release main" >"$state/sources.list"
+        apt-get "${opts[@]}" update -q >/dev/null
+        (cd "$debs" && apt-get "${opts[@]}" download -q "$package:$arch" >/dev/null)
+        file="$(find "$debs" -maxdepth 1 -name "${package}_*_$arch.deb" -print -quit)"
+    fi
+    [[ -n "$file" ]] || return 1
+    printf '%s\n' "$file"
+}

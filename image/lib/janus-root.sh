@@ -60,10 +60,7 @@ fi
 
 state="$(edge_cache_dir)/apt-bookworm"
 debs="$state/debs"
-apt_opts=(-o "Dir::Etc::SourceList=$state/sources.list" -o "Dir::Etc::SourceParts=$state/none"
-    -o "Dir::Etc::Preferences=$state/none" -o "Dir::Etc::PreferencesParts=$state/none"
-    -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" -o "APT::Sandbox::User=root"
-    -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Acquire::Languages=none -o Acquire::GzipIndexes=true)
+mapfile -t apt_opts < <(edge_apt_options "$state")
 
 # "PACKAGE FILE" for each of $packages at Debian 12's version; FILE as apt-get download names it.
 candidates() {

@@ -46,6 +46,9 @@ def fake_system(
     for index, name in ((0, "unicam-image"), (10, "bcm2835-codec-decode"), (11, "bcm2835-codec-encode")):
         if vc4_encoder or index == 0:
             write(f"sys/class/video4linux/video{index}/name", name + "\n")
+            write(f"dev/video{index}", "")
+    if model is not None:
+        write("dev/media0", "")  # the camera's pipeline (libcamera)
     write("proc/asound/cards", asound_cards)
     write("proc/asound/pcm", asound_pcm)
     for chip in range(gpiochips):

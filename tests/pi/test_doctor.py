@@ -6,13 +6,15 @@ import asyncio
 import http.server
 import socket
 import threading
+from functools import partial
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from edge.doctor import Probes, run_doctor
 from edge.webrtc.turn_check import check_turn
-from hw.port_holders import PortUse
+from hw.port_holders import PortUse, processes_holding
 from tests.pi.fake_system import fake_system, pi4
 from tests.pi.picamera2_env import TRIXIE, picamera2_as
 
@@ -36,14 +38,37 @@ def libcamera_sees():
         libcamera.CameraManager.cameras = []
 
 
+# A Pi on a home network (documentation addresses: these are never reached, only named).
+WLAN0 = "192.0.2.20"
+
+
 def probes(platform, **overrides) -> Probes:
     defaults = dict(
         platform=platform,
         service_state=lambda: "active",
         hostname=lambda: "garden-cam",
         groups_of=lambda user: {"edge", "video", "gpio", "audio", "render"},
+        addresses=lambda: {"wlan0": [WLAN0]},
+        avahi_state=lambda: "active",
+        resolve=lambda name: [WLAN0] if name == "garden-cam.local" else [],
+        lgpio_location=lambda: "/usr/lib/python3/dist-packages/lgpio.py",
+        file_access=lambda path: ("root", "gpio", 0o660),  # Raspberry Pi OS's udev rule
+        processes_holding=lambda devices: {},
+        sees_all_processes=lambda: True,
     )
     return Probes(**{**defaults, **overrides})
+
+
+def fake_proc(root: Path, processes: dict[int, tuple[str, list[str], list[str]]]) -> Path:
+    """/proc with processes: pid -> (command name, command line, what its descriptors point at)."""
+    proc = root / "proc"
+    for pid, (name, cmdline, targets) in processes.items():
+        (proc / str(pid) / "fd").mkdir(parents=True)
+        (proc / str(pid) / "comm").write_text(name + "\n")
+        (proc / str(pid) / "cmdline").write_text("\0".join(cmdline) + "\0")
+        for fd, target in enumerate(targets, start=3):
+            (proc / str(pid) / "fd" / str(fd)).symlink_to(target)
+    return proc
 
 
 def doctor(capsys, config_path=None, **probe_args) -> tuple[int, str]:
@@ -61,6 +86,12 @@ def test_a_working_pi_passes_and_names_what_it_found(tmp_path, capsys, libcamera
     assert "ok    cameras: imx708 (/base/soc/i2c0mux/i2c@0/imx708@1a)" in out
     assert "ok    microphones: plughw:CARD=Device,DEV=0 (USB Audio)" in out
     assert "ok    service: edge.service is running; open http://garden-cam.local:8080/" in out
+    assert "ok    camera users: no other program has it open" in out
+    assert 'ok    microphone: "auto" picks plughw:CARD=Device,DEV=0 (USB Audio)' in out
+    assert "ok    lgpio: imports from /usr/lib/python3/dist-packages/lgpio.py" in out
+    assert "ok    GPIO: gpiochip0; edge may open them" in out
+    assert f"ok    network: wlan0 {WLAN0}" in out
+    assert f"ok    garden-cam.local: answers ({WLAN0})" in out
     assert out.rstrip().endswith("nothing blocks streaming")
 
 
@@ -187,3 +218,97 @@ def test_an_rtsp_port_held_by_a_process_this_user_cannot_see_into(tmp_path, caps
     assert status == 0
     assert "info  RTSP: port 8554 is in use by a process this user cannot look into" in out
     assert "-> sudo edge doctor names it" in out
+
+
+def test_another_program_holding_the_camera_blocks_streaming_and_is_named(tmp_path, capsys, libcamera_sees):
+    """The real /proc walk, over a fake /proc: rpicam-vid has the camera; the daemon's own use is fine."""
+    libcamera_sees("imx708")
+    daemon = (100, ("python3", ["/opt/edge/venv/bin/python3", "/opt/edge/venv/bin/edge", "run"], ["/dev/video11"]))
+    rpicam = (4242, ("rpicam-vid", ["rpicam-vid", "-t", "0"], ["/dev/null", "/dev/media0", "/dev/video0"]))
+    proc = fake_proc(tmp_path / "host", dict([daemon, rpicam]))
+    status, out = doctor(capsys, platform=pi4(tmp_path), processes_holding=partial(processes_holding, proc=proc))
+    assert status == 1
+    assert "FAIL  camera users: open elsewhere: rpicam-vid (pid 4242) has /dev/media0, /dev/video0" in out
+    assert "sudo kill 4242" in out
+
+    proc = fake_proc(tmp_path / "daemon-only", dict([daemon]))
+    status, out = doctor(
+        capsys,
+        platform=pi4(tmp_path),
+        processes_holding=partial(processes_holding, proc=proc),
+        sees_all_processes=lambda: False,
+    )
+    assert status == 0, out
+    assert "ok    camera users: open in the daemon only (pid 100)" in out
+
+    status, out = doctor(capsys, platform=pi4(tmp_path), sees_all_processes=lambda: False)
+    assert (
+        "ok    camera users: no other program has it open among this user's programs (sudo edge doctor sees all)" in out
+    )
+
+
+def test_no_network_or_a_local_name_that_does_not_answer(tmp_path, capsys, libcamera_sees):
+    libcamera_sees("imx708")
+    status, out = doctor(capsys, platform=pi4(tmp_path), addresses=lambda: {})
+    assert status == 1
+    assert "FAIL  network: no interface has an address: no viewer can reach the camera" in out
+    assert "-> check the cable or the Wi-Fi: nmcli device status" in out
+
+    status, out = doctor(capsys, platform=pi4(tmp_path), avahi_state=lambda: "inactive")
+    assert status == 0
+    assert (
+        f"warn  garden-cam.local: avahi-daemon is inactive: the name does not answer; open http://{WLAN0}:8080/" in out
+    )
+    assert "-> sudo apt install avahi-daemon && sudo systemctl enable --now avahi-daemon" in out
+
+    status, out = doctor(capsys, platform=pi4(tmp_path), resolve=lambda name: [])
+    assert f"warn  garden-cam.local: does not resolve here; open http://{WLAN0}:8080/" in out
+    assert "-> sudo apt install avahi-daemon libnss-mdns" in out
+
+    status, out = doctor(capsys, platform=pi4(tmp_path), resolve=lambda name: ["192.0.2.99"])
+    assert "warn  garden-cam.local: resolves to 192.0.2.99, none of this machine's: another device has the name" in out
+    assert "-> give this camera a name of its own" in out
+
+
+def test_lgpio_missing_and_gpio_chips_the_service_user_may_not_open(tmp_path, capsys, libcamera_sees):
+    """lgpio as this machine has it (not installed: the real import fails), and the chip's real permissions."""
+    libcamera_sees("imx708")
+    platform = pi4(tmp_path)
+    (chip,) = platform.gpio_chips()
+    chip.chmod(0o600)
+    status, out = doctor(
+        capsys, platform=platform, lgpio_location=Probes.lgpio_location, file_access=Probes.file_access
+    )
+    assert status == 0  # streaming goes on; triggers and the LED do not
+    assert "warn  lgpio: does not import (No module named 'lgpio'): GPIO triggers and the LED cannot work" in out
+    assert "-> sudo apt install python3-lgpio" in out
+    assert "warn  GPIO: edge may not open /dev/gpiochip0 (root:root 0600): triggers and the LED cannot work" in out
+    assert 'SUBSYSTEM=="gpio", GROUP="gpio", MODE="0660"' in out
+
+    status, out = doctor(capsys, platform=platform, groups_of=lambda user: {"edge", "video", "audio"})
+    assert "warn  GPIO: edge may not open /dev/gpiochip0 (root:gpio 0660)" in out
+    assert "-> sudo usermod -aG gpio edge && sudo systemctl restart edge.service" in out
+
+
+@pytest.mark.parametrize(
+    ("device", "line"),
+    [
+        ("plughw:CARD=Device,DEV=0", "ok    microphone: plughw:CARD=Device,DEV=0 (USB Audio)"),
+        ("hw:2,0", "ok    microphone: hw:2,0 (USB Audio)"),
+        (
+            "plughw:CARD=Mic,DEV=0",
+            "warn  microphone: plughw:CARD=Mic,DEV=0: no sound card Mic that can record "
+            "(there are: plughw:CARD=Device,DEV=0): video only\n"
+            '      -> set [microphone] device = "auto" or one of those',
+        ),
+        ("hw:1,0", "warn  microphone: hw:1,0: no sound card 1 that can record"),  # the headphone jack plays only
+        ("fakemic", "info  microphone: fakemic is an ALSA name this check cannot look up"),
+    ],
+)
+def test_a_configured_microphone_is_looked_up(tmp_path, capsys, libcamera_sees, device, line):
+    libcamera_sees("imx708")
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[microphone]\ndevice = "{device}"\n')
+    status, out = doctor(capsys, config, platform=pi4(tmp_path / "pi"))
+    assert status == 0, out
+    assert line in out

@@ -9,8 +9,6 @@ a configuration the daemon would refuse). Everything the checks read comes throu
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import grp
 import os
 import pwd
 import re
@@ -28,7 +26,16 @@ from edge.hardware import Picamera2TooOld, check_encoder_limits, check_picamera2
 from edge.webrtc.ice_servers import IceServerList, RelayServer
 from edge.webrtc.turn_check import TurnCheck, TurnState, check_turn
 from hw.camera.pi import CameraInfo, list_cameras, picamera2_version
-from hw.gpio.lgpio_import import lgpio_location
+from hw.gpio.access import (
+    LGPIO_ERRORS,
+    NO_CHIP,
+    FileAccess,
+    chip_problem,
+    file_access,
+    groups_of,
+    lgpio_location,
+    lgpio_problem,
+)
 from hw.host_addresses import host_addresses
 from hw.platform import CaptureDevice, Platform
 from hw.port_holders import PortHolder, PortUse, port_use, processes_holding
@@ -40,6 +47,7 @@ STATE_DIR = Path("/var/lib/edge")
 WHIP_TIMEOUT_S = 5.0
 TURN_TIMEOUT_S = 5.0
 RESOLVE_TIMEOUT_S = 5.0
+_GPIO_UNUSABLE = "GPIO triggers and the LED cannot work"
 
 
 @dataclass(frozen=True)
@@ -80,31 +88,6 @@ def _resolve(name: str) -> list[str]:
     return sorted({line.split()[0] for line in result.stdout.splitlines() if line.strip()})
 
 
-def _file_access(path: Path) -> tuple[str, str, int]:
-    """A file's owner, group and permission bits."""
-    stat = path.stat()
-    try:
-        owner = pwd.getpwuid(stat.st_uid).pw_name
-    except KeyError:
-        owner = str(stat.st_uid)
-    try:
-        group = grp.getgrgid(stat.st_gid).gr_name
-    except KeyError:
-        group = str(stat.st_gid)
-    return owner, group, stat.st_mode & 0o777
-
-
-def _groups_of(user: str) -> set[str] | None:
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        return None
-    groups = {g.gr_name for g in grp.getgrall() if user in g.gr_mem}
-    with contextlib.suppress(KeyError):
-        groups.add(grp.getgrgid(entry.pw_gid).gr_name)
-    return groups
-
-
 def _whip_answer(target: PublishConfig) -> int:
     """The HTTP status a WHIP endpoint gives an OPTIONS request (RFC 9725 allows it); raises if none comes."""
     headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
@@ -128,7 +111,7 @@ class Probes:
     picamera2_version: Callable[[], str | None] = picamera2_version
     list_cameras: Callable[[], list[CameraInfo]] = list_cameras
     service_state: Callable[[], str] = _service_state
-    groups_of: Callable[[str], set[str] | None] = _groups_of
+    groups_of: Callable[[str], set[str] | None] = groups_of
     hostname: Callable[[], str] = socket.gethostname
     whip_answer: Callable[[PublishConfig], int] = _whip_answer
     turn_answer: Callable[[RelayServer], TurnCheck] = _turn_answer
@@ -139,7 +122,7 @@ class Probes:
     avahi_state: Callable[[], str] = _avahi_state
     resolve: Callable[[str], list[str]] = _resolve
     lgpio_location: Callable[[], str] = lgpio_location
-    file_access: Callable[[Path], tuple[str, str, int]] = _file_access
+    file_access: Callable[[Path], FileAccess] = file_access
 
 
 def check_system(probes: Probes) -> list[Finding]:
@@ -230,7 +213,7 @@ def check_devices(probes: Probes) -> list[Finding]:
     findings.append(_lgpio(probes))
     chips = platform.gpio_chips()
     if not chips:
-        findings.append(Finding("warn", "GPIO", "no /dev/gpiochip*: triggers and the LED cannot work"))
+        findings.append(Finding("warn", "GPIO", f"{NO_CHIP.problem}: {_GPIO_UNUSABLE}", NO_CHIP.fix))
     groups = probes.groups_of(SERVICE_USER)
     if groups is None:
         findings.append(
@@ -260,45 +243,20 @@ def check_devices(probes: Probes) -> list[Finding]:
 def _lgpio(probes: Probes) -> Finding:
     try:
         where = probes.lgpio_location()
-    except (ImportError, OSError) as exc:
-        return Finding(
-            "warn",
-            "lgpio",
-            f"does not import ({exc}): GPIO triggers and the LED cannot work",
-            "sudo apt install python3-lgpio (a venv sees it with --system-site-packages, as make run and "
-            "install.sh make theirs)",
-        )
+    except LGPIO_ERRORS as exc:
+        problem = lgpio_problem(exc)
+        return Finding("warn", "lgpio", f"{problem.problem}: {_GPIO_UNUSABLE}", problem.fix)
     return Finding("ok", "lgpio", f"imports from {where}")
 
 
-def _may_read_write(owner: str, group: str, mode: int, groups: set[str]) -> bool:
-    return (
-        (owner == SERVICE_USER and mode & 0o600 == 0o600)
-        or (group in groups and mode & 0o060 == 0o060)
-        or mode & 0o006 == 0o006
-    )
-
-
 def _gpio_access(probes: Probes, chips: list[Path], groups: set[str]) -> Finding:
-    """Whether the service user may open each GPIO chip (lgpio opens it read-write)."""
-    closed = []
+    """Whether the service user may open every GPIO chip (lgpio opens them read-write)."""
     for chip in chips:
-        owner, group, mode = probes.file_access(chip)
-        if not _may_read_write(owner, group, mode, groups):
-            closed.append((chip.name, owner, group, mode))
+        problem = chip_problem(chip, SERVICE_USER, groups, probes.file_access)
+        if problem is not None:
+            return Finding("warn", "GPIO", f"{problem.problem}: {_GPIO_UNUSABLE}", problem.fix)
     names = ", ".join(chip.name for chip in chips)
-    if not closed:
-        return Finding("ok", "GPIO", f"{names}; {SERVICE_USER} may open them")
-    described = ", ".join(f"/dev/{name} ({owner}:{group} {mode:04o})" for name, owner, group, mode in closed)
-    _, _, group, mode = closed[0]
-    if group not in groups and mode & 0o060 == 0o060:
-        fix = f"sudo usermod -aG {group} {SERVICE_USER} && sudo systemctl restart {SERVICE}"
-    else:
-        fix = (
-            'give the chips to group gpio: a udev rule SUBSYSTEM=="gpio", GROUP="gpio", MODE="0660" '
-            "(Raspberry Pi OS's /etc/udev/rules.d/99-com.rules has it), then reboot"
-        )
-    return Finding("warn", "GPIO", f"{SERVICE_USER} may not open {described}: triggers and the LED cannot work", fix)
+    return Finding("ok", "GPIO", f"{names}; {SERVICE_USER} may open them")
 
 
 def check_camera_users(probes: Probes) -> list[Finding]:

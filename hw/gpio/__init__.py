@@ -28,7 +28,7 @@ class GpioError(RuntimeError):
 class GpioUnavailable(GpioError):
     """No pin can be used, for a cause that can be fixed while the daemon runs (its message names it and the fix).
 
-    lgpio not installed, the GPIO chip not there or not to be opened by this user: see :mod:`hw.gpio.cause`.
+    lgpio not installed, the GPIO chip not there or not to be opened by this user: see :mod:`hw.gpio.access`.
     """
 
 

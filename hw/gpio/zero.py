@@ -8,7 +8,7 @@ edge, so a callback that runs late (a busy thread) still reports when the wire
 changed; other factories stamp in Python, so the time is taken there.
 
 When gpiozero's default factory cannot be loaded (it tries every one and says
-only "Unable to load any default pin factory!"), :mod:`hw.gpio.cause` names the
+only "Unable to load any default pin factory!"), :mod:`hw.gpio.access` names the
 real cause and the pin fails with :class:`~hw.gpio.GpioUnavailable`: worth
 retrying once the cause is fixed.
 """
@@ -28,7 +28,7 @@ from gpiozero.pins import Factory
 
 from hw.clock import monotonic_us
 from hw.gpio import ChangeHandler, Gpio, GpioError, GpioUnavailable
-from hw.gpio.cause import gpio_unavailable_reason
+from hw.gpio.access import gpio_unavailable_reason
 from hw.gpio.debounce import Debouncer
 
 # Pin factories whose ``when_changed`` ticks are the time of the edge itself (lgpio: the kernel's event timestamp),

@@ -14,6 +14,7 @@ import pytest
 
 from edge.doctor import Probes, run_doctor
 from edge.webrtc.turn_check import check_turn
+from hw.gpio.access import FileAccess
 from hw.port_holders import PortUse, processes_holding
 from tests.pi.fake_system import fake_system, pi4
 from tests.pi.picamera2_env import TRIXIE, picamera2_as
@@ -52,7 +53,7 @@ def probes(platform, **overrides) -> Probes:
         avahi_state=lambda: "active",
         resolve=lambda name: [WLAN0] if name == "garden-cam.local" else [],
         lgpio_location=lambda: "/usr/lib/python3/dist-packages/lgpio.py",
-        file_access=lambda path: ("root", "gpio", 0o660),  # Raspberry Pi OS's udev rule
+        file_access=lambda path: FileAccess("root", "gpio", 0o660),  # Raspberry Pi OS's udev rule
         processes_holding=lambda devices: {},
         sees_all_processes=lambda: True,
     )
@@ -117,9 +118,12 @@ def test_missing_or_old_picamera2(tmp_path, capsys, libcamera_sees):
 
 def test_a_pi_without_the_encoder_device_or_groups(tmp_path, capsys, libcamera_sees):
     libcamera_sees("imx708")
-    status, out = doctor(capsys, platform=pi4(tmp_path, vc4_encoder=False), groups_of=lambda user: {"edge", "video"})
+    platform = pi4(tmp_path, vc4_encoder=False, gpiochips=0)
+    status, out = doctor(capsys, platform=platform, groups_of=lambda user: {"edge", "video"})
     assert status == 1
     assert "FAIL  H.264 encoder: none found" in out
+    assert "warn  GPIO: no GPIO chip (/dev/gpiochip*): GPIO triggers and the LED cannot work" in out
+    assert "-> this is not a Raspberry Pi, or its GPIO driver is not loaded" in out
     assert "warn  service user: edge is not in group(s) gpio, audio" in out
     assert "sudo usermod -aG gpio,audio edge" in out
 
@@ -280,14 +284,20 @@ def test_lgpio_missing_and_gpio_chips_the_service_user_may_not_open(tmp_path, ca
         capsys, platform=platform, lgpio_location=Probes.lgpio_location, file_access=Probes.file_access
     )
     assert status == 0  # streaming goes on; triggers and the LED do not
-    assert "warn  lgpio: does not import (No module named 'lgpio'): GPIO triggers and the LED cannot work" in out
-    assert "-> sudo apt install python3-lgpio" in out
-    assert "warn  GPIO: edge may not open /dev/gpiochip0 (root:root 0600): triggers and the LED cannot work" in out
-    assert 'SUBSYSTEM=="gpio", GROUP="gpio", MODE="0660"' in out
+    assert "warn  lgpio: lgpio does not import (No module named 'lgpio'): GPIO triggers and the LED cannot work" in out
+    assert "-> sudo apt install python3-lgpio; a venv must see the system's packages" in out
+    assert (
+        "warn  GPIO: user edge may not open /dev/gpiochip0 (owner root:root, mode 0600), and no udev rule gives the "
+        "GPIO chips to group gpio: GPIO triggers and the LED cannot work"
+    ) in out
+    assert 'SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in out
 
     status, out = doctor(capsys, platform=platform, groups_of=lambda user: {"edge", "video", "audio"})
-    assert "warn  GPIO: edge may not open /dev/gpiochip0 (root:gpio 0660)" in out
-    assert "-> sudo usermod -aG gpio edge && sudo systemctl restart edge.service" in out
+    assert "warn  GPIO: user edge may not open /dev/gpiochip0 (owner root:gpio, mode 0660)" in out
+    assert "-> sudo usermod -aG gpio edge, then restart the service" in out
+
+    status, out = doctor(capsys, platform=platform, file_access=lambda path: FileAccess("edge", "edge", 0o600))
+    assert "ok    GPIO: gpiochip0; edge may open them" in out  # its owner
 
 
 @pytest.mark.parametrize(

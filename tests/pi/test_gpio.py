@@ -29,7 +29,7 @@ from edge.backoff import Backoff
 from edge.config import RecordingConfig, TriggerConfig
 from edge.triggers.gpio import GpioTriggers
 from hw.gpio import GpioUnavailable
-from hw.gpio.cause import gpio_unavailable_reason
+from hw.gpio.access import chip_problem, gpio_unavailable_reason, groups_of
 from hw.gpio.zero import GpiozeroGpio
 from testbed.media import FakeClock, until
 from tests.pi.fake_lgpio import FakeLgpio
@@ -95,7 +95,7 @@ async def test_lgpio_missing_names_the_package_not_gpiozeros_fallbacks(lgpio_mis
     # gpiozero's real default: lgpio, rpigpio, pigpio, native, all failing on this machine.
     with pytest.raises(GpioUnavailable) as failure:
         open_doorbell(GpiozeroGpio(root=fake_root), lambda a, t: None)
-    assert "lgpio is not installed" in str(failure.value)
+    assert "lgpio does not import" in str(failure.value)
     assert "sudo apt install python3-lgpio" in str(failure.value)
     assert "Unable to load any default pin factory" not in str(failure.value)
 
@@ -143,17 +143,22 @@ async def test_no_gpio_chip_says_this_is_not_a_pi(lgpio: FakeLgpio, fake_root: P
 
 @pytest.mark.root
 def test_a_chip_the_user_may_not_open_names_the_group_or_the_udev_rule(lgpio: FakeLgpio, fake_root: Path) -> None:
+    """Judged for another user by the chip's real owner, group and mode, and that user's real groups."""
+    nobody = groups_of("nobody")
+    assert nobody is not None
     chip = add_chip(fake_root, 0o660, "dialout")  # a udev rule gave it to a group "nobody" is not in
-    reason = gpio_unavailable_reason(fake_root, user="nobody")
-    assert reason is not None and f"user nobody may not open {chip} (owner root:dialout, mode 0660)" in reason
+    reason = str(chip_problem(chip, "nobody", nobody))
+    assert "user nobody may not open /dev/gpiochip0 (owner root:dialout, mode 0660)" in reason
     assert "sudo usermod -aG dialout nobody, then restart the service" in reason
+    assert chip_problem(chip, "nobody", {*nobody, "dialout"}) is None
     chip.chmod(0o600)  # no rule at all: root's only, as plain Debian leaves it
-    reason = gpio_unavailable_reason(fake_root, user="nobody")
-    assert reason is not None and "no udev rule gives the GPIO chips to group gpio" in reason
+    reason = str(chip_problem(chip, "nobody", nobody))
+    assert "no udev rule gives the GPIO chips to group gpio" in reason
     assert 'KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in reason
     chip.chmod(0o666)
-    assert gpio_unavailable_reason(fake_root, user="nobody") is None
-    assert gpio_unavailable_reason(fake_root, user="root") is None
+    assert chip_problem(chip, "nobody", nobody) is None
+    chip.chmod(0o600)
+    assert chip_problem(chip, "root", set()) is None
     assert gpio_unavailable_reason(fake_root) is None  # this process (root) opens it
 
 
@@ -164,7 +169,7 @@ def test_this_process_is_refused_the_chip_as_lgpio_would_be(lgpio: FakeLgpio, fa
     script = (
         "import sys; from pathlib import Path; from tests.pi.fake_lgpio import FakeLgpio;"
         "sys.modules['lgpio'] = FakeLgpio(Path(sys.argv[1]) / 'dev');"
-        "from hw.gpio.cause import gpio_unavailable_reason; print(gpio_unavailable_reason(Path(sys.argv[1])))"
+        "from hw.gpio.access import gpio_unavailable_reason; print(gpio_unavailable_reason(Path(sys.argv[1])))"
     )
     unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
     result = subprocess.run(
@@ -175,7 +180,7 @@ def test_this_process_is_refused_the_chip_as_lgpio_would_be(lgpio: FakeLgpio, fa
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=True,
     )
-    assert f"user root may not open {fake_root}/dev/gpiochip0 (owner root:root, mode 0000)" in result.stdout
+    assert "user root may not open /dev/gpiochip0 (owner root:root, mode 0000)" in result.stdout
     assert "no udev rule gives the GPIO chips to group gpio" in result.stdout
 
 

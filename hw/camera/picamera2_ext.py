@@ -102,8 +102,11 @@ def lores_luma(request: Any, size: tuple[int, int]) -> np.ndarray:
 
 
 def sensor_time_us(request: Any) -> int:
-    """The request's capture time in µs on libcamera's clock (CLOCK_BOOTTIME), read as the encoders read it (see 3.):
-    from libcamera's metadata itself, not ``request.get_metadata()``, which converts every entry into a new dict."""
+    """The request's capture time in µs on libcamera's clock (CLOCK_BOOTTIME), read as the encoders read it (see 3.).
+
+    Not cheap: libcamera's Python binding converts the request's whole ControlList at each read of
+    ``metadata``, as ``request.get_metadata()`` does; what saves time is reading it only for the frames
+    that are used."""
     from libcamera import controls
 
     return int(request.request.metadata[controls.SensorTimestamp]) // 1000

@@ -8,6 +8,7 @@ own code on the stand-in camera (tests/pi/fake_picamera2.py), as the contract te
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 
@@ -68,6 +69,31 @@ async def test_the_sensor_time_is_read_only_for_the_frames_the_luma_feed_uses(pi
     unused_reads = {reads for index, reads in enumerate(fake.metadata_reads) if index not in used}
     assert unused_reads <= {0, 1}, f"metadata read {unused_reads} times for frames the luma feed did not use"
     assert all(fake.metadata_reads[index] <= 2 for index in used)
+
+
+class HalfRateSensor(FastCamera):
+    """A sensor mode that cannot reach the rate asked for: its frames come 1/15 s apart at 30 asked."""
+
+    def configure(self, config: dict) -> None:
+        super().configure(config)
+        self.framerate = 15.0
+
+
+async def test_a_camera_giving_half_its_rate_still_gives_the_luma_feed_its_rate(pi):
+    """The luma feed's rate is a rate in sensor time: a camera giving 15 frames a second where 30 were
+    asked for still gives 5 pictures a second, each about 1/5 s after the one before."""
+    camera = pi_camera(camera_class=HalfRateSensor)
+    frames: list[LumaFrame] = []
+    camera.watch_luma(frames.append, 5)
+    await collect(camera, 60)
+    fake = the_camera()
+    seconds = (fake.sensor_timestamps_ns[-1] - fake.sensor_timestamps_ns[0]) / 1e9
+    assert abs(len(frames) - seconds * 5) <= 2, f"{len(frames)} pictures in {seconds:.1f} s of sensor time"
+    gaps = {round((b.timestamp_us - a.timestamp_us) / 1000) for a, b in itertools.pairwise(frames[1:])}
+    assert gaps <= {200}, f"ms between pictures: {sorted(gaps)}"
+    used = {sensor_frame(fake, frame.timestamp_us) for frame in frames}
+    extra = [reads for index, reads in enumerate(fake.metadata_reads) if index not in used and reads > 1]
+    assert len(extra) <= 2, f"metadata read for {len(extra)} frames the luma feed did not use"
 
 
 class LoresMismatch(FakeCamera):

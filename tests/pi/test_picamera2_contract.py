@@ -115,9 +115,11 @@ async def test_timestamps_are_the_sensors_capture_times_on_our_clock(pi):
     units = await collect(pi_camera(), 20)
     fake = the_camera()
     offset_us = boottime_minus_monotonic_us()
-    expected = [ns // 1000 - offset_us for ns in fake.sensor_timestamps_ns[: len(units)]]
-    errors_us = [unit.timestamp_us - want for unit, want in zip(units, expected, strict=True)]
-    assert max(map(abs, errors_us)) <= 1000, f"capture time errors (µs): {errors_us}"
+    sensor_us = [ns // 1000 - offset_us for ns in fake.sensor_timestamps_ns]
+    # each unit is one frame's (a loaded machine may make the Pi 5's encoder drop one: the frames are matched)
+    errors_us = [min(abs(unit.timestamp_us - at) for at in sensor_us) for unit in units]
+    assert max(errors_us) <= 1000, f"capture time errors (µs): {errors_us}"
+    assert all(a.timestamp_us < b.timestamp_us for a, b in itertools.pairwise(units))
     # and they were captured before they were delivered, by the sensor-to-encoder lag
     assert all(unit.timestamp_us < time.monotonic_ns() // 1000 for unit in units)
 

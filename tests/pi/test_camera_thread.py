@@ -2,7 +2,7 @@
 
 picamera2 runs its camera loop on one thread (``Picamera2.process_requests`` under
 ``Picamera2.lock``): whatever is slow there delays every frame. These tests run picamera2's
-own code on the stand-in camera (tests/pi/fake_picamera2.py), as the contract tests do.
+own code on the stand-in camera (testbed/fake_picamera2.py), as the contract tests do.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from edge.config import MotionConfig
 from edge.triggers.motion import MotionChange, MotionDetector, MotionTrigger
 from hw.camera import H264AccessUnit, LumaFrame
 from hw.camera.pi import PiCamera, open_picamera2
-from tests.pi.fake_picamera2 import FakeCamera
+from testbed.fake_picamera2 import FakeCamera
 from tests.pi.test_picamera2_contract import SMALL, FastCamera, collect, pi_camera, sensor_frame, the_camera
 
 

@@ -16,8 +16,8 @@ from edge.config import ConfigError, parse_config
 from edge.hardware import Picamera2TooOld, open_hardware
 from hw.camera.pi import PiCamera
 from hw.camera.simulated import SimulatedCamera
+from testbed.picamera2_env import installed_picamera2
 from tests.pi.fake_system import PI5_MODEL, fake_system, pi4
-from tests.pi.picamera2_env import installed_picamera2
 
 REPO = Path(__file__).resolve().parents[2]
 VC4 = "the VideoCore hardware encoder (bcm2835-codec) takes"

@@ -3,7 +3,7 @@
 Each test runs for picamera2 as Raspberry Pi OS Trixie ships it and as the oldest we
 support, as a Pi 5 (libx264 through PyAV, really encoding) and as a Pi 4 (the V4L2
 encoder, over a fake /dev/video11 that records every ioctl). Only libcamera and the
-sensor are stand-ins (tests/pi/stubs, tests/pi/fake_picamera2.py).
+sensor are stand-ins (testbed/picamera2_stubs, testbed/fake_picamera2.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from edge.media.supervisor import Supervisor
 from hw.camera import LUMA_SIZE, CameraError, CameraSettings, H264AccessUnit, LumaFrame
 from hw.camera.pi import PiCamera, open_picamera2
 from hw.camera.picamera2_ext import boottime_minus_monotonic_us
-from tests.pi.fake_picamera2 import FakeCamera, lores_luma
+from testbed.fake_picamera2 import FakeCamera, lores_luma
 
 SMALL = CameraSettings(width=640, height=480, framerate=30, bitrate=1_000_000, keyframe_interval=60)
 # Frames as fast as they encode; their sensor timestamps still 1/framerate apart.

@@ -12,7 +12,7 @@ that fills the buffers of each request, ``main`` with the test picture and ``lor
 :func:`lores_luma`, stamps them with ``SensorTimestamp`` on CLOCK_BOOTTIME a little before
 they are delivered, as a real sensor's exposure precedes its delivery, and hands them to
 ``process_requests`` as picamera2's event thread does), and libcamera's request plumbing,
-from ``tests/pi/stubs``. As libcamera, it fills only buffers the application has given back: a
+from ``testbed/picamera2_stubs``. As libcamera, it fills only buffers the application has given back: a
 frame that comes while every buffer is still held (by picamera2, by an encoder) is dropped by the
 sensor (``sensor_frames_dropped``); ``most_held`` is the most it ever held at once. An exception
 out of ``process_requests`` ends the loop, as it ends picamera2's event thread
@@ -26,7 +26,7 @@ import mmap
 import threading
 import time
 from types import SimpleNamespace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -106,7 +106,7 @@ class FakeCamera:
         self.camera_ctrl_info = {"FrameDurationLimits": (libcamera.controls.FrameDurationLimits, limits)}
         self.allocator = _MappedAllocator(Allocator)
         self.helpers = Helpers(self)
-        self.camera_config: dict | None = None
+        self.camera_config: Any = None  # the configuration as libcamera settled it, once configured
         self.stream_map: dict = {}
         self.buffers: dict[str, list] = {}
         # What the tests look at.
@@ -127,7 +127,7 @@ class FakeCamera:
     def global_camera_info(cls) -> list[dict]:
         return list(cls.cameras)
 
-    def __getattr__(self, name: str) -> object:
+    def __getattr__(self, name: str) -> Any:
         """Picamera2's own code for the names in ``PICAMERA2_OWN``, bound to this object."""
         if name == "_picamera2" or name not in FakeCamera.PICAMERA2_OWN:
             raise AttributeError(name)
@@ -310,16 +310,16 @@ class _RequestBuffers(dict):
 class _Buffer(SimpleNamespace):
     """libcamera.FrameBuffer: one plane (a dma-buf fd and its length)."""
 
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # type: ignore[assignment]  # by identity, as libcamera's objects
 
 
 class _Stream(SimpleNamespace):
     """libcamera.Stream: its configuration (size, stride, frame_size, pixel_format)."""
 
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # type: ignore[assignment]  # by identity, as libcamera's objects
 
 
-def _MappedAllocator(base: type) -> object:
+def _MappedAllocator(base: type) -> Any:
     """picamera2's Allocator with buffers mapped from anonymous memory instead of dma-bufs."""
 
     class MappedAllocator(base):

@@ -92,10 +92,10 @@ venv-gi: $(VENV)/.installed
 	if [ $(SYSTEM_SITE) = false ] && [ -d $(DEBIAN_GI) ] && [ "$$(readlink -f $(PY))" = "$$(readlink -f /usr/bin/python3)" ] \
 		&& [ ! -e "$$site/gi" ]; then ln -s $(DEBIAN_GI) "$$site/gi"; fi
 
-# The picamera2 releases the Pi camera adapter's contract tests run (tests/pi/picamera2_env.py):
+# The picamera2 releases the Pi camera adapter's contract tests run (testbed/picamera2_env.py):
 # the one Raspberry Pi OS Trixie ships and the oldest we support (docs/picamera2.md). Each goes
 # into <venv>/picamera2-<version> without its dependencies, from its wheel: the test extra has
-# those the tests run, and tests/pi/stubs stands in for python-prctl and PiDNG (C sources only).
+# those the tests run, and testbed/picamera2_stubs stands in for python-prctl and PiDNG (C sources only).
 TRIXIE_PICAMERA2 := 0.3.37
 OLDEST_PICAMERA2 := 0.3.32
 

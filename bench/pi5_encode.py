@@ -1,7 +1,7 @@
 """The Pi 5's H.264 budget: libx264 through picamera2's ``LibavH264Encoder``, as the daemon sets it up.
 
 A Pi 5 has no H.264 block: picamera2 encodes with libx264 on the CPU. This runs that path as
-the contract tests do (tests/pi: picamera2 0.3.37 as a Pi 5 sees it, its own encoder, request
+the contract tests do (testbed/picamera2_env.py: picamera2 0.3.37 as a Pi 5 sees it, its own encoder, request
 and camera-loop code on the stand-in camera, the daemon's ``PiCamera``), the camera unpaced (a
 frame as soon as the encoder has taken the last one), its pictures rendered once and replayed.
 For 720p30 and 1080p30 and each candidate setting it reports, over the frames after the first
@@ -33,8 +33,8 @@ import numpy as np
 
 from hw.camera import CameraSettings, picamera2_ext
 from hw.camera.pi import PiCamera, open_picamera2
-from tests.pi.fake_picamera2 import FakeCamera
-from tests.pi.picamera2_env import TRIXIE, picamera2_as
+from testbed.fake_picamera2 import FakeCamera
+from testbed.picamera2_env import TRIXIE, picamera2_as
 
 LOOP = 60  # distinct pictures, rendered once each, then replayed
 NOISE = 3  # luma and chroma levels of a sensor's noise (at ISO 100-400 in daylight, 8 bits: 1-3)

@@ -21,7 +21,7 @@ from pathlib import Path
 PI_ONLY = ("python3-picamera2", "python3-lgpio", "libcamera-ipa", "rpicam-apps-lite")
 STUB_VERSION = "0.0~edge.stub"
 # Trixie's, as the contract tests have it (TRIXIE_PICAMERA2 in the Makefile, TRIXIE in
-# tests/pi/picamera2_env.py); install.sh upgrades one older than its MIN_PICAMERA2 (0.3.32).
+# testbed/picamera2_env.py); install.sh upgrades one older than its MIN_PICAMERA2 (0.3.32).
 PICAMERA2_VERSION = "0.3.37-1~edge.stub"
 MODULES = {"python3-picamera2": "picamera2", "python3-lgpio": "lgpio"}
 

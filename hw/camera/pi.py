@@ -207,11 +207,15 @@ class PiCamera(Camera):
 
 class _LumaTap:
     """picamera2's ``post_callback``: on its camera thread, for every completed request, hands
-    the lores Y plane to the sink about ``fps`` times a second.
+    the lores Y plane to the sink about ``fps`` times a second of sensor time.
 
-    It runs for every frame while picamera2 holds its lock: the frames it passes on are chosen
-    by counting (``fps`` of the camera's ``camera_fps``), and only theirs is the sensor's
-    timestamp read. Never raises: an exception would end picamera2's camera thread, and the
+    It runs for every frame while picamera2 holds its lock, and reading a frame's sensor time
+    converts all of its metadata (libcamera's Python binding converts the whole list at each
+    read): so it reads the time only of the frame it predicts to be the one nearest the next
+    picture's due time, predicting from the last time read and the camera's frame interval as
+    measured between the frames it read (``camera_fps`` until then). A camera that gives fewer
+    frames than asked (drops, a sensor mode that cannot reach the rate) still gives ``fps``
+    pictures a second. Never raises: an exception would end picamera2's camera thread, and the
     video with it; a failure is logged once and given to ``failed`` (the camera's ``luma_error``).
     """
 
@@ -219,22 +223,30 @@ class _LumaTap:
         self, sink: LumaSink, fps: float, camera_fps: float, size: tuple[int, int], failed: Callable[[str], None]
     ) -> None:
         self._sink = sink
-        self._fps = min(fps, camera_fps) if fps > 0 else 1.0
-        self._camera_fps = camera_fps
+        self._period_us = 1e6 / (min(fps, camera_fps) if fps > 0 else 1.0)
+        self._frame_us = 1e6 / camera_fps  # the camera's frame interval, as last measured
         self._size = size
         self._failed = failed
-        self._frames = 0  # completed requests seen
-        self._offered = 0  # pictures handed on
+        self._read_us: int | None = None  # the sensor time last read
+        self._since_read = 0  # frames since that one
+        self._due_us: float | None = None  # sensor time (CLOCK_BOOTTIME) of the next picture wanted
         self._failing = False
 
     def __call__(self, request: Any) -> None:
-        frame = self._frames
-        self._frames += 1
-        if frame * self._fps < self._offered * self._camera_fps:
-            return  # not this frame's turn
-        self._offered += 1
+        self._since_read += 1
+        if self._due_us is not None and self._predicted_us() + self._frame_us / 2 < self._due_us:
+            return  # the frame nearest the due time is yet to come
         try:
             sensor_us = picamera2_ext.sensor_time_us(request)
+            if self._read_us is not None:
+                self._frame_us = (sensor_us - self._read_us) / self._since_read
+            self._read_us, self._since_read = sensor_us, 0
+            due_us = self._due_us
+            if due_us is not None and sensor_us + self._frame_us / 2 < due_us:
+                return  # came earlier than predicted: the interval is corrected for the next
+            if due_us is None or sensor_us - due_us >= self._period_us:  # first, or frames went missing
+                due_us = sensor_us
+            self._due_us = due_us + self._period_us
             pixels = picamera2_ext.lores_luma(request, self._size)
             self._sink(LumaFrame(pixels, sensor_us - picamera2_ext.boottime_minus_monotonic_us()))
         except Exception as exc:
@@ -242,6 +254,10 @@ class _LumaTap:
                 self._failing = True
                 log.exception("the luma feed failed (logged once; the video goes on)")
                 self._failed(f"the luma feed failed: {exc}")
+
+    def _predicted_us(self) -> float:
+        assert self._read_us is not None  # a due time is set only after a time was read
+        return self._read_us + self._since_read * self._frame_us
 
 
 def _retrieve_failure(start: asyncio.Future[tuple[Any, Any]]) -> None:

@@ -41,8 +41,13 @@ what we touch:
 6. Pi 5 encoding off the camera thread: ``LibavH264Encoder._encode`` maps, encodes and
    outputs on picamera2's camera thread, with frame threading (frames held back). Our
    subclass only takes a reference to the request there and hands it to a thread of its
-   own (dropping the oldest frame when two already wait), which runs picamera2's ``_encode``; x264
-   gets slice threads instead.
+   own (dropping the older frame when one already waits), which runs picamera2's ``_encode``. A
+   frame held back is a buffer libcamera cannot refill: of the video configuration's six, one
+   is encoded, one waits, one is kept by picamera2 (``_request_release_delay``) and, while the
+   next comes, one is in the camera loop; libcamera keeps two, so the sensor never waits. x264
+   gets slice threads: ``thread_type = SLICE`` is the setting that matters, as picamera2 sets
+   FRAME threading, which overrides zerolatency's sliced threads and holds frames back.
+   ``preset = "ultrafast"`` is what picamera2 already picks for baseline: set to be explicit.
 """
 
 from __future__ import annotations
@@ -64,8 +69,9 @@ H264_PROFILE = "constrained baseline"
 # libx264 on a Pi 5 (6. above; chosen by bench/pi5_encode.py, docs/picamera2.md "The Pi 5's encode budget"):
 X264_PRESET = "ultrafast"
 X264_THREADS = 4  # threads of X264_THREAD_TYPE: the Pi 5 has four cores
-X264_THREAD_TYPE = "SLICE"  # each frame split across the threads: none held back (picamera2's FRAME holds 2-5)
-X264_WAITING_FRAMES = 2  # frames waiting for a busy encoder (a stall of 2 frames loses none); then the oldest goes
+X264_THREAD_TYPE = "SLICE"  # each frame split across the threads: none held back (picamera2's FRAME holds 2-5;
+# it also overrides tune=zerolatency's sliced threads: this, not the tune, is what keeps x264 from holding frames)
+X264_WAITING_FRAMES = 1  # a frame waiting for a busy encoder; then the older goes (see 6. above: buffers)
 
 # (data, keyframe, sensor capture time in µs on CLOCK_BOOTTIME)
 AccessUnitSink = Callable[[bytes, bool, int], None]
@@ -96,8 +102,11 @@ def lores_luma(request: Any, size: tuple[int, int]) -> np.ndarray:
 
 
 def sensor_time_us(request: Any) -> int:
-    """The request's capture time in µs on libcamera's clock (CLOCK_BOOTTIME), read as the encoders read it (see 3.):
-    from libcamera's metadata itself, not ``request.get_metadata()``, which converts every entry into a new dict."""
+    """The request's capture time in µs on libcamera's clock (CLOCK_BOOTTIME), read as the encoders read it (see 3.).
+
+    Not cheap: libcamera's Python binding converts the request's whole ControlList at each read of
+    ``metadata``, as ``request.get_metadata()`` does; what saves time is reading it only for the frames
+    that are used."""
     from libcamera import controls
 
     return int(request.request.metadata[controls.SensorTimestamp]) // 1000

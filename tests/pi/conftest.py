@@ -4,9 +4,9 @@ import contextlib
 
 import pytest
 
-from tests.pi.fake_picamera2 import FakeCamera
+from testbed.fake_picamera2 import FakeCamera
+from testbed.picamera2_env import OLDEST, TRIXIE, picamera2_as
 from tests.pi.fake_v4l2_m2m import FakeM2M, install
-from tests.pi.picamera2_env import OLDEST, TRIXIE, picamera2_as
 
 
 class PiUnderTest:

@@ -2,12 +2,13 @@
 
 picamera2 runs its camera loop on one thread (``Picamera2.process_requests`` under
 ``Picamera2.lock``): whatever is slow there delays every frame. These tests run picamera2's
-own code on the stand-in camera (tests/pi/fake_picamera2.py), as the contract tests do.
+own code on the stand-in camera (testbed/fake_picamera2.py), as the contract tests do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 
@@ -17,7 +18,7 @@ from edge.config import MotionConfig
 from edge.triggers.motion import MotionChange, MotionDetector, MotionTrigger
 from hw.camera import H264AccessUnit, LumaFrame
 from hw.camera.pi import PiCamera, open_picamera2
-from tests.pi.fake_picamera2 import FakeCamera
+from testbed.fake_picamera2 import FakeCamera
 from tests.pi.test_picamera2_contract import SMALL, FastCamera, collect, pi_camera, sensor_frame, the_camera
 
 
@@ -68,6 +69,31 @@ async def test_the_sensor_time_is_read_only_for_the_frames_the_luma_feed_uses(pi
     unused_reads = {reads for index, reads in enumerate(fake.metadata_reads) if index not in used}
     assert unused_reads <= {0, 1}, f"metadata read {unused_reads} times for frames the luma feed did not use"
     assert all(fake.metadata_reads[index] <= 2 for index in used)
+
+
+class HalfRateSensor(FastCamera):
+    """A sensor mode that cannot reach the rate asked for: its frames come 1/15 s apart at 30 asked."""
+
+    def configure(self, config: dict) -> None:
+        super().configure(config)
+        self.framerate = 15.0
+
+
+async def test_a_camera_giving_half_its_rate_still_gives_the_luma_feed_its_rate(pi):
+    """The luma feed's rate is a rate in sensor time: a camera giving 15 frames a second where 30 were
+    asked for still gives 5 pictures a second, each about 1/5 s after the one before."""
+    camera = pi_camera(camera_class=HalfRateSensor)
+    frames: list[LumaFrame] = []
+    camera.watch_luma(frames.append, 5)
+    await collect(camera, 60)
+    fake = the_camera()
+    seconds = (fake.sensor_timestamps_ns[-1] - fake.sensor_timestamps_ns[0]) / 1e9
+    assert abs(len(frames) - seconds * 5) <= 2, f"{len(frames)} pictures in {seconds:.1f} s of sensor time"
+    gaps = {round((b.timestamp_us - a.timestamp_us) / 1000) for a, b in itertools.pairwise(frames[1:])}
+    assert gaps <= {200}, f"ms between pictures: {sorted(gaps)}"
+    used = {sensor_frame(fake, frame.timestamp_us) for frame in frames}
+    extra = [reads for index, reads in enumerate(fake.metadata_reads) if index not in used and reads > 1]
+    assert len(extra) <= 2, f"metadata read for {len(extra)} frames the luma feed did not use"
 
 
 class LoresMismatch(FakeCamera):
@@ -145,7 +171,8 @@ async def test_a_slow_motion_detector_does_not_slow_the_camera(pi):
 
 async def test_a_slow_pi5_encode_does_not_slow_the_camera(pi5):
     """libx264 taking far longer than a frame: the camera's thread goes on at its rate (the frames the
-    encoder had no time for are dropped), and the video goes on when the encoder catches up."""
+    encoder had no time for are dropped, not the sensor's: libcamera keeps enough buffers to go on),
+    and the video goes on when the encoder catches up."""
     camera = pi_camera()
     gate = threading.Event()
     gate.set()
@@ -161,8 +188,7 @@ async def test_a_slow_pi5_encode_does_not_slow_the_camera(pi5):
             fake = the_camera()
             before = fake.frames_encoded
             started = time.monotonic()
-            while fake.frames_encoded < before + 45:
-                await asyncio.sleep(0.01)
+            assert await asyncio.to_thread(fake.wait_for_frames, before + 45, 30), "the camera stopped"
             rate = 45 / (time.monotonic() - started)
             gate.set()
             while len(units) < 20:
@@ -173,6 +199,10 @@ async def test_a_slow_pi5_encode_does_not_slow_the_camera(pi5):
     assert rate >= 20, f"the camera ran at {rate:.1f} frames a second while the encoder was stuck"
     assert encoder.frames_dropped >= 40
     assert fake.loop_error is None and fake.closed
+    buffer_count = fake.camera_config["buffer_count"]
+    assert fake.sensor_frames_dropped == 0, f"libcamera had no free buffer for {fake.sensor_frames_dropped} frames"
+    # libcamera needs two buffers queued to keep the sensor going: a frame in the making and the next one
+    assert fake.most_held <= buffer_count - 2, f"{fake.most_held} of {buffer_count} buffers held at once"
 
 
 class SlowStream:

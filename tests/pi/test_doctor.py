@@ -16,8 +16,8 @@ from edge.doctor import Probes, run_doctor
 from edge.webrtc.turn_check import check_turn
 from hw.gpio.access import FileAccess
 from hw.port_holders import PortUse, processes_holding
+from testbed.picamera2_env import TRIXIE, picamera2_as
 from tests.pi.fake_system import fake_system, pi4
-from tests.pi.picamera2_env import TRIXIE, picamera2_as
 
 
 @pytest.fixture

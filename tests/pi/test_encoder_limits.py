@@ -20,9 +20,9 @@ from edge.media.h264 import NAL_SPS, baseline_profile_level_id, nal_type, split_
 from hw.camera import CameraSettings
 from hw.camera.pi import PiCamera, open_picamera2
 from hw.camera.simulated import SimulatedCamera
-from tests.pi.fake_picamera2 import FakeCamera
+from testbed.fake_picamera2 import FakeCamera
+from testbed.picamera2_env import installed_picamera2
 from tests.pi.fake_system import PI5_MODEL, fake_system, pi4
-from tests.pi.picamera2_env import installed_picamera2
 
 REPO = Path(__file__).resolve().parents[2]
 VC4 = "the VideoCore hardware encoder (bcm2835-codec) takes"

@@ -3,7 +3,7 @@
 Each test runs for picamera2 as Raspberry Pi OS Trixie ships it and as the oldest we
 support, as a Pi 5 (libx264 through PyAV, really encoding) and as a Pi 4 (the V4L2
 encoder, over a fake /dev/video11 that records every ioctl). Only libcamera and the
-sensor are stand-ins (tests/pi/stubs, tests/pi/fake_picamera2.py).
+sensor are stand-ins (testbed/picamera2_stubs, testbed/fake_picamera2.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from edge.media.supervisor import Supervisor
 from hw.camera import LUMA_SIZE, CameraError, CameraSettings, H264AccessUnit, LumaFrame
 from hw.camera.pi import PiCamera, open_picamera2
 from hw.camera.picamera2_ext import boottime_minus_monotonic_us
-from tests.pi.fake_picamera2 import FakeCamera, lores_luma
+from testbed.fake_picamera2 import FakeCamera, lores_luma
 
 SMALL = CameraSettings(width=640, height=480, framerate=30, bitrate=1_000_000, keyframe_interval=60)
 # Frames as fast as they encode; their sensor timestamps still 1/framerate apart.
@@ -115,9 +115,11 @@ async def test_timestamps_are_the_sensors_capture_times_on_our_clock(pi):
     units = await collect(pi_camera(), 20)
     fake = the_camera()
     offset_us = boottime_minus_monotonic_us()
-    expected = [ns // 1000 - offset_us for ns in fake.sensor_timestamps_ns[: len(units)]]
-    errors_us = [unit.timestamp_us - want for unit, want in zip(units, expected, strict=True)]
-    assert max(map(abs, errors_us)) <= 1000, f"capture time errors (µs): {errors_us}"
+    sensor_us = [ns // 1000 - offset_us for ns in fake.sensor_timestamps_ns]
+    # each unit is one frame's (a loaded machine may make the Pi 5's encoder drop one: the frames are matched)
+    errors_us = [min(abs(unit.timestamp_us - at) for at in sensor_us) for unit in units]
+    assert max(errors_us) <= 1000, f"capture time errors (µs): {errors_us}"
+    assert all(a.timestamp_us < b.timestamp_us for a, b in itertools.pairwise(units))
     # and they were captured before they were delivered, by the sensor-to-encoder lag
     assert all(unit.timestamp_us < time.monotonic_ns() // 1000 for unit in units)
 

@@ -3,7 +3,7 @@
 The Makefile installs each version we test, without its dependencies, in
 ``<venv>/picamera2-<version>``: the one Raspberry Pi OS Trixie ships (``TRIXIE_PICAMERA2``)
 and the oldest we support (``OLDEST_PICAMERA2``). The test extra brings those of picamera2's
-dependencies that the tests run and that PyPI has as wheels; tests/pi/stubs stands in for
+dependencies that the tests run and that PyPI has as wheels; testbed/picamera2_stubs stands in for
 libcamera, pykms, prctl and pidng (docs/picamera2.md, "How the tests get picamera2").
 picamera2 picks its encoders at import, by probing /dev/video* (nothing here: Pi <= 4,
 "VC4"); for a Pi 5 ("PISP") its platform module is loaded first and told so.
@@ -17,11 +17,12 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-STUBS = Path(__file__).parent / "stubs"
+STUBS = Path(__file__).parent / "picamera2_stubs"
 TRIXIE = "0.3.37"
 OLDEST = "0.3.32"
-# What tests/pi/stubs stands in for.
+# What testbed/picamera2_stubs stands in for.
 STUBBED = ("libcamera", "pykms", "prctl", "pidng")
 # The Pi 5's platform, PISP, has no H.264 block; VC4 (Pi <= 4) has one.
 PLATFORMS = {"pi5": "PISP", "pi4": "VC4"}
@@ -53,9 +54,11 @@ def picamera2_as(version: str, pi: str) -> Iterator[object]:
     sys.path[:0] = paths
     try:
         spec = importlib.util.find_spec("picamera2")
+        assert spec is not None and spec.origin is not None, f"no picamera2 in {target}"
         platform_path = Path(spec.origin).with_name("platform.py")
         platform_spec = importlib.util.spec_from_file_location("picamera2.platform", platform_path)
-        platform = importlib.util.module_from_spec(platform_spec)
+        assert platform_spec is not None and platform_spec.loader is not None
+        platform: Any = importlib.util.module_from_spec(platform_spec)
         sys.modules["picamera2.platform"] = platform
         platform_spec.loader.exec_module(platform)
         platform._platform = platform.Platform[PLATFORMS[pi]]

@@ -12,8 +12,11 @@ that fills the buffers of each request, ``main`` with the test picture and ``lor
 :func:`lores_luma`, stamps them with ``SensorTimestamp`` on CLOCK_BOOTTIME a little before
 they are delivered, as a real sensor's exposure precedes its delivery, and hands them to
 ``process_requests`` as picamera2's event thread does), and libcamera's request plumbing,
-from ``tests/pi/stubs``. An exception out of ``process_requests`` ends the loop, as it
-ends picamera2's event thread (``NullPreview.handle_request`` re-raises it).
+from ``testbed/picamera2_stubs``. As libcamera, it fills only buffers the application has given back: a
+frame that comes while every buffer is still held (by picamera2, by an encoder) is dropped by the
+sensor (``sensor_frames_dropped``); ``most_held`` is the most it ever held at once. An exception
+out of ``process_requests`` ends the loop, as it ends picamera2's event thread
+(``NullPreview.handle_request`` re-raises it).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import mmap
 import threading
 import time
 from types import SimpleNamespace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -103,7 +106,7 @@ class FakeCamera:
         self.camera_ctrl_info = {"FrameDurationLimits": (libcamera.controls.FrameDurationLimits, limits)}
         self.allocator = _MappedAllocator(Allocator)
         self.helpers = Helpers(self)
-        self.camera_config: dict | None = None
+        self.camera_config: Any = None  # the configuration as libcamera settled it, once configured
         self.stream_map: dict = {}
         self.buffers: dict[str, list] = {}
         # What the tests look at.
@@ -113,7 +116,9 @@ class FakeCamera:
         self.loop_error: BaseException | None = None
         self.closed = False
         self.closed_event = threading.Event()  # set by close(), from whichever thread closes it
-        self.frames_encoded = 0
+        self.frames_encoded = 0  # frames handed to process_requests (the encoders, the callbacks)
+        self.sensor_frames_dropped = 0  # frames the sensor made while no buffer was free
+        self.progress = self.allocator.activity  # notified at each frame, buffer mapping and release
         self._running = threading.Event()
         self._thread: threading.Thread | None = None
         FakeCamera.opened.append(self)
@@ -122,7 +127,7 @@ class FakeCamera:
     def global_camera_info(cls) -> list[dict]:
         return list(cls.cameras)
 
-    def __getattr__(self, name: str) -> object:
+    def __getattr__(self, name: str) -> Any:
         """Picamera2's own code for the names in ``PICAMERA2_OWN``, bound to this object."""
         if name == "_picamera2" or name not in FakeCamera.PICAMERA2_OWN:
             raise AttributeError(name)
@@ -210,15 +215,20 @@ class FakeCamera:
                 if delay > 0:
                     time.sleep(delay)
             else:
-                self._wait_until_encoded_before(index)
-            # libcamera's request i carries buffer i of each stream (Picamera2._make_requests)
-            buffers = {
-                self.stream_map[name]: stream_buffers[index % len(stream_buffers)]
-                for name, stream_buffers in self.buffers.items()
-            }
+                self._wait_until_encoded_before(self.frames_encoded)
+            slot = self.allocator.take_free_slot(len(self.buffers["main"]))
+            if slot is None:  # libcamera has no buffer to fill: the sensor's frame is lost
+                self.sensor_frames_dropped += 1
+                index += 1
+                continue
+            # a request carries buffer ``slot`` of each stream (Picamera2._make_requests)
+            buffers = _RequestBuffers(
+                {self.stream_map[name]: stream_buffers[slot] for name, stream_buffers in self.buffers.items()},
+                slot=slot,
+            )
             sensor_ns = first_ns + round(index * interval * 1e9)
             try:
-                self._fill(index)
+                self._fill(index, slot)
                 self.sensor_timestamps_ns.append(sensor_ns)
                 self.metadata_reads.append(0)
                 request = CompletedRequest(_LibcameraRequest(buffers, sensor_ns, self.metadata_reads, index), self)
@@ -228,14 +238,26 @@ class FakeCamera:
             except BaseException as exc:  # picamera2's event thread dies here too
                 self.loop_error = exc
                 return
-            self.frames_encoded += 1
+            with self.progress:
+                self.frames_encoded += 1
+                self.progress.notify_all()
             index += 1
 
+    @property
+    def most_held(self) -> int:
+        """The most requests (buffers of each stream) ever out of libcamera's hands at once."""
+        return self.allocator.most_held
+
+    def wait_for_frames(self, count: int, timeout_s: float) -> bool:
+        """Wait until ``count`` frames went through the camera loop; False if not within ``timeout_s``."""
+        with self.progress:
+            return self.progress.wait_for(lambda: self.frames_encoded >= count, timeout_s)
+
     def _wait_until_encoded_before(self, index: int, timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        with self.allocator.released:  # notified at each release; the first frame's time notifies nothing
-            while not self._encoded_before(index) and time.monotonic() < deadline:
-                self.allocator.released.wait(0.005)
+        """Until frame ``index`` may come (or ``timeout_s``): the encoders set the first frame's time before
+        they map its buffer, and each mapping notifies ``progress``."""
+        with self.progress:
+            self.progress.wait_for(lambda: self._encoded_before(index), timeout_s)
 
     def _encoded_before(self, index: int) -> bool:
         """Frame ``index`` may come: the encoders have read the first frame's time (``firsttimestamp``,
@@ -244,14 +266,13 @@ class FakeCamera:
         taken = index == 0 or all(encoder.firsttimestamp is not None for encoder in self._encoders)
         return taken and self.allocator.released_count >= index - 1
 
-    def _fill(self, index: int) -> None:
-        self._fill_main(self._buffer("main", index), index)
+    def _fill(self, index: int, slot: int) -> None:
+        self._fill_main(self._buffer("main", slot), index)
         if "lores" in self.buffers:
-            self._fill_lores(self._buffer("lores", index), index)
+            self._fill_lores(self._buffer("lores", slot), index)
 
-    def _buffer(self, name: str, index: int) -> mmap.mmap:
-        buffers = self.buffers[name]
-        return self.allocator.mapped_buffers[buffers[index % len(buffers)]]
+    def _buffer(self, name: str, slot: int) -> mmap.mmap:
+        return self.allocator.mapped_buffers[self.buffers[name][slot]]
 
     def _fill_lores(self, memory: mmap.mmap, index: int) -> None:
         width, height = self.camera_config["lores"]["size"]
@@ -278,19 +299,27 @@ class FakeCamera:
             dst[:, : width // 2] = src
 
 
+class _RequestBuffers(dict):
+    """A request's buffers by stream (libcamera.Request.buffers), and which of each stream's buffers they are."""
+
+    def __init__(self, buffers: dict, slot: int) -> None:
+        super().__init__(buffers)
+        self.slot = slot
+
+
 class _Buffer(SimpleNamespace):
     """libcamera.FrameBuffer: one plane (a dma-buf fd and its length)."""
 
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # type: ignore[assignment]  # by identity, as libcamera's objects
 
 
 class _Stream(SimpleNamespace):
     """libcamera.Stream: its configuration (size, stride, frame_size, pixel_format)."""
 
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # type: ignore[assignment]  # by identity, as libcamera's objects
 
 
-def _MappedAllocator(base: type) -> object:
+def _MappedAllocator(base: type) -> Any:
     """picamera2's Allocator with buffers mapped from anonymous memory instead of dma-bufs."""
 
     class MappedAllocator(base):
@@ -299,8 +328,10 @@ def _MappedAllocator(base: type) -> object:
         def __init__(self) -> None:
             super().__init__()
             self.mapped_buffers: dict = {}
-            self.released = threading.Condition()  # notified as each request comes back (released_count)
+            self.activity = threading.Condition()  # notified as a buffer is mapped and as a request comes back
             self.released_count = 0
+            self.held: set[int] = set()  # the slots of the requests out of libcamera's hands
+            self.most_held = 0
             allocator = self
 
             class Sync:
@@ -308,6 +339,8 @@ def _MappedAllocator(base: type) -> object:
                     self.buffer = buffer
 
                 def __enter__(self) -> mmap.mmap:
+                    with allocator.activity:
+                        allocator.activity.notify_all()
                     return allocator.mapped_buffers[self.buffer]
 
                 def __exit__(self, *exc) -> None:
@@ -327,11 +360,21 @@ def _MappedAllocator(base: type) -> object:
             self.mapped_buffers[buffer] = mmap.mmap(-1, size)
             return buffer
 
-        def release(self, buffers: dict) -> None:
+        def take_free_slot(self, count: int) -> int | None:
+            """The first of ``count`` buffer slots libcamera has (now held), or None when all are held."""
+            with self.activity:
+                slot = next((slot for slot in range(count) if slot not in self.held), None)
+                if slot is not None:
+                    self.held.add(slot)
+                    self.most_held = max(self.most_held, len(self.held))
+                return slot
+
+        def release(self, buffers: _RequestBuffers) -> None:
             """A request's buffers are back (``CompletedRequest.release``, its last reference gone)."""
-            with self.released:
+            with self.activity:
+                self.held.discard(buffers.slot)
                 self.released_count += 1
-                self.released.notify_all()
+                self.activity.notify_all()
 
     return MappedAllocator()
 

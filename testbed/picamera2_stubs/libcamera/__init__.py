@@ -7,7 +7,7 @@ and for driving encoders with fake CompletedRequests.  Everything picamera2 touc
   Transform(hflip=, vflip=, transpose=) (hashable, used as dict keys in picamera2/utils.py), controls.
 What the encoders touch at run time: controls.SensorTimestamp (a hashable key of request.metadata,
 with .name for CompletedRequest.get_metadata()). What Picamera2's own configuration checks and
-request loop touch (run on tests/pi/fake_picamera2.py's camera): _libcamera.{ColorSpace,Transform}
+request loop touch (run on testbed/fake_picamera2.py's camera): _libcamera.{ColorSpace,Transform}
 (check_camera_config's isinstance checks) and FrameMetadata.Status (process_requests keeps
 only requests whose first buffer says Success).
 """

@@ -38,9 +38,15 @@ log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 4096  # bytes; ONVIF clients' probes are under 1 KiB
 MAX_MESSAGE_ID = 256  # characters; a urn:uuid is 45
+MAX_TAGS = 64  # '<' in a datagram; Home Assistant's probe has 19, and parsing costs by the element
 
 NETWORK_VIDEO_TRANSMITTER = QName("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
 DEVICE = QName("http://www.onvif.org/ver10/device/wsdl", "Device", "tds")
+
+
+def might_be_probe(data: bytes) -> bool:
+    """A check costing no parse: the Probe action is there, and not more elements than a probe needs."""
+    return NS_ACTION_PROBE.encode() in data and data.count(b"<") <= MAX_TAGS
 
 
 def read_probe(data: bytes) -> SoapEnvelope | None:

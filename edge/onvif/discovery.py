@@ -118,6 +118,10 @@ def arrival(ancillary: list[tuple[int, int, bytes]]) -> tuple[int, str] | None:
     return None
 
 
+def _membership_request(link: Link) -> bytes:
+    return MREQN.pack(socket.inet_aton(GROUP), bytes(4), link.index)
+
+
 class Discovery:
     """Answers probes and announces the device service (Hello, Bye) while started."""
 
@@ -158,7 +162,7 @@ class Discovery:
     async def stop(self) -> None:
         if self._watching is not None:
             self._watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # ended on its own: it said why
                 await self._watching
             self._watching = None
         sock, self._sock = self._sock, None
@@ -179,6 +183,8 @@ class Discovery:
                 self._follow_links()
         except OSError as exc:
             log.warning("ONVIF: WS-Discovery no longer follows address changes (%s)", exc)
+        except Exception:  # the rest of discovery, and the Bye at stop, go on regardless
+            log.exception("ONVIF: WS-Discovery no longer follows address changes")
 
     def _follow_links(self) -> None:
         """Join the group on the served interfaces as they are now; Hello on each when the addresses changed."""
@@ -187,21 +193,30 @@ class Discovery:
             return
         links = served_links(self._listen_host)
         for index in self._links.keys() - links.keys():
-            self._membership(sock, socket.IP_DROP_MEMBERSHIP, self._links[index])
-        for index in links.keys() - self._links.keys():
-            self._membership(sock, socket.IP_ADD_MEMBERSHIP, links[index])
-        self._links = links
-        self.addresses = [str(network.ip) for link in links.values() for network in link.networks]
+            self._leave(sock, self._links[index])
+        joined = {index for index in links.keys() - self._links.keys() if self._join(sock, links[index])}
+        self._links = {index: link for index, link in links.items() if index in self._links or index in joined}
+        self.addresses = [str(network.ip) for link in self._links.values() for network in link.networks]
         if self._advertisement.addresses_now(frozenset(self.addresses)):
-            for link in links.values():
+            for link in self._links.values():
                 hello = self._advertisement.hello(self._xaddrs([str(network.ip) for network in link.networks]))
                 self._multicast(sock, link, hello)
 
-    def _membership(self, sock: socket.socket, option: int, link: Link) -> None:
+    def _join(self, sock: socket.socket, link: Link) -> bool:
+        """Join the group on ``link``; False (said in the log) when the kernel refuses: it is tried again at the
+        next address change."""
         try:
-            sock.setsockopt(socket.IPPROTO_IP, option, MREQN.pack(socket.inet_aton(GROUP), bytes(4), link.index))
-        except OSError as exc:  # joining: the interface went meanwhile; leaving: it is gone
-            log.debug("ONVIF: WS-Discovery group membership on %s: %s", link.name, exc)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _membership_request(link))
+        except OSError as exc:  # the interface went meanwhile, or too many groups (net.ipv4.igmp_max_memberships)
+            log.warning("ONVIF: WS-Discovery cannot listen on %s (%s): probes there go unanswered", link.name, exc)
+            return False
+        return True
+
+    def _leave(self, sock: socket.socket, link: Link) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, _membership_request(link))
+        except OSError as exc:  # the interface is gone, and the membership with it
+            log.debug("ONVIF: WS-Discovery leaving the group on %s: %s", link.name, exc)
 
     def _multicast(self, sock: socket.socket, link: Link, message: bytes) -> None:
         try:

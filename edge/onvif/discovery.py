@@ -125,11 +125,13 @@ def _membership_request(link: Link) -> bytes:
 class Discovery:
     """Answers probes and announces the device service (Hello, Bye) while started."""
 
-    def __init__(self, identity: Identity, listen_host: str, scheme: str, port: Callable[[], int | None]) -> None:
+    def __init__(
+        self, identity: Identity, listen_host: str, scheme: str, port: Callable[[], int | None], instance_id: int
+    ) -> None:
         self._listen_host = listen_host
         self._scheme = scheme
         self._port = port
-        self._advertisement = Advertisement(identity.endpoint_reference, identity.scopes())
+        self._advertisement = Advertisement(identity.endpoint_reference, identity.scopes(), instance_id)
         self._sock: socket.socket | None = None
         self._links: dict[int, Link] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()

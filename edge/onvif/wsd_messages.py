@@ -9,7 +9,6 @@ entities), so a probe can neither expand nor make the reply larger than it looks
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from xml.dom.minidom import Document
 from xml.parsers.expat import ExpatError
@@ -78,13 +77,16 @@ def _action(document: Document) -> str | None:
 
 
 class Advertisement:
-    """What this device announces: one service, its InstanceId fixed for the process, its MetadataVersion
-    bumped whenever its addresses change."""
+    """What this device announces: one service, its InstanceId fixed for the process (one more at each start:
+    :func:`edge.onvif.instance_id.next_instance_id`), its MetadataVersion bumped whenever its addresses change."""
 
-    def __init__(self, endpoint_reference: str, scopes: list[str]) -> None:
-        instance_id = str(int(time.time()))  # grows from one start to the next, as WS-Discovery asks
+    def __init__(self, endpoint_reference: str, scopes: list[str], instance_id: int) -> None:
         self._service = Service(
-            [NETWORK_VIDEO_TRANSMITTER, DEVICE], [Scope(scope) for scope in scopes], [], endpoint_reference, instance_id
+            [NETWORK_VIDEO_TRANSMITTER, DEVICE],
+            [Scope(scope) for scope in scopes],
+            [],
+            endpoint_reference,
+            str(instance_id),
         )
         self._addresses: frozenset[str] = frozenset()
 

@@ -68,7 +68,7 @@ def recorded(monkeypatch) -> GroupsRecorded:
 
 
 def discovery() -> Discovery:
-    return Discovery(Identity("simulated", "serial-1", "cam"), "0.0.0.0", "http", lambda: 8080)
+    return Discovery(Identity("simulated", "serial-1", "cam"), "0.0.0.0", "http", lambda: 8080, instance_id=1)
 
 
 async def test_an_interface_whose_group_join_fails_is_not_counted_as_served(recorded, monkeypatch, caplog):

@@ -253,7 +253,7 @@ def flood_probes(camera: str, seconds: float) -> dict[str, int]:
             for _ in range(100):
                 with contextlib.suppress(OSError):  # ENOBUFS: the link is full
                     sock.sendto((templates[sent % 2] % sent).encode(), (camera, 3702))
-                sent += 1
+                    sent += 1
     return {"sent": sent}
 
 

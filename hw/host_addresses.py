@@ -66,10 +66,23 @@ def ipv4_interfaces(sys_net: Path = Path("/sys/class/net")) -> list[Ipv4Interfac
     return found
 
 
+ONBOARD_NAMES = ("eth0", "wlan0")  # Raspberry Pi OS's names for the board's own Ethernet and Wi-Fi
+
+
 def hardware_interfaces(sys_net: Path = Path("/sys/class/net")) -> list[tuple[str, str]]:
-    """(name, MAC) of each network device that is hardware (``eth0``, ``wlan0``), by name, address or not."""
+    """(name, MAC) of each network device that is hardware (``eth0``, ``wlan0``), address or not, the board's
+    own first.
+
+    The first one's MAC is what Home Assistant keys the camera on, so a USB adapter plugged in
+    later (``enx…``, ``eth1``) must not come before them: first ``eth0`` and ``wlan0`` (the board's,
+    on Raspberry Pi OS; on a Pi 3 the Ethernet is itself a USB device, so the bus alone cannot
+    tell), then devices not on USB (``end0``: the board's Ethernet where names are predictable,
+    a device on the SoC's platform bus), then USB ones, each by name. Remembering the first MAC
+    ever seen was the alternative; it would keep a USB adapter that happened to be there at the
+    first start first for good.
+    """
     found = []
-    for path in sorted(sys_net.iterdir()) if sys_net.is_dir() else ():
+    for path in sys_net.iterdir() if sys_net.is_dir() else ():
         if not (path / "device").exists():
             continue  # virtual: lo, veth, docker0, wg0, tailscale0
         try:
@@ -77,5 +90,6 @@ def hardware_interfaces(sys_net: Path = Path("/sys/class/net")) -> list[tuple[st
         except OSError:
             continue
         if mac:
-            found.append((path.name, mac))
-    return found
+            on_usb = "/usb" in str((path / "device").resolve())
+            found.append(((path.name not in ONBOARD_NAMES, on_usb, path.name), (path.name, mac)))
+    return [interface for _rank, interface in sorted(found)]

@@ -8,13 +8,15 @@
 - :func:`soap` and :func:`username_token`: raw SOAP 1.2 requests, for what no well-behaved
   client sends (replays, stale digests, hostile documents).
 - :func:`hostile_probes`: what a hostile LAN sends to WS-Discovery (oversized, entity, IPv6,
-  floods, probes to an address discovery is not on), run in a :class:`ProbeNamespace`.
+  floods, probes to an address discovery is not on), run in a :class:`ProbeNamespace`;
+  :func:`flood_probes`: probes at line rate, from one.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -161,26 +163,45 @@ class Prober:
     def send(self, payload: bytes, to: str) -> None:
         self._sock.sendto(payload, (to, 3702))
 
-    def answered_before(self, sentinel_to: str, timeout: float = 120) -> list[str]:
-        """The MessageIDs answered before a well-formed probe sent now to ``sentinel_to`` is answered.
+    def answered_before(self, sentinel_to: str, timeout: float = 120, sentinel: bytes | None = None) -> list[str]:
+        """The MessageIDs answered before a well-formed probe (``sentinel``, or a new one) sent now to
+        ``sentinel_to`` is answered.
 
         The camera reads datagrams in order, so anything it answers that came before the
-        sentinel is answered before the sentinel is.
+        sentinel is answered before the sentinel is. The sentinel is sent again every half
+        second until answered: the camera may have dropped it unread for the prober's budget
+        (once read, it is answered once).
         """
         from wsdiscovery.message import parseSOAPMessage
 
-        sentinel = uuid.uuid4().urn
-        self.send(probe_message(sentinel), sentinel_to)
+        sentinel = sentinel or probe_message(uuid.uuid4().urn)
+        sentinel_id = _message_id(sentinel)
         deadline = time.monotonic() + timeout
         answered: list[str] = []
+        resend_at = 0.0
         while True:
-            self._sock.settimeout(max(0.01, deadline - time.monotonic()))
-            data = self._sock.recv(65536)
+            now = time.monotonic()
+            if now >= resend_at:
+                self.send(sentinel, sentinel_to)
+                resend_at = now + 0.5
+            self._sock.settimeout(max(0.01, min(resend_at, deadline) - now))
+            try:
+                data = self._sock.recv(65536)
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
+                continue
             self.largest_answer = max(self.largest_answer, len(data))
             relates_to = parseSOAPMessage(data, "camera").getRelatesTo()  # the camera's answer: trusted here
-            if relates_to == sentinel:
+            if relates_to == sentinel_id:
                 return answered
             answered.append(relates_to)
+
+
+def _message_id(probe: bytes) -> str:
+    from wsdiscovery.message import parseSOAPMessage
+
+    return str(parseSOAPMessage(probe, "prober").getMessageId())
 
 
 def hostile_probes(camera: str, other: str, camera6: str, interface6: str) -> dict[str, Any]:
@@ -205,17 +226,35 @@ def hostile_probes(camera: str, other: str, camera6: str, interface6: str) -> di
         six.sendto(probe_message("urn:uuid:ipv6-multicast"), ("ff02::c", 3702, 0, index))
         answered["ipv6"] = prober.answered_before(camera)
     flood = [f"urn:uuid:{uuid.uuid4()}" for _ in range(2000)]
-    answered["flood"] = []
-    for batch in range(0, len(flood), 50):  # what the camera's socket buffer holds, so that no sentinel is lost
-        for message_id in flood[batch : batch + 50]:
-            prober.send(probe_message(message_id), camera)
-        answered["flood"] += prober.answered_before(camera)
-    for message_id in flood[-10:]:
+    for message_id in flood:
         prober.send(probe_message(message_id), camera)
+    answered["flood"] = prober.answered_before(camera)
+    repeated = probe_message(f"urn:uuid:{uuid.uuid4()}")
+    prober.answered_before(camera, sentinel=repeated)
+    for _ in range(3):
+        prober.send(repeated, camera)
     answered["flood_repeated"] = prober.answered_before(camera)
     answered["largest_answer"] = prober.largest_answer
     answered["flood_probe_size"] = len(probe_message(flood[0]))
     return answered
+
+
+def flood_probes(camera: str, seconds: float) -> dict[str, int]:
+    """Send probes to ``camera`` as fast as this process can for ``seconds``: by turns a well-formed probe
+    padded to 4 KiB and one of 700 empty elements (the costliest to parse); each with a new MessageID."""
+    probe = probe_message("urn:uuid:%08d").decode()
+    padded = probe.replace("</s:Envelope>", " " * (4000 - len(probe)) + "</s:Envelope>")
+    elements = probe.replace("</s:Body>", "<d:X>" + "<a/>" * 700 + "</d:X></s:Body>")
+    templates = [padded, elements]
+    sent = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for _ in range(100):
+                with contextlib.suppress(OSError):  # ENOBUFS: the link is full
+                    sock.sendto((templates[sent % 2] % sent).encode(), (camera, 3702))
+                    sent += 1
+    return {"sent": sent}
 
 
 class Announcements:
@@ -306,6 +345,13 @@ class ProbeNamespace:
         args = ("--hostile", self.camera_address, other, self.camera_address6, self.interface)
         return self._run(*args, timeout=600)
 
+    def flood(self, seconds: float) -> subprocess.Popen[str]:
+        """:func:`flood_probes` from here, for ``seconds``, started and not waited for (it prints what it sent)."""
+        command = ["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif"]
+        return subprocess.Popen(
+            [*command, "--flood", self.camera_address, str(seconds)], stdout=subprocess.PIPE, text=True
+        )
+
     def listener(self) -> Announcements:
         """Hello and Bye messages heard here, from now on."""
         command = ["ip", "netns", "exec", self.name, sys.executable, "-m", "testbed.onvif", "--listen", self.address]
@@ -349,9 +395,12 @@ def main() -> None:
     parser.add_argument(
         "--hostile", nargs=4, metavar=("CAMERA", "OTHER", "CAMERA6", "INTERFACE6"), help="send hostile probes instead"
     )
+    parser.add_argument("--flood", nargs=2, metavar=("CAMERA", "SECONDS"), help="flood CAMERA with probes instead")
     args = parser.parse_args()
     if args.listen:
         listen(args.listen)
+    elif args.flood:
+        print(json.dumps(flood_probes(args.flood[0], float(args.flood[1]))))
     elif args.hostile:
         print(json.dumps(hostile_probes(*args.hostile)))
     else:

@@ -8,12 +8,16 @@ once: the (nonce bytes, created) pairs of the window are remembered (at most
 :data:`MAX_NONCES`), and a nonce must be written in canonical base64, so that the same
 bytes spelled otherwise (the unused bits of a final ``=`` group) are no second nonce.
 
-Wrong credentials are counted per source (:class:`~edge.security.ratelimit.FailureLimiter`,
+Wrong passwords and replays are counted per source (:class:`~edge.security.ratelimit.FailureLimiter`,
 as RTSP does; a source over its limit is refused unchecked for a while) and in the HTTP
 API's :class:`~edge.security.ratelimit.GuessGate`, where they take their turn with the
 API's: guessing the token is as slow through ONVIF as through the API, from any number of
-addresses. A right password on a stale Digest nonce is no wrong guess, here as in the API
-(:func:`edge.security.auth.authorised`). With access control off (no token) everything is
+addresses; a refusal there is a transient ``env:Receiver`` fault (503, ``Retry-After``), not
+``ter:NotAuthorized``, which clients take for a wrong password. A source that gives the right
+password is trusted past the global turns (:meth:`~edge.security.ratelimit.GuessGate.record_success`).
+What checks no password is no guess: a ``PasswordText`` token, a malformed Nonce or Created,
+and the right password with a ``Created`` too far from the camera's clock or on a stale
+Digest nonce (as in the API, :func:`edge.security.auth.authorised`). With access control off (no token) everything is
 open, as the HTTP API is.
 """
 
@@ -60,8 +64,21 @@ def not_authorized(reason: str, headers: dict[str, str] | None = None, status: i
     return SoapFault("env:Sender", ("ter:NotAuthorized",), reason, status=status, headers=headers)
 
 
+def busy(wait: float) -> SoapFault:
+    """The guess gate's refusal: a transient fault (clients such as Home Assistant take ``ter:NotAuthorized`` as
+    "the password is wrong" and ask the user again; this one says "later")."""
+    seconds = max(1, int(wait + 0.999))
+    return SoapFault(
+        "env:Receiver",
+        (),
+        f"too many wrong passwords tried lately, from elsewhere; try again in {seconds} s",
+        status=503,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 class WrongCredentials(SoapFault):
-    """A ``ter:NotAuthorized`` fault that counts as a guess: a wrong password, a replay, a malformed token."""
+    """A ``ter:NotAuthorized`` fault that counts as a guess: a wrong password or a replayed token."""
 
     def __init__(self, reason: str, headers: dict[str, str] | None = None, status: int = 400) -> None:
         super().__init__("env:Sender", ("ter:NotAuthorized",), reason, status=status, headers=headers)
@@ -129,9 +146,7 @@ class OnvifAuth:
             )
         gate = guess_gate(request)
         if gate is not None and (wait := await gate.admit(client)) is not None:
-            raise not_authorized(
-                f"too many wrong passwords tried lately, from here or elsewhere; try again in {int(wait) + 1} s"
-            )
+            raise busy(wait)
         try:
             if token is not None:
                 self._check_username_token(secret, *token)
@@ -142,6 +157,8 @@ class OnvifAuth:
             if gate is not None:
                 gate.record_failure(client)
             raise
+        if gate is not None:
+            gate.record_success(client)
 
     def _challenge(self, stale: bool = False) -> dict[str, str]:
         return {"WWW-Authenticate": self.digest.challenge(stale)}
@@ -154,23 +171,23 @@ class OnvifAuth:
             raise WrongCredentials("wrong user or password", headers=self._challenge(), status=401)
 
     def _check_username_token(self, secret: str, user: str, password: str, kind: str, nonce: str, created: str) -> None:
-        if not kind.endswith(PASSWORD_DIGEST):
-            raise WrongCredentials("send the password as a PasswordDigest (with Nonce and Created)")
+        if not kind.endswith(PASSWORD_DIGEST):  # refused unchecked: no guess
+            raise not_authorized("send the password as a PasswordDigest (with Nonce and Created)")
         nonce_bytes = canonical_nonce(nonce)
         try:
             when = datetime.fromisoformat(created)
         except ValueError:
             when = None
         if nonce_bytes is None or when is None:
-            raise WrongCredentials("the UsernameToken's Nonce (canonical base64) or Created is malformed")
+            raise not_authorized("the UsernameToken's Nonce (canonical base64) or Created is malformed")
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         skew = abs(self._clock() - when.timestamp())
         expected = base64.b64encode(hashlib.sha1(nonce_bytes + created.encode() + secret.encode()).digest()).decode()
         if user != BASIC_USER or not hmac.compare_digest(expected.encode(), password.encode()):
             raise WrongCredentials("wrong user or password")
-        if skew > WINDOW_SECONDS:
-            raise WrongCredentials(
+        if skew > WINDOW_SECONDS:  # the right password: a clock to set, no guess
+            raise not_authorized(
                 f"the UsernameToken's Created is {int(skew)} s away from the camera's clock "
                 f"(at most {int(WINDOW_SECONDS)} s): read GetSystemDateAndTime"
             )

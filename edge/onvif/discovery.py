@@ -18,6 +18,11 @@ What the socket does:
   interface's own address, from a source on one of its subnets; anything else gets silence;
 - the reply goes to the prober with the XAddrs of the subnet it probed from: Home
   Assistant takes the first XAddr, and that one is reachable from where it is;
+- reading is bounded so that a flood cannot hold the event loop (which HTTP, RTSP and the
+  recorder share): at most :data:`READS_PER_WAKEUP` datagrams a turn; a datagram that is not
+  plainly a probe (no Probe action, too many elements) is dropped unparsed, and probes are
+  parsed only within a :class:`~edge.onvif.probe_budget.ProbeBudget` (per source and overall),
+  which also bounds the ProbeMatches sent to any one address;
 - MessageIDs are remembered to answer a probe once (the last :data:`SEEN_MESSAGE_IDS`);
 - a send error is logged once per kind and the next datagram is read as usual; if reading
   fails the state becomes ``failed``.
@@ -33,14 +38,16 @@ import ipaddress
 import logging
 import socket
 import struct
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.onvif.device import DEVICE_PATH
 from edge.onvif.identity import Identity, served_interfaces
+from edge.onvif.probe_budget import ProbeBudget
 from edge.onvif.status import DiscoveryState
-from edge.onvif.wsd_messages import MAX_DATAGRAM, Advertisement, read_probe
+from edge.onvif.wsd_messages import MAX_DATAGRAM, Advertisement, might_be_probe, read_probe
 from hw.network_watch import NetworkWatch, open_netwatch
 
 log = logging.getLogger(__name__)
@@ -52,6 +59,8 @@ IP_MULTICAST_ALL = 49
 PKTINFO = struct.Struct("=i4s4s")  # struct in_pktinfo: interface index, local address, header destination
 MREQN = struct.Struct("=4s4si")  # struct ip_mreqn: group, interface address, interface index
 SEEN_MESSAGE_IDS = 1024
+READS_PER_WAKEUP = 32  # datagrams read before the event loop gets its turn back
+DROPS_LOG_INTERVAL_S = 60.0
 WATCH_DEBOUNCE_S = 0.5
 WATCH_POLL_S = 5.0
 
@@ -109,18 +118,26 @@ def arrival(ancillary: list[tuple[int, int, bytes]]) -> tuple[int, str] | None:
     return None
 
 
+def _membership_request(link: Link) -> bytes:
+    return MREQN.pack(socket.inet_aton(GROUP), bytes(4), link.index)
+
+
 class Discovery:
     """Answers probes and announces the device service (Hello, Bye) while started."""
 
-    def __init__(self, identity: Identity, listen_host: str, scheme: str, port: Callable[[], int | None]) -> None:
+    def __init__(
+        self, identity: Identity, listen_host: str, scheme: str, port: Callable[[], int | None], instance_id: int
+    ) -> None:
         self._listen_host = listen_host
         self._scheme = scheme
         self._port = port
-        self._advertisement = Advertisement(identity.endpoint_reference, identity.scopes())
+        self._advertisement = Advertisement(identity.endpoint_reference, identity.scopes(), instance_id)
         self._sock: socket.socket | None = None
         self._links: dict[int, Link] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._send_errors_logged: set[str] = set()
+        self._budget = ProbeBudget()
+        self._drops_logged = (0, -DROPS_LOG_INTERVAL_S)  # the count and time when drops were last logged
         self._watch: NetworkWatch | None = None
         self._watching: asyncio.Task[None] | None = None
         self.state = DiscoveryState.STOPPED
@@ -147,7 +164,7 @@ class Discovery:
     async def stop(self) -> None:
         if self._watching is not None:
             self._watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # ended on its own: it said why
                 await self._watching
             self._watching = None
         sock, self._sock = self._sock, None
@@ -168,6 +185,8 @@ class Discovery:
                 self._follow_links()
         except OSError as exc:
             log.warning("ONVIF: WS-Discovery no longer follows address changes (%s)", exc)
+        except Exception:  # the rest of discovery, and the Bye at stop, go on regardless
+            log.exception("ONVIF: WS-Discovery no longer follows address changes")
 
     def _follow_links(self) -> None:
         """Join the group on the served interfaces as they are now; Hello on each when the addresses changed."""
@@ -176,21 +195,30 @@ class Discovery:
             return
         links = served_links(self._listen_host)
         for index in self._links.keys() - links.keys():
-            self._membership(sock, socket.IP_DROP_MEMBERSHIP, self._links[index])
-        for index in links.keys() - self._links.keys():
-            self._membership(sock, socket.IP_ADD_MEMBERSHIP, links[index])
-        self._links = links
-        self.addresses = [str(network.ip) for link in links.values() for network in link.networks]
+            self._leave(sock, self._links[index])
+        joined = {index for index in links.keys() - self._links.keys() if self._join(sock, links[index])}
+        self._links = {index: link for index, link in links.items() if index in self._links or index in joined}
+        self.addresses = [str(network.ip) for link in self._links.values() for network in link.networks]
         if self._advertisement.addresses_now(frozenset(self.addresses)):
-            for link in links.values():
+            for link in self._links.values():
                 hello = self._advertisement.hello(self._xaddrs([str(network.ip) for network in link.networks]))
                 self._multicast(sock, link, hello)
 
-    def _membership(self, sock: socket.socket, option: int, link: Link) -> None:
+    def _join(self, sock: socket.socket, link: Link) -> bool:
+        """Join the group on ``link``; False (said in the log) when the kernel refuses: it is tried again at the
+        next address change."""
         try:
-            sock.setsockopt(socket.IPPROTO_IP, option, MREQN.pack(socket.inet_aton(GROUP), bytes(4), link.index))
-        except OSError as exc:  # joining: the interface went meanwhile; leaving: it is gone
-            log.debug("ONVIF: WS-Discovery group membership on %s: %s", link.name, exc)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _membership_request(link))
+        except OSError as exc:  # the interface went meanwhile, or too many groups (net.ipv4.igmp_max_memberships)
+            log.warning("ONVIF: WS-Discovery cannot listen on %s (%s): probes there go unanswered", link.name, exc)
+            return False
+        return True
+
+    def _leave(self, sock: socket.socket, link: Link) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, _membership_request(link))
+        except OSError as exc:  # the interface is gone, and the membership with it
+            log.debug("ONVIF: WS-Discovery leaving the group on %s: %s", link.name, exc)
 
     def _multicast(self, sock: socket.socket, link: Link, message: bytes) -> None:
         try:
@@ -216,7 +244,7 @@ class Discovery:
         sock = self._sock
         if sock is None:
             return
-        while True:
+        for _ in range(READS_PER_WAKEUP):
             try:
                 data, ancillary, flags, source = sock.recvmsg(MAX_DATAGRAM + 1, socket.CMSG_SPACE(PKTINFO.size))
             except (BlockingIOError, InterruptedError):
@@ -239,12 +267,23 @@ class Discovery:
         if link is None or not (destination == GROUP or link.owns(destination)):
             return
         addresses = link.addresses_for(source[0])
-        if not addresses:
+        if not addresses or not might_be_probe(data):
+            return
+        if not self._budget.admit(source[0]):
+            self._log_drops()
             return
         probe = read_probe(data)
         if probe is None or not self._first_time(probe.getMessageId()) or not self._advertisement.answers(probe):
             return
         self._send(sock, self._advertisement.probe_match(probe, self._xaddrs(addresses)), source)
+
+    def _log_drops(self) -> None:
+        count, at = self._drops_logged
+        now = time.monotonic()
+        if now - at >= DROPS_LOG_INTERVAL_S:
+            dropped = self._budget.dropped
+            log.warning("ONVIF: WS-Discovery is flooded: %d probes dropped unread since last said", dropped - count)
+            self._drops_logged = (dropped, now)
 
     def _first_time(self, message_id: str) -> bool:
         if message_id in self._seen:

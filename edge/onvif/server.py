@@ -16,6 +16,7 @@ from edge.onvif.endpoint import SoapEndpoint
 from edge.onvif.event_service import SUBSCRIPTION_PATH, EventService
 from edge.onvif.events import PullPoints, utc_now
 from edge.onvif.identity import Identity
+from edge.onvif.instance_id import next_instance_id
 from edge.onvif.media import VIDEO_SOURCE_CONFIGURATION_TOKEN, MediaService, Rtsp
 from edge.onvif.status import DiscoveryState, OnvifState, OnvifStatus
 from edge.triggers.source import TriggerSource
@@ -45,7 +46,11 @@ class OnvifServer:
         self._events = SoapEndpoint(events.operations(), self._auth)
         self._subscription = SoapEndpoint(events.subscription_operations(), self._auth)
         scheme = "https" if config.server.https else "http"
-        self._discovery = Discovery(identity, config.server.host, scheme, http_port) if config.onvif.discovery else None
+        self._discovery = (
+            Discovery(identity, config.server.host, scheme, http_port, next_instance_id(config.server.state_path))
+            if config.onvif.discovery
+            else None
+        )
         self._rtsp = rtsp
         self.state = OnvifState.STOPPED
 

@@ -9,7 +9,6 @@ entities), so a probe can neither expand nor make the reply larger than it looks
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from xml.dom.minidom import Document
 from xml.parsers.expat import ExpatError
@@ -38,9 +37,15 @@ log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 4096  # bytes; ONVIF clients' probes are under 1 KiB
 MAX_MESSAGE_ID = 256  # characters; a urn:uuid is 45
+MAX_TAGS = 64  # '<' in a datagram; Home Assistant's probe has 19, and parsing costs by the element
 
 NETWORK_VIDEO_TRANSMITTER = QName("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
 DEVICE = QName("http://www.onvif.org/ver10/device/wsdl", "Device", "tds")
+
+
+def might_be_probe(data: bytes) -> bool:
+    """A check costing no parse: the Probe action is there, and not more elements than a probe needs."""
+    return NS_ACTION_PROBE.encode() in data and data.count(b"<") <= MAX_TAGS
 
 
 def read_probe(data: bytes) -> SoapEnvelope | None:
@@ -72,13 +77,16 @@ def _action(document: Document) -> str | None:
 
 
 class Advertisement:
-    """What this device announces: one service, its InstanceId fixed for the process, its MetadataVersion
-    bumped whenever its addresses change."""
+    """What this device announces: one service, its InstanceId fixed for the process (one more at each start:
+    :func:`edge.onvif.instance_id.next_instance_id`), its MetadataVersion bumped whenever its addresses change."""
 
-    def __init__(self, endpoint_reference: str, scopes: list[str]) -> None:
-        instance_id = str(int(time.time()))  # grows from one start to the next, as WS-Discovery asks
+    def __init__(self, endpoint_reference: str, scopes: list[str], instance_id: int) -> None:
         self._service = Service(
-            [NETWORK_VIDEO_TRANSMITTER, DEVICE], [Scope(scope) for scope in scopes], [], endpoint_reference, instance_id
+            [NETWORK_VIDEO_TRANSMITTER, DEVICE],
+            [Scope(scope) for scope in scopes],
+            [],
+            endpoint_reference,
+            str(instance_id),
         )
         self._addresses: frozenset[str] = frozenset()
 

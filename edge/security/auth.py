@@ -7,8 +7,8 @@ page logs in once with the token and gets an HttpOnly, SameSite=Strict session
 cookie (see :mod:`edge.security.sessions`: signed, ended by logging out, survives a
 restart). Comparisons are constant-time. Tokens (not cookies, which cannot be guessed)
 are checked at their turn once wrong ones pile up (:class:`GuessGate`): guessing is slow
-from any number of addresses, and the right token is never refused for someone else's
-failures.
+from any number of addresses, and a client that gave the right token within a day (Home
+Assistant, an NVR) is held only to its own address's turns, never to others' failures.
 """
 
 from __future__ import annotations
@@ -132,8 +132,10 @@ async def authorised(request: web.Request) -> bool:
         if result is DigestResult.STALE:
             raise _unauthorised(request, stale=True)
         if result is DigestResult.OK:
+            auth.limiter.record_success(client)
             return True
     elif auth.header_matches(header):
+        auth.limiter.record_success(client)
         return True
     auth.limiter.record_failure(client)
     return False
@@ -176,6 +178,7 @@ async def login(request: web.Request) -> web.Response:
     if not auth.token_matches(token):
         auth.limiter.record_failure(client)
         raise ErrorResponse(401, "wrong token")
+    auth.limiter.record_success(client)
     response = web.Response(status=204)
     auth.set_session_cookie(request, response)
     return response

@@ -12,7 +12,10 @@ turn, at most one a ``source_interval`` per source and one a ``global_interval``
 booked at most ``horizon`` seconds ahead. A token whose turn would come later is refused
 unchecked (429, with the seconds to wait). The right token waits its turn like any other,
 so guessing stays slow however many addresses guess, and once the guessing stops, the
-right token from any source is checked within ``source_interval`` seconds.
+right token from any source is checked within ``source_interval`` seconds. A source that
+gave the right token within ``trust_seconds`` (Home Assistant, an NVR: clients that ask
+again and again) is not held to the global turns, only to its own: others' guessing
+cannot lock out a client already known to hold the token.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ class GuessGate:
         global_interval: float = 0.5,
         horizon: float = 1.5,
         max_sources: int = 4096,
+        trust_seconds: float = 24 * 3600.0,
+        max_trusted: int = 256,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.failures = FailureLimiter(allowance, window, max_sources, clock)
@@ -112,28 +117,30 @@ class GuessGate:
         self._next_all = 0.0  # the earliest free turn, all sources together
         self._next: OrderedDict[str, float] = OrderedDict()  # the earliest free turn per source
         self._max_sources = max_sources
+        self.trust_seconds = trust_seconds
+        self._trusted: OrderedDict[str, float] = OrderedDict()  # source: when it last gave the right token
+        self._max_trusted = max_trusted
 
     def _over_budget(self, now: float) -> bool:
         return len(self._all) == self._all.maxlen and now - self._all[0] <= self.window
 
-    def _turn_at(self, source: str, now: float) -> float | None:
-        """When the next token from ``source`` would be checked; None: at once, nobody is guessing."""
-        over_budget = self._over_budget(now)
-        if not over_budget and self.failures.retry_after(source) is None:
-            return None
-        turn = max(now, self._next.get(source, now))
-        return max(turn, self._next_all) if over_budget else turn
+    def _trusted_recently(self, source: str, now: float) -> bool:
+        at = self._trusted.get(source)
+        return at is not None and now - at <= self.trust_seconds
 
     def book(self, client: str) -> Turn:
         """Take the next turn for a token from ``client`` (nothing is taken when it is refused)."""
         now = self._clock()
         source = source_of(client)
-        turn = self._turn_at(source, now)
-        if turn is None:
-            return Turn(0.0, False)
+        shared = self._over_budget(now) and not self._trusted_recently(source, now)
+        if not shared and self.failures.retry_after(source) is None:
+            return Turn(0.0, False)  # nobody is guessing, or only others while this source is trusted
+        turn = max(now, self._next.get(source, now))
+        if shared:
+            turn = max(turn, self._next_all)
         if turn - now > self.horizon:
             return Turn(turn - now - self.horizon, True)
-        if self._over_budget(now):
+        if shared:
             self._next_all = turn + self.global_interval
         self._next[source] = turn + self.source_interval
         self._next.move_to_end(source)
@@ -153,6 +160,14 @@ class GuessGate:
     def record_failure(self, client: str) -> None:
         self.failures.record_failure(client)
         self._all.append(self._clock())
+
+    def record_success(self, client: str) -> None:
+        """This client's source gave the right token: trusted past the global turns for ``trust_seconds``."""
+        source = source_of(client)
+        self._trusted[source] = self._clock()
+        self._trusted.move_to_end(source)
+        while len(self._trusted) > self._max_trusted:
+            self._trusted.popitem(last=False)
 
     def forget(self, client: str) -> None:
         """Clear this client's source: its failures and its turns."""

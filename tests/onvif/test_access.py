@@ -4,10 +4,12 @@ Digest middleware, and raw SOAP for what no honest client sends (a replayed toke
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import secrets
 import string
+import threading
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -236,3 +238,90 @@ def test_wrong_onvif_passwords_slow_the_http_apis_guessing_too(daemon_factory):
     assert {a.status for a in api} == {401, 429}, "the budget ONVIF spent slows the API's guesses"
     (right,) = try_tokens(daemon.url, fresh[:1], daemon.token)
     assert right.status == 200 and right.seconds < 2.0, right
+
+
+def guess_until(daemon: DaemonProcess, source: str, stop: threading.Event, refused: threading.Event) -> None:
+    """From ``source``, once a second: a wrong ONVIF password and a wrong API token, until ``stop``;
+    ``refused`` is set once the API refuses a guess unchecked (the global budget is spent)."""
+    while not stop.is_set():
+        onvif_guess(daemon, source)
+        connection = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30, source_address=(source, 0))
+        try:
+            connection.request("GET", "/api/session", headers={"Authorization": "Bearer not-the-token-at-all-0000"})
+            if connection.getresponse().status == 429:
+                refused.set()
+        finally:
+            connection.close()
+        stop.wait(1.0)
+
+
+def right_password_from(daemon: DaemonProcess, source: str) -> tuple[int, str | None, bytes]:
+    """A request with the right WS-UsernameToken from ``source`` (a loopback address): status, Retry-After, body."""
+    connection = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30, source_address=(source, 0))
+    try:
+        body = soap(DEVICE_INFORMATION, username_token("edge", daemon.token))
+        connection.request("POST", "/onvif/device_service", body, {"Content-Type": "application/soap+xml"})
+        response = connection.getresponse()
+        return response.status, response.getheader("Retry-After"), response.read()
+    finally:
+        connection.close()
+
+
+async def test_home_assistant_is_still_served_while_thirty_addresses_guess(daemon_factory):
+    """Home Assistant added the camera; then 30 addresses guess through ONVIF and the API. Its requests are still
+    answered, never with ter:NotAuthorized (which makes HA ask the user for the password again); a client new to
+    the camera with the right password is at worst told to come back later (503, env:Receiver), never that its
+    password is wrong."""
+    daemon = daemon_factory(ONVIF_CONFIG)
+    camera = onvif_camera("127.0.0.1", daemon.port, "edge", daemon.token)
+    stop, budget_spent = threading.Event(), threading.Event()
+    guessers = [
+        threading.Thread(target=guess_until, args=(daemon, f"127.0.0.{100 + n}", stop, budget_spent)) for n in range(30)
+    ]
+    try:
+        await camera.update_xaddrs()
+        device = await camera.create_devicemgmt_service()
+        assert (await device.GetDeviceInformation()).Manufacturer == "edge"
+        for guesser in guessers:
+            guesser.start()
+        assert await asyncio.to_thread(budget_spent.wait, 60), "the guessers spent the global budget"
+        refused = []
+        for _ in range(20):
+            try:
+                await device.GetDeviceInformation()
+            except Fault as fault:
+                refused.append(fault.message)
+        newcomer = [await asyncio.to_thread(right_password_from, daemon, "127.0.0.250") for _ in range(5)]
+    finally:
+        stop.set()
+        for guesser in guessers:
+            if guesser.is_alive():
+                guesser.join()
+        await camera.close()
+    assert refused == [], f"{len(refused)} of Home Assistant's 20 requests refused: {refused[:1]}"
+    assert {status for status, _, _ in newcomer} <= {200, 503}, newcomer
+    busy = [(retry_after, body) for status, retry_after, body in newcomer if status == 503]
+    assert busy, "the newcomer's turn was taken by the guessers"
+    for retry_after, body in busy:
+        assert int(retry_after or 0) >= 1
+        assert b"env:Receiver" in body and b"NotAuthorized" not in body, body
+
+
+def test_what_checks_no_password_is_no_guess(daemon_factory):
+    """A PasswordText token, a nonce spelled otherwise and the right password with the clock off are refused but
+    not counted as guesses: a client with a wrong clock or an old library is not paused, and then gets in."""
+    daemon = daemon_factory(ONVIF_CONFIG)
+    long_ago = (datetime.now(UTC) - timedelta(minutes=30)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    for _ in range(3):  # 9 refused, past the 5 wrong passwords that pause an address
+        as_text = username_token("edge", daemon.token).replace("#PasswordDigest", "#PasswordText")
+        nonce = secrets.token_bytes(16)
+        for header in (
+            as_text,
+            respelled(username_token("edge", daemon.token, nonce=nonce), nonce),
+            username_token("edge", daemon.token, created=long_ago),
+        ):
+            refused = post(daemon, soap(DEVICE_INFORMATION, header))
+            assert (refused.status_code, fault_subcodes(refused)) == (400, ["ter:NotAuthorized"]), refused.text
+            assert "wrong" not in refused.text and "too many" not in refused.text, refused.text
+    right = post(daemon, soap(DEVICE_INFORMATION, username_token("edge", daemon.token)))
+    assert right.status_code == 200, right.text

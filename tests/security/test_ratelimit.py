@@ -14,6 +14,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,19 @@ def test_an_ipv6_64_counts_as_one_address(daemon_factory):
         if daemon is not None:
             daemon.stop()
         subprocess.run(["ip", "netns", "delete", namespace], check=False)
+
+
+def test_a_client_that_gave_the_right_token_is_not_held_up_by_others_guessing(daemon_factory):
+    """Home Assistant fetching the snapshot, Prometheus scraping: once they have given the right token, 50
+    addresses guessing (the global budget spent) do not make them wait or refuse them."""
+    daemon = daemon_factory(CAMERA_SMALL)
+    client = "127.0.0.90"
+    assert right_token_from(daemon, client).status == 200
+    addresses = [f"127.0.0.{n}" for n in range(10, 60)]
+    try_tokens(daemon.url, addresses * 4, WRONG)  # the budget is spent
+    with ThreadPoolExecutor(2) as pool:
+        guessing = pool.submit(try_tokens, daemon.url, addresses * 4, WRONG)
+        served = pool.submit(try_tokens, daemon.url, [client] * 5, TEST_TOKEN)
+        assert checked(guessing.result()) < 200, "the guessers are still slowed"
+    assert [answer.status for answer in served.result()] == [200] * 5
+    assert max(answer.seconds for answer in served.result()) < 1.0

@@ -15,7 +15,9 @@
 #    the release's Python). `make test` installs every Debian and PyPI package the whole
 #    suite needs whatever tests it is given, so every install step is proven.
 # 4. pip may not compile anything (PIP_ONLY_BINARY=:all:; our own package is built all the
-#    same): a dependency without a wheel for the release's Python fails the check, named.
+#    same, and the pure-Python dependencies published as source only, EDGE_SOURCE_ONLY in
+#    lib/wheels.sh, are built from their source: PIP_NO_BINARY): a dependency without a wheel
+#    for the release's Python fails the check, named.
 #
 # The root runs in a private mount namespace with itself bind-mounted onto itself
 # (so `ip netns exec` can make "/" a slave mount) and /proc, /sys, /dev mounted; it
@@ -89,7 +91,7 @@ if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
     edge_chroot_run "$root" update-ca-certificates >/dev/null
 fi
-site_env=()
+site_env=("PIP_NO_BINARY=${EDGE_SOURCE_ONLY// /,}") # after PIP_ONLY_BINARY=:all:, which it narrows
 for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY SSL_CERT_FILE SSL_CERT_DIR \
     REQUESTS_CA_BUNDLE PIP_CERT NODE_EXTRA_CA_CERTS; do
     [[ -n "${!name:-}" ]] && site_env+=("$name=${!name}")

@@ -71,7 +71,8 @@ edge_release_glibc() {
 
 # Dependencies published as source only. Pure Python: pip builds each on the Pi in a second
 # (no compiler), with setuptools from the wheelhouse; the sdist is what constraints.txt
-# hashes, so install.sh checks it as it checks every wheel.
+# hashes, so install.sh checks it as it checks every wheel. check-fresh.sh lets pip build
+# these (and only these) from source.
 EDGE_SOURCE_ONLY="wsdiscovery"
 
 # edge_wheelhouse DIR [PLATFORM [RELEASE]]: download every dependency of our wheel into

@@ -14,10 +14,11 @@
 #    on the page, Firefox with the OpenH264 plugin make builds, picamera2's contract tests on
 #    the release's Python). `make test` installs every Debian and PyPI package the whole
 #    suite needs whatever tests it is given, so every install step is proven.
-# 4. pip may not compile anything (PIP_ONLY_BINARY=:all:; our own package is built all the
-#    same, and the pure-Python dependencies published as source only, EDGE_SOURCE_ONLY in
-#    lib/wheels.sh, are built from their source: PIP_NO_BINARY): a dependency without a wheel
-#    for the release's Python fails the check, named.
+# 4. pip may not compile anything (the root's /etc/pip.conf: only-binary = :all:; our own
+#    package is built all the same, and the pure-Python dependencies published as source only,
+#    EDGE_SOURCE_ONLY in lib/wheels.sh, are built from their source: no-binary, read after
+#    only-binary, which an environment's order would not ensure): a dependency without a
+#    wheel for the release's Python fails the check, named.
 #
 # The root runs in a private mount namespace with itself bind-mounted onto itself
 # (so `ip netns exec` can make "/" a slave mount) and /proc, /sys, /dev mounted; it
@@ -91,7 +92,8 @@ if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
     edge_chroot_run "$root" update-ca-certificates >/dev/null
 fi
-site_env=("PIP_NO_BINARY=${EDGE_SOURCE_ONLY// /,}") # after PIP_ONLY_BINARY=:all:, which it narrows
+printf '[global]\nonly-binary = :all:\nno-binary = %s\n' "${EDGE_SOURCE_ONLY// /,}" >"$root/etc/pip.conf"
+site_env=()
 for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY SSL_CERT_FILE SSL_CERT_DIR \
     REQUESTS_CA_BUNDLE PIP_CERT NODE_EXTRA_CA_CERTS; do
     [[ -n "${!name:-}" ]] && site_env+=("$name=${!name}")
@@ -120,7 +122,7 @@ edge_machine() {
         mount --bind "$cache/pip" "$root/root/.cache/pip"
         cd "$root"
         exec chroot . /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-            HOME=/root LANG=C.UTF-8 TERM=dumb CI=true PIP_ONLY_BINARY=:all: "$@" \
+            HOME=/root LANG=C.UTF-8 TERM=dumb CI=true "$@" \
             /bin/bash -euo pipefail -c "$script"
     ' edge-fresh "$root" "$cache" "$1" "${site_env[@]}"
 }

@@ -14,7 +14,7 @@ import pytest
 
 from edge.doctor import Probes, run_doctor
 from edge.webrtc.turn_check import check_turn
-from hw.gpio.access import FileAccess
+from hw.gpio.access import FileAccess, file_access
 from hw.port_holders import PortUse, processes_holding
 from testbed.picamera2_env import TRIXIE, picamera2_as
 from tests.pi.fake_system import fake_system, pi4
@@ -286,9 +286,10 @@ def test_lgpio_missing_and_gpio_chips_the_service_user_may_not_open(tmp_path, ca
     assert status == 0  # streaming goes on; triggers and the LED do not
     assert "warn  lgpio: lgpio does not import (No module named 'lgpio'): GPIO triggers and the LED cannot work" in out
     assert "-> sudo apt install python3-lgpio; a venv must see the system's packages" in out
+    owner = file_access(chip)  # whoever runs the tests made the fake chip
     assert (
-        "warn  GPIO: user edge may not open /dev/gpiochip0 (owner root:root, mode 0600), and no udev rule gives the "
-        "GPIO chips to group gpio: GPIO triggers and the LED cannot work"
+        f"warn  GPIO: user edge may not open /dev/gpiochip0 (owner {owner.owner}:{owner.group}, mode 0600), and no "
+        "udev rule gives the GPIO chips to group gpio: GPIO triggers and the LED cannot work"
     ) in out
     assert 'SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in out
 

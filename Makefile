@@ -57,14 +57,18 @@ SYSTEM_SITE := $(shell grep -qs '^Raspberry Pi' /proc/device-tree/model /sys/fir
 	|| $(PYTHON3) -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("picamera2") is None)' \
 	2>/dev/null && echo true || echo false)
 # The venv as this machine wants it; one made the other way (say, before picamera2 was
-# installed) is made again, empty, rather than keep PyPI's numpy over the system's.
+# installed) is made again, empty, rather than keep PyPI's numpy over the system's. A first
+# one is made without --clear: what test-deps unpacked into $(VENV) before it (Janus,
+# simple-whip-server) stays.
 VENV_MADE := $(VENV)/.system-site-packages-$(SYSTEM_SITE)
 
 $(VENV_MADE):
 	@$(PYTHON3) -c 'import ensurepip, venv' 2>/dev/null || bash image/lib/apt-need.sh python3-venv
-	@if [ "$$(sed -n 's/^include-system-site-packages *= *//p' $(VENV)/pyvenv.cfg 2>/dev/null)" != $(SYSTEM_SITE) ]; then \
-		echo "$(PYTHON3) -m venv --clear $(if $(filter true,$(SYSTEM_SITE)),--system-site-packages )$(VENV)"; \
-		$(PYTHON3) -m venv --clear $(if $(filter true,$(SYSTEM_SITE)),--system-site-packages) $(VENV); \
+	@made="$$(sed -n 's/^include-system-site-packages *= *//p' $(VENV)/pyvenv.cfg 2>/dev/null)"; \
+	if [ "$$made" != $(SYSTEM_SITE) ]; then \
+		clear="$${made:+--clear }"; \
+		echo "$(PYTHON3) -m venv $$clear$(if $(filter true,$(SYSTEM_SITE)),--system-site-packages )$(VENV)"; \
+		$(PYTHON3) -m venv $$clear$(if $(filter true,$(SYSTEM_SITE)),--system-site-packages) $(VENV); \
 	fi
 	@touch $@
 

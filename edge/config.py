@@ -266,6 +266,19 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class LowStreamConfig:
+    enabled: bool = key(
+        True,
+        boolean,
+        "a second, small H.264 stream for viewers on weak links (chosen per viewer, or by hand: SD); "
+        "off by itself when the main picture is no larger",
+    )
+    width: int = key(640, integer(64, 1920, even=True), "its width in pixels")
+    height: int = key(0, integer(0, 1080, even=True), "its height in pixels; 0: the main picture's aspect ratio")
+    bitrate: int = key(450_000, integer(50_000, 5_000_000), "its H.264 bitrate in bits per second")
+
+
+@dataclass(frozen=True)
 class CameraConfig:
     backend: str = key(
         "auto",
@@ -277,6 +290,8 @@ class CameraConfig:
     framerate: int = key(30, integer(1, 120), "frames per second")
     bitrate: int = key(2_000_000, integer(100_000, 50_000_000), "H.264 bitrate in bits per second")
     keyframe_interval: float = key(2.0, number(0.1, 60), "seconds between periodic keyframes")
+    # A table inside the section ([camera.low]), loaded and documented as one.
+    low: LowStreamConfig = field(default_factory=LowStreamConfig, metadata={"section": LowStreamConfig, "doc": ""})
 
 
 @dataclass(frozen=True)
@@ -627,7 +642,10 @@ def _load_section(name: str, cls: type, table: Any) -> Any:
     for k, v in table.items():
         if k not in fields:
             raise ConfigError(f"unknown key {name}.{k}; allowed in [{name}]: {', '.join(fields)}")
-        values[k] = fields[k].metadata["check"](f"{name}.{k}", v)
+        if "section" in fields[k].metadata:
+            values[k] = _load_section(f"{name}.{k}", fields[k].metadata["section"], v)
+        else:
+            values[k] = fields[k].metadata["check"](f"{name}.{k}", v)
     missing = [k for k, f in fields.items() if f.metadata.get("required") and k not in values]
     if missing:
         raise ConfigError(f"{name}.{missing[0]} is required")
@@ -712,11 +730,15 @@ def documented_keys() -> list[tuple[str, str, Any, str]]:
     Arrays of tables (``[[triggers]]``, ``[[publish]]``) are left out: their entries have required
     keys with no default to put in a template.
     """
-    rows = []
     arrays = _array_sections()
-    for name, cls in _section_classes().items():
-        if name in arrays:
-            continue
-        for f in dataclasses.fields(cls):
-            rows.append((name, f.name, f.default, f.metadata["doc"]))
+    return [row for name, cls in _section_classes().items() if name not in arrays for row in _section_keys(name, cls)]
+
+
+def _section_keys(name: str, cls: type) -> list[tuple[str, str, Any, str]]:
+    """A section's rows for :func:`documented_keys`, then those of the tables inside it (``[camera.low]``)."""
+    fields = dataclasses.fields(cls)
+    rows = [(name, f.name, f.default, f.metadata["doc"]) for f in fields if "section" not in f.metadata]
+    for f in fields:
+        if "section" in f.metadata:
+            rows += _section_keys(f"{name}.{f.name}", f.metadata["section"])
     return rows

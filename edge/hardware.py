@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from edge.config import Config, ConfigError
 from edge.media import h264
-from hw.camera import Camera, CameraSettings, open_camera
+from hw.camera import Camera, CameraSettings, low_stream_settings, open_camera
 from hw.camera.pi import MIN_PICAMERA2, picamera2_version
 from hw.camera.simulated import SimulatedCamera
 from hw.gpio import Gpio, open_gpio
@@ -81,7 +81,12 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
         bitrate=cam.bitrate,
         keyframe_interval=cam.keyframe_interval,
     )
-    camera = open_camera(camera_backend, settings, av_sync=config.simulation.av_sync)
+    low = None
+    if cam.low.enabled:
+        low = low_stream_settings(settings, cam.low.width, cam.low.height, cam.low.bitrate)
+        if low is None:
+            log.info("No low stream: the main picture (%dx%d) is no larger than [camera.low]'s", cam.width, cam.height)
+    camera = open_camera(camera_backend, settings, low, av_sync=config.simulation.av_sync)
     return Hardware(
         camera=camera,
         microphone=_open_microphone(config, force_simulated, on_pi, platform),

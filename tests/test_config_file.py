@@ -46,7 +46,10 @@ def test_template_is_all_switched_off(template: str) -> None:
 def test_template_lists_every_key_with_its_default(template: str) -> None:
     data = tomllib.loads(switched_on(template))
     for section, key, default, _doc in documented_keys():
-        value = data[section][key]
+        table = data
+        for name in section.split("."):  # [camera.low] is data["camera"]["low"]
+            table = table[name]
+        value = table[key]
         assert value == (list(default) if isinstance(default, tuple) else default), (section, key)
     assert parse_config(data) == Config()
 

@@ -62,3 +62,32 @@ async def test_keyframe_on_request():
     keyframes = [i for i, u in enumerate(units) if u.keyframe]
     assert keyframes[0] == 0
     assert any(10 <= k <= 12 for k in keyframes[1:]), keyframes
+
+
+async def test_the_low_stream_is_the_same_pictures_small_with_keyframes_of_its_own():
+    """Both encoders take each picture (the same frame code, the same capture time); a keyframe asked of
+    one encoder comes from that one only."""
+    main = CameraSettings(width=1280, height=720, framerate=30, bitrate=2_000_000, keyframe_interval=60)
+    camera = SimulatedCamera(main)
+    camera.low_settings = CameraSettings(640, 360, 30, 450_000, 60)
+    asked: dict[str, int] = {}
+
+    def ask(n, unit):
+        if n == 40:
+            camera.request_keyframe("low")
+            asked["low"] = unit.timestamp_us
+
+    units = await capture(camera, 120, ask)
+    decoders = {"main": av.CodecContext.create("h264", "r"), "low": av.CodecContext.create("h264", "r")}
+    codes: dict[str, dict[int, int]] = {"main": {}, "low": {}}
+    for unit in units:
+        for frame in decoders[unit.stream].decode(av.Packet(unit.data)):
+            expected = (1280, 720) if unit.stream == "main" else (640, 360)
+            assert (frame.width, frame.height) == expected
+            codes[unit.stream][unit.timestamp_us] = read_frame_code(frame.to_ndarray(format="gray"))
+    shared = codes["main"].keys() & codes["low"].keys()
+    assert len(shared) >= 50
+    assert all(codes["main"][t] == codes["low"][t] for t in shared)  # the same picture, readable at both sizes
+    keyframes = {s: [u.timestamp_us for u in units if u.stream == s and u.keyframe] for s in ("main", "low")}
+    assert len(keyframes["main"]) == 1  # its first picture only: the request was the low encoder's
+    assert len(keyframes["low"]) == 2 and keyframes["low"][1] > asked["low"]

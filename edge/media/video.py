@@ -13,7 +13,7 @@ from edge.media.fanout import Fanout
 from edge.media.h264 import ParameterSetCache, baseline_profile_level_id
 from edge.media.supervisor import SourceState, Supervisor
 from edge.service import BackgroundTask
-from hw.camera import Camera, CameraSettings, H264AccessUnit
+from hw.camera import Camera, CameraSettings, H264AccessUnit, StreamName
 from hw.consumer_queue import ConsumerQueue
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,15 @@ log = logging.getLogger(__name__)
 KEYFRAME_DEBOUNCE_S = 0.25
 # Opening a Pi camera and its encoder takes a few seconds on a Zero 2 W: more is a failure.
 CAMERA_START_TIMEOUT_S = 30.0
+
+
+class LowStreamStatus(TypedDict):
+    width: int
+    height: int
+    bitrate: int
+    frames: int
+    keyframes_forced: int
+    consumers: int
 
 
 class CameraStatus(TypedDict):
@@ -37,45 +46,29 @@ class CameraStatus(TypedDict):
     keyframes_forced: int
     restarts: int
     last_error: str | None
+    low: LowStreamStatus | None  # the second, small stream; None when there is none
 
 
-class VideoHub:
-    """The camera as a service: started, it keeps the camera running and hands its frames on."""
+class EncodedStream:
+    """One of the camera's encoded streams (main or low) as its consumers see it: a fan-out
+    that starts each consumer at a keyframe, and keyframe requests to that stream's encoder only."""
 
-    name = "camera"
-
-    def __init__(self, camera: Camera) -> None:
-        self.camera = camera
-        self._running = BackgroundTask("camera")
+    def __init__(self, name: StreamName, settings: CameraSettings, camera: Camera) -> None:
+        self.name = name
+        self.settings = settings
+        self._camera = camera
         self._fanout: Fanout[H264AccessUnit] = Fanout(gated=True, on_gap=self.request_keyframe)
         self._parameter_sets = ParameterSetCache()
         self._keyframe_pending_since: float | None = None
         self._profile_known = asyncio.Event()
+        self.frames = 0
         self.keyframe_requests = 0
         self.keyframes_forced = 0
-        settings = camera.settings
-        self.supervisor = Supervisor(
-            f"camera ({camera.name})",
-            camera.frames,
-            self._publish,
-            stall_timeout=max(3.0, 10 / settings.framerate),
-            start_timeout=CAMERA_START_TIMEOUT_S,
-        )
-
-    @property
-    def settings(self) -> CameraSettings:
-        return self.camera.settings
 
     @property
     def profile_level_id(self) -> str | None:
-        """What the camera really encodes, read from its SPS (None before the first IDR)."""
+        """What the encoder really makes, read from its SPS (None before the first IDR)."""
         return self._parameter_sets.profile_level_id
-
-    async def start(self) -> None:
-        self._running.start(self.supervisor.run())
-
-    async def stop(self) -> None:
-        await self._running.stop()
 
     def subscribe(self, maxlen: int = 30) -> ConsumerQueue[H264AccessUnit]:
         """A new consumer: it gets nothing until the next keyframe, which is requested now."""
@@ -97,9 +90,10 @@ class VideoHub:
             return
         self._keyframe_pending_since = now
         self.keyframes_forced += 1
-        self.camera.request_keyframe()
+        self._camera.request_keyframe(self.name)
 
-    def _publish(self, unit: H264AccessUnit) -> None:
+    def publish(self, unit: H264AccessUnit) -> None:
+        self.frames += 1
         if unit.keyframe:
             self._keyframe_pending_since = None
             data = self._parameter_sets.ensure_headers(unit.data)
@@ -109,16 +103,83 @@ class VideoHub:
         self._fanout.publish(unit)
 
     async def wait_for_profile(self, timeout: float) -> str:
-        """The camera's ``profile-level-id`` for SDP, waiting (bounded) for the first SPS so that an
+        """The stream's ``profile-level-id`` for SDP, waiting (bounded) for the first SPS so that an
         early viewer gets an honest answer; if none comes in time, the one its settings most likely give."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._profile_known.wait(), timeout)
         s = self.settings
         return self.profile_level_id or baseline_profile_level_id(s.width, s.height, s.framerate, s.bitrate)
 
+
+class VideoHub:
+    """The camera as a service: started, it keeps the camera running and hands its frames on.
+
+    ``main`` is the camera's stream as its settings say; ``low``, when the camera makes one, the
+    small one for weak links. What the hub itself offers (``subscribe``, ``request_keyframe``...)
+    is ``main``'s: recordings, snapshots, RTSP and publishing use it.
+    """
+
+    name = "camera"
+
+    def __init__(self, camera: Camera) -> None:
+        self.camera = camera
+        self._running = BackgroundTask("camera")
+        self.main = EncodedStream("main", camera.settings, camera)
+        self.low = EncodedStream("low", camera.low_settings, camera) if camera.low_settings is not None else None
+        settings = camera.settings
+        self.supervisor = Supervisor(
+            f"camera ({camera.name})",
+            camera.frames,
+            self._publish,
+            stall_timeout=max(3.0, 10 / settings.framerate),
+            start_timeout=CAMERA_START_TIMEOUT_S,
+        )
+
+    @property
+    def settings(self) -> CameraSettings:
+        return self.camera.settings
+
+    @property
+    def profile_level_id(self) -> str | None:
+        return self.main.profile_level_id
+
+    @property
+    def keyframes_forced(self) -> int:
+        return self.main.keyframes_forced
+
+    async def start(self) -> None:
+        self._running.start(self.supervisor.run())
+
+    async def stop(self) -> None:
+        await self._running.stop()
+
+    def stream(self, name: StreamName) -> EncodedStream:
+        """The stream by name; ``low`` is ``main`` when the camera makes no low stream."""
+        return self.low if name == "low" and self.low is not None else self.main
+
+    def subscribe(self, maxlen: int = 30) -> ConsumerQueue[H264AccessUnit]:
+        return self.main.subscribe(maxlen)
+
+    def unsubscribe(self, queue: ConsumerQueue[H264AccessUnit]) -> None:
+        self.main.unsubscribe(queue)
+
+    @property
+    def consumers(self) -> int:
+        return self.main.consumers
+
+    def request_keyframe(self) -> None:
+        self.main.request_keyframe()
+
+    def _publish(self, unit: H264AccessUnit) -> None:
+        self.stream(unit.stream).publish(unit)
+
+    async def wait_for_profile(self, timeout: float) -> str:
+        return await self.main.wait_for_profile(timeout)
+
     def status(self) -> CameraStatus:
         s = self.settings
         sup = self.supervisor
+        low = self.low
         return {
             "backend": self.camera.name,
             "state": sup.state,
@@ -131,4 +192,14 @@ class VideoHub:
             "keyframes_forced": self.keyframes_forced,
             "restarts": sup.restarts,
             "last_error": sup.last_error,
+            "low": None
+            if low is None
+            else {
+                "width": low.settings.width,
+                "height": low.settings.height,
+                "bitrate": low.settings.bitrate,
+                "frames": low.frames,
+                "keyframes_forced": low.keyframes_forced,
+                "consumers": low.consumers,
+            },
         }

@@ -1,11 +1,17 @@
 """The camera interface: encoded H.264 access units out, keyframe requests in; and,
-for motion detection, a small unencoded grey picture a few times a second."""
+for motion detection, a small unencoded grey picture a few times a second.
+
+A camera encodes one or two streams of the same pictures: ``main`` (what its settings
+say: recordings, RTSP, viewers on a good link) and, when ``low_settings`` are given,
+``low`` (a small picture at a low bitrate, for viewers on a weak link), each by an
+encoder of its own, each with keyframes on request."""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -26,6 +32,9 @@ class CameraSettings:
         return max(1, round(self.keyframe_interval * self.framerate))
 
 
+StreamName = Literal["main", "low"]
+
+
 @dataclass(frozen=True, slots=True)
 class H264AccessUnit:
     """One encoded picture as the camera produced it.
@@ -33,13 +42,15 @@ class H264AccessUnit:
     ``data`` is Annex-B (start codes), exactly one access unit; an IDR carries its
     SPS and PPS in-band. ``timestamp_us`` is the capture time on the monotonic
     clock (microseconds), used for RTP and recording timing; ``wall_time`` is the
-    same instant as Unix time, for humans and file names.
+    same instant as Unix time, for humans and file names. ``stream``: which of the
+    camera's encoders made it (both stamp a picture with the same capture time).
     """
 
     data: bytes
     keyframe: bool
     timestamp_us: int
     wall_time: float
+    stream: StreamName = "main"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +77,15 @@ class Camera(abc.ABC):
 
     ``frames()`` starts capture and yields access units paced in real time until
     the consumer stops iterating (capture then stops) or the camera fails (raises
-    :class:`CameraError`). ``request_keyframe()`` asks for the next picture to be
-    an IDR; it is cheap and safe to call from the event loop at any time.
+    :class:`CameraError`): those of the main stream and, with ``low_settings``,
+    those of the low stream, interleaved. ``request_keyframe(stream)`` asks that
+    stream's encoder (only) for an IDR next; it is cheap and safe to call from the
+    event loop at any time.
     """
 
     name: str
     settings: CameraSettings
+    low_settings: CameraSettings | None = None  # the second, small stream's (same frame rate and GOP)
     luma_sink: LumaSink | None = None
     luma_fps: float = 0.0
     luma_error: str | None = None  # why a luma feed that was asked for does not come (the video goes on)
@@ -80,7 +94,7 @@ class Camera(abc.ABC):
     def frames(self) -> AsyncGenerator[H264AccessUnit, None]: ...
 
     @abc.abstractmethod
-    def request_keyframe(self) -> None: ...
+    def request_keyframe(self, stream: StreamName = "main") -> None: ...
 
     def watch_luma(self, sink: LumaSink, fps: float) -> None:
         """From the next ``frames()`` on, also hand ``sink`` a :class:`LumaFrame` of about
@@ -92,14 +106,31 @@ class Camera(abc.ABC):
         self.luma_fps = fps
 
 
-def open_camera(backend: str, settings: CameraSettings, av_sync: bool = False) -> Camera:
-    """Create a camera by backend name: ``"picamera2"`` or ``"simulated"`` (``av_sync``: its A/V sync mode)."""
+def open_camera(
+    backend: str, settings: CameraSettings, low: CameraSettings | None = None, av_sync: bool = False
+) -> Camera:
+    """Create a camera by backend name: ``"picamera2"`` or ``"simulated"`` (``low``: the second stream's
+    settings, if one is wanted; ``av_sync``: the simulated camera's A/V sync mode)."""
+    camera: Camera
     if backend == "picamera2":
         from hw.camera.pi import PiCamera
 
-        return PiCamera(settings)
-    if backend == "simulated":
+        camera = PiCamera(settings)
+    elif backend == "simulated":
         from hw.camera.simulated import SimulatedCamera
 
-        return SimulatedCamera(settings, av_sync)
-    raise ValueError(f"unknown camera backend {backend!r}")
+        camera = SimulatedCamera(settings, av_sync)
+    else:
+        raise ValueError(f"unknown camera backend {backend!r}")
+    camera.low_settings = low
+    return camera
+
+
+def low_stream_settings(main: CameraSettings, width: int, height: int, bitrate: int) -> CameraSettings | None:
+    """The low stream's settings: ``height`` 0 keeps the main picture's aspect ratio; None when the
+    main picture is no larger (nothing to gain)."""
+    if height == 0:
+        height = max(2, round(main.height * width / main.width / 2) * 2)
+    if width >= main.width or height >= main.height:
+        return None
+    return CameraSettings(width, height, main.framerate, min(bitrate, main.bitrate), main.keyframe_interval)

@@ -36,6 +36,7 @@ from hw.camera import (
     H264AccessUnit,
     LumaFrame,
     LumaSink,
+    StreamName,
     picamera2_ext,
 )
 from hw.camera.handoff import AccessUnitBridge
@@ -120,7 +121,7 @@ class PiCamera(Camera):
         self._encoder: Any = None
         self.luma_error: str | None = None  # why the last start has no luma feed, though one was asked for
 
-    def request_keyframe(self) -> None:
+    def request_keyframe(self, stream: StreamName = "main") -> None:
         encoder = self._encoder
         if encoder is not None and hasattr(encoder, "force_key_frame"):  # picamera2 >= 0.3.32
             encoder.force_key_frame()

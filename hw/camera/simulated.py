@@ -16,6 +16,10 @@ Frames are captured on a grid of the monotonic clock (frame ``k`` of the clock a
 ``k * 1 s / framerate``), so a frame is captured at every whole second. In A/V
 sync mode (``av_sync=True``) that frame is white but for the frame code: the
 simulated microphone beeps from the same instant (``hw/microphone/simulated.py``).
+
+With ``low_settings`` the same picture, scaled down (swscale) and with its frame code
+drawn again at the small size (so that it stays readable), is encoded a second time by
+an encoder of its own: the low stream, as a Pi's second hardware encoder gives it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,16 @@ import av
 import numpy as np
 
 from hw.bridge import ThreadBridge
-from hw.camera import LUMA_SIZE, Camera, CameraError, CameraSettings, H264AccessUnit, LumaFrame, LumaSink
+from hw.camera import (
+    LUMA_SIZE,
+    Camera,
+    CameraError,
+    CameraSettings,
+    H264AccessUnit,
+    LumaFrame,
+    LumaSink,
+    StreamName,
+)
 from hw.camera.framecode import draw_frame_code, frame_code_value
 from hw.camera.handoff import AccessUnitBridge
 from hw.camera.testpicture import TestPicture
@@ -43,7 +56,7 @@ class SimulatedCamera(Camera):
     def __init__(self, settings: CameraSettings, av_sync: bool = False) -> None:
         self.settings = settings
         self.av_sync = av_sync
-        self._keyframe_requested = threading.Event()
+        self._keyframe_requested = {"main": threading.Event(), "low": threading.Event()}
         self._fault: str | None = None
         self._unplugged_until = 0.0  # monotonic_s()
         self.object_moving = False
@@ -75,8 +88,8 @@ class SimulatedCamera(Camera):
             kind = "crash"
         self._fault = kind
 
-    def request_keyframe(self) -> None:
-        self._keyframe_requested.set()
+    def request_keyframe(self, stream: StreamName = "main") -> None:
+        self._keyframe_requested[stream].set()
 
     async def frames(self) -> AsyncGenerator[H264AccessUnit, None]:
         if monotonic_s() < self._unplugged_until:
@@ -96,8 +109,8 @@ class SimulatedCamera(Camera):
             stop.set()
             await asyncio.to_thread(thread.join, 2.0)
 
-    def _open_encoder(self) -> av.video.codeccontext.VideoCodecContext:
-        s = self.settings
+    @staticmethod
+    def _open_encoder(s: CameraSettings) -> av.video.codeccontext.VideoCodecContext:
         codec = av.CodecContext.create("libx264", "w")
         codec.width = s.width
         codec.height = s.height
@@ -130,7 +143,10 @@ class SimulatedCamera(Camera):
 
     def _capture_loop(self, bridge: ThreadBridge[H264AccessUnit], stop: threading.Event) -> None:
         s = self.settings
-        encoder = self._open_encoder()
+        encoders = {"main": self._open_encoder(s)}
+        low = self.low_settings
+        if low is not None:
+            encoders["low"] = self._open_encoder(low)
         picture = TestPicture(s.width, s.height)
         luma = _LumaFeed(self.luma_sink, self.luma_fps, s) if self.luma_sink is not None else None
         picture.still = luma is not None
@@ -160,21 +176,22 @@ class SimulatedCamera(Camera):
                 luma.offer(index, yuv[: s.height], timestamp_us)
             if not flash:
                 picture.draw_clock(wall_time)
-            draw_frame_code(yuv[: s.height], frame_code_value(index, int(wall_time * 1000)))
-            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-            frame.pts = index
-            if self._keyframe_requested.is_set():
-                self._keyframe_requested.clear()
-                frame.pict_type = av.video.frame.PictureType.I
-            for packet in encoder.encode(frame):
-                bridge.put_threadsafe(
-                    H264AccessUnit(
-                        data=bytes(packet),
-                        keyframe=packet.is_keyframe,
-                        timestamp_us=timestamp_us,
-                        wall_time=wall_time,
+            code = frame_code_value(index, int(wall_time * 1000))
+            draw_frame_code(yuv[: s.height], code)
+            frames = {"main": av.VideoFrame.from_ndarray(yuv, format="yuv420p")}
+            if low is not None:
+                small = frames["main"].reformat(low.width, low.height).to_ndarray()
+                draw_frame_code(small[: low.height], code)
+                frames["low"] = av.VideoFrame.from_ndarray(small, format="yuv420p")
+            for stream, frame in frames.items():
+                frame.pts = index
+                if self._keyframe_requested[stream].is_set():
+                    self._keyframe_requested[stream].clear()
+                    frame.pict_type = av.video.frame.PictureType.I
+                for packet in encoders[stream].encode(frame):
+                    bridge.put_threadsafe(
+                        H264AccessUnit(bytes(packet), packet.is_keyframe, timestamp_us, wall_time, stream)
                     )
-                )
             index += 1
             tick += 1
 

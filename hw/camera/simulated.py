@@ -143,7 +143,7 @@ class SimulatedCamera(Camera):
 
     def _capture_loop(self, bridge: ThreadBridge[H264AccessUnit], stop: threading.Event) -> None:
         s = self.settings
-        encoders = {"main": self._open_encoder(s)}
+        encoders: dict[StreamName, av.video.codeccontext.VideoCodecContext] = {"main": self._open_encoder(s)}
         low = self.low_settings
         if low is not None:
             encoders["low"] = self._open_encoder(low)
@@ -178,7 +178,7 @@ class SimulatedCamera(Camera):
                 picture.draw_clock(wall_time)
             code = frame_code_value(index, int(wall_time * 1000))
             draw_frame_code(yuv[: s.height], code)
-            frames = {"main": av.VideoFrame.from_ndarray(yuv, format="yuv420p")}
+            frames: dict[StreamName, av.VideoFrame] = {"main": av.VideoFrame.from_ndarray(yuv, format="yuv420p")}
             if low is not None:
                 small = frames["main"].reformat(low.width, low.height).to_ndarray()
                 draw_frame_code(small[: low.height], code)

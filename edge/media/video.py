@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import replace
 from typing import TypedDict
 
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 # One IDR serves every viewer that asked for it: requests within this window,
 # while an IDR is already on its way, are folded into that one.
 KEYFRAME_DEBOUNCE_S = 0.25
+# The span over which a stream's bitrate is measured (a GOP of the default 2 s, so that IDRs are averaged in).
+RATE_WINDOW_US = 2_000_000
 # Opening a Pi camera and its encoder takes a few seconds on a Zero 2 W: more is a failure.
 CAMERA_START_TIMEOUT_S = 30.0
 
@@ -62,6 +65,8 @@ class EncodedStream:
         self._keyframe_pending_since: float | None = None
         self._profile_known = asyncio.Event()
         self.frames = 0
+        self._recent: deque[tuple[int, int]] = deque()  # (capture time, bytes) of the last RATE_WINDOW_US
+        self._recent_bytes = 0
         self.keyframe_requests = 0
         self.keyframes_forced = 0
 
@@ -92,8 +97,23 @@ class EncodedStream:
         self.keyframes_forced += 1
         self._camera.request_keyframe(self.name)
 
+    @property
+    def rate_bps(self) -> float:
+        """What the encoder really makes, in bits per second over the last two seconds (a still scene
+        takes far less than the bitrate it was given): what a viewer's link has to carry."""
+        recent = self._recent
+        if len(recent) < 2:
+            return float(self.settings.bitrate)
+        span_us = recent[-1][0] - recent[0][0]
+        return (self._recent_bytes - recent[-1][1]) * 8e6 / span_us if span_us > 0 else float(self.settings.bitrate)
+
     def publish(self, unit: H264AccessUnit) -> None:
         self.frames += 1
+        recent = self._recent
+        recent.append((unit.timestamp_us, len(unit.data)))
+        self._recent_bytes += len(unit.data)
+        while unit.timestamp_us - recent[0][0] > RATE_WINDOW_US:
+            self._recent_bytes -= recent.popleft()[1]
         if unit.keyframe:
             self._keyframe_pending_since = None
             data = self._parameter_sets.ensure_headers(unit.data)

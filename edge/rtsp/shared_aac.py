@@ -1,7 +1,8 @@
 """The RTSP paths' sound, encoded to AAC once: ``/camera`` and ``/camera/low`` send the same frames.
 
 An NVR keeps both paths open (Frigate records one and detects on the other): one encoder
-for both spares a Pi the second (~0.7 % of an x86 core each, measured). The encoder runs
+for both spares a Pi the second (each about 2 % of an x86 core, an estimated 4 % of a Pi 4
+core: docs/benchmarks.md, "AAC for RTSP"). The encoder runs
 while at least one media takes its frames; each media gets its own bounded queue, and maps
 the frames' capture times onto its own pipeline's clock.
 """

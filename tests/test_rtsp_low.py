@@ -57,21 +57,24 @@ def test_camera_low_is_the_small_stream_with_the_same_sound_and_camera_stays_mai
     assert main["audio"]["codec_name"] == "aac"
 
 
-@pytest.mark.slow  # 6 s of recordings
+@pytest.mark.slow  # 8 s of recordings
 def test_a_client_on_each_path_at_once_and_joining_low_asks_only_the_low_encoder(daemon, tmp_path: Path):
-    main = Recorder(rtsp_url(daemon), tmp_path / "main.mkv", 6)
+    main = Recorder(rtsp_url(daemon), tmp_path / "main.mkv", 8)
     main.wait_frames(FPS)
     before = daemon.health()["camera"]
-    low = Recorder(low_url(daemon), tmp_path / "low.mkv", 3, transport="udp")
+    low = Recorder(low_url(daemon), tmp_path / "low.mkv", 4, transport="udp")
     low.wait_frames(FPS)
-    wait_for(daemon.health, lambda h: h["rtsp"]["clients"] == 2, 10, "a client on each path")
+    # A second client joins the low stream while it plays: a fresh keyframe of it, at once.
+    joining = Recorder(low_url(daemon), tmp_path / "joining.mkv", 2)
+    joining.wait_frames(FPS)
+    wait_for(daemon.health, lambda h: h["rtsp"]["clients"] == 3, 10, "a client on /camera and two on /camera/low")
     after = daemon.health()["camera"]
     assert after["low"]["keyframes_forced"] > before["low"]["keyframes_forced"]
-    assert after["keyframes_forced"] == before["keyframes_forced"], "the low client asked the main encoder"
+    assert after["keyframes_forced"] == before["keyframes_forced"], "a low client asked the main encoder"
 
     now_ms = int(time.time() * 1000)
     codes = {}
-    for recorder, seconds, (width, height) in ((main, 6, (1280, 720)), (low, 3, (640, 360))):
+    for recorder, seconds, (width, height) in ((main, 8, (1280, 720)), (low, 4, (640, 360)), (joining, 2, (640, 360))):
         codes[recorder] = recorder.finish()
         assert codes[recorder][0][2], f"{recorder.path.name} does not start on a keyframe"
         assert_contiguous(codes[recorder])
@@ -81,6 +84,6 @@ def test_a_client_on_each_path_at_once_and_joining_low_asks_only_the_low_encoder
         assert first_capture_s - recorder.started < 1.5, f"{recorder.path.name} waited for its first keyframe"
         [video] = json.loads(ffprobe(str(recorder.path), "-v", "error", "-select_streams", "v").stdout)["streams"]
         assert size(video) == (width, height)
-    # The main stream's keyframes all came as its own client started: none once the low one had.
+    # The main stream's keyframes all came as its own client started: none once the low ones had.
     since_low = [i for i, ms, key in codes[main] if key and capture_time_ms_near(ms, now_ms) / 1000 > low.started]
-    assert not since_low, f"the main stream made IDRs (frames {since_low}) as the low client joined"
+    assert not since_low, f"the main stream made IDRs (frames {since_low}) as low clients joined"

@@ -47,8 +47,10 @@ def size(stream: dict) -> tuple[int, int]:
     return stream["width"], stream["height"]
 
 
-def test_camera_low_is_the_small_stream_with_the_same_sound_and_camera_stays_main(daemon):
+def test_camera_low_is_the_small_stream_with_the_same_sound_and_password_and_camera_stays_main(daemon):
     assert low_url(daemon).endswith("/camera/low")
+    without_password = ffprobe(daemon.health()["rtsp"]["low_url"], "-v", "error", "-rtsp_transport", "tcp")
+    assert "401 Unauthorized" in without_password.stderr, without_password.stderr
     low = streams(low_url(daemon))
     assert (low["video"]["codec_name"], size(low["video"])) == ("h264", (640, 360))
     assert (low["audio"]["codec_name"], low["audio"]["profile"], low["audio"]["sample_rate"]) == ("aac", "LC", "48000")

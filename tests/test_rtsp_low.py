@@ -19,6 +19,7 @@ from tests.test_rtsp import Recorder, ffprobe, rtsp_url
 
 FPS = 30
 # A long keyframe interval: a keyframe within a few seconds of a client's start is one it asked for.
+ASKED_KEYFRAME_S = 3
 CONFIG = (
     "[rtsp]\nenabled = true\nport = 0\n"
     f"[camera]\nwidth = 1280\nheight = 720\nframerate = {FPS}\nkeyframe_interval = 10\n"
@@ -81,9 +82,11 @@ def test_a_client_on_each_path_at_once_and_joining_low_asks_only_the_low_encoder
         assert codes[recorder][0][2], f"{recorder.path.name} does not start on a keyframe"
         assert_contiguous(codes[recorder])
         frames = len(codes[recorder])
-        assert frames >= 0.8 * seconds * FPS, f"{recorder.path.name}: {frames} frames in {seconds} s"
+        # It plays on (contiguous, above); a loaded machine's simulated camera may fall well short of 30 fps.
+        assert frames >= 0.5 * seconds * FPS, f"{recorder.path.name}: {frames} frames in {seconds} s"
         first_capture_s = capture_time_ms_near(codes[recorder][0][1], now_ms) / 1000
-        assert first_capture_s - recorder.started < 1.5, f"{recorder.path.name} waited for its first keyframe"
+        waited = first_capture_s - recorder.started
+        assert waited < ASKED_KEYFRAME_S, f"{recorder.path.name} waited {waited:.1f} s for its first keyframe"
         [video] = json.loads(ffprobe(str(recorder.path), "-v", "error", "-select_streams", "v").stdout)["streams"]
         assert size(video) == (width, height)
     # The main stream's keyframes all came as its own client started: none once the low ones had.

@@ -176,7 +176,7 @@ class Daemon:
         )
         self.rtsp = open_rtsp(config.rtsp, config.server.host, self.video, audio, self.token)
         self.onvif = open_onvif(
-            config, self.triggers, audio is not None, self.rtsp.status, lambda: self.web.port, self.token
+            config, self.video, self.triggers, audio is not None, self.rtsp.status, lambda: self.web.port, self.token
         )
         self.web = WebServer(config.server, self.make_app)
         # Started in this order, each after what it needs; stopped in reverse, within the

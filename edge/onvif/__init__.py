@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from edge.config import Config
+from edge.media.video import VideoHub
 from edge.service import Off
 from edge.triggers.source import TriggerSource
 
@@ -28,6 +29,7 @@ class OnvifOff(Off):
 
 def open_onvif(
     config: Config,
+    video: VideoHub,
     triggers: TriggerSource,
     microphone: bool,
     rtsp_status: Callable[[], Mapping[str, object]],
@@ -36,7 +38,7 @@ def open_onvif(
 ) -> OnvifServer | OnvifOff:
     """The ONVIF device when ``[onvif] enabled``; off otherwise.
 
-    The profile has sound when RTSP sends AAC: ONVIF's media service (ver10) names no Opus.
+    A profile per stream of ``video``'s; with sound when RTSP sends AAC: ONVIF's media service (ver10) names no Opus.
     """
     if not config.onvif.enabled:
         return OnvifOff("onvif")
@@ -48,4 +50,4 @@ def open_onvif(
         return rtsp_from_status(rtsp_status())
 
     aac = microphone and config.rtsp.audio == "aac"
-    return OnvifServer(config, read_identity(aac), triggers, aac, rtsp, http_port, token)
+    return OnvifServer(config, read_identity(aac), video, triggers, aac, rtsp, http_port, token)

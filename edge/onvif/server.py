@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from edge.config import Config
+from edge.media.video import VideoHub
 from edge.onvif.auth import OnvifAuth
 from edge.onvif.device import DEVICE_PATH, EVENTS_PATH, MEDIA_PATH, DeviceService
 from edge.onvif.discovery import Discovery
@@ -31,6 +32,7 @@ class OnvifServer:
         self,
         config: Config,
         identity: Identity,
+        video: VideoHub,
         triggers: TriggerSource,
         audio: bool,
         rtsp: Callable[[], Rtsp],
@@ -42,7 +44,8 @@ class OnvifServer:
         self.pull_points = PullPoints(triggers, most, video_source_token=VIDEO_SOURCE_CONFIGURATION_TOKEN)
         events = EventService(self.pull_points, most, utc_now)
         self._device = SoapEndpoint(DeviceService(identity, config.server.host, most).operations(), self._auth)
-        self._media = SoapEndpoint(MediaService(config.camera, audio, rtsp).operations(), self._auth)
+        low = None if video.low is None else video.low.settings
+        self._media = SoapEndpoint(MediaService(video.settings, low, audio, rtsp).operations(), self._auth)
         self._events = SoapEndpoint(events.operations(), self._auth)
         self._subscription = SoapEndpoint(events.subscription_operations(), self._auth)
         scheme = "https" if config.server.https else "http"

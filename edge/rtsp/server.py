@@ -1,15 +1,18 @@
 """The RTSP server: gst-rtsp-server through PyGObject, fed with the camera's H.264 and the microphone's sound.
 
-One shared media at ``/camera``: every client gets the same RTP streams, over UDP or
-interleaved in the RTSP connection (TCP). Its pipeline starts at ``appsrc`` elements:
-while the media exists (from the first client to the last), one consumer queue of each
-hub feeds them from the asyncio loop (pushing to an ``appsrc`` is thread-safe). The
-camera's H.264 goes as it is; the sound (``[rtsp] audio``) as AAC-LC, encoded once for the
-media from the microphone's PCM (RFC 3640 ``mpeg4-generic``, what ffmpeg, Home Assistant
-and NVRs read, by ``rtpmp4gpay``), or as the hub's Opus packets. Buffer times are the
-capture times mapped onto the pipeline's running time through its clock, buffer by buffer,
-so audio and video stay in step. GStreamer's own main loop runs on a thread of its own; what it
-tells the daemon (a client plays) goes to the asyncio loop with ``call_soon_threadsafe``.
+One shared media per path: ``/camera`` sends the camera's main stream, ``/camera/low``
+(mounted only when the camera makes one) its small low stream, for an NVR's detection;
+every client of a path gets the same RTP streams, over UDP or interleaved in the RTSP
+connection (TCP). A media's pipeline starts at ``appsrc`` elements: while the media exists
+(from its first client to its last), one consumer queue of its stream and one of the
+microphone feed them from the asyncio loop (pushing to an ``appsrc`` is thread-safe). The
+camera's H.264 goes as it is, keyframes asked of that stream's encoder only; the sound
+(``[rtsp] audio``) as AAC-LC, encoded once for both paths from the microphone's PCM
+(:mod:`edge.rtsp.shared_aac`; RFC 3640 ``mpeg4-generic``, what ffmpeg, Home Assistant and
+NVRs read, by ``rtpmp4gpay``), or as the hub's Opus packets. Buffer times are the capture times mapped
+onto the pipeline's running time through its clock, buffer by buffer, so audio and video
+stay in step. GStreamer's own main loop runs on a thread of its own; what it tells the
+daemon (a client plays) goes to the asyncio loop with ``call_soon_threadsafe``.
 
 Clients log in with RTSP Basic auth: user ``edge``, the access token as password;
 wrong passwords count per address in a :class:`FailureLimiter` (five a minute).
@@ -25,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
 import gi
@@ -37,23 +40,24 @@ from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 from edge.addresses import url_host  # noqa: E402
 from edge.config import RtspConfig  # noqa: E402
-from edge.media.aac import FRAME_NS, AacEncoder, AacFrame  # noqa: E402
+from edge.media.aac import FRAME_NS, AacEncoder  # noqa: E402
 from edge.media.audio import AudioHub  # noqa: E402
-from edge.media.video import VideoHub  # noqa: E402
+from edge.media.video import EncodedStream, VideoHub  # noqa: E402
 from edge.rtsp.admission import Admission, client_budget, fd_limit  # noqa: E402
 from edge.rtsp.bursts import AcceptFailureFilter, BurstLog  # noqa: E402
 from edge.rtsp.listener import Listener  # noqa: E402
+from edge.rtsp.shared_aac import SharedAac, drain  # noqa: E402
 from edge.rtsp.status import RtspState, RtspStatus  # noqa: E402
 from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
 from hw.clock import monotonic_us  # noqa: E402
-from hw.consumer_queue import ConsumerQueue, QueueClosed  # noqa: E402
-from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE, PcmChunk  # noqa: E402
+from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE  # noqa: E402
 from hw.port_holders import port_use  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 PATH = "/camera"
+LOW_PATH = "/camera/low"  # the low stream's, when the camera makes one
 ROLE = "viewer"
 VIDEO_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
 OPUS_CAPS = f"audio/x-opus,channel-mapping-family=0,channels=1,rate={SAMPLE_RATE}"
@@ -118,22 +122,7 @@ class _Timed(Protocol):
     def keyframe(self) -> bool: ...
 
 
-T = TypeVar("T")
 Item = TypeVar("Item", bound=_Timed)
-
-
-async def _drain(queue: ConsumerQueue[T]) -> AsyncGenerator[T, None]:
-    """A queue's items until its hub closes it."""
-    with contextlib.suppress(QueueClosed):
-        while True:
-            yield await queue.get()
-
-
-async def _aac(chunks: AsyncIterator[PcmChunk]) -> AsyncGenerator[AacFrame, None]:
-    encoder = AacEncoder()
-    async for chunk in chunks:
-        for frame in encoder.encode(chunk):
-            yield frame
 
 
 class _Feed:
@@ -143,13 +132,13 @@ class _Feed:
         self._element = element
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self, video: VideoHub, audio: AudioHub | None, codec: str | None) -> None:
-        """Feed the video, and the audio as ``codec`` (none without a microphone or ``codec``)."""
+    def start(self, video: EncodedStream, opus: AudioHub | None, aac: SharedAac | None) -> None:
+        """Feed ``video``, and the sound as ``opus`` or ``aac`` gives it (neither: no sound)."""
         self._tasks.append(asyncio.create_task(self._video(video), name="rtsp video"))
-        if audio is not None and codec == "opus":
-            self._tasks.append(asyncio.create_task(self._opus(audio), name="rtsp audio"))
-        elif audio is not None and codec == "aac":
-            self._tasks.append(asyncio.create_task(self._aac(audio), name="rtsp audio"))
+        if opus is not None:
+            self._tasks.append(asyncio.create_task(self._opus(opus), name="rtsp audio"))
+        elif aac is not None:
+            self._tasks.append(asyncio.create_task(self._aac(aac), name="rtsp audio"))
 
     def cancel(self) -> list[asyncio.Task[None]]:
         """Stop feeding; the tasks (returned, to be awaited) give their queues back as they end."""
@@ -172,27 +161,27 @@ class _Feed:
         pts = running_now - (monotonic_us() - timestamp_us) * 1000
         return pts if pts >= 0 else None
 
-    async def _video(self, hub: VideoHub) -> None:
-        queue = hub.subscribe()
+    async def _video(self, stream: EncodedStream) -> None:
+        queue = stream.subscribe()
         try:
             # What came before the media played reached no client: a keyframe for them.
-            await self._pump("video", _drain(queue), 0, hub.request_keyframe)
+            await self._pump("video", drain(queue), 0, stream.request_keyframe)
         finally:
-            hub.unsubscribe(queue)
+            stream.unsubscribe(queue)
 
     async def _opus(self, hub: AudioHub) -> None:
         queue = hub.subscribe()
         try:
-            await self._pump("audio", _drain(queue), OPUS_PACKET_NS)
+            await self._pump("audio", drain(queue), OPUS_PACKET_NS)
         finally:
             hub.unsubscribe(queue)
 
-    async def _aac(self, hub: AudioHub) -> None:
-        queue = hub.subscribe_pcm()
+    async def _aac(self, aac: SharedAac) -> None:
+        queue = aac.subscribe()
         try:
-            await self._pump("audio", _aac(_drain(queue)), FRAME_NS)
+            await self._pump("audio", drain(queue), FRAME_NS)
         finally:
-            hub.unsubscribe_pcm(queue)
+            aac.unsubscribe(queue)
 
     async def _pump(
         self, name: str, items: AsyncIterator[Item], duration_ns: int, on_playing: Callable[[], None] = lambda: None
@@ -226,8 +215,9 @@ class RtspServer:
         Gst.init(None)
         self._host = host
         self._video = video
-        self._audio = audio
         self._audio_codec = None if audio is None or config.audio == "off" else config.audio
+        self._opus = audio if self._audio_codec == "opus" else None
+        self._aac = SharedAac(audio) if audio is not None and self._audio_codec == "aac" else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context = GLib.MainContext.new()
         self._mainloop = GLib.MainLoop.new(self._context, False)
@@ -244,20 +234,31 @@ class RtspServer:
         self._server = GstRtspServer.RTSPServer()
         self._server.set_address(host or "0.0.0.0")
         self._server.set_service(str(config.port))
+        if token is not None:
+            self._server.set_auth(TokenAuth(token))
+        self._mounts = self._server.get_mount_points()
+        self._streams: dict[GstRtspServer.RTSPMediaFactory, EncodedStream] = {}  # what each path sends
+        paths = {PATH: video.main} if video.low is None else {PATH: video.main, LOW_PATH: video.low}
+        for path, stream in paths.items():
+            factory = self._factory(stream, auth=token is not None)
+            self._streams[factory] = stream
+            self._mounts.add_factory(path, factory)
+        self._server.connect("client-connected", self._on_client_connected)
+        self._listener = Listener(self._server, self._context, self._admission())
+
+    def _factory(self, stream: EncodedStream, auth: bool) -> GstRtspServer.RTSPMediaFactory:
+        """One path's shared media: ``stream`` and the sound; with ``auth``, for the viewer role only."""
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch_line(self._audio_codec))
         factory.set_shared(True)
         factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.TCP)
-        factory.connect("media-configure", self._on_media_configure)
-        if token is not None:
-            self._server.set_auth(TokenAuth(token))
+        factory.connect("media-configure", self._on_media_configure, stream)
+        if auth:
             permissions = GstRtspServer.RTSPPermissions()
             permissions.add_permission_for_role(ROLE, "media.factory.access", True)
             permissions.add_permission_for_role(ROLE, "media.factory.construct", True)
             factory.set_permissions(permissions)
-        self._server.get_mount_points().add_factory(PATH, factory)
-        self._server.connect("client-connected", self._on_client_connected)
-        self._listener = Listener(self._server, self._context, self._admission())
+        return factory
 
     def _admission(self) -> Admission:
         """The configured caps, the total lowered (and said so) when the file descriptor limit is too low."""
@@ -276,6 +277,11 @@ class RtspServer:
     @property
     def url(self) -> str:
         return f"rtsp://{url_host(self._host)}:{self.port}{PATH}"
+
+    @property
+    def low_url(self) -> str | None:
+        """The low stream's URL; None when the camera makes no low stream (nothing is mounted there)."""
+        return None if self._video.low is None else f"rtsp://{url_host(self._host)}:{self.port}{LOW_PATH}"
 
     async def start(self) -> None:
         """Listen and serve; when the port cannot be had, the state says so (and the log)."""
@@ -299,7 +305,8 @@ class RtspServer:
         logging.getLogger("asyncio").addFilter(self._accept_filter)
         self._thread = threading.Thread(target=self._run, name="rtsp", daemon=True)
         self._thread.start()
-        log.info("RTSP on %s (user %s, the access token as password)", self.url, BASIC_USER)
+        urls = self.url if self.low_url is None else f"{self.url} and {self.low_url} (the low stream)"
+        log.info("RTSP on %s (user %s, the access token as password)", urls, BASIC_USER)
 
     def _run(self) -> None:
         self._context.push_thread_default()
@@ -317,6 +324,8 @@ class RtspServer:
         tasks = [task for feed in self._feeds for task in feed.cancel()]
         self._feeds.clear()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._aac is not None:
+            await self._aac.stop()
 
     def _shut_down(self) -> None:
         self._listener.close()
@@ -339,17 +348,25 @@ class RtspServer:
 
     # GStreamer's threads from here on.
 
-    def _on_media_configure(self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
+    def _on_media_configure(
+        self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, stream: EncodedStream
+    ) -> None:
         feed = _Feed(media.get_element())
         media.connect("unprepared", lambda _media: self._to_asyncio(self._end_feed, feed))
-        self._to_asyncio(self._start_feed, feed)
+        self._to_asyncio(self._start_feed, feed, stream)
 
     def _on_client_connected(self, _server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
         self.clients += 1
         client.connect("closed", self._on_client_closed)
-        # A client joining the shared stream gets a fresh IDR rather than waiting for the next one.
-        client.connect("play-request", lambda _client, _ctx: self._to_asyncio(self._video.request_keyframe))
+        client.connect("play-request", self._on_play_request)
         self._deadline(client)
+
+    def _on_play_request(self, _client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
+        """A client joining a shared stream gets a fresh IDR of that stream rather than waiting for the next one."""
+        factory, _matched = self._mounts.match(ctx.uri.abspath)  # the path's, as the server found it for PLAY
+        stream = self._streams.get(factory)
+        if stream is not None:
+            self._to_asyncio(stream.request_keyframe)
 
     def _deadline(self, client: GstRtspServer.RTSPClient) -> None:
         """Close ``client`` in HANDSHAKE_S unless it has been answered a DESCRIBE or SETUP by then.
@@ -379,10 +396,10 @@ class RtspServer:
 
     # The asyncio loop's side.
 
-    def _start_feed(self, feed: _Feed) -> None:
+    def _start_feed(self, feed: _Feed, stream: EncodedStream) -> None:
         self._feeds.add(feed)
-        feed.start(self._video, self._audio, self._audio_codec)
-        log.info("RTSP: streaming (a client asked)")
+        feed.start(stream, self._opus, self._aac)
+        log.info("RTSP: streaming the %s stream (a client asked)", stream.name)
 
     def _end_feed(self, feed: _Feed) -> None:
         if feed in self._feeds:
@@ -394,6 +411,7 @@ class RtspServer:
         return {
             "state": self.state,
             "url": self.url,
+            "low_url": self.low_url,
             "clients": self.clients,
             "refused": self._listener.refused,
             "last_error": self.last_error,

@@ -15,6 +15,7 @@ class RtspState(StrEnum):
 class RtspStatus(TypedDict):
     state: RtspState
     url: str
+    low_url: str | None  # the low stream's (/camera/low); None when the camera makes none
     clients: int
     refused: int
     last_error: str | None

@@ -204,8 +204,8 @@ async def test_with_access_control_off_onvif_is_open_but_takes_only_soap(daemon_
         await camera.update_xaddrs()
         info = await (await camera.create_devicemgmt_service()).GetDeviceInformation()
         assert info.Manufacturer == "edge"
-        [profile] = await (await camera.create_media_service()).GetProfiles()
-        assert profile.token == "main"
+        profiles = await (await camera.create_media_service()).GetProfiles()
+        assert [profile.token for profile in profiles] == ["main", "low"]
     finally:
         await camera.close()
     as_a_form = post(

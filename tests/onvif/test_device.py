@@ -46,16 +46,23 @@ async def test_media_lists_its_sources_and_encoders(camera):
     assert (await media.GetServiceCapabilities()).SnapshotUri is True
     [source] = await media.GetVideoSources()
     assert (source.Resolution.Width, source.Resolution.Height, source.Framerate) == (1280, 720, 30)
-    [encoder] = await media.GetVideoEncoderConfigurations()
-    assert (encoder.Encoding, encoder.H264.H264Profile) == ("H264", "Baseline")
+    # The main stream's encoder, and the low stream's ([camera.low]'s defaults: 640 wide, 450 kbit/s).
+    main, low = await media.GetVideoEncoderConfigurations()
+    for encoder in (main, low):
+        assert (encoder.Encoding, encoder.H264.H264Profile, encoder.H264.GovLength) == ("H264", "Baseline", 60)
+    assert (main.Resolution.Width, main.Resolution.Height, main.RateControl.BitrateLimit) == (1280, 720, 2000)
+    assert (low.Resolution.Width, low.Resolution.Height, low.RateControl.BitrateLimit) == (640, 360, 450)
     [audio] = await media.GetAudioEncoderConfigurations()
     assert (audio.Encoding, audio.SampleRate) == ("AAC", 48)
-    one = await media.GetVideoEncoderConfiguration({"ConfigurationToken": encoder.token})
-    assert (one.Resolution.Width, one.RateControl.FrameRateLimit) == (1280, 30)
+    one = await media.GetVideoEncoderConfiguration({"ConfigurationToken": low.token})
+    assert (one.Resolution.Width, one.RateControl.FrameRateLimit) == (640, 30)
     with pytest.raises(Fault, match="no configuration"):
         await media.GetAudioEncoderConfiguration({"ConfigurationToken": "other"})
-    profile = await media.GetProfile({"ProfileToken": "main"})
-    assert profile.VideoSourceConfiguration.SourceToken == source.token
+    for token, encoder in (("main", main), ("low", low)):
+        profile = await media.GetProfile({"ProfileToken": token})
+        assert profile.VideoSourceConfiguration.SourceToken == source.token
+        assert profile.VideoEncoderConfiguration.token == encoder.token
+        assert profile.AudioEncoderConfiguration.token == audio.token
     with pytest.raises(Fault, match="no profile"):
         await media.GetProfile({"ProfileToken": "other"})
 
@@ -82,9 +89,9 @@ async def test_with_opus_for_rtsp_the_profile_has_no_sound(daemon_factory):
     try:
         await client.update_xaddrs()
         media = await client.create_media_service()
-        [profile] = await media.GetProfiles()
-        assert profile.VideoEncoderConfiguration.Encoding == "H264"
-        assert profile.AudioEncoderConfiguration is None
+        profiles = await media.GetProfiles()
+        assert [profile.VideoEncoderConfiguration.Encoding for profile in profiles] == ["H264", "H264"]
+        assert [profile.AudioEncoderConfiguration for profile in profiles] == [None, None]
         assert not await media.GetAudioEncoderConfigurations()
     finally:
         await client.close()

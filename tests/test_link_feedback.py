@@ -16,9 +16,9 @@ SR_NTP = 0x1234_5678_9ABC_0000  # a sender report's 64-bit NTP time: its middle 
 SR_LSR = 0x5678_9ABC
 
 
-def block(lsr: int = 0, dlsr: int = 0, fraction_lost: int = 0, jitter: int = 0) -> RtcpReceiverInfo:
+def block(lsr: int = 0, dlsr: int = 0, fraction_lost: int = 0, jitter: int = 0, highest: int = 0) -> RtcpReceiverInfo:
     return RtcpReceiverInfo(
-        ssrc=1, fraction_lost=fraction_lost, packets_lost=0, highest_sequence=0, jitter=jitter, lsr=lsr, dlsr=dlsr
+        ssrc=1, fraction_lost=fraction_lost, packets_lost=0, highest_sequence=highest, jitter=jitter, lsr=lsr, dlsr=dlsr
     )
 
 
@@ -80,3 +80,15 @@ def test_remb_is_kept_and_every_update_is_announced_even_past_a_failing_listener
     feedback.receiver_report(block(), 7.5)
     assert (feedback.remb_bps, feedback.remb_at, feedback.rembs) == (612_000, 7.0, 1)
     assert heard == [612_000, 612_000]
+
+
+def test_under_loss_the_many_small_reports_weigh_by_the_packets_they_cover():
+    """Chromium sends a report with every NACK: many cover a packet or two, and read no loss."""
+    feedback = LinkFeedback(CLOCK_RATE)
+    feedback.receiver_report(block(highest=(1 << 16) - 10), 1.0)  # the first: what it covers is not known
+    big = feedback.receiver_report(block(fraction_lost=204, highest=(1 << 16) + 90), 1.2)  # 80 % of 100, across a wrap
+    for n in range(8):
+        feedback.receiver_report(block(fraction_lost=0, highest=(1 << 16) + 91 + n), 1.3 + n / 100)  # 1 packet each
+    assert big.packets == 100 and feedback.last_report is not None and feedback.last_report.packets == 1
+    assert feedback.loss_since(1.1) == pytest.approx(0.797 * 100 / 108, abs=1e-3)  # a plain mean: 0.09
+    assert feedback.receiver_report(block(highest=5), 2.0).packets == 0  # a receiver that started over

@@ -8,6 +8,12 @@ matches only the very last one, which a report crossing the next sender report o
 REMB (draft-alvestrand-rmcat-remb) is the browser's delay-based estimate of what the link carries, made from the
 abs-send-time of every RTP packet it receives (retransmissions and probe padding included). We negotiate it
 rather than transport-wide congestion control, which aiortc 1.16 neither offers nor parses.
+
+Seen from Chromium 156 and Firefox ESR 153: REMB about every 0.2 s, for the video SSRC only; receiver reports
+about every 0.2 s for video and 5 s for audio on a clean link, but one with every NACK under loss (every ~15 ms
+on a 700 kbit/s link fed 2 Mbit/s), most of those covering a packet or two. So :meth:`LinkFeedback.loss_since`
+weighs each report by the packets it covers: there, a plain mean of their loss fractions read 0.30, weighed by
+packets 0.80 (about what 2 Mbit/s of video into what is left of 700 kbit/s loses).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class ReceiverReport:
     loss_fraction: float  # 0..1 (report.fraction_lost / 256)
     jitter_s: float  # report.jitter / clock rate
     rtt_s: float | None  # from LSR/DLSR against our own sender reports' NTP times, None if it cannot be matched
+    packets: int = 0  # packets the report covers (its highest sequence number's advance), 0 when not known
 
 
 class LinkFeedback:
@@ -42,6 +49,7 @@ class LinkFeedback:
     def __init__(self, clock_rate: int) -> None:
         self._clock_rate = clock_rate
         self._sender_reports: deque[tuple[int, float]] = deque(maxlen=SENDER_REPORTS_KEPT)  # (lsr, monotonic)
+        self._highest_sequence: int | None = None  # extended, of the last report
         self._reports: deque[ReceiverReport] = deque(maxlen=REPORTS_KEPT)
         self._callbacks: list[Callable[[], None]] = []
         self.reports = 0  # receiver reports seen
@@ -57,9 +65,15 @@ class LinkFeedback:
         self._callbacks.append(callback)
 
     def loss_since(self, since: float) -> float | None:
-        """The mean loss fraction of the reports that arrived after ``since`` (None if none did)."""
-        losses = [report.loss_fraction for report in self._reports if report.at > since]
-        return sum(losses) / len(losses) if losses else None
+        """The mean loss fraction of the reports that arrived after ``since``, weighed by the packets each covers
+        where known (None if none arrived)."""
+        reports = [report for report in self._reports if report.at > since]
+        if not reports:
+            return None
+        packets = sum(report.packets for report in reports)
+        if packets == 0:
+            return sum(report.loss_fraction for report in reports) / len(reports)
+        return sum(report.loss_fraction * report.packets for report in reports) / packets
 
     # --- what the sender hands in ------------------------------------------------------------
 
@@ -71,7 +85,9 @@ class LinkFeedback:
         rtt = self._round_trip(block, at)
         if rtt is not None:
             self.rtt_s = rtt if self.rtt_s is None else self.rtt_s + SMOOTHING * (rtt - self.rtt_s)
-        report = ReceiverReport(at, block.fraction_lost / 256, block.jitter / self._clock_rate, rtt)
+        report = ReceiverReport(
+            at, block.fraction_lost / 256, block.jitter / self._clock_rate, rtt, self._covers(block)
+        )
         self._reports.append(report)
         self.last_report = report
         self.reports += 1
@@ -93,6 +109,13 @@ class LinkFeedback:
             if lsr == block.lsr:
                 return max(0.0, at - sent_at - block.dlsr / 65536)
         return None
+
+    def _covers(self, block: RtcpReceiverInfo) -> int:
+        previous, self._highest_sequence = self._highest_sequence, block.highest_sequence
+        if previous is None:
+            return 0
+        advance = (block.highest_sequence - previous) & 0xFFFFFFFF
+        return advance if advance < 1 << 15 else 0  # a report out of order, or a receiver that started over
 
     def _updated(self) -> None:
         # Called from aiortc's DTLS receive loop, which an exception would end (and the viewer's connection with it).

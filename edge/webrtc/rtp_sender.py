@@ -350,7 +350,10 @@ class FastRtpSender(RTCRtpSender):
         if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
             for block in packet.reports:
                 if block.ssrc == self._ssrc:
-                    self.feedback.receiver_report(block, now)
+                    report = self.feedback.receiver_report(block, now)
+                    log.debug(
+                        "%s %08x: receiver report %s (lost %d)", self.kind, self._ssrc, report, block.fraction_lost
+                    )
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
             try:
                 bitrate, ssrcs = unpack_remb_fci(packet.fci)
@@ -359,6 +362,7 @@ class FastRtpSender(RTCRtpSender):
             else:
                 if self._ssrc in ssrcs:
                     self.feedback.remb(bitrate, now)
+                    log.debug("%s %08x: REMB %d bit/s for %d streams", self.kind, self._ssrc, bitrate, len(ssrcs))
         await super()._handle_rtcp_packet(packet)
 
     async def _run_rtp(self, codec: object) -> None:

@@ -100,15 +100,22 @@ def test_a_separate_metrics_token_opens_metrics_only(daemon_factory):
 
 
 async def watch(daemon: DaemonProcess, seconds_of_rtt: float = 30.0) -> tuple[str, str]:
-    """An aiortc WHEP viewer receives video until the daemon reports its round-trip time; its
+    """An aiortc WHEP viewer receives video until the daemon reports its round-trip time and REMB; its
     session URL and the last scrape's text."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         async with whep_viewer(http, daemon.url, headers=daemon.auth, timeout=15) as viewer:
             deadline = time.monotonic() + seconds_of_rtt
             while True:  # the RTT needs a sender report answered by a receiver report (about 1 s each way)
                 text = await asyncio.to_thread(metrics_text, daemon)
-                rtts = labelled(parse(text), "edge_viewer_round_trip_time_seconds")
-                if any(dict(labels)["kind"] == "video" for labels in rtts) or time.monotonic() > deadline:
+                samples = parse(text)
+                known = [
+                    labelled(samples, f"edge_viewer_{name}")
+                    for name in ("round_trip_time_seconds", "remb_bits_per_second")
+                ]
+                if (
+                    all(any(dict(labels)["kind"] == "video" for labels in k) for k in known)
+                    or time.monotonic() > deadline
+                ):
                     break
                 await asyncio.sleep(0.2)
         return viewer.location, text
@@ -137,8 +144,15 @@ async def test_a_viewer_has_its_own_figures_under_a_name_that_is_not_its_session
     ):  # loopback loses nothing, but the counters are there (the lossy-link test moves them)
         assert value(samples, "edge_viewer_nack_requests_total", viewer=viewer_label, kind=kind) >= 0
         assert value(samples, "edge_viewer_retransmitted_packets_total", viewer=viewer_label, kind=kind) >= 0
+        assert value(samples, "edge_viewer_retransmitted_bytes_total", viewer=viewer_label, kind=kind) >= 0
+        assert value(samples, "edge_viewer_padding_bytes_total", viewer=viewer_label, kind=kind) == 0
+        for reason in ("old", "repeat", "budget"):
+            assert value(samples, "edge_viewer_nacks_ignored_total", viewer=viewer_label, kind=kind, reason=reason) >= 0
     rtt = value(samples, "edge_viewer_round_trip_time_seconds", viewer=viewer_label, kind="video")
     assert 0 <= rtt < 1  # all on 127.0.0.1
+    # aiortc's receiver sends REMB as browsers do, about the video only (its estimate of loopback: megabits).
+    assert value(samples, "edge_viewer_remb_bits_per_second", viewer=viewer_label, kind="video") > 100_000
+    assert {dict(labels)["kind"] for labels in labelled(samples, "edge_viewer_remb_bits_per_second")} == {"video"}
 
     gone = wait_for(lambda: scrape(daemon), lambda s: value(s, "edge_viewers") == 0, 10, "the viewer to go")
     assert labelled(gone, "edge_viewer_sent_bytes_total") == {}

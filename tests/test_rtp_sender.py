@@ -1,5 +1,6 @@
 """The RTP sending path (edge/webrtc/rtp_sender.py): payloads made once, headers per viewer,
-NACK and PLI answered, sender reports on the capture clock, playout-delay negotiated.
+NACK and PLI answered, retransmissions bounded, the viewer's reports and REMB read, padding
+to probe the link, sender reports on the capture clock, playout-delay negotiated.
 
 A real aiortc receiver in this process watches a FastRtpSender fed by the simulated
 camera; the plain RTP leaving the sender is read just before SRTP protects it.
@@ -13,6 +14,7 @@ import contextlib
 import inspect
 import itertools
 import struct
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -21,12 +23,23 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRtpfbPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unwrap_rtx,
+)
 
 from edge.media.fanout import Fanout
 from edge.media.h264 import NAL_SPS
 from edge.webrtc import aiortc_ext, rtp_sender
 from edge.webrtc.payloads import Payloads
+from edge.webrtc.retransmission import DEPTH_S, MAX_AGE_S, SHARE
 from edge.webrtc.rtp_sender import PLAYOUT_DELAY, FastRtpSender, SharedPayloads, h264_payloads
 from edge.webrtc.sdp import extension_sendonly
 from edge.webrtc.session import ViewerSession
@@ -49,8 +62,13 @@ def test_aiortc_still_starts_and_stops_a_sender_the_way_we_take_over():
     stop = inspect.getsource(RTCRtpSender.stop)
     assert "self.__rtp_started.wait()" in stop and "self.__rtcp_exited.wait()" in stop
     handle = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
-    assert "await self._retransmit(seq)" in handle and "self._send_keyframe()" in handle
+    assert "self._send_keyframe()" in handle
     assert "self.__lsr == report.lsr" in handle and "self.__lsr_time" in handle
+    # aiortc hands a REMB's bitrate to its own encoder, which a sender that never encodes does not have.
+    assert 'if self.__encoder and hasattr(self.__encoder, "target_bitrate")' in handle
+    assert inspect.getsource(RTCRtpSender).count("self.__encoder = get_encoder(codec)") == 1
+    assert "self.__encoder = get_encoder(codec)" in inspect.getsource(RTCRtpSender._next_encoded_frame)
+    assert "await self._next_encoded_frame(codec)" in inspect.getsource(RTCRtpSender._run_rtp)  # which we replace
     stats = inspect.getsource(RTCRtpSender.getStats)
     assert "self.__packet_count" in stats and "self.__octet_count" in stats
     assert "self._tx_srtp.protect(data)" in inspect.getsource(RTCDtlsTransport._send_rtp)
@@ -103,9 +121,11 @@ class Recorder:
     def __init__(self, session) -> None:
         self._session = session
         self.rtp: list[bytes] = []
+        self.at: list[float] = []  # time.monotonic() of each
 
     def protect(self, packet: bytes) -> bytes:
         self.rtp.append(packet)
+        self.at.append(time.monotonic())
         return self._session.protect(packet)
 
     def protect_rtcp(self, packet: bytes) -> bytes:
@@ -231,28 +251,153 @@ async def test_the_receiver_decodes_frames_and_the_packets_carry_what_was_negoti
         assert first_nal[0] & 0x1F == STAP_A and first_nal[3] & 0x1F == NAL_SPS  # the IDR's SPS comes first
 
 
+ROOMY_LINK_BPS = 20_000_000  # an estimate whose retransmission budget is no limit to a few packets
+
+
+def nack(sender: FastRtpSender, *lost: int) -> RtcpRtpfbPacket:
+    return RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc, lost=list(lost))
+
+
+def media(ln: Link) -> list[tuple[float, tuple[int, int, int, int, dict[int, bytes], bytes]]]:
+    """(time sent, parsed packet) of the media packets sent so far, retransmissions and padding left out."""
+    packets = ((at, parse(p)) for at, p in zip(ln.recorder.at, ln.recorder.rtp, strict=True))
+    return [(at, p) for at, p in packets if p[1] == ln.sender._payload_type]
+
+
 async def test_a_nack_is_answered_by_rtx_from_the_history_and_counted():
     async with link() as ln:
         await wait_until(lambda: len(ln.frames) >= 5)
         _, _, lost, timestamp, _, payload = parse(ln.recorder.rtp[-3])
+        _, _, other, other_timestamp, _, other_payload = parse(ln.recorder.rtp[-4])
+        ln.sender.feedback.remb(ROOMY_LINK_BPS, time.monotonic())
         before = len(ln.recorder.rtp)
-        nack = RtcpRtpfbPacket(
-            fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=ln.sender._ssrc, lost=[lost, (lost - 5000) & 0xFFFF]
-        )
-        await ln.sender._handle_rtcp_packet(nack)
+        await ln.sender._handle_rtcp_packet(nack(ln.sender, lost, (lost - 5000) & 0xFFFF))
         assert ln.sender.nack_requests == 2 and ln.sender.retransmitted_packets == 1  # the old one is gone
         rtx = next(p for p in ln.recorder.rtp[before:] if parse(p)[1] == ln.sender._rtx_payload_type)
         _, _, _, rtx_timestamp, _, rtx_payload = parse(rtx)
         assert struct.unpack_from("!I", rtx, 8)[0] == ln.sender._rtx_ssrc
         assert rtx_timestamp == timestamp and rtx_payload == struct.pack("!H", lost) + payload
+        assert ln.sender.retransmitted_bytes == len(rtx)
 
         # A viewer without RTX gets the packet again as it was (SRTP allows the repeat).
         ln.sender._rtx_payload_type = None
         before = len(ln.recorder.rtp)
-        await ln.sender._handle_rtcp_packet(nack)
+        await ln.sender._handle_rtcp_packet(nack(ln.sender, other))
         assert ln.sender.retransmitted_packets == 2
-        again = [parse(p) for p in ln.recorder.rtp[before:] if parse(p)[2] == lost]
-        assert again and again[0][1] == ln.sender._payload_type and again[0][3:6:2] == (timestamp, payload)
+        again = [parse(p) for p in ln.recorder.rtp[before:] if parse(p)[2] == other]
+        assert again and again[0][1] == ln.sender._payload_type and again[0][3:6:2] == (other_timestamp, other_payload)
+
+
+async def test_a_nack_storm_at_a_700_kbit_estimate_is_answered_within_a_quarter_of_it():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 10)
+        sender = ln.sender
+        rounds = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:  # a viewer asking for the last 2000 packets every 20 ms, for 1 s
+            sender.feedback.remb(700_000, time.monotonic())  # the link's estimate (over the receiver's own REMB)
+            newest = media(ln)[-1][1][2]
+            await sender._handle_rtcp_packet(nack(sender, *((newest - i) & 0xFFFF for i in range(2000))))
+            rounds += 1
+            await asyncio.sleep(0.02)
+        elapsed = time.monotonic() - started
+        share = 700_000 * SHARE / 8  # bytes per second
+        assert sender.nack_requests == 2000 * rounds
+        assert share * elapsed * 0.5 < sender.retransmitted_bytes <= share * (elapsed + DEPTH_S)
+        assert sender.nacks_ignored_budget > 0 and sender.nacks_ignored_old > 0  # the history holds more than 1 s
+
+
+async def test_a_nack_repeated_within_the_round_trip_is_answered_once():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 5)
+        sender = ln.sender
+        lost = media(ln)[-1][1][2]
+        sender.feedback.remb(ROOMY_LINK_BPS, time.monotonic())
+        sender.feedback.rtt_s = 0.5  # no await below until the NACKs are in: no receiver report changes it
+        for _ in range(3):
+            await sender._handle_rtcp_packet(nack(sender, lost))
+        assert (sender.retransmitted_packets, sender.nacks_ignored_repeat) == (1, 2)
+        sender.feedback.rtt_s = 0.0
+        await sender._handle_rtcp_packet(nack(sender, lost))
+        assert (sender.retransmitted_packets, sender.nacks_ignored_repeat) == (2, 2)
+
+
+async def test_a_nack_for_a_packet_sent_over_a_second_ago_is_not_answered():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 2)
+        sent_at, first = media(ln)[0]
+        await wait_until(lambda: time.monotonic() > sent_at + MAX_AGE_S + 0.1)
+        fresh = media(ln)[-1][1][2]
+        await ln.sender._handle_rtcp_packet(nack(ln.sender, first[2], fresh))
+        assert (ln.sender.nacks_ignored_old, ln.sender.retransmitted_packets) == (1, 1)
+
+
+async def test_the_receivers_reports_and_remb_reach_the_link_feedback():
+    async with link() as ln:
+        sender, feedback = ln.sender, ln.sender.feedback
+        # aiortc's receiver reports with LSR/DLSR and sends REMB from abs-send-time, as a browser does.
+        await wait_until(lambda: feedback.rtt_s is not None and feedback.remb_bps is not None)
+        assert 0 <= feedback.rtt_s < 0.5 and feedback.remb_bps > 0 and feedback.last_report is not None
+
+        sender_report = sender._sender_report()[0]  # as if sent now
+        sent_at = time.monotonic()
+        await wait_until(lambda: time.monotonic() > sent_at + 0.15)
+        lsr = (sender_report.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF
+        report = RtcpReceiverInfo(
+            ssrc=sender._ssrc, fraction_lost=64, packets_lost=3, highest_sequence=0, jitter=4500, lsr=lsr, dlsr=6554
+        )  # 25 % lost, 50 ms of jitter, held 100 ms
+        await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[report]))
+        last = feedback.last_report
+        assert last is not None and (last.loss_fraction, last.jitter_s) == (0.25, 0.05)
+        assert last.rtt_s is not None and 0.05 - 0.001 < last.rtt_s < 1.0
+
+        def remb(bitrate: int, ssrcs: list[int]) -> RtcpPsfbPacket:
+            return RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(bitrate, ssrcs))
+
+        await sender._handle_rtcp_packet(remb(650_000, [sender._ssrc]))
+        assert feedback.remb_bps == 650_000
+        await sender._handle_rtcp_packet(remb(90_000, [sender._ssrc + 1]))  # about another stream
+        await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=b"junk"))
+        assert feedback.remb_bps == 650_000
+        assert sender._RTCRtpSender__encoder is None  # aiortc's own REMB handling had nothing to set
+
+
+async def test_padding_is_rtx_copies_of_the_latest_packets_that_the_receiver_unwraps():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 5)
+        sender = ln.sender
+        sent = {p[2]: p for _, p in media(ln)}
+        newest = max(sent, key=lambda s: (s - sender._sequence) & 0xFFFF)
+        before = len(ln.recorder.rtp)
+        padded = sender.send_padding(5000)
+        packets = ln.recorder.rtp[before:]
+        assert 5000 <= padded == sum(len(p) for p in packets) == sender.padding_bytes < 5000 + 1400
+        for n, packet in enumerate(packets):
+            rtx = RtpPacket.parse(packet)
+            assert (rtx.payload_type, rtx.ssrc) == (sender._rtx_payload_type, sender._rtx_ssrc)
+            assert rtp_sender.ABS_SEND_TIME in sender._extension_ids and parse(packet)[4]
+            original = unwrap_rtx(rtx, sender._payload_type, sender._ssrc)
+            assert original.sequence_number == (newest - n) & 0xFFFF  # the latest first, going back
+            marker, _, _, timestamp, _, payload = sent[original.sequence_number]
+            assert (original.marker, original.timestamp, original.payload) == (marker, timestamp, payload)
+        decoded = len(ln.frames)
+        await wait_until(lambda: len(ln.frames) >= decoded + 5)  # the receiver dropped the copies and carried on
+
+        sender._rtx_payload_type = None
+        assert sender.send_padding(5000) == 0
+
+
+async def test_the_send_rate_is_the_media_sent_over_the_last_second():
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 45)
+        await ln.sender._handle_rtcp_packet(nack(ln.sender, media(ln)[-1][1][2]))  # not counted
+        rate, now = ln.sender.send_rate_bps, time.monotonic()
+        packets = media(ln)
+        recent = sum(len(p[5]) for at, p in packets if at >= now - 1.0) * 8
+        frames: dict[int, int] = {}
+        for _, p in packets:
+            frames[p[3]] = frames.get(p[3], 0) + len(p[5]) * 8
+        assert recent > 0 and abs(rate - recent) <= max(frames.values())  # a frame on the edge of the second
 
 
 async def test_a_pli_asks_the_camera_for_a_keyframe():

@@ -142,6 +142,22 @@ class DaemonCollector(Collector):
         retransmitted = CounterMetricFamily(
             "edge_viewer_retransmitted_packets", "packets sent again from the history (RTX)", labels=labels
         )
+        retransmitted_bytes = CounterMetricFamily(
+            "edge_viewer_retransmitted_bytes", "RTP bytes sent again from the history (RTX)", labels=labels
+        )
+        ignored = CounterMetricFamily(
+            "edge_viewer_nacks_ignored",
+            "NACKed packets not sent again: too old, repeated within a round trip, over the link's budget",
+            labels=[*labels, "reason"],
+        )
+        padding = CounterMetricFamily(
+            "edge_viewer_padding_bytes", "RTP bytes sent to probe a viewer's link (RTX copies)", labels=labels
+        )
+        remb = GaugeMetricFamily(
+            "edge_viewer_remb_bits_per_second",
+            "what the viewer estimates its link carries (its latest REMB), bits per second",
+            labels=labels,
+        )
         frames = CounterMetricFamily(
             "edge_viewer_video_frames_sent", "video frames sent to a viewer", labels=["viewer"]
         )
@@ -168,14 +184,21 @@ class DaemonCollector(Collector):
             for kind, sender in session.senders.items():
                 nacks.add_metric([viewer, kind], sender.nack_requests)
                 retransmitted.add_metric([viewer, kind], sender.retransmitted_packets)
+                retransmitted_bytes.add_metric([viewer, kind], sender.retransmitted_bytes)
+                ignored.add_metric([viewer, kind, "old"], sender.nacks_ignored_old)
+                ignored.add_metric([viewer, kind, "repeat"], sender.nacks_ignored_repeat)
+                ignored.add_metric([viewer, kind, "budget"], sender.nacks_ignored_budget)
+                padding.add_metric([viewer, kind], sender.padding_bytes)
+                if sender.feedback.remb_bps is not None:
+                    remb.add_metric([viewer, kind], sender.feedback.remb_bps)
             frames.add_metric([viewer], session.video_track.packets_sent)
             connected.add_metric([viewer], float(session.connected))
             restarts.add_metric([viewer], session.recovery.restarts)
             recoveries.add_metric([viewer], session.recovery.recoveries)
             if session.recovery.last_recovery_s is not None:
                 last_recovery.add_metric([viewer], session.recovery.last_recovery_s)
-        yield from (sent_bytes, sent_packets, lost, rtt, nacks, retransmitted, frames, connected, restarts)
-        yield from (recoveries, last_recovery)
+        yield from (sent_bytes, sent_packets, lost, rtt, nacks, retransmitted, retransmitted_bytes, ignored, padding)
+        yield from (remb, frames, connected, restarts, recoveries, last_recovery)
 
     def _recording(self) -> Iterator[Metric]:
         recorder = self._daemon.recorder

@@ -21,7 +21,12 @@ keys, ICE, RTCP parsing. What it does itself:
   (:attr:`FastRtpSender.playout_delay_ms`), which lets the browser hold video
   back until the sound has caught up.
 - NACK: answered from a bounded per-viewer history that only references the
-  shared payloads (RTX when negotiated), counted for the metrics.
+  shared payloads (RTX when negotiated), within what the viewer's link carries
+  (``retransmission``: not too old, once per round trip, from a budget), counted
+  for the metrics.
+- What the viewer reports about its link (receiver reports, REMB) is kept in
+  :attr:`FastRtpSender.feedback` (``link_feedback``) for the viewer's quality
+  policy, which can also probe the link with :meth:`FastRtpSender.send_padding`.
 - PLI/FIR: ask the camera for an IDR (one IDR serves every viewer).
 - RTCP sender reports that map NTP time to the RTP clock exactly: both media
   are timestamped with their capture times on one clock, so the browser can
@@ -40,6 +45,7 @@ import logging
 import random
 import struct
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -49,9 +55,24 @@ from aiortc.codecs import HEADER_EXTENSIONS, is_rtx
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpSendParameters
-from aiortc.rtp import AnyRtcpPacket, RtcpByePacket, RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_RTPFB_NACK,
+    AnyRtcpPacket,
+    RtcpByePacket,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
+    RtcpSrPacket,
+    unpack_remb_fci,
+)
 
+from edge.webrtc.link_feedback import LinkFeedback
 from edge.webrtc.peer_state import DtlsState
+from edge.webrtc.retransmission import NEVER, UNKNOWN_RTT_S, RetransmissionGate
 from edge.webrtc.udp_batch import DatagramBatcher
 from hw.clock import monotonic_us
 
@@ -65,9 +86,9 @@ PLAYOUT_DELAY = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
 AIORTC_INTERNALS = (
     "RTCRtpSender._run_rtp",
     "RTCRtpSender._run_rtcp",
-    "RTCRtpSender._retransmit",
     "RTCRtpSender._send_keyframe",
-    "RTCRtpSender._handle_rtcp_packet (wrapped: when the receiver last reported)",
+    "RTCRtpSender._handle_rtcp_packet (wrapped: NACKs answered here, reports and REMB read, the rest passed on)",
+    "RTCRtpSender.__encoder (stays None, so that aiortc's own REMB handling sets no encoder's bitrate)",
     "RTCRtpSender.__rtp_started / __rtp_exited / __rtcp_started / __rtcp_exited",
     "RTCRtpSender.__lsr / __lsr_time / __packet_count / __octet_count",
     "RTCDtlsTransport._tx_srtp",
@@ -78,6 +99,7 @@ AIORTC_INTERNALS = (
 # Packets kept per viewer for retransmission: references to shared payloads,
 # so ~2 s of 1080p at 4 Mbit/s costs a few kilobytes per viewer, not megabytes.
 HISTORY_SIZE = 1024
+SEND_RATE_WINDOW_S = 1.0  # send_rate_bps: media sent over this long
 # playout-delay (min, max) in ms. LOW_LATENCY: Chromium's low-latency renderer (min 0, max <= 500 ms) shows
 # frames as they come, paced to the display, and a 10 ms ceiling keeps its jitter buffer from growing (with
 # 100 ms it grew to ~20 ms within 20 s): capture to expected display p50 12-16 ms, p95 12-17 ms (bench.live).
@@ -88,6 +110,7 @@ LIP_SYNC = (0, 1000)
 NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
 _RTP_HEADER = struct.Struct("!BBHII")
 _RTX_OSN = struct.Struct("!H")
+_RTP_HEADER_SIZE = _RTP_HEADER.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +198,11 @@ class FastRtpSender(RTCRtpSender):
     _timestamp_origin: int
     _sequence: int
     _rtx_sequence: int
-    _history: list[tuple[int, int, int, bytes] | None]  # by sequence number modulo HISTORY_SIZE
+    # By sequence number modulo HISTORY_SIZE: (sequence, timestamp, marker, payload, first sent, last resent),
+    # the times on time.monotonic().
+    _history: list[tuple[int, int, int, bytes, float, float] | None]
+    _sent: deque[tuple[float, int]]  # (time.monotonic(), payload bytes) of each frame sent, for send_rate_bps
+    _retransmissions: RetransmissionGate
     _payload_type: int
     _rtx_payload_type: int | None
     _extension_ids: dict[str, int]
@@ -183,8 +210,10 @@ class FastRtpSender(RTCRtpSender):
     _cname: str
     _batcher: DatagramBatcher | None
     playout_delay_ms: tuple[int, int]  # sent as the playout-delay extension, when negotiated
-    nack_requests: int  # sequence numbers the viewer asked for again
+    feedback: LinkFeedback  # what the viewer reports about its link
     retransmitted_packets: int
+    retransmitted_bytes: int  # RTP packets (header included) sent again on a NACK
+    padding_bytes: int  # RTP packets (header included) sent by send_padding
     last_rtcp_at: float | None  # time.monotonic() of the receiver's last RTCP for this stream
     # aiortc's own private state, which its stop(), getStats() and RTT estimate read:
     _RTCRtpSender__rtp_started: asyncio.Event
@@ -195,6 +224,7 @@ class FastRtpSender(RTCRtpSender):
     _RTCRtpSender__lsr_time: float | None
     _RTCRtpSender__packet_count: int
     _RTCRtpSender__octet_count: int
+    _RTCRtpSender__encoder: object  # None: aiortc makes it in the _run_rtp we replace
 
     @classmethod
     def adopt(
@@ -215,6 +245,8 @@ class FastRtpSender(RTCRtpSender):
         sender._sequence = random.getrandbits(15)  # the lower half: no early wrap (SRTP index guessing)
         sender._rtx_sequence = random.getrandbits(15)
         sender._history = [None] * HISTORY_SIZE
+        sender._sent = deque(maxlen=256)  # a second of frames at up to 256 frames/s
+        sender._retransmissions = RetransmissionGate()
         sender._payload_type = 0
         sender._rtx_payload_type = None
         sender._extension_ids = {}
@@ -222,8 +254,10 @@ class FastRtpSender(RTCRtpSender):
         sender._cname = ""
         sender._batcher = None
         sender.playout_delay_ms = LOW_LATENCY
-        sender.nack_requests = 0
+        sender.feedback = LinkFeedback(clock_rate)
         sender.retransmitted_packets = 0
+        sender.retransmitted_bytes = 0
+        sender.padding_bytes = 0
         sender.last_rtcp_at = None
         return sender
 
@@ -231,6 +265,63 @@ class FastRtpSender(RTCRtpSender):
     def bytes_sent(self) -> int:
         """RTP payload bytes sent (what the sender reports count)."""
         return self._RTCRtpSender__octet_count
+
+    @property
+    def send_rate_bps(self) -> float:
+        """Media (RTP payload) bits sent over the last :data:`SEND_RATE_WINDOW_S`, per second; not retransmissions."""
+        since = time.monotonic() - SEND_RATE_WINDOW_S
+        octets = 0
+        for at, size in reversed(self._sent):
+            if at < since:
+                break
+            octets += size
+        return octets * 8 / SEND_RATE_WINDOW_S
+
+    @property
+    def nack_requests(self) -> int:
+        """Sequence numbers the viewer asked for again."""
+        return self.feedback.nacked_packets
+
+    @property
+    def nacks_ignored_old(self) -> int:
+        return self._retransmissions.ignored_old
+
+    @property
+    def nacks_ignored_repeat(self) -> int:
+        return self._retransmissions.ignored_repeat
+
+    @property
+    def nacks_ignored_budget(self) -> int:
+        return self._retransmissions.ignored_budget
+
+    def send_padding(self, nbytes: int) -> int:
+        """Probe the link: send about ``nbytes`` (RTP packets, header included) of RTX copies of the latest media
+        packets, which the viewer drops as duplicates but counts in its bandwidth estimate (REMB, from their
+        abs-send-time). Returns the bytes sent: 0 without RTX negotiated or without a path this moment."""
+        if self._rtx_payload_type is None or nbytes <= 0 or self.transport.state != DtlsState.CONNECTED:
+            return 0
+        path = self._path()
+        if path is None:
+            return 0
+        extensions = self._header_extensions()
+        packets = []
+        sent = 0
+        history = self._history
+        sequence = self._sequence
+        for _ in range(HISTORY_SIZE):
+            sequence = (sequence - 1) & 0xFFFF
+            kept = history[sequence % HISTORY_SIZE]
+            if kept is None or kept[0] != sequence:
+                break
+            packet = self._rtx_packet(kept, extensions)
+            packets.append(packet)
+            sent += len(packet)
+            if sent >= nbytes:
+                break
+        if packets:
+            self._send_protected(path, packets)
+        self.padding_bytes += sent
+        return sent
 
     # --- aiortc's entry points -----------------------------------------------------
 
@@ -252,7 +343,26 @@ class FastRtpSender(RTCRtpSender):
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
         # Receivers report about once a second: when they stop, the far end is gone
         # (long before ICE consent fails, which takes aiortc ~30 s).
-        self.last_rtcp_at = time.monotonic()
+        now = self.last_rtcp_at = time.monotonic()
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            self._answer_nack(packet.lost, now)
+            return  # aiortc's own answer would retransmit each one separately, without the rules
+        if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+            for block in packet.reports:
+                if block.ssrc == self._ssrc:
+                    report = self.feedback.receiver_report(block, now)
+                    log.debug(
+                        "%s %08x: receiver report %s (lost %d)", self.kind, self._ssrc, report, block.fraction_lost
+                    )
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                pass
+            else:
+                if self._ssrc in ssrcs:
+                    self.feedback.remb(bitrate, now)
+                    log.debug("%s %08x: REMB %d bit/s for %d streams", self.kind, self._ssrc, bitrate, len(ssrcs))
         await super()._handle_rtcp_packet(packet)
 
     async def _run_rtp(self, codec: object) -> None:
@@ -272,25 +382,6 @@ class FastRtpSender(RTCRtpSender):
             self._batcher.close()
         self._RTCRtpSender__rtp_exited.set()
 
-    async def _retransmit(self, sequence_number: int) -> None:
-        self.nack_requests += 1
-        kept = self._history[sequence_number % HISTORY_SIZE]
-        if kept is None or kept[0] != sequence_number:
-            return
-        _, timestamp, marker, payload = kept
-        extensions = self._header_extensions()
-        if self._rtx_payload_type is not None:
-            header = self._header(self._rtx_payload_type, marker, self._rtx_sequence, timestamp, self._rtx_ssrc)
-            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
-            packet = header + extensions + _RTX_OSN.pack(sequence_number) + payload
-        else:
-            packet = self._header(self._payload_type, marker, sequence_number, timestamp, self._ssrc) + extensions
-            packet += payload
-        path = self._path()
-        if path is not None:
-            path.send([self.transport._tx_srtp.protect(packet)])
-            self.retransmitted_packets += 1
-
     async def _run_rtcp(self) -> None:
         self._RTCRtpSender__rtcp_started.set()
         try:
@@ -308,6 +399,7 @@ class FastRtpSender(RTCRtpSender):
         path = self._path()
         if path is None:
             return  # no selected pair this moment (an ICE restart): the viewer will NACK or ask for an IDR
+        now = time.monotonic()
         protect = self.transport._tx_srtp.protect
         timestamp = (self._timestamp_origin + frame.timestamp_us * self._clock_rate // 1_000_000) & 0xFFFFFFFF
         extensions = self._header_extensions()
@@ -324,13 +416,54 @@ class FastRtpSender(RTCRtpSender):
                     self._header(self._payload_type, marker, sequence, timestamp, self._ssrc) + extensions + payload
                 )
             )
-            history[sequence % HISTORY_SIZE] = (sequence, timestamp, marker, payload)
+            history[sequence % HISTORY_SIZE] = (sequence, timestamp, marker, payload, now, NEVER)
             sequence = (sequence + 1) & 0xFFFF
             octets += len(payload)
         path.send(packets)
+        self._sent.append((now, octets))
         self._sequence = sequence
         self._RTCRtpSender__packet_count += len(frame.payloads)
         self._RTCRtpSender__octet_count += octets
+
+    def _answer_nack(self, lost: list[int], now: float) -> None:
+        """Send again what the rules let through (``retransmission``), in one batch."""
+        feedback = self.feedback
+        feedback.nacked_packets += len(lost)
+        path = self._path()
+        if path is None:
+            return  # no selected pair this moment: the viewer will ask again
+        gate = self._retransmissions
+        gate.refill(self.send_rate_bps if feedback.remb_bps is None else feedback.remb_bps, now)
+        rtt = UNKNOWN_RTT_S if feedback.rtt_s is None else feedback.rtt_s
+        extensions = self._header_extensions()
+        overhead = _RTP_HEADER_SIZE + len(extensions) + (_RTX_OSN.size if self._rtx_payload_type is not None else 0)
+        history = self._history
+        packets = []
+        for sequence in lost:
+            index = sequence % HISTORY_SIZE
+            kept = history[index]
+            if kept is None or kept[0] != sequence:
+                continue  # long gone (or never sent)
+            if gate.admit(overhead + len(kept[3]), kept[4], kept[5], now, rtt):
+                history[index] = (*kept[:5], now)
+                packets.append(self._rtx_packet(kept, extensions))
+        if packets:
+            self._send_protected(path, packets)
+            self.retransmitted_packets += len(packets)
+            self.retransmitted_bytes += sum(len(p) for p in packets)
+
+    def _rtx_packet(self, kept: tuple[int, int, int, bytes, float, float], extensions: bytes) -> bytes:
+        """A history entry sent again: on the RTX stream if negotiated, else as it was (SRTP allows the repeat)."""
+        sequence, timestamp, marker, payload = kept[:4]
+        if self._rtx_payload_type is None:
+            return self._header(self._payload_type, marker, sequence, timestamp, self._ssrc) + extensions + payload
+        header = self._header(self._rtx_payload_type, marker, self._rtx_sequence, timestamp, self._rtx_ssrc)
+        self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+        return header + extensions + _RTX_OSN.pack(sequence) + payload
+
+    def _send_protected(self, path: DatagramBatcher, packets: list[bytes]) -> None:
+        protect = self.transport._tx_srtp.protect
+        path.send([protect(packet) for packet in packets])
 
     def _path(self) -> DatagramBatcher | None:
         """The selected ICE pair's socket and address (None when there is none this moment)."""
@@ -370,6 +503,7 @@ class FastRtpSender(RTCRtpSender):
         rtp_now = (self._timestamp_origin + monotonic_us() * self._clock_rate // 1_000_000) & 0xFFFFFFFF
         self._RTCRtpSender__lsr = (ntp_now >> 16) & 0xFFFFFFFF
         self._RTCRtpSender__lsr_time = unix_now
+        self.feedback.sender_report_sent(ntp_now, time.monotonic())
         report = RtcpSrPacket(
             ssrc=self._ssrc,
             sender_info=RtcpSenderInfo(

@@ -39,6 +39,7 @@ import select
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -150,6 +151,7 @@ class ImpairedLinkProcess:
             cwd=Path(__file__).parents[2],  # where ``testbed`` is importable from
         )
         assert self.proc.stdout is not None
+        self._lock = threading.Lock()  # one question and its answer at a time (a rig's thread asks too)
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
             self.close()
@@ -157,9 +159,10 @@ class ImpairedLinkProcess:
 
     def _ask(self, line: str) -> str:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline()
+        with self._lock:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+            return self.proc.stdout.readline()
 
     def stats(self) -> dict:
         """How late, at worst, packets left the link (and how many more than 10 ms late), and each

@@ -128,7 +128,8 @@ def print_table(runs: list[Run], seconds: float, warmup: float) -> None:
     rows: list[tuple[str, list[str]]] = [
         ("frame widths", ["/".join(map(str, sorted(v.widths))) or "-" for _, v, _ in columns]),
         ("frames decoded / s", [f"{v.frame_rate:.1f}" for _, v, _ in columns]),
-        ("frozen, s per minute", [f"{v.frozen_s_per_minute:.1f}" for _, v, _ in columns]),
+        ("frozen (Chromium), s a minute", [f"{v.freeze_s_per_minute:.1f}" for _, v, _ in columns]),
+        ("no new frame > 183 ms, s a minute", [f"{v.stalled_s_per_minute:.1f}" for _, v, _ in columns]),
         ("latency p50 / p95, ms", [f"{fmt(v.latency_p50_ms)} / {fmt(v.latency_p95_ms)}" for _, v, _ in columns]),
         ("keyframes decoded", [str(v.keyframes) for _, v, _ in columns]),
         ("received, kbit/s (video)", [f"{v.bytes_received * 8 / v.seconds / 1000:.0f}" for _, v, _ in columns]),

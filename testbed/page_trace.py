@@ -154,11 +154,12 @@ class Trace:
         times = [start, *(f.at for f in self.frames_within(start, end)), end]
         return max(b - a for a, b in pairwise(times))
 
-    def frozen_s(self, start: float, end: float) -> float:
-        """How long the picture stood still from ``start`` to ``end``: every pause between presented frames
-        longer than FREEZE_S, whole, as Chromium counts a freeze (``totalFreezesDuration``; which, measured
-        against the frame rate it has seen, misses them when nearly every frame is late, and restarts with each
-        new peer connection)."""
+    def stalled_s(self, start: float, end: float) -> float:
+        """How long the page showed no new frame, from ``start`` to ``end``: every pause between presented frames
+        longer than FREEZE_S, whole. Chromium's own ``totalFreezesDuration`` misses a picture that hardly moves
+        at all (it measures against the frame rate it has seen, and counts a freeze when it ends) and restarts
+        with each new peer connection; this counts those too, and also the page's own rendering pauses on a busy
+        machine (a few tenths of a second a minute here)."""
         times = [start, *(f.at for f in self.frames_within(start, end)), end]
         return sum(b - a for a, b in pairwise(times) if b - a > FREEZE_S)
 

@@ -216,8 +216,9 @@ class WeakLinkRig:
         return total
 
     def weak_session(self, when: float) -> dict | None:
-        """The weak viewer's session in /api/status at ``when``: the newest on the weak link's address (the
-        strong page's session, on loopback or the same address, is older: it started first)."""
+        """The weak viewer's session in /api/status at ``when``: the newest of those but the oldest, which is the
+        strong page's (it started first and stays; /api/status names no session, and both may use the same
+        local address)."""
         sessions = self.watch.at(when).status["sessions"]
         if len(sessions) < 2:
             return None
@@ -238,9 +239,9 @@ class ViewerFigures:
 
     seconds: float
     frame_rate: float  # frames decoded per second
-    frozen_s: float  # the picture stood still (page_trace.Trace.frozen_s)
-    chromium_freeze_s: float  # Chromium's totalFreezesDuration, grown over the window
+    freeze_s: float  # Chromium's totalFreezesDuration, grown over the window
     freezes: int  # Chromium's freezeCount
+    stalled_s: float  # no new frame shown for longer than a freeze (page_trace.Trace.stalled_s)
     longest_gap_s: float  # between frames presented (requestVideoFrameCallback)
     latency_p50_ms: float | None  # capture to expected display, by frame code
     latency_p95_ms: float | None
@@ -256,8 +257,12 @@ class ViewerFigures:
     retransmitted_bytes: float | None  # None until the daemon counts them
 
     @property
-    def frozen_s_per_minute(self) -> float:
-        return self.frozen_s * 60 / self.seconds
+    def freeze_s_per_minute(self) -> float:
+        return self.freeze_s * 60 / self.seconds
+
+    @property
+    def stalled_s_per_minute(self) -> float:
+        return self.stalled_s * 60 / self.seconds
 
     def line(self) -> str:
         def ms(value: float | None) -> str:
@@ -267,8 +272,8 @@ class ViewerFigures:
             return "not counted" if value is None else f"{value:.0f}"
 
         return (
-            f"{self.frame_rate:.1f} fps, frozen {self.frozen_s:.2f} s ({self.frozen_s_per_minute:.2f} s/min;"
-            f" Chromium's {self.freezes} freezes {self.chromium_freeze_s:.2f} s), longest gap"
+            f"{self.frame_rate:.1f} fps, {self.freezes} freezes {self.freeze_s:.2f} s ({self.freeze_s_per_minute:.2f}"
+            f" s/min), no new frame for {self.stalled_s:.2f} s ({self.stalled_s_per_minute:.2f} s/min), longest gap"
             f" {self.longest_gap_s:.2f} s, latency p50"
             f" {ms(self.latency_p50_ms)} ms p95 {ms(self.latency_p95_ms)} ms ({self.unreadable} frames unreadable),"
             f" {self.keyframes} keyframes, {self.bytes_received * 8 / self.seconds / 1000:.0f} kbit/s received,"
@@ -302,9 +307,9 @@ def viewer_figures(rig: WeakLinkRig, viewer: Viewer, trace: Trace, start: float,
     return ViewerFigures(
         seconds=end - start,
         frame_rate=trace.frame_rate(start, end),
-        frozen_s=trace.frozen_s(start, end),
-        chromium_freeze_s=trace.increase("freeze_s", start, end),
+        freeze_s=trace.increase("freeze_s", start, end),
         freezes=round(trace.increase("freeze_count", start, end)),
+        stalled_s=trace.stalled_s(start, end),
         longest_gap_s=trace.longest_gap_s(start, end),
         latency_p50_ms=percentile(latencies, 50) if latencies else None,
         latency_p95_ms=percentile(latencies, 95) if latencies else None,

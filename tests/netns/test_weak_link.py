@@ -8,10 +8,11 @@ record their video statistics every 100 ms and every presented frame's frame cod
 (``testbed/page_trace.py``); the rig reads the daemon's ``/api/status`` and ``/metrics`` and the link's
 counts every second.
 
-On main before per-viewer switching (2026-12-07) the weak viewer stayed on main: about one frame in
-5-10 s, its page starting 3-4 WHEP sessions a minute, the strong viewer decoding 15-21 keyframes in 30 s
-where 3 are periodic, and the daemon answering the weak viewer's NACKs with 12-78 Mbit/s of
-retransmissions into the 700 kbit/s link, which dropped 98 % of what it was sent.
+On main before per-viewer switching (2026-12-07) the weak viewer stayed on main: 0.2-0.3 frames a second,
+1-5 s late, its page starting a new WHEP session every 10-15 s, the strong viewer decoding 15-21 keyframes
+in 30 s where 3-4 are periodic, and the daemon answering the weak viewer's NACKs with about 40 Mbit/s of
+retransmissions (80-90 at peak) into the 700 kbit/s link, which dropped 98 % of what it was sent. These
+tests pass once the sender bounds its retransmissions and the policy switches the viewer (issue 28).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ FREEZE_S_PER_MINUTE = 1.0
 # keyframe (and a lost packet's retransmission, one round trip of 120 ms later) makes a few frames late in a
 # burst. The median is the picture a person watches; p95 and the worst are printed.
 LATENCY_P50_MS = 400
-LOW_MIN_FPS = 20  # of 30: the weak viewer watches a moving picture (the issue asks no freezes; this says "frames")
+# Of 30: the weak viewer watches a moving picture. Chromium counts no freezes when nearly every frame is late
+# (it judges against the frame rate it sees): this catches a picture that hardly moves.
+LOW_MIN_FPS = 20
 STRONG_MIN_FPS = 27  # of 30: full frame rate, less 10 % for a busy machine
 BACK_WITHIN_S = 20
 SWITCH_GAP_S = 0.5  # the longest pause between presented frames around the return to main
@@ -119,7 +122,7 @@ def test_the_weak_viewer_goes_to_low_and_the_strong_one_is_not_disturbed(rig_fac
     print(figures)
 
     assert after_first is not None and after_first <= SWITCH_WITHIN_S, f"not on low within 5 s: {figures}"
-    assert weak.frozen_s_per_minute < FREEZE_S_PER_MINUTE, f"the weak viewer froze: {figures}"
+    assert weak.freeze_s_per_minute < FREEZE_S_PER_MINUTE, f"the weak viewer froze: {figures}"
     assert weak.latency_p50_ms is not None and weak.latency_p50_ms < LATENCY_P50_MS, f"latency: {figures}"
     assert weak.frame_rate >= LOW_MIN_FPS, f"the weak viewer's frame rate: {figures}"
     assert strong.widths == {MAIN_WIDTH} and strong.frame_rate >= STRONG_MIN_FPS, f"the strong viewer: {figures}"

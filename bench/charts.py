@@ -14,6 +14,7 @@ from pathlib import Path
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 # Where charts go: docs/bench/ in the repository, or $EDGE_BENCH_CHARTS (the tests' tmp_path).
 CHART_DIR = Path(__file__).resolve().parent.parent / "docs" / "bench"
@@ -192,5 +193,36 @@ def recovery_times(scenarios: Mapping[str, Sequence[float]], target_s: float | N
         ax.legend(loc="upper right")
     ax.set_xlim(left=0)
     ax.set_xlabel("ms until media flows again")
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def weak_link(
+    frame_rates: Mapping[str, Sequence[tuple[float, float]]],
+    latencies: Mapping[str, Sequence[tuple[float, float]]],
+    title: str,
+    path: Path,
+) -> Path:
+    """bench.weak_link: over time since the shaped viewer's page opened, frames each viewer was shown a second
+    (top) and each of the shaped viewer's frames' capture-to-display latency (bottom, log scale: seconds late
+    and tens of milliseconds late on one axis). Both map a series' name to (seconds, value) points; the colours
+    go in order, so the latencies' series match the first frame rates'."""
+    fig = _figure()
+    rates, late = fig.subplots(2, 1, sharex=True)
+    for name, points in frame_rates.items():
+        rates.plot([t for t, _ in points], [v for _, v in points], label=name, linewidth=1.2)
+    for (name, points), color in zip(latencies.items(), ("C0", "C1", "C2"), strict=False):
+        late.scatter([t for t, _ in points], [v for _, v in points], s=4, alpha=0.5, color=color, label=name)
+    rates.set(ylabel="frames shown / s")
+    rates.set_ylim(bottom=0)
+    late.set(xlabel="seconds since the shaped viewer's page opened", ylabel="latency (ms, log)")
+    late.set_yscale("log")
+    late.yaxis.set_major_locator(LogLocator(subs=(1.0, 3.0)))
+    late.yaxis.set_major_formatter(ScalarFormatter())
+    late.yaxis.set_minor_formatter(NullFormatter())
+    late.set_xlim(left=0)
+    for ax, where in ((rates, "center right"), (late, "best")):
+        ax.grid(alpha=0.3)
+        ax.legend(loc=where, fontsize=8, markerscale=3)
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import charts, ice_restart, janus, live, publish, viewers
+from bench import charts, ice_restart, janus, live, publish, viewers, weak_link
 from bench.receivers import Measurement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +82,16 @@ def test_publish_chart(chart_dir: Path) -> None:
     assert_chart(publish.write_chart([2.9, 1.3, 1.2, 2.7, 2.2], [0.12] * 5), chart_dir, "publish")
 
 
+def test_weak_link_chart(chart_dir: Path) -> None:
+    seconds = [t + 0.5 for t in range(50)]
+    frame_rates = {"shaped, auto": [(t, 29.0) for t in seconds], "shaped, HD": [(t, 0.3) for t in seconds]}
+    latencies = {
+        "shaped, auto": [(t, 90.0 * (1 + t % 3)) for t in seconds],
+        "shaped, HD": [(t, 3000.0) for t in seconds],
+    }
+    assert_chart(weak_link.write_chart(frame_rates, latencies), chart_dir, "weak-link")
+
+
 def test_a_single_run_still_draws(chart_dir: Path) -> None:
     """A bench run with --runs 1 (or --counts 1) draws too: one dot, no spread to compute."""
     assert_chart(publish.write_chart([2.0], [0.1]), chart_dir, "publish")
@@ -96,6 +106,7 @@ def test_a_single_run_still_draws(chart_dir: Path) -> None:
         (ice_restart, "write_chart"),
         (janus, "write_chart"),
         (publish, "write_chart"),
+        (weak_link, "write_chart"),
     ],
 )
 def test_each_bench_draws_its_chart_at_the_end(module, writer: str) -> None:

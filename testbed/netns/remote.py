@@ -47,20 +47,18 @@ RECORD_WHEP_JS = """
 TURN_CREDENTIAL_LIFETIME_S = 3600
 
 
-def chromium_in_namespace(playwright: Any, ns: str, directory: Path, trusted_spki: str) -> Any:
+def chromium_in_namespace(playwright: Any, ns: str, directory: Path, trusted_spki: str | None = None) -> Any:
     """Debian's Chromium launched inside ``ns`` (Playwright drives it over a pipe, which crosses namespaces),
-    trusting the certificate whose public key hash is ``trusted_spki`` (``testbed/certificates.py``)."""
+    trusting the certificate whose public key hash is ``trusted_spki`` (``testbed/certificates.py``), if given."""
+    directory.mkdir(parents=True, exist_ok=True)
     wrapper = directory / "chromium-in-netns"
     wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns} {CHROMIUM} "$@"\n')
     wrapper.chmod(0o755)
     # Chromium checks a turns: server's certificate against its own trust store, and refused the rig's
     # self-signed one (coturn logged each TLS handshake cut short): it trusts that one key, as a person's
     # browser that accepted the certificate would.
-    browser = playwright.chromium.launch(
-        executable_path=str(wrapper),
-        args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={trusted_spki}"],
-        headless=True,
-    )
+    trust = [f"--ignore-certificate-errors-spki-list={trusted_spki}"] if trusted_spki else []
+    browser = playwright.chromium.launch(executable_path=str(wrapper), args=[*CHROMIUM_ARGS, *trust], headless=True)
     warm_up_webrtc(browser)
     return browser
 

@@ -147,6 +147,14 @@ class CameraNamespace:
         """How late the impaired ``link`` let packets out, for want of CPU (``ImpairedLinkProcess.lateness``)."""
         return self._impaired[link.host_if].lateness()
 
+    def link_stats(self, link: Link) -> dict:
+        """The impaired ``link``'s lateness and each direction's counts (``ImpairedLinkProcess.stats``)."""
+        return self._impaired[link.host_if].stats()
+
+    def set_link_rate(self, link: Link, rate_bps: float | None) -> None:
+        """The impaired ``link``'s rate limit from now on, each way (None: lifted), its queue sized to it."""
+        self._impaired[link.host_if].set_rate(rate_bps)
+
     def packet_counts(self, link: Link) -> dict[str, int]:
         """The kernel's packet counters at both ends of ``link``.
 

@@ -83,6 +83,7 @@ class SimulatedViewer:
         self.switches: list[tuple[float, str, str]] = []  # (when, stream, reason)
         self.probes: list[tuple[float, str]] = []  # (when it ended, the reason it left)
         self.offered: list[tuple[float, float]] = []  # (when, bits/s) sent into the link, per report interval
+        self.keyframes: list[tuple[float, str]] = []  # (when, stream) of the policy's keyframe requests
 
     def media_bps(self) -> float:
         return need_bps(self.policy.settings())
@@ -96,8 +97,8 @@ class SimulatedViewer:
                 self._next_report += REPORT_S
                 self._report()
                 self._tick()
-            elif self._wake_at is not None and self.now >= self._wake_at - 1e-9:
-                self._tick()
+            elif self.policy.pads(self.now) or (self._wake_at is not None and self.now >= self._wake_at - 1e-9):
+                self._tick()  # while padding: after each picture sent (here, every step)
         return self
 
     def _tick(self) -> None:
@@ -107,6 +108,8 @@ class SimulatedViewer:
             self.switches.append((self.now, self.policy.stream, self.policy.reason))
         if probing and not self.policy.probing:
             self.probes.append((self.now, self.policy.reason))
+        if self.policy.take_keyframe_request():
+            self.keyframes.append((self.now, self.policy.stream))
         wake = self.policy.wake_in(self.now)
         self._wake_at = None if wake is None else self.now + wake
 
@@ -146,6 +149,15 @@ def test_a_link_that_cannot_carry_main_goes_to_low_within_5_s_by_its_loss():
     (when, stream, reason), *later = viewer.switches
     assert stream == "low" and when < 5.0 and later == [], viewer.switches
     assert reason == "auto: loss 70 % on main"  # 700 kbit/s of main's 2.4 Mbit/s arrive
+
+
+def test_low_gets_one_more_keyframe_once_mains_backlog_has_drained():
+    """Low's first keyframe went into a full queue: the viewer may never have had it."""
+    viewer = SimulatedViewer(lambda t: WEAK if t < 30 else STRONG).run(60.0)
+    down, _up = viewer.switches
+    ((when, stream),) = viewer.keyframes  # none after the switch up: main's encoder serves every viewer
+    assert stream == "low" and when == pytest.approx(down[0] + quality.REFRESH_AFTER_S, abs=STEP_S)
+    assert SimulatedViewer(lambda t: WEAK, mode=QualityMode.LOW).run(10).keyframes == []
 
 
 def test_25_percent_loss_is_enough():
@@ -210,12 +222,12 @@ def test_a_probe_pads_up_to_mains_need_in_small_chunks():
     first = probe[0][0]
     chunks = [(t, n) for t, n in probe if t < first + 2]
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(chunks)]
-    assert max(gaps) <= quality.PROBE_CHUNK_S + 1e-6
+    assert max(gaps) <= STEP_S + 1e-6
     span = chunks[-1][0] - first
-    assert quality.PROBE_RAMP_S <= span + quality.PROBE_CHUNK_S <= quality.PROBE_RAMP_S + quality.PROBE_HOLD_S + 0.05
+    assert quality.PROBE_RAMP_S <= span + STEP_S <= quality.PROBE_RAMP_S + quality.PROBE_HOLD_S + 0.05
     # At full rate, media and padding come to main's need.
     full = [n for t, n in chunks if t >= first + quality.PROBE_RAMP_S]
-    padding_bps = sum(full) * 8 / (len(full) * quality.PROBE_CHUNK_S)
+    padding_bps = sum(full) * 8 / (len(full) * STEP_S)
     assert padding_bps + LOW.bitrate == pytest.approx(MAIN.bitrate, rel=0.05)
 
 

@@ -139,6 +139,24 @@ async def test_a_picture_sent_on_both_streams_leaves_once_and_a_tick_apart():
         track.stop()
 
 
+async def test_sent_wakes_after_the_next_item_went_to_the_sender():
+    hub = VideoHub(CountingCamera())  # not started: the test publishes
+    track = SwitchingTrack(hub)
+    try:
+        waiting = asyncio.ensure_future(track.sent(10))
+        receiving = asyncio.ensure_future(track.recv())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        hub.main.publish(unit("main", 1000, keyframe=True))
+        await receiving
+        await asyncio.wait_for(waiting, 1)
+        started = asyncio.get_running_loop().time()
+        await track.sent(0.05)  # nothing comes: it gives up in time
+        assert asyncio.get_running_loop().time() - started >= 0.05
+    finally:
+        track.stop()
+
+
 async def test_keyframe_requests_go_to_the_stream_being_sent(hub):
     track = SwitchingTrack(hub, "low")
     try:

@@ -4,8 +4,9 @@ A viewer chooses (``high``: always main, ``low``: always low) or leaves it to th
 policy (``auto``), which reads what the browser says about its link (receiver
 reports: loss and round-trip time; REMB: its estimate of what it can take) and
 the clock. It is plain logic: the session calls :meth:`QualityPolicy.tick` after
-each report or REMB, and every :meth:`QualityPolicy.wake_in` seconds while a
-probe runs, then switches its track to :attr:`QualityPolicy.stream`.
+each report or REMB and when :meth:`QualityPolicy.wake_in` says (while a probe
+pads, right after each picture sent), then switches its track to
+:attr:`QualityPolicy.stream`.
 
 Down to low when the link cannot carry main: the receiver reports of the last
 ``LOSS_WINDOW_S`` lose more than ``LOSS_DOWN`` of the packets, or the REMB fell
@@ -22,17 +23,27 @@ REMB cannot show it while the viewer is on low (it stays under 1.5 times low's
 rate), so after ``PROBE_AFTER_S`` on low the policy probes: the sender adds
 padding (RTX copies, which the browser counts and discards) until media and
 padding come to main's need, ramped up over ``PROBE_RAMP_S`` and held for
-``PROBE_HOLD_S`` in ``PROBE_CHUNK_S`` chunks. The probe fails as soon as the
-reports since it began lose more than ``PROBE_MAX_LOSS``, their round trip grew by
-more than ``PROBE_MAX_RTT_RISE_S``, or the REMB fell below ``PROBE_REMB_KEEP``
-times the probe's rate or (the usual case: it climbs slowly) its own value before
-the probe; it passes when a report after the padding shows none of that. A failed
-probe is tried again ``PROBE_RETRY_S`` later. Without RTX there is nothing to
-probe with: on low, main is tried after ``BLIND_UP_AFTER_S``, and loss brings the
-viewer back down.
+``PROBE_HOLD_S``, a chunk right after each picture: a full tail-drop queue loses
+what comes last, the padding rather than the picture. The probe fails as soon as
+the reports since it began lose more than ``PROBE_MAX_LOSS``, their round trip
+grew by more than ``PROBE_MAX_RTT_RISE_S``, or the REMB fell: it cannot be asked
+to reach the probe's rate (it climbs by 8 % a second at most), but libwebrtc
+lowers it only when its queue grows (measured on a 700 kbit/s link: each probe
+lowered it by 3-22 %; after the limit was lifted, a probe raised it by 5 %). It
+passes when a report after the padding shows none of that. A failed probe is
+tried again ``PROBE_RETRY_S`` later. Without RTX there is nothing to probe with:
+on low, main is tried after ``BLIND_UP_AFTER_S``, and loss brings the viewer back
+down.
 
 At most one automatic switch per ``MIN_DWELL_S``, up or down, so that a link
 whose rate swings does not make the picture change size all the time.
+
+A switch down happens when the link's queue is full, and low's first keyframe
+may be lost in it; the browser then waits for it (retransmissions, which compete
+with those of main's lost packets, or a keyframe request after about 3 s of
+retries, measured). So ``REFRESH_AFTER_S`` later, when main's backlog has left
+the queue, the policy asks for one more keyframe of low
+(:meth:`QualityPolicy.take_keyframe_request`).
 """
 
 from __future__ import annotations
@@ -54,16 +65,16 @@ REMB_FALL = 0.95  # a REMB below this fraction of the one before it fell (the br
 MIN_DWELL_S = 10.0  # at most one automatic switch in this time
 PROBE_AFTER_S = 10.0  # on low this long before the first probe
 PROBE_RETRY_S = 10.0  # after a failed probe; at most 10 s: back on main within 20 s of the link's limit going
-PROBE_RAMP_S = 0.5  # the padding grows to its full rate over this...
-PROBE_HOLD_S = 0.5  # ...and stays there this long
-PROBE_CHUNK_S = 0.02  # the padding's pace
-PROBE_MAX_CHUNK_S = 0.1  # a late tick pads for this much at most, not for all the time it missed
+PROBE_RAMP_S = 0.7  # the padding grows to its full rate over this (a full queue shows before it overflows)...
+PROBE_HOLD_S = 0.3  # ...and stays there this long
+PROBE_MAX_CHUNK_S = 0.1  # padding for this long at most in one chunk (a tick after each picture sent: ~33 ms)
 PROBE_VERDICT_S = 1.0  # after the padding, how long a receiver report may take to come
 PROBE_POLL_S = 0.1  # ticks while waiting for it
 PROBE_MAX_LOSS = 0.02
 PROBE_MAX_RTT_RISE_S = 0.050
-PROBE_REMB_KEEP = 0.85  # libwebrtc sets its estimate to 0.85 times what arrives when its queue grows
+PROBE_REMB_KEEP = 0.98  # the REMB may not fall (libwebrtc lowers its estimate only when its queue grows)
 BLIND_UP_AFTER_S = 30.0  # on low this long without being able to probe (no RTX): try main anyway
+REFRESH_AFTER_S = 0.5  # after a switch down: one more keyframe of low, once main's backlog has drained
 
 NO_LOW_STREAM = "no low stream: main for everyone"
 
@@ -176,7 +187,7 @@ class _Probe:
             if rise > PROBE_MAX_RTT_RISE_S:
                 return f"round trip +{rise * 1000:.0f} ms"
         remb, before = self.min_remb, self.remb_before
-        if remb is not None and before is not None and remb < PROBE_REMB_KEEP * min(self.rate_bps, before):
+        if remb is not None and before is not None and remb < PROBE_REMB_KEEP * before:
             return f"REMB fell to {rate_text(remb)}"
         return None
 
@@ -201,11 +212,17 @@ class QualityPolicy:
         self._remb: int | None = None
         self._remb_at: float | None = None
         self._remb_low_since: float | None = None  # since when the REMB has been below main's need, having fallen
+        self._refresh_at: float | None = None  # when to ask for one more keyframe of the stream switched to
+        self._keyframe_wanted = False
         self.choose(mode, now)
 
     @property
     def probing(self) -> bool:
         return self._probe is not None
+
+    def pads(self, now: float) -> bool:
+        """Whether a probe sends padding now: tick the policy right after each picture sent (see the module doc)."""
+        return self._probe is not None and now < self._probe.padding_ends
 
     def settings(self) -> CameraSettings:
         """The chosen stream's settings."""
@@ -214,10 +231,16 @@ class QualityPolicy:
     def status(self) -> QualityStatus:
         return {"mode": self.mode, "stream": self.stream, "reason": self.reason, "switches": self.switches}
 
+    def take_keyframe_request(self) -> bool:
+        """Whether the stream chosen wants one more keyframe now (once: the caller asks its encoder)."""
+        wanted, self._keyframe_wanted = self._keyframe_wanted, False
+        return wanted
+
     def choose(self, mode: QualityMode, now: float) -> None:
         """The viewer's choice, followed at once (a chosen stream has no dwell time)."""
         self.mode = mode
         self._probe = None
+        self._refresh_at = None
         self._auto_switched_at = None
         self._next_probe_at = 0.0
         if self.low is None:
@@ -232,9 +255,9 @@ class QualityPolicy:
 
     def wake_in(self, now: float) -> float | None:
         """Seconds until the policy wants to be ticked again without news from the link (None: only on news)."""
-        if self._probe is None:
-            return None
-        return PROBE_CHUNK_S if now < self._probe.padding_ends else PROBE_POLL_S
+        if self._probe is not None:
+            return PROBE_MAX_CHUNK_S if now < self._probe.padding_ends else PROBE_POLL_S
+        return None if self._refresh_at is None else max(0.0, self._refresh_at - now)
 
     def tick(self, link: Link, now: float) -> None:
         """Take in what the link said since the last tick, and choose."""
@@ -247,6 +270,9 @@ class QualityPolicy:
             self._take_remb(link.feedback.remb_bps, now)
         if self.mode is not QualityMode.AUTO or self.low is None:
             return
+        if self._refresh_at is not None and now >= self._refresh_at:
+            self._refresh_at = None
+            self._keyframe_wanted = True
         if self._probe is not None:
             self._run_probe(link, now)
         elif self.stream == "main":
@@ -340,6 +366,8 @@ class QualityPolicy:
     def _auto_switch(self, stream: StreamName, reason: str, now: float) -> None:
         self._auto_switched_at = now
         self._switch(stream, reason, now)
+        if stream == "low":
+            self._refresh_at = now + REFRESH_AFTER_S
 
     def _switch(self, stream: StreamName, reason: str, now: float) -> None:
         self.reason = reason

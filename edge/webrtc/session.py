@@ -9,7 +9,7 @@ broken path is not replaced within ``restart_timeout`` seconds.
 
 Its video is the camera's main or low stream, as the viewer chose or, in
 ``auto``, as its link carries (``quality``): the policy hears the sender's link
-feedback and, while it probes, ticks on a timer of its own; the track then
+feedback and, while it probes (or has a keyframe to ask for), ticks on a timer of its own; the track then
 switches at the other stream's next keyframe, and the page is told.
 """
 
@@ -34,7 +34,7 @@ from edge.webrtc.aiortc_ext import bound_gathering
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
 from edge.webrtc.payloads import Payloads
 from edge.webrtc.peer_state import ENDED, PeerConnectionState
-from edge.webrtc.quality import QualityMode, QualityPolicy, QualityStatus, quality_mode
+from edge.webrtc.quality import PROBE_MAX_CHUNK_S, QualityMode, QualityPolicy, QualityStatus, quality_mode
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, RecoveryStatus, Restart
 from edge.webrtc.rtp_sender import LIP_SYNC, LOW_LATENCY, PLAYOUT_DELAY, FastRtpSender
 from edge.webrtc.sdp import extension_sendonly, is_mdns_candidate, without_mdns_candidates
@@ -125,7 +125,7 @@ class ViewerSession:
         self.quality = QualityPolicy(
             video.main.settings, video.low.settings if video.low else None, quality, time.monotonic()
         )
-        self._quality_timer: asyncio.Task[None] | None = None  # ticks the policy while it probes
+        self._quality_timer: asyncio.Task[None] | None = None  # ticks the policy while it probes or has something due
         self._quality_told: dict[str, object] = {}  # what the page was last told about it
         self.video_track = SwitchingTrack(video, self.quality.stream)
         self.audio_track = HubTrack("audio", audio) if audio else None
@@ -337,14 +337,20 @@ class ViewerSession:
 
     def _follow_quality(self) -> None:
         self.video_track.switch_to(self.quality.stream)
+        if self.quality.take_keyframe_request():
+            self.video_track.target.request_keyframe()
         self._tell_quality()
         if self._quality_timer is None and self.quality.wake_in(time.monotonic()) is not None:
-            self._quality_timer = asyncio.create_task(self._tick_quality_while_probing())
+            self._quality_timer = asyncio.create_task(self._tick_quality_while_due())
 
-    async def _tick_quality_while_probing(self) -> None:
+    async def _tick_quality_while_due(self) -> None:
+        """While the policy pads, right after each picture sent: a full queue then drops padding, not pictures."""
         try:
             while (delay := self.quality.wake_in(time.monotonic())) is not None:
-                await asyncio.sleep(delay)
+                if self.quality.pads(time.monotonic()):
+                    await self.video_track.sent(PROBE_MAX_CHUNK_S)
+                else:
+                    await asyncio.sleep(delay)
                 self._quality_tick()
         finally:
             self._quality_timer = None

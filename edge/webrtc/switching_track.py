@@ -15,6 +15,7 @@ one, so such a picture leaves one tick of the 90 kHz clock after the last one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -38,6 +39,7 @@ class SwitchingTrack(MediaStreamTrack):
         self._queue: ConsumerQueue[H264AccessUnit] | None = self.stream.subscribe()
         self._target: tuple[EncodedStream, ConsumerQueue[H264AccessUnit]] | None = None
         self._last_us: int | None = None
+        self._handed_over = asyncio.Event()  # set as each item goes to the sender, which sends it at once
         self.packets_sent = 0
 
     @property
@@ -67,7 +69,15 @@ class SwitchingTrack(MediaStreamTrack):
             item = replace(item, timestamp_us=self._last_us + TICK_US)
         self._last_us = item.timestamp_us
         self.packets_sent += 1
+        self._handed_over.set()
         return item
+
+    async def sent(self, timeout: float) -> None:
+        """Until the next item has been sent (the sender sends what ``recv`` returns before it awaits
+        again, so whatever this wakes runs after that item's packets left), or ``timeout`` seconds."""
+        self._handed_over.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._handed_over.wait(), timeout)
 
     async def _next(self) -> H264AccessUnit:
         """The current stream's next item or, once it is queued, the target's first (a keyframe): then the swap."""

@@ -44,6 +44,16 @@ class Feedback:  # edge.webrtc.link_feedback.LinkFeedback, as far as the policy 
     rtt_s: float | None = None
     remb_bps: int | None = None
     remb_at: float | None = None
+    history: list[Report] = field(default_factory=list)
+
+    def loss_since(self, since: float) -> float | None:
+        losses = [r.loss_fraction for r in self.history if r.at > since]  # each covers as many packets here
+        return sum(losses) / len(losses) if losses else None
+
+    def report(self, report: Report) -> None:
+        self.history.append(report)
+        self.last_report = report
+        self.reports += 1
 
 
 @dataclass
@@ -123,8 +133,7 @@ class SimulatedViewer:
         feedback = self.link.feedback
         if self._reports:
             rtt = BASE_RTT_S + (0.1 if full else 0.0)
-            feedback.last_report = Report(self.now, max(0.0, 1 - capacity / offered), 0.005, rtt)
-            feedback.reports += 1
+            feedback.report(Report(self.now, max(0.0, 1 - capacity / offered), 0.005, rtt))
             feedback.rtt_s = rtt if feedback.rtt_s is None else feedback.rtt_s + (rtt - feedback.rtt_s) / 8
         if self._remb and self.now >= 1.0:
             arriving = min(offered, capacity)
@@ -191,7 +200,7 @@ def test_without_any_feedback_it_stays_on_main():
 def test_a_single_lossy_report_is_no_reason():
     viewer = SimulatedViewer(lambda t: STRONG, remb=False)
     viewer.run(3.0)
-    viewer.link.feedback.last_report = Report(3.01, 0.5, 0.0, BASE_RTT_S)
+    viewer.link.feedback.report(Report(3.01, 0.5, 0.0, BASE_RTT_S))
     viewer.policy.tick(viewer.link, 3.01)
     assert viewer.policy.stream == "main"
 

@@ -49,7 +49,7 @@ the queue, the policy asks for one more keyframe of low
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypedDict
 
@@ -105,8 +105,6 @@ class Report(Protocol):
     @property
     def at(self) -> float: ...
     @property
-    def loss_fraction(self) -> float: ...
-    @property
     def rtt_s(self) -> float | None: ...
 
 
@@ -121,6 +119,7 @@ class Feedback(Protocol):
     def remb_bps(self) -> int | None: ...
     @property
     def remb_at(self) -> float | None: ...
+    def loss_since(self, since: float) -> float | None: ...
 
 
 class Link(Protocol):
@@ -151,7 +150,6 @@ class _Probe:
     remb_before: int | None
     padded_until: float
     sent: int = 0  # padding bytes the sender sent
-    losses: list[float] = field(default_factory=list)  # of the reports since it started
     max_rtt: float | None = None
     min_remb: int | None = None
     reports_after_padding: int = 0
@@ -168,7 +166,6 @@ class _Probe:
         return nbytes
 
     def report(self, report: Report) -> None:
-        self.losses.append(report.loss_fraction)
         if report.rtt_s is not None:
             self.max_rtt = report.rtt_s if self.max_rtt is None else max(self.max_rtt, report.rtt_s)
         if report.at >= self.padding_ends:
@@ -177,10 +174,10 @@ class _Probe:
     def remb(self, bps: int) -> None:
         self.min_remb = bps if self.min_remb is None else min(self.min_remb, bps)
 
-    def failure(self) -> str | None:
-        """Why the link does not carry the probe, from what was reported since it started; None: nothing yet."""
-        loss = sum(self.losses) / len(self.losses) if self.losses else 0.0
-        if loss > PROBE_MAX_LOSS:
+    def failure(self, loss: float | None) -> str | None:
+        """Why the link does not carry the probe, from what was reported since it started (``loss``: of the
+        reports since then); None: nothing yet."""
+        if loss is not None and loss > PROBE_MAX_LOSS:
             return f"loss {loss * 100:.0f} %"
         if self.rtt_before is not None and self.max_rtt is not None:
             rise = self.max_rtt - self.rtt_before
@@ -207,7 +204,7 @@ class QualityPolicy:
         self._auto_switched_at: float | None = None
         self._next_probe_at = 0.0
         self._probe: _Probe | None = None
-        self._reports: deque[tuple[float, float]] = deque()  # (arrived at, loss fraction), the recent ones
+        self._reports: deque[float] = deque()  # when the recent receiver reports arrived
         self._last_report: Report | None = None
         self._remb: int | None = None
         self._remb_at: float | None = None
@@ -276,15 +273,15 @@ class QualityPolicy:
         if self._probe is not None:
             self._run_probe(link, now)
         elif self.stream == "main":
-            self._down_if_main_does_not_fit(now)
+            self._down_if_main_does_not_fit(link.feedback, now)
         elif now - self._since >= PROBE_AFTER_S and now >= self._next_probe_at and self._may_switch(now):
             self._start_probe(link, now)
 
     # --- what the link says -----------------------------------------------------------------
 
     def _take_report(self, report: Report) -> None:
-        self._reports.append((report.at, report.loss_fraction))
-        while self._reports[0][0] < report.at - LOSS_WINDOW_S:
+        self._reports.append(report.at)
+        while self._reports[0] < report.at - LOSS_WINDOW_S:
             self._reports.popleft()
         if self._probe is not None and report.at >= self._probe.started:
             self._probe.report(report)
@@ -298,20 +295,20 @@ class QualityPolicy:
         if self._probe is not None:
             self._probe.remb(bps)
 
-    def _recent_loss(self, now: float) -> float | None:
-        while self._reports and self._reports[0][0] < now - LOSS_WINDOW_S:
+    def _recent_loss(self, feedback: Feedback, now: float) -> float | None:
+        """The loss of the reports of the last LOSS_WINDOW_S, weighed by the packets each covers (under loss the
+        browser reports with every NACK, most reports covering a packet or two), if there are enough of them."""
+        while self._reports and self._reports[0] < now - LOSS_WINDOW_S:
             self._reports.popleft()
-        if len(self._reports) < LOSS_REPORTS:
-            return None
-        return sum(loss for _, loss in self._reports) / len(self._reports)
+        return feedback.loss_since(now - LOSS_WINDOW_S) if len(self._reports) >= LOSS_REPORTS else None
 
     # --- choosing ---------------------------------------------------------------------------
 
     def _may_switch(self, now: float) -> bool:
         return self._auto_switched_at is None or now - self._auto_switched_at >= MIN_DWELL_S
 
-    def _down_if_main_does_not_fit(self, now: float) -> None:
-        loss = self._recent_loss(now)
+    def _down_if_main_does_not_fit(self, feedback: Feedback, now: float) -> None:
+        loss = self._recent_loss(feedback, now)
         if not self._may_switch(now):
             return
         if loss is not None and loss > LOSS_DOWN:
@@ -344,7 +341,7 @@ class QualityPolicy:
                     self._probe = None
                     self._cannot_probe(now)
                     return
-        failure = probe.failure()
+        failure = probe.failure(link.feedback.loss_since(probe.started))
         if failure is None and now >= probe.padding_ends + PROBE_VERDICT_S and not probe.reports_after_padding:
             failure = "no receiver report"
         if failure is not None:

@@ -420,11 +420,20 @@ async def test_sender_reports_map_ntp_time_to_the_capture_clock():
 
 
 class FakeHub:
+    """A VideoHub with one stream, which is itself (no low stream)."""
+
     class supervisor:  # lower case: stands in for VideoHub.supervisor
         state = "running"
 
+    settings = CameraSettings()
+    low = None
+
     def __init__(self) -> None:
         self._fanout: Fanout = Fanout(gated=True)
+        self.main = self
+
+    def stream(self, _name: str) -> FakeHub:
+        return self
 
     def subscribe(self):
         return self._fanout.subscribe(30)

@@ -20,6 +20,7 @@ from edge.signaling.refusals import RefusedOffers
 from edge.web.errors import ErrorResponse
 from edge.web.forwarded import prefix
 from edge.webrtc.ice_servers import link_headers
+from edge.webrtc.quality import QualityMode, quality_mode
 from edge.webrtc.sdp import SDP, SDPFRAG
 from edge.webrtc.sdp_fragments import SdpFragError, format_sdpfrag, parse_sdpfrag
 from edge.webrtc.viewers import ViewerLimit, Viewers
@@ -31,8 +32,9 @@ REFUSED_KEY = web.AppKey("refused_offers", RefusedOffers)
 
 # A refused request says why in one line of text for people, and in this header
 # for programs (the page stops retrying on "no-h264"). Values: "content-type",
-# "too-large", "not-utf8", plus those of edge.signaling.offer ("malformed",
-# "no-video", "wrong-direction", "no-h264") and "viewer-limit", "cannot-answer".
+# "too-large", "not-utf8", "quality" (an unknown ?quality=), plus those of
+# edge.signaling.offer ("malformed", "no-video", "wrong-direction", "no-h264")
+# and "viewer-limit", "cannot-answer".
 REASON_HEADER = "X-Edge-Reason"
 
 CORS_HEADERS = {
@@ -103,7 +105,18 @@ async def post_offer(request: web.Request) -> web.Response:
         raise
 
 
+def _quality(request: web.Request) -> QualityMode:
+    """``?quality=auto|high|low``: the camera's main stream, its low one, or what the viewer's link carries."""
+    value = request.query.get("quality", QualityMode.AUTO)
+    mode = quality_mode(value)
+    if mode is None:
+        choices = ", ".join(QualityMode)
+        raise _refusal(400, f"quality must be one of {choices}, not {value[:40]!r}", "quality")
+    return mode
+
+
 async def _answer_offer(request: web.Request) -> web.Response:
+    quality = _quality(request)
     text = await _read_text(request, SDP)
     try:
         offer = check_offer(text)
@@ -111,7 +124,7 @@ async def _answer_offer(request: web.Request) -> web.Response:
         raise _refusal(400, str(exc), exc.code) from None
     viewers = request.app[VIEWERS_KEY]
     try:
-        session, answer = await viewers.create(text, wants_audio=bool(accepted_media(offer, "audio")))
+        session, answer = await viewers.create(text, wants_audio=bool(accepted_media(offer, "audio")), quality=quality)
     except ViewerLimit as exc:
         raise _refusal(503, str(exc), "viewer-limit", **{"Retry-After": str(exc.retry_after)}) from None
     except (ValueError, OperationError) as exc:  # aiortc found nothing it can answer

@@ -6,6 +6,11 @@ tells the page at once when the camera's network changed (a message on the
 page's data channel, which travels the media path and so arrives exactly when
 that path still works, e.g. a new interface came up), and ends itself when a
 broken path is not replaced within ``restart_timeout`` seconds.
+
+Its video is the camera's main or low stream, as the viewer chose or, in
+``auto``, as its link carries (``quality``): the policy hears the sender's link
+feedback and, while it probes (or has a keyframe to ask for), ticks on a timer of its own; the track then
+switches at the other stream's next keyframe, and the page is told.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ from edge.webrtc.aiortc_ext import bound_gathering
 from edge.webrtc.ice_restart import IceAgent, LocalIce, ice_transport
 from edge.webrtc.payloads import Payloads
 from edge.webrtc.peer_state import ENDED, PeerConnectionState
+from edge.webrtc.quality import PROBE_MAX_CHUNK_S, QualityMode, QualityPolicy, QualityStatus, quality_mode
 from edge.webrtc.recovery import IceGenerations, RecoveryClock, RecoveryStatus, Restart
 from edge.webrtc.rtp_sender import LIP_SYNC, LOW_LATENCY, PLAYOUT_DELAY, FastRtpSender
 from edge.webrtc.sdp import extension_sendonly, is_mdns_candidate, without_mdns_candidates
+from edge.webrtc.switching_track import SwitchingTrack
 from edge.webrtc.tracks import HubTrack
 from edge.webrtc.transceivers import send_audio, send_video
 from hw.network_watch import NetworkChange
@@ -73,6 +80,7 @@ class SessionStatus(TypedDict):
     age_s: float
     video_frames_sent: int
     ice: IceStatus
+    quality: QualityStatus
 
 
 class ViewerSession:
@@ -85,9 +93,10 @@ class ViewerSession:
         on_closed: Callable[[ViewerSession], None],
         restart_timeout: float = 20.0,
         gather_timeout: float = 5.0,
+        quality: QualityMode = QualityMode.AUTO,
     ) -> None:
         """``configuration``: ICE servers (with fresh TURN credentials) and policy; ``gather_timeout``:
-        how long the answer may wait for STUN and TURN servers."""
+        how long the answer may wait for STUN and TURN servers; ``quality``: the viewer's choice of stream."""
         self.id = secrets.token_urlsafe(16)
         self.log = SessionLog(self.id)  # for everything said about this session
         self.created_at = time.monotonic()
@@ -113,7 +122,12 @@ class ViewerSession:
         self.pc = RTCPeerConnection(configuration)
         self.pc.on("connectionstatechange", self._on_connection_state)
         self.pc.on("datachannel", self._on_datachannel)
-        self.video_track = HubTrack("video", video)
+        self.quality = QualityPolicy(
+            video.main.settings, video.low.settings if video.low else None, quality, time.monotonic()
+        )
+        self._quality_timer: asyncio.Task[None] | None = None  # ticks the policy while it probes or has something due
+        self._quality_told: dict[str, object] = {}  # what the page was last told about it
+        self.video_track = SwitchingTrack(video, self.quality.stream)
         self.audio_track = HubTrack("audio", audio) if audio else None
 
     @property
@@ -144,8 +158,9 @@ class ViewerSession:
             self.video_track,
             self._payloads,
             profile_level_id,
-            self._video.request_keyframe,
+            self.video_track.request_keyframe,
         )
+        self.senders["video"].feedback.on_update(self._quality_tick)
         if self.audio_track is not None and not wants_audio:  # a video-only player
             self.audio_track.stop()
             self.audio_track = None
@@ -259,7 +274,7 @@ class ViewerSession:
     def _on_new_pair(self, local: tuple[str, int]) -> None:
         # The browser lost frames while the path was down; without a keyframe it
         # cannot show anything until it asks (after NACKs fail) or the GOP ends.
-        self._video.request_keyframe()
+        self.video_track.request_keyframe()
         recovering = self.recovery.since is not None
         self.recovery.new_pair(time.monotonic())
         self._disarm_deadline()
@@ -289,9 +304,11 @@ class ViewerSession:
             channel.on("message", self._on_control_message)
             if self._video.supervisor.state != SourceState.RUNNING:  # a page that arrived while the camera is down
                 self.camera_state_changed(self._video.supervisor.state)
+            self._tell_quality(always=True)
 
     def _on_control_message(self, data: str | bytes) -> None:
-        """The page's requests: ``{"type": "lip-sync", "enabled": bool}`` (it plays the sound, or stops).
+        """The page's requests: ``{"type": "lip-sync", "enabled": bool}`` (it plays the sound, or stops);
+        ``{"type": "quality", "mode": "auto" | "high" | "low"}`` (the person chose).
 
         With lip sync the browser may hold video back until the sound catches up
         (about 60-90 ms in Chromium); without, it shows each frame on arrival.
@@ -300,12 +317,60 @@ class ViewerSession:
             message = json.loads(data)
         except ValueError:
             message = None
-        if not isinstance(message, dict) or message.get("type") != "lip-sync":
-            self.log.debug("ignored control message %.80r", data)
-            return
+        kind = message.get("type") if isinstance(message, dict) else None
         video = self.senders.get("video")
-        if video is not None:
+        if kind == "lip-sync" and video is not None:
             video.playout_delay_ms = LIP_SYNC if message.get("enabled") is True else LOW_LATENCY
+        elif kind == "quality" and (mode := quality_mode(message.get("mode"))) is not None:
+            self.quality.choose(mode, time.monotonic())
+            self._follow_quality()
+        else:
+            self.log.debug("ignored control message %.80r", data)
+
+    def _quality_tick(self) -> None:
+        """News from the viewer's link (or the probe's timer): the policy chooses, the track follows."""
+        video = self.senders.get("video")
+        if video is None or self._closed:
+            return
+        self.quality.tick(video, time.monotonic())
+        self._follow_quality()
+
+    def _follow_quality(self) -> None:
+        self.video_track.switch_to(self.quality.stream)
+        if self.quality.take_keyframe_request():
+            self.video_track.target.request_keyframe()
+        self._tell_quality()
+        if self._quality_timer is None and self.quality.wake_in(time.monotonic()) is not None:
+            self._quality_timer = asyncio.create_task(self._tick_quality_while_due())
+
+    async def _tick_quality_while_due(self) -> None:
+        """While the policy pads, right after each picture sent: a full queue then drops padding, not pictures."""
+        try:
+            while (delay := self.quality.wake_in(time.monotonic())) is not None:
+                if self.quality.pads(time.monotonic()):
+                    await self.video_track.sent(PROBE_MAX_CHUNK_S)
+                else:
+                    await asyncio.sleep(delay)
+                self._quality_tick()
+        finally:
+            self._quality_timer = None
+
+    def _tell_quality(self, always: bool = False) -> None:
+        """The page hears of each change of mode, stream or reason (``always``: a page that just came)."""
+        settings = self.quality.settings()
+        notice: dict[str, object] = {
+            "type": "quality",
+            "mode": self.quality.mode,
+            "stream": self.quality.stream,
+            "width": settings.width,
+            "height": settings.height,
+            "reason": self.quality.reason,
+        }
+        if always or notice != self._quality_told:
+            if notice["stream"] != self._quality_told.get("stream", notice["stream"]):
+                self.log.info("now on %s: %s", notice["stream"], notice["reason"])
+            self._quality_told = notice
+            self._notify(notice)
 
     def _notify(self, message: dict[str, object]) -> None:
         if self._control is not None and self._control.readyState == "open":
@@ -336,6 +401,8 @@ class ViewerSession:
         self._disarm_deadline()
         for task in list(self._background):
             task.cancel()
+        if self._quality_timer is not None:
+            self._quality_timer.cancel()
         self._on_closed(self)
         await self.pc.close()
         self.video_track.stop()
@@ -355,4 +422,5 @@ class ViewerSession:
                 "local_type": self.ice.local_type if self.ice is not None else None,
                 **self.recovery.status(now),
             },
+            "quality": self.quality.status(),
         }

@@ -15,7 +15,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 
 from edge.webrtc import aiortc_ext
 from edge.webrtc.payloads import OPUS_CLOCK_RATE, VIDEO_CLOCK_RATE, Payloads
-from edge.webrtc.rtp_sender import FastRtpSender
+from edge.webrtc.rtp_sender import FastRtpSender, ItemSource
 from edge.webrtc.tracks import HubTrack
 
 # How long an answer or an offer waits for the camera's first SPS, to name its exact H.264 profile.
@@ -29,7 +29,7 @@ def transceiver_of(pc: RTCPeerConnection, sender: RTCRtpSender) -> RTCRtpTransce
 def send_video(
     pc: RTCPeerConnection,
     sender: RTCRtpSender,
-    track: HubTrack,
+    track: ItemSource,
     payloads: Payloads,
     profile_level_id: str,
     request_keyframe: Callable[[], None],

@@ -14,6 +14,7 @@ from edge.service import BackgroundTask
 from edge.webrtc.configuration import rtc_configuration
 from edge.webrtc.ice_servers import IceServerList
 from edge.webrtc.payloads import Payloads
+from edge.webrtc.quality import QualityMode
 from edge.webrtc.session import SessionStatus, ViewerSession
 from edge.webrtc.transceivers import PROFILE_WAIT_S
 from edge.webrtc.turn_check import TurnState, TurnWatch
@@ -57,10 +58,13 @@ class Viewers:
     def get(self, session_id: str) -> ViewerSession | None:
         return self._sessions.get(session_id)
 
-    async def create(self, offer_sdp: str, *, wants_audio: bool) -> tuple[ViewerSession, str]:
+    async def create(
+        self, offer_sdp: str, *, wants_audio: bool, quality: QualityMode = QualityMode.AUTO
+    ) -> tuple[ViewerSession, str]:
         """Answer a (checked) offer; returns the session and the answer SDP.
 
-        ``wants_audio``: whether the offer has an audio section that wants media.
+        ``wants_audio``: whether the offer has an audio section that wants media;
+        ``quality``: which of the camera's streams the viewer wants (``auto``: what its link carries).
 
         Raises :class:`ViewerLimit` when the configured limits are reached.
         """
@@ -82,6 +86,7 @@ class Viewers:
             self._forget,
             restart_timeout=self._config.restart_timeout,
             gather_timeout=self._config.turn_timeout,
+            quality=quality,
         )
         self._sessions[session.id] = session
         self.total_sessions += 1
@@ -92,7 +97,7 @@ class Viewers:
             raise
         if use_turn and session.ice is not None and not session.ice.has_relay:
             self.turn.relay_missing()
-        session.log.info("answered (%d viewers)", len(self._sessions))
+        session.log.info("answered (%d viewers), quality %s", len(self._sessions), quality)
         return session, answer
 
     def _forget(self, session: ViewerSession) -> None:

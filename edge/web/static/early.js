@@ -6,13 +6,14 @@
 // handles it like any other; if it could not start, viewer.js makes its own.
 
 import { WhepSession } from './whep.js';
+import { whepEndpoint } from './quality.js';
 
 /** @type {WhepSession | null} */
 let early = null;
 if (typeof RTCPeerConnection === 'function') {
   try {
     const token = new URLSearchParams(window.location.search).get('token'); // as viewer.js: Bearer until the cookie
-    early = new WhepSession(new URL('whep', document.baseURI).href, { token });
+    early = new WhepSession(whepEndpoint(), { token }); // on the picture this browser chose last
     early.start().catch(() => {}); // viewer.js sees the outcome through the same promise
   } catch {
     early = null; // WebRTC disabled: viewer.js says so

@@ -15,6 +15,7 @@ import { WhepError } from './whep.js';
 /** @typedef {import('./whep.js').WhepSession} WhepSession */
 /** @typedef {import('../types/status').Notice} Notice */
 /** @typedef {import('../types/status').SourceState} SourceState */
+/** @typedef {import('../types/status').QualityNotice} QualityNotice */
 /**
  * @typedef {object} PathCallbacks
  * @property {(reason: 'no frames' | 'camera') => void} onStall
@@ -22,6 +23,7 @@ import { WhepError } from './whep.js';
  * @property {() => void} onRestarted
  * @property {(error: unknown) => void} onGiveUp
  * @property {(name: string) => void} onTrigger
+ * @property {(notice: QualityNotice) => void} onQuality
  */
 
 const STALL_FRAME_INTERVALS = 15;
@@ -41,11 +43,12 @@ export class PathKeeper {
    *   onRestarted()            an ICE restart completed
    *   onGiveUp(error)          restarts failed: start a fresh session
    *   onTrigger(name)          the camera says a trigger fired (a GPIO input, motion)
+   *   onQuality(notice)        the camera says which of its streams it sends, and why
    */
-  constructor(session, video, { onStall, onFrames, onRestarted, onGiveUp, onTrigger }) {
+  constructor(session, video, { onStall, onFrames, onRestarted, onGiveUp, onTrigger, onQuality }) {
     this.session = session;
     this.video = video;
-    this.callbacks = { onStall, onFrames, onRestarted, onGiveUp, onTrigger };
+    this.callbacks = { onStall, onFrames, onRestarted, onGiveUp, onTrigger, onQuality };
     this._failedInARow = 0;
     this._restarting = false;
     /** @type {number | null} performance.now() of the latest presented frame */
@@ -143,6 +146,7 @@ export class PathKeeper {
     if (message?.type === 'network-change') this.restart('the camera\'s network changed');
     if (message?.type === 'camera') this._cameraStateChanged(message.state);
     if (message?.type === 'trigger') this.callbacks.onTrigger(message.name);
+    if (message?.type === 'quality') this.callbacks.onQuality(message);
   }
 
   /** @param {SourceState} state */

@@ -9,7 +9,7 @@
 //     a browser that cannot play the camera at all (no WebRTC, no H.264) gets
 //     a final message and no retries
 //   - media: attach stream, autoplay, first-frame detection
-//   - controls: unmute, fullscreen, stats overlay, keyboard and its shortcut list, idle hiding
+//   - controls: unmute, picture quality, fullscreen, stats overlay, keyboard and its shortcut list, idle hiding
 //   - page lifecycle: DELETE on pagehide, reconnect after bfcache restore
 
 import { WhepSession, WhepError, canReceiveH264, timedFetch } from './whep.js';
@@ -18,6 +18,7 @@ import { PathKeeper } from './recovery.js';
 import { LipSync } from './lipsync.js';
 import { takeEarlySession } from './early.js';
 import { askForToken, dismissLogin, forgetTokenInAddress, login } from './login.js';
+import { isQualityMode, storedQuality, storeQuality, whepEndpoint } from './quality.js';
 
 /** @typedef {'no-webrtc' | 'no-h264'} Unsupported */
 // What /api/status says (edge/web/types/status.d.ts).
@@ -26,6 +27,8 @@ import { askForToken, dismissLogin, forgetTokenInAddress, login } from './login.
  * @typedef {import('../types/status').CameraStatus} CameraStatus
  * @typedef {import('../types/status').MicrophoneStatus} MicrophoneStatus
  * @typedef {import('../types/status').PublishTargetStatus} PublishTargetStatus
+ * @typedef {import('../types/status').QualityMode} QualityMode
+ * @typedef {import('../types/status').QualityNotice} QualityNotice
  */
 // Safari's prefixed fullscreen API (lib.dom has only the standard one).
 /**
@@ -45,7 +48,6 @@ const IDLE_MS = 3000;
 
 const params = new URLSearchParams(window.location.search);
 let token = params.get('token'); // sent as Bearer until the session cookie replaces it
-const whepUrl = new URL('whep', document.baseURI).href;
 const statusUrl = new URL('api/status', document.baseURI).href; // the full status: this page is logged in
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -54,6 +56,7 @@ const ui = {
   video: /** @type {HTMLVideoElement} */ ($('video')),
   status: $('status'),
   unmute: $('unmute'),
+  quality: /** @type {HTMLFieldSetElement} */ ($('quality')),
   fullscreen: $('fullscreen'),
   statsToggle: $('stats-toggle'),
   stats: $('stats'),
@@ -66,7 +69,7 @@ const ui = {
 /**
  * @type {{ pc: RTCPeerConnection | null, state: string, sessionsStarted: number, firstFrameAt: number | null,
  *          lastError: string | null, iceRestarts: number, lastRecoveryMs: number | null, lipSync: LipSync | null,
- *          unsupported: Unsupported | null, restartIce: () => Promise<void> | undefined }}
+ *          unsupported: Unsupported | null, quality: QualityNotice | null, restartIce: () => Promise<void> | undefined }}
  */
 const hooks = {
   pc: null,            // current RTCPeerConnection
@@ -78,6 +81,7 @@ const hooks = {
   lastRecoveryMs: null, // last stall -> first new frame, ms
   lipSync: null,       // the current session's LipSync (active, lagMs, targetMs)
   unsupported: null,   // null, or why this browser cannot play the camera: 'no-webrtc' | 'no-h264'
+  quality: null,       // the camera's latest word on the stream it sends: { mode, stream, width, height, reason }
   restartIce: () => conn.session?.restartIce(), // what the page does when the path breaks, on demand
 };
 /** @type {any} */ (window).edgeViewer = hooks;
@@ -107,12 +111,14 @@ function setState(state, text = STATUS_TEXT[state]) {
 // --- connection controller -----------------------------------------------------
 
 /**
- * @type {{ running: boolean, session: WhepSession | null, lipSync: LipSync | null, live: boolean, backoffMs: number,
- *          retryTimer: number | undefined, liveTimer: number | undefined, expectNoH264: boolean }}
+ * @type {{ running: boolean, session: WhepSession | null, keeper: PathKeeper | null, lipSync: LipSync | null,
+ *          live: boolean, backoffMs: number, retryTimer: number | undefined, liveTimer: number | undefined,
+ *          expectNoH264: boolean }}
  */
 const conn = {
   running: false,
   session: null,       // current WhepSession (null while waiting to retry)
+  keeper: null,        // its PathKeeper: what the page tells the camera goes through it
   lipSync: null,       // its LipSync
   live: false,         // current session has shown video
   backoffMs: RECONNECT_MIN_MS,
@@ -142,7 +148,7 @@ function connect() {
   if (!conn.running) return;
   let session;
   try {
-    session = takeEarlySession() ?? new WhepSession(whepUrl, { token });
+    session = takeEarlySession() ?? new WhepSession(whepEndpoint(), { token });
   } catch (err) {
     // No WebRTC at all (or disabled): retrying will not help.
     unsupported('no-webrtc', `WebRTC unavailable: ${/** @type {Error} */ (err)?.message ?? err}`);
@@ -164,7 +170,13 @@ function connect() {
     onGiveUp: (err) => fail(session, err),
     // A GPIO input or motion fired: recordings.js shows it.
     onTrigger: (name) => window.dispatchEvent(new CustomEvent('edge-trigger', { detail: { name } })),
+    onQuality: (notice) => {
+      if (session !== conn.session) return;
+      hooks.quality = notice;
+      renderQuality();
+    },
   });
+  conn.keeper = keeper;
   watchPeerConnection(session, keeper);
   attachStream(session);
   const lipSync = new LipSync(session, (message) => keeper.tell(/** @type {{ type: string }} */ (message)));
@@ -236,7 +248,7 @@ function unsupported(kind, detail) {
   session?.stop();
   setState('error', UNSUPPORTED_TEXT[kind]);
   ui.stage.dataset.unsupported = kind;
-  for (const el of [ui.unmute, ui.fullscreen, ui.statsToggle, ui.stats]) el.hidden = true;
+  for (const el of [ui.unmute, ui.quality, ui.fullscreen, ui.statsToggle, ui.stats]) el.hidden = true;
 }
 
 /** @param {WhepSession} session */
@@ -342,6 +354,33 @@ function toggleMute() {
   if (hooks.unsupported) return;
   ui.video.muted = !ui.video.muted;
   ui.video.play().catch(() => {}); // user gesture: also recovers refused autoplay
+}
+
+// --- picture quality ---------------------------------------------------------------
+
+/**
+ * The person chose Auto, HD or SD: remembered, and asked of the session that plays (the
+ * next one asks for it in its WHEP request).
+ * @param {QualityMode} mode
+ */
+function chooseQuality(mode) {
+  storeQuality(mode);
+  conn.keeper?.tell({ type: 'quality', mode });
+}
+
+function initQuality() {
+  const chosen = storedQuality();
+  for (const radio of ui.quality.querySelectorAll('input')) radio.checked = radio.value === chosen;
+  ui.quality.addEventListener('change', (ev) => {
+    const value = /** @type {HTMLInputElement} */ (ev.target).value;
+    if (isQualityMode(value)) chooseQuality(value);
+  });
+}
+
+/** The stats overlay's line on the stream the camera sends: "SD 640×360 · auto: loss 23 % on main". */
+function renderQuality() {
+  const q = hooks.quality;
+  setStat('stream', q ? `${q.stream === 'low' ? 'SD' : 'HD'} ${q.width}×${q.height} · ${q.reason}` : '–');
 }
 
 // --- fullscreen ------------------------------------------------------------------
@@ -479,6 +518,7 @@ function setStatsVisible(visible) {
   healthTimer = undefined;
   if (visible) {
     renderConnectionState();
+    renderQuality();
     pollStats();
     pollHealth();
     healthTimer = setInterval(pollHealth, HEALTH_INTERVAL_MS);
@@ -505,7 +545,7 @@ function wake() {
 /** @param {KeyboardEvent} ev */
 function onKey(ev) {
   if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-  if (/** @type {Element} */ (ev.target).closest?.('input, textarea, select, [contenteditable]')) return;
+  if (/** @type {Element} */ (ev.target).closest?.('input:not([type=radio]), textarea, select, [contenteditable]')) return;
   /** @type {Record<string, () => void>} */
   const actions = {
     s: () => setStatsVisible(ui.stats.hidden === true),
@@ -561,6 +601,7 @@ function init() {
   ui.unmute.addEventListener('click', toggleMute);
   ui.video.addEventListener('volumechange', syncUnmute);
   syncUnmute();
+  initQuality();
 
   if (fullscreenApi) {
     ui.fullscreen.addEventListener('click', toggleFullscreen);

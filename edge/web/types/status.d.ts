@@ -27,6 +27,9 @@ export type PublishState =
   | 'failed'
   | 'stopped';
 
+/** edge/webrtc/quality.py: what the viewer asked for: what its link carries, HD (main) or SD (low). */
+export type QualityMode = 'auto' | 'high' | 'low';
+
 /** edge/service.py: a part the configuration leaves off (the microphone, motion). */
 export type OffState = 'off';
 
@@ -114,8 +117,21 @@ export interface DaemonStatus {
   publish: PublishTargetStatus[];
 }
 
+/** The stream this viewer is sent, and why (edge/webrtc/session.py's _tell_quality). */
+export interface QualityNotice {
+  type: 'quality';
+  mode: QualityMode;
+  /** hw/camera's StreamName */
+  stream: 'main' | 'low';
+  width: number;
+  height: number;
+  /** a short phrase: "auto: loss 23 % on main", "chosen: SD"... */
+  reason: string;
+}
+
 /** What the camera tells the page on the data channel (edge/webrtc/session.py's _notify). */
 export type Notice =
   | { type: 'network-change' }
   | { type: 'camera'; state: SourceState }
-  | { type: 'trigger'; name: string };
+  | { type: 'trigger'; name: string }
+  | QualityNotice;

@@ -62,3 +62,13 @@ def test_any_one_packet_can_be_paid_for_on_the_slowest_link_and_the_bucket_refil
     gate.refill(40_000, 0.1)  # 0.1 s at 1250 bytes/s
     assert gate.admit(125, 0.0, NEVER, 0.1, UNKNOWN_RTT_S) and not gate.admit(1, 0.0, NEVER, 0.1, UNKNOWN_RTT_S)
     assert gate.ignored_budget == 2
+
+
+def test_a_packet_sent_before_the_last_keyframe_is_not_sent_again():
+    """After a keyframe (a switch to the other stream, an IDR after a PLI) the packets before it are no use."""
+    gate = RetransmissionGate()
+    now = 100.0
+    gate.refill(LINK_BPS, now)
+    assert not gate.admit(PACKET, now - 0.2, NEVER, now, UNKNOWN_RTT_S, keyframe_at=now - 0.1)
+    assert gate.admit(PACKET, now - 0.1, NEVER, now, UNKNOWN_RTT_S, keyframe_at=now - 0.1)  # the keyframe's own
+    assert gate.ignored_old == 1

@@ -4,7 +4,9 @@ Measured before this (issue 28): a viewer on a 700 kbit/s / 60 ms link had its N
 Its link dropped most of the answers, it asked again for each, and each ask was answered again, into a link that
 was already full. Three rules, checked in this order, each counted:
 
-- **age**: a packet first sent more than :data:`MAX_AGE_S` ago is not sent again;
+- **age**: a packet first sent more than :data:`MAX_AGE_S` ago, or before the last keyframe sent (the picture
+  starts again there: after a switch between the camera's streams, the old stream's packets would only compete
+  with the new one's keyframe for a full link), is not sent again;
 - **repeat**: a packet is sent again at most once per round-trip time (the viewer cannot have had the last copy
   before that; :data:`UNKNOWN_RTT_S` until the receiver reports tell);
 - **budget**: a token bucket per viewer and media kind pays for retransmissions with :data:`SHARE` of the link's
@@ -45,10 +47,13 @@ class RetransmissionGate:
         self._tokens = min(max(share * DEPTH_S, MIN_DEPTH_BYTES), self._tokens + earned)
         self._refilled_at = now
 
-    def admit(self, size: int, sent_at: float, resent_at: float, now: float, rtt_s: float) -> bool:
+    def admit(
+        self, size: int, sent_at: float, resent_at: float, now: float, rtt_s: float, keyframe_at: float = NEVER
+    ) -> bool:
         """Whether a packet of ``size`` bytes, first sent at ``sent_at`` and last resent at ``resent_at``, goes again
-        (paid for from the budget if so). Call :meth:`refill` first."""
-        if now - sent_at > MAX_AGE_S:
+        (paid for from the budget if so), the last keyframe having been sent at ``keyframe_at``. Call
+        :meth:`refill` first."""
+        if now - sent_at > MAX_AGE_S or sent_at < keyframe_at:
             self.ignored_old += 1
             return False
         if now - resent_at < rtt_s:

@@ -128,6 +128,8 @@ class EncodedMedia(Protocol):
     def data(self) -> bytes: ...
     @property
     def timestamp_us(self) -> int: ...
+    @property
+    def keyframe(self) -> bool: ...
 
 
 M = TypeVar("M", bound=EncodedMedia)
@@ -203,6 +205,7 @@ class FastRtpSender(RTCRtpSender):
     _history: list[tuple[int, int, int, bytes, float, float] | None]
     _sent: deque[tuple[float, int]]  # (time.monotonic(), payload bytes) of each frame sent, for send_rate_bps
     _retransmissions: RetransmissionGate
+    _keyframe_sent_at: float  # time.monotonic() the last video keyframe went out
     _payload_type: int
     _rtx_payload_type: int | None
     _extension_ids: dict[str, int]
@@ -247,6 +250,7 @@ class FastRtpSender(RTCRtpSender):
         sender._history = [None] * HISTORY_SIZE
         sender._sent = deque(maxlen=256)  # a second of frames at up to 256 frames/s
         sender._retransmissions = RetransmissionGate()
+        sender._keyframe_sent_at = NEVER
         sender._payload_type = 0
         sender._rtx_payload_type = None
         sender._extension_ids = {}
@@ -371,7 +375,7 @@ class FastRtpSender(RTCRtpSender):
             while True:
                 item = await self._source.recv()
                 if self._enabled:
-                    self._send_frame(self._payloads.frame(item))
+                    self._send_frame(self._payloads.frame(item), self.kind == "video" and item.keyframe)
         except (asyncio.CancelledError, ConnectionError, MediaStreamError):
             pass
         except Exception:
@@ -395,11 +399,13 @@ class FastRtpSender(RTCRtpSender):
 
     # --- ours ------------------------------------------------------------------------
 
-    def _send_frame(self, frame: RtpFrame) -> None:
+    def _send_frame(self, frame: RtpFrame, keyframe: bool = False) -> None:
         path = self._path()
         if path is None:
             return  # no selected pair this moment (an ICE restart): the viewer will NACK or ask for an IDR
         now = time.monotonic()
+        if keyframe:
+            self._keyframe_sent_at = now  # what was sent before it is no use to the viewer any more
         protect = self.transport._tx_srtp.protect
         timestamp = (self._timestamp_origin + frame.timestamp_us * self._clock_rate // 1_000_000) & 0xFFFFFFFF
         extensions = self._header_extensions()
@@ -444,7 +450,7 @@ class FastRtpSender(RTCRtpSender):
             kept = history[index]
             if kept is None or kept[0] != sequence:
                 continue  # long gone (or never sent)
-            if gate.admit(overhead + len(kept[3]), kept[4], kept[5], now, rtt):
+            if gate.admit(overhead + len(kept[3]), kept[4], kept[5], now, rtt, self._keyframe_sent_at):
                 history[index] = (*kept[:5], now)
                 packets.append(self._rtx_packet(kept, extensions))
         if packets:

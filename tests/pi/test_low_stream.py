@@ -7,6 +7,7 @@ the fake /dev/video11); only libcamera and the sensor are stand-ins.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 
@@ -14,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+from edge.media.video import VideoHub
 from hw.camera import CameraSettings, H264AccessUnit, LumaFrame, low_stream_settings
 from hw.camera.pi import PiCamera, open_picamera2
 from hw.camera.picamera2_ext import SECOND_X264_BUFFERS, VIDEO_BUFFERS, X264_PRESET, X264_THREADS
@@ -199,3 +201,31 @@ async def test_a_failed_low_stream_comes_back_at_the_next_start(pi4):
     pi4.codec.max_sessions = None
     units = await collect(camera, 20)
     assert camera.low_error is None and {unit.stream for unit in units} == {"main", "low"}
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["low", "refused"])
+async def test_the_hub_gives_the_low_stream_or_says_why_not_and_gives_main(pi5, refused):
+    """A viewer asking the hub for ``low`` gets it, or main when the camera could not start one (on a Pi 5,
+    whose libx264 writes the SPS the hub reads; the fake /dev/video11 writes none)."""
+    camera = pi_camera(RefusingLowLores if refused else FakeCamera)
+    hub = VideoHub(camera)
+    queue = hub.stream("low").subscribe()
+    main = hub.main.subscribe()
+    await hub.start()
+    try:
+        async with asyncio.timeout(30):
+            for _ in range(10):
+                await main.get()
+            status = hub.status()["low"]
+            stream = hub.stream("low")
+            if not refused:
+                unit = await queue.get()
+    finally:
+        await hub.stop()
+    assert status is not None and (status["width"], status["height"], status["bitrate"]) == (640, 360, 450_000)
+    if refused:
+        assert status["error"] is not None and "refused a 640x360 lores stream" in status["error"]
+        assert stream is hub.main and status["frames"] == 0
+    else:
+        assert status["error"] is None and stream is hub.low and status["frames"] > 0
+        assert unit.stream == "low" and unit.keyframe

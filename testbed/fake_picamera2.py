@@ -284,10 +284,15 @@ class FakeCamera:
         rows[height:] = 128  # U and V: grey
 
     def _fill_main(self, memory: mmap.mmap, index: int) -> None:
-        width, height = self.camera_config["main"]["size"]
-        stride = self.camera_config["main"]["stride"]
+        height = self.camera_config["main"]["size"][1]
         yuv = self.picture.render(index, time.time())
         draw_frame_code(yuv[:height], frame_code_value(index, 0))
+        self._copy_picture(memory, yuv, "main")
+
+    def _copy_picture(self, memory: mmap.mmap, yuv: np.ndarray, name: str) -> None:
+        """A YUV420 picture (planar, unpadded: ``(height * 3 / 2, width)``) into a buffer of stream ``name``."""
+        width, height = self.camera_config[name]["size"]
+        stride = self.camera_config[name]["stride"]
         rows = np.frombuffer(memory, np.uint8).reshape(-1, stride)
         rows[:height, :width] = yuv[:height]
         half = stride // 2

@@ -42,8 +42,8 @@ class EncoderLimits:
 # The low stream: the VideoCore's encode sessions share its one block, rated for about 1080p30 in all
 # ("you can split that encode power between multiple streams with a small overhead", a Raspberry Pi
 # engineer in waveform80/picamera#270): main and low together are held to level 4.0's rate. On a Pi 5
-# the low stream is a second libx264 on the CPU, about a ninth of a 1080p main's work
-# (docs/picamera2.md, "The low stream"): held to no more than main is.
+# the low stream is a second libx264 on the CPU, about a quarter of a 1080p main's CPU (docs/picamera2.md,
+# "The low stream"): held to nothing more than main is.
 VC4_ENCODER = EncoderLimits(
     "VideoCore hardware encoder (bcm2835-codec)",
     True,

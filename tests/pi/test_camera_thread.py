@@ -69,7 +69,8 @@ async def test_the_sensor_time_is_read_only_for_the_frames_the_luma_feed_uses(pi
     await collect(camera, 90)
     fake = the_camera()
     used = {sensor_frame(fake, frame.timestamp_us) for frame in frames}
-    assert 14 <= len(used) <= 17, f"{len(used)} pictures from {len(fake.metadata_reads)} frames"
+    produced = len(fake.sensor_timestamps_ns)  # 90 or more: the camera may run ahead of a busy Pi 5 encoder
+    assert abs(len(used) - produced * 5 / 30) <= 2, f"{len(used)} pictures from {produced} frames"
     unused_reads = {reads for index, reads in enumerate(fake.metadata_reads) if index not in used}
     assert unused_reads <= {0, 1}, f"metadata read {unused_reads} times for frames the luma feed did not use"
     assert all(fake.metadata_reads[index] <= 2 for index in used)

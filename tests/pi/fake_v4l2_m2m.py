@@ -8,7 +8,9 @@ picamera2/encoders/v4l2_encoder.py reaches the kernel only through four module g
 install(codec) patches exactly those names *inside picamera2.encoders.v4l2_encoder* (nothing process-wide).
 As the driver (a V4L2 mem2mem device), every open is a session of its own (its own controls, formats, rate and
 buffers: bcm2835-v4l2-codec.c creates a context and a VideoCore encoder component per open); ``sessions`` caps
-how many may be open at once (EBUSY beyond: a VideoCore with no encoder left), None for no cap.
+how many may be open at once (EBUSY beyond: a VideoCore with no encoder left), None for no cap; the sessions
+opened from the ``refuse_buffers_from``-th on fail to allocate their buffers (ENOMEM at VIDIOC_REQBUFS: no CMA
+left), after picamera2 has started their polling thread.
 The ioctl log, the last value of each control and the frame rate each session's encoder runs at are what the
 tests assert on. The frame rate is the driver's (bcm2835-v4l2-codec.c): 30/1 from open until VIDIOC_S_PARM on the
 OUTPUT queue sets another (EINVAL for another queue or a zero fraction); the encoder component is created at the
@@ -70,6 +72,7 @@ class FakeM2M:
         self.frames = 0
         self.force_pending = False
         self.qbuf_output = []  # (index, dmabuf fd, bytesused, tv_sec, tv_usec)
+        self.refuse_buffers = False  # VIDIOC_REQBUFS of any buffers fails with ENOMEM
         self.framerate = Fraction(30)  # the driver's ctx->framerate_num / framerate_denom until S_PARM
         self.encoder_framerate = None  # the rate the encoder component was created with (first REQBUFS)
 
@@ -128,6 +131,8 @@ class FakeM2M:
             arg.parm.output.capability = v.V4L2_CAP_TIMEPERFRAME
         elif req == v.VIDIOC_REQBUFS:
             d = dict(type=_BUF_TYPES.get(arg.type), count=arg.count, memory=_MEM.get(arg.memory))
+            if self.refuse_buffers and arg.count:
+                raise OSError(errno.ENOMEM, "Cannot allocate memory")
             if self.encoder_framerate is None:
                 self.encoder_framerate = self.framerate
         elif req == v.VIDIOC_QUERYBUF:
@@ -220,8 +225,9 @@ class FakePoll:
 class FakeCodec:
     """/dev/video11: each open a new :class:`FakeM2M` session, in ``sessions`` (in the order opened)."""
 
-    def __init__(self, max_sessions=None):
+    def __init__(self, max_sessions=None, refuse_buffers_from=None):
         self.max_sessions = max_sessions
+        self.refuse_buffers_from = refuse_buffers_from
         self.sessions = []
 
     def open(self, path, *a, **k):
@@ -230,6 +236,7 @@ class FakeCodec:
             raise OSError(errno.EBUSY, "Device or resource busy")
         session = FakeM2M(FAKE_FD + len(self.sessions))
         session.opened = (path, a, k)
+        session.refuse_buffers = self.refuse_buffers_from is not None and len(self.sessions) >= self.refuse_buffers_from
         self.sessions.append(session)
         return session
 

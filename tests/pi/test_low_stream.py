@@ -179,17 +179,30 @@ async def test_a_refused_low_lores_leaves_main_alone_with_low_error_set(pi, capl
         assert [session.size for session in pi.codec.sessions] == [(1280, 720)]
 
 
-async def test_a_second_encode_session_that_cannot_open_leaves_main_alone_with_low_error_set(pi4, caplog):
-    """A VideoCore with one encode session left: main's encoder starts first and gets it."""
-    pi4.codec.max_sessions = 1
+@pytest.mark.parametrize(
+    "limit, error",
+    [
+        (dict(max_sessions=1), "Device or resource busy"),  # a VideoCore with one encode session left
+        (dict(refuse_buffers_from=1), "Cannot allocate memory"),  # the second session gets no buffers
+    ],
+    ids=["no-session", "no-buffers"],
+)
+async def test_a_second_encode_session_that_cannot_start_leaves_main_alone_with_low_error_set(
+    pi4, caplog, limit, error
+):
+    """Main's encoder starts first and gets what there is; the low stream's half-started session is closed."""
+    for name, value in limit.items():
+        setattr(pi4.codec, name, value)
     camera = pi_camera()
     with caplog.at_level(logging.WARNING, logger="hw.camera.pi"):
         units = await collect(camera, 20)
     assert {unit.stream for unit in units} == {"main"} and the_camera().loop_error is None
     assert camera.low_error is not None and "the low stream's encoder did not start" in camera.low_error
-    assert "Device or resource busy" in camera.low_error
-    assert [session.size for session in pi4.codec.sessions] == [(1280, 720)]
-    assert the_camera()._encoders == set()  # all stopped with the camera
+    assert error in camera.low_error
+    assert [r.levelname for r in caplog.records if "main goes on without it" in r.getMessage()] == ["WARNING"]
+    assert pi4.codec.sessions[0].size == (1280, 720)
+    assert all(session.closed for session in pi4.codec.sessions)  # main's with the camera; low's at once
+    assert the_camera()._encoders == set()
     camera.request_keyframe("low")  # nothing to ask: no error
 
 

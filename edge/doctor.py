@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.config import Config, ConfigError, PublishConfig, load_config
-from edge.hardware import Picamera2TooOld, check_encoder_limits, check_picamera2_version
+from edge.hardware import Picamera2TooOld, check_encoder_limits, check_picamera2_version, low_stream_refusal
 from edge.webrtc.ice_servers import IceServerList, RelayServer
 from edge.webrtc.turn_check import TurnCheck, TurnState, check_turn
 from hw.camera.pi import CameraInfo, list_cameras, picamera2_version
@@ -368,10 +368,14 @@ def check_config(config_path: Path | None) -> tuple[Config | None, list[Finding]
 def check_limits(config: Config, probes: Probes) -> list[Finding]:
     if not probes.platform.is_raspberry_pi:
         return []
+    encoder = probes.platform.h264_encoder()
     try:
-        check_encoder_limits(config, probes.platform.h264_encoder())
+        check_encoder_limits(config, encoder)
     except ConfigError as exc:
         return [Finding("FAIL", "camera settings", str(exc), "edit [camera] in the configuration")]
+    refusal = low_stream_refusal(config, encoder)
+    if refusal is not None:
+        return [Finding("warn", "low stream", f"off: {refusal}", "edit [camera] or [camera.low] in the configuration")]
     return []
 
 

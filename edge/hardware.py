@@ -73,7 +73,26 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
         camera_backend = "picamera2" if on_pi else "simulated"
     if camera_backend == "picamera2":
         check_picamera2_version(picamera2_version())
-    check_encoder_limits(config, platform.h264_encoder() if camera_backend == "picamera2" else None)
+    encoder = platform.h264_encoder() if camera_backend == "picamera2" else None
+    check_encoder_limits(config, encoder)
+    settings, low = stream_settings(config)
+    if cam.low.enabled and low is None:
+        log.info("No low stream: the main picture (%dx%d) is no larger than [camera.low]'s", cam.width, cam.height)
+    refusal = low_stream_refusal(config, encoder)
+    if refusal is not None:
+        log.warning("No low stream: %s", refusal)
+        low = None
+    camera = open_camera(camera_backend, settings, low, av_sync=config.simulation.av_sync)
+    return Hardware(
+        camera=camera,
+        microphone=_open_microphone(config, force_simulated, on_pi, platform),
+        gpio=open_gpio(simulated=not on_pi),
+    )
+
+
+def stream_settings(config: Config) -> tuple[CameraSettings, CameraSettings | None]:
+    """The camera's main stream's settings and, if ``[camera.low]`` asks for one that is smaller, the low stream's."""
+    cam = config.camera
     settings = CameraSettings(
         width=cam.width,
         height=cam.height,
@@ -81,17 +100,8 @@ def open_hardware(config: Config, force_simulated: bool, platform: Platform | No
         bitrate=cam.bitrate,
         keyframe_interval=cam.keyframe_interval,
     )
-    low = None
-    if cam.low.enabled:
-        low = low_stream_settings(settings, cam.low.width, cam.low.height, cam.low.bitrate)
-        if low is None:
-            log.info("No low stream: the main picture (%dx%d) is no larger than [camera.low]'s", cam.width, cam.height)
-    camera = open_camera(camera_backend, settings, low, av_sync=config.simulation.av_sync)
-    return Hardware(
-        camera=camera,
-        microphone=_open_microphone(config, force_simulated, on_pi, platform),
-        gpio=open_gpio(simulated=not on_pi),
-    )
+    low = low_stream_settings(settings, cam.low.width, cam.low.height, cam.low.bitrate) if cam.low.enabled else None
+    return settings, low
 
 
 def _open_microphone(config: Config, force_simulated: bool, on_pi: bool, platform: Platform) -> Microphone | None:
@@ -176,3 +186,25 @@ def check_encoder_limits(config: Config, encoder: EncoderLimits | None) -> None:
             f"at most {level.max_macroblocks_per_second:,} ({why}); at {size} at most "
             f"{level.max_macroblocks_per_second // frame} fps"
         )
+
+
+def low_stream_refusal(config: Config, encoder: EncoderLimits | None) -> str | None:
+    """Why the camera's encoder cannot also encode the low stream ``[camera.low]`` asks for (None if it can,
+    or none is asked for): an encoder whose sessions share its throughput (``EncoderLimits.shared``: the
+    VideoCore) is held to its level's macroblock rate for both streams together. The daemon then runs
+    main alone: the settings that worked before the low stream existed still start."""
+    settings, low = stream_settings(config)
+    if low is None or encoder is None or not encoder.shared:
+        return None
+    level = h264.level(encoder.level)
+    both = h264.macroblocks(settings.width, settings.height) + h264.macroblocks(low.width, low.height)
+    rate = both * settings.framerate
+    if rate <= level.max_macroblocks_per_second:
+        return None
+    return (
+        f"[camera.low] {low.width}x{low.height} beside {settings.width}x{settings.height} at {settings.framerate} fps "
+        f"is {rate:,} macroblocks a second, more than the {encoder.name} encodes for both streams: at most "
+        f"{level.max_macroblocks_per_second:,} (H.264 level {level.name}: {encoder.level_reason}); with it "
+        f"camera.framerate at most {level.max_macroblocks_per_second // both} (or a smaller picture); "
+        "[camera.low] enabled = false runs main alone without this warning"
+    )

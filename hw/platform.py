@@ -28,6 +28,7 @@ class EncoderLimits:
     max_bitrate: int
     level: int  # the H.264 level_idc whose picture size and macroblock rate it is held to (not its bitrate: below)
     level_reason: str  # why that level, as the refusal says it
+    shared: bool  # a second stream (the low one) shares its throughput: both are held to the level's rate together
 
 
 # The VC4 encoder: 25 kbit/s .. 25 Mbit/s (bcm2835-v4l2-codec's bitrate control), at most
@@ -38,6 +39,11 @@ class EncoderLimits:
 # the peak as twice the average bitrate: above 10 Mbit/s picamera2 (VC4) and libx264 write
 # level 4.1, the same pictures and rate up to 50 Mbit/s, so 25 Mbit/s is 4.1's limit too
 # (edge.media.h264.stream_level names the level; tests/pi/test_encoder_limits.py checks it).
+# The low stream: the VideoCore's encode sessions share its one block, rated for about 1080p30 in all
+# ("you can split that encode power between multiple streams with a small overhead", a Raspberry Pi
+# engineer in waveform80/picamera#270): main and low together are held to level 4.0's rate. On a Pi 5
+# the low stream is a second libx264 on the CPU, about a quarter of a 1080p main's CPU (docs/picamera2.md,
+# "The low stream"): held to nothing more than main is.
 VC4_ENCODER = EncoderLimits(
     "VideoCore hardware encoder (bcm2835-codec)",
     True,
@@ -46,6 +52,7 @@ VC4_ENCODER = EncoderLimits(
     25_000_000,
     40,
     "1080p30, what its driver rates the hardware for",
+    shared=True,
 )
 PI5_SOFTWARE_ENCODER = EncoderLimits(
     "Pi 5 software encoder (libx264 via picamera2)",
@@ -55,6 +62,7 @@ PI5_SOFTWARE_ENCODER = EncoderLimits(
     25_000_000,
     40,
     "1080p30, a cautious budget for libx264 on the Pi 5's CPU",
+    shared=False,
 )
 
 

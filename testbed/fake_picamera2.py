@@ -4,8 +4,8 @@ picamera2's own code runs.
 What is picamera2's, not ours: ``create_video_configuration`` and the checks of
 ``configure`` (``check_camera_config``), ``process_requests`` (the step of its camera loop
 that hands each completed request to ``pre_callback``, ``post_callback`` and the encoders,
-then releases it), ``start_encoder``/``stop_encoder``, ``CompletedRequest``,
-``MappedArray`` and the buffer mapping helpers, the encoder classes, ``Output``: all run
+each the stream it was started on, then releases it), ``start_encoder``/``stop_encoder``,
+``CompletedRequest``, ``MappedArray`` and the buffer mapping helpers, the encoder classes, ``Output``: all run
 on this object (``PICAMERA2_OWN``), unbound. What is the stand-in: libcamera's side of
 ``configure`` (each stream's stride and frame size, its buffers), the sensor (a thread
 that fills the buffers of each request, ``main`` with the test picture and ``lores`` with
@@ -58,6 +58,7 @@ class FakeCamera:
             "check_camera_config",
             "check_stream_config",
             "process_requests",
+            "start_encoder",
         }
     )
 
@@ -66,7 +67,7 @@ class FakeCamera:
         {"Model": "imx708", "Location": 2, "Rotation": 180, "Id": "/base/soc/i2c0mux/i2c@1/imx708@1a", "Num": 0},
     )
     exposure_lag_s = 0.030  # sensor timestamp to delivery
-    start_delay_s = 0.0  # start_recording() blocks this long
+    start_delay_s = 0.0  # start() blocks this long
     fail_in: str | None = None  # "configure" or "start": raise there
     refuse_lores = False  # libcamera finds a configuration with a lores stream invalid
     paced = True  # frames in real time; else as fast as they encode (timestamps still 1/fps apart): the
@@ -178,10 +179,10 @@ class FakeCamera:
     def camera_configuration(self) -> dict | None:
         return self.camera_config
 
-    def start_recording(self, encoder: object, output: object) -> None:
+    def start(self) -> None:
+        """libcamera starts the camera: the sensor's frames begin (the encoders were started before)."""
         if self.start_delay_s:
             time.sleep(self.start_delay_s)  # a slow camera start (seconds on a Zero 2 W)
-        self._picamera2.start_encoder(self, encoder, output)
         if self.fail_in == "start":
             raise RuntimeError("Camera frontend has timed out!")
         self._running.set()
@@ -216,6 +217,9 @@ class FakeCamera:
                     time.sleep(delay)
             else:
                 self._wait_until_encoded_before(self.frames_encoded)
+            sensor_ns = first_ns + round(index * interval * 1e9)
+            self.sensor_timestamps_ns.append(sensor_ns)  # by frame index, the lost ones too
+            self.metadata_reads.append(0)
             slot = self.allocator.take_free_slot(len(self.buffers["main"]))
             if slot is None:  # libcamera has no buffer to fill: the sensor's frame is lost
                 self.sensor_frames_dropped += 1
@@ -226,11 +230,8 @@ class FakeCamera:
                 {self.stream_map[name]: stream_buffers[slot] for name, stream_buffers in self.buffers.items()},
                 slot=slot,
             )
-            sensor_ns = first_ns + round(index * interval * 1e9)
             try:
                 self._fill(index, slot)
-                self.sensor_timestamps_ns.append(sensor_ns)
-                self.metadata_reads.append(0)
                 request = CompletedRequest(_LibcameraRequest(buffers, sensor_ns, self.metadata_reads, index), self)
                 with self._requestslock:
                     self._requests.append(request)
@@ -283,10 +284,15 @@ class FakeCamera:
         rows[height:] = 128  # U and V: grey
 
     def _fill_main(self, memory: mmap.mmap, index: int) -> None:
-        width, height = self.camera_config["main"]["size"]
-        stride = self.camera_config["main"]["stride"]
+        height = self.camera_config["main"]["size"][1]
         yuv = self.picture.render(index, time.time())
         draw_frame_code(yuv[:height], frame_code_value(index, 0))
+        self._copy_picture(memory, yuv, "main")
+
+    def _copy_picture(self, memory: mmap.mmap, yuv: np.ndarray, name: str) -> None:
+        """A YUV420 picture (planar, unpadded: ``(height * 3 / 2, width)``) into a buffer of stream ``name``."""
+        width, height = self.camera_config[name]["size"]
+        stride = self.camera_config[name]["stride"]
         rows = np.frombuffer(memory, np.uint8).reshape(-1, stride)
         rows[:height, :width] = yuv[:height]
         half = stride // 2

@@ -35,6 +35,7 @@ class LowStreamStatus(TypedDict):
     frames: int
     keyframes_forced: int
     consumers: int
+    error: str | None  # why the camera gives none since its last start (Camera.low_error): main goes on
 
 
 class CameraStatus(TypedDict):
@@ -174,8 +175,10 @@ class VideoHub:
         await self._running.stop()
 
     def stream(self, name: StreamName) -> EncodedStream:
-        """The stream by name; ``low`` is ``main`` when the camera makes no low stream."""
-        return self.low if name == "low" and self.low is not None else self.main
+        """The stream by name; ``low`` is ``main`` when the camera makes no low stream (none configured, or it
+        could not start one: ``Camera.low_error``)."""
+        low = self.low
+        return low if name == "low" and low is not None and self.camera.low_error is None else self.main
 
     def subscribe(self, maxlen: int = 30) -> ConsumerQueue[H264AccessUnit]:
         return self.main.subscribe(maxlen)
@@ -221,5 +224,6 @@ class VideoHub:
                 "frames": low.frames,
                 "keyframes_forced": low.keyframes_forced,
                 "consumers": low.consumers,
+                "error": self.camera.low_error,
             },
         }

@@ -89,6 +89,7 @@ class Camera(abc.ABC):
     luma_sink: LumaSink | None = None
     luma_fps: float = 0.0
     luma_error: str | None = None  # why a luma feed that was asked for does not come (the video goes on)
+    low_error: str | None = None  # why the low stream that was asked for does not come (main goes on)
 
     @abc.abstractmethod
     def frames(self) -> AsyncGenerator[H264AccessUnit, None]: ...

@@ -48,18 +48,27 @@ what we touch:
    gets slice threads: ``thread_type = SLICE`` is the setting that matters, as picamera2 sets
    FRAME threading, which overrides zerolatency's sliced threads and holds frames back.
    ``preset = "ultrafast"`` is what picamera2 already picks for baseline: set to be explicit.
+7. The low stream: a second encoder of the same class on ``lores`` (``start_encoder(encoder, output,
+   name="lores")``, which takes the stream's size, format and stride from the configuration);
+   ``process_requests`` hands every completed request to each encoder, each its own stream, so both
+   read the same ``SensorTimestamp`` (3.: both units of a picture carry the same capture time). On
+   a Pi <= 4 each V4L2 encoder opens /dev/video11 for itself: a mem2mem device, every open a session
+   of its own. On a Pi 5 each ``LibavH264Encoder`` has its own libx264 and thread (6.), and each may
+   hold two requests besides the one waiting (the one it encodes, the one picamera2 keeps): the
+   second adds two to the four of 6., so the configuration gets ``SECOND_X264_BUFFERS`` more.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from hw.camera import CameraSettings
+from hw.camera import LUMA_SIZE, CameraSettings
 from hw.worker import DroppingWorker
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,10 @@ X264_THREADS = 4  # threads of X264_THREAD_TYPE: the Pi 5 has four cores
 X264_THREAD_TYPE = "SLICE"  # each frame split across the threads: none held back (picamera2's FRAME holds 2-5;
 # it also overrides tune=zerolatency's sliced threads: this, not the tune, is what keeps x264 from holding frames)
 X264_WAITING_FRAMES = 1  # a frame waiting for a busy encoder; then the older goes (see 6. above: buffers)
+# picamera2's video configuration's buffers (create_video_configuration's default), and what a second
+# libx264 encoder needs beside them (7. above):
+VIDEO_BUFFERS = 6
+SECOND_X264_BUFFERS = 2
 
 # (data, keyframe, sensor capture time in µs on CLOCK_BOOTTIME)
 AccessUnitSink = Callable[[bytes, bool, int], None]
@@ -92,13 +105,22 @@ def lores_size(camera: Any) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def lores_luma(request: Any, size: tuple[int, int]) -> np.ndarray:
-    """A copy of the request's lores Y plane, (height, width) uint8: nothing more is copied (see 5. above)."""
+def luma_step(size: tuple[int, int]) -> tuple[int, int]:
+    """Every how many pixels (across, down) a lores Y plane of ``size`` is sampled to be about
+    :data:`LUMA_SIZE`: (1, 1) for a lores of that size; (2, 2) for a 640x360 low stream's."""
+    across, down = (max(1, round(have / want)) for have, want in zip(size, LUMA_SIZE, strict=True))
+    return across, down
+
+
+def lores_luma(request: Any, size: tuple[int, int], step: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """A copy of the request's lores Y plane, (height, width) uint8, every ``step`` pixel (across, down):
+    nothing more is copied (see 5. above)."""
     from picamera2 import MappedArray
 
     width, height = size
+    across, down = step
     with MappedArray(request, LORES, write=False) as mapped:
-        return np.array(mapped.array[:height, :width], dtype=np.uint8, copy=True)
+        return np.array(mapped.array[:height:down, :width:across], dtype=np.uint8, copy=True)
 
 
 def sensor_time_us(request: Any) -> int:
@@ -125,6 +147,34 @@ def boottime_minus_monotonic_us() -> int:
         after = time.monotonic_ns()
         readings.append((after - before, boottime - (before + after) // 2))
     return min(readings)[1] // 1000
+
+
+class _BoottimeOffset:
+    """CLOCK_BOOTTIME minus CLOCK_MONOTONIC as last taken, kept while fresh readings stay within
+    ``tolerance_us`` of it: a reading is off by a microsecond or so, and the units of both streams and
+    the luma picture of one frame, converted on different threads, must get the very same time; a
+    suspend (the difference jumps) is still followed at once."""
+
+    def __init__(self, tolerance_us: int = 1000) -> None:
+        self._tolerance_us = tolerance_us
+        self._kept_us: int | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        fresh = boottime_minus_monotonic_us()
+        with self._lock:
+            if self._kept_us is None or abs(fresh - self._kept_us) > self._tolerance_us:
+                self._kept_us = fresh
+            return self._kept_us
+
+
+_boottime_offset = _BoottimeOffset()
+
+
+def monotonic_capture_us(sensor_us: int) -> int:
+    """A sensor time (µs on CLOCK_BOOTTIME, see 3.) on our clock (CLOCK_MONOTONIC): the same for the same
+    sensor time, whichever stream or thread asks."""
+    return sensor_us - _boottime_offset()
 
 
 class _KeyframeMarkingStream:
@@ -175,7 +225,8 @@ def _keyframe_safe(libav_encoder: type) -> type:
                 codec.options = {**codec.options, "forced-idr": "1"}
                 codec.thread_type = av.codec.context.ThreadType[X264_THREAD_TYPE]
                 self._stream = _KeyframeMarkingStream(self._stream, self)
-                self._worker = DroppingWorker("libx264", self._encode_now, X264_WAITING_FRAMES, discard=_release)
+                worker = f"libx264 ({self.name})"  # the stream: main, or lores for the low stream
+                self._worker = DroppingWorker(worker, self._encode_now, X264_WAITING_FRAMES, discard=_release)
                 self._worker.start()
 
             def _encode(self, stream: Any, request: Any) -> None:
@@ -193,7 +244,9 @@ def _keyframe_safe(libav_encoder: type) -> type:
             def _stop(self) -> None:
                 self._worker.stop(drain=True)
                 if self._worker.dropped:
-                    log.warning("libx264 fell behind the camera: %d frames were not encoded", self._worker.dropped)
+                    log.warning(
+                        "%s fell behind the camera: %d frames were not encoded", self._worker.name, self._worker.dropped
+                    )
                 super()._stop()
 
             @property
@@ -223,6 +276,22 @@ def make_h264_encoder(settings: CameraSettings) -> Any:
         encoder.preset = X264_PRESET
         return encoder
     return H264Encoder(**options, enable_sps_framerate=True)
+
+
+def video_buffers(encoders: list[Any]) -> int:
+    """The buffers a video configuration needs for these encoders (7. above)."""
+    software = sum(is_software_encoder(encoder) for encoder in encoders)
+    return VIDEO_BUFFERS + SECOND_X264_BUFFERS * max(0, software - 1)
+
+
+def abandon(encoder: Any) -> None:
+    """Undo what an encoder's failed start did: ``Encoder.start`` marks it running before its ``_start``,
+    which may have opened /dev/video11 and started its polling thread (V4L2) or opened libx264 before
+    failing; ``stop()`` ends those it got to."""
+    try:
+        encoder.stop()
+    except Exception as exc:  # it got nowhere: nothing to end
+        log.debug("stopping an encoder that did not start: %s", exc)
 
 
 def is_software_encoder(encoder: Any) -> bool:

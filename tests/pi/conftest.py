@@ -6,15 +6,20 @@ import pytest
 
 from testbed.fake_picamera2 import FakeCamera
 from testbed.picamera2_env import OLDEST, TRIXIE, picamera2_as
-from tests.pi.fake_v4l2_m2m import FakeM2M, install
+from tests.pi.fake_v4l2_m2m import FakeCodec, FakeM2M, install
 
 
 class PiUnderTest:
-    def __init__(self, version: str, model: str, picamera2, device: FakeM2M | None) -> None:
+    def __init__(self, version: str, model: str, picamera2, codec: FakeCodec | None) -> None:
         self.version = version
         self.model = model
         self.picamera2 = picamera2
-        self.device = device  # the fake V4L2 encoder of a Pi 4 (None on a Pi 5)
+        self.codec = codec  # the fake V4L2 encoder of a Pi 4 (None on a Pi 5)
+
+    @property
+    def device(self) -> FakeM2M | None:
+        """The Pi 4's encode session of the main stream: the last opened (the daemon starts the low stream's first)."""
+        return self.codec.sessions[-1] if self.codec is not None else None
 
 
 @contextlib.contextmanager
@@ -23,8 +28,8 @@ def pi_with(version: str, model: str):
     FakeCamera.opened.clear()
     with picamera2_as(version, model) as picamera2:
         if model == "pi4":
-            with install(FakeM2M()) as device:
-                yield PiUnderTest(version, model, picamera2, device)
+            with install(FakeCodec()) as codec:
+                yield PiUnderTest(version, model, picamera2, codec)
         else:
             yield PiUnderTest(version, model, picamera2, None)
 

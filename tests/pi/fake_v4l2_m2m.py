@@ -1,13 +1,18 @@
 """A fake /dev/video11 (bcm2835-codec H.264 M2M encoder) for picamera2's V4L2Encoder/H264Encoder.
 
 picamera2/encoders/v4l2_encoder.py reaches the kernel only through four module globals:
-  open('/dev/video11', 'rb+', buffering=0)   (L54)   -> FakeM2M (has fileno(), close(), .closed)
-  fcntl.ioctl(self.vd, VIDIOC_*, ctypes_struct)      -> FakeM2M.ioctl (mutates the ctypes struct in place)
-  mmap.mmap(fileno, length, prot, flags, offset=)    -> anonymous mmap per CAPTURE buffer
-  select.poll()                                      -> FakePoll (reports POLLOUT/POLLIN when the fake has work)
-install(fake) patches exactly those names *inside picamera2.encoders.v4l2_encoder* (nothing process-wide).
-The ioctl log, the last value of each control and the frame rate the encoder runs at are what the tests
-assert on. The frame rate is the driver's (bcm2835-v4l2-codec.c): 30/1 from open until VIDIOC_S_PARM on the
+  open('/dev/video11', 'rb+', buffering=0)   (L54)   -> FakeCodec.open: a new FakeM2M session
+  fcntl.ioctl(self.vd, VIDIOC_*, ctypes_struct)      -> that session's FakeM2M.ioctl (mutates the struct in place)
+  mmap.mmap(fileno, length, prot, flags, offset=)    -> anonymous mmap per CAPTURE buffer of that session
+  select.poll()                                      -> FakePoll (reports POLLOUT/POLLIN when its session has work)
+install(codec) patches exactly those names *inside picamera2.encoders.v4l2_encoder* (nothing process-wide).
+As the driver (a V4L2 mem2mem device), every open is a session of its own (its own controls, formats, rate and
+buffers: bcm2835-v4l2-codec.c creates a context and a VideoCore encoder component per open); ``sessions`` caps
+how many may be open at once (EBUSY beyond: a VideoCore with no encoder left), None for no cap; the sessions
+opened from the ``refuse_buffers_from``-th on fail to allocate their buffers (ENOMEM at VIDIOC_REQBUFS: no CMA
+left), after picamera2 has started their polling thread.
+The ioctl log, the last value of each control and the frame rate each session's encoder runs at are what the
+tests assert on. The frame rate is the driver's (bcm2835-v4l2-codec.c): 30/1 from open until VIDIOC_S_PARM on the
 OUTPUT queue sets another (EINVAL for another queue or a zero fraction); the encoder component is created at the
 first VIDIOC_REQBUFS with the rate set by then, so a rate set later never reaches it.
 The "encoding" is fake: CAPTURE buffers get dummy Annex-B NALs (SPS/PPS/IDR on key frames, non-IDR slice
@@ -49,9 +54,12 @@ def cid_name(i):
 
 
 class FakeM2M:
+    """One open of the device: one encode session."""
+
     CAPTURE_SIZE = 512 << 10
 
-    def __init__(self):
+    def __init__(self, fd=FAKE_FD):
+        self.fd = fd
         self.log = []  # [(ioctl_name, details_dict)]
         self.controls = {}  # cid name -> last value
         self.closed = False
@@ -64,12 +72,19 @@ class FakeM2M:
         self.frames = 0
         self.force_pending = False
         self.qbuf_output = []  # (index, dmabuf fd, bytesused, tv_sec, tv_usec)
+        self.refuse_buffers = False  # VIDIOC_REQBUFS of any buffers fails with ENOMEM
         self.framerate = Fraction(30)  # the driver's ctx->framerate_num / framerate_denom until S_PARM
         self.encoder_framerate = None  # the rate the encoder component was created with (first REQBUFS)
 
     # --- file-object surface used by picamera2 ---
     def fileno(self):
-        return FAKE_FD
+        return self.fd
+
+    @property
+    def size(self):
+        """(width, height) of the pictures it was given to encode (its OUTPUT format), None before."""
+        formats = [d for name, d in self.log if name == "VIDIOC_S_FMT" and d["type"] == "OUTPUT_MPLANE"]
+        return (formats[0]["width"], formats[0]["height"]) if formats else None
 
     def close(self):
         self.closed = True
@@ -116,6 +131,8 @@ class FakeM2M:
             arg.parm.output.capability = v.V4L2_CAP_TIMEPERFRAME
         elif req == v.VIDIOC_REQBUFS:
             d = dict(type=_BUF_TYPES.get(arg.type), count=arg.count, memory=_MEM.get(arg.memory))
+            if self.refuse_buffers and arg.count:
+                raise OSError(errno.ENOMEM, "Cannot allocate memory")
             if self.encoder_framerate is None:
                 self.encoder_framerate = self.framerate
         elif req == v.VIDIOC_QUERYBUF:
@@ -181,55 +198,83 @@ class FakeM2M:
                 b.m.planes[0].length = self.CAPTURE_SIZE
         return 0
 
-    # --- mmap / poll ---
+    # --- mmap ---
     def mmap(self, fileno, length, prot=None, flags=None, offset=0):
         m = _mmap.mmap(-1, length)
         self.cap_mem[offset // self.CAPTURE_SIZE] = m
         return m
 
-    def poll(self):
-        dev = self
 
-        class FakePoll:
-            def register(self, fd, mask):
-                pass
+class FakePoll:
+    """select.poll() over the sessions registered with it."""
 
-            def poll(self, timeout_ms):
-                with dev.cv:
-                    dev.cv.wait_for(lambda: dev.out_done or dev.cap_ready, timeout=timeout_ms / 1000)
-                    ev = (_select.POLLOUT if dev.out_done else 0) | (_select.POLLIN if dev.cap_ready else 0)
-                return [(FAKE_FD, ev)] if ev else []
+    def __init__(self):
+        self.session = None
 
-        return FakePoll()
+    def register(self, fd, mask):
+        self.session = fd  # picamera2 registers its file object: the session
+
+    def poll(self, timeout_ms):
+        dev = self.session
+        with dev.cv:
+            dev.cv.wait_for(lambda: dev.out_done or dev.cap_ready, timeout=timeout_ms / 1000)
+            ev = (_select.POLLOUT if dev.out_done else 0) | (_select.POLLIN if dev.cap_ready else 0)
+        return [(dev.fileno(), ev)] if ev else []
 
 
-def install(fake):
+class FakeCodec:
+    """/dev/video11: each open a new :class:`FakeM2M` session, in ``sessions`` (in the order opened)."""
+
+    def __init__(self, max_sessions=None, refuse_buffers_from=None):
+        self.max_sessions = max_sessions
+        self.refuse_buffers_from = refuse_buffers_from
+        self.sessions = []
+
+    def open(self, path, *a, **k):
+        assert path == "/dev/video11", path
+        if self.max_sessions is not None and sum(not s.closed for s in self.sessions) >= self.max_sessions:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        session = FakeM2M(FAKE_FD + len(self.sessions))
+        session.opened = (path, a, k)
+        session.refuse_buffers = self.refuse_buffers_from is not None and len(self.sessions) >= self.refuse_buffers_from
+        self.sessions.append(session)
+        return session
+
+    def session(self, width, height):
+        """The session encoding pictures of that size."""
+        found = [s for s in self.sessions if s.size == (width, height)]
+        assert len(found) == 1, f"{len(found)} sessions encode {width}x{height}: {[s.size for s in self.sessions]}"
+        return found[0]
+
+    def mmap(self, fileno, length, prot=None, flags=None, offset=0):
+        return self.sessions[fileno - FAKE_FD].mmap(fileno, length, prot, flags, offset)
+
+
+def install(codec):
     """Context manager: patch the kernel-facing globals of picamera2.encoders.v4l2_encoder only."""
     import picamera2.encoders.v4l2_encoder as m
 
-    def fake_open(path, *a, **k):
-        assert path == "/dev/video11", path
-        fake.opened = (path, a, k)
-        return fake
+    def ioctl(fd, req, arg=0, mutate=True):
+        return fd.ioctl(fd, req, arg, mutate)
 
     stack = [
-        mock.patch.object(m, "open", fake_open, create=True),
-        mock.patch.object(m, "fcntl", SimpleNamespace(ioctl=fake.ioctl)),
+        mock.patch.object(m, "open", codec.open, create=True),
+        mock.patch.object(m, "fcntl", SimpleNamespace(ioctl=ioctl)),
         mock.patch.object(
             m,
             "mmap",
             SimpleNamespace(
-                mmap=fake.mmap, PROT_READ=_mmap.PROT_READ, PROT_WRITE=_mmap.PROT_WRITE, MAP_SHARED=_mmap.MAP_SHARED
+                mmap=codec.mmap, PROT_READ=_mmap.PROT_READ, PROT_WRITE=_mmap.PROT_WRITE, MAP_SHARED=_mmap.MAP_SHARED
             ),
         ),
-        mock.patch.object(m, "select", SimpleNamespace(poll=fake.poll, POLLIN=_select.POLLIN, POLLOUT=_select.POLLOUT)),
+        mock.patch.object(m, "select", SimpleNamespace(poll=FakePoll, POLLIN=_select.POLLIN, POLLOUT=_select.POLLOUT)),
     ]
 
     class _Ctx:
         def __enter__(self):
             for p in stack:
                 p.start()
-            return fake
+            return codec
 
         def __exit__(self, *exc):
             for p in reversed(stack):

@@ -149,6 +149,19 @@ def test_settings_beyond_the_encoders_h264_level_are_named_with_the_limit(tmp_pa
     assert "at most 245,760 (H.264 level 4.0: 1080p30, what its driver rates the hardware for)" in out
 
 
+def test_a_low_stream_the_encoder_cannot_also_encode_is_a_warning(tmp_path, capsys, libcamera_sees):
+    libcamera_sees("imx708")
+    config = tmp_path / "edge.toml"
+    config.write_text("[camera]\nwidth = 1920\nheight = 1080\nframerate = 30\n")
+    status, out = doctor(capsys, config, platform=pi4(tmp_path / "pi"))
+    assert status == 0, out
+    assert "warn  low stream: off: [camera.low] 640x360 beside 1920x1080 at 30 fps is 272,400 macroblocks" in out
+    assert "camera.framerate at most 27" in out
+    config.write_text("[camera]\nwidth = 1920\nheight = 1080\nframerate = 30\n[camera.low]\nenabled = false\n")
+    status, out = doctor(capsys, config, platform=pi4(tmp_path / "pi"))
+    assert status == 0 and "low stream" not in out
+
+
 def test_off_a_pi_nothing_blocks(tmp_path, capsys):
     status, out = doctor(capsys, platform=fake_system(tmp_path, None), service_state=lambda: "no systemd")
     assert status == 0

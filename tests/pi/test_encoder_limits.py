@@ -6,6 +6,7 @@ daemon declares for a stream is the one each Pi encoder writes, bitrate included
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -116,6 +117,55 @@ def test_a_simulated_camera_is_held_to_h264s_own_limits_only(tmp_path):
         "camera.framerate 120 at 4096x2160 is 4,147,200 macroblocks a second, more than H.264 allows: "
         "at most 2,073,600 (level 5.2, the highest the daemon declares); at 4096x2160 at most 60 fps"
     )
+
+
+LOW_OFF_1080P30 = (
+    "No low stream: [camera.low] 640x360 beside 1920x1080 at 30 fps is 272,400 macroblocks a second, more than "
+    f"the VideoCore hardware encoder (bcm2835-codec) encodes for both streams: at most 245,760 {VC4_LEVEL}; "
+    "with it camera.framerate at most 27 (or a smaller picture); [camera.low] enabled = false runs main alone "
+    "without this warning"
+)
+
+
+def test_a_pi4_runs_1080p30_without_the_low_stream_and_says_why(tmp_path, caplog):
+    """The VideoCore's two sessions share one block rated for 1080p30 in all: main keeps it."""
+    with caplog.at_level(logging.WARNING, logger="edge.hardware"):
+        hardware = open_hardware(camera(1920, 1080, 30), force_simulated=False, platform=pi4(tmp_path))
+    assert isinstance(hardware.camera, PiCamera) and hardware.camera.low_settings is None
+    assert [r.getMessage() for r in caplog.records] == [LOW_OFF_1080P30]
+
+
+@pytest.mark.parametrize(
+    "width, height, framerate, low",
+    [
+        (1920, 1080, 27, (640, 360)),
+        (1280, 720, 30, (640, 360)),
+        (1280, 720, 54, (640, 360)),
+        (640, 480, 30, (640, 480)),
+    ],
+)
+def test_a_pi4_runs_the_low_stream_beside_main_within_its_encoders_rating(
+    tmp_path, caplog, width, height, framerate, low
+):
+    with caplog.at_level(logging.WARNING, logger="edge.hardware"):
+        hardware = open_hardware(camera(width, height, framerate), force_simulated=False, platform=pi4(tmp_path))
+    settings = hardware.camera.low_settings
+    assert caplog.records == []
+    if low[0] >= width:  # no smaller than main: no low stream, nothing to say
+        assert settings is None
+    else:
+        assert settings is not None and (settings.width, settings.height, settings.framerate) == (*low, framerate)
+
+
+def test_a_pi5_runs_the_low_stream_beside_1080p30(tmp_path, caplog):
+    """A second libx264 on the CPU: its own budget (docs/picamera2.md, "The low stream")."""
+    with caplog.at_level(logging.WARNING, logger="edge.hardware"):
+        hardware = open_hardware(
+            camera(1920, 1080, 30), force_simulated=False, platform=fake_system(tmp_path, PI5_MODEL)
+        )
+    low = hardware.camera.low_settings
+    assert not [r for r in caplog.records if "low stream" in r.getMessage()]
+    assert low is not None and (low.width, low.height) == (640, 360)
 
 
 def test_a_picamera2_older_than_0_3_32_is_refused_with_the_upgrade_command(tmp_path, monkeypatch):

@@ -229,7 +229,7 @@ def test_a_probe_pads_up_to_mains_need_in_small_chunks():
     probe = [(t, n) for t, n in viewer.link.padding]
     assert probe, "no padding was sent"
     first = probe[0][0]
-    chunks = [(t, n) for t, n in probe if t < first + 2]
+    chunks = [(t, n) for t, n in probe if t < first + quality.PROBE_RAMP_S + quality.PROBE_HOLD_S + 0.01]
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(chunks)]
     assert max(gaps) <= STEP_S + 1e-6
     span = chunks[-1][0] - first
@@ -303,7 +303,7 @@ def test_choosing_switches_at_once_and_auto_takes_over_from_there():
     viewer.policy.choose(QualityMode.LOW, 3.0)
     viewer.policy.choose(QualityMode.AUTO, 3.0)
     assert (viewer.policy.stream, viewer.policy.reason) == ("low", "auto: on low until main fits")
-    viewer.run(3.0 + quality.PROBE_AFTER_S + 2)
+    viewer.run(3.0 + quality.PROBE_AFTER_S + quality.PROBE_RAMP_S + quality.PROBE_HOLD_S + 1.5)
     assert viewer.policy.stream == "main" and viewer.policy.reason == "auto: probe at 2.3 Mbit/s passed"
 
 

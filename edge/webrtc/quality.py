@@ -64,9 +64,12 @@ REMB_LOW_S = 1.0  # a REMB that fell below main's need and stays there this long
 REMB_FALL = 0.95  # a REMB below this fraction of the one before it fell (the browser's queue grew)
 MIN_DWELL_S = 10.0  # at most one automatic switch in this time
 PROBE_AFTER_S = 10.0  # on low this long before the first probe
-PROBE_RETRY_S = 10.0  # after a failed probe; at most 10 s: back on main within 20 s of the link's limit going
-PROBE_RAMP_S = 0.7  # the padding grows to its full rate over this (a full queue shows before it overflows)...
-PROBE_HOLD_S = 0.3  # ...and stays there this long
+PROBE_RETRY_S = 10.0  # after a first failed probe...
+# ...and after the next ones: each failed probe costs the viewer a few lost packets (a short freeze), so a link that
+# keeps failing is probed less often, yet soon enough to be back on main within 20 s of its limit going.
+PROBE_BACKOFF_S = 17.0
+PROBE_RAMP_S = 2.0  # the padding grows to its full rate over this: slowly enough that the browser's REMB (every ~0.2 s) falls before a 250-ms queue overflows...
+PROBE_HOLD_S = 0.2  # ...and stays there this long
 PROBE_MAX_CHUNK_S = 0.1  # padding for this long at most in one chunk (a tick after each picture sent: ~33 ms)
 PROBE_VERDICT_S = 1.0  # after the padding, how long a receiver report may take to come
 PROBE_POLL_S = 0.1  # ticks while waiting for it
@@ -203,6 +206,7 @@ class QualityPolicy:
         self._since = now  # when the current stream was chosen
         self._auto_switched_at: float | None = None
         self._next_probe_at = 0.0
+        self._failed_probes = 0  # since the stream was chosen
         self._probe: _Probe | None = None
         self._reports: deque[float] = deque()  # when the recent receiver reports arrived
         self._last_report: Report | None = None
@@ -346,7 +350,8 @@ class QualityPolicy:
             failure = "no receiver report"
         if failure is not None:
             self._probe = None
-            self._next_probe_at = now + PROBE_RETRY_S
+            self._failed_probes += 1
+            self._next_probe_at = now + (PROBE_RETRY_S if self._failed_probes == 1 else PROBE_BACKOFF_S)
             self.reason = f"auto: probe at {rate_text(probe.rate_bps)} failed ({failure})"
         elif now >= probe.padding_ends and probe.reports_after_padding:
             self._probe = None
@@ -374,5 +379,6 @@ class QualityPolicy:
         self.switches += 1
         self._since = now
         self._next_probe_at = 0.0
+        self._failed_probes = 0
         self._reports.clear()
         self._remb_low_since = None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 SHARE = 0.25  # of the link's estimated rate that retransmissions may use
-DEPTH_S = 0.2  # the bucket holds this long of that share
+DEPTH_S = 0.5  # the bucket holds this long of that share: the packets of a picture lost whole (~9 at 700 kbit/s)
 MIN_DEPTH_BYTES = 1500  # whatever the rate, one full packet can be paid for
 # A live view has no use for a packet of a picture taken a second ago: the viewer has shown a freeze by then and
 # asked for a keyframe (or will, from a decoder that has waited that long), and answering keeps a congested link full

@@ -68,7 +68,9 @@ PROBE_RETRY_S = 10.0  # after a first failed probe...
 # ...and after the next ones: each failed probe costs the viewer a few lost packets (a short freeze), so a link that
 # keeps failing is probed less often, yet soon enough to be back on main within 20 s of its limit going.
 PROBE_BACKOFF_S = 17.0
-PROBE_RAMP_S = 2.0  # the padding grows to its full rate over this: slowly enough that the browser's REMB (every ~0.2 s) falls before a 250-ms queue overflows...
+# The padding grows to its full rate over this: slowly enough that the browser's REMB (every ~0.2 s) falls before
+# a 250-ms queue overflows (0.7 s overflowed it: a lost packet, ~0.45 s of freeze a probe)...
+PROBE_RAMP_S = 2.0
 PROBE_HOLD_S = 0.2  # ...and stays there this long
 PROBE_MAX_CHUNK_S = 0.1  # padding for this long at most in one chunk (a tick after each picture sent: ~33 ms)
 PROBE_VERDICT_S = 1.0  # after the padding, how long a receiver report may take to come

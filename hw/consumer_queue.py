@@ -33,6 +33,10 @@ class QueueClosed(Exception):
     """The source has gone away; no more items will come."""
 
 
+class QueueInterrupted(Exception):
+    """:meth:`ConsumerQueue.interrupt` woke the consumer: it has something else to look at."""
+
+
 class ConsumerQueue(Generic[T]):
     """Items from a producer on the loop to one consumer that awaits :meth:`get`."""
 
@@ -43,6 +47,7 @@ class ConsumerQueue(Generic[T]):
         self._ready = asyncio.Event()
         self._closed = False
         self._end: BaseException | None = None
+        self._interrupted = False
         self.dropped = 0
 
     def put(self, item: T) -> None:
@@ -76,8 +81,16 @@ class ConsumerQueue(Generic[T]):
         self._end = end
         self._ready.set()
 
+    def interrupt(self) -> None:
+        """Make a :meth:`get` waiting for an item (now or next) raise :class:`QueueInterrupted` instead."""
+        self._interrupted = True
+        self._ready.set()
+
     async def get(self) -> T:
         while not self._items:
+            if self._interrupted:
+                self._interrupted = False
+                raise QueueInterrupted()
             if self._closed:
                 raise self._end if self._end is not None else QueueClosed()
             self._ready.clear()

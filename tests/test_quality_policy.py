@@ -64,6 +64,10 @@ class Link:  # FastRtpSender, as far as the policy uses it
     padding: list[tuple[float, int]] = field(default_factory=list)  # (when, bytes)
     now: float = 0.0
 
+    @property
+    def pads(self) -> bool:
+        return self.rtx
+
     def send_padding(self, nbytes: int) -> int:
         if not self.rtx:
             return 0
@@ -237,7 +241,8 @@ def test_a_probe_pads_up_to_mains_need_in_small_chunks():
     # At full rate, media and padding come to main's need.
     full = [n for t, n in chunks if t >= first + quality.PROBE_RAMP_S]
     padding_bps = sum(full) * 8 / (len(full) * STEP_S)
-    assert padding_bps + LOW.bitrate == pytest.approx(MAIN.bitrate, rel=0.05)
+    on_the_wire = padding_bps + (LOW.bitrate + quality.AUDIO_BPS) * quality.OVERHEAD
+    assert on_the_wire == pytest.approx(quality.need_bps(MAIN), rel=0.05)
 
 
 def test_a_failed_probe_costs_the_weak_viewer_little_and_comes_again_in_10_s():

@@ -39,7 +39,7 @@ from edge.media.fanout import Fanout
 from edge.media.h264 import NAL_SPS
 from edge.webrtc import aiortc_ext, rtp_sender
 from edge.webrtc.payloads import Payloads
-from edge.webrtc.retransmission import DEPTH_S, MAX_AGE_S, SHARE
+from edge.webrtc.retransmission import DEPTH_S, MAX_AGE_S, MIN_RTT_S, SHARE
 from edge.webrtc.rtp_sender import PLAYOUT_DELAY, FastRtpSender, SharedPayloads, h264_payloads
 from edge.webrtc.sdp import extension_sendonly
 from edge.webrtc.session import ViewerSession
@@ -307,6 +307,25 @@ async def test_a_nack_storm_at_a_700_kbit_estimate_is_answered_within_a_quarter_
         assert sender.nacks_ignored_budget > 0 and sender.nacks_ignored_old > 0  # the history holds more than 1 s
 
 
+async def test_a_remb_of_any_size_does_not_lift_the_bound():
+    """A hostile viewer claims a huge REMB and asks for everything again and again: the budget stays a quarter
+    of twice what it is sent."""
+    async with link() as ln:
+        await wait_until(lambda: len(ln.frames) >= 10)
+        sender = ln.sender
+        started = time.monotonic()
+        sending = []
+        while time.monotonic() - started < 1.0:
+            sender.feedback.remb(2**60, time.monotonic())
+            sending.append(sender.send_rate_bps)
+            newest = media(ln)[-1][1][2]
+            await sender._handle_rtcp_packet(nack(sender, *((newest - i) & 0xFFFF for i in range(500))))
+            await asyncio.sleep(0.02)
+        elapsed = time.monotonic() - started
+        bound = 2 * max(sending) * SHARE / 8 * (elapsed + DEPTH_S)
+        assert 0 < sender.retransmitted_bytes <= bound, (sender.retransmitted_bytes, bound)
+
+
 async def test_a_nack_repeated_within_the_round_trip_is_answered_once():
     async with link() as ln:
         await wait_until(lambda: len(ln.frames) >= 5)
@@ -317,9 +336,12 @@ async def test_a_nack_repeated_within_the_round_trip_is_answered_once():
         for _ in range(3):
             await sender._handle_rtcp_packet(nack(sender, lost))
         assert (sender.retransmitted_packets, sender.nacks_ignored_repeat) == (1, 2)
-        sender.feedback.rtt_s = 0.0
+        sender.feedback.rtt_s = 0.0  # a made-up DLSR: the rule's floor still holds
         await sender._handle_rtcp_packet(nack(sender, lost))
-        assert (sender.retransmitted_packets, sender.nacks_ignored_repeat) == (2, 2)
+        assert (sender.retransmitted_packets, sender.nacks_ignored_repeat) == (1, 3)
+        await asyncio.sleep(MIN_RTT_S)
+        await sender._handle_rtcp_packet(nack(sender, lost))
+        assert (sender.retransmitted_packets, sender.nacks_ignored_repeat) == (2, 3)
 
 
 async def test_a_nack_for_a_packet_sent_over_a_second_ago_is_not_answered():

@@ -214,3 +214,23 @@ async def test_without_a_low_stream_the_track_stays_on_main(hub):
     finally:
         track.stop()
         await plain.stop()
+
+
+async def test_a_switch_away_from_a_stream_that_has_stopped_completes():
+    """The low encoder failed (a Pi's second session lost its buffers): a viewer on low that is moved to main
+    gets main's keyframe, though low sends nothing more to wake the track."""
+    hub = VideoHub(CountingCamera())  # not started: the test publishes
+    track = SwitchingTrack(hub, "low")
+    assert hub.low is not None
+    try:
+        hub.low.publish(unit("low", 1000, keyframe=True))
+        assert await track.recv() == unit("low", 1000, keyframe=True)
+        waiting = asyncio.ensure_future(track.recv())  # low has stopped: nothing more comes
+        await asyncio.sleep(0)
+        track.switch_to("main")
+        hub.main.publish(unit("main", 2000, keyframe=True))
+        switched = await asyncio.wait_for(waiting, 5)
+        assert (switched.stream, switched.keyframe) == ("main", True)
+        assert (hub.main.consumers, hub.low.consumers) == (1, 0)
+    finally:
+        track.stop()

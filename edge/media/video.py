@@ -194,7 +194,10 @@ class VideoHub:
         self.main.request_keyframe()
 
     def _publish(self, unit: H264AccessUnit) -> None:
-        self.stream(unit.stream).publish(unit)
+        if unit.stream == "main":
+            self.main.publish(unit)
+        elif self.low is not None:  # never into main's consumers: recordings are of main's pictures only
+            self.low.publish(unit)
 
     async def wait_for_profile(self, timeout: float) -> str:
         return await self.main.wait_for_profile(timeout)

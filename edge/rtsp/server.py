@@ -50,6 +50,7 @@ from edge.rtsp.shared_aac import SharedAac, drain  # noqa: E402
 from edge.rtsp.status import RtspState, RtspStatus  # noqa: E402
 from edge.security.auth import BASIC_USER  # noqa: E402
 from edge.security.ratelimit import FailureLimiter  # noqa: E402
+from hw.camera import StreamName  # noqa: E402
 from hw.clock import monotonic_us  # noqa: E402
 from hw.microphone import CHUNK_SAMPLES, SAMPLE_RATE  # noqa: E402
 from hw.port_holders import port_use  # noqa: E402
@@ -237,17 +238,19 @@ class RtspServer:
         if token is not None:
             self._server.set_auth(TokenAuth(token))
         self._mounts = self._server.get_mount_points()
-        self._streams: dict[GstRtspServer.RTSPMediaFactory, EncodedStream] = {}  # what each path sends
-        paths = {PATH: video.main} if video.low is None else {PATH: video.main, LOW_PATH: video.low}
-        for path, stream in paths.items():
-            factory = self._factory(stream, auth=token is not None)
-            self._streams[factory] = stream
+        # What each path sends, by the stream's name: looked up when a client plays, since a Pi's low stream
+        # may fail to start (``low_error``), and /camera/low then sends main rather than nothing.
+        self._streams: dict[GstRtspServer.RTSPMediaFactory, StreamName] = {}
+        paths: dict[str, StreamName] = {PATH: "main"} if video.low is None else {PATH: "main", LOW_PATH: "low"}
+        for path, name in paths.items():
+            factory = self._factory(name, auth=token is not None)
+            self._streams[factory] = name
             self._mounts.add_factory(path, factory)
         self._server.connect("client-connected", self._on_client_connected)
         self._listener = Listener(self._server, self._context, self._admission())
 
-    def _factory(self, stream: EncodedStream, auth: bool) -> GstRtspServer.RTSPMediaFactory:
-        """One path's shared media: ``stream`` and the sound; with ``auth``, for the viewer role only."""
+    def _factory(self, stream: StreamName, auth: bool) -> GstRtspServer.RTSPMediaFactory:
+        """One path's shared media: the camera's ``stream`` and the sound; with ``auth``, for the viewer role only."""
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch_line(self._audio_codec))
         factory.set_shared(True)
@@ -349,11 +352,11 @@ class RtspServer:
     # GStreamer's threads from here on.
 
     def _on_media_configure(
-        self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, stream: EncodedStream
+        self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, stream: StreamName
     ) -> None:
         feed = _Feed(media.get_element())
         media.connect("unprepared", lambda _media: self._to_asyncio(self._end_feed, feed))
-        self._to_asyncio(self._start_feed, feed, stream)
+        self._to_asyncio(self._start_feed, feed, self._video.stream(stream))
 
     def _on_client_connected(self, _server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
         self.clients += 1
@@ -364,9 +367,9 @@ class RtspServer:
     def _on_play_request(self, _client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext) -> None:
         """A client joining a shared stream gets a fresh IDR of that stream rather than waiting for the next one."""
         factory, _matched = self._mounts.match(ctx.uri.abspath)  # the path's, as the server found it for PLAY
-        stream = self._streams.get(factory)
-        if stream is not None:
-            self._to_asyncio(stream.request_keyframe)
+        name = self._streams.get(factory)
+        if name is not None:
+            self._to_asyncio(self._video.stream(name).request_keyframe)
 
     def _deadline(self, client: GstRtspServer.RTSPClient) -> None:
         """Close ``client`` in HANDSHAKE_S unless it has been answered a DESCRIBE or SETUP by then.

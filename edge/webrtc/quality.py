@@ -135,6 +135,8 @@ class Link(Protocol):
     @property
     def send_rate_bps(self) -> float: ...
     def send_padding(self, nbytes: int) -> int: ...
+    @property
+    def pads(self) -> bool: ...
 
 
 def need_bps(settings: CameraSettings) -> float:
@@ -294,7 +296,7 @@ class QualityPolicy:
 
     def _take_remb(self, bps: int, now: float) -> None:
         before, self._remb = self._remb, bps
-        if bps >= self.need_bps:
+        if bps >= self.need_bps or (before is not None and bps > before):  # it fits, or climbs again
             self._remb_low_since = None
         elif before is not None and bps < REMB_FALL * before and self._remb_low_since is None:
             self._remb_low_since = now
@@ -327,7 +329,8 @@ class QualityPolicy:
     def _start_probe(self, link: Link, now: float) -> None:
         self._probe = _Probe(
             started=now,
-            padding_bps=max(0.0, self.main.bitrate - link.send_rate_bps),
+            # What the wire carries (headers, the sound) must come to main's need, as the reason says.
+            padding_bps=max(0.0, self.need_bps - (link.send_rate_bps + AUDIO_BPS) * OVERHEAD),
             rate_bps=self.need_bps,
             rtt_before=link.feedback.rtt_s,
             remb_before=self._remb,
@@ -345,7 +348,10 @@ class QualityPolicy:
                 probe.sent += sent
                 if probe.sent == 0:
                     self._probe = None
-                    self._cannot_probe(now)
+                    if link.pads:
+                        self._next_probe_at = now + PROBE_RETRY_S  # no path this moment (an ICE restart)
+                    else:
+                        self._cannot_probe(now)
                     return
         failure = probe.failure(link.feedback.loss_since(probe.started))
         if failure is None and now >= probe.padding_ends + PROBE_VERDICT_S and not probe.reports_after_padding:

@@ -26,6 +26,7 @@ MIN_DEPTH_BYTES = 1500  # whatever the rate, one full packet can be paid for
 # of the past. A second is still several round trips on any link that can carry video (60 ms in the weak
 # link), so a loss is retried a few times first. The history (1024 packets) holds several seconds at a low bitrate.
 MAX_AGE_S = 1.0
+MIN_RTT_S = 0.02  # the repeat rule's round trip at least, whatever the receiver reports say
 UNKNOWN_RTT_S = 0.1  # the repeat rule's round-trip time before the receiver reports give one
 NEVER = -math.inf  # a history entry's resend time before it was first resent
 

@@ -72,7 +72,7 @@ from aiortc.rtp import (
 
 from edge.webrtc.link_feedback import LinkFeedback
 from edge.webrtc.peer_state import DtlsState
-from edge.webrtc.retransmission import NEVER, UNKNOWN_RTT_S, RetransmissionGate
+from edge.webrtc.retransmission import MIN_RTT_S, NEVER, UNKNOWN_RTT_S, RetransmissionGate
 from edge.webrtc.udp_batch import DatagramBatcher
 from hw.clock import monotonic_us
 
@@ -298,6 +298,11 @@ class FastRtpSender(RTCRtpSender):
     def nacks_ignored_budget(self) -> int:
         return self._retransmissions.ignored_budget
 
+    @property
+    def pads(self) -> bool:
+        """Whether :meth:`send_padding` can send anything (RTX was negotiated)."""
+        return self._rtx_payload_type is not None
+
     def send_padding(self, nbytes: int) -> int:
         """Probe the link: send about ``nbytes`` (RTP packets, header included) of RTX copies of the latest media
         packets, which the viewer drops as duplicates but counts in its bandwidth estimate (REMB, from their
@@ -439,13 +444,17 @@ class FastRtpSender(RTCRtpSender):
         if path is None:
             return  # no selected pair this moment: the viewer will ask again
         gate = self._retransmissions
-        gate.refill(self.send_rate_bps if feedback.remb_bps is None else feedback.remb_bps, now)
-        rtt = UNKNOWN_RTT_S if feedback.rtt_s is None else feedback.rtt_s
+        # The viewer's word for its link, but never more than twice what it is sent: a REMB of any size (a hostile
+        # peer's) must not lift the bound, nor a tiny round trip (a made-up DLSR) the once-per-RTT rule.
+        sending = self.send_rate_bps
+        gate.refill(sending if feedback.remb_bps is None else min(feedback.remb_bps, 2 * sending), now)
+        rtt = UNKNOWN_RTT_S if feedback.rtt_s is None else max(MIN_RTT_S, feedback.rtt_s)
         extensions = self._header_extensions()
         overhead = _RTP_HEADER_SIZE + len(extensions) + (_RTX_OSN.size if self._rtx_payload_type is not None else 0)
         history = self._history
         packets = []
         for sequence in lost:
+            sequence &= 0xFFFF  # aiortc's NACK parser does not wrap the numbers after 65535
             index = sequence % HISTORY_SIZE
             kept = history[index]
             if kept is None or kept[0] != sequence:

@@ -122,8 +122,9 @@ class ViewerSession:
         self.pc = RTCPeerConnection(configuration)
         self.pc.on("connectionstatechange", self._on_connection_state)
         self.pc.on("datachannel", self._on_datachannel)
+        low = video.stream("low")  # main, when there is no low stream or it failed to start
         self.quality = QualityPolicy(
-            video.main.settings, video.low.settings if video.low else None, quality, time.monotonic()
+            video.main.settings, low.settings if low is not video.main else None, quality, time.monotonic()
         )
         self._quality_timer: asyncio.Task[None] | None = None  # ticks the policy while it probes or has something due
         self._quality_told: dict[str, object] = {}  # what the page was last told about it
@@ -315,7 +316,7 @@ class ViewerSession:
         """
         try:
             message = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
             message = None
         kind = message.get("type") if isinstance(message, dict) else None
         video = self.senders.get("video")

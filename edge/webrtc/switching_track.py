@@ -22,7 +22,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from edge.media.video import EncodedStream, VideoHub
 from hw.camera import H264AccessUnit, StreamName
-from hw.consumer_queue import ConsumerQueue, QueueClosed
+from hw.consumer_queue import ConsumerQueue, QueueClosed, QueueInterrupted
 
 TICK_US = 12  # one tick of the 90 kHz RTP clock (11.1 µs), rounded up
 
@@ -55,6 +55,7 @@ class SwitchingTrack(MediaStreamTrack):
         self._drop_target()
         if stream is not self.stream:
             self._target = (stream, stream.subscribe())
+            self._queue.interrupt()  # a current stream that has stopped (a failed encoder) must not hold it up
 
     def request_keyframe(self) -> None:
         """A keyframe of the stream being sent (the viewer's PLI or FIR): the other encoder is not bothered."""
@@ -86,7 +87,10 @@ class SwitchingTrack(MediaStreamTrack):
                 raise MediaStreamError()
             target = self._target
             if target is None:
-                return await self._queue.get()
+                try:
+                    return await self._queue.get()
+                except QueueInterrupted:
+                    continue  # a switch began
             current = asyncio.ensure_future(self._queue.get())
             first = asyncio.ensure_future(target[1].get())
             try:
@@ -100,7 +104,7 @@ class SwitchingTrack(MediaStreamTrack):
                 self.stream.unsubscribe(self._queue)  # with the old stream's item, if one came at the same time
                 self.stream, self._queue, self._target = target[0], target[1], None
                 return first.result()
-            if current.done() and not current.cancelled():
+            if current.done() and not current.cancelled() and not isinstance(current.exception(), QueueInterrupted):
                 return current.result()
             # The switch was redirected or called off while nothing came: wait again.
 

@@ -97,6 +97,10 @@ class Camera(abc.ABC):
     @abc.abstractmethod
     def request_keyframe(self, stream: StreamName = "main") -> None: ...
 
+    def _bridge_length(self) -> int:
+        """How many access units the hand-off to the event loop holds: about two seconds of each stream."""
+        return (2 if self.low_settings is None else 4) * self.settings.framerate
+
     def watch_luma(self, sink: LumaSink, fps: float) -> None:
         """From the next ``frames()`` on, also hand ``sink`` a :class:`LumaFrame` of about
         :data:`LUMA_SIZE` about ``fps`` times a second, on the camera's own thread (the

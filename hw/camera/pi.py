@@ -134,7 +134,9 @@ class PiCamera(Camera):
             encoder.force_key_frame()
 
     async def frames(self) -> AsyncGenerator[H264AccessUnit, None]:
-        bridge = AccessUnitBridge(asyncio.get_running_loop(), maxlen=60, request_keyframe=self.request_keyframe)
+        bridge = AccessUnitBridge(
+            asyncio.get_running_loop(), maxlen=self._bridge_length(), request_keyframe=self.request_keyframe
+        )
         starting = _Starting()
         start = asyncio.ensure_future(asyncio.to_thread(self._start, bridge, starting))
         try:

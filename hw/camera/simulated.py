@@ -95,7 +95,9 @@ class SimulatedCamera(Camera):
         if monotonic_s() < self._unplugged_until:
             raise CameraError("simulated camera unplugged: no camera detected")
         self._fault = None
-        bridge = AccessUnitBridge(asyncio.get_running_loop(), maxlen=60, request_keyframe=self.request_keyframe)
+        bridge = AccessUnitBridge(
+            asyncio.get_running_loop(), maxlen=self._bridge_length(), request_keyframe=self.request_keyframe
+        )
         stop = threading.Event()
         thread = threading.Thread(target=self._run, args=(bridge, stop), name="sim-camera", daemon=True)
         thread.start()

@@ -11,6 +11,7 @@ offer with ``X-Edge-Reason: no-h264``, and the page stops there).
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from tests.test_browser_live import CAMERA_SMALL
 from tests.test_whep_bad_input import refusal_warnings
@@ -50,7 +51,10 @@ def open_page(chromium, daemon, init_script: str):
     context.add_init_script(init_script)
     page = context.new_page()
     posts: list[str] = []
-    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/whep") else None)
+    page.on(
+        "request",
+        lambda r: posts.append(r.url) if r.method == "POST" and urlsplit(r.url).path.endswith("/whep") else None,
+    )
     opened = time.monotonic()
     page.goto(daemon.page_url)
     return page, posts, opened

@@ -184,10 +184,13 @@ def test_hd_stays_on_main_even_on_the_weak_link(rig_factory):
     end = time.time()
     wait_until(end)
     widths = rig.weak.trace().widths(rig.weak.opened_at, end)
-    session = rig.weak_session(end)
-    figures = f"widths decoded {sorted(widths)}; the weak session {session}\n{report(rig, rig.weak.opened_at, end)}"
+    # Each second's weak session (frozen on main, the page may open new ones: each must be on HD).
+    seen = [rig.weak_session(s.at) for s in rig.watch.snapshots if rig.weak.opened_at <= s.at <= end]
+    qualities = [session.get("quality") for session in seen if session is not None]
+    figures = f"widths decoded {sorted(widths)}; the weak sessions' quality {qualities}\n"
+    figures += report(rig, rig.weak.opened_at, end)
     print(figures)
 
     assert LOW_WIDTH not in widths, f"HD went to low: {figures}"
-    assert session is not None and session.get("quality", {}).get("mode") == "high", figures
-    assert session["quality"]["stream"] == "main", f"HD went to low: {figures}"
+    assert qualities, f"no weak session seen: {figures}"
+    assert all(q is not None and (q["mode"], q["stream"]) == ("high", "main") for q in qualities), figures

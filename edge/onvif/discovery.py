@@ -94,14 +94,15 @@ def served_links(listen_host: str) -> dict[int, Link]:
     return links
 
 
-def open_socket() -> socket.socket:
+def open_socket(address: str = "") -> socket.socket:
+    """A WS-Discovery socket: on ``address`` (the group: only multicast probes come to it; all: the rest)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
         sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        sock.bind(("", PORT))
+        sock.bind((address, PORT))
         sock.setblocking(False)
     except BaseException:
         sock.close()
@@ -132,7 +133,10 @@ class Discovery:
         self._scheme = scheme
         self._port = port
         self._advertisement = Advertisement(identity.endpoint_reference, identity.scopes(), instance_id)
+        # Two sockets: a unicast flood (any LAN host can send one) fills only its own one's buffer, and the
+        # multicast probes of Home Assistant and NVRs still reach the group's. Answers leave from the first.
         self._sock: socket.socket | None = None
+        self._group_sock: socket.socket | None = None
         self._links: dict[int, Link] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._send_errors_logged: set[str] = set()
@@ -149,12 +153,18 @@ class Discovery:
     async def start(self) -> None:
         try:
             self._sock = open_socket()
+            self._group_sock = open_socket(GROUP)
         except OSError as exc:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
             self.state = DiscoveryState.FAILED
             log.error("ONVIF: WS-Discovery cannot start (%s): clients must be given the address", exc)
             return
         self.state = DiscoveryState.ANNOUNCING
-        asyncio.get_running_loop().add_reader(self._sock.fileno(), self._read)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self._sock.fileno(), self._read, self._sock)
+        loop.add_reader(self._group_sock.fileno(), self._read, self._group_sock)
         self._follow_links()
         log.info("ONVIF: answering WS-Discovery probes on %s", ", ".join(self.addresses) or "no address yet")
         self._watch = open_netwatch("netlink", WATCH_DEBOUNCE_S, WATCH_POLL_S)
@@ -168,9 +178,12 @@ class Discovery:
                 await self._watching
             self._watching = None
         sock, self._sock = self._sock, None
-        if sock is None:
+        group, self._group_sock = self._group_sock, None
+        if sock is None or group is None:
             return
         asyncio.get_running_loop().remove_reader(sock.fileno())
+        asyncio.get_running_loop().remove_reader(group.fileno())
+        group.close()
         if self.state is DiscoveryState.ANNOUNCING:
             bye = self._advertisement.bye()
             for link in self._links.values():
@@ -190,13 +203,13 @@ class Discovery:
 
     def _follow_links(self) -> None:
         """Join the group on the served interfaces as they are now; Hello on each when the addresses changed."""
-        sock = self._sock
-        if sock is None or self.state is not DiscoveryState.ANNOUNCING:
+        sock, group = self._sock, self._group_sock
+        if sock is None or group is None or self.state is not DiscoveryState.ANNOUNCING:
             return
         links = served_links(self._listen_host)
         for index in self._links.keys() - links.keys():
-            self._leave(sock, self._links[index])
-        joined = {index for index in links.keys() - self._links.keys() if self._join(sock, links[index])}
+            self._leave(group, self._links[index])
+        joined = {index for index in links.keys() - self._links.keys() if self._join(group, links[index])}
         self._links = {index: link for index, link in links.items() if index in self._links or index in joined}
         self.addresses = [str(network.ip) for link in self._links.values() for network in link.networks]
         if self._advertisement.addresses_now(frozenset(self.addresses)):
@@ -240,9 +253,8 @@ class Discovery:
             self._send_errors_logged.add(kind)
             log.warning("ONVIF: WS-Discovery could not send (%s); further errors like it are not logged", exc)
 
-    def _read(self) -> None:
-        sock = self._sock
-        if sock is None:
+    def _read(self, sock: socket.socket) -> None:
+        if self._sock is None:
             return
         for _ in range(READS_PER_WAKEUP):
             try:

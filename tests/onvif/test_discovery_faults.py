@@ -62,7 +62,7 @@ class BrokenWatch:
 @pytest.fixture
 def recorded(monkeypatch) -> GroupsRecorded:
     sock = GroupsRecorded()
-    monkeypatch.setattr(discovery_module, "open_socket", lambda: sock)
+    monkeypatch.setattr(discovery_module, "open_socket", lambda address="": sock)  # the unicast one and the group's
     monkeypatch.setattr(discovery_module, "served_links", lambda host: dict(LINKS))
     return sock
 
